@@ -1,0 +1,80 @@
+# cpcrl — batched A2C + CPC in a built-in gridworld, in C11.
+# `make train` and `make test` are the two commands; both run the set-up step
+# first (installs missing Debian packages when root, else prints the line).
+
+CC      ?= cc
+PKGS    := sdl2 openblas zlib cmocka
+OPT     ?= -O2 -march=native
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
+ifdef CI
+WARN    += -Werror
+endif
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(WARN)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS  += $(PKG_LIBS) -lm -lpthread
+
+BUILD   ?= build
+LIB_SRC := $(sort $(wildcard env/*.c agent/*.c cpc/*.c replays/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
+BIN     := cpcrl
+
+.PHONY: all setup test test-run train bench asan debug clean fixtures
+
+# all: build ./cpcrl
+all: $(BIN)
+
+$(BIN): $(BUILD)/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(wildcard */*.h) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+# setup: install missing Debian packages (root) or print the apt-get line
+setup:
+	@sh scripts/setup.sh
+
+# test: set up, build warning-free, run every cmocka program in tests/
+test: setup
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BIN) $(TESTS)
+	@sh scripts/run_tests.sh $(TESTS)
+
+# train: set up, build, train the default task headless into runs/
+train: setup
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) train $(TRAIN_ARGS)
+
+# bench: set up, build, print env / BLAS / training throughput figures
+bench: setup
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) bench all
+
+# asan: ASan + UBSan build (in build-asan/) running the whole test suite
+asan: setup
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/cpcrl \
+	  OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  test-run
+
+# debug: unoptimised build with symbols in build-debug/
+debug:
+	@$(MAKE) --no-print-directory BUILD=build-debug BIN=build-debug/cpcrl OPT="-O0" build-debug/cpcrl
+
+# fixtures: regenerate the PyTorch reference fixtures under tests/fixtures/
+fixtures:
+	/usr/bin/python3 scripts/make_fixtures.py tests/fixtures
+
+# clean: remove build products (never runs/)
+clean:
+	rm -rf build build-asan build-debug $(BIN)

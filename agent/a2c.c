@@ -1,0 +1,284 @@
+// a2c.c — rollout and update of the batched A2C (+ CPC) learner (see a2c.h).
+#include "agent/a2c.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "env/rng.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fail(char *err, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+// ----------------------------------------------------------------------------
+// Set-up
+
+int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    config_env(cfg, &tr->ecfg);
+    const int T = cfg->unroll, B = cfg->envs, V = tr->ecfg.view;
+    tr->T = T, tr->B = B;
+    tr->obs_size = ENV_C * V * V;
+    tr->use_cpc = cfg->cpc_weight > 0;
+    int K = tr->use_cpc ? cfg->cpc_k : 0;
+    if (K > A2C_MAX_K) return fail(err, errlen, "--cpc-k %d: at most %d", K, A2C_MAX_K);
+
+    if (model_init(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent, cfg->hidden, K,
+                   cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
+        goto oom;
+    const int H = cfg->hidden, N = T * B, A = ENV_A;
+    if (acts_alloc(&tr->acts, &tr->model, (T + 1) * B) < 0) goto oom;
+    if (grads_alloc(&tr->grads, &tr->model, N, B) < 0) goto oom;
+    if (opt_init(&tr->opt, cfg->optim == OPTIM_ADAM ? OPT_ADAM : OPT_RMSPROP, tr->model.p.total,
+                 cfg->lr, cfg->eps) < 0)
+        goto oom;
+    tr->opt.alpha = cfg->alpha, tr->opt.beta1 = cfg->beta1, tr->opt.beta2 = cfg->beta2;
+    if (tr->use_cpc && cpc_init(&tr->cpc, T, B, cfg->latent, H, K, cfg->cpc_negatives,
+                                cfg->cpc_stop_target) < 0)
+        goto oom;
+    if (vec_init(&tr->vec, &tr->ecfg, B, cfg->seed) < 0) goto oom;
+
+    tr->obs = malloc((size_t)B * tr->obs_size);
+    tr->rewards = calloc(B, sizeof(float));
+    tr->term = calloc(B, 1);
+    tr->trunc = calloc(B, 1);
+    tr->actions = calloc(N, sizeof(int));
+    tr->rew = calloc(N, sizeof(float));
+    tr->done = calloc(N, sizeof(float));
+    tr->mask = calloc(N, sizeof(float));
+    tr->starts = calloc(N, 1);
+    tr->logp = calloc((size_t)N * A, sizeof(float));
+    tr->dlogp = calloc((size_t)N * A, sizeof(float));
+    tr->ent = calloc(N, sizeof(float));
+    tr->adv = calloc(N, sizeof(float));
+    tr->ret = calloc(N, sizeof(float));
+    tr->h_carry = calloc((size_t)B * H, sizeof(float));
+    tr->c_carry = calloc((size_t)B * H, sizeof(float));
+    tr->prev_action = calloc(B, sizeof(int));
+    tr->prev_reward = calloc(B, sizeof(float));
+    tr->prev_done = calloc(B, sizeof(float));
+    if (!tr->obs || !tr->rewards || !tr->term || !tr->trunc || !tr->actions || !tr->rew ||
+        !tr->done || !tr->mask || !tr->starts || !tr->logp || !tr->dlogp || !tr->ent ||
+        !tr->adv || !tr->ret || !tr->h_carry || !tr->c_carry || !tr->prev_action ||
+        !tr->prev_reward || !tr->prev_done)
+        goto oom;
+    for (int b = 0; b < B; b++) tr->prev_done[b] = 1.0f; // every env starts an episode
+    vec_observe(&tr->vec, tr->obs);
+    tr->rng = rng_derive(cfg->seed, 0x5A3F);
+    return 0;
+oom:
+    trainer_free(tr);
+    return fail(err, errlen, "out of memory building the trainer (B=%d, T=%d, H=%d, D=%d)",
+                cfg->envs, cfg->unroll, cfg->hidden, cfg->latent);
+}
+
+void trainer_free(Trainer *tr) {
+    model_free(&tr->model);
+    acts_free(&tr->acts);
+    grads_free(&tr->grads);
+    opt_free(&tr->opt);
+    if (tr->use_cpc) cpc_free(&tr->cpc);
+    vec_free(&tr->vec);
+    void *ptrs[] = {tr->obs, tr->rewards, tr->term, tr->trunc, tr->actions, tr->rew,
+                    tr->done, tr->mask, tr->starts, tr->logp, tr->dlogp, tr->ent, tr->adv,
+                    tr->ret, tr->h_carry, tr->c_carry, tr->prev_action, tr->prev_reward,
+                    tr->prev_done};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+    memset(tr, 0, sizeof *tr);
+}
+
+// ----------------------------------------------------------------------------
+// Acting
+
+static float clip_reward(float r, float c) {
+    if (c <= 0) return r;
+    return r > c ? c : (r < -c ? -c : r);
+}
+
+void trainer_prepare_step(Trainer *tr, int t) {
+    Model *m = &tr->model;
+    Acts *a = &tr->acts;
+    const int B = tr->B, H = m->H, D = m->D, X = m->X, S = tr->obs_size;
+    for (int b = 0; b < B; b++) {
+        size_t r = (size_t)t * B + b;
+        float *x0 = a->x0 + r * S;
+        const uint8_t *o = tr->obs + (size_t)b * S;
+        for (int i = 0; i < S; i++) x0[i] = (float)o[i];
+        float keep = 1.0f - tr->prev_done[b];
+        float *tail = a->xin + r * X + D;
+        memset(tail, 0, (size_t)(X - D) * sizeof(float));
+        if (keep > 0) {
+            tail[tr->prev_action[b]] = 1.0f;
+            tail[m->A] = clip_reward(tr->prev_reward[b], tr->cfg.reward_clip);
+        }
+        for (int i = 0; i < H; i++) {
+            a->hprev[r * H + i] = keep * tr->h_carry[(size_t)b * H + i];
+            a->cprev[r * H + i] = keep * tr->c_carry[(size_t)b * H + i];
+        }
+    }
+}
+
+void trainer_rollout(Trainer *tr) {
+    Model *m = &tr->model;
+    Acts *a = &tr->acts;
+    const int T = tr->T, B = tr->B, H = m->H, A = m->A;
+    for (int t = 0; t < T; t++) {
+        double t0 = now();
+        size_t r0 = (size_t)t * B;
+        trainer_prepare_step(tr, t);
+        for (int b = 0; b < B; b++) {
+            tr->mask[r0 + b] = 1.0f - tr->prev_done[b];
+            tr->starts[r0 + b] = tr->prev_done[b] > 0;
+        }
+        model_forward(m, a, (int)r0, B);
+        int *act = tr->actions + r0;
+        for (int b = 0; b < B; b++) {
+            const float *lg = a->logits + (r0 + b) * A;
+            act[b] = tr->greedy ? nn_argmax(lg, A) : nn_sample_logits(lg, A, &tr->rng);
+        }
+        double t1 = now();
+        vec_step(&tr->vec, act, tr->obs, tr->rewards, tr->term, tr->trunc);
+        double t2 = now();
+        for (int b = 0; b < B; b++) {
+            float d = (tr->term[b] || tr->trunc[b]) ? 1.0f : 0.0f;
+            tr->rew[r0 + b] = tr->rewards[b];
+            tr->done[r0 + b] = d;
+            tr->prev_action[b] = act[b];
+            tr->prev_reward[b] = tr->rewards[b];
+            tr->prev_done[b] = d;
+        }
+        memcpy(tr->h_carry, a->h + r0 * H, (size_t)B * H * sizeof(float));
+        memcpy(tr->c_carry, a->cell + r0 * H, (size_t)B * H * sizeof(float));
+        tr->times.act += t1 - t0;
+        tr->times.env += t2 - t1;
+    }
+    // bootstrap slot: V(c_T) under the current parameters
+    double t0 = now();
+    trainer_prepare_step(tr, T);
+    model_forward(m, a, T * B, B);
+    tr->times.act += now() - t0;
+    tr->frames += (double)T * B;
+    vec_log_take(&tr->vec, &tr->ep);
+}
+
+// ----------------------------------------------------------------------------
+// Learning
+
+float trainer_lr(const Trainer *tr) {
+    float lr = tr->cfg.lr;
+    if (tr->cfg.lr_decay) {
+        double f = 1.0 - tr->frames / tr->cfg.frames;
+        lr *= (float)(f > 0 ? f : 0);
+    }
+    return lr;
+}
+
+int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
+    Model *m = &tr->model;
+    Acts *a = &tr->acts;
+    Grads *g = &tr->grads;
+    const Config *c = &tr->cfg;
+    const int T = tr->T, B = tr->B, N = T * B, A = m->A;
+    memset(st, 0, sizeof *st);
+    double t0 = now();
+
+    // returns and advantages (GAE; lambda = 1 is n-step), from the end
+    for (int b = 0; b < B; b++) {
+        float gae = 0;
+        for (int t = T - 1; t >= 0; t--) {
+            size_t i = (size_t)t * B + b;
+            float nd = 1.0f - tr->done[i];
+            float vnext = a->value[(size_t)(t + 1) * B + b];
+            float r = clip_reward(tr->rew[i], c->reward_clip);
+            float delta = r + c->gamma * nd * vnext - a->value[i];
+            gae = delta + c->gamma * c->gae_lambda * nd * gae;
+            tr->adv[i] = gae;
+            tr->ret[i] = gae + a->value[i];
+        }
+    }
+
+    // losses and their gradients wrt logits and values (means over N = T*B)
+    nn_log_softmax_forward(tr->logp, a->logits, N, A);
+    nn_entropy_forward(tr->ent, tr->logp, N, A);
+    double pl = 0, vl = 0, en = 0;
+    const float invN = 1.0f / (float)N;
+    memset(tr->dlogp, 0, (size_t)N * A * sizeof(float));
+    for (int i = 0; i < N; i++) {
+        int act = tr->actions[i];
+        pl -= (double)tr->logp[(size_t)i * A + act] * tr->adv[i];
+        float err = a->value[i] - tr->ret[i];
+        vl += 0.5 * (double)err * err;
+        en += tr->ent[i];
+        tr->dlogp[(size_t)i * A + act] = -tr->adv[i] * invN;
+        g->dvalue[i] = c->value_coef * err * invN;
+        tr->adv[i] = -c->entropy_coef * invN; // reused as d(loss)/d(entropy_i)
+    }
+    memset(g->dlogits, 0, (size_t)N * A * sizeof(float));
+    nn_log_softmax_backward(g->dlogits, tr->dlogp, tr->logp, N, A);
+    nn_entropy_backward(g->dlogits, tr->adv, tr->logp, tr->ent, N, A);
+    st->policy_loss = (float)(pl / N);
+    st->value_loss = (float)(vl / N);
+    st->entropy = (float)(en / N);
+    st->loss = st->policy_loss + c->value_coef * st->value_loss - c->entropy_coef * st->entropy;
+
+    nn_zero_grad(&m->p);
+    memset(g->dh, 0, (size_t)N * m->H * sizeof(float));
+    memset(g->dz, 0, (size_t)N * m->D * sizeof(float));
+    double t1 = now();
+    if (tr->use_cpc) {
+        CPCStats cs;
+        st->cpc_loss = cpc_forward_backward(&tr->cpc, g->dh, g->dz, nn_grad(&m->p, m->cpc_w), a->h,
+                                            a->z, nn_param(&m->p, m->cpc_w), tr->starts,
+                                            c->cpc_weight, &cs);
+        st->cpc_count = cs.count;
+        for (int k = 0; k < m->K && k < A2C_MAX_K; k++) {
+            st->cpc_acc[k] = cs.acc[k];
+            st->cpc_loss_k[k] = cs.loss_k[k];
+            st->cpc_n[k] = (float)cs.count_k[k];
+        }
+        st->loss += c->cpc_weight * st->cpc_loss;
+    }
+    double t2 = now();
+    model_backward(m, a, g, tr->mask, T, B);
+    double t3 = now();
+
+    st->grad_norm = nn_clip_grad_norm(&m->p, c->max_grad_norm);
+    st->lr = lr;
+    tr->times.loss += t1 - t0;
+    tr->times.cpc += t2 - t1;
+    tr->times.backward += t3 - t2;
+    if (!isfinite(st->loss) || !isfinite(st->grad_norm)) return -1;
+    opt_step(&tr->opt, m->p.params, m->p.grads, lr);
+    tr->times.optim += now() - t3;
+    tr->updates++;
+    return 0;
+}
+
+void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {
+    Model *m = &tr->model;
+    memset(st, 0, sizeof *st);
+    if (!tr->use_cpc) return;
+    CPCStats cs;
+    st->cpc_loss = cpc_forward_backward(&tr->cpc, NULL, NULL, NULL, tr->acts.h, tr->acts.z,
+                                        nn_param(&m->p, m->cpc_w), tr->starts, 0.0f, &cs);
+    st->cpc_count = cs.count;
+    for (int k = 0; k < m->K && k < A2C_MAX_K; k++) {
+        st->cpc_acc[k] = cs.acc[k];
+        st->cpc_loss_k[k] = cs.loss_k[k];
+        st->cpc_n[k] = (float)cs.count_k[k];
+    }
+}

@@ -1,0 +1,367 @@
+// ckpt.c — checkpoint write (atomic) and read (validate everything first).
+#include "agent/ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const char MAGIC[8] = {'C', 'P', 'C', 'R', 'L', 'C', 'K', 'P'};
+static const size_t DTYPE_SIZE[4] = {4, 1, 8, 8};
+#define CKPT_MAX_BYTES ((size_t)4 << 30)
+
+static int fail(char *err, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+// ----------------------------------------------------------------------------
+// The list of state records of a trainer: one table drives save and load.
+
+typedef struct {
+    char name[64];
+    int dtype, ndim;
+    uint32_t dims[4];
+    void *ptr;
+} Entry;
+
+#define MAX_ENTRIES (NN_MAX_TENSORS + 32)
+
+static int add(Entry *e, int n, const char *name, int dtype, void *ptr, int ndim, uint32_t d0,
+               uint32_t d1) {
+    snprintf(e[n].name, sizeof e[n].name, "%s", name);
+    e[n].dtype = dtype, e[n].ndim = ndim, e[n].ptr = ptr;
+    e[n].dims[0] = d0, e[n].dims[1] = d1, e[n].dims[2] = e[n].dims[3] = 0;
+    return n + 1;
+}
+
+static size_t entry_count(const Entry *e) {
+    size_t c = 1;
+    for (int i = 0; i < e->ndim; i++) c *= e->dims[i];
+    return c;
+}
+
+// Model parameters only.
+static int model_entries(Model *m, Entry *e) {
+    int n = 0;
+    for (int i = 0; i < m->p.n; i++) {
+        NNTensor *t = &m->p.t[i];
+        snprintf(e[n].name, sizeof e[n].name, "param/%s", t->name);
+        e[n].dtype = CK_F32, e[n].ndim = t->ndim, e[n].ptr = nn_param(&m->p, i);
+        for (int d = 0; d < 4; d++) e[n].dims[d] = d < t->ndim ? (uint32_t)t->shape[d] : 0;
+        n++;
+    }
+    return n;
+}
+
+static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
+    int n = model_entries(&tr->model, e);
+    const uint32_t B = (uint32_t)tr->B, H = (uint32_t)tr->model.H;
+    const uint32_t P = (uint32_t)tr->model.p.total;
+    (void)P;
+    n = add(e, n, "opt/state", CK_F32, tr->opt.state, 1, (uint32_t)tr->opt.nstate, 0);
+    n = add(e, n, "opt/step", CK_I64, &tr->opt.step, 1, 1, 0);
+    n = add(e, n, "state/envs", CK_U8, tr->vec.envs, 1, (uint32_t)(B * sizeof(Env)), 0);
+    n = add(e, n, "state/obs", CK_U8, tr->obs, 2, B, (uint32_t)tr->obs_size);
+    n = add(e, n, "state/h", CK_F32, tr->h_carry, 2, B, H);
+    n = add(e, n, "state/c", CK_F32, tr->c_carry, 2, B, H);
+    n = add(e, n, "state/prev_reward", CK_F32, tr->prev_reward, 1, B, 0);
+    n = add(e, n, "state/prev_done", CK_F32, tr->prev_done, 1, B, 0);
+    n = add(e, n, "state/prev_action", CK_U8, tr->prev_action, 1, (uint32_t)(B * sizeof(int)), 0);
+    n = add(e, n, "state/rng", CK_U8, &tr->rng, 1, sizeof tr->rng, 0);
+    n = add(e, n, "state/frames", CK_F64, &tr->frames, 1, 1, 0);
+    n = add(e, n, "state/updates", CK_I64, &tr->updates, 1, 1, 0);
+    n = add(e, n, "state/episodes", CK_F32, &tr->ep, 1, 4, 0);
+    if (extra) n = add(e, n, "state/extra", CK_F64, extra, 1, CKPT_EXTRA, 0);
+    return n;
+}
+
+// ----------------------------------------------------------------------------
+// Writing
+
+typedef struct { uint8_t *p; size_t len, cap; int oom; } Buf;
+
+static void put(Buf *b, const void *d, size_t n) {
+    if (b->oom) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 16;
+        while (cap < b->len + n) cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) { b->oom = 1; return; }
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+static void put_u32(Buf *b, uint32_t v) {
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(b, x, 4);
+}
+
+// Write bytes to path atomically: path.tmp, fsync, rename, fsync the directory.
+int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+    char tmp[1100];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return fail(err, errlen, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return fail(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            close(fd);
+            unlink(tmp);
+            return fail(err, errlen, "%s: write failed: %s (previous file left intact)", tmp,
+                        strerror(e));
+        }
+        p += w, left -= (size_t)w;
+    }
+    if (fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return fail(err, errlen, "%s: fsync failed: %s", tmp, strerror(e));
+    }
+    if (close(fd) < 0) {
+        unlink(tmp);
+        return fail(err, errlen, "%s: close failed: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return fail(err, errlen, "%s: rename failed: %s", path, strerror(e));
+    }
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    return 0;
+}
+
+int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *err,
+              size_t errlen) {
+    Trainer *tr = (Trainer *)trc; // entries hold non-const pointers; nothing is written
+    Entry e[MAX_ENTRIES];
+    int n = trainer_entries(tr, (double *)extra, e);
+    Buf b = {0};
+    put(&b, MAGIC, 8);
+    put_u32(&b, CKPT_VERSION);
+    char *cfgtext = NULL;
+    size_t cfglen = 0;
+    FILE *mf = open_memstream(&cfgtext, &cfglen);
+    if (!mf) return fail(err, errlen, "%s: out of memory", path);
+    config_write(&tr->cfg, mf);
+    fclose(mf);
+    put_u32(&b, (uint32_t)cfglen);
+    put(&b, cfgtext, cfglen);
+    free(cfgtext);
+    put_u32(&b, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        put_u32(&b, (uint32_t)strlen(e[i].name));
+        put(&b, e[i].name, strlen(e[i].name));
+        put_u32(&b, (uint32_t)e[i].dtype);
+        put_u32(&b, (uint32_t)e[i].ndim);
+        for (int d = 0; d < e[i].ndim; d++) put_u32(&b, e[i].dims[d]);
+        put(&b, e[i].ptr, entry_count(&e[i]) * DTYPE_SIZE[e[i].dtype]);
+    }
+    uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)0);
+    for (size_t off = 0; off < b.len;) { // crc32 takes uInt lengths
+        size_t chunk = b.len - off > (1u << 30) ? (1u << 30) : b.len - off;
+        crc = (uint32_t)crc32(crc, b.p + off, (uInt)chunk);
+        off += chunk;
+    }
+    put_u32(&b, crc);
+    if (b.oom) { free(b.p); return fail(err, errlen, "%s: out of memory", path); }
+    int rc = file_write_atomic(path, b.p, b.len, err, errlen);
+    free(b.p);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Reading
+
+static int get_u32(const uint8_t *buf, size_t len, size_t *off, uint32_t *v) {
+    if (len - *off < 4 || *off > len) return -1;
+    const uint8_t *p = buf + *off;
+    *v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    *off += 4;
+    return 0;
+}
+
+void ckpt_free(Ckpt *ck) {
+    free(ck->buf);
+    free(ck->rec);
+    memset(ck, 0, sizeof *ck);
+}
+
+int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, char *err,
+               size_t errlen) {
+    memset(ck, 0, sizeof *ck);
+    if (len < 8 + 4 + 4 + 4 + 4 || memcmp(data, MAGIC, 8) != 0)
+        return fail(err, errlen, "%s: not a cpcrl checkpoint (bad magic or too short: %zu bytes)",
+                    origin, len);
+    size_t off = 8;
+    uint32_t version, cfglen, nrec;
+    get_u32(data, len, &off, &version);
+    if (version != CKPT_VERSION)
+        return fail(err, errlen, "%s: checkpoint version %u, this cpcrl reads version %d", origin,
+                    version, CKPT_VERSION);
+    uint32_t stored;
+    size_t crcoff = len - 4;
+    get_u32(data, len, &crcoff, &stored);
+    uint32_t crc = (uint32_t)crc32(0L, data, (uInt)0);
+    for (size_t o = 0; o < len - 4;) {
+        size_t chunk = len - 4 - o > (1u << 30) ? (1u << 30) : len - 4 - o;
+        crc = (uint32_t)crc32(crc, data + o, (uInt)chunk);
+        o += chunk;
+    }
+    if (crc != stored)
+        return fail(err, errlen, "%s: CRC mismatch (stored %08x, computed %08x): file is corrupt or truncated",
+                    origin, stored, crc);
+    size_t body = len - 4;
+    if (get_u32(data, body, &off, &cfglen) < 0 || cfglen > body - off)
+        return fail(err, errlen, "%s: config block runs past the end", origin);
+    config_defaults(&ck->cfg);
+    char msg[300];
+    if (config_parse_text(&ck->cfg, (const char *)data + off, cfglen, "embedded config", msg,
+                          sizeof msg) < 0)
+        return fail(err, errlen, "%s: %s", origin, msg);
+    if (config_check(&ck->cfg, msg, sizeof msg) < 0)
+        return fail(err, errlen, "%s: embedded config invalid: %s", origin, msg);
+    off += cfglen;
+    if (get_u32(data, body, &off, &nrec) < 0 || nrec > 4096)
+        return fail(err, errlen, "%s: bad record count", origin);
+    ck->rec = calloc(nrec ? nrec : 1, sizeof(CkptRecord));
+    ck->buf = malloc(len);
+    if (!ck->rec || !ck->buf) { ckpt_free(ck); return fail(err, errlen, "%s: out of memory", origin); }
+    memcpy(ck->buf, data, len);
+    for (uint32_t i = 0; i < nrec; i++) {
+        CkptRecord *r = &ck->rec[i];
+        uint32_t nl, dt, nd;
+        if (get_u32(data, body, &off, &nl) < 0 || nl == 0 || nl >= sizeof r->name || nl > body - off)
+            goto bad;
+        memcpy(r->name, data + off, nl);
+        r->name[nl] = 0;
+        off += nl;
+        if (get_u32(data, body, &off, &dt) < 0 || dt > CK_F64) goto bad;
+        if (get_u32(data, body, &off, &nd) < 0 || nd < 1 || nd > 4) goto bad;
+        r->dtype = (int)dt, r->ndim = (int)nd;
+        uint64_t count = 1;
+        for (uint32_t d = 0; d < nd; d++) {
+            if (get_u32(data, body, &off, &r->dims[d]) < 0) goto bad;
+            count *= r->dims[d];
+            if (count > CKPT_MAX_BYTES) goto bad;
+        }
+        uint64_t bytes = count * DTYPE_SIZE[dt];
+        if (bytes > body - off) goto bad;
+        r->count = (size_t)count;
+        r->data = ck->buf + off;
+        off += (size_t)bytes;
+        ck->nrec++;
+    }
+    if (off != body) {
+        snprintf(msg, sizeof msg, "%zu unexpected bytes after the last record", body - off);
+        ckpt_free(ck);
+        return fail(err, errlen, "%s: %s", origin, msg);
+    }
+    return 0;
+bad:
+    {
+        int idx = ck->nrec;
+        ckpt_free(ck);
+        return fail(err, errlen, "%s: record %d is malformed (name, dtype, shape or size)", origin,
+                    idx);
+    }
+}
+
+int ckpt_read(Ckpt *ck, const char *path, char *err, size_t errlen) {
+    memset(ck, 0, sizeof *ck);
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return fail(err, errlen, "%s: not a regular file", path);
+    }
+    size_t len = (size_t)st.st_size;
+    if (len > CKPT_MAX_BYTES) { fclose(f); return fail(err, errlen, "%s: larger than 4 GiB", path); }
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) { fclose(f); return fail(err, errlen, "%s: out of memory", path); }
+    size_t got = fread(buf, 1, len, f);
+    fclose(f);
+    if (got != len) { free(buf); return fail(err, errlen, "%s: read error", path); }
+    int rc = ckpt_parse(ck, buf, len, path, err, errlen);
+    free(buf);
+    return rc;
+}
+
+const CkptRecord *ckpt_find(const Ckpt *ck, const char *name) {
+    for (int i = 0; i < ck->nrec; i++)
+        if (!strcmp(ck->rec[i].name, name)) return &ck->rec[i];
+    return NULL;
+}
+
+// Check every entry against the file, then copy them all.
+static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
+    const CkptRecord *found[MAX_ENTRIES];
+    for (int i = 0; i < n; i++) {
+        const CkptRecord *r = ckpt_find(ck, e[i].name);
+        if (!r) return fail(err, errlen, "missing record '%s'", e[i].name);
+        int same = r->dtype == e[i].dtype && r->ndim == e[i].ndim;
+        for (int d = 0; same && d < e[i].ndim; d++) same = r->dims[d] == e[i].dims[d];
+        if (!same) {
+            char want[64], got[64];
+            int wl = 0, gl = 0;
+            for (int d = 0; d < e[i].ndim; d++)
+                wl += snprintf(want + wl, sizeof want - (size_t)wl, "%s%u", d ? "x" : "", e[i].dims[d]);
+            for (int d = 0; d < r->ndim; d++)
+                gl += snprintf(got + gl, sizeof got - (size_t)gl, "%s%u", d ? "x" : "", r->dims[d]);
+            return fail(err, errlen, "record '%s': expected shape %s (dtype %d), got %s (dtype %d)",
+                        e[i].name, want, e[i].dtype, got, r->dtype);
+        }
+        found[i] = r;
+    }
+    for (int i = 0; i < n; i++)
+        memcpy(e[i].ptr, found[i]->data, found[i]->count * DTYPE_SIZE[found[i]->dtype]);
+    return 0;
+}
+
+int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen) {
+    Entry e[MAX_ENTRIES];
+    int n = model_entries(m, e);
+    return apply(ck, e, n, err, errlen);
+}
+
+int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen) {
+    Entry e[MAX_ENTRIES];
+    int n = trainer_entries(tr, extra, e);
+    if (apply(ck, e, n, err, errlen) < 0) return -1;
+    // Env structs are plain data; re-check what could index out of bounds.
+    for (int b = 0; b < tr->B; b++) {
+        Env *v = &tr->vec.envs[b];
+        if (v->w < 3 || v->h < 3 || v->w > ENV_MAX_SIZE || v->h > ENV_MAX_SIZE || v->ax < 0 ||
+            v->ay < 0 || v->ax >= v->w || v->ay >= v->h || v->dir < 0 || v->dir > 3 ||
+            memcmp(&v->cfg, &tr->ecfg, sizeof v->cfg) != 0)
+            return fail(err, errlen, "record 'state/envs': env %d state is inconsistent", b);
+        for (int i = 0; i < v->w * v->h; i++)
+            if (v->grid[i] >= ENV_C) return fail(err, errlen, "record 'state/envs': bad cell");
+    }
+    for (int b = 0; b < tr->B; b++)
+        if (tr->prev_action[b] < 0 || tr->prev_action[b] >= ENV_A)
+            return fail(err, errlen, "record 'state/prev_action': out of range");
+    return 0;
+}

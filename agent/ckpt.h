@@ -1,0 +1,66 @@
+// ckpt.h — checkpoint files: everything needed to resume a run exactly.
+//
+// Layout (little-endian), documented in README so a short Python script reads it
+// (scripts/read_ckpt.py):
+//   "CPCRLCKP"            8 bytes magic
+//   u32 version           CKPT_VERSION
+//   u32 config_len, then config_len bytes of config.txt text
+//   u32 nrec, then nrec records:
+//       u32 name_len, name bytes, u32 dtype (0 f32, 1 u8, 2 i64, 3 f64),
+//       u32 ndim, u32 dims[ndim], data (prod(dims) elements)
+//   u32 crc32 (zlib) of every byte before it
+// Records: "param/<tensor>" for every model tensor, "opt/..." optimizer
+// state, "state/..." envs, LSTM carry, sampler RNG, counters.
+// Written to NAME.tmp, fsync'd, renamed over NAME, directory fsync'd.
+// Loading validates magic, version, size, CRC, config and every record's name
+// and shape before a single value is copied into live state.
+#ifndef CPCRL_CKPT_H
+#define CPCRL_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/a2c.h"
+
+#define CKPT_VERSION 1
+
+enum { CK_F32 = 0, CK_U8 = 1, CK_I64 = 2, CK_F64 = 3 };
+
+typedef struct {
+    char name[64];
+    int dtype, ndim;
+    uint32_t dims[4];
+    size_t count;      // elements
+    const uint8_t *data;
+} CkptRecord;
+
+typedef struct {
+    uint8_t *buf;      // whole file
+    size_t len;
+    Config cfg;        // parsed from the embedded config text
+    CkptRecord *rec;
+    int nrec;
+} Ckpt;
+
+// Extra training-loop state stored beside the trainer's (log accumulators).
+#define CKPT_EXTRA 16
+
+// Write the trainer (and `extra`, CKPT_EXTRA doubles) to path atomically.
+int ckpt_save(const Trainer *tr, const double *extra, const char *path, char *err, size_t errlen);
+// Read and validate a file (magic, version, CRC, records, config). On error
+// returns -1 with a message naming the file and what is wrong.
+int ckpt_read(Ckpt *ck, const char *path, char *err, size_t errlen);
+// Same, from memory (buf is copied). Used by the fuzzer.
+int ckpt_parse(Ckpt *ck, const uint8_t *buf, size_t len, const char *origin, char *err,
+               size_t errlen);
+void ckpt_free(Ckpt *ck);
+const CkptRecord *ckpt_find(const Ckpt *ck, const char *name);
+// Copy model parameters only (for eval/watch). Checks every tensor first.
+int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen);
+// Restore the whole trainer (built from ck->cfg). All-or-nothing.
+int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen);
+
+// Write bytes to path atomically (path.tmp, fsync, rename, fsync dir).
+int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,438 @@
+// config.c — the option table and everything that walks it (see config.h).
+#include "agent/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ----------------------------------------------------------------------------
+// The table
+
+typedef enum { T_INT, T_U64, T_FLOAT, T_DOUBLE, T_STR, T_CHOICE, T_BOOL } OptType;
+
+typedef struct {
+    const char *name;    // flag spelling without "--"; config.txt uses '_' for '-'
+    OptType type;
+    size_t off;
+    size_t len;          // T_STR buffer size
+    const char *def;     // default, as text
+    double lo, hi;       // valid range (numbers)
+    const char *choices; // T_CHOICE: "a|b|c" -> 0,1,2
+    int group;
+    const char *help;
+} Opt;
+
+#define O(f) offsetof(Config, f)
+#define BIG 1e15
+static const Opt OPTS[] = {
+    // env
+    {"task", T_CHOICE, O(task), 0, "goal", 0, 0, "goal|watermaze|keys_doors|seekavoid|tmaze", G_ENV,
+     "task to run"},
+    {"size", T_INT, O(size), 0, "0", 0, ENV_MAX_SIZE, NULL, G_ENV,
+     "grid side incl. walls (0 = the task's default)"},
+    {"view", T_INT, O(view), 0, "7", 3, ENV_MAX_VIEW, NULL, G_ENV, "egocentric view side V (odd)"},
+    {"max-steps", T_INT, O(max_steps), 0, "0", 0, 1e6, NULL, G_ENV,
+     "episode time limit (0 = the task's default)"},
+    {"items", T_INT, O(items), 0, "-1", -1, 1000, NULL, G_ENV,
+     "seekavoid apples (= lemons) / keys_doors distractor keys (-1 = default)"},
+    // run
+    {"name", T_STR, O(name), sizeof(((Config *)0)->name), "", 0, 0, NULL, G_RUN,
+     "run name: writes runs/NAME/ (default TASK-sSEED)"},
+    {"runs-dir", T_STR, O(runs_dir), sizeof(((Config *)0)->runs_dir), "runs", 0, 0, NULL, G_RUN,
+     "directory holding run directories"},
+    {"seed", T_U64, O(seed), 0, "1", 0, 0, NULL, G_RUN | G_EVAL | G_BASE, "random seed"},
+    {"frames", T_DOUBLE, O(frames), 0, "2e6", 1, BIG, NULL, G_RUN, "env frames to train for"},
+    {"envs", T_INT, O(envs), 0, "32", 1, 4096, NULL, G_RUN, "parallel envs B"},
+    {"unroll", T_INT, O(unroll), 0, "20", 1, 1000, NULL, G_RUN, "unroll length T (BPTT window)"},
+    {"log-every", T_DOUBLE, O(log_every), 0, "2e4", 1, BIG, NULL, G_RUN,
+     "frames between log.csv rows"},
+    {"ckpt-every", T_DOUBLE, O(ckpt_every), 0, "2.5e5", 1, BIG, NULL, G_RUN,
+     "frames between checkpoints"},
+    {"threads", T_INT, O(threads), 0, "0", 0, 256, NULL, G_RUN | G_EVAL,
+     "OpenBLAS threads (0 = all cores)"},
+    {"progress", T_INT, O(progress), 0, "1", 0, 1, NULL, G_RUN, "progress output (0 = quiet)"},
+    // model
+    {"conv1", T_INT, O(conv1), 0, "16", 1, 1024, NULL, G_MODEL, "conv1 output channels"},
+    {"conv2", T_INT, O(conv2), 0, "32", 1, 1024, NULL, G_MODEL, "conv2 output channels"},
+    {"latent", T_INT, O(latent), 0, "256", 1, 8192, NULL, G_MODEL, "latent size D of z_t"},
+    {"hidden", T_INT, O(hidden), 0, "256", 1, 8192, NULL, G_MODEL, "LSTM size H of c_t"},
+    {"init", T_CHOICE, O(init), 0, "torch", 0, 0, "torch|orthogonal", G_MODEL,
+     "weight init: PyTorch defaults or orthogonal"},
+    // a2c
+    {"gamma", T_FLOAT, O(gamma), 0, "0.99", 0, 1, NULL, G_A2C, "discount"},
+    {"gae-lambda", T_FLOAT, O(gae_lambda), 0, "1", 0, 1, NULL, G_A2C,
+     "GAE lambda (1 = plain n-step returns)"},
+    {"value-coef", T_FLOAT, O(value_coef), 0, "0.5", 0, 1e6, NULL, G_A2C, "value loss weight"},
+    {"entropy-coef", T_FLOAT, O(entropy_coef), 0, "0.01", 0, 1e6, NULL, G_A2C,
+     "entropy bonus weight beta"},
+    {"reward-clip", T_FLOAT, O(reward_clip), 0, "1", 0, 1e9, NULL, G_A2C,
+     "clip rewards to [-x, x] in the loss (0 = no clipping)"},
+    // optimizer
+    {"optim", T_CHOICE, O(optim), 0, "rmsprop", 0, 0, "rmsprop|adam", G_OPT, "optimizer"},
+    {"lr", T_FLOAT, O(lr), 0, "7e-4", 0, 10, NULL, G_OPT, "learning rate"},
+    {"alpha", T_FLOAT, O(alpha), 0, "0.99", 0, 1, NULL, G_OPT, "RMSProp decay"},
+    {"eps", T_FLOAT, O(eps), 0, "1e-5", 0, 10, NULL, G_OPT, "RMSProp/Adam epsilon"},
+    {"beta1", T_FLOAT, O(beta1), 0, "0.9", 0, 1, NULL, G_OPT, "Adam beta1"},
+    {"beta2", T_FLOAT, O(beta2), 0, "0.999", 0, 1, NULL, G_OPT, "Adam beta2"},
+    {"max-grad-norm", T_FLOAT, O(max_grad_norm), 0, "0.5", 0, 1e9, NULL, G_OPT,
+     "global gradient-norm clip (0 = off)"},
+    {"lr-decay", T_INT, O(lr_decay), 0, "0", 0, 1, NULL, G_OPT,
+     "1 = decay lr linearly to 0 over --frames"},
+    // cpc
+    {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "1", 0, 1e6, NULL, G_CPC,
+     "weight of the CPC loss (0 = baseline arm, no CPC work)"},
+    {"cpc-k", T_INT, O(cpc_k), 0, "10", 1, 999, NULL, G_CPC, "CPC predicts z_{t+1..t+K}"},
+    {"cpc-negatives", T_CHOICE, O(cpc_negatives), 0, "batch", 0, 0, "batch|all", G_CPC,
+     "negatives: other envs at the same step, or every latent of the unroll"},
+    {"cpc-stop-target", T_INT, O(cpc_stop_target), 0, "0", 0, 1, NULL, G_CPC,
+     "1 = no CPC gradient into the target latents z_{t+k}"},
+    // command extras
+    {"episodes", T_INT, O(episodes), 0, "100", 1, 1e8, NULL, G_EVAL | G_BASE, "episodes to run"},
+    {"policy", T_CHOICE, O(policy), 0, "random", 0, 0, "random|oracle", G_BASE, "baseline policy"},
+    {"greedy", T_BOOL, O(greedy), 0, "0", 0, 1, NULL, G_EVAL, "act greedily (argmax)"},
+    {"record", T_STR, O(record), sizeof(((Config *)0)->record), "", 0, 0, NULL, G_EVAL,
+     "directory to write .rpl replays into"},
+};
+#define NOPTS ((int)(sizeof(OPTS) / sizeof(OPTS[0])))
+#undef O
+
+// ----------------------------------------------------------------------------
+// Helpers
+
+static int fail(char *err, size_t n, const char *fmt, ...) {
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+// "cpc_weight" and "cpc-weight" name the same option.
+static int key_eq(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
+}
+
+static const Opt *find_opt(const char *key) {
+    for (int i = 0; i < NOPTS; i++)
+        if (key_eq(OPTS[i].name, key)) return &OPTS[i];
+    return NULL;
+}
+
+static int choice_index(const char *choices, const char *val) {
+    size_t vl = strlen(val);
+    int idx = 0;
+    for (const char *p = choices; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == vl && strncmp(p, val, l) == 0) return idx;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+static void choice_name(const char *choices, int idx, char *out, size_t n) {
+    const char *p = choices;
+    for (int i = 0; i < idx && p; i++) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    if (!p) { snprintf(out, n, "?"); return; }
+    const char *bar = strchr(p, '|');
+    size_t l = bar ? (size_t)(bar - p) : strlen(p);
+    snprintf(out, n, "%.*s", (int)l, p);
+}
+
+static void to_flag(char *out, size_t n, const char *name) { snprintf(out, n, "--%s", name); }
+
+static void to_key(char *out, size_t n, const char *name) {
+    size_t i = 0;
+    for (; name[i] && i + 1 < n; i++) out[i] = name[i] == '-' ? '_' : name[i];
+    out[i] = 0;
+}
+
+static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n) {
+    char *base = (char *)c;
+    char *end = NULL;
+    char choices[160];
+    errno = 0;
+    switch (o->type) {
+    case T_INT: {
+        long v = strtol(val, &end, 10);
+        if (!*val || *end || errno)
+            return fail(err, n, "--%s: expected an integer, got '%s'", o->name, val);
+        if (v < o->lo || v > o->hi)
+            return fail(err, n, "--%s: expected %g..%g, got %ld", o->name, o->lo, o->hi, v);
+        *(int *)(base + o->off) = (int)v;
+        return 0;
+    }
+    case T_U64: {
+        if (*val == '-')
+            return fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
+        unsigned long long v = strtoull(val, &end, 10);
+        if (!*val || *end || errno)
+            return fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
+        *(uint64_t *)(base + o->off) = (uint64_t)v;
+        return 0;
+    }
+    case T_FLOAT:
+    case T_DOUBLE: {
+        double v = strtod(val, &end);
+        if (!*val || *end || errno || !isfinite(v))
+            return fail(err, n, "--%s: expected a number, got '%s'", o->name, val);
+        if (v < o->lo || v > o->hi)
+            return fail(err, n, "--%s: expected %g..%g, got %g", o->name, o->lo, o->hi, v);
+        if (o->type == T_FLOAT) *(float *)(base + o->off) = (float)v;
+        else *(double *)(base + o->off) = v;
+        return 0;
+    }
+    case T_BOOL: {
+        int v = -1;
+        if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes")) v = 1;
+        if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no")) v = 0;
+        if (v < 0) return fail(err, n, "--%s: expected 0 or 1, got '%s'", o->name, val);
+        *(int *)(base + o->off) = v;
+        return 0;
+    }
+    case T_STR: {
+        size_t l = strlen(val);
+        if (l >= o->len)
+            return fail(err, n, "--%s: longer than %zu characters", o->name, o->len - 1);
+        for (size_t i = 0; i < l; i++)
+            if ((unsigned char)val[i] < 32)
+                return fail(err, n, "--%s: control character in value", o->name);
+        memcpy(base + o->off, val, l + 1);
+        return 0;
+    }
+    case T_CHOICE: {
+        int v = choice_index(o->choices, val);
+        if (v < 0) {
+            snprintf(choices, sizeof choices, "%s", o->choices);
+            for (char *p = choices; *p; p++)
+                if (*p == '|') *p = ',';
+            return fail(err, n, "--%s: unknown value '%s' (valid: %s)", o->name, val, choices);
+        }
+        *(int *)(base + o->off) = v;
+        return 0;
+    }
+    }
+    return fail(err, n, "--%s: internal error", o->name);
+}
+
+static void format_opt(const Config *c, const Opt *o, char *out, size_t n) {
+    const char *base = (const char *)c;
+    switch (o->type) {
+    case T_INT:
+    case T_BOOL: snprintf(out, n, "%d", *(const int *)(base + o->off)); break;
+    case T_U64: snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)(base + o->off)); break;
+    case T_FLOAT: snprintf(out, n, "%.9g", (double)*(const float *)(base + o->off)); break;
+    case T_DOUBLE: snprintf(out, n, "%.17g", *(const double *)(base + o->off)); break;
+    case T_STR: snprintf(out, n, "%s", base + o->off); break;
+    case T_CHOICE: choice_name(o->choices, *(const int *)(base + o->off), out, n); break;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Public API
+
+void config_defaults(Config *c) {
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < NOPTS; i++) {
+        int rc = set_opt(c, &OPTS[i], OPTS[i].def, NULL, 0);
+        (void)rc;
+    }
+}
+
+int config_set(Config *c, const char *key, const char *val, int groups, char *err,
+               size_t errlen) {
+    const Opt *o = find_opt(key);
+    if (!o || !(o->group & groups))
+        return fail(err, errlen, "unknown option '--%s' (see 'cpcrl help' for the list)", key);
+    return set_opt(c, o, val, err, errlen);
+}
+
+int config_parse_args(Config *c, int argc, char **argv, int groups, char **pos,
+                      int max_pos, char *err, size_t errlen) {
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] != '-' || a[2] == 0) {
+            if (a[0] == '-' && a[1] && !isdigit((unsigned char)a[1]))
+                return fail(err, errlen, "unknown option '%s' (options are --name value)", a);
+            if (npos >= max_pos)
+                return fail(err, errlen, "unexpected argument '%s'", a);
+            pos[npos++] = argv[i];
+            continue;
+        }
+        char key[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t kl = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (kl >= sizeof key) return fail(err, errlen, "unknown option '%.40s...'", a);
+        memcpy(key, a + 2, kl);
+        key[kl] = 0;
+        const Opt *o = find_opt(key);
+        if (!o || !(o->group & groups))
+            return fail(err, errlen, "unknown option '--%s' for this command", key);
+        const char *val;
+        if (eq) val = eq + 1;
+        else if (o->type == T_BOOL) val = "1";
+        else if (i + 1 < argc) val = argv[++i];
+        else return fail(err, errlen, "--%s: missing value", key);
+        if (set_opt(c, o, val, err, errlen) < 0) return -1;
+    }
+    return npos;
+}
+
+void config_env(const Config *c, EnvConfig *e) {
+    memset(e, 0, sizeof *e);
+    e->task = c->task;
+    e->size = c->size;
+    e->view = c->view;
+    e->max_steps = c->max_steps;
+    e->items = c->items;
+    env_config_defaults(e);
+}
+
+int config_check(const Config *c, char *err, size_t errlen) {
+    EnvConfig e;
+    config_env(c, &e);
+    char msg[200];
+    if (env_config_check(&e, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    if (c->frames != floor(c->frames))
+        return fail(err, errlen, "--frames: expected a whole number, got %g", c->frames);
+    if (c->cpc_weight > 0) {
+        if (c->cpc_k >= c->unroll)
+            return fail(err, errlen,
+                        "--cpc-k %d must be smaller than --unroll %d (no target inside the unroll)",
+                        c->cpc_k, c->unroll);
+        if (c->cpc_negatives == CPC_NEG_BATCH && c->envs < 2)
+            return fail(err, errlen,
+                        "--envs %d: CPC with batch negatives needs at least 2 envs", c->envs);
+    }
+    if (c->optim == OPTIM_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
+        return fail(err, errlen, "--beta1/--beta2 must be below 1");
+    for (const char *p = c->name; *p; p++)
+        if (*p == '/' || (p == c->name && *p == '.'))
+            return fail(err, errlen, "--name '%s': must not contain '/' or start with '.'",
+                        c->name);
+    return 0;
+}
+
+int config_write(const Config *c, FILE *f) {
+    char key[64], val[300];
+    fprintf(f, "# cpcrl config: every training setting, `key = value`; load with --config\n");
+    for (int i = 0; i < NOPTS; i++) {
+        const Opt *o = &OPTS[i];
+        if (!(o->group & G_TRAIN_ALL)) continue;
+        to_key(key, sizeof key, o->name);
+        format_opt(c, o, val, sizeof val);
+        fprintf(f, "%s = %s\n", key, val);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = 0;
+    return s;
+}
+
+int config_parse_text(Config *c, const char *text, size_t len, const char *origin,
+                      char *err, size_t errlen) {
+    char line[512];
+    size_t i = 0;
+    int lineno = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && text[j] != '\n') j++;
+        lineno++;
+        size_t l = j - i;
+        if (l >= sizeof line)
+            return fail(err, errlen, "%s:%d: line longer than %zu characters", origin, lineno,
+                        sizeof line - 1);
+        memcpy(line, text + i, l);
+        line[l] = 0;
+        i = j + 1;
+        if (memchr(line, 0, l))
+            return fail(err, errlen, "%s:%d: NUL byte in line", origin, lineno);
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) return fail(err, errlen, "%s:%d: expected 'key = value', got '%.60s'", origin, lineno, s);
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        const Opt *o = find_opt(key);
+        if (!o || !(o->group & G_TRAIN_ALL))
+            return fail(err, errlen, "%s:%d: unknown key '%.60s'", origin, lineno, key);
+        char msg[200];
+        if (set_opt(c, o, val, msg, sizeof msg) < 0)
+            return fail(err, errlen, "%s:%d: %s", origin, lineno, msg);
+    }
+    return 0;
+}
+
+int config_load(Config *c, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(1 << 20);
+    if (!buf) { fclose(f); return fail(err, errlen, "%s: out of memory", path); }
+    size_t n = fread(buf, 1, 1 << 20, f);
+    int bad = ferror(f), big = n == (1 << 20);
+    fclose(f);
+    if (bad || big) {
+        free(buf);
+        return fail(err, errlen, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
+    }
+    Config tmp = *c; // validate fully before touching the caller's config
+    int rc = config_parse_text(&tmp, buf, n, path, err, errlen);
+    free(buf);
+    if (rc == 0) *c = tmp;
+    return rc;
+}
+
+void config_print_help(FILE *f, int groups) {
+    static const struct { int g; const char *title; } SECT[] = {
+        {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
+        {G_OPT, "optimizer"}, {G_CPC, "CPC"}, {G_EVAL, "evaluation"}, {G_BASE, "baseline"},
+    };
+    Config d;
+    config_defaults(&d);
+    int printed[NOPTS];
+    memset(printed, 0, sizeof printed);
+    for (size_t s = 0; s < sizeof SECT / sizeof SECT[0]; s++) {
+        if (!(SECT[s].g & groups)) continue;
+        int header = 0;
+        for (int i = 0; i < NOPTS; i++) {
+            const Opt *o = &OPTS[i];
+            if (!(o->group & SECT[s].g) || !(o->group & groups) || printed[i]) continue;
+            if (!header) { fprintf(f, "  %s:\n", SECT[s].title); header = 1; }
+            printed[i] = 1;
+            char flag[64], val[300], def[320];
+            to_flag(flag, sizeof flag, o->name);
+            if (o->type == T_CHOICE) {
+                snprintf(def, sizeof def, "%s", o->choices);
+            } else if (o->type == T_BOOL) {
+                snprintf(def, sizeof def, "flag");
+            } else {
+                format_opt(&d, o, val, sizeof val);
+                snprintf(def, sizeof def, "default %s", *val ? val : "\"\"");
+            }
+            if (o->type == T_CHOICE) {
+                format_opt(&d, o, val, sizeof val);
+                fprintf(f, "    %-20s %s (%s; default %s)\n", flag, o->help, def, val);
+            } else {
+                fprintf(f, "    %-20s %s (%s)\n", flag, o->help, def);
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+// model.h — the agent's network: conv encoder -> z_t, LSTM -> c_t, policy and
+// value heads, plus the CPC maps W_k stored in the same parameter slab.
+//
+//   obs one-hot [C,V,V] -> conv1 3x3 (C->c1) ReLU -> conv2 3x3 (c1->c2) ReLU
+//   -> fc (c2*V*V -> D) ReLU = z_t
+//   x_t = [z_t, onehot(a_{t-1}), clip(r_{t-1})] -> LSTM(H), gates i,f,g,o -> c_t (= h_t)
+//   logits = Linear(H->A)(c_t), value = Linear(H->1)(c_t)
+//   CPC: W (K*D, H), W_k = rows (k-1)*D .. k*D-1 (absent when K = 0)
+//
+// "c_t" is the LSTM output h_t (the CPC paper's context); the LSTM cell state
+// is called `cell` here to keep the two apart.
+//
+// Activations live in an Acts block of N rows (one row per env-step), written
+// while acting and reused as-is by the learner's backward: no recomputation.
+#ifndef CPCRL_MODEL_H
+#define CPCRL_MODEL_H
+
+#include <stdint.h>
+
+#include "agent/nn.h"
+
+typedef struct {
+    int C, V, A;          // input planes, view side, actions
+    int c1, c2, D, H, K;  // channels, latent, hidden, CPC steps (0 = no CPC)
+    int X;                // LSTM input size D + A + 1
+    NNParams p;
+    int conv1_w, conv1_b, conv2_w, conv2_b, fc_w, fc_b;
+    int w_ih, w_hh, b_ih, b_hh, pi_w, pi_b, v_w, v_b, cpc_w; // tensor indices (cpc_w -1 if K = 0)
+} Model;
+
+// Per-row activations (N rows of capacity).
+typedef struct {
+    int N;
+    float *x0;     // (N, C, V, V) observation as float
+    float *a1;     // (N, c1, V, V) after ReLU
+    float *a2;     // (N, c2, V, V) after ReLU
+    float *z;      // (N, D) after ReLU
+    float *xin;    // (N, X) LSTM input
+    float *hprev;  // (N, H) masked incoming state
+    float *cprev;  // (N, H)
+    float *gates;  // (N, 4H)
+    float *h;      // (N, H)  c_t
+    float *cell;   // (N, H)
+    float *logits; // (N, A)
+    float *value;  // (N)
+    float *work;   // conv workspace for N rows (nn_conv2d_workspace)
+} Acts;
+
+// Gradient buffers and workspaces for the backward over N rows.
+typedef struct {
+    int N, Bmax;
+    float *dh;     // (N, H) gradient into c_t from the heads and CPC
+    float *dz;     // (N, D) gradient into z_t from the LSTM input and CPC
+    float *dpre;   // (N, max(D, c2 V V, c1 V V)) scratch
+    float *da2;    // (N, c2 V V)
+    float *da1;    // (N, c1 V V)
+    float *dlogits;// (N, A)
+    float *dvalue; // (N)
+    float *dgates, *dx, *dhc, *dcc, *dhp, *dcp; // per-step (B, ...) BPTT scratch
+} Grads;
+
+int model_init(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K,
+               int orthogonal, uint64_t seed);
+void model_free(Model *m);
+int acts_alloc(Acts *a, const Model *m, int N);
+void acts_free(Acts *a);
+int grads_alloc(Grads *g, const Model *m, int N, int Bmax);
+void grads_free(Grads *g);
+
+// Forward rows [r0, r0+n): reads a->x0 rows, a->xin[:, D:] (previous action
+// and reward, set by the caller), a->hprev, a->cprev; writes everything else.
+void model_forward(Model *m, Acts *a, int r0, int n);
+
+// Backward over an unroll of T steps x B envs stored in rows [0, T*B):
+// g->dlogits, g->dvalue (T*B) and g->dh, g->dz (CPC contributions, may be
+// all zero) must be filled; mask[t*B+b] = 0 where the incoming LSTM state of
+// step t was reset (episode start), 1 elsewhere. Adds into m->p.grads.
+void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B);
+
+#endif

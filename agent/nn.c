@@ -1,0 +1,615 @@
+// nn.c — the shared neural-network kernels of cpcrl (see nn.h for the contract).
+//
+// Every layer is a forward/backward pair over flat row-major arrays; backward
+// ADDS into gradients and skips NULL ones. All matrix work is cblas_sgemm:
+//   linear  out = inp w^T (+ b)                  one sgemm
+//   conv2d  im2col over the whole batch: col (N*Ho*Wo, Ci*K*K), then
+//           tmp = col w^T (N*Ho*Wo, Co) in one sgemm, scattered to NCHW + b.
+//           The backward recomputes col from inp (so the workspace can be
+//           shared between layers), gets dw += dtmp^T col, then reuses the
+//           col buffer for dcol = dtmp w and folds it back (col2im) into dinp.
+//   LSTM    a = x W_ih^T + h_prev W_hh^T + b_ih + b_hh   two sgemms into (N,4H)
+// Nothing here allocates except nn_params_alloc; the naive nn_ref_* loops at
+// the bottom are what the tests hold the fast kernels to.
+
+#include "agent/nn.h"
+
+#include <assert.h>
+// Without this, OpenBLAS's header pulls in <complex.h>, whose macro `I` breaks
+// every `int I` size parameter below.
+#define FORCE_OPENBLAS_COMPLEX_STRUCT
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env/rng.h"
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// ----------------------------------------------------------------------------
+// Linear
+
+// inp (N,I) @ w^T (O,I) + b (O) -> out (N,O)
+void nn_linear_forward(float *out, const float *inp, const float *w, const float *b,
+                       int N, int I, int O) {
+    float beta = 0.0f;
+    if (b) {
+        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * O, b, (size_t)O * sizeof(float));
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, I, 1.0f, inp, I, w, I,
+                beta, out, O);
+}
+
+// dinp (N,I) += dout (N,O) @ w (O,I); dw (O,I) += dout^T @ inp; db (O) += colsum(dout)
+void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, int N, int I, int O) {
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, w, I,
+                    1.0f, dinp, I);
+    if (dw)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O, inp, I,
+                    1.0f, dw, I);
+    if (db)
+        for (int n = 0; n < N; n++) {
+            const float *d = dout + (size_t)n * O;
+            for (int o = 0; o < O; o++) db[o] += d[o];
+        }
+}
+
+// ----------------------------------------------------------------------------
+// Conv2d via im2col
+
+static inline int conv_out(int X, int K, int S, int P) { return (X + 2 * P - K) / S + 1; }
+
+size_t nn_conv2d_workspace(int N, int Ci, int H, int W, int Co, int K, int S, int P) {
+    size_t rows = (size_t)N * conv_out(H, K, S, P) * conv_out(W, K, S, P);
+    return rows * ((size_t)Ci * K * K + (size_t)Co);
+}
+
+// inp (N,Ci,H,W) -> col (N*Ho*Wo, Ci*K*K); row (n,oy,ox), column (ci,ky,kx)
+// matches the flattening of w (Co,Ci,K,K). Out-of-image taps are zero.
+static void im2col(float *col, const float *inp, int N, int Ci, int H, int W, int K,
+                   int S, int P, int Ho, int Wo) {
+    size_t ckk = (size_t)Ci * K * K;
+    for (int n = 0; n < N; n++)
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                float *row = col + (((size_t)n * Ho + oy) * Wo + ox) * ckk;
+                for (int ci = 0; ci < Ci; ci++) {
+                    const float *plane = inp + ((size_t)n * Ci + ci) * H * W;
+                    for (int ky = 0; ky < K; ky++) {
+                        int iy = oy * S - P + ky;
+                        for (int kx = 0; kx < K; kx++) {
+                            int ix = ox * S - P + kx;
+                            *row++ = (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                         ? plane[(size_t)iy * W + ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+// The adjoint of im2col: dinp += fold(dcol).
+static void col2im_add(float *dinp, const float *dcol, int N, int Ci, int H, int W, int K,
+                       int S, int P, int Ho, int Wo) {
+    size_t ckk = (size_t)Ci * K * K;
+    for (int n = 0; n < N; n++)
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                const float *row = dcol + (((size_t)n * Ho + oy) * Wo + ox) * ckk;
+                for (int ci = 0; ci < Ci; ci++) {
+                    float *plane = dinp + ((size_t)n * Ci + ci) * H * W;
+                    for (int ky = 0; ky < K; ky++) {
+                        int iy = oy * S - P + ky;
+                        for (int kx = 0; kx < K; kx++, row++) {
+                            int ix = ox * S - P + kx;
+                            if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                plane[(size_t)iy * W + ix] += *row;
+                        }
+                    }
+                }
+            }
+}
+
+// inp (N,Ci,H,W) * w (Co,Ci,K,K) + b (Co) -> out (N,Co,Ho,Wo)
+void nn_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                       float *work, int N, int Ci, int H, int W, int Co, int K, int S, int P) {
+    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
+    assert(Ho > 0 && Wo > 0);
+    int HW = Ho * Wo, ckk = Ci * K * K;
+    size_t rows = (size_t)N * HW;
+    float *col = work, *tmp = work + rows * ckk;
+    im2col(col, inp, N, Ci, H, W, K, S, P, Ho, Wo);
+    // tmp (N*HW, Co) = col (N*HW, CKK) @ w^T (CKK, Co)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Co, ckk, 1.0f, col, ckk,
+                w, ckk, 0.0f, tmp, Co);
+    for (int n = 0; n < N; n++)
+        for (int co = 0; co < Co; co++) {
+            float bias = b ? b[co] : 0.0f;
+            float *o = out + ((size_t)n * Co + co) * HW;
+            const float *t = tmp + (size_t)n * HW * Co + co;
+            for (int p = 0; p < HW; p++) o[p] = t[(size_t)p * Co] + bias;
+        }
+}
+
+void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, float *work,
+                        int N, int Ci, int H, int W, int Co, int K, int S, int P) {
+    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
+    assert(Ho > 0 && Wo > 0);
+    int HW = Ho * Wo, ckk = Ci * K * K;
+    size_t rows = (size_t)N * HW;
+    float *col = work, *dtmp = work + rows * ckk;
+    // dtmp (N*HW, Co) is dout (N,Co,HW) with the channel moved innermost
+    for (int n = 0; n < N; n++)
+        for (int co = 0; co < Co; co++) {
+            const float *d = dout + ((size_t)n * Co + co) * HW;
+            float *t = dtmp + (size_t)n * HW * Co + co;
+            float s = 0.0f;
+            for (int p = 0; p < HW; p++) {
+                t[(size_t)p * Co] = d[p];
+                s += d[p];
+            }
+            if (db) db[co] += s;
+        }
+    if (dw) {
+        im2col(col, inp, N, Ci, H, W, K, S, P, Ho, Wo);
+        // dw (Co, CKK) += dtmp^T (Co, N*HW) @ col (N*HW, CKK)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, ckk, (int)rows, 1.0f, dtmp, Co,
+                    col, ckk, 1.0f, dw, ckk);
+    }
+    if (dinp) {
+        // dcol (N*HW, CKK) = dtmp (N*HW, Co) @ w (Co, CKK), into the col buffer
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Co, 1.0f, dtmp,
+                    Co, w, ckk, 0.0f, col, ckk);
+        col2im_add(dinp, col, N, Ci, H, W, K, S, P, Ho, Wo);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// ReLU
+
+void nn_relu_forward(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (out[i] > 0.0f) dinp[i] += dout[i];
+}
+
+// ----------------------------------------------------------------------------
+// LSTM cell (PyTorch gate order i, f, g, o)
+
+// Post-activations in place over the pre-activations a (N,4H), then c and h.
+static void lstm_pointwise(float *h, float *c, float *gates, const float *c_prev, int N,
+                           int H) {
+    for (int n = 0; n < N; n++) {
+        float *gi = gates + (size_t)n * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        const float *cp = c_prev + (size_t)n * H;
+        float *cn = c + (size_t)n * H, *hn = h + (size_t)n * H;
+        for (int j = 0; j < H; j++) {
+            float i = sigmoidf(gi[j]), f = sigmoidf(gf[j]), g = tanhf(gg[j]), o = sigmoidf(go[j]);
+            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
+            cn[j] = f * cp[j] + i * g;
+            hn[j] = o * tanhf(cn[j]);
+        }
+    }
+}
+
+void nn_lstm_forward(float *h, float *c, float *gates, const float *x,
+                     const float *h_prev, const float *c_prev,
+                     const float *w_ih, const float *w_hh, const float *b_ih,
+                     const float *b_hh, int N, int I, int H) {
+    int G = 4 * H;
+    for (int n = 0; n < N; n++) {
+        float *a = gates + (size_t)n * G;
+        for (int k = 0; k < G; k++) a[k] = b_ih[k] + b_hh[k];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, G, I, 1.0f, x, I, w_ih, I, 1.0f,
+                gates, G);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, G, H, 1.0f, h_prev, H, w_hh, H,
+                1.0f, gates, G);
+    lstm_pointwise(h, c, gates, c_prev, N, H);
+}
+
+// Pre-activation gradients da (N,4H) into dgates; dc_prev += dc_total * f.
+static void lstm_backward_pointwise(float *dgates, float *dc_prev, const float *dh,
+                                    const float *dc, const float *gates, const float *c,
+                                    const float *c_prev, int N, int H) {
+    for (int n = 0; n < N; n++) {
+        const float *gi = gates + (size_t)n * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
+        float *di = dgates + (size_t)n * 4 * H, *df = di + H, *dg = df + H, *dob = dg + H;
+        size_t r = (size_t)n * H;
+        for (int j = 0; j < H; j++) {
+            float i = gi[j], f = gf[j], g = gg[j], o = go[j];
+            float tc = tanhf(c[r + j]);
+            float dhj = dh ? dh[r + j] : 0.0f;
+            float dct = (dc ? dc[r + j] : 0.0f) + dhj * o * (1.0f - tc * tc);
+            di[j] = dct * g * i * (1.0f - i);
+            df[j] = dct * c_prev[r + j] * f * (1.0f - f);
+            dg[j] = dct * i * (1.0f - g * g);
+            dob[j] = dhj * tc * o * (1.0f - o);
+            if (dc_prev) dc_prev[r + j] += dct * f;
+        }
+    }
+}
+
+void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
+                      float *dw_hh, float *db_ih, float *db_hh, const float *dh,
+                      const float *dc, const float *gates, const float *c,
+                      const float *c_prev, const float *x, const float *h_prev,
+                      const float *w_ih, const float *w_hh, float *dgates,
+                      int N, int I, int H) {
+    int G = 4 * H;
+    lstm_backward_pointwise(dgates, dc_prev, dh, dc, gates, c, c_prev, N, H);
+    for (int n = 0; n < N; n++) {
+        const float *da = dgates + (size_t)n * G;
+        for (int k = 0; k < G; k++) {
+            if (db_ih) db_ih[k] += da[k];
+            if (db_hh) db_hh[k] += da[k];
+        }
+    }
+    // dw_ih (4H,I) += da^T (4H,N) @ x (N,I); dw_hh likewise with h_prev
+    if (dw_ih)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, N, 1.0f, dgates, G, x, I,
+                    1.0f, dw_ih, I);
+    if (dw_hh)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
+                    H, 1.0f, dw_hh, H);
+    // dx (N,I) += da (N,4H) @ w_ih (4H,I); dh_prev likewise with w_hh
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, G, 1.0f, dgates, G, w_ih,
+                    I, 1.0f, dx, I);
+    if (dh_prev)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, G, 1.0f, dgates, G, w_hh,
+                    H, 1.0f, dh_prev, H);
+}
+
+// ----------------------------------------------------------------------------
+// Categorical distributions
+
+void nn_log_softmax_forward(float *logp, const float *logits, int N, int A) {
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * A;
+        float *lp = logp + (size_t)n * A;
+        float mx = z[0];
+        for (int a = 1; a < A; a++) mx = z[a] > mx ? z[a] : mx;
+        double s = 0.0;
+        for (int a = 0; a < A; a++) s += exp((double)(z[a] - mx));
+        float lse = mx + (float)log(s);
+        for (int a = 0; a < A; a++) lp[a] = z[a] - lse;
+    }
+}
+
+void nn_log_softmax_backward(float *dlogits, const float *dlogp, const float *logp,
+                             int N, int A) {
+    for (int n = 0; n < N; n++) {
+        const float *d = dlogp + (size_t)n * A, *lp = logp + (size_t)n * A;
+        float *dz = dlogits + (size_t)n * A;
+        float s = 0.0f;
+        for (int a = 0; a < A; a++) s += d[a];
+        for (int a = 0; a < A; a++) dz[a] += d[a] - expf(lp[a]) * s;
+    }
+}
+
+void nn_entropy_forward(float *ent, const float *logp, int N, int A) {
+    for (int n = 0; n < N; n++) {
+        const float *lp = logp + (size_t)n * A;
+        float e = 0.0f;
+        for (int a = 0; a < A; a++) e -= expf(lp[a]) * lp[a];
+        ent[n] = e;
+    }
+}
+
+void nn_entropy_backward(float *dlogits, const float *dent, const float *logp,
+                         const float *ent, int N, int A) {
+    for (int n = 0; n < N; n++) {
+        const float *lp = logp + (size_t)n * A;
+        float *dz = dlogits + (size_t)n * A;
+        for (int a = 0; a < A; a++) dz[a] += dent[n] * (-expf(lp[a]) * (lp[a] + ent[n]));
+    }
+}
+
+// Inverse CDF on the softmax, in double so tiny probabilities are not lost.
+int nn_sample_logits(const float *logits, int A, uint64_t *rng) {
+    assert(A > 0);
+    float mx = logits[nn_argmax(logits, A)];
+    double total = 0.0;
+    for (int a = 0; a < A; a++) total += exp((double)(logits[a] - mx));
+    double u = (double)rng_float(rng) * total, cum = 0.0;
+    int last = 0;
+    for (int a = 0; a < A; a++) {
+        double p = exp((double)(logits[a] - mx));
+        if (p > 0.0) last = a;
+        cum += p;
+        if (u < cum) return a;
+    }
+    return last; // rounding: u landed at the very top
+}
+
+int nn_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+// ----------------------------------------------------------------------------
+// Mean squared error
+
+float nn_mse_forward(const float *pred, const float *target, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)pred[i] - target[i];
+        s += d * d;
+    }
+    return n ? (float)(s / (double)n) : 0.0f;
+}
+
+void nn_mse_backward(float *dpred, const float *pred, const float *target, size_t n,
+                     float scale) {
+    float k = 2.0f * scale / (float)n;
+    for (size_t i = 0; i < n; i++) dpred[i] += k * (pred[i] - target[i]);
+}
+
+// ----------------------------------------------------------------------------
+// Parameter slab
+
+int nn_params_add(NNParams *p, const char *name, int ndim, const int *shape) {
+    assert(p->params == NULL && "declare every tensor before nn_params_alloc");
+    if (p->n >= NN_MAX_TENSORS || ndim < 1 || ndim > 4 || !name ||
+        strlen(name) >= NN_NAME_LEN || nn_params_find(p, name) >= 0)
+        return -1;
+    NNTensor *t = &p->t[p->n];
+    memset(t, 0, sizeof *t);
+    strcpy(t->name, name);
+    t->ndim = ndim;
+    t->size = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] <= 0) return -1;
+        t->shape[d] = shape[d];
+        t->size *= (size_t)shape[d];
+    }
+    t->offset = p->total;
+    p->total += t->size;
+    return p->n++;
+}
+
+int nn_params_alloc(NNParams *p) {
+    assert(p->params == NULL && p->grads == NULL);
+    size_t bytes = (p->total ? p->total : 1) * sizeof(float);
+    void *a = NULL, *b = NULL;
+    if (posix_memalign(&a, 64, bytes) != 0) return -1;
+    if (posix_memalign(&b, 64, bytes) != 0) {
+        free(a);
+        return -1;
+    }
+    memset(a, 0, bytes);
+    memset(b, 0, bytes);
+    p->params = a;
+    p->grads = b;
+    return 0;
+}
+
+void nn_params_free(NNParams *p) {
+    free(p->params);
+    free(p->grads);
+    p->params = p->grads = NULL;
+}
+
+int nn_params_find(const NNParams *p, const char *name) {
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->t[i].name, name) == 0) return i;
+    return -1;
+}
+
+void nn_zero_grad(NNParams *p) {
+    if (p->grads) memset(p->grads, 0, p->total * sizeof(float));
+}
+
+// Same rule as torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6).
+float nn_clip_grad_norm(NNParams *p, float max_norm) {
+    double s = 0.0;
+    for (size_t i = 0; i < p->total; i++) s += (double)p->grads[i] * p->grads[i];
+    float norm = (float)sqrt(s);
+    if (max_norm > 0.0f && norm > max_norm) {
+        float k = max_norm / (norm + 1e-6f);
+        for (size_t i = 0; i < p->total; i++) p->grads[i] *= k;
+    }
+    return norm;
+}
+
+// ----------------------------------------------------------------------------
+// Initialisation
+
+void nn_init_uniform(float *w, size_t n, float bound, uint64_t *rng) {
+    for (size_t i = 0; i < n; i++) w[i] = (2.0f * rng_float(rng) - 1.0f) * bound;
+}
+
+// Standard normal by Box-Muller; u1 is kept away from 0 so log() is finite.
+static double gaussian(uint64_t *rng) {
+    double u1 = ((double)(rng_next(rng) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+// Like torch.nn.init.orthogonal_: the Q of a Gaussian matrix with R's diagonal
+// made positive, which is what Gram-Schmidt yields. With big = max(rows, cols)
+// and small = min(rows, cols), we orthonormalise `small` Gaussian vectors of
+// length `big` (modified Gram-Schmidt, two passes for float accuracy); they
+// become the columns of w when rows >= cols, its rows otherwise.
+void nn_init_orthogonal(float *w, int rows, int cols, float gain, uint64_t *rng,
+                        float *work) {
+    int big = rows > cols ? rows : cols, small = rows > cols ? cols : rows;
+    for (int k = 0; k < small; k++) {
+        float *v = work + (size_t)k * big;
+        for (int r = 0; r < big; r++) v[r] = (float)gaussian(rng);
+        for (int pass = 0; pass < 2; pass++)
+            for (int j = 0; j < k; j++) {
+                const float *u = work + (size_t)j * big;
+                double d = 0.0;
+                for (int r = 0; r < big; r++) d += (double)u[r] * v[r];
+                for (int r = 0; r < big; r++) v[r] -= (float)d * u[r];
+            }
+        double nrm = 0.0;
+        for (int r = 0; r < big; r++) nrm += (double)v[r] * v[r];
+        nrm = sqrt(nrm);
+        float inv = nrm > 0.0 ? (float)(1.0 / nrm) : 0.0f;
+        for (int r = 0; r < big; r++) v[r] *= inv;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            w[(size_t)r * cols + c] = gain * (rows >= cols ? work[(size_t)c * big + r]
+                                                           : work[(size_t)r * big + c]);
+}
+
+// ----------------------------------------------------------------------------
+// Naive references
+
+void nn_ref_sgemm(int transA, int transB, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta,
+                  float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) {
+                float a = transA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                float b = transB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                s += (double)a * b;
+            }
+            float *c = &C[(size_t)i * ldc + j];
+            *c = alpha * (float)s + (beta == 0.0f ? 0.0f : beta * *c);
+        }
+}
+
+void nn_ref_linear_forward(float *out, const float *inp, const float *w, const float *b,
+                           int N, int I, int O) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            double s = b ? b[o] : 0.0f;
+            for (int i = 0; i < I; i++) s += (double)inp[(size_t)n * I + i] * w[(size_t)o * I + i];
+            out[(size_t)n * O + o] = (float)s;
+        }
+}
+
+void nn_ref_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            float d = dout[(size_t)n * O + o];
+            if (db) db[o] += d;
+            for (int i = 0; i < I; i++) {
+                if (dinp) dinp[(size_t)n * I + i] += d * w[(size_t)o * I + i];
+                if (dw) dw[(size_t)o * I + i] += d * inp[(size_t)n * I + i];
+            }
+        }
+}
+
+void nn_ref_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                           int N, int Ci, int H, int W, int Co, int K, int S, int P) {
+    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
+    for (int n = 0; n < N; n++)
+        for (int co = 0; co < Co; co++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    double s = b ? b[co] : 0.0f;
+                    for (int ci = 0; ci < Ci; ci++)
+                        for (int ky = 0; ky < K; ky++)
+                            for (int kx = 0; kx < K; kx++) {
+                                int iy = oy * S - P + ky, ix = ox * S - P + kx;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                s += (double)inp[(((size_t)n * Ci + ci) * H + iy) * W + ix] *
+                                     w[(((size_t)co * Ci + ci) * K + ky) * K + kx];
+                            }
+                    out[(((size_t)n * Co + co) * Ho + oy) * Wo + ox] = (float)s;
+                }
+}
+
+void nn_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w,
+                            int N, int Ci, int H, int W, int Co, int K, int S, int P) {
+    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
+    for (int n = 0; n < N; n++)
+        for (int co = 0; co < Co; co++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    float d = dout[(((size_t)n * Co + co) * Ho + oy) * Wo + ox];
+                    if (db) db[co] += d;
+                    for (int ci = 0; ci < Ci; ci++)
+                        for (int ky = 0; ky < K; ky++)
+                            for (int kx = 0; kx < K; kx++) {
+                                int iy = oy * S - P + ky, ix = ox * S - P + kx;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                size_t ii = (((size_t)n * Ci + ci) * H + iy) * W + ix;
+                                size_t wi = (((size_t)co * Ci + ci) * K + ky) * K + kx;
+                                if (dinp) dinp[ii] += d * w[wi];
+                                if (dw) dw[wi] += d * inp[ii];
+                            }
+                }
+}
+
+void nn_ref_lstm_forward(float *h, float *c, float *gates, const float *x,
+                         const float *h_prev, const float *c_prev,
+                         const float *w_ih, const float *w_hh, const float *b_ih,
+                         const float *b_hh, int N, int I, int H) {
+    int G = 4 * H;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < G; k++) {
+            double s = (double)b_ih[k] + b_hh[k];
+            for (int i = 0; i < I; i++) s += (double)x[(size_t)n * I + i] * w_ih[(size_t)k * I + i];
+            for (int j = 0; j < H; j++)
+                s += (double)h_prev[(size_t)n * H + j] * w_hh[(size_t)k * H + j];
+            gates[(size_t)n * G + k] = (float)s;
+        }
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < H; j++) {
+            float *g = gates + (size_t)n * G;
+            g[j] = 1.0f / (1.0f + expf(-g[j]));
+            g[H + j] = 1.0f / (1.0f + expf(-g[H + j]));
+            g[2 * H + j] = tanhf(g[2 * H + j]);
+            g[3 * H + j] = 1.0f / (1.0f + expf(-g[3 * H + j]));
+            size_t r = (size_t)n * H + j;
+            c[r] = g[H + j] * c_prev[r] + g[j] * g[2 * H + j];
+            h[r] = g[3 * H + j] * tanhf(c[r]);
+        }
+}
+
+void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
+                          float *dw_hh, float *db_ih, float *db_hh, const float *dh,
+                          const float *dc, const float *gates, const float *c,
+                          const float *c_prev, const float *x, const float *h_prev,
+                          const float *w_ih, const float *w_hh, float *dgates,
+                          int N, int I, int H) {
+    int G = 4 * H;
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < H; j++) {
+            const float *g = gates + (size_t)n * G;
+            float *da = dgates + (size_t)n * G;
+            size_t r = (size_t)n * H + j;
+            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+            float tc = tanhf(c[r]), dhr = dh ? dh[r] : 0.0f;
+            float dct = (dc ? dc[r] : 0.0f) + dhr * o * (1.0f - tc * tc);
+            da[j] = dct * gg * i * (1.0f - i);
+            da[H + j] = dct * c_prev[r] * f * (1.0f - f);
+            da[2 * H + j] = dct * i * (1.0f - gg * gg);
+            da[3 * H + j] = dhr * tc * o * (1.0f - o);
+            if (dc_prev) dc_prev[r] += dct * f;
+        }
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < G; k++) {
+            float d = dgates[(size_t)n * G + k];
+            if (db_ih) db_ih[k] += d;
+            if (db_hh) db_hh[k] += d;
+            for (int i = 0; i < I; i++) {
+                if (dw_ih) dw_ih[(size_t)k * I + i] += d * x[(size_t)n * I + i];
+                if (dx) dx[(size_t)n * I + i] += d * w_ih[(size_t)k * I + i];
+            }
+            for (int j = 0; j < H; j++) {
+                if (dw_hh) dw_hh[(size_t)k * H + j] += d * h_prev[(size_t)n * H + j];
+                if (dh_prev) dh_prev[(size_t)n * H + j] += d * w_hh[(size_t)k * H + j];
+            }
+        }
+}

@@ -1,0 +1,160 @@
+// nn.h — the shared neural-network kernels of cpcrl (used by agent/ and cpc/).
+//
+// Layers are paired functions over flat float arrays, llm.c style:
+//   *_forward(out, inputs..., weights..., [workspace], sizes...)
+//   *_backward(dinputs..., dweights..., dout, saved inputs..., weights..., [workspace], sizes...)
+// Outputs first, sizes last. Backward functions ADD (+=) into every gradient
+// they write (dinp, dw, db, ...), so shared weights and multiple consumers
+// just work; a NULL gradient pointer means "not needed" and is skipped.
+// Tensors use PyTorch layouts (row-major): Linear weight (O,I), Conv weight
+// (Co,Ci,K,K), activations NCHW, LSTM weights (4H,I)/(4H,H) with gate order
+// i, f, g, o. All matrix work goes through cblas_sgemm. No function here
+// allocates: workspaces are passed in, sized by the *_workspace helpers.
+// Each fast kernel has a naive reference (nn_ref_*) kept for the tests.
+#ifndef CPCRL_NN_H
+#define CPCRL_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ----------------------------------------------------------------------------
+// Linear: inp (N,I) @ w^T (O,I) + b (O) -> out (N,O). b may be NULL.
+void nn_linear_forward(float *out, const float *inp, const float *w, const float *b,
+                       int N, int I, int O);
+void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, int N, int I, int O);
+
+// ----------------------------------------------------------------------------
+// Conv2d, square kernel K, stride S, zero padding P:
+// inp (N,Ci,H,W) * w (Co,Ci,K,K) + b (Co) -> out (N,Co,Ho,Wo),
+// Ho = (H + 2P - K)/S + 1. `work` holds nn_conv2d_workspace(...) floats.
+size_t nn_conv2d_workspace(int N, int Ci, int H, int W, int Co, int K, int S, int P);
+void nn_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                       float *work, int N, int Ci, int H, int W, int Co, int K, int S, int P);
+void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, float *work,
+                        int N, int Ci, int H, int W, int Co, int K, int S, int P);
+
+// ----------------------------------------------------------------------------
+// ReLU (in place allowed for forward: out may equal inp).
+void nn_relu_forward(float *out, const float *inp, size_t n);
+// dinp += dout * (out > 0)
+void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+// ----------------------------------------------------------------------------
+// LSTM cell, PyTorch semantics and gate order (i, f, g, o):
+//   a = x W_ih^T + b_ih + h_prev W_hh^T + b_hh            (N,4H)
+//   i = sig(a_i) f = sig(a_f) g = tanh(a_g) o = sig(a_o)
+//   c = f * c_prev + i * g ;  h = o * tanh(c)
+// x (N,I), h_prev/c_prev (N,H) -> h, c (N,H). `gates` (N,4H) is the cache the
+// backward needs (post-activation i,f,g,o); keep it and c, c_prev, x, h_prev.
+void nn_lstm_forward(float *h, float *c, float *gates, const float *x,
+                     const float *h_prev, const float *c_prev,
+                     const float *w_ih, const float *w_hh, const float *b_ih,
+                     const float *b_hh, int N, int I, int H);
+// Given dh, dc (N,H) (dc = gradient arriving into c from the next step, may be
+// NULL), adds into dx (N,I), dh_prev, dc_prev (N,H), dw_ih, dw_hh, db_ih, db_hh.
+// `dgates` is a (N,4H) workspace.
+void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
+                      float *dw_hh, float *db_ih, float *db_hh, const float *dh,
+                      const float *dc, const float *gates, const float *c,
+                      const float *c_prev, const float *x, const float *h_prev,
+                      const float *w_ih, const float *w_hh, float *dgates,
+                      int N, int I, int H);
+
+// ----------------------------------------------------------------------------
+// Categorical distributions over A actions, row-wise over N rows.
+// logp (N,A) = log_softmax(logits)
+void nn_log_softmax_forward(float *logp, const float *logits, int N, int A);
+// dlogits += dlogp - softmax * sum(dlogp)
+void nn_log_softmax_backward(float *dlogits, const float *dlogp, const float *logp,
+                             int N, int A);
+// ent (N) = -sum_a p log p, from logp
+void nn_entropy_forward(float *ent, const float *logp, int N, int A);
+// dlogits += dent * d(entropy)/d(logits) = dent * (-p (logp + H))
+void nn_entropy_backward(float *dlogits, const float *dent, const float *logp,
+                         const float *ent, int N, int A);
+// Sample an action from logits (A) with the caller's rng; greedy = argmax.
+int nn_sample_logits(const float *logits, int A, uint64_t *rng);
+int nn_argmax(const float *x, int n);
+
+// ----------------------------------------------------------------------------
+// Mean squared error: returns mean((pred - target)^2) over n;
+// backward: dpred += scale * 2 (pred - target) / n
+float nn_mse_forward(const float *pred, const float *target, size_t n);
+void nn_mse_backward(float *dpred, const float *pred, const float *target, size_t n,
+                     float scale);
+
+// ----------------------------------------------------------------------------
+// Parameter slab: every tensor of a model is a named slice of one float array
+// (params), with a twin array for gradients. Checkpoints, clipping, zeroing and
+// MPI reductions are one loop over the slab.
+
+#define NN_MAX_TENSORS 64
+#define NN_NAME_LEN 32
+
+typedef struct {
+    char name[NN_NAME_LEN];
+    int ndim;
+    int shape[4];
+    size_t offset; // in floats, into params / grads
+    size_t size;   // product of shape
+} NNTensor;
+
+typedef struct {
+    NNTensor t[NN_MAX_TENSORS];
+    int n;
+    size_t total;  // floats
+    float *params;
+    float *grads;
+} NNParams;
+
+// Declare a tensor before nn_params_alloc; returns its index, or -1 when full.
+int nn_params_add(NNParams *p, const char *name, int ndim, const int *shape);
+int nn_params_alloc(NNParams *p); // zeroed; -1 on out of memory
+void nn_params_free(NNParams *p);
+int nn_params_find(const NNParams *p, const char *name); // index or -1
+static inline float *nn_param(NNParams *p, int i) { return p->params + p->t[i].offset; }
+static inline float *nn_grad(NNParams *p, int i) { return p->grads + p->t[i].offset; }
+void nn_zero_grad(NNParams *p);
+// L2 norm of all gradients; scales them down to max_norm when above (and
+// max_norm > 0). Returns the norm before clipping.
+float nn_clip_grad_norm(NNParams *p, float max_norm);
+
+// ----------------------------------------------------------------------------
+// Initialisation (PyTorch defaults):
+//   Linear/Conv weight: kaiming_uniform(a = sqrt 5) = U(-1/sqrt(fan_in), +1/sqrt(fan_in))
+//   Linear/Conv bias:   U(-1/sqrt(fan_in), +1/sqrt(fan_in))
+//   LSTM all weights and biases: U(-1/sqrt(H), +1/sqrt(H))
+void nn_init_uniform(float *w, size_t n, float bound, uint64_t *rng);
+// Orthogonal init of a (rows, cols) matrix times gain (Gram-Schmidt on
+// Gaussian samples); `work` holds rows*cols + max(rows, cols) floats.
+void nn_init_orthogonal(float *w, int rows, int cols, float gain, uint64_t *rng,
+                        float *work);
+
+// ----------------------------------------------------------------------------
+// Naive references (plain loops, no BLAS) kept for the tests.
+void nn_ref_sgemm(int transA, int transB, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta,
+                  float *C, int ldc);
+void nn_ref_linear_forward(float *out, const float *inp, const float *w, const float *b,
+                           int N, int I, int O);
+void nn_ref_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O);
+void nn_ref_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                           int N, int Ci, int H, int W, int Co, int K, int S, int P);
+void nn_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w,
+                            int N, int Ci, int H, int W, int Co, int K, int S, int P);
+void nn_ref_lstm_forward(float *h, float *c, float *gates, const float *x,
+                         const float *h_prev, const float *c_prev,
+                         const float *w_ih, const float *w_hh, const float *b_ih,
+                         const float *b_hh, int N, int I, int H);
+void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
+                          float *dw_hh, float *db_ih, float *db_hh, const float *dh,
+                          const float *dc, const float *gates, const float *c,
+                          const float *c_prev, const float *x, const float *h_prev,
+                          const float *w_ih, const float *w_hh, float *dgates,
+                          int N, int I, int H);
+
+#endif

@@ -1,0 +1,373 @@
+// train.c — the training loop around the Trainer (see train.h).
+//
+// Run directory runs/NAME/: config.txt (every setting; --config loads it),
+// log.csv (a row per --log-every frames), model.ckpt (latest checkpoint,
+// replaced atomically every --ckpt-every frames, at the end and on Ctrl+C).
+#include "agent/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/blas.h"
+#include "agent/ckpt.h"
+#include "env/rng.h"
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ckpt_path_for(const char *path, char *out, size_t n) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(out, n, "%s/model.ckpt", path);
+    else snprintf(out, n, "%s", path);
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+static void fmt_count(char *out, size_t n, double x) {
+    if (x >= 1e6) snprintf(out, n, "%.2fM", x / 1e6);
+    else if (x >= 1e3) snprintf(out, n, "%.1fk", x / 1e3);
+    else snprintf(out, n, "%.0f", x);
+}
+
+static void fmt_time(char *out, size_t n, double s) {
+    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
+    if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else if (s >= 60) snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(out, n, "%ds", (int)s);
+}
+
+// ----------------------------------------------------------------------------
+// log.csv
+
+typedef struct {
+    double n, pl, vl, ent, cpc, gn, lr;
+    double acc[A2C_MAX_K];
+    double accn[A2C_MAX_K];
+    EnvLog ep;
+} LogAcc;
+
+static void log_header(FILE *f, int K) {
+    fprintf(f, "frames,updates,sps,episodes,return_mean,success_rate,episode_length,"
+               "policy_loss,value_loss,entropy,grad_norm,lr");
+    if (K > 0) {
+        fprintf(f, ",cpc_loss");
+        for (int k = 1; k <= K; k++) fprintf(f, ",cpc_acc_%d", k);
+    }
+    fprintf(f, "\n");
+}
+
+static void log_row(FILE *f, const Trainer *tr, const LogAcc *a, double sps, int K) {
+    double ne = a->ep.episodes, n = a->n > 0 ? a->n : 1;
+    fprintf(f, "%.0f,%lld,%.0f,%.0f,", tr->frames, (long long)tr->updates, sps, ne);
+    if (ne > 0)
+        fprintf(f, "%.6g,%.6g,%.6g,", a->ep.ret / ne, a->ep.success / ne, a->ep.length / ne);
+    else
+        fprintf(f, "nan,nan,nan,");
+    fprintf(f, "%.6g,%.6g,%.6g,%.6g,%.6g", a->pl / n, a->vl / n, a->ent / n, a->gn / n, a->lr / n);
+    if (K > 0) {
+        fprintf(f, ",%.6g", a->cpc / n);
+        for (int k = 0; k < K; k++)
+            fprintf(f, ",%.6g", a->accn[k] > 0 ? a->acc[k] / a->accn[k] : NAN);
+    }
+    fprintf(f, "\n");
+    fflush(f);
+}
+
+// ----------------------------------------------------------------------------
+// train
+
+int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
+    char err[512], dir[1024], path[1100];
+    Config cfg = *cfg_in;
+    Ckpt ck = {0};
+    double extra[CKPT_EXTRA] = {0};
+
+    if (resume_dir) {
+        snprintf(dir, sizeof dir, "%s", resume_dir);
+        size_t l = strlen(dir);
+        while (l > 1 && dir[l - 1] == '/') dir[--l] = 0;
+        snprintf(path, sizeof path, "%s/model.ckpt", dir);
+        if (ckpt_read(&ck, path, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl train --resume: %s\n", err);
+            return 1;
+        }
+        double frames = cfg.frames;
+        cfg = ck.cfg;
+        if (cfg_frames_given) cfg.frames = frames; // allow extending a run
+    } else {
+        if (!cfg.name[0]) {
+            snprintf(cfg.name, sizeof cfg.name, "%s%s-s%llu", ENV_TASK_NAMES[cfg.task],
+                     cfg.cpc_weight > 0 ? "" : "-nocpc", (unsigned long long)cfg.seed);
+        }
+        snprintf(dir, sizeof dir, "%s/%s", cfg.runs_dir, cfg.name);
+    }
+    if (config_check(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl train: %s\n", err);
+        ckpt_free(&ck);
+        return 1;
+    }
+
+    char logpath[1100], cfgpath[1100], ckpath[1100];
+    snprintf(logpath, sizeof logpath, "%s/log.csv", dir);
+    snprintf(cfgpath, sizeof cfgpath, "%s/config.txt", dir);
+    snprintf(ckpath, sizeof ckpath, "%s/model.ckpt", dir);
+    if (!resume_dir && access(logpath, F_OK) == 0) {
+        fprintf(stderr,
+                "cpcrl train: %s already holds a run; continue it with --resume %s, or pick "
+                "another --name\n", dir, dir);
+        return 1;
+    }
+
+    blas_set_threads(cfg.threads);
+    Trainer tr;
+    if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl train: %s\n", err);
+        ckpt_free(&ck);
+        return 1;
+    }
+    if (resume_dir) {
+        int rc = ckpt_load_trainer(&ck, &tr, extra, err, sizeof err);
+        ckpt_free(&ck);
+        if (rc < 0) {
+            fprintf(stderr, "cpcrl train --resume: %s: %s\n", path, err);
+            trainer_free(&tr);
+            return 1;
+        }
+    } else {
+        if (mkdir_p(dir) < 0) {
+            fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
+            trainer_free(&tr);
+            return 1;
+        }
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mf = open_memstream(&text, &len);
+        if (!mf || config_write(&cfg, mf) < 0) {
+            fprintf(stderr, "cpcrl train: out of memory\n");
+            trainer_free(&tr);
+            return 1;
+        }
+        fclose(mf);
+        int rc = file_write_atomic(cfgpath, text, len, err, sizeof err);
+        free(text);
+        if (rc < 0) {
+            fprintf(stderr, "cpcrl train: %s\n", err);
+            trainer_free(&tr);
+            return 1;
+        }
+    }
+
+    const int K = tr.use_cpc ? tr.model.K : 0;
+    FILE *logf = fopen(logpath, resume_dir ? "a" : "w");
+    if (!logf) {
+        fprintf(stderr, "cpcrl train: cannot open %s: %s\n", logpath, strerror(errno));
+        trainer_free(&tr);
+        return 1;
+    }
+    if (!resume_dir) log_header(logf, K);
+
+    // extra[0] = frames of the next log row, extra[1] = of the next checkpoint
+    double next_log = resume_dir ? extra[0] : cfg.log_every;
+    double next_ckpt = resume_dir ? extra[1] : cfg.ckpt_every;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    g_stop = 0;
+
+    int tty = isatty(STDERR_FILENO) && cfg.progress;
+    fprintf(stderr, "cpcrl train: %s %s in %s | task %s, B=%d T=%d, CPC %s, %d params | %.0f/%.0f frames\n",
+            resume_dir ? "resuming" : "starting", cfg.name, dir, ENV_TASK_NAMES[cfg.task], cfg.envs,
+            cfg.unroll, tr.use_cpc ? "on" : "off", (int)tr.model.p.total, tr.frames, cfg.frames);
+
+    LogAcc acc;
+    memset(&acc, 0, sizeof acc);
+    double t_start = now(), f_start = tr.frames, t_row = t_start, f_row = tr.frames;
+    double last_ret = NAN;
+    int status = 0, interrupted = 0;
+    while (tr.frames < cfg.frames) {
+        trainer_rollout(&tr);
+        UpdateStats st;
+        if (trainer_update(&tr, &st, trainer_lr(&tr)) < 0) {
+            fprintf(stderr,
+                    "\ncpcrl train: non-finite %s at update %lld (loss %g: policy %g, value %g, "
+                    "entropy %g, cpc %g; grad norm %g); stopping, last good checkpoint kept in %s\n",
+                    !isfinite(st.loss) ? "loss" : "gradient", (long long)tr.updates + 1, st.loss,
+                    st.policy_loss, st.value_loss, st.entropy, st.cpc_loss, st.grad_norm, ckpath);
+            status = 1;
+            break;
+        }
+        acc.n++, acc.pl += st.policy_loss, acc.vl += st.value_loss, acc.ent += st.entropy;
+        acc.gn += st.grad_norm, acc.lr += st.lr, acc.cpc += st.cpc_loss;
+        for (int k = 0; k < K; k++) {
+            acc.acc[k] += st.cpc_acc[k] * st.cpc_n[k];
+            acc.accn[k] += st.cpc_n[k];
+        }
+        acc.ep.episodes += tr.ep.episodes, acc.ep.ret += tr.ep.ret;
+        acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
+        memset(&tr.ep, 0, sizeof tr.ep);
+        if (g_stop) interrupted = 1;
+
+        int done = tr.frames >= cfg.frames;
+        if (tr.frames >= next_log || done || interrupted) {
+            double t = now();
+            double sps = (tr.frames - f_row) / (t - t_row > 1e-9 ? t - t_row : 1e-9);
+            log_row(logf, &tr, &acc, sps, K);
+            if (acc.ep.episodes > 0) last_ret = acc.ep.ret / acc.ep.episodes;
+            memset(&acc, 0, sizeof acc);
+            t_row = t, f_row = tr.frames;
+            while (next_log <= tr.frames) next_log += cfg.log_every;
+            if (cfg.progress) {
+                double el = t - t_start, rate = (tr.frames - f_start) / (el > 1e-9 ? el : 1e-9);
+                char fr[32], tot[32], eta[32];
+                fmt_count(fr, sizeof fr, tr.frames);
+                fmt_count(tot, sizeof tot, cfg.frames);
+                fmt_time(eta, sizeof eta, (cfg.frames - tr.frames) / rate);
+                char cpcs[64] = "";
+                if (K > 0 && st.cpc_count > 0)
+                    snprintf(cpcs, sizeof cpcs, " | cpc acc k1 %.2f k%d %.2f", st.cpc_acc[0], K,
+                             st.cpc_acc[K - 1]);
+                fprintf(stderr, "%s%s %s/%s frames %3.0f%% | %.0f SPS | return %.3g%s | ETA %s%s",
+                        tty ? "\r\033[K" : "", cfg.name, fr, tot, 100.0 * tr.frames / cfg.frames,
+                        rate, last_ret, cpcs, eta, tty ? "" : "\n");
+            }
+            if (tr.frames >= next_ckpt || done || interrupted) {
+                while (next_ckpt <= tr.frames) next_ckpt += cfg.ckpt_every;
+                extra[0] = next_log, extra[1] = next_ckpt;
+                if (ckpt_save(&tr, extra, ckpath, err, sizeof err) < 0) {
+                    fprintf(stderr, "\ncpcrl train: checkpoint failed: %s\n", err);
+                    status = 1;
+                    break;
+                }
+            }
+        }
+        if (interrupted) break;
+    }
+    if (tty) fprintf(stderr, "\n");
+    if (fclose(logf) != 0 && status == 0) {
+        fprintf(stderr, "cpcrl train: writing %s failed\n", logpath);
+        status = 1;
+    }
+    if (status == 0)
+        fprintf(stderr, "cpcrl train: %s at %.0f frames; checkpoint %s\n",
+                interrupted ? "interrupted, saved" : "done", tr.frames, ckpath);
+    if (status == 0 && interrupted) fprintf(stderr, "  continue with: cpcrl train --resume %s\n", dir);
+    trainer_free(&tr);
+    return status;
+}
+
+// ----------------------------------------------------------------------------
+// eval
+
+int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
+    char err[512], path[1100];
+    ckpt_path_for(path_in, path, sizeof path);
+    Ckpt ck;
+    if (ckpt_read(&ck, path, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl eval: %s\n", err);
+        return 1;
+    }
+    Config cfg = ck.cfg;
+    int E = opts->episodes;
+    cfg.envs = E < 32 ? E : 32;
+    cfg.seed = opts->seed;
+    cfg.unroll = cfg.cpc_weight > 0 ? cfg.cpc_k + 1 : 1; // acting only; unroll sized for the CPC probe
+    if (cfg.cpc_weight > 0 && cfg.envs < 2) cfg.envs = 2;
+    blas_set_threads(opts->threads);
+    Trainer tr;
+    if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl eval: %s\n", err);
+        ckpt_free(&ck);
+        return 1;
+    }
+    int rc = ckpt_load_model(&ck, &tr.model, err, sizeof err);
+    ckpt_free(&ck);
+    if (rc < 0) {
+        fprintf(stderr, "cpcrl eval: %s: %s\n", path, err);
+        trainer_free(&tr);
+        return 1;
+    }
+    tr.greedy = opts->greedy;
+    const int B = tr.B;
+    // env b runs quota[b] episodes; later ones are not counted (no bias
+    // towards short episodes)
+    int quota[32], done_eps[32];
+    double *rets = malloc((size_t)E * sizeof(double)), *ret_now = calloc(B, sizeof(double));
+    if (!rets || !ret_now) {
+        free(rets), free(ret_now), trainer_free(&tr);
+        fprintf(stderr, "cpcrl eval: out of memory\n");
+        return 1;
+    }
+    for (int b = 0; b < B; b++) quota[b] = E / B + (b < E % B), done_eps[b] = 0;
+    int n = 0;
+    double succ = 0, len = 0, eps = 0;
+    double accsum[A2C_MAX_K] = {0}, accn[A2C_MAX_K] = {0};
+    const int T = tr.T;
+    while (n < E) {
+        trainer_rollout(&tr);
+        if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
+            UpdateStats st;
+            trainer_update_stats_only(&tr, &st);
+            for (int k = 0; k < tr.model.K; k++) {
+                accsum[k] += st.cpc_acc[k] * st.cpc_n[k];
+                accn[k] += st.cpc_n[k];
+            }
+        }
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < B; b++) {
+                size_t i = (size_t)t * B + b;
+                ret_now[b] += tr.rew[i];
+                if (tr.done[i] > 0) {
+                    if (done_eps[b] < quota[b]) {
+                        rets[n++] = ret_now[b];
+                        done_eps[b]++;
+                    }
+                    ret_now[b] = 0;
+                }
+            }
+        succ += tr.ep.success, len += tr.ep.length, eps += tr.ep.episodes;
+        memset(&tr.ep, 0, sizeof tr.ep);
+    }
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; i++) mean += rets[i];
+    mean /= n;
+    for (int i = 0; i < n; i++) var += (rets[i] - mean) * (rets[i] - mean);
+    var = n > 1 ? var / (n - 1) : 0;
+    memset(out, 0, sizeof *out);
+    out->episodes = n;
+    out->mean_return = mean;
+    out->ci95 = 1.96 * sqrt(var / n);
+    out->K = tr.use_cpc ? tr.model.K : 0;
+    for (int k = 0; k < out->K; k++) out->cpc_acc[k] = accn[k] > 0 ? accsum[k] / accn[k] : NAN;
+    // success and length over every finished episode (incl. uncounted extras)
+    out->success = eps > 0 ? succ / eps : 0;
+    out->mean_length = eps > 0 ? len / eps : 0;
+    free(rets), free(ret_now);
+    trainer_free(&tr);
+    return 0;
+}

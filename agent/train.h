@@ -1,0 +1,28 @@
+// train.h — `cpcrl train` and `cpcrl eval`: the run directory, log.csv,
+// progress line, checkpoint schedule, Ctrl+C handling, resume, evaluation.
+#ifndef CPCRL_TRAIN_H
+#define CPCRL_TRAIN_H
+
+#include "agent/a2c.h"
+#include "agent/config.h"
+
+// Train per cfg; with resume_dir, continue the run stored there (its
+// config.txt and model.ckpt; cfg is ignored except for --frames, which may
+// extend the run). Returns 0 on success (also after Ctrl+C), 1 on error
+// (message printed to stderr).
+int train_main(Config *cfg, const char *resume_dir, int cfg_frames_given);
+
+typedef struct {
+    int episodes;
+    double mean_return, ci95, success, mean_length;
+    double cpc_acc[A2C_MAX_K]; // per k, when the checkpoint has a CPC head
+    int K;
+} EvalResult;
+
+// Evaluate a checkpoint (file, or run directory holding model.ckpt).
+int eval_main(const char *path, const Config *opts, EvalResult *out);
+
+// Resolve "runs/NAME" or a file path to the checkpoint file path.
+void ckpt_path_for(const char *path, char *out, size_t n);
+
+#endif

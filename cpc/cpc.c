@@ -1,0 +1,326 @@
+// cpc.c — InfoNCE forward/backward for the CPC head (see cpc.h for the
+// formula and shapes).
+//
+// Layout of the work, for one unroll:
+//   1. horizon[t*B+b] = first step s > t where env b starts an episode (or T);
+//      triple (t,k,b) counts iff t+k < horizon. Counting first gives the
+//      mean's denominator before any gradient is written.
+//   2. P = c W^T for the contexts of steps 0..T-2 (step T-1 has no target),
+//      all K maps in one sgemm: P[t*B+b, (k-1)*D + d] = (W_k c_{t,b})_d.
+//   3. Scores, log-softmax and dL/dscores in place (the row of a triple that
+//      does not count is zeroed), then dz += dS^T P_k and P_k := dS z, so
+//      P's buffer ends up holding dL/dP.
+//   4. dc += dP W and dW += dP^T c.
+// The gradient scale weight / count is folded into dS, so every later sgemm
+// accumulates with alpha = 1, beta = 1 into the caller's gradients.
+#include "cpc/cpc.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ----------------------------------------------------------------------------
+// set-up
+
+static size_t pred_rows(int T, int B) { return T > 1 ? (size_t)(T - 1) * B : 1; }
+
+static size_t scores_floats(int T, int B, int negatives) {
+    if (negatives == CPC_NEGATIVES_ALL) return pred_rows(T, B) * (size_t)T * B;
+    return (size_t)B * B;
+}
+
+size_t cpc_workspace_bytes(int T, int B, int D, int H, int K, int negatives) {
+    (void)H;
+    return pred_rows(T, B) * (size_t)K * D * sizeof(float)
+         + scores_floats(T, B, negatives) * sizeof(float)
+         + (size_t)T * B * sizeof(int);
+}
+
+int cpc_init(CPC *p, int T, int B, int D, int H, int K, int negatives, int stop_target) {
+    memset(p, 0, sizeof *p);
+    if (T < 1 || B < 1 || D < 1 || H < 1 || K < 1 || K > CPC_MAX_K) return -1;
+    if (negatives != CPC_NEGATIVES_BATCH && negatives != CPC_NEGATIVES_ALL) return -1;
+    p->T = T; p->B = B; p->D = D; p->H = H; p->K = K;
+    p->negatives = negatives;
+    p->stop_target = stop_target ? 1 : 0;
+    p->pred = malloc(pred_rows(T, B) * (size_t)K * D * sizeof(float));
+    p->scores = malloc(scores_floats(T, B, negatives) * sizeof(float));
+    p->horizon = malloc((size_t)T * B * sizeof(int));
+    if (!p->pred || !p->scores || !p->horizon) {
+        cpc_free(p);
+        return -1;
+    }
+    p->work_bytes = cpc_workspace_bytes(T, B, D, H, K, negatives);
+    return 0;
+}
+
+void cpc_free(CPC *p) {
+    free(p->pred);
+    free(p->scores);
+    free(p->horizon);
+    p->pred = NULL;
+    p->scores = NULL;
+    p->horizon = NULL;
+}
+
+// ----------------------------------------------------------------------------
+// masking
+
+// hz[t*B+b] = min{ s > t : starts[s*B+b] } or T. Returns the number of counted
+// triples and fills count_k[0..K-1].
+static int cpc_horizon(int *hz, int *count_k, const uint8_t *starts, int T, int B, int K) {
+    for (int b = 0; b < B; b++) {
+        int next = T;
+        for (int t = T - 1; t >= 0; t--) {
+            hz[t * B + b] = next;
+            if (starts[t * B + b]) next = t;
+        }
+    }
+    int total = 0;
+    for (int k = 1; k <= K; k++) {
+        int n = 0;
+        for (int t = 0; t + k < T; t++)
+            for (int b = 0; b < B; b++) n += t + k < hz[t * B + b];
+        count_k[k - 1] = n;
+        total += n;
+    }
+    return total;
+}
+
+// ----------------------------------------------------------------------------
+// one softmax row
+
+// Loss of one triple from its N scores (positive at index pos); when grad,
+// overwrites the row with scale * (softmax - onehot(pos)). *correct = 1 when
+// the positive is strictly above every other score.
+static double cpc_row(float *row, int N, int pos, int grad, float scale, int *correct) {
+    float mx = row[0];
+    for (int j = 1; j < N; j++) mx = row[j] > mx ? row[j] : mx;
+    float sp = row[pos];
+    int best = 1;
+    for (int j = 0; j < N; j++) best &= (j == pos) | (row[j] < sp);
+    double sum = 0.0;
+    for (int j = 0; j < N; j++) sum += expf(row[j] - mx);
+    float lse = mx + (float)log(sum);
+    if (grad) {
+        for (int j = 0; j < N; j++) row[j] = scale * expf(row[j] - lse);
+        row[pos] -= scale;
+    }
+    *correct = best;
+    return (double)lse - (double)sp;
+}
+
+// ----------------------------------------------------------------------------
+// forward + backward
+
+static void zero_block_rows(float *P, int t0, int t1, int k, int B, int D, int K) {
+    size_t ld = (size_t)K * D;
+    for (int r = t0 * B; r < t1 * B; r++) memset(P + r * ld + (size_t)(k - 1) * D, 0, D * sizeof(float));
+}
+
+float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float *c,
+                           const float *z, const float *W, const uint8_t *starts,
+                           float weight, CPCStats *stats) {
+    const int T = p->T, B = p->B, D = p->D, H = p->H, K = p->K;
+    const int KD = K * D, N = p->negatives == CPC_NEGATIVES_ALL ? T * B : B;
+    int count_k[CPC_MAX_K];
+    double loss_k[CPC_MAX_K];
+    int correct_k[CPC_MAX_K];
+    const int count = cpc_horizon(p->horizon, count_k, starts, T, B, K);
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->n_candidates = N;
+        for (int k = 0; k < K; k++) stats->count_k[k] = count_k[k];
+    }
+    if (count == 0) return 0.0f;
+
+    if (p->stop_target) dz = NULL;
+    const int need_dp = dc != NULL || dW != NULL;
+    const int grad = need_dp || dz != NULL;
+    const float scale = weight / (float)count;
+    const int rows = (T - 1) * B; // contexts that have a target (T >= 2 here)
+    const int *hz = p->horizon;
+    float *P = p->pred, *S = p->scores;
+
+    // P (rows, KD) = c (rows, H) @ W^T (H, KD)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, KD, H, 1.0f, c, H, W, H,
+                0.0f, P, KD);
+
+    for (int k = 1; k <= K; k++) {
+        loss_k[k - 1] = 0.0;
+        correct_k[k - 1] = 0;
+        const int tmax = T - k; // t < tmax has its target inside the unroll
+        if (count_k[k - 1] == 0) {
+            if (need_dp) zero_block_rows(P, 0, T - 1, k, B, D, K);
+            continue;
+        }
+        float *Pk = P + (size_t)(k - 1) * D; // block k, row stride KD
+        if (p->negatives == CPC_NEGATIVES_BATCH) {
+            for (int t = 0; t < tmax; t++) {
+                int any = 0;
+                for (int b = 0; b < B; b++) any |= t + k < hz[t * B + b];
+                float *Pt = Pk + (size_t)t * B * KD;
+                const float *zs = z + (size_t)(t + k) * B * D;
+                if (!any) {
+                    if (need_dp) zero_block_rows(P, t, t + 1, k, B, D, K);
+                    continue;
+                }
+                // S (B, B) = P_k[t] (B, D) @ z_{t+k}^T (D, B)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, B, D, 1.0f, Pt, KD,
+                            zs, D, 0.0f, S, B);
+                for (int b = 0; b < B; b++) {
+                    float *row = S + (size_t)b * B;
+                    if (t + k >= hz[t * B + b]) {
+                        if (grad) memset(row, 0, B * sizeof(float));
+                        continue;
+                    }
+                    int ok;
+                    loss_k[k - 1] += cpc_row(row, B, b, grad, scale, &ok);
+                    correct_k[k - 1] += ok;
+                }
+                // dz_{t+k} (B, D) += dS^T (B, B) @ P_k[t] (B, D)
+                if (dz)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, D, B, 1.0f, S, B,
+                                Pt, KD, 1.0f, dz + (size_t)(t + k) * B * D, D);
+                // dP_k[t] (B, D) = dS (B, B) @ z_{t+k} (B, D), over P_k[t]
+                if (need_dp)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, B, 1.0f, S, B,
+                                zs, D, 0.0f, Pt, KD);
+            }
+        } else {
+            const int M = tmax * B;
+            // S (M, TB) = P_k (M, D) @ z^T (D, TB)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, D, 1.0f, Pk, KD, z, D,
+                        0.0f, S, N);
+            for (int t = 0; t < tmax; t++)
+                for (int b = 0; b < B; b++) {
+                    float *row = S + (size_t)(t * B + b) * N;
+                    if (t + k >= hz[t * B + b]) {
+                        if (grad) memset(row, 0, N * sizeof(float));
+                        continue;
+                    }
+                    int ok;
+                    loss_k[k - 1] += cpc_row(row, N, (t + k) * B + b, grad, scale, &ok);
+                    correct_k[k - 1] += ok;
+                }
+            // dz (TB, D) += dS^T (TB, M) @ P_k (M, D)
+            if (dz)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, M, 1.0f, S, N, Pk,
+                            KD, 1.0f, dz, D);
+            // dP_k (M, D) = dS (M, TB) @ z (TB, D), over P_k
+            if (need_dp)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, N, 1.0f, S, N, z,
+                            D, 0.0f, Pk, KD);
+        }
+        // contexts whose step-k target lies past the unroll: no gradient
+        if (need_dp) zero_block_rows(P, tmax, T - 1, k, B, D, K);
+    }
+
+    // dc (rows, H) += dP (rows, KD) @ W (KD, H)
+    if (dc)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, H, KD, 1.0f, P, KD, W, H,
+                    1.0f, dc, H);
+    // dW (KD, H) += dP^T (KD, rows) @ c (rows, H)
+    if (dW)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KD, H, rows, 1.0f, P, KD, c, H,
+                    1.0f, dW, H);
+
+    double total = 0.0;
+    for (int k = 0; k < K; k++) total += loss_k[k];
+    const float loss = (float)(total / count);
+    if (stats) {
+        stats->loss = loss;
+        stats->count = count;
+        for (int k = 0; k < K; k++)
+            if (count_k[k] > 0) {
+                stats->loss_k[k] = (float)(loss_k[k] / count_k[k]);
+                stats->acc[k] = (float)correct_k[k] / (float)count_k[k];
+            }
+    }
+    return loss;
+}
+
+float cpc_forward(CPC *p, const float *c, const float *z, const float *W,
+                  const uint8_t *starts, CPCStats *stats) {
+    return cpc_forward_backward(p, NULL, NULL, NULL, c, z, W, starts, 0.0f, stats);
+}
+
+float cpc_stats_bound(const CPCStats *s, int k) {
+    assert(k >= 1 && k <= CPC_MAX_K);
+    if (s->count_k[k - 1] == 0 || s->n_candidates < 1) return 0.0f;
+    return logf((float)s->n_candidates) - s->loss_k[k - 1];
+}
+
+// ----------------------------------------------------------------------------
+// naive reference
+
+// z_j^T W_k c_{t,b} in double, j indexing rows of z directly.
+static double ref_score(const float *c, const float *z, const float *W, int D, int H,
+                        int k, int row_c, int row_z) {
+    double sc = 0.0;
+    for (int d = 0; d < D; d++) {
+        const float *w = W + ((size_t)(k - 1) * D + d) * H;
+        const float *ct = c + (size_t)row_c * H;
+        double pd = 0.0;
+        for (int h = 0; h < H; h++) pd += (double)w[h] * ct[h];
+        sc += (double)z[(size_t)row_z * D + d] * pd;
+    }
+    return sc;
+}
+
+double cpc_ref_loss(const float *c, const float *z, const float *W,
+                    const uint8_t *starts, int T, int B, int D, int H, int K,
+                    int negatives, CPCStats *stats) {
+    const int all = negatives == CPC_NEGATIVES_ALL;
+    const int N = all ? T * B : B;
+    double total = 0.0;
+    int count = 0;
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->n_candidates = N;
+    }
+    for (int k = 1; k <= K; k++) {
+        double sum_k = 0.0;
+        int n_k = 0, correct = 0;
+        for (int t = 0; t + k < T; t++)
+            for (int b = 0; b < B; b++) {
+                int straddles = 0;
+                for (int s = t + 1; s <= t + k; s++) straddles |= starts[s * B + b] != 0;
+                if (straddles) continue;
+                const int first = all ? 0 : (t + k) * B; // row of z of candidate 0
+                const int pos = (t + k) * B + b;         // row of z of the positive
+                const double sp = ref_score(c, z, W, D, H, k, t * B + b, pos);
+                double mx = sp, se = 0.0; // running log-sum-exp: mx + log(se)
+                int best = 1;
+                for (int j = 0; j < N; j++) {
+                    double sc = ref_score(c, z, W, D, H, k, t * B + b, first + j);
+                    if (first + j != pos && !(sc < sp)) best = 0;
+                    if (sc > mx) {
+                        se = se * exp(mx - sc);
+                        mx = sc;
+                    }
+                    se += exp(sc - mx);
+                }
+                sum_k += mx + log(se) - sp;
+                n_k++;
+                correct += best;
+            }
+        total += sum_k;
+        count += n_k;
+        if (stats && k <= CPC_MAX_K) {
+            stats->count_k[k - 1] = n_k;
+            if (n_k > 0) {
+                stats->loss_k[k - 1] = (float)(sum_k / n_k);
+                stats->acc[k - 1] = (float)correct / (float)n_k;
+            }
+        }
+    }
+    double loss = count > 0 ? total / count : 0.0;
+    if (stats) {
+        stats->count = count;
+        stats->loss = (float)loss;
+    }
+    return loss;
+}

@@ -1,0 +1,93 @@
+// cpc.h — the CPC head: linear prediction maps W_k and the InfoNCE loss
+// (van den Oord et al. 2018, "Representation Learning with Contrastive
+// Predictive Coding", sec. 3.4), forward and backward over one unroll.
+//
+// Owns: nothing but its workspace. W lives in the caller's parameter slab and
+// dW in the gradient slab; c (contexts) and z (latents) are the caller's
+// rollout buffers. Knows nothing of A2C.
+//
+// Shapes, for one unroll of T steps over B envs (row index t*B + b):
+//   c      (T*B, H)  contexts c_t = LSTM outputs
+//   z      (T*B, D)  latents z_t = encoder outputs (the prediction targets)
+//   starts (T*B)     1 where step t is the first step of a new episode of env b
+//   W      (K*D, H)  W_k = rows (k-1)*D .. k*D-1, for k = 1..K
+//
+// Formula:
+//   score(t,k,b,j) = z_{t+k,j}^T W_k c_{t,b}
+//   BATCH negatives: candidates j = the B envs' latents at the target step t+k,
+//                    N = B, the positive is j = b.
+//   ALL negatives:   candidates j = every latent of the unroll,
+//                    N = T*B, the positive is j = (t+k)*B + b.
+//   A triple (t,k,b) counts when t+k < T and starts[s*B+b] == 0 for every
+//   s in t+1..t+k (no episode start in (t, t+k]).
+//   L_cpc = mean over counted triples of -log softmax_j(score)_positive
+// Gradients flow into W (dW), into the contexts (dc, then back through the
+// LSTM) and into every candidate latent (dz; the targets, positive and
+// negative). stop_target = 1 treats z as a constant (no dz).
+//
+// Cost: P = c W^T, all K maps in one sgemm ((T-1)*B x K*D x H), then per
+// (t,k) a (B,D)x(D,B) score sgemm (BATCH) or per k one ((T-k)*B,D)x(D,T*B)
+// sgemm (ALL). The backward reuses P's buffer for dL/dP and ends with two
+// sgemms of the same size as the first (dc and dW).
+#ifndef CPCRL_CPC_H
+#define CPCRL_CPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPC_MAX_K 128
+
+// Negative sampling modes; the same values as agent/config.h's
+// CPC_NEG_BATCH / CPC_NEG_ALL (cpc/ may not include agent/config.h).
+enum { CPC_NEGATIVES_BATCH = 0, CPC_NEGATIVES_ALL = 1 };
+
+typedef struct {
+    int T, B, D, H, K;
+    int negatives;    // CPC_NEGATIVES_BATCH or CPC_NEGATIVES_ALL
+    int stop_target;  // 1: no gradient into z
+    // workspace, allocated once by cpc_init
+    float *pred;      // ((T-1)*B, K*D): P = c W^T, overwritten with dL/dP
+    float *scores;    // BATCH (B, B); ALL ((T-1)*B, T*B): scores, then dL/dscores
+    int *horizon;     // (T*B): first step s > t where env b starts an episode, else T
+    size_t work_bytes;
+} CPC;
+
+typedef struct {
+    float loss;                // mean over counted triples (= the return value)
+    int count;                 // counted triples
+    int n_candidates;          // N: B (BATCH) or T*B (ALL)
+    float acc[CPC_MAX_K];      // [k-1]: fraction with the positive strictly highest
+    float loss_k[CPC_MAX_K];   // [k-1]: mean loss of the counted triples of step k
+    int count_k[CPC_MAX_K];    // [k-1]: counted triples of step k
+} CPCStats;
+
+// Allocate the workspace for these sizes. Returns 0, or -1 when a size is out
+// of range (T, B, D, H >= 1, 1 <= K <= CPC_MAX_K, negatives 0/1) or memory
+// runs out (p is then left freed).
+int cpc_init(CPC *p, int T, int B, int D, int H, int K, int negatives, int stop_target);
+void cpc_free(CPC *p);
+// Bytes of workspace cpc_init would allocate (for logging / planning).
+size_t cpc_workspace_bytes(int T, int B, int D, int H, int K, int negatives);
+
+// Returns L_cpc (unweighted) and adds weight * dL_cpc/d(.) into dc (T*B,H),
+// dz (T*B,D) and dW (K*D,H); each may be NULL to skip it (dz is skipped
+// anyway when stop_target). stats may be NULL. When no triple counts it
+// returns 0 and adds nothing. Never allocates.
+float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float *c,
+                           const float *z, const float *W, const uint8_t *starts,
+                           float weight, CPCStats *stats);
+// Loss and diagnostics only (no gradient work).
+float cpc_forward(CPC *p, const float *c, const float *z, const float *W,
+                  const uint8_t *starts, CPCStats *stats);
+
+// The bound on the mutual information I(z_{t+k}; c_t) that InfoNCE gives for
+// step k (1-based): log N - loss_k. 0 when no triple of step k counted.
+float cpc_stats_bound(const CPCStats *s, int k);
+
+// Naive reference: the same loss in double with plain loops (no BLAS, no
+// workspace), kept for the tests. Fills stats like cpc_forward when non-NULL.
+double cpc_ref_loss(const float *c, const float *z, const float *W,
+                    const uint8_t *starts, int T, int B, int D, int H, int K,
+                    int negatives, CPCStats *stats);
+
+#endif

@@ -1,0 +1,193 @@
+// oracle.c — reference policies and measurements over the env: a scripted
+// oracle that reads the full state, the baseline runner (random or oracle
+// policy, mean return with a 95% confidence interval) and the env throughput
+// benchmark.
+//
+// The oracle plans with breadth-first search over poses (x, y, heading) with
+// the env's own actions (turn left, turn right, forward), so the plan it
+// follows is a shortest one in steps. Per task:
+//   goal, watermaze, tmaze  walk to the target cell (goal, hidden platform,
+//                           cued arm end);
+//   seekavoid               walk to the nearest apple without touching a lemon
+//                           (through lemons only when no clean path exists);
+//   keys_doors              fetch the key of the closed door's colour (swapping
+//                           away a wrong key), face the door and open it, then
+//                           walk to the goal.
+#include "env/env.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "env/rng.h"
+
+static const int DX[4] = {0, 1, 0, -1};
+static const int DY[4] = {-1, 0, 1, 0};
+
+#define KIND_BIT(k) (1u << (k))
+
+enum { REACH = 0, FACE = 1 };
+
+// A cell satisfies the search when it is `tidx` or (tkind >= 0) holds tkind.
+static int is_target(const Env *e, int i, int tidx, int tkind) {
+    return i == tidx || (tkind >= 0 && e->grid[i] == tkind);
+}
+
+// First action of a shortest plan from the agent's pose to a pose that
+// stands on (REACH) or faces (FACE) a target cell, moving only through
+// cells whose kind is in `pass`. FACE plans end with INTERACT. -1: no plan.
+static int plan(const Env *e, uint32_t pass, int mode, int tidx, int tkind) {
+    const int w = e->w, h = e->h, n = w * h * 4;
+    int8_t first[ENV_MAX_SIZE * ENV_MAX_SIZE * 4];
+    int16_t queue[ENV_MAX_SIZE * ENV_MAX_SIZE * 4];
+    memset(first, -1, (size_t)n);
+    int root = (e->ay * w + e->ax) * 4 + e->dir;
+    int qh = 0, qt = 0;
+    queue[qt++] = (int16_t)root;
+    first[root] = ENV_A; // visited marker for the root
+    while (qh < qt) {
+        int s = queue[qh++], cell = s >> 2, d = s & 3;
+        int x = cell % w, y = cell / w;
+        int fx = x + DX[d], fy = y + DY[d];
+        int front_ok = fx >= 0 && fx < w && fy >= 0 && fy < h;
+        if (mode == FACE && front_ok && is_target(e, fy * w + fx, tidx, tkind))
+            return s == root ? ENV_INTERACT : first[s];
+        if (mode == REACH && s != root && is_target(e, cell, tidx, tkind)) return first[s];
+        int next[3], acts[3], nn = 0;
+        if (front_ok && ((pass >> e->grid[fy * w + fx]) & 1)) {
+            next[nn] = (fy * w + fx) * 4 + d;
+            acts[nn++] = ENV_FORWARD;
+        }
+        next[nn] = cell * 4 + ((d + 3) & 3);
+        acts[nn++] = ENV_LEFT;
+        next[nn] = cell * 4 + ((d + 1) & 3);
+        acts[nn++] = ENV_RIGHT;
+        for (int k = 0; k < nn; k++) {
+            if (first[next[k]] != -1) continue;
+            first[next[k]] = (int8_t)(s == root ? acts[k] : first[s]);
+            queue[qt++] = (int16_t)next[k];
+        }
+    }
+    return -1;
+}
+
+static int find_kind(const Env *e, int kind) {
+    for (int i = 0, n = e->w * e->h; i < n; i++)
+        if (e->grid[i] == kind) return i;
+    return -1;
+}
+
+int oracle_action(const Env *e) {
+    const uint32_t floor = KIND_BIT(ENV_EMPTY);
+    const int target = e->ty * e->w + e->tx;
+    int a = -1;
+    switch (e->cfg.task) {
+    case ENV_TASK_GOAL:
+        a = plan(e, floor | KIND_BIT(ENV_GOAL), REACH, target, -1);
+        break;
+    case ENV_TASK_WATERMAZE:
+    case ENV_TASK_TMAZE:
+        a = plan(e, floor, REACH, target, -1);
+        break;
+    case ENV_TASK_SEEKAVOID:
+        a = plan(e, floor | KIND_BIT(ENV_APPLE), REACH, -1, ENV_APPLE);
+        if (a < 0)
+            a = plan(e, floor | KIND_BIT(ENV_APPLE) | KIND_BIT(ENV_LEMON), REACH, -1, ENV_APPLE);
+        break;
+    case ENV_TASK_KEYS_DOORS: {
+        int door = find_kind(e, ENV_DOOR0);
+        if (door < 0) door = find_kind(e, ENV_DOOR1);
+        if (door >= 0) {
+            int key = ENV_KEY0 + (e->grid[door] - ENV_DOOR0);
+            if (e->carrying == key)
+                a = plan(e, floor, FACE, door, -1);
+            else
+                a = plan(e, floor, FACE, -1, key);
+        } else {
+            a = plan(e, floor | KIND_BIT(ENV_GOAL), REACH, -1, ENV_GOAL);
+        }
+        break;
+    }
+    }
+    return a >= 0 ? a : ENV_LEFT;
+}
+
+// ---------------------------------------------------------------------------
+// Baselines and benchmark
+
+int env_baseline(const EnvConfig *cfg, int policy, int episodes, uint64_t seed,
+                 BaselineResult *out) {
+    EnvConfig c = *cfg;
+    env_config_defaults(&c);
+    if (env_config_check(&c, NULL, 0) < 0 || (policy != 0 && policy != 1) || episodes < 1)
+        return -1;
+    Env *e = malloc(sizeof *e);
+    if (!e) return -1;
+    env_init(e, &c, seed);
+    uint64_t prng = rng_derive(seed, 0x9A11C7ull); // the random policy's own stream
+    double sum = 0, sumsq = 0, succ = 0, len = 0;
+    int done = 0;
+    while (done < episodes) {
+        int a = policy ? oracle_action(e) : rng_int(&prng, ENV_A);
+        uint8_t term, trunc;
+        env_step(e, a, &term, &trunc);
+        if (term || trunc) {
+            EnvLog l = {0};
+            env_log_take(e, &l);
+            sum += l.ret;
+            sumsq += (double)l.ret * l.ret;
+            succ += l.success;
+            len += l.length;
+            done++;
+        }
+    }
+    free(e);
+    double n = episodes, mean = sum / n;
+    double var = n > 1 ? (sumsq - n * mean * mean) / (n - 1) : 0.0;
+    out->episodes = episodes;
+    out->mean_return = mean;
+    out->ci95 = 1.96 * sqrt(var > 0 ? var : 0) / sqrt(n);
+    out->success_rate = succ / n;
+    out->mean_length = len / n;
+    return 0;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double env_bench(const EnvConfig *cfg, int B, double seconds, uint64_t seed) {
+    enum { CHUNK = 256 }; // steps per pre-generated block of actions
+    VecEnv v;
+    if (B < 1 || vec_init(&v, cfg, B, seed) < 0) return -1.0;
+    int *actions = malloc(sizeof(int) * (size_t)B * CHUNK);
+    uint8_t *obs = malloc(v.obs_size * (size_t)B);
+    float *rew = malloc(sizeof(float) * (size_t)B);
+    uint8_t *term = malloc((size_t)B), *trunc = malloc((size_t)B);
+    double sps = -1.0;
+    if (actions && obs && rew && term && trunc) {
+        uint64_t r = rng_derive(seed, 0xBE5C4ull);
+        for (int i = 0; i < B * CHUNK; i++) actions[i] = rng_int(&r, ENV_A);
+        for (int t = 0; t < CHUNK; t++) // warm up caches
+            vec_step(&v, actions + (size_t)t * B, obs, rew, term, trunc);
+        double t0 = now_seconds(), t1 = t0;
+        long steps = 0;
+        do {
+            for (int t = 0; t < CHUNK; t++)
+                vec_step(&v, actions + (size_t)t * B, obs, rew, term, trunc);
+            steps += (long)CHUNK * B;
+            t1 = now_seconds();
+        } while (t1 - t0 < seconds);
+        sps = (double)steps / (t1 - t0);
+    }
+    free(actions);
+    free(obs);
+    free(rew);
+    free(term);
+    free(trunc);
+    vec_free(&v);
+    return sps;
+}
