@@ -65,6 +65,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->dlogp = calloc((size_t)N * A, sizeof(float));
     tr->ent = calloc(N, sizeof(float));
     tr->adv = calloc(N, sizeof(float));
+    tr->dent = calloc(N, sizeof(float));
     tr->ret = calloc(N, sizeof(float));
     tr->h_carry = calloc((size_t)B * H, sizeof(float));
     tr->c_carry = calloc((size_t)B * H, sizeof(float));
@@ -72,7 +73,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->prev_reward = calloc(B, sizeof(float));
     tr->prev_done = calloc(B, sizeof(float));
     if (!tr->obs || !tr->rewards || !tr->term || !tr->trunc || !tr->actions || !tr->rew ||
-        !tr->done || !tr->mask || !tr->starts || !tr->logp || !tr->dlogp || !tr->ent ||
+        !tr->done || !tr->mask || !tr->starts || !tr->logp || !tr->dlogp || !tr->ent || !tr->dent ||
         !tr->adv || !tr->ret || !tr->h_carry || !tr->c_carry || !tr->prev_action ||
         !tr->prev_reward || !tr->prev_done)
         goto oom;
@@ -94,7 +95,7 @@ void trainer_free(Trainer *tr) {
     if (tr->use_cpc) cpc_free(&tr->cpc);
     vec_free(&tr->vec);
     void *ptrs[] = {tr->obs, tr->rewards, tr->term, tr->trunc, tr->actions, tr->rew,
-                    tr->done, tr->mask, tr->starts, tr->logp, tr->dlogp, tr->ent, tr->adv,
+                    tr->done, tr->mask, tr->starts, tr->logp, tr->dlogp, tr->ent, tr->dent, tr->adv,
                     tr->ret, tr->h_carry, tr->c_carry, tr->prev_action, tr->prev_reward,
                     tr->prev_done};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
@@ -151,7 +152,8 @@ void trainer_rollout(Trainer *tr) {
             act[b] = tr->greedy ? nn_argmax(lg, A) : nn_sample_logits(lg, A, &tr->rng);
         }
         double t1 = now();
-        vec_step(&tr->vec, act, tr->obs, tr->rewards, tr->term, tr->trunc);
+        if (tr->env_step) tr->env_step(tr->env_ctx, act, tr->obs, tr->rewards, tr->term, tr->trunc);
+        else vec_step(&tr->vec, act, tr->obs, tr->rewards, tr->term, tr->trunc);
         double t2 = now();
         for (int b = 0; b < B; b++) {
             float d = (tr->term[b] || tr->trunc[b]) ? 1.0f : 0.0f;
@@ -187,7 +189,9 @@ float trainer_lr(const Trainer *tr) {
     return lr;
 }
 
-int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
+// Loss of the stored unroll; fills g->dlogits, g->dvalue, g->dh, g->dz (CPC)
+// and the CPC weight gradient. Zeroes the parameter gradients first.
+float trainer_loss(Trainer *tr, UpdateStats *st) {
     Model *m = &tr->model;
     Acts *a = &tr->acts;
     Grads *g = &tr->grads;
@@ -196,8 +200,9 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
     memset(st, 0, sizeof *st);
     double t0 = now();
 
-    // returns and advantages (GAE; lambda = 1 is n-step), from the end
-    for (int b = 0; b < B; b++) {
+    // returns and advantages (GAE; lambda = 1 is n-step), from the end; they
+    // are constants of the loss (no gradient flows through them)
+    for (int b = 0; b < B && !tr->fixed_targets; b++) {
         float gae = 0;
         for (int t = T - 1; t >= 0; t--) {
             size_t i = (size_t)t * B + b;
@@ -225,11 +230,11 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
         en += tr->ent[i];
         tr->dlogp[(size_t)i * A + act] = -tr->adv[i] * invN;
         g->dvalue[i] = c->value_coef * err * invN;
-        tr->adv[i] = -c->entropy_coef * invN; // reused as d(loss)/d(entropy_i)
+        tr->dent[i] = -c->entropy_coef * invN;
     }
     memset(g->dlogits, 0, (size_t)N * A * sizeof(float));
     nn_log_softmax_backward(g->dlogits, tr->dlogp, tr->logp, N, A);
-    nn_entropy_backward(g->dlogits, tr->adv, tr->logp, tr->ent, N, A);
+    nn_entropy_backward(g->dlogits, tr->dent, tr->logp, tr->ent, N, A);
     st->policy_loss = (float)(pl / N);
     st->value_loss = (float)(vl / N);
     st->entropy = (float)(en / N);
@@ -252,20 +257,43 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
         }
         st->loss += c->cpc_weight * st->cpc_loss;
     }
-    double t2 = now();
-    model_backward(m, a, g, tr->mask, T, B);
-    double t3 = now();
-
-    st->grad_norm = nn_clip_grad_norm(&m->p, c->max_grad_norm);
-    st->lr = lr;
     tr->times.loss += t1 - t0;
-    tr->times.cpc += t2 - t1;
+    tr->times.cpc += now() - t1;
+    return st->loss;
+}
+
+int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
+    Model *m = &tr->model;
+    trainer_loss(tr, st);
+    double t2 = now();
+    model_backward(m, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B);
+    double t3 = now();
+    st->grad_norm = nn_clip_grad_norm(&m->p, tr->cfg.max_grad_norm);
+    st->lr = lr;
     tr->times.backward += t3 - t2;
     if (!isfinite(st->loss) || !isfinite(st->grad_norm)) return -1;
     opt_step(&tr->opt, m->p.params, m->p.grads, lr);
     tr->times.optim += now() - t3;
     tr->updates++;
     return 0;
+}
+
+void trainer_forward_unroll(Trainer *tr) {
+    Model *m = &tr->model;
+    Acts *a = &tr->acts;
+    const int T = tr->T, B = tr->B, H = m->H;
+    for (int t = 0; t <= T; t++) {
+        if (t > 0)
+            for (int b = 0; b < B; b++) {
+                size_t r = (size_t)t * B + b, q = (size_t)(t - 1) * B + b;
+                float mk = 1.0f - tr->done[q];
+                for (int i = 0; i < H; i++) {
+                    a->hprev[r * H + i] = mk * a->h[q * H + i];
+                    a->cprev[r * H + i] = mk * a->cell[q * H + i];
+                }
+            }
+        model_forward(m, a, t * B, B);
+    }
 }
 
 void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {

@@ -57,7 +57,8 @@ typedef struct {
     float *done;         // (T, B)
     float *mask;         // (T, B) 1 - episode start at step t
     uint8_t *starts;     // (T, B) episode start at step t (for CPC)
-    float *logp, *ent, *adv, *ret, *dlogp; // (T*B, A) / (T*B)
+    float *logp, *ent, *dent, *adv, *ret, *dlogp; // (T*B, A) / (T*B)
+    int fixed_targets;   // tests: keep adv/ret from the last trainer_loss
     // state carried from one unroll to the next
     float *h_carry, *c_carry; // (B, H) unmasked LSTM output state
     int *prev_action;         // (B) action taken at the previous step
@@ -69,6 +70,11 @@ typedef struct {
     EnvLog ep;                // episode stats since last taken
     PhaseTimes times;
     int greedy;
+    // Optional replacement of vec_step (probe environments in tests): same
+    // contract, B envs, observations of obs_size bytes.
+    void (*env_step)(void *ctx, const int *actions, uint8_t *obs, float *rewards,
+                     uint8_t *terminated, uint8_t *truncated);
+    void *env_ctx;
 } Trainer;
 
 // Build everything from a validated config. Returns 0, or -1 with a message.
@@ -79,6 +85,14 @@ void trainer_rollout(Trainer *tr);
 // Loss, backward through CPC/heads/LSTM/encoder, clip, optimizer step.
 // Returns 0, or -1 when the loss or gradient is not finite (params untouched).
 int trainer_update(Trainer *tr, UpdateStats *st, float lr);
+// The loss of the stored unroll (A2C + weighted CPC) and its gradients wrt
+// logits, values, c_t and z_t (in tr->grads); parameter grads zeroed, CPC
+// weight grads filled. trainer_update = this + model_backward + clip + step.
+float trainer_loss(Trainer *tr, UpdateStats *st);
+// Recompute every activation of the stored unroll from the stored inputs
+// (observations, previous actions/rewards, initial state, done flags) under
+// the current parameters: what the learner would see with no caching. Tests.
+void trainer_forward_unroll(Trainer *tr);
 // CPC diagnostics of the last unroll without touching parameters (eval).
 void trainer_update_stats_only(Trainer *tr, UpdateStats *st);
 // Learning rate for the current frame count (linear decay when enabled).

@@ -27,7 +27,10 @@ void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 // ----------------------------------------------------------------------------
 // Conv2d, square kernel K, stride S, zero padding P:
 // inp (N,Ci,H,W) * w (Co,Ci,K,K) + b (Co) -> out (N,Co,Ho,Wo),
-// Ho = (H + 2P - K)/S + 1. `work` holds nn_conv2d_workspace(...) floats.
+// Ho = (H + 2P - K)/S + 1. `work` holds nn_conv2d_workspace(...) floats
+// (im2col matrix + one output-sized buffer); nothing in it needs to survive
+// from forward to backward (backward recomputes im2col from inp), so layers
+// may share one workspace sized for the largest.
 size_t nn_conv2d_workspace(int N, int Ci, int H, int W, int Co, int K, int S, int P);
 void nn_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                        float *work, int N, int Ci, int H, int W, int Co, int K, int S, int P);
@@ -109,7 +112,9 @@ typedef struct {
     float *grads;
 } NNParams;
 
-// Declare a tensor before nn_params_alloc; returns its index, or -1 when full.
+// Start from a zeroed NNParams. Declare a tensor before nn_params_alloc;
+// returns its index, or -1 when full, on a duplicate or too long name, or a
+// bad shape. Tensors are contiguous in declaration order (no padding).
 int nn_params_add(NNParams *p, const char *name, int ndim, const int *shape);
 int nn_params_alloc(NNParams *p); // zeroed; -1 on out of memory
 void nn_params_free(NNParams *p);

@@ -117,7 +117,8 @@ static double cpc_row(float *row, int N, int pos, int grad, float scale, int *co
 
 static void zero_block_rows(float *P, int t0, int t1, int k, int B, int D, int K) {
     size_t ld = (size_t)K * D;
-    for (int r = t0 * B; r < t1 * B; r++) memset(P + r * ld + (size_t)(k - 1) * D, 0, D * sizeof(float));
+    for (int r = t0 * B; r < t1 * B; r++)
+        memset(P + r * ld + (size_t)(k - 1) * D, 0, D * sizeof(float));
 }
 
 float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float *c,

@@ -82,7 +82,7 @@ int env_task_from_name(const char *name) {
 void env_config_defaults(EnvConfig *cfg) {
     if (cfg->view == 0) cfg->view = 7;
     static const int SIZE[ENV_NTASKS] = {9, 9, 7, 9, 0};
-    static const int STEPS[ENV_NTASKS] = {100, 100, 100, 100, 50};
+    static const int STEPS[ENV_NTASKS] = {100, 100, 100, 100, 100};
     if (cfg->task < 0 || cfg->task >= ENV_NTASKS) return; // env_config_check reports it
     if (cfg->size == 0) {
         cfg->size = SIZE[cfg->task];
@@ -117,9 +117,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
 int env_config_check(const EnvConfig *cfg, char *err, size_t errlen) {
     if (cfg->task < 0 || cfg->task >= ENV_NTASKS)
         return fail(err, errlen,
-                    "task: unknown task %d (expected 0..%d: goal, watermaze, keys_doors, "
-                    "seekavoid, tmaze)",
-                    cfg->task, ENV_NTASKS - 1);
+                    "task: expected 0..%d (goal, watermaze, keys_doors, seekavoid, tmaze), "
+                    "got %d",
+                    ENV_NTASKS - 1, cfg->task);
     const char *tn = ENV_TASK_NAMES[cfg->task];
     if (cfg->view < 3 || cfg->view > ENV_MAX_VIEW || cfg->view % 2 == 0)
         return fail(err, errlen, "view: expected an odd number in 3..%d, got %d", ENV_MAX_VIEW,
@@ -391,6 +391,8 @@ static void gen_tmaze(Env *e) {
 // Start an episode: everything drawn from e->rng, whose state is remembered.
 static void start_episode(Env *e) {
     e->episode_rng = e->rng;
+    e->w = e->h = e->cfg.size; // (a probe may have swapped in a hand-made map)
+    if (e->cfg.task == ENV_TASK_TMAZE) e->w = TMAZE_W;
     e->steps = 0;
     e->ep_return = 0.0f;
     e->ep_success = 0;
@@ -415,8 +417,6 @@ void env_init(Env *e, const EnvConfig *cfg, uint64_t seed) {
     assert(env_config_check(&e->cfg, NULL, 0) == 0 && "env_init: invalid config");
     e->seed = seed;
     e->rng = seed;
-    e->w = e->h = e->cfg.size;
-    if (e->cfg.task == ENV_TASK_TMAZE) e->w = TMAZE_W;
     e->episode = 0;
     start_episode(e);
 }
@@ -603,16 +603,19 @@ void env_observe(const Env *e, uint8_t *obs) {
                 op |= ((OPAQUE_MASK >> k) & 1u) << c;
             }
         }
+        // The two passes light every run of see-through cells that holds a
+        // lit cell, plus the cell on each side of such a run. s + (m & s)
+        // carries out of exactly those runs, one bit above each; a downward
+        // fill from there recovers the runs.
         uint32_t s = ~op & full;
-        uint32_t g = fill_up(m & s, s); // left-to-right pass
-        m = (m | g | (g << 1)) & full;
-        g = fill_down(m & s, s);        // right-to-left pass
-        m |= g | (g >> 1);
+        uint32_t tops = (s + (m & s)) & ~s;
+        uint32_t runs = fill_down(tops >> 1, s);
+        uint32_t next = (runs | (runs << 1) | (runs >> 1)) & full;
+        m |= next;
         if (r == V - 1) kr[half] = (uint8_t)(e->carrying ? e->carrying : ENV_EMPTY);
         uint8_t *o = obs + r * V;
         for (int c = 0; c < V; c++) o[(size_t)(kr[c] * ((m >> c) & 1u)) * VV + c] = 1; // UNSEEN = 0
-        uint32_t lit = m & s;
-        m = (lit | (lit << 1) | (lit >> 1)) & full; // what this row lights in the next
+        m = next; // a lit see-through cell lights the three cells above it
     }
     if (r >= 0) memset(obs + (size_t)ENV_UNSEEN * VV, 1, (size_t)(r + 1) * V);
 }

@@ -118,6 +118,7 @@ int oracle_action(const Env *e) {
 
 int env_baseline(const EnvConfig *cfg, int policy, int episodes, uint64_t seed,
                  BaselineResult *out) {
+    memset(out, 0, sizeof *out);
     EnvConfig c = *cfg;
     env_config_defaults(&c);
     if (env_config_check(&c, NULL, 0) < 0 || (policy != 0 && policy != 1) || episodes < 1)
@@ -153,9 +154,11 @@ int env_baseline(const EnvConfig *cfg, int policy, int episodes, uint64_t seed,
     return 0;
 }
 
+// CPU time of the calling thread: the figure is steps per second per core,
+// and stays meaningful when other processes share the machine.
 static double now_seconds(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 

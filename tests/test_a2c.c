@@ -1,0 +1,608 @@
+// test_a2c.c — the whole learner's gradient: conv encoder -> LSTM -> heads,
+// A2C loss and CPC loss over one unroll with episode boundaries inside it
+// (agent/a2c.c, agent/model.c, cpc/cpc.c together).
+//
+// A Trainer with a tiny network steps a scripted env (the Trainer's env hook):
+// random one-hot observations, non-zero rewards (one beyond the clip), env 0
+// starting an episode at t = 0 and ending one at t = T-1, env 1 ending one at
+// t = 1 (terminated), env 2 at t = 2 (truncated); envs 1 and 2 carry a
+// non-zero LSTM state into the unroll. Checks:
+//
+//   forward_unroll  trainer_forward_unroll reproduces the rollout's activations
+//                   bit for bit (same inputs, same kernels).
+//   finite diffs    every entry of every parameter tensor (A2C + CPC with
+//                   cpc_weight 0.7, and A2C alone, where no cpc tensor exists):
+//                   analytic gradient (trainer_loss + model_backward) vs the
+//                   4-point central difference
+//                     fd = [8 (L(+h) - L(-h)) - (L(+2h) - L(-2h))] / 12h, h = 1e-2,
+//                   of the float32 loss with the advantages/returns held fixed
+//                   (tr.fixed_targets; the loss defines them as constants).
+//                   Tolerance |fd - an| <= 5e-5 + 2e-3 |an|: the float32 loss
+//                   (~1) rounds at ~1e-7, i.e. ~2e-5 of FD noise at this h, and
+//                   the truncation error is O(h^4). An entry whose perturbation
+//                   (up to 2h) flips any ReLU of the encoder (a kink: the loss
+//                   is not differentiable across it) is skipped and counted;
+//                   fewer than 5% of the entries may be skipped.
+//   time/masking    (forward) changing the observation of env b at step t
+//                   changes every later output of env b up to its next
+//                   episode start and, bit for bit, nothing at or after it,
+//                   nor any other env; (backward) a gradient put on V(c_t) of
+//                   one env reaches dL/dz at earlier steps of that env exactly
+//                   until its episode start (non-zero before, exactly 0 behind
+//                   it: model_backward multiplies the carried gradient by the
+//                   mask), never another env, and leaves the unroll only when
+//                   no start lies in [0, t].
+//   PyTorch         tests/fixtures/model_a2c_cpc.bin and model_a2c.bin
+//                   (scripts/make_fixtures_model.py: the same network built
+//                   from nn.Conv2d / nn.Linear / nn.LSTMCell, autograd, float64
+//                   from float32 inputs): activations, advantages/returns,
+//                   each loss term and every parameter gradient.
+//                   Tolerance |c - torch| <= 1e-5 + 1e-4 |torch| (float32
+//                   through ~10 layers; measured max |diff| ~ 1e-7).
+// Run from the repo root (fixture paths).
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/a2c.h"
+#include "agent/blas.h"
+#include "agent/config.h"
+#include "env/rng.h"
+#include "tests/fixture.h"
+
+#define FD_H 1e-2        // first step; 3 retries at h/4 each past a ReLU kink
+#define FD_TRIES 4
+#define FD_NOISE 2e-8    // per-entry tolerance FD_NOISE / h + FD_RTOL |grad|
+#define FD_RTOL 1e-3
+#define FD_REL_NORM 2e-2 // per tensor: |fd - grad|_2 / |grad|_2
+#define FD_MAX_SKIP 0.05 // fraction of entries that may stay kinked
+#define CPC_SCALE 8.0f   // cpc.w x 8: scores O(1), so CPC weighs in every shared gradient
+#define CPC_MIN_SHARE 0.05
+#define FIX_ATOL 1e-6   // activations, advantages, losses
+#define FIX_RTOL 1e-5
+#define GRAD_ATOL 1e-7  // parameter gradients
+#define GRAD_RTOL 1e-4
+
+enum { TT = 4, TB = 3, TV = 5 }; // unroll, envs, view of the tiny trainer
+
+// ----------------------------------------------------------------------------
+// Per-test state, released by the teardown even when a test fails.
+
+static Trainer g_tr;
+static int g_tr_live;
+static Fixture g_fix;
+static void *g_buf[8];
+
+static void *talloc(size_t bytes) {
+    for (int i = 0; i < 8; i++)
+        if (!g_buf[i]) {
+            g_buf[i] = calloc(bytes ? bytes : 1, 1);
+            assert_non_null(g_buf[i]);
+            return g_buf[i];
+        }
+    fail_msg("talloc: too many buffers");
+    return NULL;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (g_tr_live) trainer_free(&g_tr);
+    g_tr_live = 0;
+    fix_free(&g_fix);
+    for (int i = 0; i < 8; i++) {
+        free(g_buf[i]);
+        g_buf[i] = NULL;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// The scripted env: random one-hot observations, rewards that depend on the
+// env, the step and the action, and a fixed schedule of episode ends (global
+// step n counts from 0 over both rollouts of a test):
+//   env 0 terminates at n = T-1 and n = 2T-1, env 1 terminates at n = T+1,
+//   env 2 is truncated at n = T+2.
+// So in the second unroll env 0 starts an episode at t = 0 and ends it at
+// T-1, env 1 starts one at t = 2 and env 2 at t = 3.
+
+typedef struct {
+    int B, S, T;
+    long n;
+    uint64_t rng;
+} Script;
+
+static void script_observe(Script *s, uint8_t *obs) {
+    const int VV = s->S / ENV_C;
+    memset(obs, 0, (size_t)s->B * s->S);
+    for (int b = 0; b < s->B; b++)
+        for (int i = 0; i < VV; i++) obs[(size_t)b * s->S + rng_int(&s->rng, ENV_C) * VV + i] = 1;
+}
+
+static void script_step(void *ctx, const int *actions, uint8_t *obs, float *rewards,
+                        uint8_t *terminated, uint8_t *truncated) {
+    Script *s = ctx;
+    const long n = s->n++, T = s->T;
+    for (int b = 0; b < s->B; b++) {
+        rewards[b] = 0.3f * (float)(b + 1) * ((n + b) % 2 ? 1.0f : -1.0f) + 0.2f * (float)actions[b];
+        if (n == T + 1 && b == 0) rewards[b] = 1.8f; // beyond the clip
+        terminated[b] = (b == 0 && (n == T - 1 || n == 2 * T - 1)) || (b == 1 && n == T + 1);
+        truncated[b] = b == 2 && n == T + 2;
+    }
+    script_observe(s, obs);
+}
+
+static Script g_script;
+
+static void tiny_config(Config *c, float cpc_weight) {
+    config_defaults(c);
+    c->task = ENV_TASK_GOAL;
+    c->size = 7;
+    c->view = TV;
+    c->envs = TB;
+    c->unroll = TT;
+    c->conv1 = 2, c->conv2 = 3, c->latent = 8, c->hidden = 6;
+    c->cpc_k = 2;
+    c->cpc_weight = cpc_weight;
+    c->gae_lambda = 0.9f;     // exercise GAE, not only n-step returns
+    c->entropy_coef = 0.05f;  // a visible entropy term
+    c->seed = 3;      // an init whose encoder ReLUs are all partly alive (checked)
+    c->threads = 1;
+}
+
+static void trainer_up(const Config *c) {
+    char err[256];
+    int rc = config_check(c, err, sizeof err);
+    if (rc != 0) fail_msg("config_check: %s", err);
+    rc = trainer_init(&g_tr, c, err, sizeof err);
+    if (rc != 0) fail_msg("trainer_init: %s", err);
+    g_tr_live = 1;
+}
+
+// Trainer on the scripted env, after two rollouts (so the second starts with
+// a carried, non-zero LSTM state for envs 1 and 2).
+static void scripted_trainer(float cpc_weight) {
+    Config c;
+    tiny_config(&c, cpc_weight);
+    trainer_up(&c);
+    memset(&g_script, 0, sizeof g_script);
+    g_script.B = TB, g_script.S = g_tr.obs_size, g_script.T = TT;
+    g_script.rng = 0x5EED;
+    g_tr.env_step = script_step;
+    g_tr.env_ctx = &g_script;
+    script_observe(&g_script, g_tr.obs);
+    trainer_rollout(&g_tr);
+    trainer_rollout(&g_tr);
+    // a net with a dead layer would test little: every encoder ReLU layer
+    // must be partly alive over the unroll
+    const Model *m = &g_tr.model;
+    const size_t N = (size_t)TT * TB, VV = (size_t)TV * TV;
+    const float *acts[3] = {g_tr.acts.a1, g_tr.acts.a2, g_tr.acts.z};
+    const size_t n[3] = {N * m->c1 * VV, N * m->c2 * VV, N * m->D};
+    for (int l = 0; l < 3; l++) {
+        size_t on = 0;
+        for (size_t i = 0; i < n[l]; i++) on += acts[l][i] > 0;
+        if (on < n[l] / 10 || on > n[l] * 19 / 20)
+            fail_msg("encoder layer %d: %zu of %zu ReLUs active; pick another seed", l + 1, on, n[l]);
+    }
+    // the schedule above, as the trainer recorded it
+    const int start_at[TB] = {0, 2, 3};
+    for (int t = 0; t < TT; t++)
+        for (int b = 0; b < TB; b++) {
+            assert_int_equal(g_tr.starts[t * TB + b], t == start_at[b]);
+            assert_true(g_tr.mask[t * TB + b] == (t == start_at[b] ? 0.0f : 1.0f));
+        }
+}
+
+// Does env b start an episode at any step in (t0, t1]? Step T is the
+// bootstrap slot, which starts one when step T-1 ended the episode.
+static int start_between(int t0, int t1, int b) {
+    for (int s = t0 + 1; s <= t1; s++)
+        if (s < TT ? g_tr.starts[s * TB + b] != 0 : g_tr.done[(TT - 1) * TB + b] > 0) return 1;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Finite differences over every parameter
+
+// Sign pattern of every encoder ReLU over the unroll's rows (the bootstrap
+// slot feeds no loss term when the targets are fixed).
+static size_t relu_pattern(const Trainer *tr, uint8_t *pat) {
+    const Model *m = &tr->model;
+    const size_t N = (size_t)tr->T * tr->B, VV = (size_t)m->V * m->V;
+    size_t k = 0;
+    for (size_t i = 0; i < N * m->c1 * VV; i++) pat[k++] = tr->acts.a1[i] > 0;
+    for (size_t i = 0; i < N * m->c2 * VV; i++) pat[k++] = tr->acts.a2[i] > 0;
+    for (size_t i = 0; i < N * m->D; i++) pat[k++] = tr->acts.z[i] > 0;
+    return k;
+}
+
+// The loss of a2c.h's header comment, evaluated in double from the float
+// activations, with the advantages/returns of the last trainer_loss held
+// fixed; the CPC part by cpc_ref_loss (the double reference of cpc.h). Its
+// rounding noise is several times below that of trainer_loss's float total.
+static double loss_double(Trainer *tr) {
+    const Model *m = &tr->model;
+    const Acts *a = &tr->acts;
+    const Config *c = &tr->cfg;
+    const int N = tr->T * tr->B, A = m->A;
+    double pl = 0, vl = 0, en = 0;
+    for (int i = 0; i < N; i++) {
+        const float *lg = a->logits + (size_t)i * A;
+        double mx = lg[0], se = 0, e = 0;
+        for (int k = 1; k < A; k++) mx = lg[k] > mx ? lg[k] : mx;
+        for (int k = 0; k < A; k++) se += exp(lg[k] - mx);
+        const double lse = mx + log(se);
+        for (int k = 0; k < A; k++) e -= exp(lg[k] - lse) * (lg[k] - lse);
+        pl -= (lg[tr->actions[i]] - lse) * tr->adv[i];
+        const double err = (double)tr->ret[i] - a->value[i];
+        vl += 0.5 * err * err;
+        en += e;
+    }
+    double L = pl / N + c->value_coef * vl / N - c->entropy_coef * en / N;
+    if (tr->use_cpc)
+        L += c->cpc_weight * cpc_ref_loss(a->h, a->z, tr->model.p.params + m->p.t[m->cpc_w].offset,
+                                          tr->starts, tr->T, tr->B, m->D, m->H, m->K,
+                                          c->cpc_negatives, NULL);
+    return L;
+}
+
+static double loss_now(Trainer *tr) {
+    trainer_forward_unroll(tr);
+    return loss_double(tr);
+}
+
+// Analytic gradient of the stored unroll into a copy; returns the loss.
+static double analytic(Trainer *tr, float *grad) {
+    UpdateStats st;
+    tr->fixed_targets = 0;
+    trainer_forward_unroll(tr);
+    float loss = trainer_loss(tr, &st);
+    model_backward(&tr->model, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B);
+    memcpy(grad, tr->model.p.grads, tr->model.p.total * sizeof(float));
+    tr->fixed_targets = 1;
+    return loss;
+}
+
+// One entry's 4-point central difference with step h (fd), and whether any
+// encoder ReLU flips between the unperturbed net and any perturbed one.
+static double fd_entry(Trainer *tr, float *w, double h, const uint8_t *pat0, uint8_t *pat,
+                       size_t npat, int *kink) {
+    const float w0 = *w;
+    const double hs[4] = {h, -h, 2 * h, -2 * h};
+    double L[4];
+    *kink = 0;
+    for (int s = 0; s < 4; s++) {
+        *w = w0 + (float)hs[s];
+        L[s] = loss_now(tr);
+        relu_pattern(tr, pat);
+        *kink |= memcmp(pat, pat0, npat) != 0;
+    }
+    *w = w0;
+    const double ha = ((double)(w0 + (float)h) - (double)(w0 - (float)h)) / 2; // as applied
+    return (8 * (L[0] - L[1]) - (L[2] - L[3])) / (12 * ha);
+}
+
+static void check_fd(Trainer *tr) {
+    NNParams *p = &tr->model.p;
+    float *grad = talloc(p->total * sizeof(float));
+    const size_t npat = (size_t)tr->T * tr->B *
+                        (tr->model.D + (size_t)(tr->model.c1 + tr->model.c2) * tr->model.V * tr->model.V);
+    uint8_t *pat0 = talloc(npat), *pat = talloc(npat);
+    double l0 = analytic(tr, grad);
+    assert_true(isfinite(l0));
+    // the double loss used for the differences is trainer_loss's loss
+    const double ld = loss_now(tr);
+    if (!(fabs(ld - l0) <= 1e-6 + 1e-6 * fabs(ld)))
+        fail_msg("trainer_loss %.9g vs the loss of a2c.h in double %.9g", l0, ld);
+    assert_int_equal(relu_pattern(tr, pat0), npat);
+
+    size_t checked = 0, skipped = 0, bad = 0, smaller = 0;
+    for (int ti = 0; ti < p->n; ti++) {
+        const NNTensor *t = &p->t[ti];
+        double worst = 0, gmax = 0, se = 0, sg = 0, use = 0;
+        size_t tchecked = 0;
+        for (size_t j = 0; j < t->size; j++) {
+            float *w = p->params + t->offset + j;
+            // a ReLU kink within 2h: retry closer (the noise grows as 1/h,
+            // and so does the absolute tolerance)
+            double h = FD_H, fd = 0;
+            int kink = 1;
+            for (int tries = 0; tries < FD_TRIES && kink; tries++, h /= 4) {
+                fd = fd_entry(tr, w, h, pat0, pat, npat, &kink);
+                smaller += tries > 0 && !kink;
+            }
+            h *= 4;
+            if (kink) { skipped++; continue; }
+            const double an = grad[t->offset + j], err = fabs(fd - an);
+            checked++, tchecked++;
+            se += (fd - an) * (fd - an), sg += an * an;
+            if (err > worst) worst = err;
+            if (fabs(an) > gmax) gmax = fabs(an);
+            const double tol = FD_NOISE / h + FD_RTOL * fabs(an);
+            if (err / tol > use) use = err / tol;
+            if (!(err <= tol)) {
+                if (bad < 10)
+                    fprintf(stderr, "  %s[%zu]: analytic %.7g, finite difference %.7g (h %.3g)\n",
+                            t->name, j, an, fd, h);
+                bad++;
+            }
+        }
+        const double rel = sg > 0 ? sqrt(se / sg) : 0;
+        printf("  %-10s %4zu/%4zu checked, max |grad| %.2g, max |fd - grad| %.2g (%.0f%% of its "
+               "tolerance), |fd - grad| / |grad| %.2g\n", t->name, tchecked, t->size, gmax, worst,
+               100 * use, rel);
+        if (tchecked == 0) fail_msg("no entry of %s could be checked", t->name);
+        if (!(rel <= FD_REL_NORM)) {
+            fprintf(stderr, "  %s: |fd - grad| / |grad| = %.3g > %.3g\n", t->name, rel, FD_REL_NORM);
+            bad++;
+        }
+    }
+    loss_now(tr); // restore the activations of the unperturbed parameters
+    printf("  %zu entries checked (%zu with a smaller h), %zu skipped (ReLU kink), %zu bad\n",
+           checked, smaller, skipped, bad);
+    assert_int_equal(bad, 0);
+    assert_true((double)skipped <= FD_MAX_SKIP * (double)(checked + skipped));
+}
+
+// ----------------------------------------------------------------------------
+// Tests
+
+static void test_forward_unroll_reproduces_rollout(void **state) {
+    (void)state;
+    scripted_trainer(0.7f);
+    const Model *m = &g_tr.model;
+    const size_t R = (size_t)(TT + 1) * TB;
+    float *value = talloc(R * sizeof(float)), *logits = talloc(R * m->A * sizeof(float));
+    float *h = talloc(R * m->H * sizeof(float));
+    memcpy(value, g_tr.acts.value, R * sizeof(float));
+    memcpy(logits, g_tr.acts.logits, R * m->A * sizeof(float));
+    memcpy(h, g_tr.acts.h, R * m->H * sizeof(float));
+    trainer_forward_unroll(&g_tr);
+    assert_memory_equal(value, g_tr.acts.value, R * sizeof(float));
+    assert_memory_equal(logits, g_tr.acts.logits, R * m->A * sizeof(float));
+    assert_memory_equal(h, g_tr.acts.h, R * m->H * sizeof(float));
+}
+
+static void test_grad_fd_a2c_cpc(void **state) {
+    (void)state;
+    scripted_trainer(0.7f);
+    assert_true(g_tr.use_cpc);
+    assert_true(g_tr.model.cpc_w >= 0);
+    Model *m = &g_tr.model;
+    float *w = nn_param(&m->p, m->cpc_w);
+    for (size_t j = 0; j < m->p.t[m->cpc_w].size; j++) w[j] *= CPC_SCALE;
+    // the CPC part must weigh in the gradient of the shared layers, or the
+    // differences below would hardly test its dc / dz paths: compare with
+    // the gradient at cpc_weight 0
+    const size_t P = m->p.total;
+    float *g1 = talloc(P * sizeof(float)), *g0 = talloc(P * sizeof(float));
+    analytic(&g_tr, g1);
+    g_tr.cfg.cpc_weight = 0;
+    analytic(&g_tr, g0);
+    g_tr.cfg.cpc_weight = 0.7f;
+    const int shared[] = {m->conv1_w, m->fc_w, m->w_ih, m->w_hh};
+    for (int i = 0; i < 4; i++) {
+        const NNTensor *t = &m->p.t[shared[i]];
+        double sd = 0, s1 = 0;
+        for (size_t j = t->offset; j < t->offset + t->size; j++)
+            sd += (double)(g1[j] - g0[j]) * (g1[j] - g0[j]), s1 += (double)g1[j] * g1[j];
+        printf("  %-10s CPC share of |grad|: %.2f\n", t->name, sqrt(sd / s1));
+        assert_true(sqrt(sd / s1) > CPC_MIN_SHARE);
+    }
+    UpdateStats st;
+    trainer_forward_unroll(&g_tr);
+    trainer_loss(&g_tr, &st);
+    assert_true(st.cpc_count > 0);
+    printf("  cpc loss %.4f over %d triples, accuracy k=1 %.2f\n", st.cpc_loss, st.cpc_count,
+           st.cpc_acc[0]);
+    check_fd(&g_tr);
+}
+
+static void test_grad_fd_a2c_only(void **state) {
+    (void)state;
+    scripted_trainer(0.0f);
+    assert_false(g_tr.use_cpc);
+    assert_int_equal(g_tr.model.cpc_w, -1);
+    assert_int_equal(nn_params_find(&g_tr.model.p, "cpc.w"), -1);
+    check_fd(&g_tr);
+}
+
+// Forward: an observation of env b at step t reaches env b's later outputs
+// exactly up to its next episode start, and nothing else.
+static void test_forward_state_crosses_time_and_resets(void **state) {
+    (void)state;
+    scripted_trainer(0.0f);
+    Acts *a = &g_tr.acts;
+    const int S = g_tr.obs_size;
+    const size_t R = (size_t)(TT + 1) * TB;
+    float *v0 = talloc(R * sizeof(float));
+    trainer_forward_unroll(&g_tr);
+    memcpy(v0, a->value, R * sizeof(float));
+    int crossed = 0, cut = 0;
+    for (int t = 0; t < TT; t++)
+        for (int b = 0; b < TB; b++) {
+            float *x = a->x0 + ((size_t)t * TB + b) * S;
+            float keep[ENV_C];
+            for (int k = 0; k < ENV_C; k++) keep[k] = x[k * TV * TV + 0]; // cell (0,0): move its kind
+            for (int k = 0; k < ENV_C; k++) x[k * TV * TV] = keep[(k + 1) % ENV_C];
+            trainer_forward_unroll(&g_tr);
+            for (int s = 0; s <= TT; s++)
+                for (int e = 0; e < TB; e++) {
+                    size_t r = (size_t)s * TB + e;
+                    int reach = e == b && s >= t && !start_between(t, s, b);
+                    if (reach) {
+                        if (v0[r] == a->value[r])
+                            fail_msg("obs (t=%d, b=%d) did not reach V(t=%d, b=%d)", t, b, s, e);
+                        crossed += s > t;
+                    } else {
+                        if (v0[r] != a->value[r])
+                            fail_msg("obs (t=%d, b=%d) leaked into V(t=%d, b=%d)", t, b, s, e);
+                        cut += e == b && s > t;
+                    }
+                }
+            for (int k = 0; k < ENV_C; k++) x[k * TV * TV] = keep[k];
+        }
+    trainer_forward_unroll(&g_tr);
+    assert_memory_equal(v0, a->value, R * sizeof(float));
+    assert_true(crossed > 0);
+    assert_true(cut > 0);
+}
+
+// Backward: dL/dV(t1, b) only -> dL/dz(t, b) non-zero for t <= t1 without an
+// episode start in (t, t1], exactly zero elsewhere; the gradient leaving the
+// unroll start (g->dhc, dcc after the loop) is zero unless no start lies in
+// [0, t1].
+static void test_backward_mask_cuts_gradient(void **state) {
+    (void)state;
+    scripted_trainer(0.0f);
+    Model *m = &g_tr.model;
+    Grads *g = &g_tr.grads;
+    const int N = TT * TB, D = m->D, H = m->H;
+    int nonzero_far = 0;
+    for (int t1 = 0; t1 < TT; t1++)
+        for (int b = 0; b < TB; b++) {
+            nn_zero_grad(&m->p);
+            memset(g->dlogits, 0, (size_t)N * m->A * sizeof(float));
+            memset(g->dvalue, 0, (size_t)N * sizeof(float));
+            memset(g->dh, 0, (size_t)N * H * sizeof(float));
+            memset(g->dz, 0, (size_t)N * D * sizeof(float));
+            g->dvalue[t1 * TB + b] = 1.0f;
+            model_backward(m, &g_tr.acts, g, g_tr.mask, TT, TB);
+            for (int t = 0; t < TT; t++)
+                for (int e = 0; e < TB; e++) {
+                    const float *dz = g->dz + ((size_t)t * TB + e) * D;
+                    double s = 0;
+                    for (int i = 0; i < D; i++) s += fabs(dz[i]);
+                    int reach = e == b && t <= t1 && !start_between(t, t1, b);
+                    if (reach && s == 0)
+                        fail_msg("dV(%d,%d) does not reach z(%d,%d)", t1, b, t, e);
+                    if (!reach && s != 0)
+                        fail_msg("dV(%d,%d) leaks into z(%d,%d): |dz| %g", t1, b, t, e, s);
+                    nonzero_far += reach && t < t1;
+                }
+            for (int e = 0; e < TB; e++) {
+                double s = 0;
+                for (int i = 0; i < H; i++)
+                    s += fabs(g->dhc[(size_t)e * H + i]) + fabs(g->dcc[(size_t)e * H + i]);
+                int out = e == b && !start_between(-1, t1, b);
+                if (out != (s != 0))
+                    fail_msg("dV(%d,%d): gradient leaving the unroll for env %d is %g", t1, b, e, s);
+            }
+        }
+    assert_true(nonzero_far > 0);
+}
+
+// ----------------------------------------------------------------------------
+// PyTorch fixtures
+
+static const float *need(const char *name, size_t n) {
+    const float *d = fix_data(&g_fix, name, n);
+    if (!d) fail_msg("%s", g_fix.err);
+    return d;
+}
+
+static void check_fixture(const char *path) {
+    if (fix_load(&g_fix, path) != 0) fail_msg("%s", g_fix.err);
+    const float *cf = need("config", 10), *hy = need("hyper", 6);
+    const int T = (int)cf[0], B = (int)cf[1], C = (int)cf[2], V = (int)cf[3], A = (int)cf[4];
+    const int c1 = (int)cf[5], c2 = (int)cf[6], D = (int)cf[7], H = (int)cf[8], K = (int)cf[9];
+    assert_int_equal(C, ENV_C);
+    assert_int_equal(A, ENV_A);
+    Config c;
+    tiny_config(&c, hy[5]);
+    c.unroll = T, c.envs = B, c.view = V, c.conv1 = c1, c.conv2 = c2, c.latent = D, c.hidden = H;
+    c.cpc_k = K > 0 ? K : 1;
+    c.gamma = hy[0], c.gae_lambda = hy[1], c.value_coef = hy[2], c.entropy_coef = hy[3];
+    c.reward_clip = hy[4];
+    trainer_up(&c);
+    Trainer *tr = &g_tr;
+    Model *m = &tr->model;
+    Acts *a = &tr->acts;
+    assert_int_equal(m->K, K);
+    assert_int_equal(tr->obs_size, C * V * V);
+
+    // parameters, by name; every model tensor must be in the fixture
+    for (int i = 0; i < m->p.n; i++)
+        memcpy(nn_param(&m->p, i), need(m->p.t[i].name, m->p.t[i].size),
+               m->p.t[i].size * sizeof(float));
+    if (K == 0) assert_null(fix_get(&g_fix, "cpc.w")); // the fixture has no CPC either
+
+    // inputs: observations and LSTM input tails of all T+1 slots, the carried
+    // state at row 0 (masked, as trainer_prepare_step does), the step records
+    const size_t R = (size_t)(T + 1) * B, S = (size_t)tr->obs_size;
+    const int X = m->X;
+    memcpy(a->x0, need("obs", R * S), R * S * sizeof(float));
+    const float *xtail = need("xtail", R * (A + 1));
+    for (size_t r = 0; r < R; r++)
+        memcpy(a->xin + r * X + D, xtail + r * (A + 1), (size_t)(A + 1) * sizeof(float));
+    const float *mask = need("mask", R), *h0 = need("h0", (size_t)B * H), *c0 = need("c0", (size_t)B * H);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < H; i++) {
+            a->hprev[b * H + i] = mask[b] * h0[b * H + i];
+            a->cprev[b * H + i] = mask[b] * c0[b * H + i];
+        }
+    const size_t N = (size_t)T * B;
+    const float *act = need("actions", N), *rew = need("rewards", N), *done = need("dones", N);
+    const float *starts = need("starts", N);
+    for (size_t i = 0; i < N; i++) {
+        tr->actions[i] = (int)act[i];
+        tr->rew[i] = rew[i];
+        tr->done[i] = done[i];
+        tr->mask[i] = mask[i];
+        tr->starts[i] = starts[i] > 0;
+    }
+
+    trainer_forward_unroll(tr);
+    size_t bad = 0;
+    bad += fix_compare("z", a->z, need("z", R * D), R * D, FIX_ATOL, FIX_RTOL);
+    bad += fix_compare("h", a->h, need("h", R * H), R * H, FIX_ATOL, FIX_RTOL);
+    bad += fix_compare("logits", a->logits, need("logits", R * A), R * A, FIX_ATOL, FIX_RTOL);
+    bad += fix_compare("value", a->value, need("value", R), R, FIX_ATOL, FIX_RTOL);
+    UpdateStats st;
+    tr->fixed_targets = 0;
+    trainer_loss(tr, &st);
+    bad += fix_compare("adv", tr->adv, need("adv", N), N, FIX_ATOL, FIX_RTOL);
+    bad += fix_compare("ret", tr->ret, need("ret", N), N, FIX_ATOL, FIX_RTOL);
+    const float got[5] = {st.policy_loss, st.value_loss, st.entropy, st.cpc_loss, st.loss};
+    bad += fix_compare("losses [policy value entropy cpc total]", got, need("losses", 5), 5,
+                       FIX_ATOL, FIX_RTOL);
+    model_backward(m, a, &tr->grads, tr->mask, T, B);
+    for (int i = 0; i < m->p.n; i++) {
+        char name[FIX_NAME_LEN];
+        snprintf(name, sizeof name, "grad.%s", m->p.t[i].name);
+        bad += fix_compare(name, nn_grad(&m->p, i), need(name, m->p.t[i].size), m->p.t[i].size,
+                           GRAD_ATOL, GRAD_RTOL);
+    }
+    assert_int_equal(bad, 0);
+}
+
+static void test_fixture_a2c_cpc(void **state) {
+    (void)state;
+    check_fixture("tests/fixtures/model_a2c_cpc.bin");
+}
+
+static void test_fixture_a2c(void **state) {
+    (void)state;
+    check_fixture("tests/fixtures/model_a2c.bin");
+}
+
+int main(void) {
+    blas_set_threads(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_forward_unroll_reproduces_rollout, teardown),
+        cmocka_unit_test_teardown(test_grad_fd_a2c_cpc, teardown),
+        cmocka_unit_test_teardown(test_grad_fd_a2c_only, teardown),
+        cmocka_unit_test_teardown(test_forward_state_crosses_time_and_resets, teardown),
+        cmocka_unit_test_teardown(test_backward_mask_cuts_gradient, teardown),
+        cmocka_unit_test_teardown(test_fixture_a2c_cpc, teardown),
+        cmocka_unit_test_teardown(test_fixture_a2c, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
