@@ -74,6 +74,8 @@ debug:
 # fixtures: regenerate the PyTorch reference fixtures under tests/fixtures/
 fixtures:
 	/usr/bin/python3 scripts/make_fixtures.py tests/fixtures
+	/usr/bin/python3 scripts/make_fixtures_cpc.py tests/fixtures
+	/usr/bin/python3 scripts/make_fixtures_model.py tests/fixtures
 
 # clean: remove build products (never runs/)
 clean:

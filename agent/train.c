@@ -54,7 +54,8 @@ static void fmt_count(char *out, size_t n, double x) {
 }
 
 static void fmt_time(char *out, size_t n, double s) {
-    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
+    if (!isfinite(s)) { snprintf(out, n, "?"); return; }
+    if (s < 0) s = 0;
     if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
     else if (s >= 60) snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
     else snprintf(out, n, "%ds", (int)s);

@@ -92,24 +92,31 @@ static int cpc_horizon(int *hz, int *count_k, const uint8_t *starts, int T, int 
 // ----------------------------------------------------------------------------
 // one softmax row
 
-// Loss of one triple from its N scores (positive at index pos); when grad,
-// overwrites the row with scale * (softmax - onehot(pos)). *correct = 1 when
-// the positive is strictly above every other score.
+// Loss of one triple from its N scores (positive at index pos), max-shifted
+// for stability. Overwrites the row: with scale * (softmax - onehot(pos))
+// when grad, else with scratch. *correct = 1 when the positive is strictly
+// above every other score (a tie is wrong).
 static double cpc_row(float *row, int N, int pos, int grad, float scale, int *correct) {
-    float mx = row[0];
-    for (int j = 1; j < N; j++) mx = row[j] > mx ? row[j] : mx;
-    float sp = row[pos];
+    const float sp = row[pos];
+    float mx = sp;
     int best = 1;
-    for (int j = 0; j < N; j++) best &= (j == pos) | (row[j] < sp);
+    for (int j = 0; j < N; j++) {
+        mx = row[j] > mx ? row[j] : mx;
+        best &= (j == pos) | (row[j] < sp);
+    }
     double sum = 0.0;
-    for (int j = 0; j < N; j++) sum += expf(row[j] - mx);
-    float lse = mx + (float)log(sum);
+    for (int j = 0; j < N; j++) {
+        float e = expf(row[j] - mx);
+        row[j] = e;
+        sum += e;
+    }
     if (grad) {
-        for (int j = 0; j < N; j++) row[j] = scale * expf(row[j] - lse);
+        const float g = (float)(scale / sum);
+        for (int j = 0; j < N; j++) row[j] *= g;
         row[pos] -= scale;
     }
     *correct = best;
-    return (double)lse - (double)sp;
+    return (double)mx + log(sum) - (double)sp;
 }
 
 // ----------------------------------------------------------------------------

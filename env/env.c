@@ -569,8 +569,11 @@ static inline uint32_t fill_down(uint32_t g, uint32_t p) {
     return g;
 }
 
-void env_observe(const Env *e, uint8_t *obs) {
-    const int V = e->cfg.view, VV = V * V, half = V / 2, w = e->w, h = e->h;
+// The body is inlined twice: once with V = 7 (the default) as a constant, so
+// the compiler unrolls the row loops, once for any V.
+static inline __attribute__((always_inline)) void observe_impl(const Env *e, uint8_t *obs,
+                                                               const int V) {
+    const int VV = V * V, half = V / 2, w = e->w, h = e->h;
     const int d = e->dir & 3, fx = DX[d], fy = DY[d], rx = -fy, ry = fx;
     const uint32_t full = (1u << V) - 1u;
     const int step = ry * w + rx; // grid index step from one view column to the next
@@ -618,6 +621,13 @@ void env_observe(const Env *e, uint8_t *obs) {
         m = next; // a lit see-through cell lights the three cells above it
     }
     if (r >= 0) memset(obs + (size_t)ENV_UNSEEN * VV, 1, (size_t)(r + 1) * V);
+}
+
+void env_observe(const Env *e, uint8_t *obs) {
+    if (e->cfg.view == 7)
+        observe_impl(e, obs, 7);
+    else
+        observe_impl(e, obs, e->cfg.view);
 }
 
 void env_observe_ref(const Env *e, uint8_t *obs) {

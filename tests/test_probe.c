@@ -21,7 +21,8 @@
 //                 the LSTM carries from step 1 to step 2 can solve it (the
 //                 previous action and reward inputs are part of that: an agent
 //                 may also learn to signal the cue through its step-1 action).
-//                 -> greedy success > 0.9 (a memoryless policy gets 0.5).
+//                 -> greedy success > 0.9 (a memoryless policy gets 0.5;
+//                 with the carried LSTM state zeroed this probe measured 0.48).
 //
 // Every probe runs a fixed number of updates from a fixed seed (BLAS on one
 // thread: the run is the same bits every time) and prints its time. The
