@@ -5,11 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "agent/train.h"
 #include "env/env.h"
+
+static double bench_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 typedef struct {
     const char *name;
@@ -20,6 +27,7 @@ typedef struct {
 } Command;
 
 static const Command *find_cmd(const char *name);
+static int bench_train(const Config *base, FILE *out);
 static void usage(FILE *f);
 
 static int usage_error(const char *cmd, const char *msg) {
@@ -147,8 +155,8 @@ static int cmd_eval(Config *c, char **pos, int npos, int argc, char **argv) {
 static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
     const char *what = npos ? pos[0] : "all";
     int all = !strcmp(what, "all");
-    if (!all && strcmp(what, "env") && strcmp(what, "blas"))
-        return usage_error("bench", "unknown benchmark (valid: env, blas, all)");
+    if (!all && strcmp(what, "env") && strcmp(what, "blas") && strcmp(what, "train"))
+        return usage_error("bench", "unknown benchmark (valid: env, blas, train, all)");
     if (all || !strcmp(what, "env")) {
         printf("env steps/s on one thread, B=32, observations written (view %d):\n", c->view);
         for (int t = 0; t < ENV_NTASKS; t++) {
@@ -164,6 +172,48 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
         blas_set_threads(c->threads);
         printf("OpenBLAS sgemm, kernel %s, %d threads:\n", blas_kernel_name(), blas_threads());
         blas_bench(stdout);
+    }
+    if (all || !strcmp(what, "train")) {
+        blas_set_threads(c->threads);
+        if (bench_train(c, stdout) < 0) return 1;
+    }
+    return 0;
+}
+
+// Training frames/s of the real trainer at the configured sizes, CPC on and
+// off, with the time split by phase.
+static int bench_train(const Config *base, FILE *out) {
+    fprintf(out, "training throughput, task %s, B=%d T=%d K=%d, %d BLAS threads:\n",
+            ENV_TASK_NAMES[base->task], base->envs, base->unroll, base->cpc_k, blas_threads());
+    fprintf(out, "  %-8s %9s %7s %7s %7s %7s %7s %7s\n", "arm", "frames/s", "env", "act",
+            "loss", "cpc", "backwd", "optim");
+    for (int arm = 0; arm < 2; arm++) {
+        Config c = *base;
+        if (arm == 1) c.cpc_weight = 0;
+        else if (c.cpc_weight <= 0) c.cpc_weight = 1;
+        char err[300];
+        if (config_check(&c, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl bench: %s\n", err);
+            return -1;
+        }
+        Trainer tr;
+        if (trainer_init(&tr, &c, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl bench: %s\n", err);
+            return -1;
+        }
+        UpdateStats st;
+        for (int i = 0; i < 3; i++) { trainer_rollout(&tr); trainer_update(&tr, &st, c.lr); } // warm-up
+        memset(&tr.times, 0, sizeof tr.times);
+        double f0 = tr.frames, t0 = bench_now();
+        while (bench_now() - t0 < 3.0) { trainer_rollout(&tr); trainer_update(&tr, &st, c.lr); }
+        double el = bench_now() - t0;
+        PhaseTimes *p = &tr.times;
+        double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
+        fprintf(out, "  %-8s %9.0f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%%\n",
+                arm == 0 ? "cpc on" : "cpc off", (tr.frames - f0) / el, 100 * p->env / tot,
+                100 * p->act / tot, 100 * p->loss / tot, 100 * p->cpc / tot,
+                100 * p->backward / tot, 100 * p->optim / tot);
+        trainer_free(&tr);
     }
     return 0;
 }
@@ -195,7 +245,7 @@ static const Command COMMANDS[] = {
     {"baseline", "TASK --policy random|oracle [--episodes N] [--seed S]",
      "mean return ± 95% CI and success of a random or scripted-oracle policy", G_ENV | G_BASE,
      cmd_baseline},
-    {"bench", "[env|blas|all]", "throughput benchmarks (env steps/s, BLAS GFLOP/s)",
+    {"bench", "[env|blas|train|all]", "throughput benchmarks (env steps/s, BLAS GFLOP/s)",
      G_ENV | G_RUN, cmd_bench},
     {"help", "[COMMAND]", "list commands, or every flag of one command with its default", 0,
      cmd_help},

@@ -425,6 +425,8 @@ void config_print_help(FILE *f, int groups) {
                 snprintf(def, sizeof def, "flag");
             } else {
                 format_opt(&d, o, val, sizeof val);
+                if (o->type == T_FLOAT) // short form for people; config.txt keeps 9 digits
+                    snprintf(val, sizeof val, "%g", (double)*(const float *)((const char *)&d + o->off));
                 snprintf(def, sizeof def, "default %s", *val ? val : "\"\"");
             }
             if (o->type == T_CHOICE) {
