@@ -20,6 +20,12 @@
 #include "env/rng.h"
 
 static volatile sig_atomic_t g_stop = 0;
+static TrainHook g_hook;
+
+void train_set_hook(const TrainHook *hook) {
+    if (hook) g_hook = *hook;
+    else memset(&g_hook, 0, sizeof g_hook);
+}
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static double now(void) {
@@ -232,6 +238,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         acc.ep.episodes += tr.ep.episodes, acc.ep.ret += tr.ep.ret;
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);
+        if (g_hook.after_update) g_hook.after_update(g_hook.ctx, &tr, dir);
         if (g_stop) interrupted = 1;
 
         int done = tr.frames >= cfg.frames;

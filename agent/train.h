@@ -6,6 +6,14 @@
 #include "agent/a2c.h"
 #include "agent/config.h"
 
+// Optional observer called after every update (e.g. replays/ recording an
+// episode every N frames). It must not change the trainer's state or RNGs.
+typedef struct {
+    void (*after_update)(void *ctx, Trainer *tr, const char *run_dir);
+    void *ctx;
+} TrainHook;
+void train_set_hook(const TrainHook *hook); // NULL clears
+
 // Train per cfg; with resume_dir, continue the run stored there (its
 // config.txt and model.ckpt; cfg is ignored except for --frames, which may
 // extend the run). Returns 0 on success (also after Ctrl+C), 1 on error
