@@ -21,7 +21,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 BIN     := cpcrl
 
-.PHONY: all setup test test-run train bench asan debug clean fixtures
+.PHONY: all setup test test-run train bench asan debug clean fixtures mpi test-mpi setup-mpi
 
 # all: build ./cpcrl
 all: $(BIN)
@@ -71,6 +71,21 @@ asan: setup
 debug:
 	@$(MAKE) --no-print-directory BUILD=build-debug BIN=build-debug/cpcrl OPT="-O0" build-debug/cpcrl
 
+# mpi: MPI-enabled ./cpcrl (mpicc, -DCPCRL_MPI) for `mpirun -np R ./cpcrl train ...`
+mpi: setup setup-mpi
+	@$(MAKE) --no-print-directory BUILD=build-mpi CC=mpicc OPT="$(OPT) -DCPCRL_MPI" cpcrl
+
+setup-mpi:
+	@PKGS="openmpi-bin libopenmpi-dev" sh scripts/setup.sh
+
+# test-mpi: 2 ranks of B/2 envs must equal 1 process of B envs (same env seeds)
+test-mpi: setup setup-mpi
+	@$(MAKE) --no-print-directory BUILD=build-mpi CC=mpicc OPT="$(OPT) -DCPCRL_MPI" build-mpi/mpi_equiv
+	@sh scripts/test_mpi.sh build-mpi/mpi_equiv
+
+build-mpi/mpi_equiv: tests/mpi/mpi_equiv.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 # fixtures: regenerate the PyTorch reference fixtures under tests/fixtures/
 fixtures:
 	/usr/bin/python3 scripts/make_fixtures.py tests/fixtures
@@ -79,4 +94,4 @@ fixtures:
 
 # clean: remove build products (never runs/)
 clean:
-	rm -rf build build-asan build-debug $(BIN)
+	rm -rf build build-asan build-debug build-mpi $(BIN)

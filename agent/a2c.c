@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/dist.h"
 #include "env/rng.h"
 
 static double now(void) {
@@ -51,6 +52,14 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
                                 cfg->cpc_stop_target) < 0)
         goto oom;
     if (vec_init(&tr->vec, &tr->ecfg, B, cfg->seed) < 0) goto oom;
+    // data-parallel: env i of rank r is env r*B + i of the global batch
+    tr->world = dist_size();
+    if (tr->world > 1) {
+        for (int i = 0; i < B; i++)
+            env_init(&tr->vec.envs[i], &tr->ecfg,
+                     rng_derive(cfg->seed, (uint64_t)dist_rank() * (uint64_t)B + (uint64_t)i));
+        dist_bcast(tr->model.p.params, tr->model.p.total); // start from rank 0's parameters
+    }
 
     tr->obs = malloc((size_t)B * tr->obs_size);
     tr->rewards = calloc(B, sizeof(float));
@@ -173,7 +182,7 @@ void trainer_rollout(Trainer *tr) {
     trainer_prepare_step(tr, T);
     model_forward(m, a, T * B, B);
     tr->times.act += now() - t0;
-    tr->frames += (double)T * B;
+    tr->frames += (double)T * B * tr->world; // frames over all ranks
     vec_log_take(&tr->vec, &tr->ep);
 }
 
@@ -267,6 +276,7 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
     trainer_loss(tr, st);
     double t2 = now();
     model_backward(m, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B);
+    if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total); // same update on every rank
     double t3 = now();
     st->grad_norm = nn_clip_grad_norm(&m->p, tr->cfg.max_grad_norm);
     st->lr = lr;

@@ -75,6 +75,7 @@ typedef struct {
     void (*env_step)(void *ctx, const int *actions, uint8_t *obs, float *rewards,
                      uint8_t *terminated, uint8_t *truncated);
     void *env_ctx;
+    int world;           // MPI ranks (1 = single process)
 } Trainer;
 
 // Build everything from a validated config. Returns 0, or -1 with a message.

@@ -17,6 +17,7 @@
 
 #include "agent/blas.h"
 #include "agent/ckpt.h"
+#include "agent/dist.h"
 #include "env/rng.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -107,95 +108,143 @@ static void log_row(FILE *f, const Trainer *tr, const LogAcc *a, double sps, int
 // ----------------------------------------------------------------------------
 // train
 
+// On resume, drop log rows past the checkpoint (written after it by a run
+// that was then killed), so the resumed log continues exactly where the
+// checkpointed state is. Rewritten atomically; untouched when nothing is past.
+static int log_truncate(const char *path, double frames, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *out = NULL, line[8192];
+    size_t outlen = 0;
+    FILE *mf = open_memstream(&out, &outlen);
+    if (!mf) { fclose(f); snprintf(err, errlen, "out of memory"); return -1; }
+    int lineno = 0, dropped = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (lineno > 1 && strtod(line, NULL) > frames) { dropped = 1; continue; }
+        fputs(line, mf);
+    }
+    fclose(f);
+    fclose(mf);
+    int rc = 0;
+    if (dropped) rc = file_write_atomic(path, out, outlen, err, errlen);
+    free(out);
+    return rc;
+}
+
+// Checksum of the parameters (compared across MPI ranks).
+static uint64_t param_checksum(const Model *m) {
+    uint64_t h = 1469598103934665603ull;
+    const uint8_t *p = (const uint8_t *)m->p.params;
+    size_t n = m->p.total * sizeof(float);
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
-    char err[512], dir[1024], path[1100];
+    char err[2048], dir[1024];
     Config cfg = *cfg_in;
     Ckpt ck = {0};
     double extra[CKPT_EXTRA] = {0};
+    const int rank = dist_rank(), world = dist_size(), lead = rank == 0;
+    char logpath[1100], cfgpath[1100], ckpath[1100];
+    int fail = 0;
 
     if (resume_dir) {
         snprintf(dir, sizeof dir, "%s", resume_dir);
         size_t l = strlen(dir);
         while (l > 1 && dir[l - 1] == '/') dir[--l] = 0;
-        snprintf(path, sizeof path, "%s/model.ckpt", dir);
-        if (ckpt_read(&ck, path, err, sizeof err) < 0) {
-            fprintf(stderr, "cpcrl train --resume: %s\n", err);
-            return 1;
-        }
-        double frames = cfg.frames;
-        cfg = ck.cfg;
-        if (cfg_frames_given) cfg.frames = frames; // allow extending a run
     } else {
-        if (!cfg.name[0]) {
+        if (!cfg.name[0])
             snprintf(cfg.name, sizeof cfg.name, "%s%s-s%llu", ENV_TASK_NAMES[cfg.task],
                      cfg.cpc_weight > 0 ? "" : "-nocpc", (unsigned long long)cfg.seed);
-        }
         snprintf(dir, sizeof dir, "%s/%s", cfg.runs_dir, cfg.name);
     }
-    if (config_check(&cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl train: %s\n", err);
-        ckpt_free(&ck);
-        return 1;
-    }
-
-    char logpath[1100], cfgpath[1100], ckpath[1100];
     snprintf(logpath, sizeof logpath, "%s/log.csv", dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/config.txt", dir);
-    snprintf(ckpath, sizeof ckpath, "%s/model.ckpt", dir);
-    if (!resume_dir && access(logpath, F_OK) == 0) {
+    // rank 0 owns model.ckpt; other ranks keep their own env state beside it
+    if (lead) snprintf(ckpath, sizeof ckpath, "%s/model.ckpt", dir);
+    else snprintf(ckpath, sizeof ckpath, "%s/model.rank%d.ckpt", dir, rank);
+
+    if (resume_dir) {
+        if (ckpt_read(&ck, ckpath, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl train --resume: %s\n", err);
+            fail = 1;
+        } else {
+            double frames = cfg.frames;
+            int threads = cfg.threads, progress = cfg.progress;
+            cfg = ck.cfg;
+            if (cfg_frames_given) cfg.frames = frames; // allow extending a run
+            cfg.threads = threads, cfg.progress = progress;
+        }
+    } else if (lead && access(logpath, F_OK) == 0) {
         fprintf(stderr,
                 "cpcrl train: %s already holds a run; continue it with --resume %s, or pick "
                 "another --name\n", dir, dir);
-        return 1;
+        fail = 1;
     }
+    if (!fail && config_check(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl train: %s\n", err);
+        fail = 1;
+    }
+    if (dist_allreduce_max_i(fail)) { ckpt_free(&ck); return 1; }
 
     blas_set_threads(cfg.threads);
     Trainer tr;
     if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl train: %s\n", err);
         ckpt_free(&ck);
+        dist_abort(1);
         return 1;
     }
     if (resume_dir) {
+        // validate everything before touching the run directory
         int rc = ckpt_load_trainer(&ck, &tr, extra, err, sizeof err);
         ckpt_free(&ck);
         if (rc < 0) {
-            fprintf(stderr, "cpcrl train --resume: %s: %s\n", path, err);
-            trainer_free(&tr);
-            return 1;
+            fprintf(stderr, "cpcrl train --resume: %s: %s\n", ckpath, err);
+            fail = 1;
+        } else if (lead && log_truncate(logpath, tr.frames, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl train --resume: %s\n", err);
+            fail = 1;
         }
-    } else {
-        if (mkdir_p(dir) < 0) {
-            fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
-            trainer_free(&tr);
-            return 1;
-        }
+    } else if (lead) {
         char *text = NULL;
         size_t len = 0;
-        FILE *mf = open_memstream(&text, &len);
-        if (!mf || config_write(&cfg, mf) < 0) {
+        FILE *mf = NULL;
+        if (mkdir_p(dir) < 0) {
+            fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
+            fail = 1;
+        } else if (!(mf = open_memstream(&text, &len)) || config_write(&cfg, mf) < 0) {
             fprintf(stderr, "cpcrl train: out of memory\n");
-            trainer_free(&tr);
-            return 1;
+            fail = 1;
         }
-        fclose(mf);
-        int rc = file_write_atomic(cfgpath, text, len, err, sizeof err);
-        free(text);
-        if (rc < 0) {
+        if (mf) fclose(mf);
+        if (!fail && file_write_atomic(cfgpath, text, len, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl train: %s\n", err);
-            trainer_free(&tr);
-            return 1;
+            fail = 1;
+        }
+        free(text);
+    }
+    FILE *logf = NULL;
+    const int K = tr.use_cpc ? tr.model.K : 0;
+    if (!fail && lead) {
+        logf = fopen(logpath, resume_dir ? "a" : "w");
+        if (!logf) {
+            fprintf(stderr, "cpcrl train: cannot open %s: %s\n", logpath, strerror(errno));
+            fail = 1;
+        } else if (!resume_dir) {
+            log_header(logf, K);
         }
     }
-
-    const int K = tr.use_cpc ? tr.model.K : 0;
-    FILE *logf = fopen(logpath, resume_dir ? "a" : "w");
-    if (!logf) {
-        fprintf(stderr, "cpcrl train: cannot open %s: %s\n", logpath, strerror(errno));
+    if (dist_allreduce_max_i(fail)) {
+        if (logf) fclose(logf);
         trainer_free(&tr);
         return 1;
     }
-    if (!resume_dir) log_header(logf, K);
 
     // extra[0] = frames of the next log row, extra[1] = of the next checkpoint
     double next_log = resume_dir ? extra[0] : cfg.log_every;
@@ -206,11 +255,17 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     g_stop = 0;
+    // fault injection for the tests: CPCRL_FAULT_NAN_AT=U makes update U's loss NaN
+    const char *nan_at = getenv("CPCRL_FAULT_NAN_AT");
+    long long fault_update = nan_at ? atoll(nan_at) : -1;
 
-    int tty = isatty(STDERR_FILENO) && cfg.progress;
-    fprintf(stderr, "cpcrl train: %s %s in %s | task %s, B=%d T=%d, CPC %s, %d params | %.0f/%.0f frames\n",
-            resume_dir ? "resuming" : "starting", cfg.name, dir, ENV_TASK_NAMES[cfg.task], cfg.envs,
-            cfg.unroll, tr.use_cpc ? "on" : "off", (int)tr.model.p.total, tr.frames, cfg.frames);
+    int tty = isatty(STDERR_FILENO) && cfg.progress && lead;
+    if (lead)
+        fprintf(stderr,
+                "cpcrl train: %s %s in %s | task %s, B=%d%s T=%d, CPC %s, %d params | %.0f/%.0f frames\n",
+                resume_dir ? "resuming" : "starting", cfg.name, dir, ENV_TASK_NAMES[cfg.task],
+                cfg.envs * world, world > 1 ? " (over MPI ranks)" : "", cfg.unroll,
+                tr.use_cpc ? "on" : "off", (int)tr.model.p.total, tr.frames, cfg.frames);
 
     LogAcc acc;
     memset(&acc, 0, sizeof acc);
@@ -220,12 +275,15 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
     while (tr.frames < cfg.frames) {
         trainer_rollout(&tr);
         UpdateStats st;
-        if (trainer_update(&tr, &st, trainer_lr(&tr)) < 0) {
-            fprintf(stderr,
-                    "\ncpcrl train: non-finite %s at update %lld (loss %g: policy %g, value %g, "
-                    "entropy %g, cpc %g; grad norm %g); stopping, last good checkpoint kept in %s\n",
-                    !isfinite(st.loss) ? "loss" : "gradient", (long long)tr.updates + 1, st.loss,
-                    st.policy_loss, st.value_loss, st.entropy, st.cpc_loss, st.grad_norm, ckpath);
+        if (tr.updates + 1 == fault_update) tr.acts.value[0] = NAN;
+        int bad = trainer_update(&tr, &st, trainer_lr(&tr)) < 0;
+        if (dist_allreduce_max_i(bad)) {
+            if (lead)
+                fprintf(stderr,
+                        "\ncpcrl train: non-finite %s at update %lld (loss %g: policy %g, value %g, "
+                        "entropy %g, cpc %g; grad norm %g); stopping, last good checkpoint kept in %s\n",
+                        !isfinite(st.loss) ? "loss" : "gradient", (long long)tr.updates + 1, st.loss,
+                        st.policy_loss, st.value_loss, st.entropy, st.cpc_loss, st.grad_norm, ckpath);
             status = 1;
             break;
         }
@@ -239,18 +297,29 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);
         if (g_hook.after_update) g_hook.after_update(g_hook.ctx, &tr, dir);
-        if (g_stop) interrupted = 1;
+        if (dist_allreduce_max_i(g_stop)) interrupted = 1; // every rank stops together
+        if (world > 1 && tr.updates % 100 == 0 && !dist_all_equal_u64(param_checksum(&tr.model))) {
+            if (lead)
+                fprintf(stderr, "\ncpcrl train: parameters differ across MPI ranks at update %lld\n",
+                        (long long)tr.updates);
+            status = 1;
+            break;
+        }
 
         int done = tr.frames >= cfg.frames;
         if (tr.frames >= next_log || done || interrupted) {
+            double epsum[4] = {acc.ep.episodes, acc.ep.ret, acc.ep.length, acc.ep.success};
+            dist_allreduce_sum_d(epsum, 4); // episode stats of every rank
+            acc.ep.episodes = (float)epsum[0], acc.ep.ret = (float)epsum[1];
+            acc.ep.length = (float)epsum[2], acc.ep.success = (float)epsum[3];
             double t = now();
             double sps = (tr.frames - f_row) / (t - t_row > 1e-9 ? t - t_row : 1e-9);
-            log_row(logf, &tr, &acc, sps, K);
+            if (lead) log_row(logf, &tr, &acc, sps, K);
             if (acc.ep.episodes > 0) last_ret = acc.ep.ret / acc.ep.episodes;
             memset(&acc, 0, sizeof acc);
             t_row = t, f_row = tr.frames;
             while (next_log <= tr.frames) next_log += cfg.log_every;
-            if (cfg.progress) {
+            if (cfg.progress && lead) {
                 double el = t - t_start, rate = (tr.frames - f_start) / (el > 1e-9 ? el : 1e-9);
                 char fr[32], tot[32], eta[32];
                 fmt_count(fr, sizeof fr, tr.frames);
@@ -267,8 +336,9 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
             if (tr.frames >= next_ckpt || done || interrupted) {
                 while (next_ckpt <= tr.frames) next_ckpt += cfg.ckpt_every;
                 extra[0] = next_log, extra[1] = next_ckpt;
-                if (ckpt_save(&tr, extra, ckpath, err, sizeof err) < 0) {
-                    fprintf(stderr, "\ncpcrl train: checkpoint failed: %s\n", err);
+                int ckfail = ckpt_save(&tr, extra, ckpath, err, sizeof err) < 0;
+                if (ckfail) fprintf(stderr, "\ncpcrl train: checkpoint failed: %s\n", err);
+                if (dist_allreduce_max_i(ckfail)) {
                     status = 1;
                     break;
                 }
@@ -277,14 +347,15 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         if (interrupted) break;
     }
     if (tty) fprintf(stderr, "\n");
-    if (fclose(logf) != 0 && status == 0) {
+    if (logf && fclose(logf) != 0 && status == 0) {
         fprintf(stderr, "cpcrl train: writing %s failed\n", logpath);
         status = 1;
     }
-    if (status == 0)
+    if (status == 0 && lead) {
         fprintf(stderr, "cpcrl train: %s at %.0f frames; checkpoint %s\n",
                 interrupted ? "interrupted, saved" : "done", tr.frames, ckpath);
-    if (status == 0 && interrupted) fprintf(stderr, "  continue with: cpcrl train --resume %s\n", dir);
+        if (interrupted) fprintf(stderr, "  continue with: cpcrl train --resume %s\n", dir);
+    }
     trainer_free(&tr);
     return status;
 }

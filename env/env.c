@@ -32,11 +32,14 @@
 //               long enough (size = view + 4) that the cue cannot be seen from
 //               the junction in any heading: the agent has to remember it.
 //
-// Observation: the V x V window is gathered with a per-heading forward/right
-// vector (no modulo), visibility is MiniGrid's process_vis done on 16-bit row
-// masks (each pass is a Kogge-Stone fill), then the obs block is cleared with
-// one memset and one byte per cell is set. env_observe_ref is the plain port
-// the tests hold the fast version to.
+// Observation: the V x V window is gathered row by row with a per-heading
+// forward/right vector (no modulo). Visibility is MiniGrid's process_vis on
+// bit masks, one row at a time: its left-to-right and right-to-left passes
+// together light each run of see-through cells that holds a lit cell plus the
+// cell at either end of the run, found with one add (the carry leaves the run)
+// and one Kogge-Stone fill. The obs block is cleared with one memset, then one
+// byte per cell is set; rows no light reaches are marked unseen in one go.
+// env_observe_ref is the plain port the tests hold the fast version to.
 #include "env/env.h"
 
 #include <assert.h>
@@ -543,21 +546,9 @@ void env_log_take(Env *e, EnvLog *out) {
 // ---------------------------------------------------------------------------
 // Observation
 
-// Light spreading along a row (bit i = view column i): every lit see-through
-// cell lights its neighbour on the side the pass moves to, repeatedly. `g`
-// lit see-through cells, `p` see-through cells; returns the lit see-through
-// cells after the fill (a Kogge-Stone occluded fill, 15 columns at most).
-static inline uint32_t fill_up(uint32_t g, uint32_t p) {
-    g |= p & (g << 1);
-    p &= p << 1;
-    g |= p & (g << 2);
-    p &= p << 2;
-    g |= p & (g << 4);
-    p &= p << 4;
-    g |= p & (g << 8);
-    return g;
-}
-
+// Light spreading down a row (bit i = view column i): every cell of `g` and
+// every see-through cell (`p`) reached from it through see-through cells
+// toward column 0 (a Kogge-Stone occluded fill, 15 columns at most).
 static inline uint32_t fill_down(uint32_t g, uint32_t p) {
     g |= p & (g >> 1);
     p &= p >> 1;
@@ -569,11 +560,8 @@ static inline uint32_t fill_down(uint32_t g, uint32_t p) {
     return g;
 }
 
-// The body is inlined twice: once with V = 7 (the default) as a constant, so
-// the compiler unrolls the row loops, once for any V.
-static inline __attribute__((always_inline)) void observe_impl(const Env *e, uint8_t *obs,
-                                                               const int V) {
-    const int VV = V * V, half = V / 2, w = e->w, h = e->h;
+void env_observe(const Env *e, uint8_t *obs) {
+    const int V = e->cfg.view, VV = V * V, half = V / 2, w = e->w, h = e->h;
     const int d = e->dir & 3, fx = DX[d], fy = DY[d], rx = -fy, ry = fx;
     const uint32_t full = (1u << V) - 1u;
     const int step = ry * w + rx; // grid index step from one view column to the next
@@ -621,13 +609,6 @@ static inline __attribute__((always_inline)) void observe_impl(const Env *e, uin
         m = next; // a lit see-through cell lights the three cells above it
     }
     if (r >= 0) memset(obs + (size_t)ENV_UNSEEN * VV, 1, (size_t)(r + 1) * V);
-}
-
-void env_observe(const Env *e, uint8_t *obs) {
-    if (e->cfg.view == 7)
-        observe_impl(e, obs, 7);
-    else
-        observe_impl(e, obs, e->cfg.view);
 }
 
 void env_observe_ref(const Env *e, uint8_t *obs) {

@@ -71,7 +71,10 @@ typedef struct {
 
 // Parse a task name; returns ENV_TASK_* or -1.
 int env_task_from_name(const char *name);
-// Fill the task's defaults for every field left at 0 (view defaults to 7).
+// Fill the task's defaults (view 7; sizes goal 9, watermaze 9, keys_doors 7,
+// seekavoid 9, tmaze view + 4 = 11, so the cue is out of sight from the
+// junction; max_steps 100 everywhere; items seekavoid 6, keys_doors 1).
+// Idempotent. Leaves an unknown task alone for env_config_check to report.
 void env_config_defaults(EnvConfig *cfg);
 // 0 when the (defaulted) config is valid; else -1 and a message in err.
 int env_config_check(const EnvConfig *cfg, char *err, size_t errlen);
@@ -117,11 +120,13 @@ void env_observe(const Env *e, uint8_t *obs);
 // Plain reference version of env_observe: a line-by-line port of MiniGrid's
 // slice + rotate + process_vis. Slow; tests compare env_observe against it.
 void env_observe_ref(const Env *e, uint8_t *obs);
-// Apply one action. Returns the reward; sets *terminated / *truncated. When
-// either is set, the episode's stats go into e->log and the env resets itself,
+// Apply one action. Returns the reward; sets *terminated / *truncated (never
+// both: an episode that ends on its last allowed step counts as terminated).
+// When either is set, the episode's stats go into e->log and the env resets itself,
 // so the state (and any observation taken after) belongs to the new episode.
 float env_step(Env *e, int action, uint8_t *terminated, uint8_t *truncated);
-// Hash of the world state (grid, pose, carrying, steps, rng): for replays.
+// FNV-1a hash of the world state (grid, pose, carrying, steps, target, cue,
+// key flag, rng): for replays.
 uint64_t env_hash(const Env *e);
 // Move the accumulated stats into *out (adding) and clear them.
 void env_log_take(Env *e, EnvLog *out);
