@@ -10,6 +10,7 @@
 #include "agent/bench.h"
 #include "agent/blas.h"
 #include "agent/config.h"
+#include "agent/dist.h"
 #include "agent/train.h"
 #include "env/env.h"
 
@@ -244,7 +245,12 @@ int main(int argc, char **argv) {
             char *p[1] = {(char *)cmd->name};
             return cmd_help(&c, p, 1, 0, NULL);
         }
-    if (cmd->run == cmd_train) return cmd_train(&c, NULL, 0, sub_argc, sub_argv);
+    if (cmd->run == cmd_train) {
+        dist_init(&argc, &argv); // MPI (make mpi); a no-op in the plain build
+        int rc = cmd_train(&c, NULL, 0, sub_argc, sub_argv);
+        dist_finalize();
+        return rc;
+    }
     char *pos[4];
     char err[512];
     int npos = config_parse_args(&c, sub_argc, sub_argv, cmd->groups, pos, 2, err, sizeof err);

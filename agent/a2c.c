@@ -81,14 +81,19 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->prev_action = calloc(B, sizeof(int));
     tr->prev_reward = calloc(B, sizeof(float));
     tr->prev_done = calloc(B, sizeof(float));
+    tr->rng = calloc(B, sizeof(uint64_t));
     if (!tr->obs || !tr->rewards || !tr->term || !tr->trunc || !tr->actions || !tr->rew ||
         !tr->done || !tr->mask || !tr->starts || !tr->logp || !tr->dlogp || !tr->ent || !tr->dent ||
         !tr->adv || !tr->ret || !tr->h_carry || !tr->c_carry || !tr->prev_action ||
-        !tr->prev_reward || !tr->prev_done)
+        !tr->prev_reward || !tr->prev_done || !tr->rng)
         goto oom;
     for (int b = 0; b < B; b++) tr->prev_done[b] = 1.0f; // every env starts an episode
     vec_observe(&tr->vec, tr->obs);
-    tr->rng = rng_derive(cfg->seed, 0x5A3F);
+    // one sampler stream per env, keyed by the env's global index, so that a
+    // batch (or R MPI ranks) of B envs acts exactly like B single envs
+    for (int b = 0; b < B; b++)
+        tr->rng[b] = rng_derive(cfg->seed ^ 0x5A3F5A3Full,
+                                (uint64_t)dist_rank() * (uint64_t)B + (uint64_t)b);
     return 0;
 oom:
     trainer_free(tr);
@@ -106,7 +111,7 @@ void trainer_free(Trainer *tr) {
     void *ptrs[] = {tr->obs, tr->rewards, tr->term, tr->trunc, tr->actions, tr->rew,
                     tr->done, tr->mask, tr->starts, tr->logp, tr->dlogp, tr->ent, tr->dent, tr->adv,
                     tr->ret, tr->h_carry, tr->c_carry, tr->prev_action, tr->prev_reward,
-                    tr->prev_done};
+                    tr->prev_done, tr->rng};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     memset(tr, 0, sizeof *tr);
 }
@@ -158,7 +163,7 @@ void trainer_rollout(Trainer *tr) {
         int *act = tr->actions + r0;
         for (int b = 0; b < B; b++) {
             const float *lg = a->logits + (r0 + b) * A;
-            act[b] = tr->greedy ? nn_argmax(lg, A) : nn_sample_logits(lg, A, &tr->rng);
+            act[b] = tr->greedy ? nn_argmax(lg, A) : nn_sample_logits(lg, A, &tr->rng[b]);
         }
         double t1 = now();
         if (tr->env_step) tr->env_step(tr->env_ctx, act, tr->obs, tr->rewards, tr->term, tr->trunc);

@@ -64,7 +64,7 @@ typedef struct {
     int *prev_action;         // (B) action taken at the previous step
     float *prev_reward;       // (B)
     float *prev_done;         // (B) 1 when the previous step ended an episode
-    uint64_t rng;             // action sampler
+    uint64_t *rng;            // (B) action sampler per env
     double frames;
     int64_t updates;
     EnvLog ep;                // episode stats since last taken

@@ -76,7 +76,7 @@ static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
     n = add(e, n, "state/prev_reward", CK_F32, tr->prev_reward, 1, B, 0);
     n = add(e, n, "state/prev_done", CK_F32, tr->prev_done, 1, B, 0);
     n = add(e, n, "state/prev_action", CK_U8, tr->prev_action, 1, (uint32_t)(B * sizeof(int)), 0);
-    n = add(e, n, "state/rng", CK_U8, &tr->rng, 1, sizeof tr->rng, 0);
+    n = add(e, n, "state/rng", CK_U8, tr->rng, 1, (uint32_t)(B * sizeof(uint64_t)), 0);
     n = add(e, n, "state/frames", CK_F64, &tr->frames, 1, 1, 0);
     n = add(e, n, "state/updates", CK_I64, &tr->updates, 1, 1, 0);
     n = add(e, n, "state/episodes", CK_F32, &tr->ep, 1, 4, 0);

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h>'s macro I out
+#include <cblas.h>
+
 #include "env/rng.h"
 
 // ----------------------------------------------------------------------------
@@ -92,7 +95,9 @@ static int alloc_all(float **ptrs[], const size_t *sizes, int n) {
 static size_t conv_work(const Model *m, int N) {
     size_t w1 = nn_conv2d_workspace(N, m->C, m->V, m->V, m->c1, 3, 1, 1);
     size_t w2 = nn_conv2d_workspace(N, m->c1, m->V, m->V, m->c2, 3, 1, 1);
-    return w1 > w2 ? w1 : w2;
+    size_t w0 = nn_conv2d_onehot_workspace(m->C, m->V, m->V, m->c1, 3, 1, 1);
+    size_t w = w1 > w2 ? w1 : w2;
+    return w > w0 ? w : w0;
 }
 
 int acts_alloc(Acts *a, const Model *m, int N) {
@@ -103,7 +108,10 @@ int acts_alloc(Acts *a, const Model *m, int N) {
                       n * m->H, n * m->H, n * 4 * m->H, n * m->H, n * m->H, n * m->A, n,
                       conv_work(m, N)};
     a->N = N;
-    if (alloc_all(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0])) < 0) {
+    a->kind = calloc(n * VV > 0 ? n * VV : 1, 1);
+    a->onehot = calloc(n ? n : 1, 1);
+    if (alloc_all(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0])) < 0 || !a->kind ||
+        !a->onehot) {
         acts_free(a);
         return -1;
     }
@@ -114,19 +122,17 @@ void acts_free(Acts *a) {
     float *ptrs[] = {a->x0, a->a1, a->a2, a->z, a->xin, a->hprev, a->cprev,
                      a->gates, a->h, a->cell, a->logits, a->value, a->work};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+    free(a->kind);
+    free(a->onehot);
     memset(a, 0, sizeof *a);
 }
 
 int grads_alloc(Grads *g, const Model *m, int N, int Bmax) {
     size_t VV = (size_t)m->V * m->V, n = (size_t)N, b = (size_t)Bmax;
-    size_t pre = (size_t)m->D;
-    if ((size_t)m->c2 * VV > pre) pre = (size_t)m->c2 * VV;
-    if ((size_t)m->c1 * VV > pre) pre = (size_t)m->c1 * VV;
     float **ptrs[] = {&g->dh, &g->dz, &g->dpre, &g->da2, &g->da1, &g->dlogits, &g->dvalue,
-                      &g->dgates, &g->dx, &g->dhc, &g->dcc, &g->dhp, &g->dcp};
-    size_t sizes[] = {n * m->H, n * m->D, n * pre, n * m->c2 * VV, n * m->c1 * VV,
-                      n * m->A, n, b * 4 * m->H, b * m->X, b * m->H, b * m->H, b * m->H,
-                      b * m->H};
+                      &g->dgates, &g->dhc, &g->dcc, &g->dhp, &g->dcp};
+    size_t sizes[] = {n * m->H, n * m->D, n * m->D, n * m->c2 * VV, n * m->c1 * VV,
+                      n * m->A, n, n * 4 * m->H, b * m->H, b * m->H, b * m->H, b * m->H};
     g->N = N, g->Bmax = Bmax;
     if (alloc_all(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0])) < 0) {
         grads_free(g);
@@ -137,7 +143,7 @@ int grads_alloc(Grads *g, const Model *m, int N, int Bmax) {
 
 void grads_free(Grads *g) {
     float *ptrs[] = {g->dh, g->dz, g->dpre, g->da2, g->da1, g->dlogits, g->dvalue,
-                     g->dgates, g->dx, g->dhc, g->dcc, g->dhp, g->dcp};
+                     g->dgates, g->dhc, g->dcc, g->dhp, g->dcp};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     memset(g, 0, sizeof *g);
 }
@@ -154,9 +160,13 @@ void model_forward(Model *m, Acts *a, int r0, int n) {
     float *z = a->z + (size_t)r0 * D;
     float *xin = a->xin + (size_t)r0 * X;
     float *h = a->h + (size_t)r0 * H;
+    const float *w1 = nn_param(p, m->conv1_w), *b1 = nn_param(p, m->conv1_b);
 
-    nn_conv2d_forward(a1, x0, nn_param(p, m->conv1_w), nn_param(p, m->conv1_b), a->work,
-                      n, C, V, V, m->c1, 3, 1, 1);
+    uint8_t *kind = a->kind + (size_t)r0 * VV;
+    const int onehot = nn_onehot_index(kind, x0, n, C, VV) == 0;
+    memset(a->onehot + r0, onehot, (size_t)n);
+    if (onehot) nn_conv2d_onehot_forward(a1, kind, w1, b1, a->work, n, C, V, V, m->c1, 3, 1, 1);
+    else nn_conv2d_forward(a1, x0, w1, b1, a->work, n, C, V, V, m->c1, 3, 1, 1);
     nn_relu_forward(a1, a1, (size_t)n * m->c1 * VV);
     nn_conv2d_forward(a2, a1, nn_param(p, m->conv2_w), nn_param(p, m->conv2_b), a->work,
                       n, m->c1, V, V, m->c2, 3, 1, 1);
@@ -176,11 +186,26 @@ void model_forward(Model *m, Acts *a, int r0, int n) {
 // ----------------------------------------------------------------------------
 // Backward (truncated BPTT over the unroll, then the encoder batched over T*B)
 
+// d (n) := d * (act > 0), in place: the ReLU's backward where nothing else
+// has added into d.
+static void relu_mask(float *d, const float *act, size_t n) {
+    for (size_t i = 0; i < n; i++) d[i] = act[i] > 0.0f ? d[i] : 0.0f;
+}
+
+// db (O) += column sums of d (N, O)
+static void colsum_add(float *db, const float *d, int N, int O) {
+    for (int n = 0; n < N; n++) {
+        const float *r = d + (size_t)n * O;
+        for (int o = 0; o < O; o++) db[o] += r[o];
+    }
+}
+
 void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B) {
     NNParams *p = &m->p;
-    const int VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A;
+    const int VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A, G = 4 * H;
     const int N = T * B;
     const size_t BH = (size_t)B * H;
+    const float *w_ih = nn_param(p, m->w_ih), *w_hh = nn_param(p, m->w_hh);
 
     // heads, batched over all rows: dh += dlogits W_pi + dvalue W_v
     nn_linear_backward(g->dh, nn_grad(p, m->pi_w), nn_grad(p, m->pi_b), g->dlogits, a->h,
@@ -188,48 +213,66 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
     nn_linear_backward(g->dh, nn_grad(p, m->v_w), nn_grad(p, m->v_b), g->dvalue, a->h,
                        nn_param(p, m->v_w), N, H, 1);
 
-    // LSTM, backwards in time; the carried gradients are cut where the
-    // incoming state was reset (mask 0), and dropped at the unroll start.
-    memset(g->dhc, 0, BH * sizeof(float));
+    // LSTM, backwards in time. Per step: the pointwise backward into this
+    // step's rows of dgates, and the state gradient carried to step t-1,
+    // dh_prev = dgates W_hh and dc_prev, cut where the incoming state was
+    // reset (mask 0); at t = 0 it leaves the unroll (dhc, dcc).
     memset(g->dcc, 0, BH * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
-        size_t r = (size_t)t * B;
-        float *dht = g->dh + r * H;
-        for (size_t i = 0; i < BH; i++) dht[i] += g->dhc[i];
-        memset(g->dx, 0, (size_t)B * X * sizeof(float));
-        memset(g->dhp, 0, BH * sizeof(float));
+        const size_t r = (size_t)t * B;
+        float *dG = g->dgates + r * G;
         memset(g->dcp, 0, BH * sizeof(float));
-        nn_lstm_backward(g->dx, g->dhp, g->dcp, nn_grad(p, m->w_ih), nn_grad(p, m->w_hh),
-                         nn_grad(p, m->b_ih), nn_grad(p, m->b_hh), dht, g->dcc,
-                         a->gates + r * 4 * H, a->cell + r * H, a->cprev + r * H,
-                         a->xin + r * X, a->hprev + r * H, nn_param(p, m->w_ih),
-                         nn_param(p, m->w_hh), g->dgates, B, X, H);
+        nn_lstm_backward_gates(dG, g->dcp, g->dh + r * H, g->dcc, a->gates + r * G,
+                               a->cell + r * H, a->cprev + r * H, B, H);
+        // dhp (B, H) = dG (B, 4H) @ W_hh (4H, H)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, dG, G, w_hh, H,
+                    0.0f, g->dhp, H);
         for (int b = 0; b < B; b++) {
-            float mk = mask[r + b];
-            float *dz = g->dz + (r + b) * D;
-            const float *dx = g->dx + (size_t)b * X;
-            for (int i = 0; i < D; i++) dz[i] += dx[i];
-            for (int i = 0; i < H; i++) {
-                g->dhc[(size_t)b * H + i] = mk * g->dhp[(size_t)b * H + i];
-                g->dcc[(size_t)b * H + i] = mk * g->dcp[(size_t)b * H + i];
+            const float mk = mask[r + b];
+            const float *dhp = g->dhp + (size_t)b * H, *dcp = g->dcp + (size_t)b * H;
+            float *dcc = g->dcc + (size_t)b * H;
+            if (t > 0) {
+                float *dh = g->dh + (r - B + b) * H;
+                for (int i = 0; i < H; i++) dh[i] += mk * dhp[i];
+            } else {
+                float *dhc = g->dhc + (size_t)b * H;
+                for (int i = 0; i < H; i++) dhc[i] = mk * dhp[i];
             }
+            for (int i = 0; i < H; i++) dcc[i] = mk * dcp[i];
         }
     }
+    // ... and everything else of the LSTM as one GEMM over all T*B rows:
+    // dW_ih (4H, X) += dG^T (4H, N) @ xin (N, X); dW_hh likewise with h_prev
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, X, N, 1.0f, g->dgates, G, a->xin, X,
+                1.0f, nn_grad(p, m->w_ih), X);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, g->dgates, G, a->hprev,
+                H, 1.0f, nn_grad(p, m->w_hh), H);
+    colsum_add(nn_grad(p, m->b_ih), g->dgates, N, G);
+    colsum_add(nn_grad(p, m->b_hh), g->dgates, N, G);
+    // dz (N, D) += dG (N, 4H) @ W_ih[:, :D] (4H, D): the z part of dx (the
+    // action/reward inputs need no gradient)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, g->dgates, G, w_ih, X,
+                1.0f, g->dz, D);
 
-    // encoder, batched over all T*B frames
+    // encoder, batched over all T*B frames; each ReLU's backward is a mask
+    // applied in place to the gradient the layer above wrote
     const int F2 = m->c2 * VV, F1 = m->c1 * VV;
-    memset(g->dpre, 0, (size_t)N * D * sizeof(float));
-    nn_relu_backward(g->dpre, g->dz, a->z, (size_t)N * D);
-    memset(g->da2, 0, (size_t)N * F2 * sizeof(float));
-    nn_linear_backward(g->da2, nn_grad(p, m->fc_w), nn_grad(p, m->fc_b), g->dpre, a->a2,
-                       nn_param(p, m->fc_w), N, F2, D);
-    memset(g->dpre, 0, (size_t)N * F2 * sizeof(float));
-    nn_relu_backward(g->dpre, g->da2, a->a2, (size_t)N * F2);
+    for (size_t i = 0; i < (size_t)N * D; i++) g->dpre[i] = a->z[i] > 0.0f ? g->dz[i] : 0.0f;
+    // da2 (N, F2) = dpre (N, D) @ W_fc (D, F2); dW_fc += dpre^T a2; db_fc += colsum(dpre)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F2, D, 1.0f, g->dpre, D,
+                nn_param(p, m->fc_w), F2, 0.0f, g->da2, F2);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, F2, N, 1.0f, g->dpre, D, a->a2, F2,
+                1.0f, nn_grad(p, m->fc_w), F2);
+    colsum_add(nn_grad(p, m->fc_b), g->dpre, N, D);
+    relu_mask(g->da2, a->a2, (size_t)N * F2);
     memset(g->da1, 0, (size_t)N * F1 * sizeof(float));
-    nn_conv2d_backward(g->da1, nn_grad(p, m->conv2_w), nn_grad(p, m->conv2_b), g->dpre, a->a1,
+    nn_conv2d_backward(g->da1, nn_grad(p, m->conv2_w), nn_grad(p, m->conv2_b), g->da2, a->a1,
                        nn_param(p, m->conv2_w), a->work, N, m->c1, m->V, m->V, m->c2, 3, 1, 1);
-    memset(g->dpre, 0, (size_t)N * F1 * sizeof(float));
-    nn_relu_backward(g->dpre, g->da1, a->a1, (size_t)N * F1);
-    nn_conv2d_backward(NULL, nn_grad(p, m->conv1_w), nn_grad(p, m->conv1_b), g->dpre, a->x0,
-                       nn_param(p, m->conv1_w), a->work, N, m->C, m->V, m->V, m->c1, 3, 1, 1);
+    relu_mask(g->da1, a->a1, (size_t)N * F1);
+    if (!memchr(a->onehot, 0, (size_t)N))
+        nn_conv2d_onehot_backward(nn_grad(p, m->conv1_w), nn_grad(p, m->conv1_b), g->da1,
+                                  a->kind, a->work, N, m->C, m->V, m->V, m->c1, 3, 1, 1);
+    else
+        nn_conv2d_backward(NULL, nn_grad(p, m->conv1_w), nn_grad(p, m->conv1_b), g->da1, a->x0,
+                           nn_param(p, m->conv1_w), a->work, N, m->C, m->V, m->V, m->c1, 3, 1, 1);
 }

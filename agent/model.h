@@ -12,6 +12,17 @@
 //
 // Activations live in an Acts block of N rows (one row per env-step), written
 // while acting and reused as-is by the learner's backward: no recomputation.
+//
+// Where the time goes and why (default net, B = 32, T = 20):
+//   conv1   observations are one-hot, so conv1 is a gather of weight columns
+//           (nn_conv2d_onehot_*), its weight gradient a scatter-add; rows
+//           that are not one-hot fall back to the generic conv.
+//   conv2   one small sgemm per frame straight into NCHW (nn_conv2d_*).
+//   LSTM    the BPTT loop does only the pointwise backward and the carried
+//           dh_prev = dgates W_hh per step; every step's dgates stays in
+//           Grads.dgates (T*B, 4H), so dW_ih, dW_hh, the biases and dz are
+//           one GEMM each over all T*B rows after the loop.
+//   fc, heads  one GEMM each over all rows.
 #ifndef CPCRL_MODEL_H
 #define CPCRL_MODEL_H
 
@@ -43,7 +54,9 @@ typedef struct {
     float *cell;   // (N, H)
     float *logits; // (N, A)
     float *value;  // (N)
-    float *work;   // conv workspace for N rows (nn_conv2d_workspace)
+    float *work;   // conv workspace (nn_conv2d_workspace, nn_conv2d_onehot_workspace)
+    uint8_t *kind; // (N, V*V) hot plane of each observation pixel (nn_onehot_index)
+    uint8_t *onehot; // (N) 1 where the row's observation is one-hot (conv1 gathers)
 } Acts;
 
 // Gradient buffers and workspaces for the backward over N rows.
@@ -51,12 +64,14 @@ typedef struct {
     int N, Bmax;
     float *dh;     // (N, H) gradient into c_t from the heads and CPC
     float *dz;     // (N, D) gradient into z_t from the LSTM input and CPC
-    float *dpre;   // (N, max(D, c2 V V, c1 V V)) scratch
+    float *dpre;   // (N, D) gradient into the fc pre-activation
     float *da2;    // (N, c2 V V)
     float *da1;    // (N, c1 V V)
     float *dlogits;// (N, A)
     float *dvalue; // (N)
-    float *dgates, *dx, *dhc, *dcc, *dhp, *dcp; // per-step (B, ...) BPTT scratch
+    float *dgates; // (N, 4H) every step's gradient into the gate pre-activations
+    float *dhc, *dcc, *dhp, *dcp; // per-step (B, H) BPTT scratch; after the
+                                  // backward dhc, dcc hold what leaves the unroll start
 } Grads;
 
 int model_init(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K,

@@ -25,8 +25,6 @@
 
 #include "env/rng.h"
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 // ----------------------------------------------------------------------------
 // Linear
 
@@ -59,58 +57,81 @@ void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 }
 
 // ----------------------------------------------------------------------------
-// Conv2d via im2col
+// Conv2d, one frame at a time: im2col^T then one small sgemm per frame
+//
+// For the network's shapes (7x7 images, 16-32 channels) a frame's GEMM is
+// (Co x Ci*K*K) @ (Ci*K*K x Ho*Wo), e.g. 32x144 @ 144x49: OpenBLAS runs that
+// through its small-matrix kernels without packing, about twice as fast as
+// one batched (N*Ho*Wo x Ci*K*K) GEMM, and the result lands in NCHW directly
+// (no transpose of the output, none of dout in the backward).
 
 static inline int conv_out(int X, int K, int S, int P) { return (X + 2 * P - K) / S + 1; }
 
 size_t nn_conv2d_workspace(int N, int Ci, int H, int W, int Co, int K, int S, int P) {
-    size_t rows = (size_t)N * conv_out(H, K, S, P) * conv_out(W, K, S, P);
-    return rows * ((size_t)Ci * K * K + (size_t)Co);
+    (void)N, (void)Co;
+    size_t hw = (size_t)conv_out(H, K, S, P) * conv_out(W, K, S, P);
+    return 2 * (size_t)Ci * K * K * hw; // colT and dcolT of one frame
 }
 
-// inp (N,Ci,H,W) -> col (N*Ho*Wo, Ci*K*K); row (n,oy,ox), column (ci,ky,kx)
-// matches the flattening of w (Co,Ci,K,K). Out-of-image taps are zero.
-static void im2col(float *col, const float *inp, int N, int Ci, int H, int W, int K,
-                   int S, int P, int Ho, int Wo) {
-    size_t ckk = (size_t)Ci * K * K;
-    for (int n = 0; n < N; n++)
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) {
-                float *row = col + (((size_t)n * Ho + oy) * Wo + ox) * ckk;
-                for (int ci = 0; ci < Ci; ci++) {
-                    const float *plane = inp + ((size_t)n * Ci + ci) * H * W;
-                    for (int ky = 0; ky < K; ky++) {
-                        int iy = oy * S - P + ky;
-                        for (int kx = 0; kx < K; kx++) {
-                            int ix = ox * S - P + kx;
-                            *row++ = (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                         ? plane[(size_t)iy * W + ix] : 0.0f;
-                        }
-                    }
-                }
-            }
+// First and one-past-last output column ox whose tap kx lands inside [0, W).
+static inline void conv_valid_range(int *lo, int *hi, int W, int Wo, int kx, int S, int P) {
+    int a = P - kx, l = a > 0 ? (a + S - 1) / S : 0;       // ox*S - P + kx >= 0
+    int b = W - 1 + P - kx, h = b >= 0 ? b / S + 1 : 0;      // ox*S - P + kx <= W-1
+    *lo = l < Wo ? l : Wo;
+    *hi = h < Wo ? h : Wo;
+    if (*hi < *lo) *hi = *lo;
 }
 
-// The adjoint of im2col: dinp += fold(dcol).
-static void col2im_add(float *dinp, const float *dcol, int N, int Ci, int H, int W, int K,
-                       int S, int P, int Ho, int Wo) {
-    size_t ckk = (size_t)Ci * K * K;
-    for (int n = 0; n < N; n++)
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) {
-                const float *row = dcol + (((size_t)n * Ho + oy) * Wo + ox) * ckk;
-                for (int ci = 0; ci < Ci; ci++) {
-                    float *plane = dinp + ((size_t)n * Ci + ci) * H * W;
-                    for (int ky = 0; ky < K; ky++) {
-                        int iy = oy * S - P + ky;
-                        for (int kx = 0; kx < K; kx++, row++) {
-                            int ix = ox * S - P + kx;
-                            if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                plane[(size_t)iy * W + ix] += *row;
-                        }
+// One frame img (Ci,H,W) -> colT (Ci*K*K, Ho*Wo): row (ci,ky,kx) holds the
+// input each output pixel sees through that tap (0 outside the image). Row
+// order matches the flattening of w (Co,Ci,K,K).
+static void im2colT(float *colT, const float *img, int Ci, int H, int W, int K, int S, int P,
+                    int Ho, int Wo) {
+    const size_t hw = (size_t)Ho * Wo;
+    for (int ci = 0; ci < Ci; ci++) {
+        const float *plane = img + (size_t)ci * H * W;
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                float *row = colT + (((size_t)ci * K + ky) * K + kx) * hw;
+                int lo, hi;
+                conv_valid_range(&lo, &hi, W, Wo, kx, S, P);
+                for (int oy = 0; oy < Ho; oy++) {
+                    float *d = row + (size_t)oy * Wo;
+                    int iy = oy * S - P + ky;
+                    if (iy < 0 || iy >= H) {
+                        memset(d, 0, (size_t)Wo * sizeof(float));
+                        continue;
                     }
+                    const float *s = plane + (size_t)iy * W - P + kx;
+                    for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+                    if (S == 1) memcpy(d + lo, s + lo, (size_t)(hi - lo) * sizeof(float));
+                    else for (int ox = lo; ox < hi; ox++) d[ox] = s[(size_t)ox * S];
+                    for (int ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
                 }
             }
+    }
+}
+
+// The adjoint of im2colT: img (Ci,H,W) += fold(dcolT).
+static void col2imT_add(float *img, const float *dcolT, int Ci, int H, int W, int K, int S,
+                        int P, int Ho, int Wo) {
+    const size_t hw = (size_t)Ho * Wo;
+    for (int ci = 0; ci < Ci; ci++) {
+        float *plane = img + (size_t)ci * H * W;
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                const float *row = dcolT + (((size_t)ci * K + ky) * K + kx) * hw;
+                int lo, hi;
+                conv_valid_range(&lo, &hi, W, Wo, kx, S, P);
+                for (int oy = 0; oy < Ho; oy++) {
+                    int iy = oy * S - P + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    const float *s = row + (size_t)oy * Wo;
+                    float *d = plane + (size_t)iy * W - P + kx;
+                    for (int ox = lo; ox < hi; ox++) d[(size_t)ox * S] += s[ox];
+                }
+            }
+    }
 }
 
 // inp (N,Ci,H,W) * w (Co,Ci,K,K) + b (Co) -> out (N,Co,Ho,Wo)
@@ -118,20 +139,19 @@ void nn_conv2d_forward(float *out, const float *inp, const float *w, const float
                        float *work, int N, int Ci, int H, int W, int Co, int K, int S, int P) {
     int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
     assert(Ho > 0 && Wo > 0);
-    int HW = Ho * Wo, ckk = Ci * K * K;
-    size_t rows = (size_t)N * HW;
-    float *col = work, *tmp = work + rows * ckk;
-    im2col(col, inp, N, Ci, H, W, K, S, P, Ho, Wo);
-    // tmp (N*HW, Co) = col (N*HW, CKK) @ w^T (CKK, Co)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Co, ckk, 1.0f, col, ckk,
-                w, ckk, 0.0f, tmp, Co);
-    for (int n = 0; n < N; n++)
-        for (int co = 0; co < Co; co++) {
-            float bias = b ? b[co] : 0.0f;
-            float *o = out + ((size_t)n * Co + co) * HW;
-            const float *t = tmp + (size_t)n * HW * Co + co;
-            for (int p = 0; p < HW; p++) o[p] = t[(size_t)p * Co] + bias;
-        }
+    const int hw = Ho * Wo, ckk = Ci * K * K;
+    float *colT = work;
+    for (int n = 0; n < N; n++) {
+        const float *img = inp + (size_t)n * Ci * H * W;
+        float *o = out + (size_t)n * Co * hw;
+        im2colT(colT, img, Ci, H, W, K, S, P, Ho, Wo);
+        if (b)
+            for (int co = 0; co < Co; co++)
+                for (int p = 0; p < hw; p++) o[(size_t)co * hw + p] = b[co];
+        // o (Co, HW) = w (Co, CKK) @ colT (CKK, HW) (+ b)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, hw, ckk, 1.0f, w, ckk, colT,
+                    hw, b ? 1.0f : 0.0f, o, hw);
+    }
 }
 
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
@@ -139,33 +159,131 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                         int N, int Ci, int H, int W, int Co, int K, int S, int P) {
     int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
     assert(Ho > 0 && Wo > 0);
-    int HW = Ho * Wo, ckk = Ci * K * K;
-    size_t rows = (size_t)N * HW;
-    float *col = work, *dtmp = work + rows * ckk;
-    // dtmp (N*HW, Co) is dout (N,Co,HW) with the channel moved innermost
-    for (int n = 0; n < N; n++)
-        for (int co = 0; co < Co; co++) {
-            const float *d = dout + ((size_t)n * Co + co) * HW;
-            float *t = dtmp + (size_t)n * HW * Co + co;
-            float s = 0.0f;
-            for (int p = 0; p < HW; p++) {
-                t[(size_t)p * Co] = d[p];
-                s += d[p];
+    const int hw = Ho * Wo, ckk = Ci * K * K;
+    float *colT = work, *dcolT = work + (size_t)ckk * hw;
+    for (int n = 0; n < N; n++) {
+        const float *d = dout + (size_t)n * Co * hw;
+        if (db)
+            for (int co = 0; co < Co; co++) {
+                float s = 0.0f;
+                for (int p = 0; p < hw; p++) s += d[(size_t)co * hw + p];
+                db[co] += s;
             }
-            if (db) db[co] += s;
+        if (dw) {
+            im2colT(colT, inp + (size_t)n * Ci * H * W, Ci, H, W, K, S, P, Ho, Wo);
+            // dw (Co, CKK) += dout_n (Co, HW) @ colT^T (HW, CKK)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, ckk, hw, 1.0f, d, hw, colT,
+                        hw, 1.0f, dw, ckk);
         }
-    if (dw) {
-        im2col(col, inp, N, Ci, H, W, K, S, P, Ho, Wo);
-        // dw (Co, CKK) += dtmp^T (Co, N*HW) @ col (N*HW, CKK)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Co, ckk, (int)rows, 1.0f, dtmp, Co,
-                    col, ckk, 1.0f, dw, ckk);
+        if (dinp) {
+            // dcolT (CKK, HW) = w^T (CKK, Co) @ dout_n (Co, HW)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, Co, 1.0f, w, ckk, d, hw,
+                        0.0f, dcolT, hw);
+            col2imT_add(dinp + (size_t)n * Ci * H * W, dcolT, Ci, H, W, K, S, P, Ho, Wo);
+        }
     }
-    if (dinp) {
-        // dcol (N*HW, CKK) = dtmp (N*HW, Co) @ w (Co, CKK), into the col buffer
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Co, 1.0f, dtmp,
-                    Co, w, ckk, 0.0f, col, ckk);
-        col2im_add(dinp, col, N, Ci, H, W, K, S, P, Ho, Wo);
+}
+
+// ----------------------------------------------------------------------------
+// Conv2d on one-hot input: a gather of weight columns
+//
+// wt, the weights regrouped (Ci, K, K, Co) so that one tap of one input kind
+// is a contiguous Co-vector: out pixel (Co) = b + sum over taps of wt[kind, tap].
+// Per frame the sums build up in tmp (Ho*Wo, Co), then go out transposed.
+
+size_t nn_conv2d_onehot_workspace(int Ci, int H, int W, int Co, int K, int S, int P) {
+    size_t hw = (size_t)conv_out(H, K, S, P) * conv_out(W, K, S, P);
+    return (size_t)Ci * K * K * Co + hw * Co;
+}
+
+int nn_onehot_index(uint8_t *kind, const float *inp, int N, int C, int HW) {
+    assert(C < NN_ONEHOT_NONE);
+    int ok = 1;
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C * HW;
+        uint8_t *k = kind + (size_t)n * HW;
+        memset(k, NN_ONEHOT_NONE, (size_t)HW);
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < HW; p++) {
+                float v = x[(size_t)c * HW + p];
+                if (v == 0.0f) continue;
+                ok &= v == 1.0f && k[p] == NN_ONEHOT_NONE;
+                k[p] = (uint8_t)c;
+            }
     }
+    return ok ? 0 : -1;
+}
+
+void nn_conv2d_onehot_forward(float *out, const uint8_t *kind, const float *w, const float *b,
+                              float *work, int N, int Ci, int H, int W, int Co, int K, int S,
+                              int P) {
+    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
+    assert(Ho > 0 && Wo > 0);
+    const int KK = K * K, hw = Ho * Wo;
+    float *wt = work, *tmp = work + (size_t)Ci * KK * Co;
+    for (int co = 0; co < Co; co++)
+        for (int j = 0; j < Ci * KK; j++) wt[(size_t)j * Co + co] = w[(size_t)co * Ci * KK + j];
+    for (int n = 0; n < N; n++) {
+        const uint8_t *kn = kind + (size_t)n * H * W;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                float *acc = tmp + ((size_t)oy * Wo + ox) * Co;
+                for (int co = 0; co < Co; co++) acc[co] = b ? b[co] : 0.0f;
+                for (int ky = 0; ky < K; ky++) {
+                    int iy = oy * S - P + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    for (int kx = 0; kx < K; kx++) {
+                        int ix = ox * S - P + kx, k;
+                        if (ix < 0 || ix >= W || (k = kn[(size_t)iy * W + ix]) >= Ci) continue;
+                        const float *col = wt + ((size_t)k * KK + ky * K + kx) * Co;
+                        for (int co = 0; co < Co; co++) acc[co] += col[co];
+                    }
+                }
+            }
+        float *o = out + (size_t)n * Co * hw;
+        for (int p = 0; p < hw; p++)
+            for (int co = 0; co < Co; co++) o[(size_t)co * hw + p] = tmp[(size_t)p * Co + co];
+    }
+}
+
+void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const uint8_t *kind,
+                               float *work, int N, int Ci, int H, int W, int Co, int K, int S,
+                               int P) {
+    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
+    assert(Ho > 0 && Wo > 0);
+    const int KK = K * K, hw = Ho * Wo;
+    float *dwt = work, *dT = work + (size_t)Ci * KK * Co;
+    if (dw) memset(dwt, 0, (size_t)Ci * KK * Co * sizeof(float));
+    for (int n = 0; n < N; n++) {
+        const float *d = dout + (size_t)n * Co * hw;
+        if (db)
+            for (int co = 0; co < Co; co++) {
+                float s = 0.0f;
+                for (int p = 0; p < hw; p++) s += d[(size_t)co * hw + p];
+                db[co] += s;
+            }
+        if (!dw) continue;
+        for (int co = 0; co < Co; co++)
+            for (int p = 0; p < hw; p++) dT[(size_t)p * Co + co] = d[(size_t)co * hw + p];
+        const uint8_t *kn = kind + (size_t)n * H * W;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                const float *g = dT + ((size_t)oy * Wo + ox) * Co;
+                for (int ky = 0; ky < K; ky++) {
+                    int iy = oy * S - P + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    for (int kx = 0; kx < K; kx++) {
+                        int ix = ox * S - P + kx, k;
+                        if (ix < 0 || ix >= W || (k = kn[(size_t)iy * W + ix]) >= Ci) continue;
+                        float *col = dwt + ((size_t)k * KK + ky * K + kx) * Co;
+                        for (int co = 0; co < Co; co++) col[co] += g[co];
+                    }
+                }
+            }
+    }
+    if (dw)
+        for (int co = 0; co < Co; co++)
+            for (int j = 0; j < Ci * KK; j++) dw[(size_t)co * Ci * KK + j] += dwt[(size_t)j * Co + co];
 }
 
 // ----------------------------------------------------------------------------
@@ -182,6 +300,46 @@ void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n
 
 // ----------------------------------------------------------------------------
 // LSTM cell (PyTorch gate order i, f, g, o)
+//
+// The pointwise parts use exp/tanh written out below rather than libm's
+// calls, so the compiler vectorises the loops (16 lanes with AVX-512): in
+// the acting forward libm's expf/tanhf cost as much as the gate GEMMs' tail.
+
+// e^x to ~2 ulp for x in [-87, 88] (Cephes expf: 2^n * e^r, |r| <= ln2/2);
+// saturates outside (0 and 2^127 stand in for underflow and overflow).
+static inline float nn_expf(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+static inline float nn_sigmoidf(float x) { return 1.0f / (1.0f + nn_expf(-x)); }
+
+// tanh: Cephes' odd polynomial below |x| = 0.625 (no cancellation near 0),
+// 1 - 2 / (e^{2|x|} + 1) with the sign put back above.
+static inline float nn_tanhf(float x) {
+    float ax = fabsf(x), z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    float small = p * z * x + x;
+    float big = 1.0f - 2.0f / (nn_expf(2.0f * ax) + 1.0f);
+    big = x < 0.0f ? -big : big;
+    return ax < 0.625f ? small : big;
+}
 
 // Post-activations in place over the pre-activations a (N,4H), then c and h.
 static void lstm_pointwise(float *h, float *c, float *gates, const float *c_prev, int N,
@@ -191,10 +349,12 @@ static void lstm_pointwise(float *h, float *c, float *gates, const float *c_prev
         const float *cp = c_prev + (size_t)n * H;
         float *cn = c + (size_t)n * H, *hn = h + (size_t)n * H;
         for (int j = 0; j < H; j++) {
-            float i = sigmoidf(gi[j]), f = sigmoidf(gf[j]), g = tanhf(gg[j]), o = sigmoidf(go[j]);
+            float i = nn_sigmoidf(gi[j]), f = nn_sigmoidf(gf[j]), g = nn_tanhf(gg[j]);
+            float o = nn_sigmoidf(go[j]);
             gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
-            cn[j] = f * cp[j] + i * g;
-            hn[j] = o * tanhf(cn[j]);
+            float cc = f * cp[j] + i * g;
+            cn[j] = cc;
+            hn[j] = o * nn_tanhf(cc);
         }
     }
 }
@@ -215,24 +375,26 @@ void nn_lstm_forward(float *h, float *c, float *gates, const float *x,
     lstm_pointwise(h, c, gates, c_prev, N, H);
 }
 
-// Pre-activation gradients da (N,4H) into dgates; dc_prev += dc_total * f.
-static void lstm_backward_pointwise(float *dgates, float *dc_prev, const float *dh,
-                                    const float *dc, const float *gates, const float *c,
-                                    const float *c_prev, int N, int H) {
+void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, const float *dc,
+                            const float *gates, const float *c, const float *c_prev, int N,
+                            int H) {
     for (int n = 0; n < N; n++) {
         const float *gi = gates + (size_t)n * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
         float *di = dgates + (size_t)n * 4 * H, *df = di + H, *dg = df + H, *dob = dg + H;
-        size_t r = (size_t)n * H;
+        const size_t r = (size_t)n * H;
+        const float *cr = c + r, *cpr = c_prev + r;
+        const float *dhr = dh ? dh + r : NULL, *dcr = dc ? dc + r : NULL;
+        float *dcpr = dc_prev ? dc_prev + r : NULL;
         for (int j = 0; j < H; j++) {
             float i = gi[j], f = gf[j], g = gg[j], o = go[j];
-            float tc = tanhf(c[r + j]);
-            float dhj = dh ? dh[r + j] : 0.0f;
-            float dct = (dc ? dc[r + j] : 0.0f) + dhj * o * (1.0f - tc * tc);
+            float tc = nn_tanhf(cr[j]);
+            float dhj = dhr ? dhr[j] : 0.0f;
+            float dct = (dcr ? dcr[j] : 0.0f) + dhj * o * (1.0f - tc * tc);
             di[j] = dct * g * i * (1.0f - i);
-            df[j] = dct * c_prev[r + j] * f * (1.0f - f);
+            df[j] = dct * cpr[j] * f * (1.0f - f);
             dg[j] = dct * i * (1.0f - g * g);
             dob[j] = dhj * tc * o * (1.0f - o);
-            if (dc_prev) dc_prev[r + j] += dct * f;
+            if (dcpr) dcpr[j] += dct * f;
         }
     }
 }
@@ -244,7 +406,7 @@ void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       const float *w_ih, const float *w_hh, float *dgates,
                       int N, int I, int H) {
     int G = 4 * H;
-    lstm_backward_pointwise(dgates, dc_prev, dh, dc, gates, c, c_prev, N, H);
+    nn_lstm_backward_gates(dgates, dc_prev, dh, dc, gates, c, c_prev, N, H);
     for (int n = 0; n < N; n++) {
         const float *da = dgates + (size_t)n * G;
         for (int k = 0; k < G; k++) {

@@ -27,16 +27,42 @@ void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 // ----------------------------------------------------------------------------
 // Conv2d, square kernel K, stride S, zero padding P:
 // inp (N,Ci,H,W) * w (Co,Ci,K,K) + b (Co) -> out (N,Co,Ho,Wo),
-// Ho = (H + 2P - K)/S + 1. `work` holds nn_conv2d_workspace(...) floats
-// (im2col matrix + one output-sized buffer); nothing in it needs to survive
-// from forward to backward (backward recomputes im2col from inp), so layers
-// may share one workspace sized for the largest.
+// Ho = (H + 2P - K)/S + 1. Frame by frame: im2col^T of the frame, then one
+// small sgemm w (Co,CKK) @ colT (CKK,Ho*Wo) straight into NCHW. `work` holds
+// nn_conv2d_workspace(...) floats (colT and dcolT of one frame, whatever N);
+// nothing in it needs to survive from forward to backward (backward
+// recomputes colT from inp), so layers may share one workspace sized for the
+// largest.
 size_t nn_conv2d_workspace(int N, int Ci, int H, int W, int Co, int K, int S, int P);
 void nn_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
                        float *work, int N, int Ci, int H, int W, int Co, int K, int S, int P);
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, float *work,
                         int N, int Ci, int H, int W, int Co, int K, int S, int P);
+
+// ----------------------------------------------------------------------------
+// Conv2d on one-hot input (the first layer on observations). When every pixel
+// of inp (N,Ci,H,W) has at most one non-zero plane and that plane holds 1, the
+// conv is a gather of weight columns:
+//   out[n,co,y,x] = b[co] + sum_{ky,kx} w[co, kind(n, yS-P+ky, xS-P+kx), ky, kx]
+// over the taps inside the image (zero padding adds nothing, nor does a pixel
+// with no plane set), and its weight gradient a scatter-add of dout. There is
+// no input gradient (nothing upstream of the observation).
+// kind (N, H*W): the hot plane of each pixel, NN_ONEHOT_NONE when none is.
+// nn_onehot_index fills it from inp (Ci < NN_ONEHOT_NONE); returns 0, or -1
+// when some pixel is not one-hot (two planes set, or a value other than 0 or
+// 1): the caller then uses nn_conv2d_forward/backward, which give the same
+// numbers on one-hot input. `work`: nn_conv2d_onehot_workspace(...) floats.
+#define NN_ONEHOT_NONE 255
+int nn_onehot_index(uint8_t *kind, const float *inp, int N, int C, int HW);
+size_t nn_conv2d_onehot_workspace(int Ci, int H, int W, int Co, int K, int S, int P);
+void nn_conv2d_onehot_forward(float *out, const uint8_t *kind, const float *w, const float *b,
+                              float *work, int N, int Ci, int H, int W, int Co, int K, int S,
+                              int P);
+// dw (Co,Ci,K,K) += scatter of dout by kind; db (Co) += sum of dout. Either may be NULL.
+void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const uint8_t *kind,
+                               float *work, int N, int Ci, int H, int W, int Co, int K, int S,
+                               int P);
 
 // ----------------------------------------------------------------------------
 // ReLU (in place allowed for forward: out may equal inp).
@@ -58,12 +84,24 @@ void nn_lstm_forward(float *h, float *c, float *gates, const float *x,
 // Given dh, dc (N,H) (dc = gradient arriving into c from the next step, may be
 // NULL), adds into dx (N,I), dh_prev, dc_prev (N,H), dw_ih, dw_hh, db_ih, db_hh.
 // `dgates` is a (N,4H) workspace.
+// = nn_lstm_backward_gates, then db += colsum(dgates), dw_ih += dgates^T x,
+// dw_hh += dgates^T h_prev, dx += dgates w_ih, dh_prev += dgates w_hh.
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       float *dw_hh, float *db_ih, float *db_hh, const float *dh,
                       const float *dc, const float *gates, const float *c,
                       const float *c_prev, const float *x, const float *h_prev,
                       const float *w_ih, const float *w_hh, float *dgates,
                       int N, int I, int H);
+
+// The pointwise part alone: dgates (N,4H) = dL/d(pre-activation gates a),
+// written (not added), from dh and dc (either may be NULL = zero);
+// dc_prev (N,H) += dL/dc_prev (skipped when NULL). The matrix products are
+// left to the caller, who may batch them over time (truncated BPTT only
+// needs dgates W_hh inside the loop; every weight gradient can be one GEMM
+// over all steps' dgates at the end).
+void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, const float *dc,
+                            const float *gates, const float *c, const float *c_prev, int N,
+                            int H);
 
 // ----------------------------------------------------------------------------
 // Categorical distributions over A actions, row-wise over N rows.

@@ -1,0 +1,155 @@
+// actor.c — single-env acting with a trained model (see actor.h). Mirrors
+// trainer_prepare_step + the sampler of trainer_rollout for one env.
+#include "replays/actor.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/ckpt.h"
+#include "agent/train.h"
+#include "env/rng.h"
+
+static int fail(char *err, size_t n, const char *fmt, ...) {
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int alloc_state(Actor *ac, uint64_t seed, char *err, size_t errlen) {
+    const int H = ac->m->H;
+    if (acts_alloc(&ac->a, ac->m, 1) < 0) return fail(err, errlen, "out of memory (actor)");
+    ac->h = calloc((size_t)H, sizeof(float));
+    ac->c = calloc((size_t)H, sizeof(float));
+    if (!ac->h || !ac->c) return fail(err, errlen, "out of memory (actor)");
+    ac->rng = rng_derive(seed, 0xAC7);
+    actor_reset(ac);
+    return 0;
+}
+
+static double ckpt_frames(const Ckpt *ck) {
+    const CkptRecord *fr = ckpt_find(ck, "state/frames");
+    double v = 0;
+    if (fr && fr->dtype == CK_F64 && fr->count == 1) memcpy(&v, fr->data, sizeof v);
+    return v;
+}
+
+int actor_load(Actor *ac, const char *path_in, uint64_t seed, char *err, size_t errlen) {
+    memset(ac, 0, sizeof *ac);
+    char path[1100], msg[512];
+    ckpt_path_for(path_in, path, sizeof path);
+    Ckpt ck;
+    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    ac->cfg = ck.cfg;
+    EnvConfig e;
+    config_env(&ac->cfg, &e);
+    int K = ac->cfg.cpc_weight > 0 ? ac->cfg.cpc_k : 0;
+    if (model_init(&ac->own, ENV_C, e.view, ENV_A, ac->cfg.conv1, ac->cfg.conv2, ac->cfg.latent,
+                   ac->cfg.hidden, K, 0, 1) < 0) {
+        ckpt_free(&ck);
+        return fail(err, errlen, "%s: out of memory building the model", path);
+    }
+    ac->m = &ac->own;
+    ac->owns = 1;
+    if (ckpt_load_model(&ck, ac->m, msg, sizeof msg) < 0) {
+        ckpt_free(&ck);
+        actor_free(ac);
+        return fail(err, errlen, "%s: %s", path, msg);
+    }
+    ac->train_frames = ckpt_frames(&ck);
+    ckpt_free(&ck);
+    if (alloc_state(ac, seed, err, errlen) < 0) {
+        actor_free(ac);
+        return -1;
+    }
+    return 0;
+}
+
+int actor_reload(Actor *ac, const char *path_in, char *err, size_t errlen) {
+    char path[1100], msg[512];
+    ckpt_path_for(path_in, path, sizeof path);
+    Ckpt ck;
+    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    int rc = ckpt_load_model(&ck, ac->m, msg, sizeof msg); // validates every tensor first
+    if (rc == 0) ac->train_frames = ckpt_frames(&ck);
+    ckpt_free(&ck);
+    if (rc < 0) return fail(err, errlen, "%s: %s", path, msg);
+    return 0;
+}
+
+int actor_init_shared(Actor *ac, Model *m, const Config *cfg, uint64_t seed, char *err, size_t errlen) {
+    memset(ac, 0, sizeof *ac);
+    ac->m = m;
+    ac->cfg = *cfg;
+    if (alloc_state(ac, seed, err, errlen) < 0) {
+        actor_free(ac);
+        return -1;
+    }
+    return 0;
+}
+
+void actor_free(Actor *ac) {
+    if (ac->owns) model_free(&ac->own);
+    acts_free(&ac->a);
+    free(ac->h), free(ac->c);
+    memset(ac, 0, sizeof *ac);
+}
+
+void actor_reset(Actor *ac) {
+    ac->prev_done = 1;
+    ac->prev_action = 0;
+    ac->prev_reward = 0;
+    ac->action = -1;
+}
+
+static float clip_reward(float r, float c) {
+    if (c <= 0) return r;
+    return r > c ? c : (r < -c ? -c : r);
+}
+
+int actor_decide(Actor *ac, const uint8_t *obs, int greedy) {
+    Model *m = ac->m;
+    Acts *a = &ac->a;
+    const int S = m->C * m->V * m->V, H = m->H, D = m->D, X = m->X;
+    for (int i = 0; i < S; i++) a->x0[i] = (float)obs[i];
+    float keep = ac->prev_done ? 0.0f : 1.0f;
+    float *tail = a->xin + D;
+    memset(tail, 0, (size_t)(X - D) * sizeof(float));
+    if (keep > 0) {
+        tail[ac->prev_action] = 1.0f;
+        tail[m->A] = clip_reward(ac->prev_reward, ac->cfg.reward_clip);
+    }
+    for (int i = 0; i < H; i++) a->hprev[i] = keep * ac->h[i], a->cprev[i] = keep * ac->c[i];
+    model_forward(m, a, 0, 1);
+    float mx = a->logits[0];
+    for (int k = 1; k < m->A; k++) mx = a->logits[k] > mx ? a->logits[k] : mx;
+    double z = 0;
+    for (int k = 0; k < m->A; k++) z += exp((double)(a->logits[k] - mx));
+    for (int k = 0; k < ENV_A; k++) {
+        ac->logits[k] = k < m->A ? a->logits[k] : -INFINITY;
+        ac->probs[k] = k < m->A ? (float)(exp((double)(a->logits[k] - mx)) / z) : 0.0f;
+    }
+    ac->value = a->value[0];
+    return actor_repick(ac, greedy);
+}
+
+int actor_repick(Actor *ac, int greedy) {
+    ac->action = greedy ? nn_argmax(ac->a.logits, ac->m->A) : nn_sample_logits(ac->a.logits, ac->m->A, &ac->rng);
+    return ac->action;
+}
+
+void actor_commit(Actor *ac, int action, float reward, int done) {
+    const int H = ac->m->H;
+    memcpy(ac->h, ac->a.h, (size_t)H * sizeof(float));
+    memcpy(ac->c, ac->a.cell, (size_t)H * sizeof(float));
+    ac->prev_action = action;
+    ac->prev_reward = reward;
+    ac->prev_done = done;
+    ac->action = -1;
+}

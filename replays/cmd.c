@@ -1,0 +1,1105 @@
+// cmd.c — `cpcrl watch`, `cpcrl play`, `cpcrl replay` and the recorders of
+// `eval --record` and `train --record-every` (see cmd.h).
+//
+// Every window mode is the same loop: poll SDL events (keys, resize, slider
+// drags), advance the simulation by wall-clock time at the chosen speed,
+// fill a DrawFrame, draw it into the off-screen canvas, present. Each frame
+// reuses buffers sized at start-up (and on resize); nothing is allocated
+// per frame.
+#include "replays/cmd.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/ckpt.h"
+#include "agent/config.h"
+#include "agent/train.h"
+#include "env/rng.h"
+#include "replays/actor.h"
+#include "replays/draw.h"
+#include "replays/image.h"
+#include "replays/replay.h"
+#include "replays/view.h"
+
+static int fail(char *err, size_t n, const char *fmt, ...) {
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Flags: one table per command drives parsing and `cpcrl help CMD`.
+
+typedef struct {
+    uint64_t seed;
+    int greedy, paused, loop, info, verify, save;
+    double speed, reload_every, fps;
+    int win_w, win_h;
+    long auto_quit, start;
+    char keys[1024], screenshot[1024], record[1024], out[1024], export_path[1024], frames[1024];
+    int size, view, max_steps, items; // play: env settings (0 / -1 = task default)
+} Opts;
+
+enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STR, F_BOOL, F_WxH };
+
+typedef struct {
+    const char *name, *arg;
+    int type;
+    size_t off, len;
+    const char *def;
+    double lo, hi;
+    const char *help;
+} Flag;
+
+#define OF(f) offsetof(Opts, f)
+#define SZ(f) sizeof(((Opts *)0)->f)
+#define FLAG_WINDOW {"window", "WxH", F_WxH, OF(win_w), 0, "1280x720", 64, 8192, "window size (also the size of exported frames)"}
+#define FLAG_KEYS {"keys", "LIST", F_STR, OF(keys), SZ(keys), "", 0, 0, "scripted keys, e.g. \"Up,Up,Left,q\" (SDL key names; WAIT = none), one every 3 frames"}
+#define FLAG_QUIT {"auto-quit", "N", F_LONG, OF(auto_quit), 0, "0", 0, 1e9, "quit after N frames (0 = never); for tests and screenshots"}
+#define FLAG_SHOT {"screenshot", "FILE", F_STR, OF(screenshot), SZ(screenshot), "", 0, 0, "write the last frame shown as a PNG on exit"}
+
+static const Flag WATCH_FLAGS[] = {
+    {"seed", "N", F_U64, OF(seed), 0, "1", 0, 0, "seed of the env the agent acts in"},
+    {"greedy", NULL, F_BOOL, OF(greedy), 0, "0", 0, 1, "start with greedy actions (argmax; G toggles)"},
+    {"speed", "N", F_DOUBLE, OF(speed), 0, "8", 0.25, 1000, "steps per second (Up/Down change it)"},
+    {"paused", NULL, F_BOOL, OF(paused), 0, "0", 0, 1, "start paused"},
+    {"reload-every", "S", F_DOUBLE, OF(reload_every), 0, "1", 0.05, 3600, "seconds between checks for a newer model.ckpt"},
+    {"record", "DIR", F_STR, OF(record), SZ(record), "", 0, 0, "also save every finished episode as DIR/watch-*.rpl"},
+    FLAG_WINDOW, FLAG_KEYS, FLAG_QUIT, FLAG_SHOT,
+};
+static const Flag PLAY_FLAGS[] = {
+    {"seed", "N", F_U64, OF(seed), 0, "1", 0, 0, "env seed"},
+    {"size", "N", F_INT, OF(size), 0, "0", 0, ENV_MAX_SIZE, "grid side incl. walls (0 = the task's default)"},
+    {"view", "N", F_INT, OF(view), 0, "7", 3, ENV_MAX_VIEW, "agent view side V (odd)"},
+    {"max-steps", "N", F_INT, OF(max_steps), 0, "0", 0, 1e6, "episode time limit (0 = the task's default)"},
+    {"items", "N", F_INT, OF(items), 0, "-1", -1, 1000, "seekavoid apples (= lemons) / keys_doors distractor keys (-1 = default)"},
+    {"out", "DIR", F_STR, OF(out), SZ(out), ".", 0, 0, "directory the replays are saved into (play-TASK-sSEED-eN.rpl)"},
+    {"save", "0|1", F_INT, OF(save), 0, "1", 0, 1, "save each finished episode, and the current one on quit"},
+    FLAG_WINDOW, FLAG_KEYS, FLAG_QUIT, FLAG_SHOT,
+};
+static const Flag REPLAY_FLAGS[] = {
+    {"info", NULL, F_BOOL, OF(info), 0, "0", 0, 1, "print the episode's stats, no window"},
+    {"verify", NULL, F_BOOL, OF(verify), 0, "0", 0, 1, "re-simulate from the seed and actions, check the state hashes (exit 1 on mismatch)"},
+    {"export", "FILE", F_STR, OF(export_path), SZ(export_path), "", 0, 0, "write a video: FILE.gif (built in) or FILE.mp4 (needs ffmpeg)"},
+    {"frames", "DIR", F_STR, OF(frames), SZ(frames), "", 0, 0, "write every frame as DIR/frame_00000.png ..."},
+    {"fps", "N", F_DOUBLE, OF(fps), 0, "8", 0.5, 100, "frames per second of --export"},
+    {"speed", "N", F_DOUBLE, OF(speed), 0, "8", 0.25, 1000, "playback steps per second in the window"},
+    {"start", "T", F_LONG, OF(start), 0, "0", 0, 1e9, "first frame shown"},
+    {"paused", NULL, F_BOOL, OF(paused), 0, "0", 0, 1, "start paused"},
+    {"loop", NULL, F_BOOL, OF(loop), 0, "0", 0, 1, "start over at the end (L toggles)"},
+    FLAG_WINDOW, FLAG_KEYS, FLAG_QUIT, FLAG_SHOT,
+};
+#define NFL(a) ((int)(sizeof(a) / sizeof(a[0])))
+
+static const char *const WATCH_KEYS[] = {"SPACE pause/run", "N/Right step", "Up/Down speed", "G greedy/sampled",
+                                         "R new episode", "S save replay", "F12 screenshot", "Q/Esc quit"};
+static const char *const PLAY_KEYS[] = {"Left/Right turn", "Up forward", "Space/Enter interact", "R new episode",
+                                        "S save replay", "F12 screenshot", "Q/Esc quit (saves)"};
+static const char *const REPLAY_KEYS[] = {"SPACE play/pause", "Left/Right step", "PgUp/PgDn seek 10%",
+                                          "Home/End first/last", "Up/Down speed", "L loop on/off",
+                                          "mouse: drag slider", "Q/Esc quit"};
+
+static int set_flag(Opts *o, const Flag *f, const char *val, char *err, size_t n) {
+    char *base = (char *)o, *end = NULL;
+    errno = 0;
+    switch (f->type) {
+    case F_INT:
+    case F_LONG: {
+        long v = strtol(val, &end, 10);
+        if (!*val || *end || errno) return fail(err, n, "--%s: expected an integer, got '%s'", f->name, val);
+        if (v < f->lo || v > f->hi) return fail(err, n, "--%s: expected %g..%g, got %ld", f->name, f->lo, f->hi, v);
+        if (f->type == F_INT) *(int *)(base + f->off) = (int)v;
+        else *(long *)(base + f->off) = v;
+        return 0;
+    }
+    case F_U64: {
+        unsigned long long v = strtoull(val, &end, 10);
+        if (!*val || *val == '-' || *end || errno)
+            return fail(err, n, "--%s: expected a non-negative integer, got '%s'", f->name, val);
+        *(uint64_t *)(base + f->off) = v;
+        return 0;
+    }
+    case F_DOUBLE: {
+        double v = strtod(val, &end);
+        if (!*val || *end || errno || !isfinite(v)) return fail(err, n, "--%s: expected a number, got '%s'", f->name, val);
+        if (v < f->lo || v > f->hi) return fail(err, n, "--%s: expected %g..%g, got %g", f->name, f->lo, f->hi, v);
+        *(double *)(base + f->off) = v;
+        return 0;
+    }
+    case F_STR:
+        if (strlen(val) >= f->len) return fail(err, n, "--%s: longer than %zu characters", f->name, f->len - 1);
+        memcpy(base + f->off, val, strlen(val) + 1);
+        return 0;
+    case F_BOOL:
+        if (!strcmp(val, "1") || !strcmp(val, "true")) *(int *)(base + f->off) = 1;
+        else if (!strcmp(val, "0") || !strcmp(val, "false")) *(int *)(base + f->off) = 0;
+        else return fail(err, n, "--%s: expected 0 or 1, got '%s'", f->name, val);
+        return 0;
+    case F_WxH: {
+        int w, h;
+        char extra;
+        if (sscanf(val, "%dx%d%c", &w, &h, &extra) != 2 || w < f->lo || h < f->lo || w > f->hi || h > f->hi)
+            return fail(err, n, "--%s: expected WIDTHxHEIGHT with sides %g..%g, got '%s'", f->name, f->lo, f->hi, val);
+        ((int *)(base + f->off))[0] = w;
+        ((int *)(base + f->off))[1] = h;
+        return 0;
+    }
+    }
+    return fail(err, n, "--%s: internal error", f->name);
+}
+
+// Returns the number of positionals (into pos), or -1 with a message.
+static int parse_flags(Opts *o, const Flag *fl, int nfl, int argc, char **argv, char **pos, int max_pos,
+                       char *err, size_t n) {
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < nfl; i++) set_flag(o, &fl[i], fl[i].def, NULL, 0);
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] != '-' || !a[2]) {
+            if (a[0] == '-' && a[1]) return fail(err, n, "unknown option '%s' (options are --name value)", a);
+            if (npos >= max_pos) return fail(err, n, "unexpected argument '%s'", a);
+            pos[npos++] = argv[i];
+            continue;
+        }
+        const char *eq = strchr(a + 2, '=');
+        size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const Flag *f = NULL;
+        for (int k = 0; k < nfl; k++)
+            if (strlen(fl[k].name) == kl && !strncmp(fl[k].name, a + 2, kl)) f = &fl[k];
+        if (!f) {
+            char list[600] = "";
+            size_t l = 0;
+            for (int k = 0; k < nfl && l < sizeof list - 40; k++)
+                l += (size_t)snprintf(list + l, sizeof list - l, "%s--%s", k ? ", " : "", fl[k].name);
+            return fail(err, n, "unknown option '%.*s' (valid: %s)", (int)(kl + 2 < 60 ? kl + 2 : 60), a, list);
+        }
+        const char *val;
+        if (eq) val = eq + 1;
+        else if (f->type == F_BOOL) val = "1";
+        else if (i + 1 < argc) val = argv[++i];
+        else return fail(err, n, "--%s: missing value", f->name);
+        if (set_flag(o, f, val, err, n) < 0) return -1;
+    }
+    return npos;
+}
+
+static void help_append(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
+    if (*len >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0) *len += (size_t)k;
+    if (*len >= cap) *len = cap - 1;
+}
+
+static const char *build_help(char *buf, size_t cap, const char *name, const char *syn, const char *what,
+                              const Flag *fl, int nfl, const char *const *keys, int nkeys) {
+    size_t len = 0;
+    help_append(buf, cap, &len, "usage: cpcrl %s %s\n  %s\n\n  flags:\n", name, syn, what);
+    for (int i = 0; i < nfl; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", fl[i].name, fl[i].arg ? " " : "", fl[i].arg ? fl[i].arg : "");
+        const char *d = fl[i].def;
+        if (fl[i].type == F_BOOL) help_append(buf, cap, &len, "    %-22s %s (flag, default off)\n", left, fl[i].help);
+        else help_append(buf, cap, &len, "    %-22s %s (default %s)\n", left, fl[i].help, *d ? d : "\"\"");
+    }
+    help_append(buf, cap, &len, "\n  keys in the window:\n");
+    for (int i = 0; i < nkeys; i++) help_append(buf, cap, &len, "    %s\n", keys[i]);
+    return buf;
+}
+
+static const char WATCH_SYN[] = "CKPT|RUN_DIR [flags]";
+static const char PLAY_SYN[] = "TASK [--seed N] [flags]";
+static const char REPLAY_SYN[] = "FILE.rpl [--info] [--verify] [--export OUT.gif|OUT.mp4] [--frames DIR] [flags]";
+static const char WATCH_WHAT[] =
+    "watch a trained agent act live in a window (a checkpoint file, or a run directory whose model.ckpt is "
+    "reloaded whenever the trainer writes a newer one)";
+static const char PLAY_WHAT[] =
+    "play a task yourself with the arrow keys (TASK: goal, watermaze, keys_doors, seekavoid, tmaze); "
+    "episodes are saved as replays";
+static const char REPLAY_WHAT[] =
+    "play back a recorded episode (.rpl): pause, step, seek, speed, loop; or headless: --info, --verify, "
+    "--export, --frames";
+
+const char *cmd_help_text(const char *cmd) {
+    static char wbuf[4096], pbuf[4096], rbuf[4096];
+    if (!cmd) return NULL;
+    if (!strcmp(cmd, "watch"))
+        return build_help(wbuf, sizeof wbuf, "watch", WATCH_SYN, WATCH_WHAT, WATCH_FLAGS, NFL(WATCH_FLAGS),
+                          WATCH_KEYS, NFL(WATCH_KEYS));
+    if (!strcmp(cmd, "play"))
+        return build_help(pbuf, sizeof pbuf, "play", PLAY_SYN, PLAY_WHAT, PLAY_FLAGS, NFL(PLAY_FLAGS), PLAY_KEYS,
+                          NFL(PLAY_KEYS));
+    if (!strcmp(cmd, "replay"))
+        return build_help(rbuf, sizeof rbuf, "replay", REPLAY_SYN, REPLAY_WHAT, REPLAY_FLAGS,
+                          NFL(REPLAY_FLAGS), REPLAY_KEYS, NFL(REPLAY_KEYS));
+    return NULL;
+}
+
+const char *cmd_summary(const char *cmd) {
+    if (!strcmp(cmd, "watch")) return "watch a checkpoint (or a training run) act live in a window";
+    if (!strcmp(cmd, "play")) return "play a task yourself with the arrow keys; saves replays";
+    if (!strcmp(cmd, "replay")) return "replay player (.rpl); --info, --verify, --export GIF/MP4, --frames PNG";
+    return NULL;
+}
+
+const char *cmd_synopsis(const char *cmd) {
+    if (!strcmp(cmd, "watch")) return WATCH_SYN;
+    if (!strcmp(cmd, "play")) return PLAY_SYN;
+    if (!strcmp(cmd, "replay")) return REPLAY_SYN;
+    return NULL;
+}
+
+static int wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+static int usage_error(const char *cmd, const char *msg) {
+    fprintf(stderr, "cpcrl %s: %s\nsee 'cpcrl help %s'\n", cmd, msg, cmd);
+    return 2;
+}
+
+// ----------------------------------------------------------------------------
+// Frames
+
+static void frame_from_env(DrawFrame *f, const Env *e, uint8_t *obs) {
+    f->task = e->cfg.task, f->w = e->w, f->h = e->h, f->view = e->cfg.view;
+    f->grid = e->grid;
+    f->ax = e->ax, f->ay = e->ay, f->dir = e->dir, f->carrying = e->carrying;
+    f->tx = e->tx, f->ty = e->ty, f->cue = e->cue;
+    env_observe(e, obs);
+    f->obs = obs;
+    f->step = e->steps, f->max_steps = e->cfg.max_steps;
+    f->seed = e->seed, f->episode = e->episode;
+}
+
+static void set_keys(DrawFrame *f, const char *const *keys, int n) {
+    f->nkeys = n < DRAW_MAX_KEYS ? n : DRAW_MAX_KEYS;
+    for (int i = 0; i < f->nkeys; i++) f->keys[i] = keys[i];
+}
+
+// Frame t of a replay into f (env and obs are the caller's scratch).
+static void frame_from_replay(DrawFrame *f, const Replay *r, int t, Env *e, uint8_t *obs) {
+    replay_frame_env(r, t, e);
+    frame_from_env(f, e, obs);
+    f->has_policy = r->has_policy;
+    if (t < r->n) {
+        memcpy(f->probs, r->steps[t].probs, sizeof f->probs);
+        f->value = r->steps[t].value;
+        f->action = r->steps[t].action;
+    } else {
+        f->has_policy = 0;
+        f->action = -1;
+    }
+    f->last_reward = t > 0 ? r->steps[t - 1].reward : 0.0f;
+    f->ret = replay_return_at(r, t);
+    f->ended = t == r->n ? r->end : 0;
+}
+
+static double now_s(void) { return (double)SDL_GetPerformanceCounter() / (double)SDL_GetPerformanceFrequency(); }
+
+typedef struct {
+    char text[256];
+    double until;
+} Message;
+
+static void message_set(Message *m, double secs, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->text, sizeof m->text, fmt, ap);
+    va_end(ap);
+    m->until = now_s() + secs;
+}
+static const char *message_get(const Message *m) { return m->text[0] && now_s() < m->until ? m->text : NULL; }
+
+static void take_screenshot(View *v, Message *msg) {
+    char path[64], err[300];
+    snprintf(path, sizeof path, "cpcrl-shot-%d.png", ++v->shots);
+    if (view_save_png(v, path, err, sizeof err) < 0) message_set(msg, 4, "%s", err);
+    else message_set(msg, 3, "saved %s", path);
+}
+
+static int open_view(View *v, const Opts *o, const char *title) {
+    char err[400];
+    memset(v, 0, sizeof *v);
+    if (view_set_script(v, o->keys, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl: %s\n", err);
+        return 2;
+    }
+    v->auto_quit = o->auto_quit;
+    snprintf(v->screenshot, sizeof v->screenshot, "%s", o->screenshot);
+    if (view_open(v, title, o->win_w, o->win_h, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int close_view(View *v) {
+    char err[400];
+    if (view_close(v, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl: screenshot: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// watch
+
+static int file_stamp(const char *path, char *out, size_t n) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    snprintf(out, n, "%lld.%ld/%lld/%llu", (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+             (long long)st.st_size, (unsigned long long)st.st_ino);
+    return 0;
+}
+
+int cmd_watch(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(cmd_help_text("watch"), stdout); return 0; }
+    Opts o;
+    char err[600], *pos[1];
+    int np = parse_flags(&o, WATCH_FLAGS, NFL(WATCH_FLAGS), argc, argv, pos, 1, err, sizeof err);
+    if (np < 0) return usage_error("watch", err);
+    if (np != 1) return usage_error("watch", "expected a checkpoint file or a run directory");
+    char ckpath[1100], stamp[128] = "", st2[128];
+    ckpt_path_for(pos[0], ckpath, sizeof ckpath);
+    struct stat sb;
+    int is_run = stat(pos[0], &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (is_run && access(ckpath, F_OK) != 0) {
+        fprintf(stderr, "cpcrl watch: waiting for %s to appear (Ctrl+C to stop)\n", ckpath);
+        while (access(ckpath, F_OK) != 0) usleep(500000);
+    }
+    Actor ac;
+    if (actor_load(&ac, pos[0], o.seed, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl watch: %s\n", err);
+        return 1;
+    }
+    file_stamp(ckpath, stamp, sizeof stamp);
+    EnvConfig ec;
+    config_env(&ac.cfg, &ec);
+    if (env_config_check(&ec, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl watch: %s: %s\n", ckpath, err);
+        actor_free(&ac);
+        return 1;
+    }
+    if (o.record[0] && mkdir_p(o.record) < 0) {
+        fprintf(stderr, "cpcrl watch: cannot create %s: %s\n", o.record, strerror(errno));
+        actor_free(&ac);
+        return 1;
+    }
+    View v;
+    int rc = open_view(&v, &o, "cpcrl watch");
+    if (rc) {
+        actor_free(&ac);
+        return rc;
+    }
+    static Env env, shown;
+    static uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    env_init(&env, &ec, o.seed);
+    int greedy = o.greedy, paused = o.paused;
+    double speed = o.speed;
+    Replay rec, snap;
+    char label[64];
+    snprintf(label, sizeof label, "watch %.40s", ac.cfg.name);
+    Message msg = {{0}, 0};
+    float last_reward = 0;
+    int status = 0;
+    if (replay_begin(&rec, &env, greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED, label, ac.train_frames, err,
+                     sizeof err) < 0 ||
+        replay_push_state(&rec, &env, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl watch: %s\n", err);
+        close_view(&v);
+        actor_free(&ac);
+        return 1;
+    }
+    actor_decide(&ac, (env_observe(&env, obs), obs), greedy);
+    double t_last = now_s(), acc = 0, next_check = t_last + o.reload_every, hold_until = 0;
+    int quit = 0, step_once = 0;
+    while (!quit) {
+        SDL_Event ev;
+        while (SDL_PollEvent(&ev)) {
+            if (ev.type == SDL_QUIT) quit = 1;
+            if (ev.type == SDL_WINDOWEVENT && ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED &&
+                view_sync_size(&v, err, sizeof err) < 0) {
+                fprintf(stderr, "cpcrl watch: %s\n", err);
+                quit = 1, status = 1;
+            }
+            if (ev.type != SDL_KEYDOWN) continue;
+            switch (ev.key.keysym.sym) {
+            case SDLK_q:
+            case SDLK_ESCAPE: quit = 1; break;
+            case SDLK_SPACE: paused = !paused; break;
+            case SDLK_n:
+            case SDLK_RIGHT: paused = 1, step_once = 1; break;
+            case SDLK_UP:
+            case SDLK_PLUS:
+            case SDLK_EQUALS: speed = speed * 2 > 960 ? 960 : speed * 2; break;
+            case SDLK_DOWN:
+            case SDLK_MINUS: speed = speed / 2 < 0.25 ? 0.25 : speed / 2; break;
+            case SDLK_g:
+                greedy = !greedy;
+                actor_repick(&ac, greedy);
+                message_set(&msg, 2, "%s actions", greedy ? "greedy (argmax)" : "sampled");
+                break;
+            case SDLK_r:
+                env_reset(&env);
+                actor_reset(&ac);
+                replay_free(&rec);
+                replay_begin(&rec, &env, greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED, label, ac.train_frames,
+                             err, sizeof err);
+                replay_push_state(&rec, &env, err, sizeof err);
+                actor_decide(&ac, (env_observe(&env, obs), obs), greedy);
+                last_reward = 0, hold_until = 0;
+                message_set(&msg, 2, "new episode %llu", (unsigned long long)env.episode);
+                break;
+            case SDLK_s: {
+                char path[1200];
+                snprintf(path, sizeof path, "%s/watch-%s-s%llu-e%llu.rpl", o.record[0] ? o.record : ".",
+                         ENV_TASK_NAMES[ec.task], (unsigned long long)o.seed, (unsigned long long)env.episode);
+                if (replay_snapshot(&rec, &env, &snap, err, sizeof err) == 0) {
+                    if (replay_save(&snap, path, err, sizeof err) == 0) message_set(&msg, 3, "saved %s", path);
+                    else message_set(&msg, 5, "%s", err);
+                    replay_free(&snap);
+                } else {
+                    message_set(&msg, 5, "%s", err);
+                }
+                break;
+            }
+            case SDLK_F12: take_screenshot(&v, &msg); break;
+            default: break;
+            }
+        }
+        double t = now_s(), dt = t - t_last;
+        t_last = t;
+        // follow the run: the trainer replaces model.ckpt atomically
+        if (is_run && t >= next_check) {
+            next_check = t + o.reload_every;
+            if (file_stamp(ckpath, st2, sizeof st2) == 0 && strcmp(st2, stamp) != 0) {
+                if (actor_reload(&ac, pos[0], err, sizeof err) == 0) {
+                    snprintf(stamp, sizeof stamp, "%s", st2);
+                    message_set(&msg, 3, "reloaded %s (%.0f frames)", ckpath, ac.train_frames);
+                    rec.train_frames = ac.train_frames;
+                } else {
+                    message_set(&msg, 5, "reload failed, keeping the old model: %s", err);
+                }
+            }
+        }
+        int steps = 0;
+        if (t >= hold_until) {
+            if (!paused) {
+                acc += dt * speed;
+                steps = (int)acc;
+                acc -= steps;
+                if (steps > 64) steps = 64, acc = 0;
+            } else if (step_once) {
+                steps = 1;
+            }
+        }
+        step_once = 0;
+        for (int k = 0; k < steps && t >= hold_until; k++) {
+            int a = ac.action;
+            uint8_t term, trunc;
+            float r = env_step(&env, a, &term, &trunc);
+            replay_push_action(&rec, a, r, ac.value, ac.probs, term, trunc, &env, err, sizeof err);
+            actor_commit(&ac, a, r, term || trunc);
+            last_reward = r;
+            if (term || trunc) {
+                message_set(&msg, 4, "episode %llu over: return %+.2f in %d steps (%s)",
+                            (unsigned long long)rec.episode, (double)rec.ret, rec.n, term ? "terminated" : "time limit");
+                if (o.record[0]) {
+                    char path[1200];
+                    snprintf(path, sizeof path, "%s/watch-%s-s%llu-e%llu.rpl", o.record, ENV_TASK_NAMES[ec.task],
+                             (unsigned long long)o.seed, (unsigned long long)rec.episode);
+                    if (replay_save(&rec, path, err, sizeof err) < 0) message_set(&msg, 5, "%s", err);
+                }
+                // show the last frame of the finished episode for a moment
+                replay_frame_env(&rec, rec.n, &shown);
+                shown.ep_return = rec.ret;
+                hold_until = t + (speed > 30 ? 0.3 : 1.0);
+                replay_free(&rec);
+                replay_begin(&rec, &env, greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED, label, ac.train_frames,
+                             err, sizeof err);
+            }
+            if (replay_push_state(&rec, &env, err, sizeof err) < 0) message_set(&msg, 5, "%s", err);
+            actor_decide(&ac, (env_observe(&env, obs), obs), greedy);
+        }
+
+        DrawFrame f;
+        memset(&f, 0, sizeof f);
+        char status_line[200], lab[200];
+        if (t < hold_until) {
+            frame_from_env(&f, &shown, obs); // the finished episode's last frame
+            f.ended = 1;
+            f.ret = shown.ep_return;
+            f.action = -1;
+        } else {
+            frame_from_env(&f, &env, obs);
+            f.has_policy = 1;
+            memcpy(f.probs, ac.probs, sizeof f.probs);
+            f.value = ac.value;
+            f.action = ac.action;
+            f.ret = env.ep_return;
+        }
+        f.last_reward = last_reward;
+        f.mode = "WATCH";
+        snprintf(lab, sizeof lab, "%s (%.0f frames)", ac.cfg.name[0] ? ac.cfg.name : pos[0], ac.train_frames);
+        f.label = lab;
+        snprintf(status_line, sizeof status_line, "%s  %g steps/s  %s actions%s", paused ? "PAUSED" : "RUNNING", speed,
+                 greedy ? "greedy" : "sampled", is_run ? "  following the run" : "");
+        f.status = status_line;
+        f.message = message_get(&msg);
+        set_keys(&f, WATCH_KEYS, NFL(WATCH_KEYS));
+        draw_frame(&v.canvas, &f, NULL);
+        if (view_present(&v)) quit = 1;
+        SDL_Delay(10);
+    }
+    replay_free(&rec);
+    actor_free(&ac);
+    if (close_view(&v)) status = 1;
+    return status;
+}
+
+// ----------------------------------------------------------------------------
+// play
+
+static int play_save(const Replay *r, const Env *now, const Opts *o, Message *msg) {
+    char path[1200], err[600];
+    snprintf(path, sizeof path, "%s/play-%s-s%llu-e%llu.rpl", o->out, ENV_TASK_NAMES[r->cfg.task],
+             (unsigned long long)o->seed, (unsigned long long)r->episode);
+    Replay snap;
+    int rc;
+    if (replay_ended(r)) rc = replay_save(r, path, err, sizeof err);
+    else if ((rc = replay_snapshot(r, now, &snap, err, sizeof err)) == 0) {
+        rc = replay_save(&snap, path, err, sizeof err);
+        replay_free(&snap);
+    }
+    if (rc < 0) {
+        message_set(msg, 5, "%s", err);
+        fprintf(stderr, "cpcrl play: %s\n", err);
+        return -1;
+    }
+    message_set(msg, 3, "saved %s", path);
+    fprintf(stderr, "cpcrl play: saved %s (%d steps, return %+.2f)\n", path, r->n, (double)r->ret);
+    return 0;
+}
+
+int cmd_play(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(cmd_help_text("play"), stdout); return 0; }
+    Opts o;
+    char err[600], *pos[1];
+    int np = parse_flags(&o, PLAY_FLAGS, NFL(PLAY_FLAGS), argc, argv, pos, 1, err, sizeof err);
+    if (np < 0) return usage_error("play", err);
+    if (np != 1) return usage_error("play", "expected a task (goal, watermaze, keys_doors, seekavoid, tmaze)");
+    EnvConfig ec = {0};
+    ec.task = env_task_from_name(pos[0]);
+    if (ec.task < 0) {
+        snprintf(err, sizeof err, "unknown task '%s' (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", pos[0]);
+        return usage_error("play", err);
+    }
+    ec.size = o.size, ec.view = o.view, ec.max_steps = o.max_steps, ec.items = o.items;
+    env_config_defaults(&ec);
+    if (env_config_check(&ec, err, sizeof err) < 0) return usage_error("play", err);
+    if (o.save && mkdir_p(o.out) < 0) {
+        fprintf(stderr, "cpcrl play: cannot create %s: %s\n", o.out, strerror(errno));
+        return 1;
+    }
+    View v;
+    int rc = open_view(&v, &o, "cpcrl play");
+    if (rc) return rc;
+    static Env env, shown;
+    static uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    env_init(&env, &ec, o.seed);
+    Replay rec;
+    Message msg = {{0}, 0};
+    if (replay_begin(&rec, &env, REPLAY_PERSON, "played by a person", 0, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl play: %s\n", err);
+        close_view(&v);
+        return 1;
+    }
+    int quit = 0, status = 0, last_action = -1;
+    float last_reward = 0;
+    double hold_until = 0;
+    message_set(&msg, 6, "arrow keys move, Space/Enter interacts");
+    while (!quit) {
+        SDL_Event ev;
+        int act = -1;
+        while (SDL_PollEvent(&ev)) {
+            if (ev.type == SDL_QUIT) quit = 1;
+            if (ev.type == SDL_WINDOWEVENT && ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED &&
+                view_sync_size(&v, err, sizeof err) < 0) {
+                fprintf(stderr, "cpcrl play: %s\n", err);
+                quit = 1, status = 1;
+            }
+            if (ev.type != SDL_KEYDOWN || act >= 0) continue;
+            switch (ev.key.keysym.sym) {
+            case SDLK_q:
+            case SDLK_ESCAPE: quit = 1; break;
+            case SDLK_LEFT: act = ENV_LEFT; break;
+            case SDLK_RIGHT: act = ENV_RIGHT; break;
+            case SDLK_UP: act = ENV_FORWARD; break;
+            case SDLK_SPACE:
+            case SDLK_RETURN:
+            case SDLK_KP_ENTER: act = ENV_INTERACT; break;
+            case SDLK_r:
+                env_reset(&env);
+                replay_free(&rec);
+                replay_begin(&rec, &env, REPLAY_PERSON, "played by a person", 0, err, sizeof err);
+                last_reward = 0, last_action = -1, hold_until = 0;
+                message_set(&msg, 2, "new episode %llu", (unsigned long long)env.episode);
+                break;
+            case SDLK_s:
+                if (rec.n > 0) play_save(&rec, &env, &o, &msg);
+                else message_set(&msg, 2, "nothing to save yet");
+                break;
+            case SDLK_F12: take_screenshot(&v, &msg); break;
+            default: break;
+            }
+        }
+        double t = now_s();
+        if (act >= 0 && !quit) {
+            hold_until = 0;
+            if (replay_push_state(&rec, &env, err, sizeof err) < 0) message_set(&msg, 5, "%s", err);
+            uint8_t term, trunc;
+            float r = env_step(&env, act, &term, &trunc);
+            replay_push_action(&rec, act, r, 0, NULL, term, trunc, &env, err, sizeof err);
+            last_reward = r, last_action = act;
+            if (term || trunc) {
+                replay_frame_env(&rec, rec.n, &shown);
+                shown.ep_return = rec.ret;
+                if (o.save) play_save(&rec, &env, &o, &msg);
+                message_set(&msg, 4, "episode over: return %+.2f in %d steps (%s); a key starts the next", (double)rec.ret,
+                            rec.n, term ? "terminated" : "time limit");
+                hold_until = t + 2.0;
+                replay_free(&rec);
+                replay_begin(&rec, &env, REPLAY_PERSON, "played by a person", 0, err, sizeof err);
+            }
+        }
+        DrawFrame f;
+        memset(&f, 0, sizeof f);
+        if (t < hold_until) {
+            frame_from_env(&f, &shown, obs);
+            f.ended = 1;
+            f.ret = shown.ep_return;
+        } else {
+            frame_from_env(&f, &env, obs);
+            f.ret = env.ep_return;
+        }
+        f.has_policy = 0;
+        f.action = last_action;
+        f.last_reward = last_reward;
+        f.mode = "PLAY";
+        f.label = "you are the white triangle";
+        char status_line[160];
+        snprintf(status_line, sizeof status_line, "PLAYING  %s%.100s", o.save ? "episodes saved to " : "saving off",
+                 o.save ? o.out : "");
+        f.status = status_line;
+        f.message = message_get(&msg);
+        set_keys(&f, PLAY_KEYS, NFL(PLAY_KEYS));
+        draw_frame(&v.canvas, &f, NULL);
+        if (view_present(&v)) quit = 1;
+        SDL_Delay(10);
+    }
+    if (o.save && rec.n > 0) play_save(&rec, &env, &o, &msg);
+    replay_free(&rec);
+    if (close_view(&v)) status = 1;
+    return status;
+}
+
+// ----------------------------------------------------------------------------
+// replay
+
+static void replay_info(const Replay *r, const char *path, FILE *out) {
+    static const char *SRC[3] = {"a person", "an agent (greedy)", "an agent (sampled)"};
+    static const char *END[3] = {"cut short (recording stopped)", "terminated", "time limit"};
+    fprintf(out, "%s: cpcrl replay v%d\n", path, REPLAY_VERSION);
+    fprintf(out, "  task %s (size %d, view %d, max_steps %d, items %d), map %dx%d\n", ENV_TASK_NAMES[r->cfg.task],
+            r->cfg.size, r->cfg.view, r->cfg.max_steps, r->cfg.items, r->w, r->h);
+    fprintf(out, "  seed %llu, episode %llu, episode rng %016llx\n", (unsigned long long)r->seed,
+            (unsigned long long)r->episode, (unsigned long long)r->episode_rng);
+    fprintf(out, "  played by %s%s%s", SRC[r->source], r->label[0] ? ", " : "", r->label);
+    if (r->has_policy) fprintf(out, ", checkpoint at %.0f frames", r->train_frames);
+    fprintf(out, "\n  steps %d, end: %s, return %+.3f, success %s\n", r->n, END[r->end], (double)r->ret,
+            r->success ? "yes" : "no");
+    int cnt[ENV_A] = {0}, pos = 0, neg = 0;
+    double vsum = 0, hsum = 0;
+    for (int t = 0; t < r->n; t++) {
+        const ReplayStep *s = &r->steps[t];
+        cnt[s->action]++;
+        pos += s->reward > 0, neg += s->reward < 0;
+        vsum += s->value;
+        for (int a = 0; a < ENV_A; a++)
+            if (s->probs[a] > 0) hsum -= s->probs[a] * log(s->probs[a]);
+    }
+    fprintf(out, "  actions:");
+    for (int a = 0; a < ENV_A; a++) fprintf(out, " %s %d", ENV_ACTION_NAMES[a], cnt[a]);
+    fprintf(out, "\n  rewards: %d positive, %d negative\n", pos, neg);
+    if (r->has_policy && r->n > 0)
+        fprintf(out, "  mean value %+.3f, mean policy entropy %.3f nats (uniform %.3f)\n", vsum / r->n, hsum / r->n,
+                log(ENV_A));
+    fprintf(out, "  state hashes: %d (every %d steps and after the last)\n", r->nhash, r->hash_every);
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcasecmp(s + a - b, suf);
+}
+
+static int replay_export(const Replay *r, const Opts *o) {
+    char err[600];
+    const int W = o->win_w, H = o->win_h;
+    uint32_t *px = malloc((size_t)W * H * sizeof *px);
+    if (!px) {
+        fprintf(stderr, "cpcrl replay: out of memory for %dx%d frames\n", W, H);
+        return 1;
+    }
+    Canvas c = {px, W, H, W};
+    static Env e;
+    static uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    char label[128], status_line[128];
+    snprintf(label, sizeof label, "%s", r->label);
+    int rc = 0;
+    GifWriter g;
+    FILE *pipe = NULL;
+    int gif = o->export_path[0] && ends_with(o->export_path, ".gif");
+    if (o->export_path[0] && !gif) {
+        if (!ends_with(o->export_path, ".mp4") && !ends_with(o->export_path, ".webm") && !ends_with(o->export_path, ".mkv")) {
+            free(px);
+            fprintf(stderr, "cpcrl replay: --export %s: expected a .gif, .mp4, .webm or .mkv file name\n", o->export_path);
+            return 2;
+        }
+        if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+            free(px);
+            fprintf(stderr, "cpcrl replay: --export %s: ffmpeg not found; install it (apt-get install ffmpeg) or "
+                            "export a .gif, which needs nothing\n", o->export_path);
+            return 1;
+        }
+        char cmdline[1400];
+        snprintf(cmdline, sizeof cmdline,
+                 "ffmpeg -loglevel error -y -f rawvideo -pix_fmt bgra -s %dx%d -r %g -i - -pix_fmt yuv420p '%s'", W, H,
+                 o->fps, o->export_path);
+        pipe = popen(cmdline, "w");
+        if (!pipe) {
+            free(px);
+            fprintf(stderr, "cpcrl replay: cannot start ffmpeg: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    if (gif && gif_open(&g, o->export_path, W, H, err, sizeof err) < 0) {
+        free(px);
+        fprintf(stderr, "cpcrl replay: %s\n", err);
+        return 1;
+    }
+    if (o->frames[0] && mkdir_p(o->frames) < 0) {
+        fprintf(stderr, "cpcrl replay: cannot create %s: %s\n", o->frames, strerror(errno));
+        rc = 1;
+    }
+    int delay = (int)lround(100.0 / o->fps);
+    for (int t = 0; t <= r->n && rc == 0; t++) {
+        DrawFrame f;
+        memset(&f, 0, sizeof f);
+        frame_from_replay(&f, r, t, &e, obs);
+        f.mode = "REPLAY";
+        f.label = label;
+        snprintf(status_line, sizeof status_line, "frame %d of %d", t, r->n);
+        f.status = status_line;
+        f.slider_pos = t, f.slider_len = r->n > 0 ? r->n : 1;
+        draw_frame(&c, &f, NULL);
+        if (gif && gif_frame(&g, px, W, t == r->n ? delay * 4 + 100 : delay, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: %s\n", err);
+            rc = 1;
+        }
+        if (pipe) {
+            int copies = t == r->n ? (int)o->fps * 2 : 1; // hold the last frame ~2 s
+            for (int k = 0; k < copies && rc == 0; k++)
+                if (fwrite(px, sizeof *px, (size_t)W * H, pipe) != (size_t)W * H) {
+                    fprintf(stderr, "cpcrl replay: writing to ffmpeg failed\n");
+                    rc = 1;
+                }
+        }
+        if (o->frames[0]) {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/frame_%05d.png", o->frames, t);
+            if (png_write(path, px, W, H, W, err, sizeof err) < 0) {
+                fprintf(stderr, "cpcrl replay: %s\n", err);
+                rc = 1;
+            }
+        }
+    }
+    if (gif) {
+        if (rc == 0 && gif_close(&g, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: %s\n", err);
+            rc = 1;
+        } else if (rc != 0) {
+            gif_abort(&g);
+        }
+    }
+    if (pipe && pclose(pipe) != 0 && rc == 0) {
+        fprintf(stderr, "cpcrl replay: ffmpeg failed writing %s\n", o->export_path);
+        rc = 1;
+    }
+    if (rc == 0 && o->export_path[0]) fprintf(stderr, "cpcrl replay: wrote %s (%d frames, %dx%d)\n", o->export_path, r->n + 1, W, H);
+    if (rc == 0 && o->frames[0]) fprintf(stderr, "cpcrl replay: wrote %d PNG frames to %s\n", r->n + 1, o->frames);
+    free(px);
+    return rc;
+}
+
+int cmd_replay(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(cmd_help_text("replay"), stdout); return 0; }
+    Opts o;
+    char err[600], *pos[1];
+    int np = parse_flags(&o, REPLAY_FLAGS, NFL(REPLAY_FLAGS), argc, argv, pos, 1, err, sizeof err);
+    if (np < 0) return usage_error("replay", err);
+    if (np != 1) return usage_error("replay", "expected one replay file (.rpl)");
+    Replay r;
+    if (replay_load(&r, pos[0], err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl replay: %s\n", err);
+        return 1;
+    }
+    int headless = o.info || o.verify || o.export_path[0] || o.frames[0];
+    int status = 0;
+    if (o.info) replay_info(&r, pos[0], stdout);
+    if (o.verify) {
+        if (replay_verify(&r, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: %s: verify FAILED: %s\n", pos[0], err);
+            status = 1;
+        } else {
+            printf("%s: verified: %d steps re-simulated from seed %llu, %d state hashes match\n", pos[0], r.n,
+                   (unsigned long long)r.seed, r.nhash);
+        }
+    }
+    if (status == 0 && (o.export_path[0] || o.frames[0])) status = replay_export(&r, &o);
+    if (headless) {
+        replay_free(&r);
+        return status;
+    }
+
+    View v;
+    int rc = open_view(&v, &o, "cpcrl replay");
+    if (rc) {
+        replay_free(&r);
+        return rc;
+    }
+    static Env e;
+    static uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    int t = o.start > r.n ? r.n : (int)o.start, playing = !o.paused, loop = o.loop, quit = 0, drag = 0;
+    double speed = o.speed, acc = 0, t_last = now_s();
+    DrawLayout lay;
+    memset(&lay, 0, sizeof lay);
+    Message msg = {{0}, 0};
+    char label[128];
+    snprintf(label, sizeof label, "%s  %s", pos[0], r.label);
+    const int step10 = r.n / 10 > 1 ? r.n / 10 : 1;
+    while (!quit) {
+        SDL_Event ev;
+        while (SDL_PollEvent(&ev)) {
+            if (ev.type == SDL_QUIT) quit = 1;
+            if (ev.type == SDL_WINDOWEVENT && ev.window.event == SDL_WINDOWEVENT_SIZE_CHANGED &&
+                view_sync_size(&v, err, sizeof err) < 0) {
+                fprintf(stderr, "cpcrl replay: %s\n", err);
+                quit = 1, status = 1;
+            }
+            int mx = -1;
+            if (ev.type == SDL_MOUSEBUTTONDOWN && ev.button.button == SDL_BUTTON_LEFT && lay.slider_w > 0 &&
+                ev.button.y >= lay.slider_y - lay.slider_h && ev.button.y <= lay.slider_y + 2 * lay.slider_h)
+                drag = 1, mx = ev.button.x;
+            if (ev.type == SDL_MOUSEBUTTONUP) drag = 0;
+            if (ev.type == SDL_MOUSEMOTION && drag) mx = ev.motion.x;
+            if (mx >= 0) {
+                long p = lround((double)(mx - lay.slider_x) * r.n / (lay.slider_w > 0 ? lay.slider_w : 1));
+                t = p < 0 ? 0 : p > r.n ? r.n : (int)p;
+                playing = 0;
+            }
+            if (ev.type != SDL_KEYDOWN) continue;
+            switch (ev.key.keysym.sym) {
+            case SDLK_q:
+            case SDLK_ESCAPE: quit = 1; break;
+            case SDLK_SPACE:
+                playing = !playing;
+                if (playing && t >= r.n) t = 0;
+                break;
+            case SDLK_RIGHT:
+            case SDLK_PERIOD: playing = 0, t = t < r.n ? t + 1 : r.n; break;
+            case SDLK_LEFT:
+            case SDLK_COMMA: playing = 0, t = t > 0 ? t - 1 : 0; break;
+            case SDLK_PAGEUP: t = t - step10 > 0 ? t - step10 : 0; break;
+            case SDLK_PAGEDOWN: t = t + step10 < r.n ? t + step10 : r.n; break;
+            case SDLK_HOME: t = 0; break;
+            case SDLK_END: t = r.n; break;
+            case SDLK_UP:
+            case SDLK_PLUS:
+            case SDLK_EQUALS: speed = speed * 2 > 960 ? 960 : speed * 2; break;
+            case SDLK_DOWN:
+            case SDLK_MINUS: speed = speed / 2 < 0.25 ? 0.25 : speed / 2; break;
+            case SDLK_l:
+                loop = !loop;
+                message_set(&msg, 2, "loop %s", loop ? "on" : "off");
+                break;
+            case SDLK_F12: take_screenshot(&v, &msg); break;
+            default: break;
+            }
+        }
+        double tn = now_s(), dt = tn - t_last;
+        t_last = tn;
+        if (playing) {
+            acc += dt * speed;
+            while (acc >= 1) {
+                acc -= 1;
+                if (t < r.n) t++;
+                else if (loop) t = 0;
+                else playing = 0, acc = 0;
+            }
+        } else {
+            acc = 0;
+        }
+        DrawFrame f;
+        memset(&f, 0, sizeof f);
+        frame_from_replay(&f, &r, t, &e, obs);
+        f.mode = "REPLAY";
+        f.label = label;
+        char status_line[160];
+        snprintf(status_line, sizeof status_line, "%s  %g steps/s  loop %s  frame %d of %d", playing ? "PLAYING" : "PAUSED",
+                 speed, loop ? "on" : "off", t, r.n);
+        f.status = status_line;
+        f.message = message_get(&msg);
+        f.slider_pos = t, f.slider_len = r.n > 0 ? r.n : 1;
+        set_keys(&f, REPLAY_KEYS, NFL(REPLAY_KEYS));
+        draw_frame(&v.canvas, &f, &lay);
+        if (view_present(&v)) quit = 1;
+        SDL_Delay(10);
+    }
+    replay_free(&r);
+    if (close_view(&v)) status = 1;
+    return status;
+}
+
+// ----------------------------------------------------------------------------
+// Recording for eval and train
+
+// Play one episode of `env` (at an episode start) with the actor into r.
+static int record_episode(Actor *ac, Env *env, int greedy, const char *label, Replay *r, char *err, size_t errlen) {
+    static uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    if (replay_begin(r, env, greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED, label, ac->train_frames, err,
+                     errlen) < 0)
+        return -1;
+    actor_reset(ac);
+    while (!replay_ended(r)) {
+        if (replay_push_state(r, env, err, errlen) < 0) return -1;
+        env_observe(env, obs);
+        int a = actor_decide(ac, obs, greedy);
+        uint8_t term, trunc;
+        float rew = env_step(env, a, &term, &trunc);
+        if (replay_push_action(r, a, rew, ac->value, ac->probs, term, trunc, env, err, errlen) < 0) return -1;
+        actor_commit(ac, a, rew, term || trunc);
+    }
+    return 0;
+}
+
+int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uint64_t seed, int greedy, char *err,
+                       size_t errlen) {
+    Actor ac;
+    char msg[600];
+    if (actor_load(&ac, ckpt_path, seed, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    EnvConfig ec;
+    config_env(&ac.cfg, &ec);
+    if (env_config_check(&ec, msg, sizeof msg) < 0) {
+        actor_free(&ac);
+        return fail(err, errlen, "%s: %s", ckpt_path, msg);
+    }
+    if (mkdir_p(dir) < 0) {
+        actor_free(&ac);
+        return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    }
+    static Env env;
+    env_init(&env, &ec, seed);
+    char label[64];
+    snprintf(label, sizeof label, "eval %.40s", ac.cfg.name);
+    int written = 0;
+    for (int i = 0; i < episodes; i++) {
+        Replay r;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/ep%04d.rpl", dir, i);
+        if (record_episode(&ac, &env, greedy, label, &r, msg, sizeof msg) < 0 ||
+            replay_save(&r, path, msg, sizeof msg) < 0) {
+            replay_free(&r);
+            actor_free(&ac);
+            return fail(err, errlen, "%s", msg);
+        }
+        replay_free(&r);
+        written++;
+    }
+    actor_free(&ac);
+    return written;
+}
+
+typedef struct {
+    double every, next;
+    int count;
+} TrainRecorder;
+static TrainRecorder g_rec;
+
+static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
+    TrainRecorder *tr_rec = ctx;
+    if (tr->frames < tr_rec->next) return;
+    while (tr_rec->next <= tr->frames) tr_rec->next += tr_rec->every;
+    char dir[1100], path[1200], err[600], label[64];
+    snprintf(dir, sizeof dir, "%s/replays", run_dir);
+    if (mkdir_p(dir) < 0) {
+        fprintf(stderr, "\ncpcrl train: --record-every: cannot create %s: %s\n", dir, strerror(errno));
+        return;
+    }
+    Actor ac;
+    if (actor_init_shared(&ac, &tr->model, &tr->cfg, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)tr_rec->count), err,
+                          sizeof err) < 0) {
+        fprintf(stderr, "\ncpcrl train: --record-every: %s\n", err);
+        return;
+    }
+    ac.train_frames = tr->frames;
+    static Env env;
+    env_init(&env, &tr->ecfg, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)tr_rec->count));
+    snprintf(label, sizeof label, "train %.40s", tr->cfg.name);
+    Replay r;
+    snprintf(path, sizeof path, "%s/frames_%012.0f.rpl", dir, tr->frames);
+    if (record_episode(&ac, &env, 0, label, &r, err, sizeof err) < 0 || replay_save(&r, path, err, sizeof err) < 0)
+        fprintf(stderr, "\ncpcrl train: --record-every: %s\n", err);
+    replay_free(&r);
+    actor_free(&ac);
+    tr_rec->count++;
+}
+
+void replay_install_train_recorder(double every_frames) {
+    if (every_frames <= 0) {
+        train_set_hook(NULL);
+        return;
+    }
+    g_rec.every = every_frames, g_rec.next = every_frames, g_rec.count = 0;
+    TrainHook h = {train_recorder_hook, &g_rec};
+    train_set_hook(&h);
+}

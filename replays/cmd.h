@@ -1,0 +1,41 @@
+// cmd.h — the `watch`, `play` and `replay` subcommands and the recording
+// hooks of `eval --record DIR` and `train --record-every N`, for main.c to
+// dispatch to. Each cmd_* takes the arguments after its name and returns
+// the process exit code: 0 ok, 1 runtime error, 2 usage error (message on
+// stderr naming the flag, the value and the valid choices).
+#ifndef CPCRL_CMD_H
+#define CPCRL_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+// cpcrl watch CKPT|RUN_DIR [flags] — the agent acting live in a window;
+// with a run directory, model.ckpt is reloaded whenever the trainer replaces it.
+int cmd_watch(int argc, char **argv);
+// cpcrl play TASK [--seed N] [flags] — a person plays with the arrow keys;
+// episodes are saved as replays.
+int cmd_play(int argc, char **argv);
+// cpcrl replay FILE.rpl [--info] [--verify] [--export OUT.gif|OUT.mp4]
+// [--frames DIR] [flags] — the player, or headless stats/verify/export.
+int cmd_replay(int argc, char **argv);
+
+// Usage, every flag with its default, and the keys of "watch", "play" or
+// "replay" (NULL for another name). Static text.
+const char *cmd_help_text(const char *cmd);
+// One-line summary and positional synopsis (for the command list).
+const char *cmd_summary(const char *cmd);
+const char *cmd_synopsis(const char *cmd);
+
+// `cpcrl eval CKPT --record DIR`: run `episodes` episodes of one env seeded
+// `seed` with the checkpoint's policy and write DIR/ep0000.rpl, ... (DIR is
+// created). Returns the number of files written, or -1 with a message.
+int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uint64_t seed,
+                       int greedy, char *err, size_t errlen);
+// `cpcrl train --record-every N`: install a TrainHook that, every N frames,
+// plays one episode with the current parameters (its own env, LSTM state,
+// activations and RNG: the trainer's state is not touched) and writes
+// RUN_DIR/replays/frames_<frames>.rpl. every_frames <= 0 removes it.
+void replay_install_train_recorder(double every_frames);
+
+#endif

@@ -1,0 +1,564 @@
+// draw.c — software renderer and bitmap font (see draw.h).
+//
+// Layout of a frame (all sizes follow the canvas, so the window may be resized):
+//   top bar    mode, task, seed, episode, label
+//   left       the full map, square cells: items as glyphs, the agent as a
+//              white triangle pointing in its heading, the V x V window in
+//              front of it outlined in yellow and the cells it sees tinted;
+//              the watermaze platform / rewarded tmaze arm dashed (the agent
+//              cannot see them; the viewer can)
+//   right      step, reward, return; the agent's egocentric view (same
+//              colours, unseen cells dark, agent at the bottom facing up);
+//              action probabilities as bars, the chosen action marked; value
+//              estimate; legend; keys
+//   bottom     status line, transient message, replay slider
+#include "replays/draw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+// ----------------------------------------------------------------------------
+// Colours
+
+const uint32_t DRAW_KIND_COLOUR[ENV_C] = {
+    [ENV_UNSEEN] = DRAW_RGB(16, 16, 20),  [ENV_EMPTY] = DRAW_RGB(46, 48, 56),
+    [ENV_WALL] = DRAW_RGB(128, 128, 138), [ENV_GOAL] = DRAW_RGB(40, 190, 80),
+    [ENV_APPLE] = DRAW_RGB(225, 40, 50),  [ENV_LEMON] = DRAW_RGB(245, 215, 40),
+    [ENV_KEY0] = DRAW_RGB(60, 130, 255),  [ENV_KEY1] = DRAW_RGB(190, 80, 230),
+    [ENV_DOOR0] = DRAW_RGB(60, 130, 255), [ENV_DOOR1] = DRAW_RGB(190, 80, 230),
+    [ENV_CUE0] = DRAW_RGB(0, 200, 200),   [ENV_CUE1] = DRAW_RGB(255, 140, 0),
+    [ENV_CUE2] = DRAW_RGB(240, 100, 170), [ENV_CUE3] = DRAW_RGB(150, 220, 60),
+};
+const uint32_t DRAW_FLOOR_COLOUR = DRAW_RGB(46, 48, 56);
+const uint32_t DRAW_FLOOR_SEEN_COLOUR = DRAW_RGB(92, 90, 62);
+const uint32_t DRAW_AGENT_COLOUR = DRAW_RGB(255, 255, 255);
+const uint32_t DRAW_BG_COLOUR = DRAW_RGB(24, 25, 30);
+const char *const DRAW_ACTION_LABELS[ENV_A] = {"turn left", "turn right", "forward", "interact"};
+
+static const uint32_t C_TEXT = DRAW_RGB(230, 230, 235);
+static const uint32_t C_DIM = DRAW_RGB(150, 152, 160);
+static const uint32_t C_HEAD = DRAW_RGB(255, 210, 90);
+static const uint32_t C_PANEL = DRAW_RGB(34, 36, 44);
+static const uint32_t C_GRIDLINE = DRAW_RGB(30, 31, 37);
+static const uint32_t C_CONE = DRAW_RGB(255, 225, 60);
+static const uint32_t C_TARGET = DRAW_RGB(120, 255, 150);
+static const uint32_t C_BAR = DRAW_RGB(70, 150, 255);
+static const uint32_t C_BAR_PICK = DRAW_RGB(255, 190, 40);
+static const uint32_t C_BAR_BG = DRAW_RGB(52, 54, 64);
+static const uint32_t C_GOOD = DRAW_RGB(110, 230, 120);
+static const uint32_t C_BAD = DRAW_RGB(255, 100, 100);
+static const uint32_t C_OUTLINE = DRAW_RGB(0, 0, 0);
+
+static uint32_t shade(uint32_t c, int num, int den) { // scale RGB by num/den (<= 255 clamp)
+    uint32_t r = ((c >> 16) & 255) * (uint32_t)num / (uint32_t)den;
+    uint32_t g = ((c >> 8) & 255) * (uint32_t)num / (uint32_t)den;
+    uint32_t b = (c & 255) * (uint32_t)num / (uint32_t)den;
+    return DRAW_RGB(r > 255 ? 255 : r, g > 255 ? 255 : g, b > 255 ? 255 : b);
+}
+
+// ----------------------------------------------------------------------------
+// Font: the classic 5x7 LCD font, ASCII 32..126, one byte per column, bit 0 on top.
+
+static const uint8_t FONT[95][5] = {
+    {0x00, 0x00, 0x00, 0x00, 0x00}, {0x00, 0x00, 0x5F, 0x00, 0x00}, {0x00, 0x07, 0x00, 0x07, 0x00},
+    {0x14, 0x7F, 0x14, 0x7F, 0x14}, {0x24, 0x2A, 0x7F, 0x2A, 0x12}, {0x23, 0x13, 0x08, 0x64, 0x62},
+    {0x36, 0x49, 0x55, 0x22, 0x50}, {0x00, 0x05, 0x03, 0x00, 0x00}, {0x00, 0x1C, 0x22, 0x41, 0x00},
+    {0x00, 0x41, 0x22, 0x1C, 0x00}, {0x08, 0x2A, 0x1C, 0x2A, 0x08}, {0x08, 0x08, 0x3E, 0x08, 0x08},
+    {0x00, 0x50, 0x30, 0x00, 0x00}, {0x08, 0x08, 0x08, 0x08, 0x08}, {0x00, 0x60, 0x60, 0x00, 0x00},
+    {0x20, 0x10, 0x08, 0x04, 0x02}, {0x3E, 0x51, 0x49, 0x45, 0x3E}, {0x00, 0x42, 0x7F, 0x40, 0x00},
+    {0x42, 0x61, 0x51, 0x49, 0x46}, {0x21, 0x41, 0x45, 0x4B, 0x31}, {0x18, 0x14, 0x12, 0x7F, 0x10},
+    {0x27, 0x45, 0x45, 0x45, 0x39}, {0x3C, 0x4A, 0x49, 0x49, 0x30}, {0x01, 0x71, 0x09, 0x05, 0x03},
+    {0x36, 0x49, 0x49, 0x49, 0x36}, {0x06, 0x49, 0x49, 0x29, 0x1E}, {0x00, 0x36, 0x36, 0x00, 0x00},
+    {0x00, 0x56, 0x36, 0x00, 0x00}, {0x08, 0x14, 0x22, 0x41, 0x00}, {0x14, 0x14, 0x14, 0x14, 0x14},
+    {0x00, 0x41, 0x22, 0x14, 0x08}, {0x02, 0x01, 0x51, 0x09, 0x06}, {0x32, 0x49, 0x79, 0x41, 0x3E},
+    {0x7E, 0x11, 0x11, 0x11, 0x7E}, {0x7F, 0x49, 0x49, 0x49, 0x36}, {0x3E, 0x41, 0x41, 0x41, 0x22},
+    {0x7F, 0x41, 0x41, 0x22, 0x1C}, {0x7F, 0x49, 0x49, 0x49, 0x41}, {0x7F, 0x09, 0x09, 0x09, 0x01},
+    {0x3E, 0x41, 0x49, 0x49, 0x7A}, {0x7F, 0x08, 0x08, 0x08, 0x7F}, {0x00, 0x41, 0x7F, 0x41, 0x00},
+    {0x20, 0x40, 0x41, 0x3F, 0x01}, {0x7F, 0x08, 0x14, 0x22, 0x41}, {0x7F, 0x40, 0x40, 0x40, 0x40},
+    {0x7F, 0x02, 0x0C, 0x02, 0x7F}, {0x7F, 0x04, 0x08, 0x10, 0x7F}, {0x3E, 0x41, 0x41, 0x41, 0x3E},
+    {0x7F, 0x09, 0x09, 0x09, 0x06}, {0x3E, 0x41, 0x51, 0x21, 0x5E}, {0x7F, 0x09, 0x19, 0x29, 0x46},
+    {0x46, 0x49, 0x49, 0x49, 0x31}, {0x01, 0x01, 0x7F, 0x01, 0x01}, {0x3F, 0x40, 0x40, 0x40, 0x3F},
+    {0x1F, 0x20, 0x40, 0x20, 0x1F}, {0x3F, 0x40, 0x38, 0x40, 0x3F}, {0x63, 0x14, 0x08, 0x14, 0x63},
+    {0x07, 0x08, 0x70, 0x08, 0x07}, {0x61, 0x51, 0x49, 0x45, 0x43}, {0x00, 0x7F, 0x41, 0x41, 0x00},
+    {0x02, 0x04, 0x08, 0x10, 0x20}, {0x00, 0x41, 0x41, 0x7F, 0x00}, {0x04, 0x02, 0x01, 0x02, 0x04},
+    {0x40, 0x40, 0x40, 0x40, 0x40}, {0x00, 0x01, 0x02, 0x04, 0x00}, {0x20, 0x54, 0x54, 0x54, 0x78},
+    {0x7F, 0x48, 0x44, 0x44, 0x38}, {0x38, 0x44, 0x44, 0x44, 0x20}, {0x38, 0x44, 0x44, 0x48, 0x7F},
+    {0x38, 0x54, 0x54, 0x54, 0x18}, {0x08, 0x7E, 0x09, 0x01, 0x02}, {0x0C, 0x52, 0x52, 0x52, 0x3E},
+    {0x7F, 0x08, 0x04, 0x04, 0x78}, {0x00, 0x44, 0x7D, 0x40, 0x00}, {0x20, 0x40, 0x44, 0x3D, 0x00},
+    {0x7F, 0x10, 0x28, 0x44, 0x00}, {0x00, 0x41, 0x7F, 0x40, 0x00}, {0x7C, 0x04, 0x18, 0x04, 0x78},
+    {0x7C, 0x08, 0x04, 0x04, 0x78}, {0x38, 0x44, 0x44, 0x44, 0x38}, {0x7C, 0x14, 0x14, 0x14, 0x08},
+    {0x08, 0x14, 0x14, 0x18, 0x7C}, {0x7C, 0x08, 0x04, 0x04, 0x08}, {0x48, 0x54, 0x54, 0x54, 0x20},
+    {0x04, 0x3F, 0x44, 0x40, 0x20}, {0x3C, 0x40, 0x40, 0x20, 0x7C}, {0x1C, 0x20, 0x40, 0x20, 0x1C},
+    {0x3C, 0x40, 0x30, 0x40, 0x3C}, {0x44, 0x28, 0x10, 0x28, 0x44}, {0x0C, 0x50, 0x50, 0x50, 0x3C},
+    {0x44, 0x64, 0x54, 0x4C, 0x44}, {0x00, 0x08, 0x36, 0x41, 0x00}, {0x00, 0x00, 0x7F, 0x00, 0x00},
+    {0x00, 0x41, 0x36, 0x08, 0x00}, {0x08, 0x04, 0x08, 0x10, 0x08},
+};
+
+// ----------------------------------------------------------------------------
+// Primitives
+
+void draw_fill(Canvas *c, int x, int y, int w, int h, uint32_t col) {
+    int x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
+    int x1 = x + w > c->w ? c->w : x + w, y1 = y + h > c->h ? c->h : y + h;
+    for (int yy = y0; yy < y1; yy++) {
+        uint32_t *row = c->px + (size_t)yy * c->stride;
+        for (int xx = x0; xx < x1; xx++) row[xx] = col;
+    }
+}
+
+void draw_rect(Canvas *c, int x, int y, int w, int h, int t, uint32_t col) {
+    draw_fill(c, x, y, w, t, col);
+    draw_fill(c, x, y + h - t, w, t, col);
+    draw_fill(c, x, y, t, h, col);
+    draw_fill(c, x + w - t, y, t, h, col);
+}
+
+static void put_px(Canvas *c, int x, int y, uint32_t col) {
+    if ((unsigned)x < (unsigned)c->w && (unsigned)y < (unsigned)c->h) c->px[(size_t)y * c->stride + x] = col;
+}
+
+int draw_text_width(const char *str, int s) { return (int)strlen(str) * 6 * s; }
+
+int draw_text(Canvas *c, int x, int y, int s, uint32_t col, const char *str) {
+    int x0 = x;
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++, x += 6 * s) {
+        int ch = *p;
+        if (ch < 32 || ch > 126) ch = '?';
+        const uint8_t *g = FONT[ch - 32];
+        for (int cx = 0; cx < 5; cx++)
+            for (int cy = 0; cy < 7; cy++)
+                if (g[cx] >> cy & 1) draw_fill(c, x + cx * s, y + cy * s, s, s, col);
+    }
+    return x - x0;
+}
+
+// Filled disc / ellipse centred at (cx, cy) with radii rx, ry.
+static void fill_ellipse(Canvas *c, int cx, int cy, int rx, int ry, uint32_t col) {
+    if (rx < 1) rx = 1;
+    if (ry < 1) ry = 1;
+    for (int dy = -ry; dy <= ry; dy++)
+        for (int dx = -rx; dx <= rx; dx++)
+            if ((long)dx * dx * ry * ry + (long)dy * dy * rx * rx <= (long)rx * rx * ry * ry)
+                put_px(c, cx + dx, cy + dy, col);
+}
+
+static void ring(Canvas *c, int cx, int cy, int r, int t, uint32_t col) {
+    for (int dy = -r; dy <= r; dy++)
+        for (int dx = -r; dx <= r; dx++) {
+            int d2 = dx * dx + dy * dy;
+            if (d2 <= r * r && d2 >= (r - t) * (r - t)) put_px(c, cx + dx, cy + dy, col);
+        }
+}
+
+// Triangle by edge functions over its bounding box (pixel centres).
+static void fill_triangle(Canvas *c, const float *vx, const float *vy, uint32_t col) {
+    float minx = fminf(vx[0], fminf(vx[1], vx[2])), maxx = fmaxf(vx[0], fmaxf(vx[1], vx[2]));
+    float miny = fminf(vy[0], fminf(vy[1], vy[2])), maxy = fmaxf(vy[0], fmaxf(vy[1], vy[2]));
+    float area = (vx[1] - vx[0]) * (vy[2] - vy[0]) - (vy[1] - vy[0]) * (vx[2] - vx[0]);
+    float sg = area < 0 ? -1.0f : 1.0f;
+    for (int y = (int)floorf(miny); y <= (int)ceilf(maxy); y++)
+        for (int x = (int)floorf(minx); x <= (int)ceilf(maxx); x++) {
+            float px = (float)x + 0.5f, py = (float)y + 0.5f;
+            int in = 1;
+            for (int k = 0; k < 3 && in; k++) {
+                int j = (k + 1) % 3;
+                float e = (vx[j] - vx[k]) * (py - vy[k]) - (vy[j] - vy[k]) * (px - vx[k]);
+                if (e * sg < 0) in = 0;
+            }
+            if (in) put_px(c, x, y, col);
+        }
+}
+
+void draw_agent(Canvas *c, int x, int y, int n, int dir, uint32_t col) {
+    // pointing north, then rotated about the cell centre
+    float cx = (float)x + (float)n / 2, cy = (float)y + (float)n / 2, r = (float)n * 0.42f;
+    static const float BX[3] = {0.0f, -0.8f, 0.8f}, BY[3] = {-1.0f, 0.85f, 0.85f};
+    float vx[3], vy[3], ox[3], oy[3];
+    for (int k = 0; k < 3; k++) {
+        float u = BX[k], v = BY[k], ru, rv;
+        switch (dir & 3) {
+        case 0: ru = u, rv = v; break;
+        case 1: ru = -v, rv = u; break;
+        case 2: ru = -u, rv = -v; break;
+        default: ru = v, rv = -u; break;
+        }
+        vx[k] = cx + ru * r, vy[k] = cy + rv * r;
+        ox[k] = cx + ru * (r + (float)n * 0.07f + 1.0f), oy[k] = cy + rv * (r + (float)n * 0.07f + 1.0f);
+    }
+    fill_triangle(c, ox, oy, C_OUTLINE);
+    fill_triangle(c, vx, vy, col);
+}
+
+void draw_cell(Canvas *c, int x, int y, int n, int kind, uint32_t floor) {
+    uint32_t col = kind >= 0 && kind < ENV_C ? DRAW_KIND_COLOUR[kind] : DRAW_RGB(255, 0, 255);
+    int g = n >= 8 ? 1 : 0; // grid line
+    draw_fill(c, x, y, n, n, C_GRIDLINE);
+    int m = n - g;
+    switch (kind) {
+    case ENV_UNSEEN: {
+        draw_fill(c, x, y, m, m, col);
+        int d = n / 4 > 0 ? n / 4 : 1;
+        for (int k = d; k < m; k += d) put_px(c, x + k, y + k, DRAW_RGB(40, 40, 48));
+        break;
+    }
+    case ENV_EMPTY: draw_fill(c, x, y, m, m, floor); break;
+    case ENV_WALL:
+        draw_fill(c, x, y, m, m, col);
+        draw_fill(c, x, y + m - (n + 7) / 8, m, (n + 7) / 8, shade(col, 3, 5));
+        draw_fill(c, x + m - (n + 7) / 8, y, (n + 7) / 8, m, shade(col, 3, 5));
+        break;
+    case ENV_GOAL:
+        draw_fill(c, x, y, m, m, col);
+        draw_rect(c, x + n / 5, y + n / 5, m - 2 * (n / 5), m - 2 * (n / 5), n >= 12 ? 2 : 1,
+                  shade(col, 7, 5));
+        break;
+    case ENV_APPLE:
+        draw_fill(c, x, y, m, m, floor);
+        fill_ellipse(c, x + n / 2, y + n * 11 / 20, n * 3 / 10, n * 3 / 10, col);
+        draw_fill(c, x + n / 2, y + n / 8, n / 10 > 0 ? n / 10 : 1, n / 5, DRAW_RGB(60, 160, 60));
+        break;
+    case ENV_LEMON:
+        draw_fill(c, x, y, m, m, floor);
+        fill_ellipse(c, x + n / 2, y + n / 2, n * 7 / 20, n / 4, col);
+        break;
+    case ENV_KEY0:
+    case ENV_KEY1: {
+        draw_fill(c, x, y, m, m, floor);
+        int t = n / 10 > 0 ? n / 10 : 1, r = n / 5 > 1 ? n / 5 : 1;
+        ring(c, x + n / 3, y + n / 3, r, t + 1, col);
+        draw_fill(c, x + n / 3 + r / 2, y + n / 3 + r / 2, t + 1, n / 2, col); // shaft (diagonal-ish)
+        draw_fill(c, x + n / 3 + r / 2, y + n * 3 / 4, n / 4, t + 1, col);     // tooth
+        draw_fill(c, x + n / 3 + r / 2, y + n * 3 / 5, n / 5, t + 1, col);     // tooth
+        break;
+    }
+    case ENV_DOOR0:
+    case ENV_DOOR1: {
+        draw_fill(c, x, y, m, m, shade(col, 1, 2));
+        int t = n / 12 > 0 ? n / 12 : 1;
+        draw_rect(c, x + t, y + t, m - 2 * t, m - 2 * t, t, col);
+        draw_fill(c, x + m * 2 / 3, y + m / 2 - t, 2 * t, 2 * t, col); // handle
+        break;
+    }
+    case ENV_CUE0:
+    case ENV_CUE1:
+    case ENV_CUE2:
+    case ENV_CUE3: {
+        draw_fill(c, x, y, m, m, col);
+        uint32_t dark = shade(col, 3, 4);
+        int step = n / 4 > 2 ? n / 4 : 3;
+        for (int yy = 0; yy < m; yy++)
+            for (int xx = 0; xx < m; xx++)
+                if ((xx + yy) % step < step / 3 + 1) put_px(c, x + xx, y + yy, dark);
+        break;
+    }
+    default: draw_fill(c, x, y, m, m, col); break;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Frame
+
+static const int DX[4] = {0, 1, 0, -1};
+static const int DY[4] = {-1, 0, 1, 0};
+
+static int obs_kind(const uint8_t *obs, int V, int r, int col) {
+    const int VV = V * V;
+    for (int k = 0; k < ENV_C; k++)
+        if (obs[(size_t)k * VV + r * V + col]) return k;
+    return ENV_UNSEEN;
+}
+
+// World cell of view cell (r, col): the agent sits at (V-1, V/2) facing up.
+static void view_to_world(const DrawFrame *f, int r, int col, int *wx, int *wy) {
+    int fwd = f->view - 1 - r, side = col - f->view / 2, rd = (f->dir + 1) & 3;
+    *wx = f->ax + fwd * DX[f->dir] + side * DX[rd];
+    *wy = f->ay + fwd * DY[f->dir] + side * DY[rd];
+}
+
+static void dashed_rect(Canvas *c, int x, int y, int w, int h, int t, uint32_t col) {
+    int d = w / 6 > 2 ? w / 6 : 2;
+    for (int k = 0; k < w; k += 2 * d) {
+        draw_fill(c, x + k, y, d < w - k ? d : w - k, t, col);
+        draw_fill(c, x + k, y + h - t, d < w - k ? d : w - k, t, col);
+    }
+    for (int k = 0; k < h; k += 2 * d) {
+        draw_fill(c, x, y + k, t, d < h - k ? d : h - k, col);
+        draw_fill(c, x + w - t, y + k, t, d < h - k ? d : h - k, col);
+    }
+}
+
+typedef struct { int kind; const char *name; int special; } LegendItem;
+enum { L_CELL = 0, L_AGENT, L_SEEN, L_TARGET };
+
+static int legend_items(int task, LegendItem *it) {
+    int n = 0;
+    it[n++] = (LegendItem){0, "agent", L_AGENT};
+    it[n++] = (LegendItem){0, "seen by agent", L_SEEN};
+    it[n++] = (LegendItem){ENV_WALL, "wall", L_CELL};
+    switch (task) {
+    case ENV_TASK_GOAL: it[n++] = (LegendItem){ENV_GOAL, "goal +1", L_CELL}; break;
+    case ENV_TASK_WATERMAZE:
+        it[n++] = (LegendItem){ENV_CUE0, "cue N", L_CELL};
+        it[n++] = (LegendItem){ENV_CUE1, "cue E", L_CELL};
+        it[n++] = (LegendItem){ENV_CUE2, "cue S", L_CELL};
+        it[n++] = (LegendItem){ENV_CUE3, "cue W", L_CELL};
+        it[n++] = (LegendItem){0, "platform +1 (hidden)", L_TARGET};
+        break;
+    case ENV_TASK_KEYS_DOORS:
+        it[n++] = (LegendItem){ENV_KEY0, "key blue", L_CELL};
+        it[n++] = (LegendItem){ENV_DOOR0, "door blue", L_CELL};
+        it[n++] = (LegendItem){ENV_KEY1, "key purple", L_CELL};
+        it[n++] = (LegendItem){ENV_DOOR1, "door purple", L_CELL};
+        it[n++] = (LegendItem){ENV_GOAL, "goal +1", L_CELL};
+        break;
+    case ENV_TASK_SEEKAVOID:
+        it[n++] = (LegendItem){ENV_APPLE, "apple +1", L_CELL};
+        it[n++] = (LegendItem){ENV_LEMON, "lemon -1", L_CELL};
+        break;
+    case ENV_TASK_TMAZE:
+        it[n++] = (LegendItem){ENV_CUE0, "cue: go left", L_CELL};
+        it[n++] = (LegendItem){ENV_CUE1, "cue: go right", L_CELL};
+        it[n++] = (LegendItem){0, "rewarded arm (hidden)", L_TARGET};
+        break;
+    }
+    return n;
+}
+
+static const char *kind_label(int kind) {
+    switch (kind) {
+    case ENV_KEY0: return "blue key";
+    case ENV_KEY1: return "purple key";
+    default: return "nothing";
+    }
+}
+
+void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
+    DrawLayout L;
+    memset(&L, 0, sizeof L);
+    const int W = c->w, H = c->h;
+    draw_fill(c, 0, 0, W, H, DRAW_BG_COLOUR);
+    int s = H >= 1000 && W >= 1500 ? 3 : (H >= 560 && W >= 900 ? 2 : 1);
+    const int cw = 6 * s, lh = 10 * s, pad = 6 * s;
+    char buf[160];
+
+    // --- panel geometry
+    int P = 34 * cw + 2 * pad;
+    if (P > W * 45 / 100) P = W * 45 / 100;
+    int px0 = W - P;
+    L.panel_x = px0;
+    int top = lh + 2 * pad;                       // top bar
+    int bottom = 2 * lh + 2 * pad + (f->slider_len > 0 ? lh + pad : 0);
+
+    // --- top bar
+    draw_fill(c, 0, 0, W, top - pad / 2, C_PANEL);
+    int x = pad;
+    x += draw_text(c, x, pad, s, C_HEAD, f->mode ? f->mode : "CPCRL");
+    snprintf(buf, sizeof buf, "  task %s  seed %llu  episode %llu",
+             f->task >= 0 && f->task < ENV_NTASKS ? ENV_TASK_NAMES[f->task] : "?",
+             (unsigned long long)f->seed, (unsigned long long)f->episode);
+    x += draw_text(c, x, pad, s, C_TEXT, buf);
+    if (f->label) {
+        int room = (W - pad - x) / cw - 2;
+        if (room > 3) {
+            snprintf(buf, sizeof buf, "  %.*s", room < 150 ? room : 150, f->label);
+            draw_text(c, x, pad, s, C_DIM, buf);
+        }
+    }
+
+    // --- map
+    int mw = px0 - 2 * pad, mh = H - top - bottom;
+    int n = f->w > 0 && f->h > 0 ? (mw / f->w < mh / f->h ? mw / f->w : mh / f->h) : 1;
+    if (n < 1) n = 1;
+    int mx = pad + (mw - n * f->w) / 2, my = top + (mh - n * f->h) / 2;
+    L.cell = n, L.map_x = mx, L.map_y = my;
+    // which map cells the agent sees now (from its observation)
+    uint8_t seen[ENV_MAX_SIZE * ENV_MAX_SIZE];
+    memset(seen, 0, sizeof seen);
+    if (f->obs && f->view > 0)
+        for (int r = 0; r < f->view; r++)
+            for (int col = 0; col < f->view; col++) {
+                int wx, wy;
+                view_to_world(f, r, col, &wx, &wy);
+                if ((unsigned)wx < (unsigned)f->w && (unsigned)wy < (unsigned)f->h &&
+                    obs_kind(f->obs, f->view, r, col) != ENV_UNSEEN)
+                    seen[wy * f->w + wx] = 1;
+            }
+    for (int y = 0; y < f->h; y++)
+        for (int xx = 0; xx < f->w; xx++) {
+            int k = f->grid[y * f->w + xx];
+            draw_cell(c, mx + xx * n, my + y * n, n, k,
+                      seen[y * f->w + xx] ? DRAW_FLOOR_SEEN_COLOUR : DRAW_FLOOR_COLOUR);
+        }
+    int hidden = f->task == ENV_TASK_WATERMAZE || f->task == ENV_TASK_TMAZE;
+    if (hidden && (unsigned)f->tx < (unsigned)f->w && (unsigned)f->ty < (unsigned)f->h) {
+        int t = n >= 16 ? 2 : 1;
+        dashed_rect(c, mx + f->tx * n + t, my + f->ty * n + t, n - 2 * t - 1, n - 2 * t - 1, t, C_TARGET);
+    }
+    // view window outline (clipped to the map)
+    if (f->view > 0) {
+        int x0 = 1 << 20, y0 = 1 << 20, x1 = -(1 << 20), y1 = -(1 << 20);
+        int corners[4][2] = {{0, 0}, {0, f->view - 1}, {f->view - 1, 0}, {f->view - 1, f->view - 1}};
+        for (int k = 0; k < 4; k++) {
+            int wx, wy;
+            view_to_world(f, corners[k][0], corners[k][1], &wx, &wy);
+            x0 = wx < x0 ? wx : x0, x1 = wx > x1 ? wx : x1;
+            y0 = wy < y0 ? wy : y0, y1 = wy > y1 ? wy : y1;
+        }
+        x0 = x0 < 0 ? 0 : x0, y0 = y0 < 0 ? 0 : y0;
+        x1 = x1 >= f->w ? f->w - 1 : x1, y1 = y1 >= f->h ? f->h - 1 : y1;
+        int t = n >= 20 ? 3 : (n >= 10 ? 2 : 1);
+        draw_rect(c, mx + x0 * n - t / 2, my + y0 * n - t / 2, (x1 - x0 + 1) * n + t, (y1 - y0 + 1) * n + t,
+                  t, C_CONE);
+    }
+    draw_agent(c, mx + f->ax * n, my + f->ay * n, n, f->dir, DRAW_AGENT_COLOUR);
+    if (f->carrying) // the key carried, small, in the agent's cell corner
+        draw_cell(c, mx + f->ax * n + n * 3 / 5, my + f->ay * n + n * 3 / 5, n * 2 / 5, f->carrying,
+                  DRAW_FLOOR_SEEN_COLOUR);
+    if (f->ended) {
+        const char *why = f->ended == 1 ? "EPISODE OVER (terminated)" : "EPISODE OVER (time limit)";
+        snprintf(buf, sizeof buf, "%s  return %+.2f", why, (double)f->ret);
+        int tw = draw_text_width(buf, s) + 2 * pad;
+        int bx = mx + (n * f->w - tw) / 2, by = my + n * f->h / 2 - lh;
+        draw_fill(c, bx, by, tw, 2 * lh, DRAW_RGB(0, 0, 0));
+        draw_rect(c, bx, by, tw, 2 * lh, s, C_HEAD);
+        draw_text(c, bx + pad, by + lh / 2 + s, s, C_HEAD, buf);
+    }
+
+    // --- bottom: status, message, slider
+    int by = H - bottom + pad / 2;
+    if (f->status) draw_text(c, pad, by, s, C_TEXT, f->status);
+    if (f->message) draw_text(c, pad, by + lh, s, C_GOOD, f->message);
+    if (f->slider_len > 0) {
+        snprintf(buf, sizeof buf, "%d/%d", f->slider_pos, f->slider_len);
+        int lw = draw_text_width(buf, s);
+        int sx = pad, sw = px0 - 3 * pad - lw, sy = by + 2 * lh + pad / 2, sh = lh - 2 * s;
+        if (sw < 10) sw = 10;
+        draw_fill(c, sx, sy + sh / 2 - s, sw, 2 * s, C_BAR_BG);
+        int fillw = (int)((long)sw * f->slider_pos / f->slider_len);
+        draw_fill(c, sx, sy + sh / 2 - s, fillw, 2 * s, C_BAR);
+        draw_fill(c, sx + fillw - 2 * s, sy, 4 * s, sh, C_HEAD);
+        draw_text(c, sx + sw + pad, sy, s, C_TEXT, buf);
+        L.slider_x = sx, L.slider_y = sy, L.slider_w = sw, L.slider_h = sh;
+    }
+
+    // --- side panel
+    draw_fill(c, px0, top, P, H - top, C_PANEL);
+    int x0 = px0 + pad, y = top + pad, pw = P - 2 * pad;
+    snprintf(buf, sizeof buf, "step %d / %d", f->step, f->max_steps);
+    draw_text(c, x0, y, s, C_TEXT, buf);
+    y += lh;
+    x = x0 + draw_text(c, x0, y, s, C_TEXT, "reward ");
+    snprintf(buf, sizeof buf, "%+.2f", (double)f->last_reward);
+    x += draw_text(c, x, y, s, f->last_reward > 0 ? C_GOOD : f->last_reward < 0 ? C_BAD : C_TEXT, buf);
+    snprintf(buf, sizeof buf, "  return %+.2f", (double)f->ret);
+    draw_text(c, x, y, s, C_TEXT, buf);
+    y += lh;
+    snprintf(buf, sizeof buf, "carrying %s", kind_label(f->carrying));
+    draw_text(c, x0, y, s, C_DIM, buf);
+    y += lh + pad;
+
+    // lines below the view: policy (heading + A bars + value), legend, keys
+    LegendItem items[12];
+    int nleg = legend_items(f->task, items);
+    int leg_rows = (nleg + 1) / 2;
+    int key_rows = (f->nkeys + 1) / 2;
+    int below = lh + pad + ENV_A * (lh + s) + lh + pad + lh + leg_rows * lh + pad + lh + key_rows * lh;
+    int vavail = H - y - lh - below - pad;
+    int V = f->view > 0 ? f->view : 1;
+    int vn = vavail / V < pw / V ? vavail / V : pw / V;
+    if (vn > 8 * s + 24) vn = 8 * s + 24;
+    if (vn < 3) vn = 3;
+    draw_text(c, x0, y, s, C_HEAD, "AGENT VIEW");
+    snprintf(buf, sizeof buf, "%dx%d, facing up", V, V);
+    draw_text(c, x0 + 11 * cw, y, s, C_DIM, buf);
+    y += lh;
+    int vx = x0 + (pw - vn * V) / 2;
+    L.view_cell = vn, L.view_x = vx, L.view_y = y;
+    if (f->obs) {
+        for (int r = 0; r < V; r++)
+            for (int col = 0; col < V; col++) {
+                int k = obs_kind(f->obs, V, r, col);
+                draw_cell(c, vx + col * vn, y + r * vn, vn, k, DRAW_FLOOR_SEEN_COLOUR);
+            }
+        int ar = V - 1, ac = V / 2;
+        draw_agent(c, vx + ac * vn, y + ar * vn, vn, 0, DRAW_AGENT_COLOUR);
+        int k = obs_kind(f->obs, V, ar, ac);
+        if (k == ENV_KEY0 || k == ENV_KEY1)
+            draw_cell(c, vx + ac * vn + vn * 3 / 5, y + ar * vn + vn * 3 / 5, vn * 2 / 5, k, DRAW_FLOOR_SEEN_COLOUR);
+    }
+    draw_rect(c, vx - s, y - s, vn * V + 2 * s, vn * V + 2 * s, s, C_CONE);
+    y += vn * V + pad;
+
+    // policy
+    if (f->has_policy) {
+        draw_text(c, x0, y, s, C_HEAD, "POLICY");
+        snprintf(buf, sizeof buf, "value V(s) %+.3f", (double)f->value);
+        draw_text(c, x0 + 8 * cw, y, s, C_TEXT, buf);
+    } else {
+        draw_text(c, x0, y, s, C_HEAD, "ACTIONS");
+        draw_text(c, x0 + 8 * cw, y, s, C_DIM, "(a person plays)");
+    }
+    y += lh + pad / 2;
+    int labw = 11 * cw, numw = 5 * cw;
+    L.bar_w = pw - labw - numw - cw;
+    L.bar_h = lh - 2 * s;
+    for (int a = 0; a < ENV_A; a++) {
+        int pick = a == f->action;
+        uint32_t tc = pick ? C_BAR_PICK : C_TEXT;
+        if (pick) draw_text(c, x0 - cw + s, y, s, C_BAR_PICK, ">");
+        draw_text(c, x0 + s, y, s, tc, DRAW_ACTION_LABELS[a]);
+        int bx = x0 + labw;
+        L.bar_x[a] = bx, L.bar_y[a] = y;
+        draw_fill(c, bx, y, L.bar_w, L.bar_h, C_BAR_BG);
+        if (f->has_policy) {
+            float p = f->probs[a] < 0 ? 0 : f->probs[a] > 1 ? 1 : f->probs[a];
+            draw_fill(c, bx, y, (int)(p * (float)L.bar_w + 0.5f), L.bar_h, pick ? C_BAR_PICK : C_BAR);
+            snprintf(buf, sizeof buf, "%.2f", (double)p);
+            draw_text(c, bx + L.bar_w + cw / 2, y, s, tc, buf);
+        } else if (pick) {
+            draw_fill(c, bx, y, L.bar_w, L.bar_h, C_BAR_PICK);
+        }
+        y += lh + s;
+    }
+    if (f->action >= 0 && f->action < ENV_A)
+        snprintf(buf, sizeof buf, "next: %s", DRAW_ACTION_LABELS[f->action]);
+    else
+        snprintf(buf, sizeof buf, "next: -");
+    draw_text(c, x0, y, s, C_BAR_PICK, buf);
+    y += lh + pad;
+
+    // legend, two columns
+    draw_text(c, x0, y, s, C_HEAD, "LEGEND");
+    y += lh;
+    int colw = pw / 2, sw = lh - 2 * s;
+    for (int i = 0; i < nleg; i++) {
+        int lx = x0 + (i % 2) * colw, ly = y + (i / 2) * lh;
+        switch (items[i].special) {
+        case L_AGENT:
+            draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_COLOUR);
+            draw_agent(c, lx, ly, sw, 1, DRAW_AGENT_COLOUR);
+            break;
+        case L_SEEN:
+            draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_SEEN_COLOUR);
+            draw_rect(c, lx, ly, sw, sw, 1, C_CONE);
+            break;
+        case L_TARGET:
+            draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_COLOUR);
+            dashed_rect(c, lx, ly, sw, sw, 1, C_TARGET);
+            break;
+        default: draw_cell(c, lx, ly, sw, items[i].kind, DRAW_FLOOR_COLOUR); break;
+        }
+        draw_text(c, lx + sw + cw / 2, ly + s, s, C_DIM, items[i].name);
+    }
+    y += leg_rows * lh + pad;
+
+    // keys
+    if (f->nkeys > 0) {
+        draw_text(c, x0, y, s, C_HEAD, "KEYS");
+        y += lh;
+        for (int i = 0; i < f->nkeys; i++)
+            if (f->keys[i]) draw_text(c, x0 + (i % 2) * colw, y + (i / 2) * lh, s, C_DIM, f->keys[i]);
+    }
+    if (lay) *lay = L;
+}
