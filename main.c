@@ -122,10 +122,22 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
     int np = config_parse_args(c, nrest, rest, G_TRAIN_ALL, p, 0, err, sizeof err);
     free(rest);
     if (np < 0) return usage_error("train", err);
-    if (resume && nrest > 0) {
-        // only --frames (extend) and --threads/--progress make sense with --resume
-        Config d = *c;
-        (void)d;
+    if (resume) { // the run's own config.txt rules; only these may change
+        static const char *const OK[] = {"--frames", "--threads", "--progress"};
+        for (int i = 0; i < argc; i++) {
+            if (strncmp(argv[i], "--", 2) || !strcmp(argv[i], "--resume")) continue;
+            int ok = 0;
+            for (int j = 0; j < 3; j++)
+                ok |= !strncmp(argv[i], OK[j], strlen(OK[j])) &&
+                      (argv[i][strlen(OK[j])] == 0 || argv[i][strlen(OK[j])] == '=');
+            if (!ok) {
+                char msg[300];
+                snprintf(msg, sizeof msg,
+                         "%s cannot be changed when resuming (the run's config.txt holds it); "
+                         "only --frames, --threads and --progress can", argv[i]);
+                return usage_error("train", msg);
+            }
+        }
     }
     if (!resume && config_check(c, err, sizeof err) < 0) return usage_error("train", err);
     return train_main(c, resume, frames_given);

@@ -114,13 +114,13 @@ static const Flag REPLAY_FLAGS[] = {
 };
 #define NFL(a) ((int)(sizeof(a) / sizeof(a[0])))
 
-static const char *const WATCH_KEYS[] = {"SPACE pause/run", "N/Right step", "Up/Down speed", "G greedy/sampled",
+// At most 16 characters each: they are drawn in two columns.
+static const char *const WATCH_KEYS[] = {"Space pause/run", "N/Right 1 step", "Up/Down speed", "G greedy/sample",
                                          "R new episode", "S save replay", "F12 screenshot", "Q/Esc quit"};
-static const char *const PLAY_KEYS[] = {"Left/Right turn", "Up forward", "Space/Enter interact", "R new episode",
-                                        "S save replay", "F12 screenshot", "Q/Esc quit (saves)"};
-static const char *const REPLAY_KEYS[] = {"SPACE play/pause", "Left/Right step", "PgUp/PgDn seek 10%",
-                                          "Home/End first/last", "Up/Down speed", "L loop on/off",
-                                          "mouse: drag slider", "Q/Esc quit"};
+static const char *const PLAY_KEYS[] = {"Left/Right turn", "Up forward", "Space interact", "Enter interact",
+                                        "R new episode", "S save replay", "F12 screenshot", "Q/Esc save+quit"};
+static const char *const REPLAY_KEYS[] = {"Space play/pause", "Left/Right step", "PgUp/PgDn seek", "Home/End jump",
+                                          "Up/Down speed", "L loop on/off", "mouse: slider", "Q/Esc quit"};
 
 static int set_flag(Opts *o, const Flag *f, const char *val, char *err, size_t n) {
     char *base = (char *)o, *end = NULL;

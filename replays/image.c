@@ -111,7 +111,7 @@ void gif_abort(GifWriter *g) {
         fclose(g->f);
         unlink(g->tmp);
     }
-    free(g->index), free(g->hkey), free(g->hval), free(g->dcode), free(g->dkey);
+    free(g->index), free(g->prev), free(g->hkey), free(g->hval), free(g->dcode), free(g->dkey);
     memset(g, 0, sizeof *g);
 }
 
@@ -124,11 +124,12 @@ int gif_open(GifWriter *g, const char *path, int w, int h, char *err, size_t err
     snprintf(g->tmp, sizeof g->tmp, "%s.tmp", path);
     g->w = w, g->h = h;
     g->index = malloc((size_t)w * h);
+    g->prev = malloc((size_t)w * h * sizeof(uint32_t));
     g->hkey = malloc(GIF_HSLOTS * sizeof(uint32_t));
     g->hval = malloc(GIF_HSLOTS * sizeof(int16_t));
     g->dkey = malloc(LZW_SLOTS * sizeof(uint32_t));
     g->dcode = malloc(LZW_SLOTS * sizeof(uint16_t));
-    if (!g->index || !g->hkey || !g->hval || !g->dkey || !g->dcode) {
+    if (!g->index || !g->prev || !g->hkey || !g->hval || !g->dkey || !g->dcode) {
         gif_abort(g);
         return fail(err, errlen, "%s: out of memory for a %dx%d GIF", path, w, h);
     }
@@ -213,14 +214,34 @@ static void bits_put(BitOut *b, int code, int size) {
 
 int gif_frame(GifWriter *g, const uint32_t *px, int stride, int delay_cs, char *err,
               size_t errlen) {
-    const int w = g->w, h = g->h;
+    // the rectangle that differs from the previous frame (all of the first)
+    int x0 = 0, y0 = 0, x1 = g->w - 1, y1 = g->h - 1;
+    if (g->frames > 0) {
+        x0 = g->w, y0 = g->h, x1 = -1, y1 = -1;
+        for (int y = 0; y < g->h; y++) {
+            const uint32_t *a = px + (size_t)y * stride, *b = g->prev + (size_t)y * g->w;
+            for (int x = 0; x < g->w; x++)
+                if ((a[x] ^ b[x]) & 0xFFFFFF) {
+                    if (x < x0) x0 = x;
+                    if (x > x1) x1 = x;
+                    if (y < y0) y0 = y;
+                    y1 = y;
+                }
+        }
+        if (x1 < 0) x0 = y0 = x1 = y1 = 0; // unchanged: one pixel
+    }
+    for (int y = 0; y < g->h; y++) memcpy(g->prev + (size_t)y * g->w, px + (size_t)y * stride, (size_t)g->w * 4);
+    const int w = x1 - x0 + 1, h = y1 - y0 + 1;
     memset(g->hval, 0xFF, GIF_HSLOTS * sizeof(int16_t));
     g->npal = 0;
     for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) g->index[(size_t)y * w + x] = (uint8_t)colour_index(g, px[(size_t)y * stride + x]);
-    uint8_t gce[8] = {0x21, 0xF9, 4, 0x00, (uint8_t)delay_cs, (uint8_t)(delay_cs >> 8), 0, 0};
-    uint8_t desc[10] = {0x2C, 0, 0, 0, 0, (uint8_t)w, (uint8_t)(w >> 8), (uint8_t)h,
-                        (uint8_t)(h >> 8), 0x87 /* local table, 256 entries */};
+        for (int x = 0; x < w; x++)
+            g->index[(size_t)y * w + x] = (uint8_t)colour_index(g, px[(size_t)(y + y0) * stride + x + x0]);
+    uint8_t gce[8] = {0x21, 0xF9, 4, 0x04 /* disposal: leave in place */, (uint8_t)delay_cs,
+                      (uint8_t)(delay_cs >> 8), 0, 0};
+    uint8_t desc[10] = {0x2C, (uint8_t)x0, (uint8_t)(x0 >> 8), (uint8_t)y0, (uint8_t)(y0 >> 8),
+                        (uint8_t)w, (uint8_t)(w >> 8), (uint8_t)h, (uint8_t)(h >> 8),
+                        0x87 /* local table, 256 entries */};
     gif_put(g, gce, sizeof gce);
     gif_put(g, desc, sizeof desc);
     uint8_t pal[768];
@@ -288,7 +309,7 @@ int gif_close(GifWriter *g, char *err, size_t errlen) {
     if (rc == 0 && rename(g->tmp, g->path) != 0)
         rc = fail(err, errlen, "%s: rename failed: %s", g->path, strerror(errno));
     if (rc < 0) unlink(g->tmp);
-    free(g->index), free(g->hkey), free(g->hval), free(g->dcode), free(g->dkey);
+    free(g->index), free(g->prev), free(g->hkey), free(g->hval), free(g->dcode), free(g->dkey);
     memset(g, 0, sizeof *g);
     return rc;
 }

@@ -18,7 +18,8 @@ int png_encode(const uint32_t *px, int w, int h, int stride, uint8_t **out, size
 
 // Animated GIF writer. Frames are w x h; each gets its own exact palette
 // when it has at most 256 colours (the renderer uses few), else the nearest
-// of its first 256 colours. Loops forever.
+// of its first 256 colours. After the first frame only the rectangle that
+// changed is stored (disposal "leave in place"). Loops forever.
 typedef struct {
     FILE *f;
     char path[1024], tmp[1040];
@@ -28,6 +29,7 @@ typedef struct {
     int16_t *hval;
     uint32_t pal[256];
     int npal;
+    uint32_t *prev;      // (w*h) previous frame: later frames store only the changed rectangle
     uint16_t *dcode;     // LZW dictionary hash: code (0 = empty slot)
     uint32_t *dkey;      //   and its key (prefix code << 8 | next index)
 } GifWriter;
