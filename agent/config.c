@@ -84,7 +84,7 @@ static const Opt OPTS[] = {
     // cpc
     {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "1", 0, 1e6, NULL, G_CPC,
      "weight of the CPC loss (0 = baseline arm, no CPC work)"},
-    {"cpc-k", T_INT, O(cpc_k), 0, "10", 1, 999, NULL, G_CPC, "CPC predicts z_{t+1..t+K}"},
+    {"cpc-k", T_INT, O(cpc_k), 0, "10", 1, 64, NULL, G_CPC, "CPC predicts z_{t+1..t+K}"},
     {"cpc-negatives", T_CHOICE, O(cpc_negatives), 0, "batch", 0, 0, "batch|all", G_CPC,
      "negatives: other envs at the same step, or every latent of the unroll"},
     {"cpc-stop-target", T_INT, O(cpc_stop_target), 0, "0", 0, 1, NULL, G_CPC,
