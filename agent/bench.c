@@ -1,11 +1,36 @@
-// bench.c — `cpcrl bench train`: training throughput of the real trainer.
+// bench.c — `cpcrl bench train`: training throughput of the real trainer,
+// side by side with the same network and update in PyTorch.
+//
+// For each setting (the configured T and K, then the CPC paper's T = 100,
+// K = 30) the real Trainer runs rollout + update for a few seconds with CPC
+// on and with CPC off, after a warm-up; frames/s counts env steps consumed
+// by the learner per wall-clock second, acting forward included. Then
+// scripts/bench_torch.py runs the same two arms in PyTorch (Debian's
+// /usr/bin/python3 with python3-torch) with the same thread count and the
+// same OpenBLAS kernel (OPENBLAS_CORETYPE), and one table shows both and
+// their ratio. Also printed: the time split by phase, the GFLOP/s reached
+// (FLOPs each implementation executes, per wall-clock second; the sgemm
+// 1024^3 rate measured alongside is the machine's reference), and the
+// process's CPU use (below 100% per thread means other work shared the
+// cores, so compare only figures from the same run).
 #include "agent/bench.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
+
+#define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h>'s macro I out
+#include <cblas.h>
 
 #include "agent/a2c.h"
 #include "agent/blas.h"
+
+#define BENCH_SECONDS 3.0
+#define BENCH_WARMUP 3 // updates before timing
+#define TORCH_PYTHON "/usr/bin/python3"
+#define TORCH_SCRIPT "scripts/bench_torch.py"
 
 static double bench_now(void) {
     struct timespec ts;
@@ -13,41 +38,254 @@ static double bench_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-// Training frames/s of the real trainer at the configured sizes, CPC on and
-// off, with the time split by phase.
-int bench_train(const Config *base, FILE *out) {
-    fprintf(out, "training throughput, task %s, B=%d T=%d K=%d, %d BLAS threads:\n",
-            ENV_TASK_NAMES[base->task], base->envs, base->unroll, base->cpc_k, blas_threads());
-    fprintf(out, "  %-8s %9s %7s %7s %7s %7s %7s %7s\n", "arm", "frames/s", "env", "act",
-            "loss", "cpc", "backwd", "optim");
-    for (int arm = 0; arm < 2; arm++) {
-        Config c = *base;
-        if (arm == 1) c.cpc_weight = 0;
-        else if (c.cpc_weight <= 0) c.cpc_weight = 1;
-        char err[300];
-        if (config_check(&c, err, sizeof err) < 0) {
-            fprintf(stderr, "cpcrl bench: %s\n", err);
-            return -1;
-        }
-        Trainer tr;
-        if (trainer_init(&tr, &c, err, sizeof err) < 0) {
-            fprintf(stderr, "cpcrl bench: %s\n", err);
-            return -1;
-        }
-        UpdateStats st;
-        for (int i = 0; i < 3; i++) { trainer_rollout(&tr); trainer_update(&tr, &st, c.lr); } // warm-up
-        memset(&tr.times, 0, sizeof tr.times);
-        double f0 = tr.frames, t0 = bench_now();
-        while (bench_now() - t0 < 3.0) { trainer_rollout(&tr); trainer_update(&tr, &st, c.lr); }
-        double el = bench_now() - t0;
-        PhaseTimes *p = &tr.times;
-        double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
-        fprintf(out, "  %-8s %9.0f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%%\n",
-                arm == 0 ? "cpc on" : "cpc off", (tr.frames - f0) / el, 100 * p->env / tot,
-                100 * p->act / tot, 100 * p->loss / tot, 100 * p->cpc / tot,
-                100 * p->backward / tot, 100 * p->optim / tot);
-        trainer_free(&tr);
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+// ----------------------------------------------------------------------------
+// FLOPs of one update
+
+// CPC's work as cpc/cpc.h describes it (batch negatives): P = c W^T over the
+// (T-1)*B contexts, three (B,D)x(D,B)-sized products per counted (t,k), then
+// dc and dW of P's size.
+static double cpc_flops(int T, int B, int D, int H, int K) {
+    if (K <= 0 || T < 2) return 0.0;
+    double p = 2.0 * (T - 1) * B * (double)K * D * H, s = 0.0;
+    for (int k = 1; k <= K && k < T; k++) s += (double)(T - k) * 3.0 * 2.0 * B * B * D;
+    return 3.0 * p + s;
+}
+
+// cpcrl: the acting forward of T+1 slots (the last one bootstraps V) and
+// the backward over T*B rows; no second forward.
+static double cpcrl_flops(const Model *m, int T, int B) {
+    return model_flops_forward(m, (T + 1) * B) + model_flops_backward(m, T * B) +
+           cpc_flops(T, B, m->D, m->H, m->K);
+}
+
+// bench_torch.py: T acting steps, then the forward recomputed over T+1
+// slots with autograd and its backward; conv1 is a dense conv there (its
+// weight gradient too, no input gradient).
+static double torch_flops(const Model *m, int T, int B) {
+    const double VV = (double)m->V * m->V, dense1 = 2.0 * m->c1 * VV * m->C * 9;
+    const double gather1 = m->c1 * VV * 9;
+    double fwd = model_flops_forward(m, 1) - gather1 + dense1;
+    double bwd = model_flops_backward(m, 1) - gather1 + dense1;
+    return fwd * (2 * T + 1) * B + bwd * T * B + cpc_flops(T, B, m->D, m->H, m->K);
+}
+
+static double sgemm_rate(void) {
+    const int n = 1024;
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float));
+    float *c = malloc((size_t)n * n * sizeof(float));
+    double rate = 0.0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        int reps = 0;
+        double t0 = bench_now(), dt;
+        do {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
+                        c, n);
+            reps++;
+            dt = bench_now() - t0;
+        } while (dt < 0.3);
+        rate = 2.0 * n * (double)n * n * reps / dt;
     }
+    free(a);
+    free(b);
+    free(c);
+    return rate;
+}
+
+// ----------------------------------------------------------------------------
+// The C trainer
+
+typedef struct {
+    double fps, gflops, cpu; // frames/s, GFLOP/s, CPU seconds per wall second
+    PhaseTimes t;
+} ArmResult;
+
+static int run_cpcrl(const Config *c, ArmResult *r) {
+    char err[300];
+    if (config_check(c, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl bench: %s\n", err);
+        return -1;
+    }
+    Trainer tr;
+    if (trainer_init(&tr, c, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl bench: %s\n", err);
+        return -1;
+    }
+    UpdateStats st;
+    for (int i = 0; i < BENCH_WARMUP; i++) {
+        trainer_rollout(&tr);
+        trainer_update(&tr, &st, c->lr);
+    }
+    memset(&tr.times, 0, sizeof tr.times);
+    double f0 = tr.frames, t0 = bench_now(), c0 = cpu_seconds();
+    int64_t u0 = tr.updates;
+    while (bench_now() - t0 < BENCH_SECONDS) {
+        trainer_rollout(&tr);
+        trainer_update(&tr, &st, c->lr);
+    }
+    double el = bench_now() - t0;
+    r->fps = (tr.frames - f0) / el;
+    r->gflops = cpcrl_flops(&tr.model, tr.T, tr.B) * (double)(tr.updates - u0) / el * 1e-9;
+    r->cpu = (cpu_seconds() - c0) / el;
+    r->t = tr.times;
+    trainer_free(&tr);
     return 0;
 }
 
+// ----------------------------------------------------------------------------
+// PyTorch, through scripts/bench_torch.py
+
+typedef struct {
+    int ok;
+    double fps[2];   // cpc on, cpc off
+    char info[512];  // the script's first line (version, threads, kernel)
+    char why[600];   // why not ok
+} TorchResult;
+
+// The script next to the binary's checkout: ./scripts/..., else relative to
+// the executable's directory.
+static int torch_script(char *path, size_t n) {
+    if (access(TORCH_SCRIPT, R_OK) == 0) {
+        snprintf(path, n, "%s", TORCH_SCRIPT);
+        return 0;
+    }
+    char exe[512];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(path, n, "%s/%s", exe, TORCH_SCRIPT);
+            if (access(path, R_OK) == 0) return 0;
+        }
+    }
+    return -1;
+}
+
+static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
+    memset(r, 0, sizeof *r);
+    char script[600], cmd[1400];
+    if (access(TORCH_PYTHON, X_OK) != 0) {
+        snprintf(r->why, sizeof r->why, "%s not found (apt-get install python3-torch)", TORCH_PYTHON);
+        return;
+    }
+    if (torch_script(script, sizeof script) < 0) {
+        snprintf(r->why, sizeof r->why, "%s not found (run from the repository root)", TORCH_SCRIPT);
+        return;
+    }
+    // same BLAS kernel: the one we run, whether we or the user picked it
+    const char *core = getenv("OPENBLAS_CORETYPE");
+    if (!core || !*core) core = blas_kernel_name();
+    snprintf(cmd, sizeof cmd,
+             "OPENBLAS_CORETYPE='%s' OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d %s '%s' "
+             "--threads %d --envs %d --unroll %d --cpc-k %d --seconds %g --planes %d --view %d "
+             "--actions %d --conv1 %d --conv2 %d --latent %d --hidden %d 2>&1",
+             core, threads, threads, TORCH_PYTHON, script, threads, c->envs, c->unroll, K,
+             BENCH_SECONDS, ENV_C, c->view, ENV_A, c->conv1, c->conv2, c->latent, c->hidden);
+    fflush(NULL);
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        snprintf(r->why, sizeof r->why, "could not start %s", TORCH_PYTHON);
+        return;
+    }
+    char line[512], last[512] = "";
+    int got = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        double fps;
+        char arm[32];
+        if (sscanf(line, "torch %31s frames_per_s %lf", arm, &fps) == 2) {
+            if (!strcmp(arm, "cpc_on")) r->fps[0] = fps, got |= 1;
+            else if (!strcmp(arm, "cpc_off")) r->fps[1] = fps, got |= 2;
+        } else if (!strncmp(line, "torch ", 6) && !r->info[0]) {
+            snprintf(r->info, sizeof r->info, "%s", line + 6);
+        } else if (line[0]) {
+            snprintf(last, sizeof last, "%s", line);
+        }
+    }
+    int rc = pclose(f);
+    r->ok = got == 3 && rc == 0;
+    if (!r->ok) snprintf(r->why, sizeof r->why, "bench_torch.py failed: %s", last[0] ? last : "no output");
+}
+
+// ----------------------------------------------------------------------------
+// The table
+
+static int bench_setting(const Config *base, int T, int K, int threads, double peak, FILE *out) {
+    Config c = *base;
+    c.unroll = T;
+    c.cpc_k = K;
+    ArmResult r[2];
+    double flops[2] = {0, 0}, tflops[2] = {0, 0};
+    for (int arm = 0; arm < 2; arm++) {
+        Config ca = c;
+        if (arm == 1) ca.cpc_weight = 0;
+        else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
+        if (run_cpcrl(&ca, &r[arm]) < 0) return -1;
+        Model m; // sizes only, for the FLOP counts
+        if (model_init(&m, ENV_C, c.view, ENV_A, c.conv1, c.conv2, c.latent, c.hidden,
+                       arm == 0 ? K : 0, 0, 1) < 0) {
+            fprintf(stderr, "cpcrl bench: out of memory\n");
+            return -1;
+        }
+        flops[arm] = cpcrl_flops(&m, T, c.envs);
+        tflops[arm] = torch_flops(&m, T, c.envs);
+        model_free(&m);
+    }
+    TorchResult tr;
+    run_torch(&c, K, threads, &tr);
+
+    fprintf(out, "\nT=%d K=%d (B=%d, %d thread%s):  MFLOP/update cpcrl %.0f / %.0f, torch %.0f / %.0f"
+            " (CPC on / off)\n", T, K, c.envs, threads, threads == 1 ? "" : "s", flops[0] * 1e-6,
+            flops[1] * 1e-6, tflops[0] * 1e-6, tflops[1] * 1e-6);
+    fprintf(out, "  %-8s %9s %9s %7s %8s %8s %5s | %5s %5s %5s %5s %6s %5s\n", "arm",
+            "cpcrl f/s", "torch f/s", "ratio", "cpcrl GF", "torch GF", "cpu", "env", "act",
+            "loss", "cpc", "backwd", "optim");
+    for (int arm = 0; arm < 2; arm++) {
+        const PhaseTimes *p = &r[arm].t;
+        double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
+        if (tot <= 0) tot = 1;
+        char tf[16] = "-", ratio[16] = "-", tg[16] = "-";
+        if (tr.ok) {
+            snprintf(tf, sizeof tf, "%.0f", tr.fps[arm]);
+            snprintf(ratio, sizeof ratio, "%.2fx", r[arm].fps / tr.fps[arm]);
+            snprintf(tg, sizeof tg, "%.1f", tflops[arm] / (T * (double)c.envs) * tr.fps[arm] * 1e-9);
+        }
+        fprintf(out, "  %-8s %9.0f %9s %7s %8.1f %8s %4.0f%% | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n",
+                arm == 0 ? "cpc on" : "cpc off", r[arm].fps, tf, ratio, r[arm].gflops, tg,
+                100 * r[arm].cpu, 100 * p->env / tot, 100 * p->act / tot, 100 * p->loss / tot,
+                100 * p->cpc / tot, 100 * p->backward / tot, 100 * p->optim / tot);
+    }
+    fprintf(out, "  CPC overhead (frames/s off / on - 1): cpcrl %.0f%%", 100 * (r[1].fps / r[0].fps - 1));
+    if (tr.ok) fprintf(out, ", torch %.0f%%", 100 * (tr.fps[1] / tr.fps[0] - 1));
+    fprintf(out, "\n  cpcrl at %.0f%% of its sgemm 1024^3 rate (%.1f GFLOP/s) with CPC on\n",
+            peak > 0 ? 100 * r[0].gflops * 1e9 / peak : 0.0, peak * 1e-9);
+    if (tr.ok) fprintf(out, "  torch: %s\n", tr.info);
+    else fprintf(out, "  torch: not run: %s\n", tr.why);
+    return 0;
+}
+
+int bench_train(const Config *base, FILE *out) {
+    const int threads = blas_threads();
+    fprintf(out, "training throughput, task %s, B=%d, %d thread%s, OpenBLAS kernel %s; "
+            "%.0f s per arm after %d warm-up updates\n", ENV_TASK_NAMES[base->task], base->envs,
+            threads, threads == 1 ? "" : "s", blas_kernel_name(), BENCH_SECONDS, BENCH_WARMUP);
+    fprintf(out, "  frames/s = env steps consumed by the learner per wall-clock second, acting included;\n"
+            "  ratio = cpcrl / torch; GF = GFLOP/s each executes; cpu = CPU time / wall time;\n"
+            "  phases of cpcrl: env step, act (forward + sampling), loss (A2C), cpc (InfoNCE fwd+bwd),\n"
+            "  backwd (heads, BPTT, encoder), optim (clip + RMSProp); cpcrl has no learner forward\n");
+    double peak = sgemm_rate();
+    if (bench_setting(base, base->unroll, base->cpc_k, threads, peak, out) < 0) return -1;
+    if (base->unroll != 100 || base->cpc_k != 30)
+        if (bench_setting(base, 100, 30, threads, peak, out) < 0) return -1;
+    return 0;
+}

@@ -6,8 +6,12 @@
 
 #include "agent/config.h"
 
-// Training frames/s of the real trainer at the configured sizes, CPC on and
-// off, with the time split by phase. Returns 0, or -1 with a message printed.
+// Training frames/s of the real trainer at the configured sizes (and at the
+// CPC paper's T = 100, K = 30), CPC on and off, with the time split by phase
+// and the GFLOP/s reached, next to the same network and update in PyTorch
+// (scripts/bench_torch.py, same threads and OpenBLAS kernel) and the ratio.
+// Uses the BLAS thread count already set. Returns 0, or -1 with a message
+// printed (PyTorch missing is not an error: the table says so).
 int bench_train(const Config *base, FILE *out);
 
 #endif

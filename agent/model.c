@@ -225,8 +225,7 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
         nn_lstm_backward_gates(dG, g->dcp, g->dh + r * H, g->dcc, a->gates + r * G,
                                a->cell + r * H, a->cprev + r * H, B, H);
         // dhp (B, H) = dG (B, 4H) @ W_hh (4H, H)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, dG, G, w_hh, H,
-                    0.0f, g->dhp, H);
+        nn_sgemm_rows(0, B, H, G, 1.0f, dG, G, w_hh, H, 0.0f, g->dhp, H);
         for (int b = 0; b < B; b++) {
             const float mk = mask[r + b];
             const float *dhp = g->dhp + (size_t)b * H, *dcp = g->dcp + (size_t)b * H;
@@ -275,4 +274,28 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
     else
         nn_conv2d_backward(NULL, nn_grad(p, m->conv1_w), nn_grad(p, m->conv1_b), g->da1, a->x0,
                            nn_param(p, m->conv1_w), a->work, N, m->C, m->V, m->V, m->c1, 3, 1, 1);
+}
+
+// ----------------------------------------------------------------------------
+// FLOP counts (what the code above executes; one-hot conv1 counted as its adds)
+
+double model_flops_forward(const Model *m, int n) {
+    const double VV = (double)m->V * m->V, F2 = m->c2 * VV, G = 4.0 * m->H;
+    double row = m->c1 * VV * 9                        // conv1 gather: one add per tap
+               + 2.0 * m->c2 * VV * m->c1 * 9          // conv2
+               + 2.0 * F2 * m->D                       // fc
+               + 2.0 * G * (m->X + m->H) + 10.0 * G    // LSTM gates + pointwise
+               + 2.0 * m->H * (m->A + 1);              // heads
+    return row * n;
+}
+
+double model_flops_backward(const Model *m, int N) {
+    const double VV = (double)m->V * m->V, F2 = m->c2 * VV, G = 4.0 * m->H;
+    double row = 4.0 * m->H * (m->A + 1)                 // heads: dh and dW
+               + 2.0 * G * (m->H + m->X + m->H + m->D)   // dh_prev, dW_ih, dW_hh, dz
+               + 12.0 * G                                // pointwise
+               + 4.0 * F2 * m->D                         // fc: dinp and dW
+               + 4.0 * m->c2 * VV * m->c1 * 9            // conv2: dinp and dW
+               + m->c1 * VV * 9;                         // conv1 scatter
+    return row * N;
 }

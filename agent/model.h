@@ -92,4 +92,10 @@ void model_forward(Model *m, Acts *a, int r0, int n);
 // step t was reset (episode start), 1 elsewhere. Adds into m->p.grads.
 void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B);
 
+// Floating-point operations (a multiply-add counts 2) this implementation
+// executes, for benchmarks: the forward of n rows, and the backward over
+// N = T*B rows (CPC's own work not included).
+double model_flops_forward(const Model *m, int n);
+double model_flops_backward(const Model *m, int N);
+
 #endif

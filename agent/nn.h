@@ -18,6 +18,14 @@
 #include <stdint.h>
 
 // ----------------------------------------------------------------------------
+// C (M,N) = alpha A (M,K) op(B) + beta C, row-major; op(B) = B^T with B (N,K)
+// when transB, else B (K,N). The same as one cblas_sgemm, but few-row
+// products (M <= 64) are split into column blocks small enough for
+// OpenBLAS's unpacked small-matrix kernels, where it has them (AVX-512).
+void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
+
+// ----------------------------------------------------------------------------
 // Linear: inp (N,I) @ w^T (O,I) + b (O) -> out (N,O). b may be NULL.
 void nn_linear_forward(float *out, const float *inp, const float *w, const float *b,
                        int N, int I, int O);

@@ -503,12 +503,14 @@ int cmd_watch(int argc, char **argv) {
         if (is_run && t >= next_check) {
             next_check = t + o.reload_every;
             if (file_stamp(ckpath, st2, sizeof st2) == 0 && strcmp(st2, stamp) != 0) {
+                snprintf(stamp, sizeof stamp, "%s", st2); // a bad file is reported once, retried when replaced
                 if (actor_reload(&ac, pos[0], err, sizeof err) == 0) {
-                    snprintf(stamp, sizeof stamp, "%s", st2);
                     message_set(&msg, 3, "reloaded %s (%.0f frames)", ckpath, ac.train_frames);
+                    fprintf(stderr, "cpcrl watch: reloaded %s (%.0f frames)\n", ckpath, ac.train_frames);
                     rec.train_frames = ac.train_frames;
                 } else {
                     message_set(&msg, 5, "reload failed, keeping the old model: %s", err);
+                    fprintf(stderr, "cpcrl watch: reload failed, keeping the old model: %s\n", err);
                 }
             }
         }
@@ -639,7 +641,7 @@ int cmd_play(int argc, char **argv) {
     env_init(&env, &ec, o.seed);
     Replay rec;
     Message msg = {{0}, 0};
-    if (replay_begin(&rec, &env, REPLAY_PERSON, "played by a person", 0, err, sizeof err) < 0) {
+    if (replay_begin(&rec, &env, REPLAY_PERSON, "keyboard", 0, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl play: %s\n", err);
         close_view(&v);
         return 1;
@@ -671,7 +673,7 @@ int cmd_play(int argc, char **argv) {
             case SDLK_r:
                 env_reset(&env);
                 replay_free(&rec);
-                replay_begin(&rec, &env, REPLAY_PERSON, "played by a person", 0, err, sizeof err);
+                replay_begin(&rec, &env, REPLAY_PERSON, "keyboard", 0, err, sizeof err);
                 last_reward = 0, last_action = -1, hold_until = 0;
                 message_set(&msg, 2, "new episode %llu", (unsigned long long)env.episode);
                 break;
@@ -699,7 +701,7 @@ int cmd_play(int argc, char **argv) {
                             rec.n, term ? "terminated" : "time limit");
                 hold_until = t + 2.0;
                 replay_free(&rec);
-                replay_begin(&rec, &env, REPLAY_PERSON, "played by a person", 0, err, sizeof err);
+                replay_begin(&rec, &env, REPLAY_PERSON, "keyboard", 0, err, sizeof err);
             }
         }
         DrawFrame f;
@@ -915,7 +917,8 @@ int cmd_replay(int argc, char **argv) {
     memset(&lay, 0, sizeof lay);
     Message msg = {{0}, 0};
     char label[128];
-    snprintf(label, sizeof label, "%s  %s", pos[0], r.label);
+    const char *base = strrchr(pos[0], '/');
+    snprintf(label, sizeof label, "%.60s  %.60s", base ? base + 1 : pos[0], r.label);
     const int step10 = r.n / 10 > 1 ? r.n / 10 : 1;
     while (!quit) {
         SDL_Event ev;
@@ -1065,33 +1068,36 @@ typedef struct {
 } TrainRecorder;
 static TrainRecorder g_rec;
 
+int replay_record_trainer(Trainer *tr, const char *path, uint64_t seed, char *err, size_t errlen) {
+    Actor ac;
+    if (actor_init_shared(&ac, &tr->model, &tr->cfg, seed, err, errlen) < 0) return -1;
+    ac.train_frames = tr->frames;
+    static Env env;
+    env_init(&env, &tr->ecfg, seed);
+    char label[64];
+    snprintf(label, sizeof label, "train %.40s", tr->cfg.name);
+    Replay r;
+    int rc = record_episode(&ac, &env, 0, label, &r, err, errlen);
+    if (rc == 0) rc = replay_save(&r, path, err, errlen);
+    replay_free(&r);
+    actor_free(&ac);
+    return rc;
+}
+
 static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
-    TrainRecorder *tr_rec = ctx;
-    if (tr->frames < tr_rec->next) return;
-    while (tr_rec->next <= tr->frames) tr_rec->next += tr_rec->every;
-    char dir[1100], path[1200], err[600], label[64];
+    TrainRecorder *rec = ctx;
+    if (tr->frames < rec->next) return;
+    while (rec->next <= tr->frames) rec->next += rec->every;
+    char dir[1100], path[1200], err[600];
     snprintf(dir, sizeof dir, "%s/replays", run_dir);
     if (mkdir_p(dir) < 0) {
         fprintf(stderr, "\ncpcrl train: --record-every: cannot create %s: %s\n", dir, strerror(errno));
         return;
     }
-    Actor ac;
-    if (actor_init_shared(&ac, &tr->model, &tr->cfg, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)tr_rec->count), err,
-                          sizeof err) < 0) {
-        fprintf(stderr, "\ncpcrl train: --record-every: %s\n", err);
-        return;
-    }
-    ac.train_frames = tr->frames;
-    static Env env;
-    env_init(&env, &tr->ecfg, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)tr_rec->count));
-    snprintf(label, sizeof label, "train %.40s", tr->cfg.name);
-    Replay r;
     snprintf(path, sizeof path, "%s/frames_%012.0f.rpl", dir, tr->frames);
-    if (record_episode(&ac, &env, 0, label, &r, err, sizeof err) < 0 || replay_save(&r, path, err, sizeof err) < 0)
+    if (replay_record_trainer(tr, path, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)rec->count), err, sizeof err) < 0)
         fprintf(stderr, "\ncpcrl train: --record-every: %s\n", err);
-    replay_free(&r);
-    actor_free(&ac);
-    tr_rec->count++;
+    rec->count++;
 }
 
 void replay_install_train_recorder(double every_frames) {

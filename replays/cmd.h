@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent/a2c.h"
+
 // cpcrl watch CKPT|RUN_DIR [flags] — the agent acting live in a window;
 // with a run directory, model.ckpt is reloaded whenever the trainer replaces it.
 int cmd_watch(int argc, char **argv);
@@ -37,5 +39,8 @@ int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uin
 // activations and RNG: the trainer's state is not touched) and writes
 // RUN_DIR/replays/frames_<frames>.rpl. every_frames <= 0 removes it.
 void replay_install_train_recorder(double every_frames);
+// What that hook does once: one episode (sampled actions) with tr's current
+// parameters in an env seeded `seed`, written to path. Reads tr, never writes it.
+int replay_record_trainer(Trainer *tr, const char *path, uint64_t seed, char *err, size_t errlen);
 
 #endif

@@ -44,7 +44,7 @@ static const uint32_t C_GRIDLINE = DRAW_RGB(30, 31, 37);
 static const uint32_t C_CONE = DRAW_RGB(255, 225, 60);
 static const uint32_t C_TARGET = DRAW_RGB(120, 255, 150);
 static const uint32_t C_BAR = DRAW_RGB(70, 150, 255);
-static const uint32_t C_BAR_PICK = DRAW_RGB(255, 190, 40);
+static const uint32_t C_BAR_PICK = DRAW_RGB(255, 150, 30); // the chosen action, on the map too
 static const uint32_t C_BAR_BG = DRAW_RGB(52, 54, 64);
 static const uint32_t C_GOOD = DRAW_RGB(110, 230, 120);
 static const uint32_t C_BAD = DRAW_RGB(255, 100, 100);
@@ -289,12 +289,43 @@ static void dashed_rect(Canvas *c, int x, int y, int w, int h, int t, uint32_t c
     }
 }
 
-typedef struct { int kind; const char *name; int special; } LegendItem;
-enum { L_CELL = 0, L_AGENT, L_SEEN, L_TARGET };
+// The action about to be taken, on the map: a chevron in the cell ahead
+// (forward), beside the agent (turns), or a frame around the cell ahead
+// (interact). Points are (ahead, right) offsets from the agent cell centre.
+static void action_marker(Canvas *c, int x, int y, int n, int dir, int action) {
+    const float fx = (float)DX[dir], fy = (float)DY[dir];
+    const float rx = (float)DX[(dir + 1) & 3], ry = (float)DY[(dir + 1) & 3];
+    const float cx = (float)x + (float)n / 2, cy = (float)y + (float)n / 2, N = (float)n;
+    float a[3], b[3];
+    switch (action) {
+    case ENV_FORWARD: a[0] = 1.0f, b[0] = 0; a[1] = 0.66f, b[1] = -0.24f; a[2] = 0.66f, b[2] = 0.24f; break;
+    case ENV_LEFT: a[0] = 0, b[0] = -0.8f; a[1] = -0.2f, b[1] = -0.54f; a[2] = 0.2f, b[2] = -0.54f; break;
+    case ENV_RIGHT: a[0] = 0, b[0] = 0.8f; a[1] = -0.2f, b[1] = 0.54f; a[2] = 0.2f, b[2] = 0.54f; break;
+    case ENV_INTERACT: {
+        int t = n >= 24 ? 3 : 2;
+        draw_rect(c, x + DX[dir] * n + t, y + DY[dir] * n + t, n - 2 * t, n - 2 * t, t, C_BAR_PICK);
+        return;
+    }
+    default: return;
+    }
+    float vx[3], vy[3], ox[3], oy[3];
+    for (int k = 0; k < 3; k++) {
+        vx[k] = cx + (a[k] * fx + b[k] * rx) * N, vy[k] = cy + (a[k] * fy + b[k] * ry) * N;
+    }
+    // outline: the same triangle grown about its centroid
+    float gx = (vx[0] + vx[1] + vx[2]) / 3, gy = (vy[0] + vy[1] + vy[2]) / 3;
+    for (int k = 0; k < 3; k++) ox[k] = gx + (vx[k] - gx) * 1.35f, oy[k] = gy + (vy[k] - gy) * 1.35f;
+    fill_triangle(c, ox, oy, C_OUTLINE);
+    fill_triangle(c, vx, vy, C_BAR_PICK);
+}
 
-static int legend_items(int task, LegendItem *it) {
+typedef struct { int kind; const char *name; int special; } LegendItem;
+enum { L_CELL = 0, L_AGENT, L_SEEN, L_TARGET, L_NEXT };
+
+static int legend_items(int task, int has_policy, LegendItem *it) {
     int n = 0;
     it[n++] = (LegendItem){0, "agent", L_AGENT};
+    if (has_policy) it[n++] = (LegendItem){0, "next action", L_NEXT};
     it[n++] = (LegendItem){0, "seen by agent", L_SEEN};
     it[n++] = (LegendItem){ENV_WALL, "wall", L_CELL};
     switch (task) {
@@ -334,6 +365,41 @@ static const char *kind_label(int kind) {
     }
 }
 
+// Rows needed to lay items of widths w[] left to right within `avail`, and
+// the position of each (row, x offset) when pos is given.
+static int flow_rows(const int *w, int n, int avail) {
+    int rows = 0, x = avail;
+    for (int i = 0; i < n; i++) {
+        if (w[i] <= 0) continue;
+        if (x + w[i] > avail && x > 0) rows++, x = 0;
+        x += w[i];
+    }
+    return rows;
+}
+
+static void legend_swatch(Canvas *c, const LegendItem *it, int lx, int ly, int sw) {
+    switch (it->special) {
+    case L_AGENT:
+        draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_COLOUR);
+        draw_agent(c, lx, ly, sw, 1, DRAW_AGENT_COLOUR);
+        break;
+    case L_SEEN:
+        draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_SEEN_COLOUR);
+        draw_rect(c, lx, ly, sw, sw, 1, C_CONE);
+        break;
+    case L_TARGET:
+        draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_COLOUR);
+        dashed_rect(c, lx, ly, sw, sw, 1, C_TARGET);
+        break;
+    case L_NEXT: {
+        float tx[3] = {(float)lx, (float)(lx + sw), (float)lx}, ty[3] = {(float)ly, (float)ly + (float)sw / 2, (float)(ly + sw)};
+        fill_triangle(c, tx, ty, C_BAR_PICK);
+        break;
+    }
+    default: draw_cell(c, lx, ly, sw, it->kind, DRAW_FLOOR_COLOUR); break;
+    }
+}
+
 void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
     DrawLayout L;
     memset(&L, 0, sizeof L);
@@ -349,7 +415,15 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
     int px0 = W - P;
     L.panel_x = px0;
     int top = lh + 2 * pad;                       // top bar
-    int bottom = 2 * lh + 2 * pad + (f->slider_len > 0 ? lh + pad : 0);
+    // bottom strip under the map: status, message, slider, legend, keys (flowed in rows)
+    LegendItem items[12];
+    const int nleg = legend_items(f->task, f->has_policy, items);
+    const int LW = px0 - 2 * pad, sw = lh - 2 * s;
+    int lw[12], kw[DRAW_MAX_KEYS];
+    for (int i = 0; i < nleg; i++) lw[i] = sw + cw / 2 + draw_text_width(items[i].name, s) + 2 * cw;
+    for (int i = 0; i < f->nkeys; i++) kw[i] = f->keys[i] ? draw_text_width(f->keys[i], s) + 3 * cw : 0;
+    const int leg_rows = flow_rows(lw, nleg, LW), key_rows = flow_rows(kw, f->nkeys, LW);
+    int bottom = 2 * lh + pad + (f->slider_len > 0 ? lh + pad : 0) + (leg_rows + key_rows) * lh + pad;
 
     // --- top bar
     draw_fill(c, 0, 0, W, top - pad / 2, C_PANEL);
@@ -413,6 +487,7 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
                   t, C_CONE);
     }
     draw_agent(c, mx + f->ax * n, my + f->ay * n, n, f->dir, DRAW_AGENT_COLOUR);
+    if (f->has_policy && !f->ended) action_marker(c, mx + f->ax * n, my + f->ay * n, n, f->dir, f->action);
     if (f->carrying) // the key carried, small, in the agent's cell corner
         draw_cell(c, mx + f->ax * n + n * 3 / 5, my + f->ay * n + n * 3 / 5, n * 2 / 5, f->carrying,
                   DRAW_FLOOR_SEEN_COLOUR);
@@ -426,21 +501,40 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
         draw_text(c, bx + pad, by + lh / 2 + s, s, C_HEAD, buf);
     }
 
-    // --- bottom: status, message, slider
+    // --- bottom strip: status, message, slider, legend, keys
     int by = H - bottom + pad / 2;
     if (f->status) draw_text(c, pad, by, s, C_TEXT, f->status);
     if (f->message) draw_text(c, pad, by + lh, s, C_GOOD, f->message);
+    by += 2 * lh;
     if (f->slider_len > 0) {
         snprintf(buf, sizeof buf, "%d/%d", f->slider_pos, f->slider_len);
-        int lw = draw_text_width(buf, s);
-        int sx = pad, sw = px0 - 3 * pad - lw, sy = by + 2 * lh + pad / 2, sh = lh - 2 * s;
-        if (sw < 10) sw = 10;
-        draw_fill(c, sx, sy + sh / 2 - s, sw, 2 * s, C_BAR_BG);
-        int fillw = (int)((long)sw * f->slider_pos / f->slider_len);
+        int tw = draw_text_width(buf, s);
+        int sx = pad, slw = px0 - 3 * pad - tw, sy = by + pad / 2, sh = lh - 2 * s;
+        if (slw < 10) slw = 10;
+        draw_fill(c, sx, sy + sh / 2 - s, slw, 2 * s, C_BAR_BG);
+        int fillw = (int)((long)slw * f->slider_pos / f->slider_len);
         draw_fill(c, sx, sy + sh / 2 - s, fillw, 2 * s, C_BAR);
         draw_fill(c, sx + fillw - 2 * s, sy, 4 * s, sh, C_HEAD);
-        draw_text(c, sx + sw + pad, sy, s, C_TEXT, buf);
-        L.slider_x = sx, L.slider_y = sy, L.slider_w = sw, L.slider_h = sh;
+        draw_text(c, sx + slw + pad, sy, s, C_TEXT, buf);
+        L.slider_x = sx, L.slider_y = sy, L.slider_w = slw, L.slider_h = sh;
+        by += lh + pad;
+    }
+    by += pad / 2;
+    int fx = LW, frow = -1;
+    for (int i = 0; i < nleg; i++) {
+        if (fx + lw[i] > LW && fx > 0) frow++, fx = 0;
+        int lx = pad + fx, ly = by + frow * lh;
+        legend_swatch(c, &items[i], lx, ly, sw);
+        draw_text(c, lx + sw + cw / 2, ly + s, s, C_DIM, items[i].name);
+        fx += lw[i];
+    }
+    by += leg_rows * lh;
+    fx = LW, frow = -1;
+    for (int i = 0; i < f->nkeys; i++) {
+        if (kw[i] <= 0) continue;
+        if (fx + kw[i] > LW && fx > 0) frow++, fx = 0;
+        draw_text(c, pad + fx, by + frow * lh, s, C_HEAD, f->keys[i]);
+        fx += kw[i];
     }
 
     // --- side panel
@@ -459,16 +553,12 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
     draw_text(c, x0, y, s, C_DIM, buf);
     y += lh + pad;
 
-    // lines below the view: policy (heading + A bars + value), legend, keys
-    LegendItem items[12];
-    int nleg = legend_items(f->task, items);
-    int leg_rows = (nleg + 1) / 2;
-    int key_rows = (f->nkeys + 1) / 2;
-    int below = lh + pad + ENV_A * (lh + s) + lh + pad + lh + leg_rows * lh + pad + lh + key_rows * lh;
-    int vavail = H - y - lh - below - pad;
+    // below the view: the policy (heading, A bars, next action)
+    int below = lh + pad / 2 + ENV_A * (lh + s) + lh + pad;
+    int vavail = H - y - lh - below - 2 * pad;
     int V = f->view > 0 ? f->view : 1;
     int vn = vavail / V < pw / V ? vavail / V : pw / V;
-    if (vn > 8 * s + 24) vn = 8 * s + 24;
+    if (vn > 24 * s + 16) vn = 24 * s + 16;
     if (vn < 3) vn = 3;
     draw_text(c, x0, y, s, C_HEAD, "AGENT VIEW");
     snprintf(buf, sizeof buf, "%dx%d, facing up", V, V);
@@ -480,6 +570,7 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
         for (int r = 0; r < V; r++)
             for (int col = 0; col < V; col++) {
                 int k = obs_kind(f->obs, V, r, col);
+                if (r == V - 1 && col == V / 2) k = ENV_EMPTY; // the agent's cell: what it carries is drawn small below
                 draw_cell(c, vx + col * vn, y + r * vn, vn, k, DRAW_FLOOR_SEEN_COLOUR);
             }
         int ar = V - 1, ac = V / 2;
@@ -529,42 +620,5 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
         snprintf(buf, sizeof buf, "%s: -", what);
     draw_text(c, x0, y, s, C_BAR_PICK, buf);
     y += lh + pad;
-
-    // legend, two columns
-    draw_text(c, x0, y, s, C_HEAD, "LEGEND");
-    y += lh;
-    int colw = pw / 2, sw = lh - 2 * s;
-    for (int i = 0; i < nleg; i++) {
-        int lx = x0 + (i % 2) * colw, ly = y + (i / 2) * lh;
-        switch (items[i].special) {
-        case L_AGENT:
-            draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_COLOUR);
-            draw_agent(c, lx, ly, sw, 1, DRAW_AGENT_COLOUR);
-            break;
-        case L_SEEN:
-            draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_SEEN_COLOUR);
-            draw_rect(c, lx, ly, sw, sw, 1, C_CONE);
-            break;
-        case L_TARGET:
-            draw_fill(c, lx, ly, sw, sw, DRAW_FLOOR_COLOUR);
-            dashed_rect(c, lx, ly, sw, sw, 1, C_TARGET);
-            break;
-        default: draw_cell(c, lx, ly, sw, items[i].kind, DRAW_FLOOR_COLOUR); break;
-        }
-        snprintf(buf, sizeof buf, "%.*s", (colw - sw - cw) / cw, items[i].name);
-        draw_text(c, lx + sw + cw / 2, ly + s, s, C_DIM, buf);
-    }
-    y += leg_rows * lh + pad;
-
-    // keys
-    if (f->nkeys > 0) {
-        draw_text(c, x0, y, s, C_HEAD, "KEYS");
-        y += lh;
-        for (int i = 0; i < f->nkeys; i++)
-            if (f->keys[i]) {
-                snprintf(buf, sizeof buf, "%.*s", colw / cw - 1, f->keys[i]);
-                draw_text(c, x0 + (i % 2) * colw, y + (i / 2) * lh, s, C_DIM, buf);
-            }
-    }
     if (lay) *lay = L;
 }

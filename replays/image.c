@@ -175,8 +175,8 @@ static int colour_index(GifWriter *g, uint32_t c) {
         uint32_t s = (hsh + (uint32_t)probe) & (GIF_HSLOTS - 1);
         if (g->hval[s] < 0) {
             int idx;
-            if (g->npal < 256) g->pal[idx = g->npal++] = c;
-            else idx = nearest(g->pal, 256, c);
+            if (g->npal < g->maxpal) g->pal[idx = g->npal++] = c;
+            else idx = nearest(g->pal, g->npal, c);
             g->hkey[s] = c, g->hval[s] = (int16_t)idx;
             return idx;
         }
@@ -230,15 +230,22 @@ int gif_frame(GifWriter *g, const uint32_t *px, int stride, int delay_cs, char *
         }
         if (x1 < 0) x0 = y0 = x1 = y1 = 0; // unchanged: one pixel
     }
-    for (int y = 0; y < g->h; y++) memcpy(g->prev + (size_t)y * g->w, px + (size_t)y * stride, (size_t)g->w * 4);
     const int w = x1 - x0 + 1, h = y1 - y0 + 1;
+    // after the first frame, pixels equal to the previous frame get the
+    // transparent index 255: long runs of it cost LZW almost nothing
+    const int transp = g->frames > 0;
     memset(g->hval, 0xFF, GIF_HSLOTS * sizeof(int16_t));
     g->npal = 0;
+    g->maxpal = transp ? 255 : 256;
     for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            g->index[(size_t)y * w + x] = (uint8_t)colour_index(g, px[(size_t)(y + y0) * stride + x + x0]);
-    uint8_t gce[8] = {0x21, 0xF9, 4, 0x04 /* disposal: leave in place */, (uint8_t)delay_cs,
-                      (uint8_t)(delay_cs >> 8), 0, 0};
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)(y + y0) * stride + x + x0, pi = (size_t)(y + y0) * g->w + x + x0;
+            g->index[(size_t)y * w + x] =
+                transp && !((px[i] ^ g->prev[pi]) & 0xFFFFFF) ? 255 : (uint8_t)colour_index(g, px[i]);
+        }
+    for (int y = 0; y < g->h; y++) memcpy(g->prev + (size_t)y * g->w, px + (size_t)y * stride, (size_t)g->w * 4);
+    uint8_t gce[8] = {0x21, 0xF9, 4, (uint8_t)(0x04 | transp) /* leave in place (+ transparency) */,
+                      (uint8_t)delay_cs, (uint8_t)(delay_cs >> 8), 255, 0};
     uint8_t desc[10] = {0x2C, (uint8_t)x0, (uint8_t)(x0 >> 8), (uint8_t)y0, (uint8_t)(y0 >> 8),
                         (uint8_t)w, (uint8_t)(w >> 8), (uint8_t)h, (uint8_t)(h >> 8),
                         0x87 /* local table, 256 entries */};

@@ -28,7 +28,7 @@ typedef struct {
     uint32_t *hkey;      // colour hash table (4096 slots)
     int16_t *hval;
     uint32_t pal[256];
-    int npal;
+    int npal, maxpal;
     uint32_t *prev;      // (w*h) previous frame: later frames store only the changed rectangle
     uint16_t *dcode;     // LZW dictionary hash: code (0 = empty slot)
     uint32_t *dkey;      //   and its key (prefix code << 8 | next index)

@@ -16,8 +16,8 @@ One update, as in agent/a2c.c (see its header for the loss):
   learner  recompute the forward over the unroll's T+1 slots with autograd
            (encoder batched over all (T+1)*B frames, LSTMCell looped over
            time with the state zeroed at episode starts), GAE returns,
-           A2C loss (+ cpc_weight * InfoNCE with batch negatives, all K maps
-           in one matmul, one batched matmul per k), backward,
+           A2C loss (+ cpc_weight * InfoNCE with batch negatives: per k one
+           matmul W_k c_t and one batched matmul of scores), backward,
            clip_grad_norm_, RMSprop step.
 Prints one line per arm:  torch <arm> frames_per_s <f> act_s <a> update_s <u>
 (arm = cpc_on / cpc_off), and a first line naming the OpenBLAS kernel.
@@ -62,17 +62,18 @@ class Agent(torch.nn.Module):
 
 
 def infonce(hs, z, W, starts, K, D):
-    """cpc/cpc.h, batch negatives: hs (T,B,H), z (T,B,D), starts (T,B) bool."""
+    """cpc/cpc.h, batch negatives: hs (T,B,H), z (T,B,D), starts (T,B) bool.
+    Per k only the contexts with a target in the unroll, so no (T*B, K*D)
+    intermediate whose slices would each get a full-size gradient."""
     T, B, H = hs.shape
-    P = (hs[:T - 1].reshape(-1, H) @ W.t()).reshape(T - 1, B, K, D)   # all W_k c_t at once
-    # started[s, b] = number of episode starts at steps <= s
-    started = torch.cumsum(starts.int(), dim=0)
-    eye = torch.arange(B)
+    Ws = W.view(K, D, H).unbind(0)                 # W_k (D, H); one stack in backward
+    started = torch.cumsum(starts.int(), dim=0)    # episode starts at steps <= s
     total, count = 0.0, 0
     for k in range(1, min(K, T - 1) + 1):
-        S = torch.bmm(P[:T - k, :, k - 1], z[k:].transpose(1, 2))    # (T-k, B, B)
-        lp = torch.log_softmax(S, dim=2)[:, eye, eye]                 # positives (T-k, B)
-        ok = (started[k:] - started[:T - k]) == 0                     # no start in (t, t+k]
+        P = (hs[:T - k].reshape(-1, H) @ Ws[k - 1].t()).view(T - k, B, D)   # W_k c_t
+        S = torch.bmm(P, z[k:].transpose(1, 2))                             # (T-k, B, B)
+        lp = torch.log_softmax(S, dim=2).diagonal(dim1=1, dim2=2)           # positives
+        ok = (started[k:] - started[:T - k]) == 0                           # no start in (t, t+k]
         total = total - (lp * ok).sum()
         count += int(ok.sum())
     return total / max(count, 1)

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
