@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/bench.h"
+#include "agent/compare.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "agent/dist.h"
@@ -199,8 +200,18 @@ static int cmd_help(Config *c, char **pos, int npos, int argc, char **argv) {
     if (!strcmp(cmd->name, "train"))
         printf("  --config FILE        load settings from a config.txt first (flags override it)\n"
                "  --resume DIR         continue the run in DIR from its model.ckpt (--frames may extend it)\n");
+    if (!strcmp(cmd->name, "compare")) fputs(COMPARE_HELP, stdout);
+    if (!strcmp(cmd->name, "probe")) fputs(PROBE_HELP, stdout);
     if (cmd->groups) config_print_help(stdout, cmd->groups);
     return 0;
+}
+
+static int cmd_compare_main(Config *c, char **pos, int npos, int argc, char **argv) {
+    return cmd_compare(argc, argv);
+}
+
+static int cmd_probe_main(Config *c, char **pos, int npos, int argc, char **argv) {
+    return cmd_probe(argc, argv);
 }
 
 static const Command COMMANDS[] = {
@@ -216,6 +227,12 @@ static const Command COMMANDS[] = {
      cmd_baseline},
     {"bench", "[env|blas|train|all]", "throughput benchmarks (env steps/s, BLAS GFLOP/s)",
      G_ENV | G_RUN, cmd_bench},
+    {"compare", "[--tasks LIST] [--seeds N] [--frames N] [--jobs J] [--out DIR] [training flags]",
+     "the with/without-CPC experiment over tasks x seeds (resumable): results.csv, summary.md, curves",
+     0, cmd_compare_main},
+    {"probe", "CKPT|RUN_DIR [--episodes N] [--greedy] [--out FILE]",
+     "linear probe: held-out accuracy of position, heading, goal read from c_t and z_t", 0,
+     cmd_probe_main},
     {"help", "[COMMAND]", "list commands, or every flag of one command with its default", 0,
      cmd_help},
 };
@@ -245,7 +262,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     // BLAS-heavy commands run on the best OpenBLAS kernel (may re-exec once).
-    if (!strcmp(cmd->name, "train") || !strcmp(cmd->name, "eval") || !strcmp(cmd->name, "bench"))
+    if (!strcmp(cmd->name, "train") || !strcmp(cmd->name, "eval") || !strcmp(cmd->name, "bench") ||
+        !strcmp(cmd->name, "probe"))
         blas_select_kernel(argc, argv, 1);
 
     Config c;
@@ -263,6 +281,8 @@ int main(int argc, char **argv) {
         dist_finalize();
         return rc;
     }
+    if (cmd->run == cmd_compare_main || cmd->run == cmd_probe_main) // own flag parsing
+        return cmd->run(&c, NULL, 0, sub_argc, sub_argv);
     char *pos[4];
     char err[512];
     int npos = config_parse_args(&c, sub_argc, sub_argv, cmd->groups, pos, 2, err, sizeof err);

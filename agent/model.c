@@ -186,18 +186,59 @@ void model_forward(Model *m, Acts *a, int r0, int n) {
 // ----------------------------------------------------------------------------
 // Backward (truncated BPTT over the unroll, then the encoder batched over T*B)
 
+// Elementwise loops in blocks of LANES through restrict pointers, the shape
+// GCC's -O2 vectoriser takes (see agent/nn.c).
+#define LANES 16
+
 // d (n) := d * (act > 0), in place: the ReLU's backward where nothing else
 // has added into d.
-static void relu_mask(float *d, const float *act, size_t n) {
-    for (size_t i = 0; i < n; i++) d[i] = act[i] > 0.0f ? d[i] : 0.0f;
+static void relu_mask(float *restrict d, const float *restrict act, size_t n) {
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float v = d[i + k];
+            d[i + k] = act[i + k] > 0.0f ? v : 0.0f;
+        }
+    for (; i < n; i++) {
+        float v = d[i];
+        d[i] = act[i] > 0.0f ? v : 0.0f;
+    }
+}
+
+// out (n) = d * (act > 0)
+static void relu_grad(float *restrict out, const float *restrict d, const float *restrict act,
+                      size_t n) {
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float v = d[i + k];
+            out[i + k] = act[i + k] > 0.0f ? v : 0.0f;
+        }
+    for (; i < n; i++) {
+        float v = d[i];
+        out[i] = act[i] > 0.0f ? v : 0.0f;
+    }
+}
+
+// y (n) += a * x
+static void axpy(float *restrict y, float a, const float *restrict x, int n) {
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) y[i + k] += a * x[i + k];
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+// y (n) = a * x
+static void scale_into(float *restrict y, float a, const float *restrict x, int n) {
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) y[i + k] = a * x[i + k];
+    for (; i < n; i++) y[i] = a * x[i];
 }
 
 // db (O) += column sums of d (N, O)
 static void colsum_add(float *db, const float *d, int N, int O) {
-    for (int n = 0; n < N; n++) {
-        const float *r = d + (size_t)n * O;
-        for (int o = 0; o < O; o++) db[o] += r[o];
-    }
+    for (int n = 0; n < N; n++) axpy(db, 1.0f, d + (size_t)n * O, O);
 }
 
 void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B) {
@@ -230,14 +271,9 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
             const float mk = mask[r + b];
             const float *dhp = g->dhp + (size_t)b * H, *dcp = g->dcp + (size_t)b * H;
             float *dcc = g->dcc + (size_t)b * H;
-            if (t > 0) {
-                float *dh = g->dh + (r - B + b) * H;
-                for (int i = 0; i < H; i++) dh[i] += mk * dhp[i];
-            } else {
-                float *dhc = g->dhc + (size_t)b * H;
-                for (int i = 0; i < H; i++) dhc[i] = mk * dhp[i];
-            }
-            for (int i = 0; i < H; i++) dcc[i] = mk * dcp[i];
+            if (t > 0) axpy(g->dh + (r - B + b) * H, mk, dhp, H);
+            else scale_into(g->dhc + (size_t)b * H, mk, dhp, H);
+            scale_into(dcc, mk, dcp, H);
         }
     }
     // ... and everything else of the LSTM as one GEMM over all T*B rows:
@@ -256,7 +292,7 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
     // encoder, batched over all T*B frames; each ReLU's backward is a mask
     // applied in place to the gradient the layer above wrote
     const int F2 = m->c2 * VV, F1 = m->c1 * VV;
-    for (size_t i = 0; i < (size_t)N * D; i++) g->dpre[i] = a->z[i] > 0.0f ? g->dz[i] : 0.0f;
+    relu_grad(g->dpre, g->dz, a->z, (size_t)N * D);
     // da2 (N, F2) = dpre (N, D) @ W_fc (D, F2); dW_fc += dpre^T a2; db_fc += colsum(dpre)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F2, D, 1.0f, g->dpre, D,
                 nn_param(p, m->fc_w), F2, 0.0f, g->da2, F2);

@@ -25,6 +25,11 @@
 
 #include "env/rng.h"
 
+// Elementwise loops run over blocks of NN_LANES through restrict pointers:
+// the shape GCC's -O2 vectoriser (cost model "very cheap": no alias
+// checks, no epilogues) turns into straight vector code.
+#define NN_LANES 16
+
 // ----------------------------------------------------------------------------
 // Products with few rows
 
@@ -50,7 +55,7 @@ void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A,
     const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
     const double limit = 1e6;
     int chunk = N;
-    if (M <= 64 && small_kernels() && (double)M * N * K > limit) {
+    if (!getenv("NN_NOCHUNK") && M <= 64 && small_kernels() && (double)M * N * K > limit) {
         if ((double)M * 32 * K <= limit) chunk = 32;
         else if ((double)M * 16 * K <= limit) chunk = 16;
     }
@@ -103,10 +108,95 @@ void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 
 static inline int conv_out(int X, int K, int S, int P) { return (X + 2 * P - K) / S + 1; }
 
+// "Same" convolutions (stride 1, 2P = K-1, so Ho = H and Wo = W) build colT
+// faster: tap (ky,kx) reads the flattened plane shifted by
+// s = (ky-P) W + (kx-P), except where a row wraps around or the shift leaves
+// the plane, which a 0/1 mask per tap zeroes. Each plane is copied between
+// zero margins of P W + P floats, so every colT row is one straight loop
+// d[p] = mask[p] * plane[p + s] over p < H W, and the backward is the
+// same loop adding the other way.
+static int conv_same(int H, int W, int K, int S, int P) {
+    (void)H, (void)W;
+    return S == 1 && 2 * P == K - 1;
+}
+
 size_t nn_conv2d_workspace(int N, int Ci, int H, int W, int Co, int K, int S, int P) {
     (void)N, (void)Co;
     size_t hw = (size_t)conv_out(H, K, S, P) * conv_out(W, K, S, P);
-    return 2 * (size_t)Ci * K * K * hw; // colT and dcolT of one frame
+    size_t n = 2 * (size_t)Ci * K * K * hw; // colT and dcolT of one frame
+    if (conv_same(H, W, K, S, P))             // padded planes and tap masks
+        n += (size_t)Ci * ((size_t)H * W + 2 * ((size_t)P * W + P)) + (size_t)K * K * hw;
+    return n;
+}
+
+// Blocks of NN_LANES through restrict pointers: what GCC's -O2 vectoriser
+// takes. The masks are 0/1 multipliers (a select is not vectorised); the
+// values they zero are finite activations or gradients.
+static void row_mul(float *restrict d, const float *restrict s, const float *restrict m,
+                       int n) {
+    int i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) d[i + k] = m[i + k] * s[i + k];
+    for (; i < n; i++) d[i] = m[i] * s[i];
+}
+
+static void row_add_mul(float *restrict d, const float *restrict s, const float *restrict m,
+                           int n) {
+    int i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) d[i + k] += m[i + k] * s[i + k];
+    for (; i < n; i++) d[i] += m[i] * s[i];
+}
+
+static void row_add(float *restrict d, const float *restrict s, int n) {
+    int i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) d[i + k] += s[i + k];
+    for (; i < n; i++) d[i] += s[i];
+}
+
+// mask (K*K, H*W): 1 where tap (ky,kx) of output pixel (y,x) lands inside the image.
+static void same_masks(float *mask, int H, int W, int K, int P) {
+    for (int ky = 0; ky < K; ky++)
+        for (int kx = 0; kx < K; kx++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    int iy = y + ky - P, ix = x + kx - P;
+                    mask[((size_t)(ky * K + kx) * H + y) * W + x] =
+                        (iy >= 0 && iy < H && ix >= 0 && ix < W) ? 1.0f : 0.0f;
+                }
+}
+
+// colT (Ci*K*K, H*W) of one frame img (Ci,H,W); pad holds Ci planes of
+// H*W + 2*margin floats whose margins are zero.
+static void im2colT_same(float *colT, const float *img, float *pad, const float *mask, int Ci,
+                         int H, int W, int K, int P) {
+    const int hw = H * W, margin = P * W + P, L = hw + 2 * margin;
+    for (int ci = 0; ci < Ci; ci++)
+        memcpy(pad + (size_t)ci * L + margin, img + (size_t)ci * hw, (size_t)hw * sizeof(float));
+    for (int ci = 0; ci < Ci; ci++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                const int tap = ky * K + kx, shift = (ky - P) * W + (kx - P);
+                row_mul(colT + ((size_t)ci * K * K + tap) * hw,
+                           pad + (size_t)ci * L + margin + shift, mask + (size_t)tap * hw, hw);
+            }
+}
+
+// img (Ci,H,W) += fold(dcolT), through pad (margins and interior zeroed here).
+static void col2imT_same_add(float *img, const float *dcolT, float *pad, const float *mask,
+                             int Ci, int H, int W, int K, int P) {
+    const int hw = H * W, margin = P * W + P, L = hw + 2 * margin;
+    memset(pad, 0, (size_t)Ci * L * sizeof(float));
+    for (int ci = 0; ci < Ci; ci++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                const int tap = ky * K + kx, shift = (ky - P) * W + (kx - P);
+                row_add_mul(pad + (size_t)ci * L + margin + shift,
+                               dcolT + ((size_t)ci * K * K + tap) * hw, mask + (size_t)tap * hw, hw);
+            }
+    for (int ci = 0; ci < Ci; ci++)
+        row_add(img + (size_t)ci * hw, pad + (size_t)ci * L + margin, hw);
 }
 
 // First and one-past-last output column ox whose tap kx lands inside [0, W).
@@ -175,12 +265,18 @@ void nn_conv2d_forward(float *out, const float *inp, const float *w, const float
                        float *work, int N, int Ci, int H, int W, int Co, int K, int S, int P) {
     int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
     assert(Ho > 0 && Wo > 0);
-    const int hw = Ho * Wo, ckk = Ci * K * K;
-    float *colT = work;
+    const int hw = Ho * Wo, ckk = Ci * K * K, same = conv_same(H, W, K, S, P);
+    float *colT = work, *pad = work + 2 * (size_t)ckk * hw;
+    float *mask = pad + (size_t)Ci * (hw + 2 * (P * W + P));
+    if (same) {
+        memset(pad, 0, (size_t)Ci * (hw + 2 * (P * W + P)) * sizeof(float));
+        same_masks(mask, H, W, K, P);
+    }
     for (int n = 0; n < N; n++) {
         const float *img = inp + (size_t)n * Ci * H * W;
         float *o = out + (size_t)n * Co * hw;
-        im2colT(colT, img, Ci, H, W, K, S, P, Ho, Wo);
+        if (same) im2colT_same(colT, img, pad, mask, Ci, H, W, K, P);
+        else im2colT(colT, img, Ci, H, W, K, S, P, Ho, Wo);
         if (b)
             for (int co = 0; co < Co; co++)
                 for (int p = 0; p < hw; p++) o[(size_t)co * hw + p] = b[co];
@@ -195,8 +291,10 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                         int N, int Ci, int H, int W, int Co, int K, int S, int P) {
     int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
     assert(Ho > 0 && Wo > 0);
-    const int hw = Ho * Wo, ckk = Ci * K * K;
-    float *colT = work, *dcolT = work + (size_t)ckk * hw;
+    const int hw = Ho * Wo, ckk = Ci * K * K, same = conv_same(H, W, K, S, P);
+    float *colT = work, *dcolT = work + (size_t)ckk * hw, *pad = work + 2 * (size_t)ckk * hw;
+    float *mask = pad + (size_t)Ci * (hw + 2 * (P * W + P));
+    if (same) same_masks(mask, H, W, K, P);
     for (int n = 0; n < N; n++) {
         const float *d = dout + (size_t)n * Co * hw;
         if (db)
@@ -206,7 +304,13 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                 db[co] += s;
             }
         if (dw) {
-            im2colT(colT, inp + (size_t)n * Ci * H * W, Ci, H, W, K, S, P, Ho, Wo);
+            const float *img = inp + (size_t)n * Ci * H * W;
+            if (same) {
+                memset(pad, 0, (size_t)Ci * (hw + 2 * (P * W + P)) * sizeof(float));
+                im2colT_same(colT, img, pad, mask, Ci, H, W, K, P);
+            } else {
+                im2colT(colT, img, Ci, H, W, K, S, P, Ho, Wo);
+            }
             // dw (Co, CKK) += dout_n (Co, HW) @ colT^T (HW, CKK)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, ckk, hw, 1.0f, d, hw, colT,
                         hw, 1.0f, dw, ckk);
@@ -215,7 +319,9 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
             // dcolT (CKK, HW) = w^T (CKK, Co) @ dout_n (Co, HW)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, Co, 1.0f, w, ckk, d, hw,
                         0.0f, dcolT, hw);
-            col2imT_add(dinp + (size_t)n * Ci * H * W, dcolT, Ci, H, W, K, S, P, Ho, Wo);
+            float *dimg = dinp + (size_t)n * Ci * H * W;
+            if (same) col2imT_same_add(dimg, dcolT, pad, mask, Ci, H, W, K, P);
+            else col2imT_add(dimg, dcolT, Ci, H, W, K, S, P, Ho, Wo);
         }
     }
 }
@@ -271,8 +377,7 @@ void nn_conv2d_onehot_forward(float *out, const uint8_t *kind, const float *w, c
                     for (int kx = 0; kx < K; kx++) {
                         int ix = ox * S - P + kx, k;
                         if (ix < 0 || ix >= W || (k = kn[(size_t)iy * W + ix]) >= Ci) continue;
-                        const float *col = wt + ((size_t)k * KK + ky * K + kx) * Co;
-                        for (int co = 0; co < Co; co++) acc[co] += col[co];
+                        row_add(acc, wt + ((size_t)k * KK + ky * K + kx) * Co, Co);
                     }
                 }
             }
@@ -311,8 +416,7 @@ void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const ui
                     for (int kx = 0; kx < K; kx++) {
                         int ix = ox * S - P + kx, k;
                         if (ix < 0 || ix >= W || (k = kn[(size_t)iy * W + ix]) >= Ci) continue;
-                        float *col = dwt + ((size_t)k * KK + ky * K + kx) * Co;
-                        for (int co = 0; co < Co; co++) col[co] += g[co];
+                        row_add(dwt + ((size_t)k * KK + ky * K + kx) * Co, g, Co);
                     }
                 }
             }
@@ -325,8 +429,16 @@ void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const ui
 // ----------------------------------------------------------------------------
 // ReLU
 
+static void relu_inplace(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) x[i + k] = x[i + k] > 0.0f ? x[i + k] : 0.0f;
+    for (; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
 void nn_relu_forward(float *out, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    if (out != inp) memcpy(out, inp, n * sizeof(float));
+    relu_inplace(out, n);
 }
 
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
@@ -338,14 +450,20 @@ void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n
 // LSTM cell (PyTorch gate order i, f, g, o)
 //
 // The pointwise parts use exp/tanh written out below rather than libm's
-// calls, so the compiler vectorises the loops (16 lanes with AVX-512): in
-// the acting forward libm's expf/tanhf cost as much as the gate GEMMs' tail.
+// calls, and run over blocks of NN_LANES units through restrict pointers:
+// that is the shape GCC's -O2 vectoriser (cost model "very cheap": no alias
+// checks, no epilogues) turns into straight vector code, 16 lanes with
+// AVX-512. With libm's scalar expf/tanhf the pointwise step cost ~15% of an
+// acting step.
+
 
 // e^x to ~2 ulp for x in [-87, 88] (Cephes expf: 2^n * e^r, |r| <= ln2/2);
-// saturates outside (0 and 2^127 stand in for underflow and overflow).
+// saturates outside (e^-87 and e^88 stand in for underflow and overflow).
+// n is rounded with the 1.5 * 2^23 trick, not floorf, which GCC will not
+// vectorise under the default -ftrapping-math.
 static inline float nn_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -377,21 +495,36 @@ static inline float nn_tanhf(float x) {
     return ax < 0.625f ? small : big;
 }
 
+// One unit u: pre-activations -> post-activations in place, then c and h.
+// Spelled out in the loops (a macro, not a function): GCC vectorises the
+// blocks only then.
+#define LSTM_UNIT(u)                                                                       \
+    do {                                                                                   \
+        float i_ = nn_sigmoidf(gi[u]), f_ = nn_sigmoidf(gf[u]), g_ = nn_tanhf(gg[u]);     \
+        float o_ = nn_sigmoidf(go[u]);                                                     \
+        gi[u] = i_, gf[u] = f_, gg[u] = g_, go[u] = o_;                                    \
+        float c_ = f_ * cp[u] + i_ * g_;                                                   \
+        cn[u] = c_;                                                                        \
+        hn[u] = o_ * nn_tanhf(c_);                                                         \
+    } while (0)
+
+static void lstm_row(float *restrict gi, float *restrict gf, float *restrict gg,
+                     float *restrict go, const float *restrict cp, float *restrict cn,
+                     float *restrict hn, int H) {
+    int j = 0;
+    for (; j + NN_LANES <= H; j += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) LSTM_UNIT(j + k);
+    for (; j < H; j++) LSTM_UNIT(j);
+}
+#undef LSTM_UNIT
+
 // Post-activations in place over the pre-activations a (N,4H), then c and h.
 static void lstm_pointwise(float *h, float *c, float *gates, const float *c_prev, int N,
                            int H) {
     for (int n = 0; n < N; n++) {
-        float *gi = gates + (size_t)n * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
-        const float *cp = c_prev + (size_t)n * H;
-        float *cn = c + (size_t)n * H, *hn = h + (size_t)n * H;
-        for (int j = 0; j < H; j++) {
-            float i = nn_sigmoidf(gi[j]), f = nn_sigmoidf(gf[j]), g = nn_tanhf(gg[j]);
-            float o = nn_sigmoidf(go[j]);
-            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
-            float cc = f * cp[j] + i * g;
-            cn[j] = cc;
-            hn[j] = o * nn_tanhf(cc);
-        }
+        float *gi = gates + (size_t)n * 4 * H;
+        lstm_row(gi, gi + H, gi + 2 * H, gi + 3 * H, c_prev + (size_t)n * H, c + (size_t)n * H,
+                 h + (size_t)n * H, H);
     }
 }
 
@@ -409,6 +542,37 @@ void nn_lstm_forward(float *h, float *c, float *gates, const float *x,
     lstm_pointwise(h, c, gates, c_prev, N, H);
 }
 
+// One unit u of the pointwise backward, given the incoming dh, dc (a macro
+// for the same reason as LSTM_UNIT); leaves dc_prev's contribution in dcp_.
+#define LSTM_UNIT_BACKWARD(u, dh_, dc_)                                                    \
+    float i_ = gi[u], f_ = gf[u], g_ = gg[u], o_ = go[u];                                  \
+    float tc_ = nn_tanhf(cr[u]);                                                           \
+    float dct_ = (dc_) + (dh_) * o_ * (1.0f - tc_ * tc_);                                  \
+    di[u] = dct_ * g_ * i_ * (1.0f - i_);                                                  \
+    df[u] = dct_ * cpr[u] * f_ * (1.0f - f_);                                              \
+    dg[u] = dct_ * i_ * (1.0f - g_ * g_);                                                  \
+    dob[u] = (dh_) * tc_ * o_ * (1.0f - o_);                                               \
+    float dcp_ = dct_ * f_
+
+// The BPTT case (dh, dc and dc_prev all present), in vector blocks.
+static void lstm_row_backward(float *restrict di, float *restrict df, float *restrict dg,
+                              float *restrict dob, float *restrict dcpr,
+                              const float *restrict gi, const float *restrict gf,
+                              const float *restrict gg, const float *restrict go,
+                              const float *restrict cr, const float *restrict cpr,
+                              const float *restrict dhr, const float *restrict dcr, int H) {
+    int j = 0;
+    for (; j + NN_LANES <= H; j += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) {
+            LSTM_UNIT_BACKWARD(j + k, dhr[j + k], dcr[j + k]);
+            dcpr[j + k] += dcp_;
+        }
+    for (; j < H; j++) {
+        LSTM_UNIT_BACKWARD(j, dhr[j], dcr[j]);
+        dcpr[j] += dcp_;
+    }
+}
+
 void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, const float *dc,
                             const float *gates, const float *c, const float *c_prev, int N,
                             int H) {
@@ -417,21 +581,18 @@ void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, cons
         float *di = dgates + (size_t)n * 4 * H, *df = di + H, *dg = df + H, *dob = dg + H;
         const size_t r = (size_t)n * H;
         const float *cr = c + r, *cpr = c_prev + r;
-        const float *dhr = dh ? dh + r : NULL, *dcr = dc ? dc + r : NULL;
-        float *dcpr = dc_prev ? dc_prev + r : NULL;
+        if (dh && dc && dc_prev) {
+            lstm_row_backward(di, df, dg, dob, dc_prev + r, gi, gf, gg, go, cr, cpr, dh + r,
+                              dc + r, H);
+            continue;
+        }
         for (int j = 0; j < H; j++) {
-            float i = gi[j], f = gf[j], g = gg[j], o = go[j];
-            float tc = nn_tanhf(cr[j]);
-            float dhj = dhr ? dhr[j] : 0.0f;
-            float dct = (dcr ? dcr[j] : 0.0f) + dhj * o * (1.0f - tc * tc);
-            di[j] = dct * g * i * (1.0f - i);
-            df[j] = dct * cpr[j] * f * (1.0f - f);
-            dg[j] = dct * i * (1.0f - g * g);
-            dob[j] = dhj * tc * o * (1.0f - o);
-            if (dcpr) dcpr[j] += dct * f;
+            LSTM_UNIT_BACKWARD(j, dh ? dh[r + j] : 0.0f, dc ? dc[r + j] : 0.0f);
+            if (dc_prev) dc_prev[r + j] += dcp_;
         }
     }
 }
+#undef LSTM_UNIT_BACKWARD
 
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       float *dw_hh, float *db_ih, float *db_hh, const float *dh,

@@ -376,6 +376,10 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
     r.hash_every = (int)get_u32(&d);
     if (d.short_read) BAD("body truncated in the header fields");
     if (c->task < 0 || c->task >= ENV_NTASKS) BAD("field 'task': expected 0..%d, got %d", ENV_NTASKS - 1, c->task);
+    if (c->size < 0 || c->size > ENV_MAX_SIZE || c->view < 3 || c->view > ENV_MAX_VIEW || c->max_steps < 1 ||
+        c->max_steps > REPLAY_MAX_STEPS || c->items < -1 || c->items > ENV_MAX_SIZE * ENV_MAX_SIZE)
+        BAD("env config (size %d, view %d, max_steps %d, items %d) out of range", c->size, c->view, c->max_steps,
+            c->items);
     {
         EnvConfig dc = *c;
         env_config_defaults(&dc);
@@ -400,6 +404,8 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
     const size_t cells = (size_t)r.w * r.h;
     // every frame costs at least 6 bytes of body: reject impossible counts before allocating
     if ((size_t)(r.n + 1) * 6 > body_len) BAD("field 'n': %d steps cannot fit in %u bytes", r.n, body_len);
+    if ((size_t)(r.n + 1) * cells > ((size_t)1 << 30))
+        BAD("%d steps of a %dx%d map need more than 1 GiB of frames; too large to load", r.n, r.w, r.h);
     r.cap = r.n + 1;
     r.steps = calloc((size_t)r.cap, sizeof *r.steps);
     r.grids = malloc((size_t)r.cap * cells);

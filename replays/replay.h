@@ -40,6 +40,8 @@
 //   u32 nhash; nhash x (u32 step, u64 env_hash)      hash of the state before
 //       each step t with t % hash_every == 0, and of the state after the last
 //       step (step = n, the next episode's start when the episode ended)
+// Limits: n <= REPLAY_MAX_STEPS (2^22), map <= ENV_MAX_SIZE per side, body
+// <= 1 GiB, all frames in memory <= 1 GiB.
 // Files are written to NAME.tmp, fsync'd and renamed over NAME.
 // Verify re-creates the env (env_init(seed), rng = episode_rng, episode
 // index), checks the start hash, then replays the actions and checks every

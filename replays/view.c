@@ -59,6 +59,15 @@ int view_open(View *v, const char *title, int w, int h, char *err, size_t errlen
     if (SDL_Init(SDL_INIT_VIDEO) != 0)
         return fail(err, errlen, "cannot open a window: %s (no display? run under xvfb-run, or use the headless options)",
                     SDL_GetError());
+    // Without a display SDL quietly falls back to an invisible driver; say so
+    // unless that was asked for (SDL_VIDEODRIVER=dummy works for scripted runs).
+    const char *drv = SDL_GetCurrentVideoDriver();
+    if (drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")) && !SDL_getenv("SDL_VIDEODRIVER")) {
+        SDL_Quit();
+        return fail(err, errlen,
+                    "cannot open a window: no display (SDL found only its '%s' driver); run under xvfb-run or "
+                    "set DISPLAY, or use the headless options (see 'cpcrl help')", drv);
+    }
     v->win = SDL_CreateWindow(title, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, w, h,
                               SDL_WINDOW_RESIZABLE);
     if (!v->win) {

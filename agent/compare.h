@@ -1,0 +1,27 @@
+// compare.h — `cpcrl compare` (the with/without-CPC experiment over tasks x
+// seeds x arms, run as child processes, resumable, aggregated into
+// results.csv, summary.md and curves) and `cpcrl probe` (linear read-outs of
+// a checkpoint's representation, see probe.h).
+//
+// Both take the arguments after the subcommand name and return the process
+// exit code: 0 ok, 1 runtime error (message on stderr), 2 usage error (the
+// message names the flag and the valid values).
+#ifndef CPCRL_COMPARE_H
+#define CPCRL_COMPARE_H
+
+#include <stddef.h>
+
+int cmd_compare(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+// Every flag with its default, for `cpcrl help compare` / `cpcrl help probe`.
+extern const char *COMPARE_HELP, *PROBE_HELP;
+
+// The aggregation step alone (compare --aggregate-only): reads every run in
+// OUT/runs/ and writes results.csv, summary.md, results/curve_*.csv (each
+// run's series averaged over a trailing window of smooth x its frames) and,
+// when plot is set and gnuplot is there, curves_<task>.png. Returns 0 or -1
+// with a message.
+int compare_aggregate(const char *out, int resamples, double smooth, int plot, char *err,
+                      size_t errlen);
+
+#endif

@@ -1,0 +1,79 @@
+// probe.h — `cpcrl probe`: how much of the world an agent's representation
+// holds, measured with linear read-outs (as in CPC|Action, Guo et al. 2018).
+//
+// A checkpoint is rolled out for E training episodes (env seed S) and E test
+// episodes (env seed S + PROBE_TEST_SEED_OFFSET, so other mazes), B envs at a
+// time, acting greedily or by sampling. At every step the LSTM output c_t and
+// the latent z_t are stored with the true state the observation was taken
+// in: the agent's cell (x, y), its heading (4-way) and, where the task has
+// one, the goal cell (goal / keys_doors: goal square; watermaze: hidden
+// platform; tmaze: the rewarded arm, i.e. the cue; seekavoid has none).
+// Each label is a classification over the classes seen in training.
+//
+// Read-out: features standardized with the training mean and standard
+// deviation; one-vs-rest ridge regression onto one-hot targets, closed form
+//   W = (Xs^T Xs + lambda N I)^{-1} Xs^T (Y - mean Y)
+// (N training rows, so lambda is per sample), solved with a Cholesky factor
+// in double precision; Xs^T Xs and the test scores by OpenBLAS
+// (cblas_dsyrk / cblas_dgemm). Prediction = argmax of Xs W + mean Y.
+// Reported: held-out accuracy for c_t and z_t, and chance = the accuracy of
+// always answering the most frequent training class.
+#ifndef CPCRL_PROBE_H
+#define CPCRL_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROBE_TEST_SEED_OFFSET 1000003ull
+
+enum { PROBE_POS = 0, PROBE_HEADING = 1, PROBE_GOAL = 2, PROBE_NLABELS = 3 };
+extern const char *const PROBE_LABEL_NAMES[PROBE_NLABELS];
+
+typedef struct {
+    int episodes;   // per split (train and test each)
+    int envs;       // B
+    uint64_t seed;  // training split env seed
+    int greedy;
+    double lambda;  // ridge strength per sample
+    int threads;    // OpenBLAS threads (0 = all cores)
+} ProbeOptions;
+
+typedef struct {
+    int task;
+    int episodes;                      // per split
+    int n_train, n_test;               // samples (env steps)
+    int has[PROBE_NLABELS];            // label exists for this task
+    int classes[PROBE_NLABELS];        // classes seen in training
+    double acc_c[PROBE_NLABELS], acc_z[PROBE_NLABELS], chance[PROBE_NLABELS];
+} ProbeResult;
+
+void probe_defaults(ProbeOptions *o);
+// Run the probe on a checkpoint (file, or run directory holding model.ckpt).
+// Returns 0, or -1 with a message naming the file and what failed.
+int probe_run(const char *path, const ProbeOptions *o, ProbeResult *r, char *err, size_t errlen);
+// probe.csv: label,has,classes,chance,acc_c,acc_z,n_train,n_test,task,episodes
+// (one row per label; written atomically).
+int probe_write_csv(const ProbeResult *r, const char *path, char *err, size_t errlen);
+int probe_read_csv(ProbeResult *r, const char *path, char *err, size_t errlen);
+
+// ----------------------------------------------------------------------------
+// The linear algebra (exposed for the tests). Row-major, double.
+
+// In-place Cholesky A = L L^T of the symmetric positive definite A (n, n),
+// reading the lower triangle; L is left in the lower triangle (the strict
+// upper triangle is zeroed). Returns -1 when A is not positive definite.
+int probe_cholesky(double *A, int n);
+// Solve L L^T X = B for B (n, m) in place (m right-hand sides).
+void probe_cholesky_solve(const double *L, int n, double *B, int m);
+// Ridge regression without intercept: W (F, M) = (X^T X + lam I)^{-1} X^T Y
+// for X (N, F), Y (N, M). G is an (F, F) workspace. Returns -1 when the
+// system is singular (lam = 0 and X rank-deficient).
+int probe_ridge(const double *X, int N, int F, const double *Y, int M, double lam, double *W,
+                double *G);
+// Standardize, fit one-vs-rest ridge on (Xtr, ytr) and classify Xte:
+// accuracy on yte and chance (majority training class). Labels are
+// arbitrary non-negative ints. Returns -1 when out of memory or singular.
+int probe_classify(const float *Xtr, const int *ytr, int Ntr, const float *Xte, const int *yte,
+                   int Nte, int F, double lambda, double *acc, double *chance, int *classes);
+
+#endif
