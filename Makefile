@@ -49,7 +49,7 @@ test: setup
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(BIN) $(TESTS)
-	@sh scripts/run_tests.sh $(TESTS)
+	@sh scripts/run_tests.sh $(TESTS) "sh tests/window_smoke.sh ./$(BIN)"
 
 # train: set up, build, train the default task headless into runs/
 train: setup

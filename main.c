@@ -14,6 +14,7 @@
 #include "agent/dist.h"
 #include "agent/train.h"
 #include "env/env.h"
+#include "replays/cmd.h"
 
 typedef struct {
     const char *name;
@@ -101,6 +102,14 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
     }
     (void)pos, (void)npos;
     for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--record-every")) { // replays/cmd.h: a replay every N frames
+            char *end = NULL;
+            double n = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
+            if (i + 1 >= argc || !end || *end || !(n > 0))
+                return usage_error("train", "--record-every: expected a number of frames > 0 (e.g. 1e5)");
+            if (dist_rank() == 0) replay_install_train_recorder(n); // rank 0 records
+            continue;
+        }
         int isc = !strcmp(argv[i], "--config"), isr = !strcmp(argv[i], "--resume");
         if (!isc && !isr) continue;
         if (i + 1 >= argc) return usage_error("train", isc ? "--config: missing file" : "--resume: missing run directory");
@@ -115,7 +124,8 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
     if (!rest) return 1;
     int nrest = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--resume")) { i++; continue; }
+        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--resume") ||
+            !strcmp(argv[i], "--record-every")) { i++; continue; }
         rest[nrest++] = argv[i];
     }
     char err[512];
@@ -124,18 +134,18 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
     free(rest);
     if (np < 0) return usage_error("train", err);
     if (resume) { // the run's own config.txt rules; only these may change
-        static const char *const OK[] = {"--frames", "--threads", "--progress"};
+        static const char *const OK[] = {"--frames", "--threads", "--progress", "--record-every"};
         for (int i = 0; i < argc; i++) {
             if (strncmp(argv[i], "--", 2) || !strcmp(argv[i], "--resume")) continue;
             int ok = 0;
-            for (int j = 0; j < 3; j++)
+            for (int j = 0; j < 4; j++)
                 ok |= !strncmp(argv[i], OK[j], strlen(OK[j])) &&
                       (argv[i][strlen(OK[j])] == 0 || argv[i][strlen(OK[j])] == '=');
             if (!ok) {
                 char msg[300];
                 snprintf(msg, sizeof msg,
                          "%s cannot be changed when resuming (the run's config.txt holds it); "
-                         "only --frames, --threads and --progress can", argv[i]);
+                         "only --frames, --threads, --progress and --record-every can", argv[i]);
                 return usage_error("train", msg);
             }
         }
@@ -146,6 +156,15 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
 
 static int cmd_eval(Config *c, char **pos, int npos, int argc, char **argv) {
     if (npos != 1) return usage_error("eval", "expected one checkpoint file or run directory");
+    if (c->record[0]) { // replays/cmd.h: DIR/ep0000.rpl, ...
+        char err[700];
+        int n = replay_record_eval(pos[0], c->record, c->episodes, c->seed, c->greedy, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "cpcrl eval --record: %s\n", err);
+            return 1;
+        }
+        printf("wrote %d replays to %s (play one: cpcrl replay %s/ep0000.rpl)\n", n, c->record, c->record);
+    }
     EvalResult r;
     int rc = eval_main(pos[0], c, &r);
     if (rc) return rc;
@@ -196,14 +215,29 @@ static int cmd_help(Config *c, char **pos, int npos, int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (cmd_help_text(cmd->name)) { // watch, play, replay: usage, every flag, keys
+        fputs(cmd_help_text(cmd->name), stdout);
+        return 0;
+    }
     printf("usage: cpcrl %s %s\n  %s\n\n", cmd->name, cmd->args, cmd->summary);
     if (!strcmp(cmd->name, "train"))
         printf("  --config FILE        load settings from a config.txt first (flags override it)\n"
-               "  --resume DIR         continue the run in DIR from its model.ckpt (--frames may extend it)\n");
+               "  --resume DIR         continue the run in DIR from its model.ckpt (--frames may extend it)\n"
+               "  --record-every N     every N frames, write one episode as runs/NAME/replays/frames_*.rpl\n");
     if (!strcmp(cmd->name, "compare")) fputs(COMPARE_HELP, stdout);
     if (!strcmp(cmd->name, "probe")) fputs(PROBE_HELP, stdout);
     if (cmd->groups) config_print_help(stdout, cmd->groups);
     return 0;
+}
+
+static int cmd_watch_main(Config *c, char **pos, int npos, int argc, char **argv) {
+    return cmd_watch(argc, argv);
+}
+static int cmd_play_main(Config *c, char **pos, int npos, int argc, char **argv) {
+    return cmd_play(argc, argv);
+}
+static int cmd_replay_main(Config *c, char **pos, int npos, int argc, char **argv) {
+    return cmd_replay(argc, argv);
 }
 
 static int cmd_compare_main(Config *c, char **pos, int npos, int argc, char **argv) {
@@ -233,6 +267,12 @@ static const Command COMMANDS[] = {
     {"probe", "CKPT|RUN_DIR [--episodes N] [--greedy] [--out FILE]",
      "linear probe: held-out accuracy of position, heading, goal read from c_t and z_t", 0,
      cmd_probe_main},
+    {"watch", "CKPT|RUN_DIR [flags]", "watch a checkpoint (or a training run) act live in a window", 0,
+     cmd_watch_main},
+    {"play", "TASK [--seed N] [flags]", "play a task yourself with the arrow keys; saves replays", 0,
+     cmd_play_main},
+    {"replay", "FILE.rpl [flags]", "replay player; --info, --verify, --export GIF/MP4, --frames PNG", 0,
+     cmd_replay_main},
     {"help", "[COMMAND]", "list commands, or every flag of one command with its default", 0,
      cmd_help},
 };
@@ -281,7 +321,8 @@ int main(int argc, char **argv) {
         dist_finalize();
         return rc;
     }
-    if (cmd->run == cmd_compare_main || cmd->run == cmd_probe_main) // own flag parsing
+    if (cmd->run == cmd_compare_main || cmd->run == cmd_probe_main || cmd->run == cmd_watch_main ||
+        cmd->run == cmd_play_main || cmd->run == cmd_replay_main) // own flag parsing
         return cmd->run(&c, NULL, 0, sub_argc, sub_argv);
     char *pos[4];
     char err[512];

@@ -767,15 +767,33 @@ void nn_zero_grad(NNParams *p) {
     if (p->grads) memset(p->grads, 0, p->total * sizeof(float));
 }
 
+// Sum of squares of g (n): NN_LANES float partial sums, flushed into a
+// double every 256 blocks (so each float sum has at most 256 terms), which
+// the vectoriser keeps in one register.
+static double sum_squares(const float *restrict g, size_t n) {
+    double total = 0.0;
+    size_t i = 0;
+    while (i + NN_LANES <= n) {
+        float acc[NN_LANES] = {0};
+        for (int b = 0; b < 256 && i + NN_LANES <= n; b++, i += NN_LANES)
+            for (int k = 0; k < NN_LANES; k++) acc[k] += g[i + k] * g[i + k];
+        for (int k = 0; k < NN_LANES; k++) total += acc[k];
+    }
+    for (; i < n; i++) total += (double)g[i] * g[i];
+    return total;
+}
+
+static void scale_inplace(float *restrict g, float k, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int j = 0; j < NN_LANES; j++) g[i + j] *= k;
+    for (; i < n; i++) g[i] *= k;
+}
+
 // Same rule as torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6).
 float nn_clip_grad_norm(NNParams *p, float max_norm) {
-    double s = 0.0;
-    for (size_t i = 0; i < p->total; i++) s += (double)p->grads[i] * p->grads[i];
-    float norm = (float)sqrt(s);
-    if (max_norm > 0.0f && norm > max_norm) {
-        float k = max_norm / (norm + 1e-6f);
-        for (size_t i = 0; i < p->total; i++) p->grads[i] *= k;
-    }
+    float norm = (float)sqrt(sum_squares(p->grads, p->total));
+    if (max_norm > 0.0f && norm > max_norm) scale_inplace(p->grads, max_norm / (norm + 1e-6f), p->total);
     return norm;
 }
 

@@ -143,7 +143,7 @@ int env_config_check(const EnvConfig *cfg, char *err, size_t errlen) {
     switch (cfg->task) {
     case ENV_TASK_SEEKAVOID: {
         int free_cells = (s - 2) * (s - 2) - 1; // interior minus the agent's cell
-        if (cfg->items < 1 || 2 * cfg->items > free_cells)
+        if (cfg->items < 1 || cfg->items > free_cells / 2)
             return fail(err, errlen,
                         "items: task seekavoid at size %d needs 1..%d apples (apples + lemons "
                         "<= %d free cells), got %d",

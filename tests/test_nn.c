@@ -279,6 +279,44 @@ static void test_sgemm_vs_ref(void **state) {
                     rng_int(&rng, 2) ? 1.0f : -0.75f, rng_int(&rng, 2) ? 0.0f : 0.5f, &rng);
 }
 
+// nn_sgemm_rows (split into column blocks for few rows) vs the naive
+// product, both layouts of B, shapes on both sides of the split.
+static void test_sgemm_rows_vs_ref(void **state) {
+    uint64_t rng = 12;
+    static const int shapes[][3] = {{32, 1024, 517}, {32, 256, 1568}, {32, 256, 1024},
+                                    {16, 100, 300}, {64, 70, 2000}, {3, 5, 7}, {80, 64, 64}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int tb = 0; tb < 2; tb++) {
+            int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+            int lda = K + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
+            float *A = frand((size_t)M * lda, 1, &rng);
+            float *B = frand((size_t)(tb ? N : K) * ldb, 1, &rng);
+            float *C = frand((size_t)M * ldc, 1, &rng), *R = fcopy(C, (size_t)M * ldc);
+            nn_sgemm_rows(tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C, ldc);
+            nn_ref_sgemm(0, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, R, ldc);
+            EXPECT_CLOSE("sgemm_rows", C, R, (size_t)M * ldc, 1e-6 + 1.2e-7 * K, 1e-5);
+        }
+}
+
+// Clipping over a slab long enough for the vector blocks, vs a double sum.
+static void test_clip_long(void **state) {
+    uint64_t rng = 13;
+    NNParams p;
+    memset(&p, 0, sizeof p);
+    const int shape[1] = {100003};
+    assert_int_equal(nn_params_add(&p, "g", 1, shape), 0);
+    assert_int_equal(nn_params_alloc(&p), 0);
+    for (size_t i = 0; i < p.total; i++) p.grads[i] = (2.0f * rng_float(&rng) - 1.0f) * 0.01f;
+    double s = 0.0;
+    for (size_t i = 0; i < p.total; i++) s += (double)p.grads[i] * p.grads[i];
+    float g5 = p.grads[5];
+    float norm = nn_clip_grad_norm(&p, 0.5f);
+    assert_float_equal(norm, (float)sqrt(s), 1e-5 * sqrt(s));
+    assert_float_equal(p.grads[5], g5 * 0.5f / (norm + 1e-6f), 1e-9);
+    assert_float_equal(nn_clip_grad_norm(&p, 0.0f), 0.5f, 1e-5);
+    nn_params_free(&p);
+}
+
 // ============================================================================
 // Linear
 
@@ -445,6 +483,142 @@ static void conv_fixture(const char *file) {
 static void test_conv_s1_fixture(void **state) { conv_fixture("conv_s1.bin"); }
 static void test_conv_s2_fixture(void **state) { conv_fixture("conv_s2.bin"); }
 
+// "Same" convolutions (stride 1, 2P = K-1) take the padded-shift im2col; the
+// random shapes above hit it only by chance, so: every such K on a few
+// images, batch sizes, and the network's own shape, vs the naive loops.
+static void test_conv_same_vs_ref(void **state) {
+    uint64_t rng = 36;
+    static const int shapes[][5] = {
+        // N, Ci, H, W, Co   (K, P below)
+        {3, 16, 7, 7, 32}, {2, 3, 5, 6, 4}, {1, 2, 1, 1, 3}, {2, 4, 9, 3, 5}, {4, 1, 2, 8, 2},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int K = 1; K <= 5; K += 2) {
+            int N = shapes[s][0], Ci = shapes[s][1], H = shapes[s][2], W = shapes[s][3];
+            int Co = shapes[s][4], P = (K - 1) / 2;
+            size_t ni = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * K * K, no = (size_t)N * Co * H * W;
+            float *work = fa(nn_conv2d_workspace(N, Ci, H, W, Co, K, 1, P));
+            float *inp = frand(ni, 1, &rng), *w = frand(nw, 1, &rng), *b = frand(Co, 1, &rng);
+            float *out = fa(no), *ref = fa(no);
+            nn_conv2d_forward(out, inp, w, b, work, N, Ci, H, W, Co, K, 1, P);
+            nn_ref_conv2d_forward(ref, inp, w, b, N, Ci, H, W, Co, K, 1, P);
+            EXPECT_CLOSE("same conv out", out, ref, no, REF_ATOL, REF_RTOL);
+            float *dout = frand(no, 1, &rng);
+            float *dinp = frand(ni, 1, &rng), *rdinp = fcopy(dinp, ni);
+            float *dw = frand(nw, 1, &rng), *rdw = fcopy(dw, nw);
+            float *db = frand(Co, 1, &rng), *rdb = fcopy(db, Co);
+            nn_conv2d_backward(dinp, dw, db, dout, inp, w, work, N, Ci, H, W, Co, K, 1, P);
+            nn_ref_conv2d_backward(rdinp, rdw, rdb, dout, inp, w, N, Ci, H, W, Co, K, 1, P);
+            EXPECT_CLOSE("same conv dinp", dinp, rdinp, ni, REF_ATOL, REF_RTOL);
+            EXPECT_CLOSE("same conv dw", dw, rdw, nw, REF_ATOL, REF_RTOL);
+            EXPECT_CLOSE("same conv db", db, rdb, Co, REF_ATOL, REF_RTOL);
+        }
+}
+
+// ----------------------------------------------------------------------------
+// Conv2d on one-hot input
+
+// Random one-hot observation planes (N,C,H,W): every pixel one plane, or
+// none where `holes` (the padding-like case the env never produces).
+static float *onehot_input(int N, int C, int HW, int holes, uint64_t *rng) {
+    float *x = fa((size_t)N * C * HW);
+    for (int n = 0; n < N; n++)
+        for (int p = 0; p < HW; p++) {
+            if (holes && rng_int(rng, 4) == 0) continue;
+            x[((size_t)n * C + rng_int(rng, C)) * HW + p] = 1.0f;
+        }
+    return x;
+}
+
+static void test_onehot_index(void **state) {
+    uint64_t rng = 37;
+    const int N = 3, C = 5, HW = 12;
+    float *x = onehot_input(N, C, HW, 1, &rng);
+    uint8_t kind[3 * 12];
+    assert_int_equal(nn_onehot_index(kind, x, N, C, HW), 0);
+    for (int n = 0; n < N; n++)
+        for (int p = 0; p < HW; p++) {
+            int hot = NN_ONEHOT_NONE;
+            for (int c = 0; c < C; c++)
+                if (x[((size_t)n * C + c) * HW + p] != 0.0f) hot = c;
+            assert_int_equal(kind[n * HW + p], hot);
+        }
+    // not one-hot: a second plane set, or a value other than 1
+    float *y = fcopy(x, (size_t)N * C * HW);
+    int p = 0;
+    while (kind[HW + p] == NN_ONEHOT_NONE) p++;
+    y[((size_t)1 * C + (kind[HW + p] + 1) % C) * HW + p] = 1.0f;
+    assert_int_equal(nn_onehot_index(kind, y, N, C, HW), -1);
+    float *z = fcopy(x, (size_t)N * C * HW);
+    z[((size_t)1 * C + kind[HW + p]) * HW + p] = 0.5f;
+    assert_int_equal(nn_onehot_index(kind, z, N, C, HW), -1);
+}
+
+// The gather and the scatter vs the generic conv's naive loops on the same
+// one-hot input, over strides, paddings and kernel sizes; backward adds.
+static void test_conv_onehot_vs_ref(void **state) {
+    uint64_t rng = 38;
+    for (int r = 0; r < 40; r++) {
+        static const int ks[] = {1, 2, 3, 5};
+        int K = ks[rng_int(&rng, 4)], S = 1 + rng_int(&rng, 2), P = rng_int(&rng, K);
+        int N = 1 + rng_int(&rng, 4), Ci = 1 + rng_int(&rng, 14), Co = 1 + rng_int(&rng, 20);
+        int H = 1 + rng_int(&rng, 8), W = 1 + rng_int(&rng, 8);
+        if (r == 0) K = 3, S = 1, P = 1, N = 5, Ci = 14, Co = 16, H = W = 7; // the network's conv1
+        if (H + 2 * P < K || W + 2 * P < K) continue;
+        int Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+        size_t ni = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * K * K,
+               no = (size_t)N * Co * Ho * Wo;
+        float *inp = onehot_input(N, Ci, H * W, r % 2, &rng);
+        uint8_t *kind = talloc((size_t)N * H * W);
+        assert_int_equal(nn_onehot_index(kind, inp, N, Ci, H * W), 0);
+        float *work = fa(nn_conv2d_onehot_workspace(Ci, H, W, Co, K, S, P));
+        float *w = frand(nw, 1, &rng), *b = r % 4 ? frand(Co, 1, &rng) : NULL;
+        float *out = fa(no), *ref = fa(no);
+        nn_conv2d_onehot_forward(out, kind, w, b, work, N, Ci, H, W, Co, K, S, P);
+        nn_ref_conv2d_forward(ref, inp, w, b, N, Ci, H, W, Co, K, S, P);
+        EXPECT_CLOSE("onehot conv out", out, ref, no, REF_ATOL, REF_RTOL);
+        float *dout = frand(no, 1, &rng);
+        float *dw = frand(nw, 1, &rng), *rdw = fcopy(dw, nw);
+        float *db = frand(Co, 1, &rng), *rdb = fcopy(db, Co);
+        nn_conv2d_onehot_backward(dw, db, dout, kind, work, N, Ci, H, W, Co, K, S, P);
+        nn_ref_conv2d_backward(NULL, rdw, rdb, dout, inp, w, N, Ci, H, W, Co, K, S, P);
+        EXPECT_CLOSE("onehot conv dw", dw, rdw, nw, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("onehot conv db", db, rdb, Co, REF_ATOL, REF_RTOL);
+        float *dw2 = fa(nw), *rdw2 = fa(nw); // db NULL leaves dw alone
+        nn_conv2d_onehot_backward(dw2, NULL, dout, kind, work, N, Ci, H, W, Co, K, S, P);
+        nn_ref_conv2d_backward(NULL, rdw2, NULL, dout, inp, w, N, Ci, H, W, Co, K, S, P);
+        EXPECT_CLOSE("onehot conv dw (db NULL)", dw2, rdw2, nw, REF_ATOL, REF_RTOL);
+        (void)ni;
+    }
+}
+
+// Finite differences of the double conv on the one-hot input, against the
+// scatter's dw and db (the gather has no input gradient).
+static void test_conv_onehot_fd(void **state) {
+    static const int cfg[][8] = {{2, 6, 5, 6, 4, 3, 1, 1}, {2, 4, 6, 6, 3, 3, 2, 1}, {1, 5, 7, 7, 3, 5, 1, 2}};
+    for (int s = 0; s < 3; s++) {
+        uint64_t rng = 39 + s;
+        int N = cfg[s][0], Ci = cfg[s][1], H = cfg[s][2], W = cfg[s][3], Co = cfg[s][4];
+        int K = cfg[s][5], S = cfg[s][6], P = cfg[s][7];
+        int Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+        size_t ni = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * K * K, no = (size_t)N * Co * Ho * Wo;
+        float *inp = onehot_input(N, Ci, H * W, 1, &rng);
+        uint8_t *kind = talloc((size_t)N * H * W);
+        assert_int_equal(nn_onehot_index(kind, inp, N, Ci, H * W), 0);
+        float *work = fa(nn_conv2d_onehot_workspace(Ci, H, W, Co, K, S, P));
+        float *w = frand(nw, 1, &rng), *b = frand(Co, 1, &rng), *dout = frand(no, 1, &rng);
+        float *out = fa(no), *dw = fa(nw), *db = fa(Co);
+        nn_conv2d_onehot_forward(out, kind, w, b, work, N, Ci, H, W, Co, K, S, P);
+        nn_conv2d_onehot_backward(dw, db, dout, kind, work, N, Ci, H, W, Co, K, S, P);
+        ConvCtx c = {N, Ci, H, W, Co, K, S, P, dcopy(inp, ni), dcopy(w, nw), dcopy(b, Co),
+                     dcopy(dout, no), dalloc(no)};
+        conv_loss(&c);
+        EXPECT_CLOSE("onehot conv out vs double", out, f_from_d(c.out, no), no, 1e-5, 1e-5);
+        fd_check("w (onehot)", c.w, nw, dw, conv_loss, &c);
+        fd_check("b (onehot)", c.b, Co, db, conv_loss, &c);
+    }
+}
+
 // ============================================================================
 // ReLU
 
@@ -505,6 +679,58 @@ static void test_lstm_vs_ref(void **state) {
         EXPECT_CLOSE("lstm dw_hh", dwhh, rdwhh, G * H, REF_ATOL, REF_RTOL);
         EXPECT_CLOSE("lstm db_ih", dbih, rdbih, G, REF_ATOL, REF_RTOL);
         EXPECT_CLOSE("lstm db_hh", dbhh, rdbhh, G, REF_ATOL, REF_RTOL);
+    }
+}
+
+// The pointwise backward alone, completed with the GEMMs nn_lstm_backward
+// does, equals the naive backward; over widths with and without a partial
+// vector block, saturated gates (pre-activations up to +-40), and every
+// combination of absent dh / dc / dc_prev. The forward's fast exp/tanh
+// against the naive libm one at the same widths.
+static void test_lstm_gates_vs_ref(void **state) {
+    uint64_t rng = 46;
+    static const int Hs[] = {1, 5, 16, 37, 64};
+    for (int r = 0; r < 20; r++) {
+        int N = 1 + rng_int(&rng, 5), I = 1 + rng_int(&rng, 12), H = Hs[r % 5], G = 4 * H;
+        float scale = r % 3 == 0 ? 20.0f : 1.0f; // saturation
+        size_t nx = (size_t)N * I, nh = (size_t)N * H;
+        float *x = frand(nx, scale, &rng), *hp = frand(nh, 1, &rng), *cp = frand(nh, 2, &rng);
+        float *wih = frand((size_t)G * I, 0.5f, &rng), *whh = frand((size_t)G * H, 0.5f, &rng);
+        float *bih = frand(G, 0.5f, &rng), *bhh = frand(G, 0.5f, &rng);
+        float *h = fa(nh), *c = fa(nh), *gates = fa((size_t)N * G);
+        float *rh = fa(nh), *rc = fa(nh), *rgates = fa((size_t)N * G);
+        nn_lstm_forward(h, c, gates, x, hp, cp, wih, whh, bih, bhh, N, I, H);
+        nn_ref_lstm_forward(rh, rc, rgates, x, hp, cp, wih, whh, bih, bhh, N, I, H);
+        EXPECT_CLOSE("lstm h (fast exp)", h, rh, nh, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm c (fast exp)", c, rc, nh, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm gates (fast exp)", gates, rgates, (size_t)N * G, REF_ATOL, REF_RTOL);
+        int has_dh = (r & 3) != 1, has_dc = (r & 3) != 2, has_dcp = (r & 3) != 3;
+        float *dh = has_dh ? frand(nh, 1, &rng) : NULL, *dc = has_dc ? frand(nh, 1, &rng) : NULL;
+        float *dcp = has_dcp ? frand(nh, 1, &rng) : NULL, *rdcp = has_dcp ? fcopy(dcp, nh) : NULL;
+        float *dgates = frand((size_t)N * G, 1, &rng), *rdgates = fa((size_t)N * G);
+        nn_lstm_backward_gates(dgates, dcp, dh, dc, gates, c, cp, N, H);
+        // the rest of the reference's outputs, from the same dgates
+        float *dx = fa(nx), *dhp = fa(nh), *dwih = fa((size_t)G * I), *dwhh = fa((size_t)G * H);
+        float *dbih = fa(G), *dbhh = fa(G);
+        float *rdx = fa(nx), *rdhp = fa(nh), *rdwih = fa((size_t)G * I), *rdwhh = fa((size_t)G * H);
+        float *rdbih = fa(G), *rdbhh = fa(G);
+        nn_ref_lstm_backward(rdx, rdhp, rdcp, rdwih, rdwhh, rdbih, rdbhh, dh, dc, rgates, rc, cp, x,
+                             hp, wih, whh, rdgates, N, I, H);
+        EXPECT_CLOSE("lstm dgates", dgates, rdgates, (size_t)N * G, REF_ATOL, REF_RTOL);
+        if (has_dcp) EXPECT_CLOSE("lstm dc_prev (gates)", dcp, rdcp, nh, REF_ATOL, REF_RTOL);
+        nn_ref_sgemm(0, 0, N, I, G, 1.0f, dgates, G, wih, I, 0.0f, dx, I);
+        nn_ref_sgemm(0, 0, N, H, G, 1.0f, dgates, G, whh, H, 0.0f, dhp, H);
+        nn_ref_sgemm(1, 0, G, I, N, 1.0f, dgates, G, x, I, 0.0f, dwih, I);
+        nn_ref_sgemm(1, 0, G, H, N, 1.0f, dgates, G, hp, H, 0.0f, dwhh, H);
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < G; k++) dbih[k] += dgates[(size_t)n * G + k];
+        memcpy(dbhh, dbih, (size_t)G * sizeof(float));
+        EXPECT_CLOSE("lstm dx (gates + GEMM)", dx, rdx, nx, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm dh_prev (gates + GEMM)", dhp, rdhp, nh, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm dw_ih (gates + GEMM)", dwih, rdwih, (size_t)G * I, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm dw_hh (gates + GEMM)", dwhh, rdwhh, (size_t)G * H, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm db_ih (gates)", dbih, rdbih, G, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm db_hh (gates)", dbhh, rdbhh, G, REF_ATOL, REF_RTOL);
     }
 }
 
@@ -954,6 +1180,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_blas_pick_kernel, teardown),
         cmocka_unit_test_teardown(test_blas_kernel_selected, teardown),
         cmocka_unit_test_teardown(test_sgemm_vs_ref, teardown),
+        cmocka_unit_test_teardown(test_sgemm_rows_vs_ref, teardown),
+        cmocka_unit_test_teardown(test_clip_long, teardown),
         cmocka_unit_test_teardown(test_linear_vs_ref, teardown),
         cmocka_unit_test_teardown(test_linear_fd, teardown),
         cmocka_unit_test_teardown(test_linear_fixture, teardown),
@@ -961,8 +1189,13 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_conv_fd, teardown),
         cmocka_unit_test_teardown(test_conv_s1_fixture, teardown),
         cmocka_unit_test_teardown(test_conv_s2_fixture, teardown),
+        cmocka_unit_test_teardown(test_conv_same_vs_ref, teardown),
+        cmocka_unit_test_teardown(test_onehot_index, teardown),
+        cmocka_unit_test_teardown(test_conv_onehot_vs_ref, teardown),
+        cmocka_unit_test_teardown(test_conv_onehot_fd, teardown),
         cmocka_unit_test_teardown(test_relu, teardown),
         cmocka_unit_test_teardown(test_lstm_vs_ref, teardown),
+        cmocka_unit_test_teardown(test_lstm_gates_vs_ref, teardown),
         cmocka_unit_test_teardown(test_lstm_cell_fd, teardown),
         cmocka_unit_test_teardown(test_lstm_bptt_fd, teardown),
         cmocka_unit_test_teardown(test_lstm_cell_fixture, teardown),
