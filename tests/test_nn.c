@@ -731,6 +731,7 @@ static void test_lstm_gates_vs_ref(void **state) {
         EXPECT_CLOSE("lstm dw_hh (gates + GEMM)", dwhh, rdwhh, (size_t)G * H, REF_ATOL, REF_RTOL);
         EXPECT_CLOSE("lstm db_ih (gates)", dbih, rdbih, G, REF_ATOL, REF_RTOL);
         EXPECT_CLOSE("lstm db_hh (gates)", dbhh, rdbhh, G, REF_ATOL, REF_RTOL);
+        teardown(NULL); // this round's buffers
     }
 }
 
