@@ -146,6 +146,7 @@ static int run_cpcrl(const Config *c, ArmResult *r) {
 typedef struct {
     int ok;
     double fps[2];   // cpc on, cpc off
+    double cpu[2];   // CPU seconds per wall second
     char info[512];  // the script's first line (version, threads, kernel)
     char why[600];   // why not ok
 } TorchResult;
@@ -201,11 +202,11 @@ static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
     int got = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        double fps;
+        double fps, cpu;
         char arm[32];
-        if (sscanf(line, "torch %31s frames_per_s %lf", arm, &fps) == 2) {
-            if (!strcmp(arm, "cpc_on")) r->fps[0] = fps, got |= 1;
-            else if (!strcmp(arm, "cpc_off")) r->fps[1] = fps, got |= 2;
+        if (sscanf(line, "torch %31s frames_per_s %lf cpu_per_s %lf", arm, &fps, &cpu) == 3) {
+            if (!strcmp(arm, "cpc_on")) r->fps[0] = fps, r->cpu[0] = cpu, got |= 1;
+            else if (!strcmp(arm, "cpc_off")) r->fps[1] = fps, r->cpu[1] = cpu, got |= 2;
         } else if (!strncmp(line, "torch ", 6) && !r->info[0]) {
             snprintf(r->info, sizeof r->info, "%s", line + 6);
         } else if (line[0]) {
@@ -247,22 +248,24 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
     fprintf(out, "\nT=%d K=%d (B=%d, %d thread%s):  MFLOP/update cpcrl %.0f / %.0f, torch %.0f / %.0f"
             " (CPC on / off)\n", T, K, c.envs, threads, threads == 1 ? "" : "s", flops[0] * 1e-6,
             flops[1] * 1e-6, tflops[0] * 1e-6, tflops[1] * 1e-6);
-    fprintf(out, "  %-8s %9s %9s %7s %8s %8s %5s | %5s %5s %5s %5s %6s %5s\n", "arm",
-            "cpcrl f/s", "torch f/s", "ratio", "cpcrl GF", "torch GF", "cpu", "env", "act",
+    fprintf(out, "  %-8s %9s %9s %7s %8s %8s %9s | %5s %5s %5s %5s %6s %5s\n", "arm",
+            "cpcrl f/s", "torch f/s", "ratio", "cpcrl GF", "torch GF", "cpu c/t", "env", "act",
             "loss", "cpc", "backwd", "optim");
     for (int arm = 0; arm < 2; arm++) {
         const PhaseTimes *p = &r[arm].t;
         double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
         if (tot <= 0) tot = 1;
-        char tf[16] = "-", ratio[16] = "-", tg[16] = "-";
+        char tf[16] = "-", ratio[16] = "-", tg[16] = "-", cpu[24];
+        snprintf(cpu, sizeof cpu, "%.0f%%/-", 100 * r[arm].cpu);
         if (tr.ok) {
+            snprintf(cpu, sizeof cpu, "%.0f/%.0f%%", 100 * r[arm].cpu, 100 * tr.cpu[arm]);
             snprintf(tf, sizeof tf, "%.0f", tr.fps[arm]);
             snprintf(ratio, sizeof ratio, "%.2fx", r[arm].fps / tr.fps[arm]);
             snprintf(tg, sizeof tg, "%.1f", tflops[arm] / (T * (double)c.envs) * tr.fps[arm] * 1e-9);
         }
-        fprintf(out, "  %-8s %9.0f %9s %7s %8.1f %8s %4.0f%% | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n",
+        fprintf(out, "  %-8s %9.0f %9s %7s %8.1f %8s %9s | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n",
                 arm == 0 ? "cpc on" : "cpc off", r[arm].fps, tf, ratio, r[arm].gflops, tg,
-                100 * r[arm].cpu, 100 * p->env / tot, 100 * p->act / tot, 100 * p->loss / tot,
+                cpu, 100 * p->env / tot, 100 * p->act / tot, 100 * p->loss / tot,
                 100 * p->cpc / tot, 100 * p->backward / tot, 100 * p->optim / tot);
     }
     fprintf(out, "  CPC overhead (frames/s off / on - 1): cpcrl %.0f%%", 100 * (r[1].fps / r[0].fps - 1));
@@ -280,7 +283,8 @@ int bench_train(const Config *base, FILE *out) {
             "%.0f s per arm after %d warm-up updates\n", ENV_TASK_NAMES[base->task], base->envs,
             threads, threads == 1 ? "" : "s", blas_kernel_name(), BENCH_SECONDS, BENCH_WARMUP);
     fprintf(out, "  frames/s = env steps consumed by the learner per wall-clock second, acting included;\n"
-            "  ratio = cpcrl / torch; GF = GFLOP/s each executes; cpu = CPU time / wall time;\n"
+            "  ratio = cpcrl / torch; GF = GFLOP/s each executes; cpu c/t = CPU time / wall time of\n"
+            "  cpcrl / torch (below 100%% per thread: other processes shared the cores);\n"
             "  phases of cpcrl: env step, act (forward + sampling), loss (A2C), cpc (InfoNCE fwd+bwd),\n"
             "  backwd (heads, BPTT, encoder), optim (clip + RMSProp); cpcrl has no learner forward\n");
     double peak = sgemm_rate();

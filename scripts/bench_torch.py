@@ -19,8 +19,10 @@ One update, as in agent/a2c.c (see its header for the loss):
            A2C loss (+ cpc_weight * InfoNCE with batch negatives: per k one
            matmul W_k c_t and one batched matmul of scores), backward,
            clip_grad_norm_, RMSprop step.
-Prints one line per arm:  torch <arm> frames_per_s <f> act_s <a> update_s <u>
-(arm = cpc_on / cpc_off), and a first line naming the OpenBLAS kernel.
+Prints one line per arm:
+    torch <arm> frames_per_s <f> cpu_per_s <c> act_s <a> update_s <u>
+(arm = cpc_on / cpc_off; c = process CPU seconds per wall second), and a
+first line naming the torch version, threads and OpenBLAS kernel.
 """
 import argparse
 import ctypes
@@ -127,10 +129,11 @@ def main():
         h_start, c_start = h, c
         obs_i = 0
         frames, t_act, t_upd = 0, 0.0, 0.0
-        n_updates, t_begin = 0, None
+        n_updates, t_begin, cpu_begin = 0, None, 0.0
         while True:
             if n_updates == 3:                       # after the warm-up
                 frames, t_act, t_upd, t_begin = 0, 0.0, 0.0, time.perf_counter()
+                cpu_begin = time.process_time()
             elif t_begin is not None and time.perf_counter() - t_begin >= args.seconds:
                 break
             t0 = time.perf_counter()
@@ -195,8 +198,9 @@ def main():
             t_upd += t2 - t1
             n_updates += 1
         el = time.perf_counter() - t_begin
-        print(f"torch {arm} frames_per_s {frames / el:.1f} act_s {t_act:.3f} update_s {t_upd:.3f}",
-              flush=True)
+        cpu = time.process_time() - cpu_begin
+        print(f"torch {arm} frames_per_s {frames / el:.1f} cpu_per_s {cpu / el:.3f} "
+              f"act_s {t_act:.3f} update_s {t_upd:.3f}", flush=True)
     return 0
 
 
