@@ -1,6 +1,7 @@
 // model.c — forward and backward of the agent network (see model.h).
 #include "agent/model.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,10 +105,12 @@ int acts_alloc(Acts *a, const Model *m, int N) {
     size_t VV = (size_t)m->V * m->V, n = (size_t)N;
     float **ptrs[] = {&a->x0, &a->a1, &a->a2, &a->z, &a->xin, &a->hprev, &a->cprev,
                       &a->gates, &a->h, &a->cell, &a->logits, &a->value, &a->work};
+    a->work_part = conv_work(m, N);
     size_t sizes[] = {n * m->C * VV, n * m->c1 * VV, n * m->c2 * VV, n * m->D, n * m->X,
                       n * m->H, n * m->H, n * 4 * m->H, n * m->H, n * m->H, n * m->A, n,
-                      conv_work(m, N)};
+                      a->work_part * NN_MAX_THREADS};
     a->N = N;
+    nn_pool_start(nn_threads()); // the worker threads, before any forward
     a->kind = calloc(n * VV > 0 ? n * VV : 1, 1);
     a->onehot = calloc(n ? n : 1, 1);
     if (alloc_all(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0])) < 0 || !a->kind ||
@@ -129,10 +132,15 @@ void acts_free(Acts *a) {
 
 int grads_alloc(Grads *g, const Model *m, int N, int Bmax) {
     size_t VV = (size_t)m->V * m->V, n = (size_t)N, b = (size_t)Bmax;
+    // the conv tensors lead the slab (model_init's order): one block per
+    // extra thread for its share of their gradients
+    assert(m->p.t[m->conv1_w].offset == 0 && m->conv2_b + 1 == m->fc_w);
+    g->pgrad_part = m->p.t[m->fc_w].offset;
     float **ptrs[] = {&g->dh, &g->dz, &g->dpre, &g->da2, &g->da1, &g->dlogits, &g->dvalue,
-                      &g->dgates, &g->dhc, &g->dcc, &g->dhp, &g->dcp};
+                      &g->dgates, &g->dhc, &g->dcc, &g->dhp, &g->dcp, &g->pgrad};
     size_t sizes[] = {n * m->H, n * m->D, n * m->D, n * m->c2 * VV, n * m->c1 * VV,
-                      n * m->A, n, n * 4 * m->H, b * m->H, b * m->H, b * m->H, b * m->H};
+                      n * m->A, n, n * 4 * m->H, b * m->H, b * m->H, b * m->H, b * m->H,
+                      g->pgrad_part * (NN_MAX_THREADS - 1)};
     g->N = N, g->Bmax = Bmax;
     if (alloc_all(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0])) < 0) {
         grads_free(g);
@@ -143,51 +151,15 @@ int grads_alloc(Grads *g, const Model *m, int N, int Bmax) {
 
 void grads_free(Grads *g) {
     float *ptrs[] = {g->dh, g->dz, g->dpre, g->da2, g->da1, g->dlogits, g->dvalue,
-                     g->dgates, g->dhc, g->dcc, g->dhp, g->dcp};
+                     g->dgates, g->dhc, g->dcc, g->dhp, g->dcp, g->pgrad};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     memset(g, 0, sizeof *g);
 }
 
 // ----------------------------------------------------------------------------
-// Forward
-
-void model_forward(Model *m, Acts *a, int r0, int n) {
-    NNParams *p = &m->p;
-    const int C = m->C, V = m->V, VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A;
-    float *x0 = a->x0 + (size_t)r0 * C * VV;
-    float *a1 = a->a1 + (size_t)r0 * m->c1 * VV;
-    float *a2 = a->a2 + (size_t)r0 * m->c2 * VV;
-    float *z = a->z + (size_t)r0 * D;
-    float *xin = a->xin + (size_t)r0 * X;
-    float *h = a->h + (size_t)r0 * H;
-    const float *w1 = nn_param(p, m->conv1_w), *b1 = nn_param(p, m->conv1_b);
-
-    uint8_t *kind = a->kind + (size_t)r0 * VV;
-    const int onehot = nn_onehot_index(kind, x0, n, C, VV) == 0;
-    memset(a->onehot + r0, onehot, (size_t)n);
-    if (onehot) nn_conv2d_onehot_forward(a1, kind, w1, b1, a->work, n, C, V, V, m->c1, 3, 1, 1);
-    else nn_conv2d_forward(a1, x0, w1, b1, a->work, n, C, V, V, m->c1, 3, 1, 1);
-    nn_relu_forward(a1, a1, (size_t)n * m->c1 * VV);
-    nn_conv2d_forward(a2, a1, nn_param(p, m->conv2_w), nn_param(p, m->conv2_b), a->work,
-                      n, m->c1, V, V, m->c2, 3, 1, 1);
-    nn_relu_forward(a2, a2, (size_t)n * m->c2 * VV);
-    nn_linear_forward(z, a2, nn_param(p, m->fc_w), nn_param(p, m->fc_b), n, m->c2 * VV, D);
-    nn_relu_forward(z, z, (size_t)n * D);
-    for (int i = 0; i < n; i++) memcpy(xin + (size_t)i * X, z + (size_t)i * D, D * sizeof(float));
-    nn_lstm_forward(h, a->cell + (size_t)r0 * H, a->gates + (size_t)r0 * 4 * H, xin,
-                    a->hprev + (size_t)r0 * H, a->cprev + (size_t)r0 * H,
-                    nn_param(p, m->w_ih), nn_param(p, m->w_hh), nn_param(p, m->b_ih),
-                    nn_param(p, m->b_hh), n, X, H);
-    nn_linear_forward(a->logits + (size_t)r0 * A, h, nn_param(p, m->pi_w), nn_param(p, m->pi_b),
-                      n, H, A);
-    nn_linear_forward(a->value + r0, h, nn_param(p, m->v_w), nn_param(p, m->v_b), n, H, 1);
-}
-
-// ----------------------------------------------------------------------------
-// Backward (truncated BPTT over the unroll, then the encoder batched over T*B)
-
-// Elementwise loops in blocks of LANES through restrict pointers, the shape
+// Elementwise helpers: blocks of LANES through restrict pointers, the shape
 // GCC's -O2 vectoriser takes (see agent/nn.c).
+
 #define LANES 16
 
 // d (n) := d * (act > 0), in place: the ReLU's backward where nothing else
@@ -221,16 +193,16 @@ static void relu_grad(float *restrict out, const float *restrict d, const float 
 }
 
 // y (n) += a * x
-static void axpy(float *restrict y, float a, const float *restrict x, int n) {
-    int i = 0;
+static void axpy(float *restrict y, float a, const float *restrict x, size_t n) {
+    size_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int k = 0; k < LANES; k++) y[i + k] += a * x[i + k];
     for (; i < n; i++) y[i] += a * x[i];
 }
 
 // y (n) = a * x
-static void scale_into(float *restrict y, float a, const float *restrict x, int n) {
-    int i = 0;
+static void scale_into(float *restrict y, float a, const float *restrict x, size_t n) {
+    size_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int k = 0; k < LANES; k++) y[i + k] = a * x[i + k];
     for (; i < n; i++) y[i] = a * x[i];
@@ -238,15 +210,173 @@ static void scale_into(float *restrict y, float a, const float *restrict x, int 
 
 // db (O) += column sums of d (N, O)
 static void colsum_add(float *db, const float *d, int N, int O) {
-    for (int n = 0; n < N; n++) axpy(db, 1.0f, d + (size_t)n * O, O);
+    for (int n = 0; n < N; n++) axpy(db, 1.0f, d + (size_t)n * O, (size_t)O);
+}
+
+// ----------------------------------------------------------------------------
+// Threads
+//
+// With more than one thread (the --threads setting, which OpenBLAS holds),
+// the work that comes in small pieces is split over nn_parallel's workers:
+// the rows of an acting step, the rows of a BPTT step, the frames of the
+// conv backward. Each piece's products are few-row ones that OpenBLAS runs
+// on the calling thread; OpenBLAS is held at 1 thread meanwhile so that no
+// product of a piece forks again. The big products over all T*B rows stay
+// on the trainer's thread with OpenBLAS's threads.
+
+#define MIN_ROWS_PER_PART 8
+
+static int parts_for(int n) {
+    int parts = nn_threads(), cap = n / MIN_ROWS_PER_PART;
+    if (parts > cap) parts = cap;
+    return parts < 1 ? 1 : parts;
+}
+
+static void run_parts(int parts, void (*fn)(void *, int, int), void *ctx) {
+    if (parts <= 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    int blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    nn_parallel(parts, fn, ctx);
+    openblas_set_num_threads(blas);
+}
+
+// ----------------------------------------------------------------------------
+// Forward
+
+static void forward_rows(Model *m, Acts *a, int r0, int n, float *work) {
+    NNParams *p = &m->p;
+    const int C = m->C, V = m->V, VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A;
+    float *x0 = a->x0 + (size_t)r0 * C * VV;
+    float *a1 = a->a1 + (size_t)r0 * m->c1 * VV;
+    float *a2 = a->a2 + (size_t)r0 * m->c2 * VV;
+    float *z = a->z + (size_t)r0 * D;
+    float *xin = a->xin + (size_t)r0 * X;
+    float *h = a->h + (size_t)r0 * H;
+    const float *w1 = nn_param(p, m->conv1_w), *b1 = nn_param(p, m->conv1_b);
+
+    uint8_t *kind = a->kind + (size_t)r0 * VV;
+    const int onehot = nn_onehot_index(kind, x0, n, C, VV) == 0;
+    memset(a->onehot + r0, onehot, (size_t)n);
+    if (onehot) nn_conv2d_onehot_forward(a1, kind, w1, b1, work, n, C, V, V, m->c1, 3, 1, 1);
+    else nn_conv2d_forward(a1, x0, w1, b1, work, n, C, V, V, m->c1, 3, 1, 1);
+    nn_relu_forward(a1, a1, (size_t)n * m->c1 * VV);
+    nn_conv2d_forward(a2, a1, nn_param(p, m->conv2_w), nn_param(p, m->conv2_b), work,
+                      n, m->c1, V, V, m->c2, 3, 1, 1);
+    nn_relu_forward(a2, a2, (size_t)n * m->c2 * VV);
+    nn_linear_forward(z, a2, nn_param(p, m->fc_w), nn_param(p, m->fc_b), n, m->c2 * VV, D);
+    nn_relu_forward(z, z, (size_t)n * D);
+    for (int i = 0; i < n; i++) memcpy(xin + (size_t)i * X, z + (size_t)i * D, D * sizeof(float));
+    nn_lstm_forward(h, a->cell + (size_t)r0 * H, a->gates + (size_t)r0 * 4 * H, xin,
+                    a->hprev + (size_t)r0 * H, a->cprev + (size_t)r0 * H,
+                    nn_param(p, m->w_ih), nn_param(p, m->w_hh), nn_param(p, m->b_ih),
+                    nn_param(p, m->b_hh), n, X, H);
+    nn_linear_forward(a->logits + (size_t)r0 * A, h, nn_param(p, m->pi_w), nn_param(p, m->pi_b),
+                      n, H, A);
+    nn_linear_forward(a->value + r0, h, nn_param(p, m->v_w), nn_param(p, m->v_b), n, H, 1);
+}
+
+typedef struct { Model *m; Acts *a; int r0, n; } ForwardJob;
+
+static void forward_part(void *ctx, int part, int nparts) {
+    ForwardJob *j = ctx;
+    int lo, hi;
+    nn_part_range(j->n, part, nparts, &lo, &hi);
+    if (hi > lo)
+        forward_rows(j->m, j->a, j->r0 + lo, hi - lo, j->a->work + (size_t)part * j->a->work_part);
+}
+
+void model_forward(Model *m, Acts *a, int r0, int n) {
+    ForwardJob j = {m, a, r0, n};
+    run_parts(parts_for(n), forward_part, &j);
+}
+
+// ----------------------------------------------------------------------------
+// Backward (truncated BPTT over the unroll, then the encoder batched over T*B)
+
+typedef struct {
+    Model *m;
+    Acts *a;
+    Grads *g;
+    const float *mask;
+    int T, B, t;
+    int onehot; // every row's observation one-hot: conv1 scatters
+} BackwardJob;
+
+// Rows [b0, b1) of BPTT step t: the pointwise backward into this step's
+// rows of dgates, and the state gradient carried to step t-1, dh_prev =
+// dgates W_hh and dc_prev, cut where the incoming state was reset (mask 0);
+// at t = 0 it leaves the unroll (dhc, dcc).
+static void bptt_part(void *ctx, int part, int nparts) {
+    BackwardJob *j = ctx;
+    Model *m = j->m;
+    Acts *a = j->a;
+    Grads *g = j->g;
+    const int H = m->H, G = 4 * H, B = j->B, t = j->t;
+    int b0, b1;
+    nn_part_range(B, part, nparts, &b0, &b1);
+    if (b1 <= b0) return;
+    const int nb = b1 - b0;
+    const size_t r = (size_t)t * B + b0;
+    float *dG = g->dgates + r * G, *dhp = g->dhp + (size_t)b0 * H, *dcp = g->dcp + (size_t)b0 * H;
+    float *dcc = g->dcc + (size_t)b0 * H;
+    memset(dcp, 0, (size_t)nb * H * sizeof(float));
+    nn_lstm_backward_gates(dG, dcp, g->dh + r * H, dcc, a->gates + r * G, a->cell + r * H,
+                           a->cprev + r * H, nb, H);
+    // dhp (nb, H) = dG (nb, 4H) @ W_hh (4H, H)
+    nn_sgemm_rows(0, nb, H, G, 1.0f, dG, G, nn_param(&m->p, m->w_hh), H, 0.0f, dhp, H);
+    for (int b = 0; b < nb; b++) {
+        const float mk = j->mask[r + b];
+        if (t > 0) axpy(g->dh + (r - B + b) * H, mk, dhp + (size_t)b * H, (size_t)H);
+        else scale_into(g->dhc + (size_t)(b0 + b) * H, mk, dhp + (size_t)b * H, (size_t)H);
+        scale_into(dcc + (size_t)b * H, mk, dcp + (size_t)b * H, (size_t)H);
+    }
+}
+
+// Frames [lo, hi) of the encoder below fc: ReLU mask of da2, conv2 backward,
+// ReLU mask of da1, conv1's weight gradient. Part 0 adds into the gradient
+// slab, the others into their own copy of the conv gradients (g->pgrad),
+// summed by the caller.
+static void encoder_part(void *ctx, int part, int nparts) {
+    BackwardJob *j = ctx;
+    Model *m = j->m;
+    Acts *a = j->a;
+    Grads *g = j->g;
+    NNParams *p = &m->p;
+    const int N = j->T * j->B, V = m->V, VV = V * V, F2 = m->c2 * VV, F1 = m->c1 * VV;
+    int lo, hi;
+    nn_part_range(N, part, nparts, &lo, &hi);
+    if (hi <= lo) return;
+    const int n = hi - lo;
+    float *grads = p->grads; // conv1.w .. conv2.b lead the slab
+    if (part > 0) {
+        grads = g->pgrad + (size_t)(part - 1) * g->pgrad_part;
+        memset(grads, 0, g->pgrad_part * sizeof(float));
+    }
+    float *work = a->work + (size_t)part * a->work_part;
+    float *da2 = g->da2 + (size_t)lo * F2, *da1 = g->da1 + (size_t)lo * F1;
+    relu_mask(da2, a->a2 + (size_t)lo * F2, (size_t)n * F2);
+    memset(da1, 0, (size_t)n * F1 * sizeof(float));
+    nn_conv2d_backward(da1, grads + p->t[m->conv2_w].offset, grads + p->t[m->conv2_b].offset, da2,
+                       a->a1 + (size_t)lo * F1, nn_param(p, m->conv2_w), work, n, m->c1, V, V,
+                       m->c2, 3, 1, 1);
+    relu_mask(da1, a->a1 + (size_t)lo * F1, (size_t)n * F1);
+    float *dw1 = grads + p->t[m->conv1_w].offset, *db1 = grads + p->t[m->conv1_b].offset;
+    if (j->onehot)
+        nn_conv2d_onehot_backward(dw1, db1, da1, a->kind + (size_t)lo * VV, work, n, m->C, V, V,
+                                  m->c1, 3, 1, 1);
+    else
+        nn_conv2d_backward(NULL, dw1, db1, da1, a->x0 + (size_t)lo * m->C * VV,
+                           nn_param(p, m->conv1_w), work, n, m->C, V, V, m->c1, 3, 1, 1);
 }
 
 void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B) {
     NNParams *p = &m->p;
     const int VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A, G = 4 * H;
     const int N = T * B;
-    const size_t BH = (size_t)B * H;
-    const float *w_ih = nn_param(p, m->w_ih), *w_hh = nn_param(p, m->w_hh);
+    BackwardJob j = {m, a, g, mask, T, B, 0, !memchr(a->onehot, 0, (size_t)N)};
 
     // heads, batched over all rows: dh += dlogits W_pi + dvalue W_v
     nn_linear_backward(g->dh, nn_grad(p, m->pi_w), nn_grad(p, m->pi_b), g->dlogits, a->h,
@@ -254,27 +384,13 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
     nn_linear_backward(g->dh, nn_grad(p, m->v_w), nn_grad(p, m->v_b), g->dvalue, a->h,
                        nn_param(p, m->v_w), N, H, 1);
 
-    // LSTM, backwards in time. Per step: the pointwise backward into this
-    // step's rows of dgates, and the state gradient carried to step t-1,
-    // dh_prev = dgates W_hh and dc_prev, cut where the incoming state was
-    // reset (mask 0); at t = 0 it leaves the unroll (dhc, dcc).
-    memset(g->dcc, 0, BH * sizeof(float));
+    // LSTM, backwards in time: per step only the pointwise backward and the
+    // carried state gradient (bptt_part) ...
+    memset(g->dcc, 0, (size_t)B * H * sizeof(float));
+    const int parts = parts_for(B);
     for (int t = T - 1; t >= 0; t--) {
-        const size_t r = (size_t)t * B;
-        float *dG = g->dgates + r * G;
-        memset(g->dcp, 0, BH * sizeof(float));
-        nn_lstm_backward_gates(dG, g->dcp, g->dh + r * H, g->dcc, a->gates + r * G,
-                               a->cell + r * H, a->cprev + r * H, B, H);
-        // dhp (B, H) = dG (B, 4H) @ W_hh (4H, H)
-        nn_sgemm_rows(0, B, H, G, 1.0f, dG, G, w_hh, H, 0.0f, g->dhp, H);
-        for (int b = 0; b < B; b++) {
-            const float mk = mask[r + b];
-            const float *dhp = g->dhp + (size_t)b * H, *dcp = g->dcp + (size_t)b * H;
-            float *dcc = g->dcc + (size_t)b * H;
-            if (t > 0) axpy(g->dh + (r - B + b) * H, mk, dhp, H);
-            else scale_into(g->dhc + (size_t)b * H, mk, dhp, H);
-            scale_into(dcc, mk, dcp, H);
-        }
+        j.t = t;
+        run_parts(parts, bptt_part, &j);
     }
     // ... and everything else of the LSTM as one GEMM over all T*B rows:
     // dW_ih (4H, X) += dG^T (4H, N) @ xin (N, X); dW_hh likewise with h_prev
@@ -286,30 +402,24 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
     colsum_add(nn_grad(p, m->b_hh), g->dgates, N, G);
     // dz (N, D) += dG (N, 4H) @ W_ih[:, :D] (4H, D): the z part of dx (the
     // action/reward inputs need no gradient)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, g->dgates, G, w_ih, X,
-                1.0f, g->dz, D);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, g->dgates, G,
+                nn_param(p, m->w_ih), X, 1.0f, g->dz, D);
 
-    // encoder, batched over all T*B frames; each ReLU's backward is a mask
-    // applied in place to the gradient the layer above wrote
-    const int F2 = m->c2 * VV, F1 = m->c1 * VV;
-    relu_grad(g->dpre, g->dz, a->z, (size_t)N * D);
+    // fc, batched over all T*B frames: dpre = dz * (z > 0);
     // da2 (N, F2) = dpre (N, D) @ W_fc (D, F2); dW_fc += dpre^T a2; db_fc += colsum(dpre)
+    const int F2 = m->c2 * VV;
+    relu_grad(g->dpre, g->dz, a->z, (size_t)N * D);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F2, D, 1.0f, g->dpre, D,
                 nn_param(p, m->fc_w), F2, 0.0f, g->da2, F2);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, F2, N, 1.0f, g->dpre, D, a->a2, F2,
                 1.0f, nn_grad(p, m->fc_w), F2);
     colsum_add(nn_grad(p, m->fc_b), g->dpre, N, D);
-    relu_mask(g->da2, a->a2, (size_t)N * F2);
-    memset(g->da1, 0, (size_t)N * F1 * sizeof(float));
-    nn_conv2d_backward(g->da1, nn_grad(p, m->conv2_w), nn_grad(p, m->conv2_b), g->da2, a->a1,
-                       nn_param(p, m->conv2_w), a->work, N, m->c1, m->V, m->V, m->c2, 3, 1, 1);
-    relu_mask(g->da1, a->a1, (size_t)N * F1);
-    if (!memchr(a->onehot, 0, (size_t)N))
-        nn_conv2d_onehot_backward(nn_grad(p, m->conv1_w), nn_grad(p, m->conv1_b), g->da1,
-                                  a->kind, a->work, N, m->C, m->V, m->V, m->c1, 3, 1, 1);
-    else
-        nn_conv2d_backward(NULL, nn_grad(p, m->conv1_w), nn_grad(p, m->conv1_b), g->da1, a->x0,
-                           nn_param(p, m->conv1_w), a->work, N, m->C, m->V, m->V, m->c1, 3, 1, 1);
+
+    // the convs, frame by frame, the frames split over the threads
+    const int eparts = parts_for(N);
+    run_parts(eparts, encoder_part, &j);
+    for (int i = 1; i < eparts; i++)
+        axpy(p->grads, 1.0f, g->pgrad + (size_t)(i - 1) * g->pgrad_part, g->pgrad_part);
 }
 
 // ----------------------------------------------------------------------------

@@ -23,6 +23,9 @@
 //           Grads.dgates (T*B, 4H), so dW_ih, dW_hh, the biases and dz are
 //           one GEMM each over all T*B rows after the loop.
 //   fc, heads  one GEMM each over all rows.
+//   threads  with --threads > 1 the rows of an acting step, the rows of a
+//           BPTT step and the frames of the conv backward are split over
+//           nn_parallel's workers; the all-rows GEMMs use OpenBLAS's threads.
 #ifndef CPCRL_MODEL_H
 #define CPCRL_MODEL_H
 
@@ -54,7 +57,8 @@ typedef struct {
     float *cell;   // (N, H)
     float *logits; // (N, A)
     float *value;  // (N)
-    float *work;   // conv workspace (nn_conv2d_workspace, nn_conv2d_onehot_workspace)
+    float *work;   // conv workspaces, one per thread (nn_conv2d_workspace, nn_conv2d_onehot_workspace)
+    size_t work_part; // floats of one thread's workspace
     uint8_t *kind; // (N, V*V) hot plane of each observation pixel (nn_onehot_index)
     uint8_t *onehot; // (N) 1 where the row's observation is one-hot (conv1 gathers)
 } Acts;
@@ -72,6 +76,8 @@ typedef struct {
     float *dgates; // (N, 4H) every step's gradient into the gate pre-activations
     float *dhc, *dcc, *dhp, *dcp; // per-step (B, H) BPTT scratch; after the
                                   // backward dhc, dcc hold what leaves the unroll start
+    float *pgrad;      // (NN_MAX_THREADS-1, pgrad_part) conv gradients of the extra threads
+    size_t pgrad_part; // floats of the conv tensors at the head of the slab
 } Grads;
 
 int model_init(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K,

@@ -18,6 +18,27 @@
 #include <stdint.h>
 
 // ----------------------------------------------------------------------------
+// Worker threads for loops over rows and frames (the big products are left
+// to OpenBLAS's own threads). nn_parallel runs fn(ctx, part, nparts) for
+// part = 0..nparts-1, part 0 on the calling thread, the others on a pool
+// started on first use; it returns when all are done. nparts is capped at
+// NN_MAX_THREADS (and at what could be started). Call it from one thread
+// only (the trainer's). nn_threads() = OpenBLAS's thread count, capped: the
+// one "threads" setting of the program sizes both.
+// nn_pool_start(n) starts the workers for n threads now (at set-up, so
+// that no forward or backward creates threads; nn_parallel still starts
+// missing ones itself) and returns how many threads there are.
+#define NN_MAX_THREADS 8
+int nn_threads(void);
+int nn_pool_start(int nthreads);
+void nn_parallel(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx);
+// [*lo, *hi): part `part` of n items split into nparts near-equal ranges.
+static inline void nn_part_range(int n, int part, int nparts, int *lo, int *hi) {
+    *lo = (int)((long long)n * part / nparts);
+    *hi = (int)((long long)n * (part + 1) / nparts);
+}
+
+// ----------------------------------------------------------------------------
 // C (M,N) = alpha A (M,K) op(B) + beta C, row-major; op(B) = B^T with B (N,K)
 // when transB, else B (K,N). The same as one cblas_sgemm, but few-row
 // products (M <= 64) are split into column blocks small enough for

@@ -84,7 +84,7 @@ int env_task_from_name(const char *name) {
 
 void env_config_defaults(EnvConfig *cfg) {
     if (cfg->view == 0) cfg->view = 7;
-    static const int SIZE[ENV_NTASKS] = {9, 9, 7, 9, 0};
+    static const int SIZE[ENV_NTASKS] = {9, 9, 6, 9, 0};
     static const int STEPS[ENV_NTASKS] = {100, 100, 100, 100, 100};
     if (cfg->task < 0 || cfg->task >= ENV_NTASKS) return; // env_config_check reports it
     if (cfg->size == 0) {

@@ -166,7 +166,7 @@ campaign_one() {
         >"$B/merge-$t.log" 2>&1 || { echo "fuzz_$t: merge failed (see $B/merge-$t.log)"; return 1; }
     rm -rf "${CORPUS:?}/$t" && mkdir -p "$CORPUS/$t" && cp "$min"/* "$CORPUS/$t/"
     echo "fuzz_$t: ${execs:-?} runs in $((end - start))s, $cov, 0 crashes;" \
-        "corpus minimised to $(ls "$CORPUS/$t" | wc -l) files ($(du -sk "$CORPUS/$t" | cut -f1) KiB)"
+        "corpus minimised to $(ls "$CORPUS/$t" | wc -l) files ($(cat "$CORPUS/$t"/* | wc -c) bytes)"
 }
 
 campaign() {
@@ -267,7 +267,7 @@ seeds() {
     fi
     rm -rf "$tmp"
     for t in ckpt config args replay; do
-        echo "seeds: $CORPUS/$t: $(ls "$CORPUS/$t" | wc -l) files, $(du -sk "$CORPUS/$t" | cut -f1) KiB"
+        echo "seeds: $CORPUS/$t: $(ls "$CORPUS/$t" | wc -l) files, $(cat "$CORPUS/$t"/* | wc -c) bytes"
     done
 }
 

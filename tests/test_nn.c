@@ -30,6 +30,7 @@
 #include <cblas.h>
 
 #include "agent/blas.h"
+#include "agent/model.h"
 #include "agent/nn.h"
 #include "env/rng.h"
 #include "tests/fixture.h"
@@ -90,6 +91,18 @@ static double *dcopy(const float *src, size_t n) {
 static float *f_from_d(const double *src, size_t n) {
     float *x = fa(n);
     for (size_t i = 0; i < n; i++) x[i] = (float)src[i];
+    return x;
+}
+
+// Random one-hot observation planes (N,C,H,W): every pixel one plane, or
+// none where `holes` (the padding-like case the env never produces).
+static float *onehot_input(int N, int C, int HW, int holes, uint64_t *rng) {
+    float *x = fa((size_t)N * C * HW);
+    for (int n = 0; n < N; n++)
+        for (int p = 0; p < HW; p++) {
+            if (holes && rng_int(rng, 4) == 0) continue;
+            x[((size_t)n * C + rng_int(rng, C)) * HW + p] = 1.0f;
+        }
     return x;
 }
 
@@ -318,6 +331,104 @@ static void test_clip_long(void **state) {
 }
 
 // ============================================================================
+// Threads
+
+typedef struct { int *hits; int n; } PartCtx;
+
+static void count_part(void *ctx, int part, int nparts) {
+    PartCtx *c = ctx;
+    int lo, hi;
+    nn_part_range(c->n, part, nparts, &lo, &hi);
+    for (int i = lo; i < hi; i++) c->hits[i]++;
+}
+
+// Every item is visited exactly once per job, for any number of parts,
+// over many back-to-back jobs (a lost wake-up would hang here).
+static void test_parallel(void **state) {
+    int hits[37];
+    PartCtx c = {hits, 37};
+    for (int rep = 0; rep < 2000; rep++) {
+        memset(hits, 0, sizeof hits);
+        int parts = 1 + rep % 4;
+        nn_parallel(parts, count_part, &c);
+        for (int i = 0; i < c.n; i++) assert_int_equal(hits[i], 1);
+    }
+    int lo, hi, prev = 0;
+    for (int part = 0; part < 3; part++) {
+        nn_part_range(10, part, 3, &lo, &hi);
+        assert_int_equal(lo, prev);
+        prev = hi;
+    }
+    assert_int_equal(prev, 10);
+}
+
+// The model split over 2 threads (rows of a step, frames of the conv
+// backward) computes what 1 thread does: every activation, every gradient.
+// With one-hot observations (conv1 gathers) and without (generic conv).
+static void model_run(Model *m, Acts *a, Grads *g, const float *mask, int T, int B,
+                      const float *dsrc, size_t nd) {
+    for (int t = 0; t <= T; t++) model_forward(m, a, t * B, B);
+    nn_zero_grad(&m->p);
+    // dlogits, dvalue, dh, dz from one random source
+    const int N = T * B;
+    const float *d = dsrc;
+    memcpy(g->dlogits, d, (size_t)N * m->A * sizeof(float)), d += (size_t)N * m->A;
+    memcpy(g->dvalue, d, (size_t)N * sizeof(float)), d += N;
+    memcpy(g->dh, d, (size_t)N * m->H * sizeof(float)), d += (size_t)N * m->H;
+    memcpy(g->dz, d, (size_t)N * m->D * sizeof(float)), d += (size_t)N * m->D;
+    assert_true((size_t)(d - dsrc) == nd);
+    model_backward(m, a, g, mask, T, B);
+}
+
+static void test_model_threads(void **state) {
+    const int C = 14, V = 7, A = 4, T = 3, B = 32, N = (T + 1) * B, VV = V * V;
+    for (int onehot = 1; onehot >= 0; onehot--) {
+        uint64_t rng = 47 + onehot;
+        Model m;
+        assert_int_equal(model_init(&m, C, V, A, 4, 6, 16, 20, 0, 0, 5), 0);
+        Acts a;
+        Grads g;
+        assert_int_equal(acts_alloc(&a, &m, N), 0);
+        assert_int_equal(grads_alloc(&g, &m, T * B, B), 0);
+        float *x = onehot ? onehot_input(N, C, VV, 0, &rng) : frand((size_t)N * C * VV, 1, &rng);
+        memcpy(a.x0, x, (size_t)N * C * VV * sizeof(float));
+        for (int r = 0; r < N; r++)
+            for (int i = m.D; i < m.X; i++) a.xin[(size_t)r * m.X + i] = rng_float(&rng);
+        for (size_t i = 0; i < (size_t)N * m.H; i++) {
+            a.hprev[i] = 2.0f * rng_float(&rng) - 1.0f;
+            a.cprev[i] = 2.0f * rng_float(&rng) - 1.0f;
+        }
+        float *mask = fa((size_t)T * B);
+        for (int i = 0; i < T * B; i++) mask[i] = rng_int(&rng, 5) ? 1.0f : 0.0f;
+        size_t nd = (size_t)T * B * (m.A + 1 + m.H + m.D);
+        float *dsrc = frand(nd, 0.1f, &rng);
+
+        int blas = blas_threads();
+        blas_set_threads(1);
+        model_run(&m, &a, &g, mask, T, B, dsrc, nd);
+        float *h1 = fcopy(a.h, (size_t)N * m.H), *v1 = fcopy(a.value, N);
+        float *z1 = fcopy(a.z, (size_t)N * m.D), *a1 = fcopy(a.a1, (size_t)N * 4 * VV);
+        float *gr1 = fcopy(m.p.grads, m.p.total), *dz1 = fcopy(g.dz, (size_t)T * B * m.D);
+        float *dhc1 = fcopy(g.dhc, (size_t)B * m.H), *dcc1 = fcopy(g.dcc, (size_t)B * m.H);
+        blas_set_threads(2);
+        model_run(&m, &a, &g, mask, T, B, dsrc, nd);
+        blas_set_threads(blas);
+        EXPECT_CLOSE("threads: a1", a.a1, a1, (size_t)N * 4 * VV, 1e-6, 1e-6);
+        EXPECT_CLOSE("threads: z", a.z, z1, (size_t)N * m.D, 1e-6, 1e-6);
+        EXPECT_CLOSE("threads: h", a.h, h1, (size_t)N * m.H, 1e-6, 1e-6);
+        EXPECT_CLOSE("threads: value", a.value, v1, N, 1e-6, 1e-6);
+        EXPECT_CLOSE("threads: grads", m.p.grads, gr1, m.p.total, 1e-6, 1e-5);
+        EXPECT_CLOSE("threads: dz", g.dz, dz1, (size_t)T * B * m.D, 1e-6, 1e-5);
+        EXPECT_CLOSE("threads: dhc", g.dhc, dhc1, (size_t)B * m.H, 1e-6, 1e-5);
+        EXPECT_CLOSE("threads: dcc", g.dcc, dcc1, (size_t)B * m.H, 1e-6, 1e-5);
+        for (int r = 0; r < N; r++) assert_int_equal(a.onehot[r], onehot);
+        grads_free(&g);
+        acts_free(&a);
+        model_free(&m);
+    }
+}
+
+// ============================================================================
 // Linear
 
 static void test_linear_vs_ref(void **state) {
@@ -517,18 +628,6 @@ static void test_conv_same_vs_ref(void **state) {
 
 // ----------------------------------------------------------------------------
 // Conv2d on one-hot input
-
-// Random one-hot observation planes (N,C,H,W): every pixel one plane, or
-// none where `holes` (the padding-like case the env never produces).
-static float *onehot_input(int N, int C, int HW, int holes, uint64_t *rng) {
-    float *x = fa((size_t)N * C * HW);
-    for (int n = 0; n < N; n++)
-        for (int p = 0; p < HW; p++) {
-            if (holes && rng_int(rng, 4) == 0) continue;
-            x[((size_t)n * C + rng_int(rng, C)) * HW + p] = 1.0f;
-        }
-    return x;
-}
 
 static void test_onehot_index(void **state) {
     uint64_t rng = 37;
@@ -1183,6 +1282,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_sgemm_vs_ref, teardown),
         cmocka_unit_test_teardown(test_sgemm_rows_vs_ref, teardown),
         cmocka_unit_test_teardown(test_clip_long, teardown),
+        cmocka_unit_test_teardown(test_parallel, teardown),
+        cmocka_unit_test_teardown(test_model_threads, teardown),
         cmocka_unit_test_teardown(test_linear_vs_ref, teardown),
         cmocka_unit_test_teardown(test_linear_fd, teardown),
         cmocka_unit_test_teardown(test_linear_fixture, teardown),
