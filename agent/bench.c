@@ -83,15 +83,14 @@ static double sgemm_rate(void) {
     double rate = 0.0;
     if (a && b && c) {
         for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        int reps = 0;
-        double t0 = bench_now(), dt;
+        int reps = -1; // the first call warms up (threads, page faults)
+        double t0 = 0.0, dt = 0.0;
         do {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
                         c, n);
-            reps++;
+            if (++reps == 0) t0 = bench_now();
             dt = bench_now() - t0;
-        } while (dt < 0.3);
+        } while (reps < 1 || dt < 0.3);
         rate = 2.0 * n * (double)n * n * reps / dt;
     }
     free(a);
@@ -176,11 +175,13 @@ static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
     memset(r, 0, sizeof *r);
     char script[600], cmd[1400];
     if (access(TORCH_PYTHON, X_OK) != 0) {
-        snprintf(r->why, sizeof r->why, "%s not found (apt-get install python3-torch)", TORCH_PYTHON);
+        snprintf(r->why, sizeof r->why, "%s not found (apt-get install python3-torch)",
+                 TORCH_PYTHON);
         return;
     }
     if (torch_script(script, sizeof script) < 0) {
-        snprintf(r->why, sizeof r->why, "%s not found (run from the repository root)", TORCH_SCRIPT);
+        snprintf(r->why, sizeof r->why, "%s not found (run from the repository root)",
+                 TORCH_SCRIPT);
         return;
     }
     // Same BLAS kernel: the one we run, whether we or the user picked it.
@@ -220,7 +221,8 @@ static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
     }
     int rc = pclose(f);
     r->ok = got == 3 && rc == 0;
-    if (!r->ok) snprintf(r->why, sizeof r->why, "bench_torch.py failed: %s", last[0] ? last : "no output");
+    if (!r->ok)
+        snprintf(r->why, sizeof r->why, "bench_torch.py failed: %s", last[0] ? last : "no output");
 }
 
 // ----------------------------------------------------------------------------
@@ -250,9 +252,9 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
     TorchResult tr;
     run_torch(&c, K, threads, &tr);
 
-    fprintf(out, "\nT=%d K=%d (B=%d, %d thread%s):  MFLOP/update cpcrl %.0f / %.0f, torch %.0f / %.0f"
-            " (CPC on / off)\n", T, K, c.envs, threads, threads == 1 ? "" : "s", flops[0] * 1e-6,
-            flops[1] * 1e-6, tflops[0] * 1e-6, tflops[1] * 1e-6);
+    fprintf(out, "\nT=%d K=%d (B=%d, %d thread%s):  MFLOP/update cpcrl %.0f / %.0f, "
+            "torch %.0f / %.0f (CPC on / off)\n", T, K, c.envs, threads, threads == 1 ? "" : "s",
+            flops[0] * 1e-6, flops[1] * 1e-6, tflops[0] * 1e-6, tflops[1] * 1e-6);
     fprintf(out, "  %-8s %9s %9s %7s %8s %8s %9s | %5s %5s %5s %5s %6s %5s\n", "arm",
             "cpcrl f/s", "torch f/s", "ratio", "cpcrl GF", "torch GF", "cpu c/t", "env", "act",
             "loss", "cpc", "backwd", "optim");
@@ -266,14 +268,17 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
             snprintf(cpu, sizeof cpu, "%.0f/%.0f%%", 100 * r[arm].cpu, 100 * tr.cpu[arm]);
             snprintf(tf, sizeof tf, "%.0f", tr.fps[arm]);
             snprintf(ratio, sizeof ratio, "%.2fx", r[arm].fps / tr.fps[arm]);
-            snprintf(tg, sizeof tg, "%.1f", tflops[arm] / (T * (double)c.envs) * tr.fps[arm] * 1e-9);
+            double frames_per_update = T * (double)c.envs;
+            snprintf(tg, sizeof tg, "%.1f", tflops[arm] / frames_per_update * tr.fps[arm] * 1e-9);
         }
-        fprintf(out, "  %-8s %9.0f %9s %7s %8.1f %8s %9s | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n",
-                arm == 0 ? "cpc on" : "cpc off", r[arm].fps, tf, ratio, r[arm].gflops, tg,
-                cpu, 100 * p->env / tot, 100 * p->act / tot, 100 * p->loss / tot,
-                100 * p->cpc / tot, 100 * p->backward / tot, 100 * p->optim / tot);
+        fprintf(out, "  %-8s %9.0f %9s %7s %8.1f %8s %9s |", arm == 0 ? "cpc on" : "cpc off",
+                r[arm].fps, tf, ratio, r[arm].gflops, tg, cpu);
+        fprintf(out, " %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n", 100 * p->env / tot,
+                100 * p->act / tot, 100 * p->loss / tot, 100 * p->cpc / tot,
+                100 * p->backward / tot, 100 * p->optim / tot);
     }
-    fprintf(out, "  CPC overhead (frames/s off / on - 1): cpcrl %.0f%%", 100 * (r[1].fps / r[0].fps - 1));
+    fprintf(out, "  CPC overhead (frames/s off / on - 1): cpcrl %.0f%%",
+            100 * (r[1].fps / r[0].fps - 1));
     if (tr.ok) fprintf(out, ", torch %.0f%%", 100 * (tr.fps[1] / tr.fps[0] - 1));
     fprintf(out, "\n  cpcrl at %.0f%% of its sgemm 1024^3 rate (%.1f GFLOP/s) with CPC on\n",
             peak > 0 ? 100 * r[0].gflops * 1e9 / peak : 0.0, peak * 1e-9);
@@ -287,11 +292,17 @@ int bench_train(const Config *base, FILE *out) {
     fprintf(out, "training throughput, task %s, B=%d, %d thread%s, OpenBLAS kernel %s; "
             "%.0f s per arm after %d warm-up updates\n", ENV_TASK_NAMES[base->task], base->envs,
             threads, threads == 1 ? "" : "s", blas_kernel_name(), BENCH_SECONDS, BENCH_WARMUP);
-    fprintf(out, "  frames/s = env steps consumed by the learner per wall-clock second, acting included;\n"
-            "  ratio = cpcrl / torch; GF = GFLOP/s each executes; cpu c/t = CPU time / wall time of\n"
-            "  cpcrl / torch (below 100%% per thread: other processes shared the cores);\n"
-            "  phases of cpcrl: env step, act (forward + sampling), loss (A2C), cpc (InfoNCE fwd+bwd),\n"
-            "  backwd (heads, BPTT, encoder), optim (clip + RMSProp); cpcrl has no learner forward\n");
+    fprintf(out,
+            "  frames/s = env steps consumed by the learner per wall-clock second, acting\n"
+            "  included; ratio = cpcrl / torch; GF = GFLOP/s each executes; cpu c/t = CPU time\n"
+            "  / wall time of cpcrl / torch (below 100%% per thread: other processes shared\n"
+            "  the cores); phases of cpcrl: env step, act (forward + sampling), loss (A2C),\n"
+            "  cpc (InfoNCE fwd+bwd), backwd (heads, BPTT, encoder), optim (clip + RMSProp);\n"
+            "  cpcrl has no learner forward\n");
+    const char *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
+    if (threads > 1 && !(timeout && *timeout))
+        fprintf(out, "  note: OPENBLAS_THREAD_TIMEOUT is unset: idle OpenBLAS threads spin ~0.1 s\n"
+                "  after each threaded product and slow the other threads; 4 measured faster\n");
     double peak = sgemm_rate();
     if (bench_setting(base, base->unroll, base->cpc_k, threads, peak, out) < 0) return -1;
     if (base->unroll != 100 || base->cpc_k != 30)

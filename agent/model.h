@@ -57,7 +57,8 @@ typedef struct {
     float *cell;   // (N, H)
     float *logits; // (N, A)
     float *value;  // (N)
-    float *work;   // conv workspaces, one per thread (nn_conv2d_workspace, nn_conv2d_onehot_workspace)
+    float *work;   // conv workspaces, one per thread (nn_conv2d_workspace and
+                   // nn_conv2d_onehot_workspace, whichever is larger)
     size_t work_part; // floats of one thread's workspace
     uint8_t *kind; // (N, V*V) hot plane of each observation pixel (nn_onehot_index)
     uint8_t *onehot; // (N) 1 where the row's observation is one-hot (conv1 gathers)

@@ -85,7 +85,8 @@ static void *pool_worker(void *arg) {
                 continue;
             }
             pthread_mutex_lock(&g_pool.mu);
-            while ((g = atomic_load(&g_pool.gen)) == seen) pthread_cond_wait(&g_pool.cv, &g_pool.mu);
+            while ((g = atomic_load(&g_pool.gen)) == seen)
+                pthread_cond_wait(&g_pool.cv, &g_pool.mu);
             pthread_mutex_unlock(&g_pool.mu);
             break;
         }
@@ -319,7 +320,8 @@ static void col2imT_same_add(float *img, const float *dcolT, float *pad, const f
             for (int kx = 0; kx < K; kx++) {
                 const int tap = ky * K + kx, shift = (ky - P) * W + (kx - P);
                 row_add_mul(pad + (size_t)ci * L + margin + shift,
-                               dcolT + ((size_t)ci * K * K + tap) * hw, mask + (size_t)tap * hw, hw);
+                            dcolT + ((size_t)ci * K * K + tap) * hw, mask + (size_t)tap * hw,
+                            hw);
             }
     for (int ci = 0; ci < Ci; ci++)
         row_add(img + (size_t)ci * hw, pad + (size_t)ci * L + margin, hw);
@@ -558,7 +560,8 @@ void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const ui
     }
     if (dw)
         for (int co = 0; co < Co; co++)
-            for (int j = 0; j < Ci * KK; j++) dw[(size_t)co * Ci * KK + j] += dwt[(size_t)j * Co + co];
+            for (int j = 0; j < Ci * KK; j++)
+                dw[(size_t)co * Ci * KK + j] += dwt[(size_t)j * Co + co];
 }
 
 // ----------------------------------------------------------------------------
@@ -928,7 +931,8 @@ static void scale_inplace(float *restrict g, float k, size_t n) {
 // Same rule as torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6).
 float nn_clip_grad_norm(NNParams *p, float max_norm) {
     float norm = (float)sqrt(sum_squares(p->grads, p->total));
-    if (max_norm > 0.0f && norm > max_norm) scale_inplace(p->grads, max_norm / (norm + 1e-6f), p->total);
+    if (max_norm > 0.0f && norm > max_norm)
+        scale_inplace(p->grads, max_norm / (norm + 1e-6f), p->total);
     return norm;
 }
 

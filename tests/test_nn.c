@@ -607,7 +607,8 @@ static void test_conv_same_vs_ref(void **state) {
         for (int K = 1; K <= 5; K += 2) {
             int N = shapes[s][0], Ci = shapes[s][1], H = shapes[s][2], W = shapes[s][3];
             int Co = shapes[s][4], P = (K - 1) / 2;
-            size_t ni = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * K * K, no = (size_t)N * Co * H * W;
+            size_t ni = (size_t)N * Ci * H * W, nw = (size_t)Co * Ci * K * K;
+            size_t no = (size_t)N * Co * H * W;
             float *work = fa(nn_conv2d_workspace(N, Ci, H, W, Co, K, 1, P));
             float *inp = frand(ni, 1, &rng), *w = frand(nw, 1, &rng), *b = frand(Co, 1, &rng);
             float *out = fa(no), *ref = fa(no);
