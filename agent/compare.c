@@ -49,7 +49,7 @@ const char *COMPARE_HELP =
     "    --out DIR            experiment directory: DIR/runs/<task>-<arm>-s<seed>/, results.csv,\n"
     "                         summary.md, curves_<task>.png (default runs/compare)\n"
     "  arms (always with the baseline arm nocpc = --cpc-weight 0):\n"
-    "    --cpc-weight W       CPC loss weight of the cpc arm (default 1, as train)\n"
+    "    --cpc-weight W       CPC loss weight of the cpc arm (default 0.1, as train)\n"
     "    --cpc-weights LIST   one arm per weight, e.g. 0.5,1,2 (arms w0.5, w1, w2; default \"\")\n"
     "    --cpc-ks LIST        one arm per prediction horizon K, e.g. 1,10,19 (arms k1, ...;\n"
     "                         combined with --cpc-weights: w0.5-k10, ...; default \"\")\n"

@@ -82,7 +82,7 @@ static const Opt OPTS[] = {
     {"lr-decay", T_INT, O(lr_decay), 0, "0", 0, 1, NULL, G_OPT,
      "1 = decay lr linearly to 0 over --frames"},
     // cpc
-    {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "1", 0, 1e6, NULL, G_CPC,
+    {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "0.1", 0, 1e6, NULL, G_CPC,
      "weight of the CPC loss (0 = baseline arm, no CPC work)"},
     {"cpc-k", T_INT, O(cpc_k), 0, "10", 1, 64, NULL, G_CPC, "CPC predicts z_{t+1..t+K}"},
     {"cpc-negatives", T_CHOICE, O(cpc_negatives), 0, "batch", 0, 0, "batch|all", G_CPC,

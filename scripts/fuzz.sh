@@ -6,9 +6,11 @@
 # build-fuzz/. Any crash, leak, timeout or out-of-memory fails the run.
 #
 #   scripts/fuzz.sh build               build the targets
-#   scripts/fuzz.sh regress [SECONDS]   each target over its committed corpus,
-#                                       then SECONDS (default 5) of fuzzing;
-#                                       the committed corpus is not modified
+#   scripts/fuzz.sh regress [SECONDS]   each target over its committed corpus
+#                                       and tests/fuzz/repro/TARGET (inputs that
+#                                       once broke a loader), then SECONDS
+#                                       (default 5) of fuzzing; the committed
+#                                       files are not modified
 #   scripts/fuzz.sh campaign SECONDS    fuzz each target SECONDS (nice 19,
 #                                       FUZZ_JOBS targets at once, default 1),
 #                                       then minimise the corpus into
@@ -19,7 +21,8 @@
 #                                       committed corpus (llvm-cov)
 #
 # Environment: CLANG (default clang-14), CPCRL (default ./cpcrl, for seeds),
-# FUZZ_TARGETS (default: all), FUZZ_JOBS, FUZZ_BUILD (default build-fuzz).
+# FUZZ_TARGETS (default: all), FUZZ_JOBS, FUZZ_BUILD (default build-fuzz),
+# FUZZ_SECONDS_<target> (campaign time of one target, e.g. FUZZ_SECONDS_ckpt).
 # A crashing input is saved as build-fuzz/artifacts/TARGET/crash-*; rerun it
 # with build-fuzz/fuzz_TARGET FILE.
 set -uo pipefail
@@ -28,6 +31,7 @@ cd "$(dirname "$0")/.."
 CLANG=${CLANG:-clang-14}
 B=${FUZZ_BUILD:-build-fuzz}
 CORPUS=tests/fuzz/corpus
+REPRO=tests/fuzz/repro # inputs that once broke a loader: run by regress, never merged away
 ALL_TARGETS="ckpt config args replay"
 
 die() { echo "fuzz.sh: $*" >&2; exit 1; }
@@ -117,7 +121,7 @@ run_target() {
     mkdir -p "$work" "$B/artifacts/$t"
     OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ${NICE:-} "$B/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        ${NICE:-} "$B/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=64 \
         -max_len="$(max_len "$t")" $(dict_opt "$t") -print_final_stats=1 \
         -artifact_prefix="$B/artifacts/$t/" "$work" "$@"
 }
@@ -129,8 +133,10 @@ regress() {
     for t in $(targets); do
         [ -d "$CORPUS/$t" ] || die "no corpus $CORPUS/$t (run scripts/fuzz.sh seeds)"
         log="$tmp/$t.log"
-        if run_target "$t" "$secs" "$tmp/$t" "$CORPUS/$t" >"$log" 2>&1; then
-            echo "fuzz_$t: ok, $(grep -c . <(ls "$CORPUS/$t")) corpus inputs + ${secs}s:" \
+        local repro=""
+        [ -d "$REPRO/$t" ] && repro="$REPRO/$t"
+        if run_target "$t" "$secs" "$tmp/$t" "$CORPUS/$t" $repro >"$log" 2>&1; then
+            echo "fuzz_$t: ok, $(cat <(ls "$CORPUS/$t") <(ls $repro 2>/dev/null) | grep -c .) inputs + ${secs}s:" \
                 "$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}') runs," \
                 "$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)"
         else
@@ -144,11 +150,15 @@ regress() {
 }
 
 campaign_one() {
-    local t=$1 secs=$2 work="$B/work/$t" log="$B/campaign-$1.log"
+    local t=$1 secs=$2 work="$B/work/$t" log="$B/campaign-$1.log" over
+    over="FUZZ_SECONDS_$t"
+    secs=${!over:-$secs} # e.g. FUZZ_SECONDS_ckpt=3600: slower targets get longer
     mkdir -p "$work"
     local start end
     start=$(date +%s)
-    NICE="nice -n 19" run_target "$t" "$secs" "$work" "$CORPUS/$t" >"$log" 2>&1
+    local repro=""
+    [ -d "$REPRO/$t" ] && repro="$REPRO/$t"
+    NICE="nice -n 19" run_target "$t" "$secs" "$work" "$CORPUS/$t" $repro >"$log" 2>&1
     local rc=$?
     end=$(date +%s)
     local execs cov
@@ -159,10 +169,13 @@ campaign_one() {
         tail -40 "$log"
         return 1
     fi
-    # minimise: the committed corpus becomes the smallest set with the same coverage
+    # minimise: the committed corpus becomes the smallest set of inputs that
+    # covers the same edges (-use_counters=0: edges, not hit counts; keeps
+    # the committed corpus small)
     local min="$B/min/$t"
     rm -rf "$min" && mkdir -p "$min"
-    nice -n 19 "$B/fuzz_$t" -merge=1 -max_len="$(max_len "$t")" "$min" "$CORPUS/$t" "$work" \
+    OPENBLAS_NUM_THREADS=1 nice -n 19 "$B/fuzz_$t" -merge=1 -use_counters=0 -max_len="$(max_len "$t")" \
+        "$min" "$CORPUS/$t" "$work" \
         >"$B/merge-$t.log" 2>&1 || { echo "fuzz_$t: merge failed (see $B/merge-$t.log)"; return 1; }
     rm -rf "${CORPUS:?}/$t" && mkdir -p "$CORPUS/$t" && cp "$min"/* "$CORPUS/$t/"
     echo "fuzz_$t: ${execs:-?} runs in $((end - start))s, $cov, 0 crashes;" \
@@ -197,8 +210,8 @@ seeds() {
     build
     tmp=$(mktemp -d /tmp/cpcrl-seeds.XXXXXX)
     mkdir -p "$CORPUS/ckpt" "$CORPUS/config" "$CORPUS/args" "$CORPUS/replay"
-    local tiny="--conv1 2 --conv2 2 --latent 8 --hidden 8 --envs 2 --unroll 4 --cpc-k 2 \
-        --frames 16 --log-every 8 --ckpt-every 8 --threads 1 --progress 0 --view 5"
+    local tiny="--conv1 1 --conv2 1 --latent 4 --hidden 4 --envs 2 --unroll 4 --cpc-k 2 \
+        --frames 16 --log-every 8 --ckpt-every 8 --threads 1 --progress 0 --view 3"
     local variants=(
         "--task goal"
         "--task goal --cpc-weight 0"
@@ -287,12 +300,17 @@ coverage() {
         LLVM_PROFILE_FILE="$C/$t.profraw" OPENBLAS_NUM_THREADS=1 "$C/fuzz_$t" -runs=0 "$CORPUS/$t" >/dev/null 2>&1
         llvm-profdata-14 merge -o "$C/$t.profdata" "$C/$t.profraw"
     done
-    local files="agent/ckpt.c agent/config.c"
-    have_replay_parser && files="$files replays/replay.c"
     for t in $(targets); do
-        echo "== fuzz_$t"
+        local files
+        case $t in
+            ckpt) files="agent/ckpt.c" ;;
+            replay) files="replays/replay.c" ;;
+            *) files="agent/config.c" ;;
+        esac
         # shellcheck disable=SC2086
-        llvm-cov-14 report "$C/fuzz_$t" -instr-profile="$C/$t.profdata" $files | sed -n '1,2p;/^agent\|^replays/p;/^TOTAL/p'
+        llvm-cov-14 report "$C/fuzz_$t" -instr-profile="$C/$t.profdata" $files |
+            awk -v t="$t" '$1 ~ /\.c$/ { n = split($1, p, "/"); printf "fuzz_%-7s %-17s lines %6s (%d of %d), branches %6s\n",
+                t, p[n - 1] "/" p[n], $10, $8 - $9, $8, $13 }'
     done
 }
 
@@ -302,5 +320,5 @@ case "${1:-}" in
     campaign) shift; campaign "$@" ;;
     seeds) seeds ;;
     coverage) coverage ;;
-    *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac
