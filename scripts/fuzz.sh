@@ -26,7 +26,7 @@
 # A crashing input is saved as build-fuzz/artifacts/TARGET/crash-*; rerun it
 # with build-fuzz/fuzz_TARGET FILE.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 CLANG=${CLANG:-clang-14}
 B=${FUZZ_BUILD:-build-fuzz}
@@ -103,7 +103,8 @@ build() {
 # ----------------------------------------------------------------------------
 # running
 
-dict_opt() { [ -f "tests/fuzz/$1.dict" ] && echo "-dict=tests/fuzz/$1.dict"; }
+# -dict=FILE, or a harmless flag when the target has no dictionary
+dict_opt() { if [ -f "tests/fuzz/$1.dict" ]; then echo "-dict=tests/fuzz/$1.dict"; else echo "-verbosity=1"; fi; }
 
 # max_len: a little above the largest seed (checkpoints are a few KB)
 max_len() {
@@ -122,7 +123,7 @@ run_target() {
     OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ${NICE:-} "$B/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=64 \
-        -max_len="$(max_len "$t")" $(dict_opt "$t") -print_final_stats=1 \
+        -max_len="$(max_len "$t")" "$(dict_opt "$t")" -print_final_stats=1 \
         -artifact_prefix="$B/artifacts/$t/" "$work" "$@"
 }
 
@@ -136,7 +137,7 @@ regress() {
         local repro=""
         [ -d "$REPRO/$t" ] && repro="$REPRO/$t"
         if run_target "$t" "$secs" "$tmp/$t" "$CORPUS/$t" $repro >"$log" 2>&1; then
-            echo "fuzz_$t: ok, $(cat <(ls "$CORPUS/$t") <(ls $repro 2>/dev/null) | grep -c .) inputs + ${secs}s:" \
+            echo "fuzz_$t: ok, $(find "$CORPUS/$t" $repro -type f | wc -l) inputs + ${secs}s:" \
                 "$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}') runs," \
                 "$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)"
         else
@@ -150,8 +151,8 @@ regress() {
 }
 
 campaign_one() {
-    local t=$1 secs=$2 work="$B/work/$t" log="$B/campaign-$1.log" over
-    over="FUZZ_SECONDS_$t"
+    local t=$1 secs=$2
+    local work="$B/work/$t" log="$B/campaign-$t.log" over="FUZZ_SECONDS_$t"
     secs=${!over:-$secs} # e.g. FUZZ_SECONDS_ckpt=3600: slower targets get longer
     mkdir -p "$work"
     local start end
@@ -185,7 +186,7 @@ campaign_one() {
 campaign() {
     local secs=${1:?usage: fuzz.sh campaign SECONDS} jobs=${FUZZ_JOBS:-1} t rc=0 running=0
     build
-    local pids=() names=()
+    local pids=()
     for t in $(targets); do
         campaign_one "$t" "$secs" &
         pids+=($!)
@@ -292,11 +293,14 @@ coverage() {
     mkdir -p "$C"
     srcs="env/*.c agent/*.c cpc/*.c"
     have_replay_parser && srcs="$srcs replays/*.c"
-    local cflags="-std=c11 -D_GNU_SOURCE -I. -g -O0 -fprofile-instr-generate -fcoverage-mapping $(pkg-config --cflags openblas zlib sdl2)"
-    # shellcheck disable=SC2086
+    local cflags libs
+    cflags="-std=c11 -D_GNU_SOURCE -I. -g -O0 -fprofile-instr-generate -fcoverage-mapping"
+    cflags="$cflags $(pkg-config --cflags openblas zlib sdl2)"
+    libs="$(pkg-config --libs openblas zlib sdl2) -lm -lpthread"
     for t in $(targets); do
-        $CLANG $cflags -fsanitize=fuzzer -o "$C/fuzz_$t" "tests/fuzz/fuzz_$t.c" $srcs \
-            $(pkg-config --libs openblas zlib sdl2) -lm -lpthread 2>/dev/null || die "coverage build of $t failed"
+        # shellcheck disable=SC2086
+        $CLANG $cflags -fsanitize=fuzzer -o "$C/fuzz_$t" "tests/fuzz/fuzz_$t.c" $srcs $libs 2>/dev/null ||
+            die "coverage build of $t failed"
         LLVM_PROFILE_FILE="$C/$t.profraw" OPENBLAS_NUM_THREADS=1 "$C/fuzz_$t" -runs=0 "$CORPUS/$t" >/dev/null 2>&1
         llvm-profdata-14 merge -o "$C/$t.profdata" "$C/$t.profraw"
     done

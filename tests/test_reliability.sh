@@ -6,7 +6,7 @@
 # minutes on 2 cores. Prints one line per check and a closing
 # "N passed, N failed"; exits non-zero when any check fails.
 #
-# usage: tests/test_reliability.sh            (uses ./cpcrl, built by make)
+# usage: tests/test_reliability.sh [CPCRL]    (default ./cpcrl, built by make)
 #        CPCRL=build-asan/cpcrl tests/test_reliability.sh
 #        RELIABILITY_VALGRIND=1 ...           also run train + eval under
 #                                             valgrind (needs a build without
@@ -20,9 +20,9 @@
 # into the next checkpoint's config), so resumes pass the original values.
 # log.csv's `sps` column is wall-clock and is left out of every comparison.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
-CPCRL=${CPCRL:-./cpcrl}
+CPCRL=${1:-${CPCRL:-./cpcrl}}
 [ -x "$CPCRL" ] || { echo "test_reliability: $CPCRL not built (run make)"; echo "0 passed, 1 failed"; exit 1; }
 CPCRL=$(cd "$(dirname "$CPCRL")" && pwd)/$(basename "$CPCRL")
 TMP=$(mktemp -d /tmp/cpcrl-reliability.XXXXXX)
@@ -32,6 +32,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # exit through cleanup (unmounts the tmpfs)
 export OPENBLAS_NUM_THREADS=1
 unset CPCRL_FAULT_NAN_AT
 
@@ -237,9 +238,13 @@ check "NaN in a fresh run: exit 1 ($st) and the kept checkpoint loads" $(( (st !
 # ----------------------------------------------------------------------------
 # Full disk / unwritable run directory (tmpfs; needs root)
 
-if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/disk" && mount -t tmpfs -o size=320k tmpfs "$TMP/disk" 2>/dev/null; then
+# room for one checkpoint (same config as the determinism runs) and the
+# small files, not for two: NAME.tmp cannot be written beside NAME
+ck_kb=$(( $(stat -c %s "$TMP/det1/model.ckpt") / 1024 ))
+disk_kb=$(( ck_kb + ck_kb / 2 + 32 ))
+if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/disk" &&
+    mount -t tmpfs -o size=${disk_kb}k tmpfs "$TMP/disk" 2>/dev/null; then
     MNT="$TMP/disk"
-    # a 178 KB checkpoint fits once, not twice (NAME.tmp beside NAME):
     # the first checkpoint is written, the second fails with ENOSPC
     "$CPCRL" train $TINY --runs-dir "$TMP/disk" --name full --frames 2e4 >/dev/null 2>"$TMP/full.err"
     st=$?
@@ -320,7 +325,7 @@ if has_python; then
     # would make the trainer loop for ever (next_log += log_every)
     ckpt_edit "$base/model.ckpt" state/extra 0 "<d" -1e300
     before=$(listing "$base")
-    timeout -k 2 30 "$CPCRL" train --resume "$base" --frames 2e4 >/dev/null 2>"$TMP/rf.err"
+    timeout -k 2 20 "$CPCRL" train --resume "$base" --frames 2e4 >/dev/null 2>"$TMP/rf.err"
     st=$?
     [ $st -eq 1 ]
     check "failed resume (next log row at -1e300 frames): refused, exit 1 (status $st; 124 = hung)" $? \
@@ -346,13 +351,14 @@ check "--config with a bad file: exit 2, message names file:line, nothing create
 # Impossible configurations: refused with exit 2 and a message, before work
 
 refused() { # NAME PATTERN FLAGS...
-    local name=$1 pattern=$2 st
+    local name=$1 pattern=$2 st before
     shift 2
+    before=$(ls -A "$R")
     "$CPCRL" train --runs-dir "$R" --name refused --frames 2e3 --progress 0 "$@" >/dev/null 2>"$TMP/ref.err"
     st=$?
-    [ $st -eq 2 ] && grep -qi -- "$pattern" "$TMP/ref.err" && [ ! -e "$R/refused" ]
+    [ $st -eq 2 ] && grep -qi -- "$pattern" "$TMP/ref.err" && [ "$before" = "$(ls -A "$R")" ]
     check "refused: $name => exit 2, '$pattern', nothing written (status $st)" $? "$(head -1 "$TMP/ref.err")"
-    rm -rf "$R/refused"
+    rm -rf "$R/refused" "$R/ x"
 }
 refused "--cpc-k 20 --unroll 10 (K >= T)" "cpc-k" --cpc-k 20 --unroll 10
 refused "--envs 1 with CPC on" "at least 2 envs" --envs 1
@@ -369,6 +375,7 @@ refused "--seed -1" "non-negative" --seed -1
 refused "unknown flag --nope" "unknown option" --nope 1
 refused "--envs (missing value)" "missing value" --envs
 refused "--name a/b" "name" --name a/b
+refused "--name ' x' (config.txt could not give it back)" "blank" --name " x"
 # A view window larger than the maze is accepted: cells outside the map are
 # observed as "unseen" (test_env.c uses size 5 with the default view 7).
 "$CPCRL" show goal --view 9 --size 7 >/dev/null 2>&1 && echo "note: --view 9 --size 7 is accepted (view > size is valid)"
