@@ -21,7 +21,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 BIN     := cpcrl
 
-.PHONY: all setup test test-run train bench asan debug clean fixtures mpi test-mpi setup-mpi
+
+.PHONY: all setup test test-run train bench asan debug clean fixtures mpi test-mpi setup-mpi fuzz
 
 # all: build ./cpcrl
 all: $(BIN)
@@ -48,8 +49,13 @@ setup:
 test: setup
 	@$(MAKE) --no-print-directory test-run
 
+# end-to-end checks run after the unit programs (make asan runs them on the ASan binary)
+E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BIN)"
+FUZZ_REGRESS = "FUZZ_BUILD=$(BUILD)/fuzz bash scripts/fuzz.sh regress 3"
+FUZZ_SECONDS ?= 600
+
 test-run: $(BIN) $(TESTS)
-	@sh scripts/run_tests.sh $(TESTS) "sh tests/window_smoke.sh ./$(BIN)"
+	@sh scripts/run_tests.sh $(TESTS) $(E2E) $(FUZZ_REGRESS)
 
 # train: set up, build, train the default task headless into runs/
 train: setup
@@ -65,7 +71,12 @@ bench: setup
 asan: setup
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/cpcrl \
 	  OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  test-run
+	  FUZZ_REGRESS= test-run
+
+# fuzz: libFuzzer campaign over every loader, FUZZ_SECONDS per target (corpus in tests/fuzz/)
+fuzz: setup
+	@$(MAKE) --no-print-directory $(BIN)
+	bash scripts/fuzz.sh campaign $(FUZZ_SECONDS)
 
 # debug: unoptimised build with symbols in build-debug/
 debug:

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,7 @@ int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, ch
     ck->buf = malloc(len);
     if (!ck->rec || !ck->buf) { ckpt_free(ck); return fail(err, errlen, "%s: out of memory", origin); }
     memcpy(ck->buf, data, len);
+    ck->len = len;
     for (uint32_t i = 0; i < nrec; i++) {
         CkptRecord *r = &ck->rec[i];
         uint32_t nl, dt, nd;
@@ -341,27 +343,72 @@ static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
 }
 
 int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen) {
+    for (int i = 0; i < ck->nrec; i++) {
+        const CkptRecord *q = &ck->rec[i];
+        if (strncmp(q->name, "param/", 6) || q->dtype != CK_F32) continue;
+        for (size_t j = 0; j < q->count; j++) {
+            float f;
+            memcpy(&f, q->data + 4 * j, 4);
+            if (!isfinite(f))
+                return fail(err, errlen, "record '%s': expected a finite number at index %zu, got %g",
+                            q->name, j, (double)f);
+        }
+    }
     Entry e[MAX_ENTRIES];
     int n = model_entries(m, e);
     return apply(ck, e, n, err, errlen);
 }
 
 int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen) {
+    // Check what could index out of bounds or loop forever, on the file's
+    // bytes, before anything is copied into the trainer.
+    const CkptRecord *r = ckpt_find(ck, "state/envs");
+    if (r && r->dtype == CK_U8 && r->count == (size_t)tr->B * sizeof(Env)) {
+        for (int b = 0; b < tr->B; b++) {
+            Env v;
+            memcpy(&v, r->data + (size_t)b * sizeof(Env), sizeof v);
+            int bad = v.w < 3 || v.h < 3 || v.w > ENV_MAX_SIZE || v.h > ENV_MAX_SIZE || v.ax < 0 ||
+                      v.ay < 0 || v.ax >= v.w || v.ay >= v.h || v.dir < 0 || v.dir > 3 ||
+                      (v.carrying != 0 && v.carrying != ENV_KEY0 && v.carrying != ENV_KEY1) ||
+                      v.tx < 0 || v.ty < 0 || v.tx >= v.w || v.ty >= v.h || v.steps < 0 ||
+                      memcmp(&v.cfg, &tr->ecfg, sizeof v.cfg) != 0;
+            for (int i = 0; !bad && i < v.w * v.h; i++) bad = v.grid[i] >= ENV_C;
+            if (bad) return fail(err, errlen, "record 'state/envs': env %d state is inconsistent", b);
+        }
+    }
+    r = ckpt_find(ck, "state/prev_action");
+    if (r && r->dtype == CK_U8 && r->count == (size_t)tr->B * sizeof(int))
+        for (int b = 0; b < tr->B; b++) {
+            int a;
+            memcpy(&a, r->data + (size_t)b * sizeof(int), sizeof a);
+            if (a < 0 || a >= ENV_A)
+                return fail(err, errlen, "record 'state/prev_action': env %d action %d, expected 0..%d",
+                            b, a, ENV_A - 1);
+        }
+    for (int i = 0; i < ck->nrec; i++) { // every float must be finite
+        const CkptRecord *q = &ck->rec[i];
+        for (size_t j = 0; j < q->count; j++) {
+            double x;
+            if (q->dtype == CK_F32) { float f; memcpy(&f, q->data + 4 * j, 4); x = f; }
+            else if (q->dtype == CK_F64) memcpy(&x, q->data + 8 * j, 8);
+            else break;
+            if (!isfinite(x))
+                return fail(err, errlen, "record '%s': expected a finite number at index %zu, got %g",
+                            q->name, j, x);
+        }
+    }
+    double fr = 0, ex[2] = {0, 0};
+    if ((r = ckpt_find(ck, "state/frames")) && r->dtype == CK_F64 && r->count == 1)
+        memcpy(&fr, r->data, 8);
+    if (fr < 0 || fr > 1e15) return fail(err, errlen, "record 'state/frames': %g out of range", fr);
+    if (extra && (r = ckpt_find(ck, "state/extra")) && r->dtype == CK_F64 && r->count >= 2) {
+        memcpy(ex, r->data, 16);
+        if (ex[0] < fr || ex[1] < fr || ex[0] > fr + 1e15 || ex[1] > fr + 1e15)
+            return fail(err, errlen,
+                        "record 'state/extra': next log/checkpoint at %g/%g frames, expected after "
+                        "the checkpoint's %g frames", ex[0], ex[1], fr);
+    }
     Entry e[MAX_ENTRIES];
     int n = trainer_entries(tr, extra, e);
-    if (apply(ck, e, n, err, errlen) < 0) return -1;
-    // Env structs are plain data; re-check what could index out of bounds.
-    for (int b = 0; b < tr->B; b++) {
-        Env *v = &tr->vec.envs[b];
-        if (v->w < 3 || v->h < 3 || v->w > ENV_MAX_SIZE || v->h > ENV_MAX_SIZE || v->ax < 0 ||
-            v->ay < 0 || v->ax >= v->w || v->ay >= v->h || v->dir < 0 || v->dir > 3 ||
-            memcmp(&v->cfg, &tr->ecfg, sizeof v->cfg) != 0)
-            return fail(err, errlen, "record 'state/envs': env %d state is inconsistent", b);
-        for (int i = 0; i < v->w * v->h; i++)
-            if (v->grid[i] >= ENV_C) return fail(err, errlen, "record 'state/envs': bad cell");
-    }
-    for (int b = 0; b < tr->B; b++)
-        if (tr->prev_action[b] < 0 || tr->prev_action[b] >= ENV_A)
-            return fail(err, errlen, "record 'state/prev_action': out of range");
-    return 0;
+    return apply(ck, e, n, err, errlen);
 }

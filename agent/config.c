@@ -205,6 +205,9 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
     }
     case T_STR: {
         size_t l = strlen(val);
+        if (l && (isspace((unsigned char)val[0]) || isspace((unsigned char)val[l - 1])))
+            return fail(err, n, "--%s: must not start or end with a blank (config.txt could not "
+                        "give it back)", o->name);
         if (l >= o->len)
             return fail(err, n, "--%s: longer than %zu characters", o->name, o->len - 1);
         for (size_t i = 0; i < l; i++)
@@ -320,6 +323,9 @@ int config_check(const Config *c, char *err, size_t errlen) {
     }
     if (c->optim == OPTIM_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
         return fail(err, errlen, "--beta1/--beta2 must be below 1");
+    size_t nl = strlen(c->name);
+    if (nl && (isspace((unsigned char)c->name[0]) || isspace((unsigned char)c->name[nl - 1])))
+        return fail(err, errlen, "--name '%s': must not start or end with a blank", c->name);
     for (const char *p = c->name; *p; p++)
         if (*p == '/' || (p == c->name && *p == '.'))
             return fail(err, errlen, "--name '%s': must not contain '/' or start with '.'",

@@ -348,6 +348,11 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
     if (body_len > (1u << 30) || body_len < 64)
         return fail(err, errlen, "%s: field 'body_len': expected 64..%u, got %u", origin, 1u << 30,
                     body_len);
+    // deflate cannot expand more than ~1032:1, so a larger claim is a lie
+    // (and would make us allocate up to 1 GiB for a tiny file)
+    if ((uint64_t)body_len > (uint64_t)zlen * 1032 + 64)
+        return fail(err, errlen, "%s: field 'body_len': %u bytes cannot come from %u compressed bytes",
+                    origin, body_len, zlen);
     body = malloc(body_len);
     if (!body) return fail(err, errlen, "%s: out of memory (%u bytes)", origin, body_len);
     uLongf got = body_len;
