@@ -107,4 +107,4 @@ fixtures:
 
 # clean: remove build products (never runs/)
 clean:
-	rm -rf build build-asan build-debug build-mpi $(BIN)
+	rm -rf build build-asan build-debug build-mpi build-fuzz $(BIN)

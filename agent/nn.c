@@ -602,6 +602,7 @@ void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n
 static inline float nn_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    n = n == n ? n : 0.0f; // NaN in: keep the (NaN) result, avoid UB in the int conversion
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
