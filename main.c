@@ -191,7 +191,7 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
             cc.task = t;
             EnvConfig e;
             config_env(&cc, &e);
-            double sps = env_bench(&e, 32, 1.0, 1);
+            double sps = bench_env(&e, 32, 1.0, 1);
             printf("  %-11s %8.2f M steps/s\n", ENV_TASK_NAMES[t], sps / 1e6);
         }
     }

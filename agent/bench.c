@@ -26,6 +26,7 @@
 
 #include "agent/a2c.h"
 #include "agent/blas.h"
+#include "env/rng.h"
 
 #define BENCH_SECONDS 3.0
 #define BENCH_WARMUP 3 // updates before timing
@@ -308,4 +309,48 @@ int bench_train(const Config *base, FILE *out) {
     if (base->unroll != 100 || base->cpc_k != 30)
         if (bench_setting(base, 100, 30, threads, peak, out) < 0) return -1;
     return 0;
+}
+
+// ----------------------------------------------------------------------------
+// env throughput (env/ itself reads no clock)
+
+// CPU time of the calling thread: the figure is steps per second per core,
+// and stays meaningful when other processes share the machine.
+static double thread_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double bench_env(const EnvConfig *cfg, int B, double seconds, uint64_t seed) {
+    enum { CHUNK = 256 }; // steps per pre-generated block of actions
+    VecEnv v;
+    if (B < 1 || vec_init(&v, cfg, B, seed) < 0) return -1.0;
+    int *actions = malloc(sizeof(int) * (size_t)B * CHUNK);
+    uint8_t *obs = malloc(v.obs_size * (size_t)B);
+    float *rew = malloc(sizeof(float) * (size_t)B);
+    uint8_t *term = malloc((size_t)B), *trunc = malloc((size_t)B);
+    double sps = -1.0;
+    if (actions && obs && rew && term && trunc) {
+        uint64_t r = rng_derive(seed, 0xBE5C4ull);
+        for (int i = 0; i < B * CHUNK; i++) actions[i] = rng_int(&r, ENV_A);
+        for (int t = 0; t < CHUNK; t++) // warm up caches
+            vec_step(&v, actions + (size_t)t * B, obs, rew, term, trunc);
+        double t0 = thread_cpu_seconds(), t1 = t0;
+        long steps = 0;
+        do {
+            for (int t = 0; t < CHUNK; t++)
+                vec_step(&v, actions + (size_t)t * B, obs, rew, term, trunc);
+            steps += (long)CHUNK * B;
+            t1 = thread_cpu_seconds();
+        } while (t1 - t0 < seconds);
+        sps = (double)steps / (t1 - t0);
+    }
+    free(actions);
+    free(obs);
+    free(rew);
+    free(term);
+    free(trunc);
+    vec_free(&v);
+    return sps;
 }

@@ -14,4 +14,10 @@
 // printed (PyTorch missing is not an error: the table says so).
 int bench_train(const Config *base, FILE *out);
 
+// Env steps per second of vec_step on one thread with B envs (random actions
+// generated beforehand, observations written), measured over ~`seconds` of
+// the thread's CPU time (so: per core, whatever else runs on the machine).
+// Returns -1 on a bad config or out of memory.
+double bench_env(const EnvConfig *cfg, int B, double seconds, uint64_t seed);
+
 #endif

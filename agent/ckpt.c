@@ -108,6 +108,20 @@ static void put_u32(Buf *b, uint32_t v) {
     put(b, x, 4);
 }
 
+// mkdir -p: create path and its missing parents (0755). 0, or -1 with errno.
+int file_mkdir_p(const char *path) {
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
 // Write bytes to path atomically: path.tmp, fsync, rename, fsync the directory.
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
     char tmp[1100];

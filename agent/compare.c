@@ -254,19 +254,6 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
 static void fmt_count(char *out, size_t n, double x) {
@@ -648,7 +635,7 @@ static int run_plan(Plan *pl) {
                 ArgList a;
                 if (pass == 0) probe_args(pl, r, &a);
                 else train_args(pl, r, &a);
-                if (mkdir_p(r->dir) < 0) {
+                if (file_mkdir_p(r->dir) < 0) {
                     fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", r->dir, strerror(errno));
                     r->state = RUN_FAILED, nfail++;
                     continue;
@@ -895,7 +882,7 @@ int cmd_compare(int argc, char **argv) {
         free(pl.pass), free(pl.runs);
         return 0;
     }
-    if (mkdir_p(o->out) < 0) {
+    if (file_mkdir_p(o->out) < 0) {
         fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", o->out, strerror(errno));
         free(pl.pass), free(pl.runs);
         return 1;
@@ -1394,7 +1381,7 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, c
     if (bad) { snprintf(err, errlen, "%s: write failed", path); goto done; }
     // curves
     snprintf(path, sizeof path, "%s/results", out);
-    if (mkdir_p(path) < 0) {
+    if (file_mkdir_p(path) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         goto done;
     }

@@ -41,19 +41,6 @@ void ckpt_path_for(const char *path, char *out, size_t n) {
     else snprintf(out, n, "%s", path);
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 static void fmt_count(char *out, size_t n, double x) {
     if (x >= 1e6) snprintf(out, n, "%.2fM", x / 1e6);
     else if (x >= 1e3) snprintf(out, n, "%.1fk", x / 1e3);
@@ -215,7 +202,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         char *text = NULL;
         size_t len = 0;
         FILE *mf = NULL;
-        if (mkdir_p(dir) < 0) {
+        if (file_mkdir_p(dir) < 0) {
             fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
             fail = 1;
         } else if (!(mf = open_memstream(&text, &len)) || config_write(&cfg, mf) < 0) {

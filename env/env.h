@@ -179,10 +179,5 @@ typedef struct {
 // uniform random, 1 = oracle. Returns 0, or -1 on a bad argument or config.
 int env_baseline(const EnvConfig *cfg, int policy, int episodes, uint64_t seed,
                  BaselineResult *out);
-// Env steps per second of vec_step on one thread with B envs (random actions
-// generated beforehand, observations written), measured over ~`seconds` of
-// the thread's CPU time (so: per core, whatever else runs on the machine).
-// Returns -1 on a bad config or out of memory.
-double env_bench(const EnvConfig *cfg, int B, double seconds, uint64_t seed);
 
 #endif

@@ -18,7 +18,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "env/rng.h"
 
@@ -154,43 +153,3 @@ int env_baseline(const EnvConfig *cfg, int policy, int episodes, uint64_t seed,
     return 0;
 }
 
-// CPU time of the calling thread: the figure is steps per second per core,
-// and stays meaningful when other processes share the machine.
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-double env_bench(const EnvConfig *cfg, int B, double seconds, uint64_t seed) {
-    enum { CHUNK = 256 }; // steps per pre-generated block of actions
-    VecEnv v;
-    if (B < 1 || vec_init(&v, cfg, B, seed) < 0) return -1.0;
-    int *actions = malloc(sizeof(int) * (size_t)B * CHUNK);
-    uint8_t *obs = malloc(v.obs_size * (size_t)B);
-    float *rew = malloc(sizeof(float) * (size_t)B);
-    uint8_t *term = malloc((size_t)B), *trunc = malloc((size_t)B);
-    double sps = -1.0;
-    if (actions && obs && rew && term && trunc) {
-        uint64_t r = rng_derive(seed, 0xBE5C4ull);
-        for (int i = 0; i < B * CHUNK; i++) actions[i] = rng_int(&r, ENV_A);
-        for (int t = 0; t < CHUNK; t++) // warm up caches
-            vec_step(&v, actions + (size_t)t * B, obs, rew, term, trunc);
-        double t0 = now_seconds(), t1 = t0;
-        long steps = 0;
-        do {
-            for (int t = 0; t < CHUNK; t++)
-                vec_step(&v, actions + (size_t)t * B, obs, rew, term, trunc);
-            steps += (long)CHUNK * B;
-            t1 = now_seconds();
-        } while (t1 - t0 < seconds);
-        sps = (double)steps / (t1 - t0);
-    }
-    free(actions);
-    free(obs);
-    free(rew);
-    free(term);
-    free(trunc);
-    vec_free(&v);
-    return sps;
-}

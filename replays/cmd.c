@@ -37,19 +37,6 @@ static int fail(char *err, size_t n, const char *fmt, ...) {
     return -1;
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 // ----------------------------------------------------------------------------
 // Flags: one table per command drives parsing and `cpcrl help CMD`.
 
@@ -410,7 +397,7 @@ int cmd_watch(int argc, char **argv) {
         actor_free(&ac);
         return 1;
     }
-    if (o.record[0] && mkdir_p(o.record) < 0) {
+    if (o.record[0] && file_mkdir_p(o.record) < 0) {
         fprintf(stderr, "cpcrl watch: cannot create %s: %s\n", o.record, strerror(errno));
         actor_free(&ac);
         return 1;
@@ -629,7 +616,7 @@ int cmd_play(int argc, char **argv) {
     ec.size = o.size, ec.view = o.view, ec.max_steps = o.max_steps, ec.items = o.items;
     env_config_defaults(&ec);
     if (env_config_check(&ec, err, sizeof err) < 0) return usage_error("play", err);
-    if (o.save && mkdir_p(o.out) < 0) {
+    if (o.save && file_mkdir_p(o.out) < 0) {
         fprintf(stderr, "cpcrl play: cannot create %s: %s\n", o.out, strerror(errno));
         return 1;
     }
@@ -819,7 +806,7 @@ static int replay_export(const Replay *r, const Opts *o) {
         fprintf(stderr, "cpcrl replay: %s\n", err);
         return 1;
     }
-    if (o->frames[0] && mkdir_p(o->frames) < 0) {
+    if (o->frames[0] && file_mkdir_p(o->frames) < 0) {
         fprintf(stderr, "cpcrl replay: cannot create %s: %s\n", o->frames, strerror(errno));
         rc = 1;
     }
@@ -1036,7 +1023,7 @@ int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uin
         actor_free(&ac);
         return fail(err, errlen, "%s: %s", ckpt_path, msg);
     }
-    if (mkdir_p(dir) < 0) {
+    if (file_mkdir_p(dir) < 0) {
         actor_free(&ac);
         return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     }
@@ -1090,7 +1077,7 @@ static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
     while (rec->next <= tr->frames) rec->next += rec->every;
     char dir[1100], path[1200], err[600];
     snprintf(dir, sizeof dir, "%s/replays", run_dir);
-    if (mkdir_p(dir) < 0) {
+    if (file_mkdir_p(dir) < 0) {
         fprintf(stderr, "\ncpcrl train: --record-every: cannot create %s: %s\n", dir, strerror(errno));
         return;
     }

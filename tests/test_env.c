@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "agent/bench.h"
 #include "env/env.h"
 #include "env/rng.h"
 
@@ -919,7 +920,7 @@ static void expect_bad(EnvConfig c, const char *field) {
     assert_null(v.envs);
     BaselineResult br;
     assert_int_equal(env_baseline(&c, 1, 10, 1, &br), -1);
-    assert_true(env_bench(&c, 4, 0.01, 1) < 0);
+    assert_true(bench_env(&c, 4, 0.01, 1) < 0);
 }
 
 static void test_bad_configs(void **state) {
@@ -1003,7 +1004,7 @@ static void test_oracle_solves_every_task(void **state) {
 static void test_bench_runs(void **state) {
     (void)state;
     EnvConfig c = task_cfg(ENV_TASK_GOAL);
-    double sps = env_bench(&c, 8, 0.02, 1);
+    double sps = bench_env(&c, 8, 0.02, 1);
     assert_true(sps > 1e4);
 }
 
