@@ -4,7 +4,7 @@
 
 CC      ?= cc
 PKGS    := sdl2 openblas zlib cmocka
-OPT     ?= -O2 -march=native
+OPT     ?= -O2 -march=native -fno-math-errno -fvect-cost-model=dynamic
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
 # (format-truncation: every snprintf into a fixed buffer is bounded on purpose;
 #  gcc -O1 and -O2 disagree on which of them "may" truncate)

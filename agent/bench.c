@@ -49,13 +49,15 @@ static double cpu_seconds(void) {
 // ----------------------------------------------------------------------------
 // FLOPs of one update
 
-// CPC's work as cpc/cpc.h describes it (batch negatives): P = c W^T over the
-// (T-1)*B contexts, three (B,D)x(D,B)-sized products per counted (t,k), then
-// dc and dW of P's size.
+// CPC's work as cpc/cpc.h describes it (batch negatives): per k, P_k =
+// c W_k^T over the (T-k)*B contexts with a target, three (B,D)x(D,B)-sized
+// products per (t,k), then dc and dW_k of P_k's size.
 static double cpc_flops(int T, int B, int D, int H, int K) {
-    if (K <= 0 || T < 2) return 0.0;
-    double p = 2.0 * (T - 1) * B * (double)K * D * H, s = 0.0;
-    for (int k = 1; k <= K && k < T; k++) s += (double)(T - k) * 3.0 * 2.0 * B * B * D;
+    double p = 0.0, s = 0.0;
+    for (int k = 1; k <= K && k < T; k++) {
+        p += 2.0 * (T - k) * B * (double)D * H;
+        s += (double)(T - k) * 3.0 * 2.0 * B * B * D;
+    }
     return 3.0 * p + s;
 }
 

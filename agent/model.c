@@ -232,16 +232,6 @@ static int parts_for(int n) {
     return parts < 1 ? 1 : parts;
 }
 
-static void run_parts(int parts, void (*fn)(void *, int, int), void *ctx) {
-    if (parts <= 1) {
-        fn(ctx, 0, 1);
-        return;
-    }
-    int blas = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    nn_parallel(parts, fn, ctx);
-    openblas_set_num_threads(blas);
-}
 
 // ----------------------------------------------------------------------------
 // Forward
@@ -290,7 +280,7 @@ static void forward_part(void *ctx, int part, int nparts) {
 
 void model_forward(Model *m, Acts *a, int r0, int n) {
     ForwardJob j = {m, a, r0, n};
-    run_parts(parts_for(n), forward_part, &j);
+    nn_run_parts(parts_for(n), forward_part, &j);
 }
 
 // ----------------------------------------------------------------------------
@@ -390,7 +380,7 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
     const int parts = parts_for(B);
     for (int t = T - 1; t >= 0; t--) {
         j.t = t;
-        run_parts(parts, bptt_part, &j);
+        nn_run_parts(parts, bptt_part, &j);
     }
     // ... and everything else of the LSTM as one GEMM over all T*B rows:
     // dW_ih (4H, X) += dG^T (4H, N) @ xin (N, X); dW_hh likewise with h_prev
@@ -417,7 +407,7 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
 
     // the convs, frame by frame, the frames split over the threads
     const int eparts = parts_for(N);
-    run_parts(eparts, encoder_part, &j);
+    nn_run_parts(eparts, encoder_part, &j);
     for (int i = 1; i < eparts; i++)
         axpy(p->grads, 1.0f, g->pgrad + (size_t)(i - 1) * g->pgrad_part, g->pgrad_part);
 }

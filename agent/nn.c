@@ -140,6 +140,17 @@ void nn_parallel(int nparts, void (*fn)(void *ctx, int part, int nparts), void *
         else sched_yield();
 }
 
+void nn_run_parts(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx) {
+    if (nparts <= 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    int blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    nn_parallel(nparts, fn, ctx);
+    openblas_set_num_threads(blas);
+}
+
 // ----------------------------------------------------------------------------
 // Products with few rows
 

@@ -32,6 +32,10 @@
 int nn_threads(void);
 int nn_pool_start(int nthreads);
 void nn_parallel(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx);
+// nn_parallel for parts whose products are small: OpenBLAS is held at one
+// thread while they run (so no product of a part forks again), then
+// restored. nparts <= 1 runs fn(ctx, 0, 1) on the caller, OpenBLAS untouched.
+void nn_run_parts(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx);
 // [*lo, *hi): part `part` of n items split into nparts near-equal ranges.
 static inline void nn_part_range(int n, int part, int nparts, int *lo, int *hi) {
     *lo = (int)((long long)n * part / nparts);

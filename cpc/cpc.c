@@ -5,19 +5,30 @@
 //   1. horizon[t*B+b] = first step s > t where env b starts an episode (or T);
 //      triple (t,k,b) counts iff t+k < horizon. Counting first gives the
 //      mean's denominator before any gradient is written.
-//   2. P = c W^T for the contexts of steps 0..T-2 (step T-1 has no target),
-//      all K maps in one sgemm: P[t*B+b, (k-1)*D + d] = (W_k c_{t,b})_d.
+//   2. P_k = c W_k^T for the contexts that have a step-k target inside the
+//      unroll (steps 0..T-k-1), one sgemm per k into block k of P:
+//      P[t*B+b, (k-1)*D + d] = (W_k c_{t,b})_d. Rows t >= T-k of block k are
+//      never written nor read.
 //   3. Scores, log-softmax and dL/dscores in place (the row of a triple that
 //      does not count is zeroed), then dz += dS^T P_k and P_k := dS z, so
-//      P's buffer ends up holding dL/dP.
-//   4. dc += dP W and dW += dP^T c.
+//      P's buffer ends up holding dL/dP. BATCH: one small sgemm per (t,k),
+//      the (t,k) pairs split over nn_parallel's workers by target step.
+//   4. Per k: dc += dP_k W_k and dW_k += dP_k^T c over the same rows as 2.
 // The gradient scale weight / count is folded into dS, so every later sgemm
 // accumulates with alpha = 1, beta = 1 into the caller's gradients.
-// BATCH scores use one small sgemm per (t,k). Gathering the K*B predictions
-// aimed at one target step into a single (K*B,D)x(D,B) sgemm was measured
-// (T=100, B=32, D=H=256, K=30, one thread): score phase 5% faster, whole call
-// ~1% — not worth the copies. The three big sgemms are ~80% of the time.
+// Measured (B=32, D=H=256, 2 threads, this repo's VM): one sgemm over all
+// (T-1)*B rows per product -> per-k products over the (T-k)*B valid rows and
+// threaded scores: T=20/K=10 18.5 -> 13.9 ms per call, T=100/K=30 298 -> 238
+// ms (~150 GFLOP/s, near the sgemm 1024^3 rate). The three per-k products
+// are 2*(T-k)*B*D*H FLOPs each and none can be dropped: whichever side W_k
+// is applied to (contexts, as here, or targets), the two gradients that the
+// other side does not give for free plus the forward make three.
+// Gathering the K*B predictions aimed at one target step into a single
+// (K*B,D)x(D,B) sgemm was measured (T=100, K=30, one thread): score phase 5%
+// faster, whole call ~1% — not worth the copies.
 #include "cpc/cpc.h"
+
+#include "agent/nn.h" // before cblas.h, whose complex.h defines I
 
 #include <assert.h>
 #include <cblas.h>
@@ -30,16 +41,18 @@
 
 static size_t pred_rows(int T, int B) { return T > 1 ? (size_t)(T - 1) * B : 1; }
 
+// BATCH: one (B,B) block per worker thread; ALL: the scores of one k.
 static size_t scores_floats(int T, int B, int negatives) {
     if (negatives == CPC_NEGATIVES_ALL) return pred_rows(T, B) * (size_t)T * B;
-    return (size_t)B * B;
+    return (size_t)NN_MAX_THREADS * B * B;
 }
 
 size_t cpc_workspace_bytes(int T, int B, int D, int H, int K, int negatives) {
     (void)H;
     return pred_rows(T, B) * (size_t)K * D * sizeof(float)
          + scores_floats(T, B, negatives) * sizeof(float)
-         + (size_t)T * B * sizeof(int);
+         + (size_t)T * B * sizeof(int)
+         + (size_t)K * T * (sizeof(double) + sizeof(int));
 }
 
 int cpc_init(CPC *p, int T, int B, int D, int H, int K, int negatives, int stop_target) {
@@ -52,7 +65,9 @@ int cpc_init(CPC *p, int T, int B, int D, int H, int K, int negatives, int stop_
     p->pred = malloc(pred_rows(T, B) * (size_t)K * D * sizeof(float));
     p->scores = malloc(scores_floats(T, B, negatives) * sizeof(float));
     p->horizon = malloc((size_t)T * B * sizeof(int));
-    if (!p->pred || !p->scores || !p->horizon) {
+    p->loss_tk = malloc((size_t)K * T * sizeof(double));
+    p->ok_tk = malloc((size_t)K * T * sizeof(int));
+    if (!p->pred || !p->scores || !p->horizon || !p->loss_tk || !p->ok_tk) {
         cpc_free(p);
         return -1;
     }
@@ -64,9 +79,13 @@ void cpc_free(CPC *p) {
     free(p->pred);
     free(p->scores);
     free(p->horizon);
+    free(p->loss_tk);
+    free(p->ok_tk);
     p->pred = NULL;
     p->scores = NULL;
     p->horizon = NULL;
+    p->loss_tk = NULL;
+    p->ok_tk = NULL;
 }
 
 // ----------------------------------------------------------------------------
@@ -126,10 +145,64 @@ static double cpc_row(float *row, int N, int pos, int grad, float scale, int *co
 // ----------------------------------------------------------------------------
 // forward + backward
 
-static void zero_block_rows(float *P, int t0, int t1, int k, int B, int D, int K) {
-    size_t ld = (size_t)K * D;
-    for (int r = t0 * B; r < t1 * B; r++)
-        memset(P + r * ld + (size_t)(k - 1) * D, 0, D * sizeof(float));
+// BATCH scores of one (t,k): S (B,B) = P_k[t] z_{t+k}^T, the softmax rows in
+// place, dz_{t+k} += dS^T P_k[t], then P_k[t] := dS z_{t+k} (= dL/dP_k[t]).
+// The (t,k) loss sum and correct count go to loss_tk / ok_tk.
+typedef struct {
+    const CPC *p;
+    const float *z;
+    float *dz;
+    int need_dp, grad;
+    float scale;
+} ScoreJob;
+
+static void score_pair(const ScoreJob *j, float *S, int t, int k) {
+    const CPC *p = j->p;
+    const int T = p->T, B = p->B, D = p->D, KD = p->K * p->D;
+    const int *hz = p->horizon;
+    float *Pt = p->pred + (size_t)t * B * KD + (size_t)(k - 1) * D;
+    const float *zs = j->z + (size_t)(t + k) * B * D;
+    double loss = 0.0;
+    int correct = 0, any = 0;
+    for (int b = 0; b < B; b++) any |= t + k < hz[t * B + b];
+    if (!any) { // no triple counts: dP_k[t] = 0
+        if (j->need_dp)
+            for (int b = 0; b < B; b++) memset(Pt + (size_t)b * KD, 0, D * sizeof(float));
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, B, D, 1.0f, Pt, KD, zs, D, 0.0f,
+                    S, B);
+        for (int b = 0; b < B; b++) {
+            float *row = S + (size_t)b * B;
+            if (t + k >= hz[t * B + b]) {
+                if (j->grad) memset(row, 0, B * sizeof(float));
+                continue;
+            }
+            int ok;
+            loss += cpc_row(row, B, b, j->grad, j->scale, &ok);
+            correct += ok;
+        }
+        if (j->dz)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, D, B, 1.0f, S, B, Pt, KD,
+                        1.0f, j->dz + (size_t)(t + k) * B * D, D);
+        if (j->need_dp)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, B, 1.0f, S, B, zs, D,
+                        0.0f, Pt, KD);
+    }
+    p->loss_tk[(size_t)(k - 1) * T + t] = loss;
+    p->ok_tk[(size_t)(k - 1) * T + t] = correct;
+}
+
+// Part `part` of the score work: the target steps j = part, part + nparts, ...
+// Every (t,k) aiming at step j writes only dz_j and P_k[t], so parts never
+// share an output, and dz_j sums its k = 1..K terms in the same order
+// whatever the number of parts: the result does not depend on it.
+static void score_part(void *ctx, int part, int nparts) {
+    const ScoreJob *j = ctx;
+    const CPC *p = j->p;
+    float *S = p->scores + (size_t)part * p->B * p->B;
+    for (int tj = 1 + part; tj < p->T; tj += nparts)
+        for (int k = 1; k <= p->K && k <= tj; k++)
+            if (p->count_k[k - 1] > 0) score_pair(j, S, tj - k, k);
 }
 
 float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float *c,
@@ -138,7 +211,7 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
     assert(p->pred && p->scores && p->horizon); // cpc_init succeeded
     const int T = p->T, B = p->B, D = p->D, H = p->H, K = p->K;
     const int KD = K * D, N = p->negatives == CPC_NEGATIVES_ALL ? T * B : B;
-    int count_k[CPC_MAX_K];
+    int *count_k = p->count_k;
     double loss_k[CPC_MAX_K];
     int correct_k[CPC_MAX_K];
     const int count = cpc_horizon(p->horizon, count_k, starts, T, B, K);
@@ -153,57 +226,37 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
     const int need_dp = dc != NULL || dW != NULL;
     const int grad = need_dp || dz != NULL;
     const float scale = weight / (float)count;
-    const int rows = (T - 1) * B; // contexts that have a target (T >= 2 here)
     const int *hz = p->horizon;
     float *P = p->pred, *S = p->scores;
 
-    // P (rows, KD) = c (rows, H) @ W^T (H, KD)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, KD, H, 1.0f, c, H, W, H,
-                0.0f, P, KD);
+    // P_k (M_k, D) = c (M_k, H) @ W_k^T (H, D) over the M_k = (T-k)*B contexts
+    // whose step-k target lies inside the unroll
+    for (int k = 1; k <= K; k++)
+        if (count_k[k - 1] > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (T - k) * B, D, H, 1.0f, c, H,
+                        W + (size_t)(k - 1) * D * H, H, 0.0f, P + (size_t)(k - 1) * D, KD);
 
-    for (int k = 1; k <= K; k++) {
-        loss_k[k - 1] = 0.0;
-        correct_k[k - 1] = 0;
-        const int tmax = T - k; // t < tmax has its target inside the unroll
-        if (count_k[k - 1] == 0) {
-            if (need_dp) zero_block_rows(P, 0, T - 1, k, B, D, K);
-            continue;
-        }
-        float *Pk = P + (size_t)(k - 1) * D; // block k, row stride KD
-        if (p->negatives == CPC_NEGATIVES_BATCH) {
-            for (int t = 0; t < tmax; t++) {
-                int any = 0;
-                for (int b = 0; b < B; b++) any |= t + k < hz[t * B + b];
-                float *Pt = Pk + (size_t)t * B * KD;
-                const float *zs = z + (size_t)(t + k) * B * D;
-                if (!any) {
-                    if (need_dp) zero_block_rows(P, t, t + 1, k, B, D, K);
-                    continue;
-                }
-                // S (B, B) = P_k[t] (B, D) @ z_{t+k}^T (D, B)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, B, D, 1.0f, Pt, KD,
-                            zs, D, 0.0f, S, B);
-                for (int b = 0; b < B; b++) {
-                    float *row = S + (size_t)b * B;
-                    if (t + k >= hz[t * B + b]) {
-                        if (grad) memset(row, 0, B * sizeof(float));
-                        continue;
-                    }
-                    int ok;
-                    loss_k[k - 1] += cpc_row(row, B, b, grad, scale, &ok);
-                    correct_k[k - 1] += ok;
-                }
-                // dz_{t+k} (B, D) += dS^T (B, B) @ P_k[t] (B, D)
-                if (dz)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, D, B, 1.0f, S, B,
-                                Pt, KD, 1.0f, dz + (size_t)(t + k) * B * D, D);
-                // dP_k[t] (B, D) = dS (B, B) @ z_{t+k} (B, D), over P_k[t]
-                if (need_dp)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, B, 1.0f, S, B,
-                                zs, D, 0.0f, Pt, KD);
+    if (p->negatives == CPC_NEGATIVES_BATCH) {
+        ScoreJob job = {p, z, dz, need_dp, grad, scale};
+        int parts = nn_threads();
+        if (parts > T - 1) parts = T - 1;
+        nn_run_parts(parts, score_part, &job);
+        for (int k = 1; k <= K; k++) { // fixed order: independent of the parts
+            loss_k[k - 1] = 0.0;
+            correct_k[k - 1] = 0;
+            if (count_k[k - 1] == 0) continue;
+            for (int t = 0; t + k < T; t++) {
+                loss_k[k - 1] += p->loss_tk[(size_t)(k - 1) * T + t];
+                correct_k[k - 1] += p->ok_tk[(size_t)(k - 1) * T + t];
             }
-        } else {
-            const int M = tmax * B;
+        }
+    } else {
+        for (int k = 1; k <= K; k++) {
+            loss_k[k - 1] = 0.0;
+            correct_k[k - 1] = 0;
+            if (count_k[k - 1] == 0) continue;
+            const int tmax = T - k, M = tmax * B; // t < tmax has its target inside
+            float *Pk = P + (size_t)(k - 1) * D;  // block k, row stride KD
             // S (M, TB) = P_k (M, D) @ z^T (D, TB)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, D, 1.0f, Pk, KD, z, D,
                         0.0f, S, N);
@@ -227,18 +280,20 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, N, 1.0f, S, N, z,
                             D, 0.0f, Pk, KD);
         }
-        // contexts whose step-k target lies past the unroll: no gradient
-        if (need_dp) zero_block_rows(P, tmax, T - 1, k, B, D, K);
     }
 
-    // dc (rows, H) += dP (rows, KD) @ W (KD, H)
-    if (dc)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, H, KD, 1.0f, P, KD, W, H,
-                    1.0f, dc, H);
-    // dW (KD, H) += dP^T (KD, rows) @ c (rows, H)
-    if (dW)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KD, H, rows, 1.0f, P, KD, c, H,
-                    1.0f, dW, H);
+    // dc (M_k, H) += dP_k (M_k, D) @ W_k (D, H); dW_k (D, H) += dP_k^T (D, M_k) @ c (M_k, H)
+    for (int k = 1; k <= K; k++) {
+        if (count_k[k - 1] == 0) continue;
+        const int M = (T - k) * B;
+        const float *dPk = P + (size_t)(k - 1) * D;
+        if (dc)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, H, D, 1.0f, dPk, KD,
+                        W + (size_t)(k - 1) * D * H, H, 1.0f, dc, H);
+        if (dW)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, M, 1.0f, dPk, KD, c, H,
+                        1.0f, dW + (size_t)(k - 1) * D * H, H);
+    }
 
     double total = 0.0;
     for (int k = 0; k < K; k++) total += loss_k[k];

@@ -25,10 +25,12 @@
 // LSTM) and into every candidate latent (dz; the targets, positive and
 // negative). stop_target = 1 treats z as a constant (no dz).
 //
-// Cost: P = c W^T, all K maps in one sgemm ((T-1)*B x K*D x H), then per
-// (t,k) a (B,D)x(D,B) score sgemm (BATCH) or per k one ((T-k)*B,D)x(D,T*B)
-// sgemm (ALL). The backward reuses P's buffer for dL/dP and ends with two
-// sgemms of the same size as the first (dc and dW).
+// Cost, for each k: P_k = c W_k^T over the (T-k)*B contexts whose target is
+// inside the unroll ((T-k)*B x D x H), then per (t,k) a (B,D)x(D,B) score
+// sgemm (BATCH, split over nn_parallel's workers) or per k one
+// ((T-k)*B,D)x(D,T*B) sgemm (ALL). The backward reuses P's buffer for dL/dP
+// and ends with two sgemms per k of P_k's size (dc and dW_k). The result
+// does not depend on the number of threads.
 #ifndef CPCRL_CPC_H
 #define CPCRL_CPC_H
 
@@ -47,8 +49,11 @@ typedef struct {
     int stop_target;  // 1: no gradient into z
     // workspace, allocated once by cpc_init
     float *pred;      // ((T-1)*B, K*D): P = c W^T, overwritten with dL/dP
-    float *scores;    // BATCH (B, B); ALL ((T-1)*B, T*B): scores, then dL/dscores
+    float *scores;    // BATCH (B, B) per worker thread; ALL ((T-1)*B, T*B): scores, then dL/dscores
     int *horizon;     // (T*B): first step s > t where env b starts an episode, else T
+    double *loss_tk;  // (K, T): BATCH loss sum of each (t,k)
+    int *ok_tk;       // (K, T): BATCH correct count of each (t,k)
+    int count_k[CPC_MAX_K]; // counted triples of each k, this call
     size_t work_bytes;
 } CPC;
 
