@@ -350,6 +350,32 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
 // ----------------------------------------------------------------------------
 // eval
 
+// eval's env step: the plain batch step, then each env that just ended an
+// episode hands over that episode's stats (its EnvLog holds exactly it).
+typedef struct {
+    VecEnv *v;
+    int quota[32], done_eps[32]; // episodes env b counts / has counted
+    double *rets;                // (E) counted returns
+    int n;                       // counted so far
+    double succ, len;            // sums over the counted episodes
+} EvalTally;
+
+static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, uint8_t *term,
+                          uint8_t *trunc) {
+    EvalTally *e = ctx;
+    vec_step(e->v, act, obs, rew, term, trunc);
+    for (int b = 0; b < e->v->n; b++) {
+        if (!term[b] && !trunc[b]) continue;
+        EnvLog one = {0};
+        env_log_take(&e->v->envs[b], &one);
+        if (e->done_eps[b] >= e->quota[b]) continue;
+        e->done_eps[b]++;
+        e->rets[e->n++] = one.ret;
+        e->succ += one.success;
+        e->len += one.length;
+    }
+}
+
 int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     char err[512], path[1100];
     ckpt_path_for(path_in, path, sizeof path);
@@ -380,21 +406,19 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     }
     tr.greedy = opts->greedy;
     const int B = tr.B;
-    // env b runs quota[b] episodes; later ones are not counted (no bias
-    // towards short episodes)
-    int quota[32], done_eps[32];
-    double *rets = malloc((size_t)E * sizeof(double)), *ret_now = calloc(B, sizeof(double));
-    if (!rets || !ret_now) {
-        free(rets), free(ret_now), trainer_free(&tr);
+    // env b counts its first quota[b] episodes only (no bias towards short
+    // episodes); return, success and length all come from those episodes
+    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0};
+    if (!tally.rets) {
+        trainer_free(&tr);
         fprintf(stderr, "cpcrl eval: out of memory\n");
         return 1;
     }
-    for (int b = 0; b < B; b++) quota[b] = E / B + (b < E % B), done_eps[b] = 0;
-    int n = 0;
-    double succ = 0, len = 0, eps = 0;
+    for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
+    tr.env_step = eval_env_step;
+    tr.env_ctx = &tally;
     double accsum[A2C_MAX_K] = {0}, accn[A2C_MAX_K] = {0};
-    const int T = tr.T;
-    while (n < E) {
+    while (tally.n < E) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
             UpdateStats st;
@@ -404,21 +428,9 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
                 accn[k] += st.cpc_n[k];
             }
         }
-        for (int t = 0; t < T; t++)
-            for (int b = 0; b < B; b++) {
-                size_t i = (size_t)t * B + b;
-                ret_now[b] += tr.rew[i];
-                if (tr.done[i] > 0) {
-                    if (done_eps[b] < quota[b]) {
-                        rets[n++] = ret_now[b];
-                        done_eps[b]++;
-                    }
-                    ret_now[b] = 0;
-                }
-            }
-        succ += tr.ep.success, len += tr.ep.length, eps += tr.ep.episodes;
-        memset(&tr.ep, 0, sizeof tr.ep);
     }
+    const int n = tally.n;
+    const double *rets = tally.rets;
     double mean = 0, var = 0;
     for (int i = 0; i < n; i++) mean += rets[i];
     mean /= n;
@@ -430,10 +442,9 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     out->ci95 = 1.96 * sqrt(var / n);
     out->K = tr.use_cpc ? tr.model.K : 0;
     for (int k = 0; k < out->K; k++) out->cpc_acc[k] = accn[k] > 0 ? accsum[k] / accn[k] : NAN;
-    // success and length over every finished episode (incl. uncounted extras)
-    out->success = eps > 0 ? succ / eps : 0;
-    out->mean_length = eps > 0 ? len / eps : 0;
-    free(rets), free(ret_now);
+    out->success = tally.succ / n;
+    out->mean_length = tally.len / n;
+    free(tally.rets);
     trainer_free(&tr);
     return 0;
 }
