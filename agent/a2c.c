@@ -2,26 +2,18 @@
 #include "agent/a2c.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "agent/dist.h"
+#include "agent/errs.h"
 #include "env/rng.h"
 
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 // ----------------------------------------------------------------------------
@@ -36,7 +28,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->obs_size = ENV_C * V * V;
     tr->use_cpc = cfg->cpc_weight > 0;
     int K = tr->use_cpc ? cfg->cpc_k : 0;
-    if (K > A2C_MAX_K) return fail(err, errlen, "--cpc-k %d: at most %d", K, A2C_MAX_K);
+    if (K > A2C_MAX_K) return err_fail(err, errlen, "--cpc-k %d: at most %d", K, A2C_MAX_K);
 
     if (model_init(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent, cfg->hidden, K,
                    cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
@@ -97,7 +89,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     return 0;
 oom:
     trainer_free(tr);
-    return fail(err, errlen, "out of memory building the trainer (B=%d, T=%d, H=%d, D=%d)",
+    return err_fail(err, errlen, "out of memory building the trainer (B=%d, T=%d, H=%d, D=%d)",
                 cfg->envs, cfg->unroll, cfg->hidden, cfg->latent);
 }
 

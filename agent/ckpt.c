@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +11,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "agent/bytes.h"
+#include "agent/errs.h"
+
 static const char MAGIC[8] = {'C', 'P', 'C', 'R', 'L', 'C', 'K', 'P'};
 static const size_t DTYPE_SIZE[4] = {4, 1, 8, 8};
 #define CKPT_MAX_BYTES ((size_t)4 << 30)
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 // ----------------------------------------------------------------------------
 // The list of state records of a trainer: one table drives save and load.
@@ -88,26 +82,6 @@ static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
 // ----------------------------------------------------------------------------
 // Writing
 
-typedef struct { uint8_t *p; size_t len, cap; int oom; } Buf;
-
-static void put(Buf *b, const void *d, size_t n) {
-    if (b->oom) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return; }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
-}
-
-static void put_u32(Buf *b, uint32_t v) {
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    put(b, x, 4);
-}
-
 // mkdir -p: create path and its missing parents (0755). 0, or -1 with errno.
 int file_mkdir_p(const char *path) {
     char tmp[1024];
@@ -126,9 +100,9 @@ int file_mkdir_p(const char *path) {
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
     char tmp[1100];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return fail(err, errlen, "%s: path too long", path);
+        return err_fail(err, errlen, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return fail(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+    if (fd < 0) return err_fail(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
     const uint8_t *p = data;
     size_t left = len;
     while (left > 0) {
@@ -138,7 +112,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
             int e = w < 0 ? errno : ENOSPC;
             close(fd);
             unlink(tmp);
-            return fail(err, errlen, "%s: write failed: %s (previous file left intact)", tmp,
+            return err_fail(err, errlen, "%s: write failed: %s (previous file left intact)", tmp,
                         strerror(e));
         }
         p += w, left -= (size_t)w;
@@ -147,16 +121,16 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
         int e = errno;
         close(fd);
         unlink(tmp);
-        return fail(err, errlen, "%s: fsync failed: %s", tmp, strerror(e));
+        return err_fail(err, errlen, "%s: fsync failed: %s", tmp, strerror(e));
     }
     if (close(fd) < 0) {
         unlink(tmp);
-        return fail(err, errlen, "%s: close failed: %s", tmp, strerror(errno));
+        return err_fail(err, errlen, "%s: close failed: %s", tmp, strerror(errno));
     }
     if (rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
-        return fail(err, errlen, "%s: rename failed: %s", path, strerror(e));
+        return err_fail(err, errlen, "%s: rename failed: %s", path, strerror(e));
     }
     char dir[1100];
     snprintf(dir, sizeof dir, "%s", path);
@@ -173,25 +147,25 @@ int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *e
     Entry e[MAX_ENTRIES];
     int n = trainer_entries(tr, (double *)extra, e);
     Buf b = {0};
-    put(&b, MAGIC, 8);
-    put_u32(&b, CKPT_VERSION);
+    buf_put(&b, MAGIC, 8);
+    buf_u32(&b, CKPT_VERSION);
     char *cfgtext = NULL;
     size_t cfglen = 0;
     FILE *mf = open_memstream(&cfgtext, &cfglen);
-    if (!mf) return fail(err, errlen, "%s: out of memory", path);
+    if (!mf) return err_fail(err, errlen, "%s: out of memory", path);
     config_write(&tr->cfg, mf);
     fclose(mf);
-    put_u32(&b, (uint32_t)cfglen);
-    put(&b, cfgtext, cfglen);
+    buf_u32(&b, (uint32_t)cfglen);
+    buf_put(&b, cfgtext, cfglen);
     free(cfgtext);
-    put_u32(&b, (uint32_t)n);
+    buf_u32(&b, (uint32_t)n);
     for (int i = 0; i < n; i++) {
-        put_u32(&b, (uint32_t)strlen(e[i].name));
-        put(&b, e[i].name, strlen(e[i].name));
-        put_u32(&b, (uint32_t)e[i].dtype);
-        put_u32(&b, (uint32_t)e[i].ndim);
-        for (int d = 0; d < e[i].ndim; d++) put_u32(&b, e[i].dims[d]);
-        put(&b, e[i].ptr, entry_count(&e[i]) * DTYPE_SIZE[e[i].dtype]);
+        buf_u32(&b, (uint32_t)strlen(e[i].name));
+        buf_put(&b, e[i].name, strlen(e[i].name));
+        buf_u32(&b, (uint32_t)e[i].dtype);
+        buf_u32(&b, (uint32_t)e[i].ndim);
+        for (int d = 0; d < e[i].ndim; d++) buf_u32(&b, e[i].dims[d]);
+        buf_put(&b, e[i].ptr, entry_count(&e[i]) * DTYPE_SIZE[e[i].dtype]);
     }
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)0);
     for (size_t off = 0; off < b.len;) { // crc32 takes uInt lengths
@@ -199,8 +173,8 @@ int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *e
         crc = (uint32_t)crc32(crc, b.p + off, (uInt)chunk);
         off += chunk;
     }
-    put_u32(&b, crc);
-    if (b.oom) { free(b.p); return fail(err, errlen, "%s: out of memory", path); }
+    buf_u32(&b, crc);
+    if (b.oom) { free(b.p); return err_fail(err, errlen, "%s: out of memory", path); }
     int rc = file_write_atomic(path, b.p, b.len, err, errlen);
     free(b.p);
     return rc;
@@ -227,13 +201,13 @@ int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, ch
                size_t errlen) {
     memset(ck, 0, sizeof *ck);
     if (len < 8 + 4 + 4 + 4 + 4 || memcmp(data, MAGIC, 8) != 0)
-        return fail(err, errlen, "%s: not a cpcrl checkpoint (bad magic or too short: %zu bytes)",
+        return err_fail(err, errlen, "%s: not a cpcrl checkpoint (bad magic or too short: %zu bytes)",
                     origin, len);
     size_t off = 8;
     uint32_t version, cfglen, nrec;
     get_u32(data, len, &off, &version);
     if (version != CKPT_VERSION)
-        return fail(err, errlen, "%s: checkpoint version %u, this cpcrl reads version %d", origin,
+        return err_fail(err, errlen, "%s: checkpoint version %u, this cpcrl reads version %d", origin,
                     version, CKPT_VERSION);
     uint32_t stored;
     size_t crcoff = len - 4;
@@ -245,24 +219,24 @@ int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, ch
         o += chunk;
     }
     if (crc != stored)
-        return fail(err, errlen, "%s: CRC mismatch (stored %08x, computed %08x): file is corrupt or truncated",
+        return err_fail(err, errlen, "%s: CRC mismatch (stored %08x, computed %08x): file is corrupt or truncated",
                     origin, stored, crc);
     size_t body = len - 4;
     if (get_u32(data, body, &off, &cfglen) < 0 || cfglen > body - off)
-        return fail(err, errlen, "%s: config block runs past the end", origin);
+        return err_fail(err, errlen, "%s: config block runs past the end", origin);
     config_defaults(&ck->cfg);
     char msg[300];
     if (config_parse_text(&ck->cfg, (const char *)data + off, cfglen, "embedded config", msg,
                           sizeof msg) < 0)
-        return fail(err, errlen, "%s: %s", origin, msg);
+        return err_fail(err, errlen, "%s: %s", origin, msg);
     if (config_check(&ck->cfg, msg, sizeof msg) < 0)
-        return fail(err, errlen, "%s: embedded config invalid: %s", origin, msg);
+        return err_fail(err, errlen, "%s: embedded config invalid: %s", origin, msg);
     off += cfglen;
     if (get_u32(data, body, &off, &nrec) < 0 || nrec > 4096)
-        return fail(err, errlen, "%s: bad record count", origin);
+        return err_fail(err, errlen, "%s: bad record count", origin);
     ck->rec = calloc(nrec ? nrec : 1, sizeof(CkptRecord));
     ck->buf = malloc(len);
-    if (!ck->rec || !ck->buf) { ckpt_free(ck); return fail(err, errlen, "%s: out of memory", origin); }
+    if (!ck->rec || !ck->buf) { ckpt_free(ck); return err_fail(err, errlen, "%s: out of memory", origin); }
     memcpy(ck->buf, data, len);
     ck->len = len;
     for (uint32_t i = 0; i < nrec; i++) {
@@ -292,14 +266,14 @@ int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, ch
     if (off != body) {
         snprintf(msg, sizeof msg, "%zu unexpected bytes after the last record", body - off);
         ckpt_free(ck);
-        return fail(err, errlen, "%s: %s", origin, msg);
+        return err_fail(err, errlen, "%s: %s", origin, msg);
     }
     return 0;
 bad:
     {
         int idx = ck->nrec;
         ckpt_free(ck);
-        return fail(err, errlen, "%s: record %d is malformed (name, dtype, shape or size)", origin,
+        return err_fail(err, errlen, "%s: record %d is malformed (name, dtype, shape or size)", origin,
                     idx);
     }
 }
@@ -307,19 +281,19 @@ bad:
 int ckpt_read(Ckpt *ck, const char *path, char *err, size_t errlen) {
     memset(ck, 0, sizeof *ck);
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return fail(err, errlen, "%s: not a regular file", path);
+        return err_fail(err, errlen, "%s: not a regular file", path);
     }
     size_t len = (size_t)st.st_size;
-    if (len > CKPT_MAX_BYTES) { fclose(f); return fail(err, errlen, "%s: larger than 4 GiB", path); }
+    if (len > CKPT_MAX_BYTES) { fclose(f); return err_fail(err, errlen, "%s: larger than 4 GiB", path); }
     uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) { fclose(f); return fail(err, errlen, "%s: out of memory", path); }
+    if (!buf) { fclose(f); return err_fail(err, errlen, "%s: out of memory", path); }
     size_t got = fread(buf, 1, len, f);
     fclose(f);
-    if (got != len) { free(buf); return fail(err, errlen, "%s: read error", path); }
+    if (got != len) { free(buf); return err_fail(err, errlen, "%s: read error", path); }
     int rc = ckpt_parse(ck, buf, len, path, err, errlen);
     free(buf);
     return rc;
@@ -336,7 +310,7 @@ static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
     const CkptRecord *found[MAX_ENTRIES];
     for (int i = 0; i < n; i++) {
         const CkptRecord *r = ckpt_find(ck, e[i].name);
-        if (!r) return fail(err, errlen, "missing record '%s'", e[i].name);
+        if (!r) return err_fail(err, errlen, "missing record '%s'", e[i].name);
         int same = r->dtype == e[i].dtype && r->ndim == e[i].ndim;
         for (int d = 0; same && d < e[i].ndim; d++) same = r->dims[d] == e[i].dims[d];
         if (!same) {
@@ -346,7 +320,7 @@ static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
                 wl += snprintf(want + wl, sizeof want - (size_t)wl, "%s%u", d ? "x" : "", e[i].dims[d]);
             for (int d = 0; d < r->ndim; d++)
                 gl += snprintf(got + gl, sizeof got - (size_t)gl, "%s%u", d ? "x" : "", r->dims[d]);
-            return fail(err, errlen, "record '%s': expected shape %s (dtype %d), got %s (dtype %d)",
+            return err_fail(err, errlen, "record '%s': expected shape %s (dtype %d), got %s (dtype %d)",
                         e[i].name, want, e[i].dtype, got, r->dtype);
         }
         found[i] = r;
@@ -364,7 +338,7 @@ int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen) {
             float f;
             memcpy(&f, q->data + 4 * j, 4);
             if (!isfinite(f))
-                return fail(err, errlen, "record '%s': expected a finite number at index %zu, got %g",
+                return err_fail(err, errlen, "record '%s': expected a finite number at index %zu, got %g",
                             q->name, j, (double)f);
         }
     }
@@ -387,7 +361,7 @@ int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, siz
                       v.tx < 0 || v.ty < 0 || v.tx >= v.w || v.ty >= v.h || v.steps < 0 ||
                       memcmp(&v.cfg, &tr->ecfg, sizeof v.cfg) != 0;
             for (int i = 0; !bad && i < v.w * v.h; i++) bad = v.grid[i] >= ENV_C;
-            if (bad) return fail(err, errlen, "record 'state/envs': env %d state is inconsistent", b);
+            if (bad) return err_fail(err, errlen, "record 'state/envs': env %d state is inconsistent", b);
         }
     }
     r = ckpt_find(ck, "state/prev_action");
@@ -396,7 +370,7 @@ int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, siz
             int a;
             memcpy(&a, r->data + (size_t)b * sizeof(int), sizeof a);
             if (a < 0 || a >= ENV_A)
-                return fail(err, errlen, "record 'state/prev_action': env %d action %d, expected 0..%d",
+                return err_fail(err, errlen, "record 'state/prev_action': env %d action %d, expected 0..%d",
                             b, a, ENV_A - 1);
         }
     for (int i = 0; i < ck->nrec; i++) { // every float must be finite
@@ -407,18 +381,18 @@ int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, siz
             else if (q->dtype == CK_F64) memcpy(&x, q->data + 8 * j, 8);
             else break;
             if (!isfinite(x))
-                return fail(err, errlen, "record '%s': expected a finite number at index %zu, got %g",
+                return err_fail(err, errlen, "record '%s': expected a finite number at index %zu, got %g",
                             q->name, j, x);
         }
     }
     double fr = 0, ex[2] = {0, 0};
     if ((r = ckpt_find(ck, "state/frames")) && r->dtype == CK_F64 && r->count == 1)
         memcpy(&fr, r->data, 8);
-    if (fr < 0 || fr > 1e15) return fail(err, errlen, "record 'state/frames': %g out of range", fr);
+    if (fr < 0 || fr > 1e15) return err_fail(err, errlen, "record 'state/frames': %g out of range", fr);
     if (extra && (r = ckpt_find(ck, "state/extra")) && r->dtype == CK_F64 && r->count >= 2) {
         memcpy(ex, r->data, 16);
         if (ex[0] < fr || ex[1] < fr || ex[0] > fr + 1e15 || ex[1] > fr + 1e15)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "record 'state/extra': next log/checkpoint at %g/%g frames, expected after "
                         "the checkpoint's %g frames", ex[0], ex[1], fr);
     }

@@ -4,9 +4,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "agent/errs.h"
 
 // ----------------------------------------------------------------------------
 // The table
@@ -102,16 +103,6 @@ static const Opt OPTS[] = {
 // ----------------------------------------------------------------------------
 // Helpers
 
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 // "cpc_weight" and "cpc-weight" name the same option.
 static int key_eq(const char *a, const char *b) {
     for (; *a && *b; a++, b++) {
@@ -169,18 +160,18 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
     case T_INT: {
         long v = strtol(val, &end, 10);
         if (!*val || *end || errno)
-            return fail(err, n, "--%s: expected an integer, got '%s'", o->name, val);
+            return err_fail(err, n, "--%s: expected an integer, got '%s'", o->name, val);
         if (v < o->lo || v > o->hi)
-            return fail(err, n, "--%s: expected %g..%g, got %ld", o->name, o->lo, o->hi, v);
+            return err_fail(err, n, "--%s: expected %g..%g, got %ld", o->name, o->lo, o->hi, v);
         *(int *)(base + o->off) = (int)v;
         return 0;
     }
     case T_U64: {
         if (*val == '-')
-            return fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
+            return err_fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
         unsigned long long v = strtoull(val, &end, 10);
         if (!*val || *end || errno)
-            return fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
+            return err_fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
         *(uint64_t *)(base + o->off) = (uint64_t)v;
         return 0;
     }
@@ -188,9 +179,9 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
     case T_DOUBLE: {
         double v = strtod(val, &end);
         if (!*val || *end || errno || !isfinite(v))
-            return fail(err, n, "--%s: expected a number, got '%s'", o->name, val);
+            return err_fail(err, n, "--%s: expected a number, got '%s'", o->name, val);
         if (v < o->lo || v > o->hi)
-            return fail(err, n, "--%s: expected %g..%g, got %g", o->name, o->lo, o->hi, v);
+            return err_fail(err, n, "--%s: expected %g..%g, got %g", o->name, o->lo, o->hi, v);
         if (o->type == T_FLOAT) *(float *)(base + o->off) = (float)v;
         else *(double *)(base + o->off) = v;
         return 0;
@@ -199,20 +190,20 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
         int v = -1;
         if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes")) v = 1;
         if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no")) v = 0;
-        if (v < 0) return fail(err, n, "--%s: expected 0 or 1, got '%s'", o->name, val);
+        if (v < 0) return err_fail(err, n, "--%s: expected 0 or 1, got '%s'", o->name, val);
         *(int *)(base + o->off) = v;
         return 0;
     }
     case T_STR: {
         size_t l = strlen(val);
         if (l && (isspace((unsigned char)val[0]) || isspace((unsigned char)val[l - 1])))
-            return fail(err, n, "--%s: must not start or end with a blank (config.txt could not "
+            return err_fail(err, n, "--%s: must not start or end with a blank (config.txt could not "
                         "give it back)", o->name);
         if (l >= o->len)
-            return fail(err, n, "--%s: longer than %zu characters", o->name, o->len - 1);
+            return err_fail(err, n, "--%s: longer than %zu characters", o->name, o->len - 1);
         for (size_t i = 0; i < l; i++)
             if ((unsigned char)val[i] < 32)
-                return fail(err, n, "--%s: control character in value", o->name);
+                return err_fail(err, n, "--%s: control character in value", o->name);
         memcpy(base + o->off, val, l + 1);
         return 0;
     }
@@ -222,13 +213,13 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
             snprintf(choices, sizeof choices, "%s", o->choices);
             for (char *p = choices; *p; p++)
                 if (*p == '|') *p = ',';
-            return fail(err, n, "--%s: unknown value '%s' (valid: %s)", o->name, val, choices);
+            return err_fail(err, n, "--%s: unknown value '%s' (valid: %s)", o->name, val, choices);
         }
         *(int *)(base + o->off) = v;
         return 0;
     }
     }
-    return fail(err, n, "--%s: internal error", o->name);
+    return err_fail(err, n, "--%s: internal error", o->name);
 }
 
 static void format_opt(const Config *c, const Opt *o, char *out, size_t n) {
@@ -259,7 +250,7 @@ int config_set(Config *c, const char *key, const char *val, int groups, char *er
                size_t errlen) {
     const Opt *o = find_opt(key);
     if (!o || !(o->group & groups))
-        return fail(err, errlen, "unknown option '--%s' (see 'cpcrl help' for the list)", key);
+        return err_fail(err, errlen, "unknown option '--%s' (see 'cpcrl help' for the list)", key);
     return set_opt(c, o, val, err, errlen);
 }
 
@@ -270,26 +261,26 @@ int config_parse_args(Config *c, int argc, char **argv, int groups, char **pos,
         const char *a = argv[i];
         if (a[0] != '-' || a[1] != '-' || a[2] == 0) {
             if (a[0] == '-' && a[1] && !isdigit((unsigned char)a[1]))
-                return fail(err, errlen, "unknown option '%s' (options are --name value)", a);
+                return err_fail(err, errlen, "unknown option '%s' (options are --name value)", a);
             if (npos >= max_pos)
-                return fail(err, errlen, "unexpected argument '%s'", a);
+                return err_fail(err, errlen, "unexpected argument '%s'", a);
             pos[npos++] = argv[i];
             continue;
         }
         char key[64];
         const char *eq = strchr(a + 2, '=');
         size_t kl = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-        if (kl >= sizeof key) return fail(err, errlen, "unknown option '%.40s...'", a);
+        if (kl >= sizeof key) return err_fail(err, errlen, "unknown option '%.40s...'", a);
         memcpy(key, a + 2, kl);
         key[kl] = 0;
         const Opt *o = find_opt(key);
         if (!o || !(o->group & groups))
-            return fail(err, errlen, "unknown option '--%s' for this command", key);
+            return err_fail(err, errlen, "unknown option '--%s' for this command", key);
         const char *val;
         if (eq) val = eq + 1;
         else if (o->type == T_BOOL) val = "1";
         else if (i + 1 < argc) val = argv[++i];
-        else return fail(err, errlen, "--%s: missing value", key);
+        else return err_fail(err, errlen, "--%s: missing value", key);
         if (set_opt(c, o, val, err, errlen) < 0) return -1;
     }
     return npos;
@@ -309,26 +300,26 @@ int config_check(const Config *c, char *err, size_t errlen) {
     EnvConfig e;
     config_env(c, &e);
     char msg[200];
-    if (env_config_check(&e, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    if (env_config_check(&e, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg);
     if (c->frames != floor(c->frames))
-        return fail(err, errlen, "--frames: expected a whole number, got %g", c->frames);
+        return err_fail(err, errlen, "--frames: expected a whole number, got %g", c->frames);
     if (c->cpc_weight > 0) {
         if (c->cpc_k >= c->unroll)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "--cpc-k %d must be smaller than --unroll %d (no target inside the unroll)",
                         c->cpc_k, c->unroll);
         if (c->cpc_negatives == CPC_NEG_BATCH && c->envs < 2)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "--envs %d: CPC with batch negatives needs at least 2 envs", c->envs);
     }
     if (c->optim == OPTIM_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
-        return fail(err, errlen, "--beta1/--beta2 must be below 1");
+        return err_fail(err, errlen, "--beta1/--beta2 must be below 1");
     size_t nl = strlen(c->name);
     if (nl && (isspace((unsigned char)c->name[0]) || isspace((unsigned char)c->name[nl - 1])))
-        return fail(err, errlen, "--name '%s': must not start or end with a blank", c->name);
+        return err_fail(err, errlen, "--name '%s': must not start or end with a blank", c->name);
     for (const char *p = c->name; *p; p++)
         if (*p == '/' || (p == c->name && *p == '.'))
-            return fail(err, errlen, "--name '%s': must not contain '/' or start with '.'",
+            return err_fail(err, errlen, "--name '%s': must not contain '/' or start with '.'",
                         c->name);
     return 0;
 }
@@ -364,40 +355,40 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
         lineno++;
         size_t l = j - i;
         if (l >= sizeof line)
-            return fail(err, errlen, "%s:%d: line longer than %zu characters", origin, lineno,
+            return err_fail(err, errlen, "%s:%d: line longer than %zu characters", origin, lineno,
                         sizeof line - 1);
         memcpy(line, text + i, l);
         line[l] = 0;
         i = j + 1;
         if (memchr(line, 0, l))
-            return fail(err, errlen, "%s:%d: NUL byte in line", origin, lineno);
+            return err_fail(err, errlen, "%s:%d: NUL byte in line", origin, lineno);
         char *s = trim(line);
         if (!*s || *s == '#') continue;
         char *eq = strchr(s, '=');
-        if (!eq) return fail(err, errlen, "%s:%d: expected 'key = value', got '%.60s'", origin, lineno, s);
+        if (!eq) return err_fail(err, errlen, "%s:%d: expected 'key = value', got '%.60s'", origin, lineno, s);
         *eq = 0;
         char *key = trim(s), *val = trim(eq + 1);
         const Opt *o = find_opt(key);
         if (!o || !(o->group & G_TRAIN_ALL))
-            return fail(err, errlen, "%s:%d: unknown key '%.60s'", origin, lineno, key);
+            return err_fail(err, errlen, "%s:%d: unknown key '%.60s'", origin, lineno, key);
         char msg[200];
         if (set_opt(c, o, val, msg, sizeof msg) < 0)
-            return fail(err, errlen, "%s:%d: %s", origin, lineno, msg);
+            return err_fail(err, errlen, "%s:%d: %s", origin, lineno, msg);
     }
     return 0;
 }
 
 int config_load(Config *c, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     char *buf = malloc(1 << 20);
-    if (!buf) { fclose(f); return fail(err, errlen, "%s: out of memory", path); }
+    if (!buf) { fclose(f); return err_fail(err, errlen, "%s: out of memory", path); }
     size_t n = fread(buf, 1, 1 << 20, f);
     int bad = ferror(f), big = n == (1 << 20);
     fclose(f);
     if (bad || big) {
         free(buf);
-        return fail(err, errlen, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
+        return err_fail(err, errlen, "%s: %s", path, bad ? "read error" : "larger than 1 MiB");
     }
     Config tmp = *c; // validate fully before touching the caller's config
     int rc = config_parse_text(&tmp, buf, n, path, err, errlen);

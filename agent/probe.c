@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,21 +10,12 @@
 #include "agent/a2c.h"
 #include "agent/blas.h"
 #include "agent/ckpt.h"
+#include "agent/errs.h"
 #include "agent/train.h"
 
 #include <cblas.h> // after the project headers: its complex.h defines I
 
 const char *const PROBE_LABEL_NAMES[PROBE_NLABELS] = {"position", "heading", "goal"};
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 void probe_defaults(ProbeOptions *o) {
     memset(o, 0, sizeof *o);
@@ -255,7 +245,7 @@ static int collect(const Ckpt *ck, const ProbeOptions *o, uint64_t seed, Samples
     int rc = -1;
     if (!quota || !done || !cl.lab[0] || !cl.lab[1] || !cl.lab[2] || !s->c || !s->z ||
         !s->lab[0] || !s->lab[1] || !s->lab[2]) {
-        fail(err, errlen, "out of memory (%d episodes of up to %d steps)", E, tr.ecfg.max_steps);
+        err_fail(err, errlen, "out of memory (%d episodes of up to %d steps)", E, tr.ecfg.max_steps);
         goto done;
     }
     if (ckpt_load_model(ck, &tr.model, err, errlen) < 0) goto done;
@@ -273,7 +263,7 @@ static int collect(const Ckpt *ck, const ProbeOptions *o, uint64_t seed, Samples
                 if (done[b] >= quota[b]) continue;
                 size_t i = (size_t)t * B + b;
                 if (s->n >= s->cap) { // episodes never outlast max_steps
-                    fail(err, errlen, "internal: more probe samples than %d", s->cap);
+                    err_fail(err, errlen, "internal: more probe samples than %d", s->cap);
                     goto done;
                 }
                 memcpy(s->c + (size_t)s->n * s->H, tr.acts.h + i * s->H, (size_t)s->H * sizeof(float));
@@ -298,7 +288,7 @@ int probe_run(const char *path_in, const ProbeOptions *o, ProbeResult *r, char *
     char path[1100];
     memset(r, 0, sizeof *r);
     if (o->episodes < 1 || o->envs < 1 || !(o->lambda > 0))
-        return fail(err, errlen, "probe: episodes, envs and lambda must be positive");
+        return err_fail(err, errlen, "probe: episodes, envs and lambda must be positive");
     ckpt_path_for(path_in, path, sizeof path);
     Ckpt ck;
     if (ckpt_read(&ck, path, err, errlen) < 0) return -1;
@@ -307,12 +297,12 @@ int probe_run(const char *path_in, const ProbeOptions *o, ProbeResult *r, char *
     char msg[512];
     if (collect(&ck, o, o->seed, &tr_s, msg, sizeof msg) < 0) {
         ckpt_free(&ck);
-        return fail(err, errlen, "%s: %s", path, msg);
+        return err_fail(err, errlen, "%s: %s", path, msg);
     }
     if (collect(&ck, o, o->seed + PROBE_TEST_SEED_OFFSET, &te_s, msg, sizeof msg) < 0) {
         samples_free(&tr_s);
         ckpt_free(&ck);
-        return fail(err, errlen, "%s: %s", path, msg);
+        return err_fail(err, errlen, "%s: %s", path, msg);
     }
     r->task = ck.cfg.task;
     ckpt_free(&ck);
@@ -327,7 +317,7 @@ int probe_run(const char *path_in, const ProbeOptions *o, ProbeResult *r, char *
                            o->lambda, &r->acc_c[l], &r->chance[l], &r->classes[l]) < 0 ||
             probe_classify(tr_s.z, tr_s.lab[l], tr_s.n, te_s.z, te_s.lab[l], te_s.n, tr_s.D,
                            o->lambda, &r->acc_z[l], &ch, NULL) < 0)
-            rc = fail(err, errlen, "%s: ridge fit of the %s probe failed (out of memory?)", path,
+            rc = err_fail(err, errlen, "%s: ridge fit of the %s probe failed (out of memory?)", path,
                       PROBE_LABEL_NAMES[l]);
     }
     samples_free(&tr_s);
@@ -342,7 +332,7 @@ int probe_write_csv(const ProbeResult *r, const char *path, char *err, size_t er
     char *text = NULL;
     size_t len = 0;
     FILE *mf = open_memstream(&text, &len);
-    if (!mf) return fail(err, errlen, "%s: out of memory", path);
+    if (!mf) return err_fail(err, errlen, "%s: out of memory", path);
     fprintf(mf, "label,has,classes,chance,acc_c,acc_z,n_train,n_test,task,episodes\n");
     for (int l = 0; l < PROBE_NLABELS; l++)
         fprintf(mf, "%s,%d,%d,%.6g,%.6g,%.6g,%d,%d,%s,%d\n", PROBE_LABEL_NAMES[l], r->has[l],
@@ -358,18 +348,18 @@ int probe_read_csv(ProbeResult *r, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     for (int l = 0; l < PROBE_NLABELS; l++) r->acc_c[l] = r->acc_z[l] = r->chance[l] = NAN;
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     char line[512];
     int rows = 0, rc = 0;
     if (!fgets(line, sizeof line, f) || strncmp(line, "label,has,classes,", 18) != 0)
-        rc = fail(err, errlen, "%s: not a probe.csv (bad header)", path);
+        rc = err_fail(err, errlen, "%s: not a probe.csv (bad header)", path);
     while (rc == 0 && fgets(line, sizeof line, f)) {
         char name[32], task[32];
         int has, cls, ntr, nte, eps;
         double ch, ac, az;
         if (sscanf(line, "%31[^,],%d,%d,%lf,%lf,%lf,%d,%d,%31[^,],%d", name, &has, &cls, &ch, &ac,
                    &az, &ntr, &nte, task, &eps) != 10) {
-            rc = fail(err, errlen, "%s:%d: expected 10 fields", path, rows + 2);
+            rc = err_fail(err, errlen, "%s:%d: expected 10 fields", path, rows + 2);
             break;
         }
         r->episodes = eps;
@@ -384,6 +374,6 @@ int probe_read_csv(ProbeResult *r, const char *path, char *err, size_t errlen) {
         rows++;
     }
     fclose(f);
-    if (rc == 0 && rows == 0) rc = fail(err, errlen, "%s: no rows", path);
+    if (rc == 0 && rows == 0) rc = err_fail(err, errlen, "%s: no rows", path);
     return rc;
 }

@@ -3,22 +3,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/errs.h"
 #include "env/rng.h"
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -164,11 +154,11 @@ void runlog_free(RunLog *lg) {
 int runlog_read(RunLog *lg, const char *path, char *err, size_t errlen) {
     memset(lg, 0, sizeof *lg);
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     char line[16384];
     if (!fgets(line, sizeof line, f)) {
         fclose(f);
-        return fail(err, errlen, "%s: empty file (no header)", path);
+        return err_fail(err, errlen, "%s: empty file (no header)", path);
     }
     int cf = -1, cr = -1, cs = -1, ca1 = -1, caK = -1, K = 0, ncol = 0;
     for (char *tok = strtok(line, ",\r\n"); tok; tok = strtok(NULL, ",\r\n"), ncol++) {
@@ -183,13 +173,13 @@ int runlog_read(RunLog *lg, const char *path, char *err, size_t errlen) {
     }
     if (cf < 0 || cr < 0 || cs < 0) {
         fclose(f);
-        return fail(err, errlen, "%s: header lacks %s", path,
+        return err_fail(err, errlen, "%s: header lacks %s", path,
                     cf < 0 ? "'frames'" : cr < 0 ? "'return_mean'" : "'success_rate'");
     }
     if (ca1 < 0) K = 0;
     int cap = 0, lineno = 1, rc = 0;
     double *vals = malloc((size_t)ncol * sizeof(double));
-    if (!vals) { fclose(f); return fail(err, errlen, "out of memory"); }
+    if (!vals) { fclose(f); return err_fail(err, errlen, "out of memory"); }
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t l = strlen(line);
@@ -204,7 +194,7 @@ int runlog_read(RunLog *lg, const char *path, char *err, size_t errlen) {
             if (*p == ',') p++;
         }
         if (c < ncol) {
-            rc = fail(err, errlen, "%s:%d: expected %d numbers", path, lineno, ncol);
+            rc = err_fail(err, errlen, "%s:%d: expected %d numbers", path, lineno, ncol);
             break;
         }
         if (lg->n == cap) {
@@ -216,7 +206,7 @@ int runlog_read(RunLog *lg, const char *path, char *err, size_t errlen) {
                 if (!q) { bad = 1; break; }
                 *arr[a] = q;
             }
-            if (bad) { rc = fail(err, errlen, "out of memory"); break; }
+            if (bad) { rc = err_fail(err, errlen, "out of memory"); break; }
         }
         lg->frames[lg->n] = vals[cf];
         lg->ret[lg->n] = vals[cr];

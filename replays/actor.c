@@ -3,31 +3,21 @@
 #include "replays/actor.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/ckpt.h"
+#include "agent/errs.h"
 #include "agent/train.h"
 #include "env/rng.h"
 
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int alloc_state(Actor *ac, uint64_t seed, char *err, size_t errlen) {
     const int H = ac->m->H;
-    if (acts_alloc(&ac->a, ac->m, 1) < 0) return fail(err, errlen, "out of memory (actor)");
+    if (acts_alloc(&ac->a, ac->m, 1) < 0) return err_fail(err, errlen, "out of memory (actor)");
     ac->h = calloc((size_t)H, sizeof(float));
     ac->c = calloc((size_t)H, sizeof(float));
-    if (!ac->h || !ac->c) return fail(err, errlen, "out of memory (actor)");
+    if (!ac->h || !ac->c) return err_fail(err, errlen, "out of memory (actor)");
     ac->rng = rng_derive(seed, 0xAC7);
     actor_reset(ac);
     return 0;
@@ -45,7 +35,7 @@ int actor_load(Actor *ac, const char *path_in, uint64_t seed, char *err, size_t 
     char path[1100], msg[512];
     ckpt_path_for(path_in, path, sizeof path);
     Ckpt ck;
-    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg);
     ac->cfg = ck.cfg;
     EnvConfig e;
     config_env(&ac->cfg, &e);
@@ -53,14 +43,14 @@ int actor_load(Actor *ac, const char *path_in, uint64_t seed, char *err, size_t 
     if (model_init(&ac->own, ENV_C, e.view, ENV_A, ac->cfg.conv1, ac->cfg.conv2, ac->cfg.latent,
                    ac->cfg.hidden, K, 0, 1) < 0) {
         ckpt_free(&ck);
-        return fail(err, errlen, "%s: out of memory building the model", path);
+        return err_fail(err, errlen, "%s: out of memory building the model", path);
     }
     ac->m = &ac->own;
     ac->owns = 1;
     if (ckpt_load_model(&ck, ac->m, msg, sizeof msg) < 0) {
         ckpt_free(&ck);
         actor_free(ac);
-        return fail(err, errlen, "%s: %s", path, msg);
+        return err_fail(err, errlen, "%s: %s", path, msg);
     }
     ac->train_frames = ckpt_frames(&ck);
     ckpt_free(&ck);
@@ -75,11 +65,11 @@ int actor_reload(Actor *ac, const char *path_in, char *err, size_t errlen) {
     char path[1100], msg[512];
     ckpt_path_for(path_in, path, sizeof path);
     Ckpt ck;
-    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg);
     int rc = ckpt_load_model(&ck, ac->m, msg, sizeof msg); // validates every tensor first
     if (rc == 0) ac->train_frames = ckpt_frames(&ck);
     ckpt_free(&ck);
-    if (rc < 0) return fail(err, errlen, "%s: %s", path, msg);
+    if (rc < 0) return err_fail(err, errlen, "%s: %s", path, msg);
     return 0;
 }
 

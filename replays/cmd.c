@@ -19,6 +19,7 @@
 
 #include "agent/ckpt.h"
 #include "agent/config.h"
+#include "agent/errs.h"
 #include "agent/train.h"
 #include "env/rng.h"
 #include "replays/actor.h"
@@ -26,16 +27,6 @@
 #include "replays/image.h"
 #include "replays/replay.h"
 #include "replays/view.h"
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 // ----------------------------------------------------------------------------
 // Flags: one table per command drives parsing and `cpcrl help CMD`.
@@ -116,8 +107,8 @@ static int set_flag(Opts *o, const Flag *f, const char *val, char *err, size_t n
     case F_INT:
     case F_LONG: {
         long v = strtol(val, &end, 10);
-        if (!*val || *end || errno) return fail(err, n, "--%s: expected an integer, got '%s'", f->name, val);
-        if (v < f->lo || v > f->hi) return fail(err, n, "--%s: expected %g..%g, got %ld", f->name, f->lo, f->hi, v);
+        if (!*val || *end || errno) return err_fail(err, n, "--%s: expected an integer, got '%s'", f->name, val);
+        if (v < f->lo || v > f->hi) return err_fail(err, n, "--%s: expected %g..%g, got %ld", f->name, f->lo, f->hi, v);
         if (f->type == F_INT) *(int *)(base + f->off) = (int)v;
         else *(long *)(base + f->off) = v;
         return 0;
@@ -125,37 +116,37 @@ static int set_flag(Opts *o, const Flag *f, const char *val, char *err, size_t n
     case F_U64: {
         unsigned long long v = strtoull(val, &end, 10);
         if (!*val || *val == '-' || *end || errno)
-            return fail(err, n, "--%s: expected a non-negative integer, got '%s'", f->name, val);
+            return err_fail(err, n, "--%s: expected a non-negative integer, got '%s'", f->name, val);
         *(uint64_t *)(base + f->off) = v;
         return 0;
     }
     case F_DOUBLE: {
         double v = strtod(val, &end);
-        if (!*val || *end || errno || !isfinite(v)) return fail(err, n, "--%s: expected a number, got '%s'", f->name, val);
-        if (v < f->lo || v > f->hi) return fail(err, n, "--%s: expected %g..%g, got %g", f->name, f->lo, f->hi, v);
+        if (!*val || *end || errno || !isfinite(v)) return err_fail(err, n, "--%s: expected a number, got '%s'", f->name, val);
+        if (v < f->lo || v > f->hi) return err_fail(err, n, "--%s: expected %g..%g, got %g", f->name, f->lo, f->hi, v);
         *(double *)(base + f->off) = v;
         return 0;
     }
     case F_STR:
-        if (strlen(val) >= f->len) return fail(err, n, "--%s: longer than %zu characters", f->name, f->len - 1);
+        if (strlen(val) >= f->len) return err_fail(err, n, "--%s: longer than %zu characters", f->name, f->len - 1);
         memcpy(base + f->off, val, strlen(val) + 1);
         return 0;
     case F_BOOL:
         if (!strcmp(val, "1") || !strcmp(val, "true")) *(int *)(base + f->off) = 1;
         else if (!strcmp(val, "0") || !strcmp(val, "false")) *(int *)(base + f->off) = 0;
-        else return fail(err, n, "--%s: expected 0 or 1, got '%s'", f->name, val);
+        else return err_fail(err, n, "--%s: expected 0 or 1, got '%s'", f->name, val);
         return 0;
     case F_WxH: {
         int w, h;
         char extra;
         if (sscanf(val, "%dx%d%c", &w, &h, &extra) != 2 || w < f->lo || h < f->lo || w > f->hi || h > f->hi)
-            return fail(err, n, "--%s: expected WIDTHxHEIGHT with sides %g..%g, got '%s'", f->name, f->lo, f->hi, val);
+            return err_fail(err, n, "--%s: expected WIDTHxHEIGHT with sides %g..%g, got '%s'", f->name, f->lo, f->hi, val);
         ((int *)(base + f->off))[0] = w;
         ((int *)(base + f->off))[1] = h;
         return 0;
     }
     }
-    return fail(err, n, "--%s: internal error", f->name);
+    return err_fail(err, n, "--%s: internal error", f->name);
 }
 
 // Returns the number of positionals (into pos), or -1 with a message.
@@ -167,8 +158,8 @@ static int parse_flags(Opts *o, const Flag *fl, int nfl, int argc, char **argv, 
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] != '-' || !a[2]) {
-            if (a[0] == '-' && a[1]) return fail(err, n, "unknown option '%s' (options are --name value)", a);
-            if (npos >= max_pos) return fail(err, n, "unexpected argument '%s'", a);
+            if (a[0] == '-' && a[1]) return err_fail(err, n, "unknown option '%s' (options are --name value)", a);
+            if (npos >= max_pos) return err_fail(err, n, "unexpected argument '%s'", a);
             pos[npos++] = argv[i];
             continue;
         }
@@ -182,13 +173,13 @@ static int parse_flags(Opts *o, const Flag *fl, int nfl, int argc, char **argv, 
             size_t l = 0;
             for (int k = 0; k < nfl && l < sizeof list - 40; k++)
                 l += (size_t)snprintf(list + l, sizeof list - l, "%s--%s", k ? ", " : "", fl[k].name);
-            return fail(err, n, "unknown option '%.*s' (valid: %s)", (int)(kl + 2 < 60 ? kl + 2 : 60), a, list);
+            return err_fail(err, n, "unknown option '%.*s' (valid: %s)", (int)(kl + 2 < 60 ? kl + 2 : 60), a, list);
         }
         const char *val;
         if (eq) val = eq + 1;
         else if (f->type == F_BOOL) val = "1";
         else if (i + 1 < argc) val = argv[++i];
-        else return fail(err, n, "--%s: missing value", f->name);
+        else return err_fail(err, n, "--%s: missing value", f->name);
         if (set_flag(o, f, val, err, n) < 0) return -1;
     }
     return npos;
@@ -1016,16 +1007,16 @@ int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uin
                        size_t errlen) {
     Actor ac;
     char msg[600];
-    if (actor_load(&ac, ckpt_path, seed, msg, sizeof msg) < 0) return fail(err, errlen, "%s", msg);
+    if (actor_load(&ac, ckpt_path, seed, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg);
     EnvConfig ec;
     config_env(&ac.cfg, &ec);
     if (env_config_check(&ec, msg, sizeof msg) < 0) {
         actor_free(&ac);
-        return fail(err, errlen, "%s: %s", ckpt_path, msg);
+        return err_fail(err, errlen, "%s: %s", ckpt_path, msg);
     }
     if (file_mkdir_p(dir) < 0) {
         actor_free(&ac);
-        return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return err_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     }
     static Env env;
     env_init(&env, &ec, seed);
@@ -1040,7 +1031,7 @@ int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uin
             replay_save(&r, path, msg, sizeof msg) < 0) {
             replay_free(&r);
             actor_free(&ac);
-            return fail(err, errlen, "%s", msg);
+            return err_fail(err, errlen, "%s", msg);
         }
         replay_free(&r);
         written++;

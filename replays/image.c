@@ -10,23 +10,13 @@
 #include "replays/image.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "agent/ckpt.h"
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "agent/errs.h"
 
 // ----------------------------------------------------------------------------
 // PNG
@@ -88,7 +78,7 @@ int png_write(const char *path, const uint32_t *px, int w, int h, int stride, ch
     uint8_t *buf;
     size_t len;
     if (png_encode(px, w, h, stride, &buf, &len) < 0)
-        return fail(err, errlen, "%s: out of memory encoding a %dx%d PNG", path, w, h);
+        return err_fail(err, errlen, "%s: out of memory encoding a %dx%d PNG", path, w, h);
     int rc = file_write_atomic(path, buf, len, err, errlen);
     free(buf);
     return rc;
@@ -118,9 +108,9 @@ void gif_abort(GifWriter *g) {
 int gif_open(GifWriter *g, const char *path, int w, int h, char *err, size_t errlen) {
     memset(g, 0, sizeof *g);
     if (w < 1 || h < 1 || w > 65535 || h > 65535)
-        return fail(err, errlen, "%s: GIF size %dx%d out of range (1..65535)", path, w, h);
+        return err_fail(err, errlen, "%s: GIF size %dx%d out of range (1..65535)", path, w, h);
     if (snprintf(g->path, sizeof g->path, "%s", path) >= (int)sizeof g->path)
-        return fail(err, errlen, "%s: path too long", path);
+        return err_fail(err, errlen, "%s: path too long", path);
     snprintf(g->tmp, sizeof g->tmp, "%s.tmp", path);
     g->w = w, g->h = h;
     g->index = malloc((size_t)w * h);
@@ -131,13 +121,13 @@ int gif_open(GifWriter *g, const char *path, int w, int h, char *err, size_t err
     g->dcode = malloc(LZW_SLOTS * sizeof(uint16_t));
     if (!g->index || !g->prev || !g->hkey || !g->hval || !g->dkey || !g->dcode) {
         gif_abort(g);
-        return fail(err, errlen, "%s: out of memory for a %dx%d GIF", path, w, h);
+        return err_fail(err, errlen, "%s: out of memory for a %dx%d GIF", path, w, h);
     }
     g->f = fopen(g->tmp, "wb");
     if (!g->f) {
         int e = errno;
         gif_abort(g);
-        return fail(err, errlen, "%s: cannot create: %s", path, strerror(e));
+        return err_fail(err, errlen, "%s: cannot create: %s", path, strerror(e));
     }
     uint8_t hdr[13 + 19] = {'G', 'I', 'F', '8', '9', 'a', (uint8_t)w, (uint8_t)(w >> 8),
                             (uint8_t)h, (uint8_t)(h >> 8), 0x70 /* no global table, 8-bit colour */,
@@ -149,7 +139,7 @@ int gif_open(GifWriter *g, const char *path, int w, int h, char *err, size_t err
     if (g->failed) {
         int e = g->failed;
         gif_abort(g);
-        return fail(err, errlen, "%s: write failed: %s", path, strerror(e));
+        return err_fail(err, errlen, "%s: write failed: %s", path, strerror(e));
     }
     return 0;
 }
@@ -299,7 +289,7 @@ int gif_frame(GifWriter *g, const uint32_t *px, int stride, int delay_cs, char *
     uint8_t zero = 0;
     gif_put(g, &zero, 1);
     g->frames++;
-    if (g->failed) return fail(err, errlen, "%s: write failed: %s", g->path, strerror(g->failed));
+    if (g->failed) return err_fail(err, errlen, "%s: write failed: %s", g->path, strerror(g->failed));
     return 0;
 }
 
@@ -309,12 +299,12 @@ int gif_close(GifWriter *g, char *err, size_t errlen) {
     int rc = 0;
     if (g->failed || fflush(g->f) != 0 || fsync(fileno(g->f)) != 0) {
         int e = g->failed ? g->failed : errno;
-        rc = fail(err, errlen, "%s: write failed: %s", g->path, strerror(e));
+        rc = err_fail(err, errlen, "%s: write failed: %s", g->path, strerror(e));
     }
-    if (fclose(g->f) != 0 && rc == 0) rc = fail(err, errlen, "%s: close failed: %s", g->path, strerror(errno));
+    if (fclose(g->f) != 0 && rc == 0) rc = err_fail(err, errlen, "%s: close failed: %s", g->path, strerror(errno));
     g->f = NULL;
     if (rc == 0 && rename(g->tmp, g->path) != 0)
-        rc = fail(err, errlen, "%s: rename failed: %s", g->path, strerror(errno));
+        rc = err_fail(err, errlen, "%s: rename failed: %s", g->path, strerror(errno));
     if (rc < 0) unlink(g->tmp);
     free(g->index), free(g->prev), free(g->hkey), free(g->hval), free(g->dcode), free(g->dkey);
     memset(g, 0, sizeof *g);

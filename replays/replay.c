@@ -6,23 +6,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "agent/ckpt.h"
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "agent/bytes.h"
+#include "agent/errs.h"
 
 static const int DX[4] = {0, 1, 0, -1};
 static const int DY[4] = {-1, 0, 1, 0};
@@ -37,7 +28,7 @@ void replay_free(Replay *r) {
 
 static int grow(Replay *r, int need, char *err, size_t errlen) {
     if (need > REPLAY_MAX_STEPS + 1)
-        return fail(err, errlen, "replay: episode longer than %d steps", REPLAY_MAX_STEPS);
+        return err_fail(err, errlen, "replay: episode longer than %d steps", REPLAY_MAX_STEPS);
     if (need <= r->cap) return 0;
     int cap = r->cap ? r->cap : 128;
     while (cap < need) cap *= 2;
@@ -46,7 +37,7 @@ static int grow(Replay *r, int need, char *err, size_t errlen) {
     if (s) r->steps = s;
     uint8_t *g = realloc(r->grids, (size_t)cap * cells);
     if (g) r->grids = g;
-    if (!s || !g) return fail(err, errlen, "replay: out of memory (%d steps)", cap);
+    if (!s || !g) return err_fail(err, errlen, "replay: out of memory (%d steps)", cap);
     memset(r->steps + r->cap, 0, (size_t)(cap - r->cap) * sizeof *s);
     r->cap = cap;
     return 0;
@@ -60,7 +51,7 @@ static int add_hash(Replay *r, int step, uint64_t h, char *err, size_t errlen) {
         if (a) r->hash_step = a;
         uint64_t *b = realloc(r->hash, (size_t)cap * sizeof *b);
         if (b) r->hash = b;
-        if (!a || !b) return fail(err, errlen, "replay: out of memory");
+        if (!a || !b) return err_fail(err, errlen, "replay: out of memory");
         r->hcap = cap;
     }
     r->hash_step[r->nhash] = (uint32_t)step;
@@ -72,7 +63,7 @@ int replay_begin(Replay *r, const Env *e, int source, const char *label, double 
                  char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     if (e->steps != 0)
-        return fail(err, errlen, "replay: recording must start at an episode start (env is at step %d)",
+        return err_fail(err, errlen, "replay: recording must start at an episode start (env is at step %d)",
                     e->steps);
     r->cfg = e->cfg;
     r->seed = e->seed, r->episode = e->episode, r->episode_rng = e->episode_rng;
@@ -100,7 +91,7 @@ int replay_snapshot(const Replay *r, const Env *now, Replay *out, char *err, siz
     out->hash = malloc((size_t)hcap * sizeof *out->hash);
     if (!out->steps || !out->grids || !out->hash_step || !out->hash) {
         replay_free(out);
-        return fail(err, errlen, "replay: out of memory");
+        return err_fail(err, errlen, "replay: out of memory");
     }
     out->cap = cap, out->hcap = hcap;
     memcpy(out->steps, r->steps, (size_t)(r->n + 1) * sizeof *out->steps);
@@ -122,9 +113,9 @@ static void put_frame(Replay *r, int t, const Env *e) {
 }
 
 int replay_push_state(Replay *r, const Env *e, char *err, size_t errlen) {
-    if (r->end >= 0) return fail(err, errlen, "replay: episode already finished");
+    if (r->end >= 0) return err_fail(err, errlen, "replay: episode already finished");
     if (e->w != r->w || e->h != r->h || e->episode != r->episode)
-        return fail(err, errlen, "replay: env state belongs to another episode");
+        return err_fail(err, errlen, "replay: env state belongs to another episode");
     if (grow(r, r->n + 2, err, errlen) < 0) return -1;
     put_frame(r, r->n, e);
     if (r->n % r->hash_every == 0 && add_hash(r, r->n, env_hash(e), err, errlen) < 0) return -1;
@@ -135,8 +126,8 @@ int replay_push_state(Replay *r, const Env *e, char *err, size_t errlen) {
 int replay_push_action(Replay *r, int action, float reward, float value, const float *probs,
                        uint8_t terminated, uint8_t truncated, const Env *after, char *err,
                        size_t errlen) {
-    if (r->end >= 0) return fail(err, errlen, "replay: episode already finished");
-    if (action < 0 || action >= ENV_A) return fail(err, errlen, "replay: action %d out of range", action);
+    if (r->end >= 0) return err_fail(err, errlen, "replay: episode already finished");
+    if (action < 0 || action >= ENV_A) return err_fail(err, errlen, "replay: action %d out of range", action);
     ReplayStep *s = &r->steps[r->n];
     s->action = (uint8_t)action;
     s->reward = reward;
@@ -184,87 +175,63 @@ int replay_finish(Replay *r, const Env *now, char *err, size_t errlen) {
 // ----------------------------------------------------------------------------
 // Encoding
 
-typedef struct { uint8_t *p; size_t len, cap; int oom; } Buf;
-
-static void put(Buf *b, const void *d, size_t n) {
-    if (b->oom) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 14;
-        while (cap < b->len + n) cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return; }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
-}
-static void put_u8(Buf *b, unsigned v) { uint8_t x = (uint8_t)v; put(b, &x, 1); }
-static void put_u16(Buf *b, unsigned v) { uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)}; put(b, x, 2); }
-static void put_u32(Buf *b, uint32_t v) {
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    put(b, x, 4);
-}
-static void put_u64(Buf *b, uint64_t v) { put_u32(b, (uint32_t)v), put_u32(b, (uint32_t)(v >> 32)); }
-static void put_f32(Buf *b, float f) { uint32_t u; memcpy(&u, &f, 4); put_u32(b, u); }
-static void put_f64(Buf *b, double f) { uint64_t u; memcpy(&u, &f, 8); put_u64(b, u); }
-
 int replay_encode(const Replay *r, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
-    if (r->end < 0) return fail(err, errlen, "replay: episode not finished (call replay_finish)");
+    if (r->end < 0) return err_fail(err, errlen, "replay: episode not finished (call replay_finish)");
     Buf b = {0};
     const EnvConfig *c = &r->cfg;
-    put_u32(&b, (uint32_t)c->task), put_u32(&b, (uint32_t)c->size), put_u32(&b, (uint32_t)c->view);
-    put_u32(&b, (uint32_t)c->max_steps), put_u32(&b, (uint32_t)c->items);
-    put_u64(&b, r->seed), put_u64(&b, r->episode), put_u64(&b, r->episode_rng);
-    put_u32(&b, (uint32_t)r->w), put_u32(&b, (uint32_t)r->h), put_u32(&b, ENV_A);
-    put_u32(&b, (uint32_t)r->tx), put_u32(&b, (uint32_t)r->ty), put_u32(&b, (uint32_t)r->cue);
-    put_u32(&b, (uint32_t)r->source), put_u32(&b, (uint32_t)r->has_policy);
-    put_f64(&b, r->train_frames);
+    buf_u32(&b, (uint32_t)c->task), buf_u32(&b, (uint32_t)c->size), buf_u32(&b, (uint32_t)c->view);
+    buf_u32(&b, (uint32_t)c->max_steps), buf_u32(&b, (uint32_t)c->items);
+    buf_u64(&b, r->seed), buf_u64(&b, r->episode), buf_u64(&b, r->episode_rng);
+    buf_u32(&b, (uint32_t)r->w), buf_u32(&b, (uint32_t)r->h), buf_u32(&b, ENV_A);
+    buf_u32(&b, (uint32_t)r->tx), buf_u32(&b, (uint32_t)r->ty), buf_u32(&b, (uint32_t)r->cue);
+    buf_u32(&b, (uint32_t)r->source), buf_u32(&b, (uint32_t)r->has_policy);
+    buf_f64(&b, r->train_frames);
     char label[64];
     memset(label, 0, sizeof label);
     snprintf(label, sizeof label, "%s", r->label);
-    put(&b, label, sizeof label);
-    put_u32(&b, (uint32_t)r->n), put_u32(&b, (uint32_t)r->end);
-    put_f32(&b, r->ret), put_u32(&b, (uint32_t)r->success), put_u32(&b, (uint32_t)r->hash_every);
+    buf_put(&b, label, sizeof label);
+    buf_u32(&b, (uint32_t)r->n), buf_u32(&b, (uint32_t)r->end);
+    buf_f32(&b, r->ret), buf_u32(&b, (uint32_t)r->success), buf_u32(&b, (uint32_t)r->hash_every);
     const size_t cells = (size_t)r->w * r->h;
-    put(&b, r->grids, cells);
+    buf_put(&b, r->grids, cells);
     for (int t = 0; t <= r->n; t++) {
         const ReplayStep *s = &r->steps[t];
-        put_u8(&b, s->ax), put_u8(&b, s->ay), put_u8(&b, s->dir), put_u8(&b, s->carrying);
+        buf_u8(&b, s->ax), buf_u8(&b, s->ay), buf_u8(&b, s->dir), buf_u8(&b, s->carrying);
         unsigned nd = 0;
         const uint8_t *g = r->grids + (size_t)t * cells, *pg = g - cells;
         if (t > 0)
             for (size_t i = 0; i < cells; i++) nd += g[i] != pg[i];
-        put_u16(&b, nd);
+        buf_u16(&b, nd);
         if (t > 0)
             for (size_t i = 0; i < cells; i++)
-                if (g[i] != pg[i]) put_u16(&b, (unsigned)i), put_u8(&b, g[i]);
+                if (g[i] != pg[i]) buf_u16(&b, (unsigned)i), buf_u8(&b, g[i]);
     }
     for (int t = 0; t < r->n; t++) {
         const ReplayStep *s = &r->steps[t];
-        put_u8(&b, s->action), put_f32(&b, s->reward), put_f32(&b, s->value);
-        for (int a = 0; a < ENV_A; a++) put_f32(&b, s->probs[a]);
+        buf_u8(&b, s->action), buf_f32(&b, s->reward), buf_f32(&b, s->value);
+        for (int a = 0; a < ENV_A; a++) buf_f32(&b, s->probs[a]);
     }
-    put_u32(&b, (uint32_t)r->nhash);
-    for (int i = 0; i < r->nhash; i++) put_u32(&b, r->hash_step[i]), put_u64(&b, r->hash[i]);
+    buf_u32(&b, (uint32_t)r->nhash);
+    for (int i = 0; i < r->nhash; i++) buf_u32(&b, r->hash_step[i]), buf_u64(&b, r->hash[i]);
     if (b.oom) {
         free(b.p);
-        return fail(err, errlen, "replay: out of memory encoding %d steps", r->n);
+        return err_fail(err, errlen, "replay: out of memory encoding %d steps", r->n);
     }
     uLongf zlen = compressBound((uLong)b.len);
     uint8_t *f = malloc(20 + (size_t)zlen + 4);
     if (!f) {
         free(b.p);
-        return fail(err, errlen, "replay: out of memory encoding %d steps", r->n);
+        return err_fail(err, errlen, "replay: out of memory encoding %d steps", r->n);
     }
     if (compress2(f + 20, &zlen, b.p, (uLong)b.len, 6) != Z_OK) {
         free(b.p), free(f);
-        return fail(err, errlen, "replay: zlib compress failed");
+        return err_fail(err, errlen, "replay: zlib compress failed");
     }
     memcpy(f, REPLAY_MAGIC, 8);
     Buf h = {0};
-    put_u32(&h, REPLAY_VERSION), put_u32(&h, (uint32_t)b.len), put_u32(&h, (uint32_t)zlen);
+    buf_u32(&h, REPLAY_VERSION), buf_u32(&h, (uint32_t)b.len), buf_u32(&h, (uint32_t)zlen);
     free(b.p);
-    if (h.oom) { free(f); return fail(err, errlen, "replay: out of memory"); }
+    if (h.oom) { free(f); return err_fail(err, errlen, "replay: out of memory"); }
     memcpy(f + 8, h.p, 12);
     free(h.p);
     size_t n = 20 + (size_t)zlen;
@@ -279,7 +246,7 @@ int replay_save(const Replay *r, const char *path, char *err, size_t errlen) {
     uint8_t *buf;
     size_t len;
     char msg[256];
-    if (replay_encode(r, &buf, &len, msg, sizeof msg) < 0) return fail(err, errlen, "%s: %s", path, msg);
+    if (replay_encode(r, &buf, &len, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s: %s", path, msg);
     int rc = file_write_atomic(path, buf, len, err, errlen);
     free(buf);
     return rc;
@@ -318,48 +285,48 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
     if (len < 8 || memcmp(buf, REPLAY_MAGIC, 8) != 0) {
         char m[9] = {0};
         for (size_t i = 0; i < 8 && i < len; i++) m[i] = buf[i] >= 32 && buf[i] < 127 ? (char)buf[i] : '.';
-        return fail(err, errlen, "%s: not a cpcrl replay (magic '%s', expected '%s')", origin, m,
+        return err_fail(err, errlen, "%s: not a cpcrl replay (magic '%s', expected '%s')", origin, m,
                     REPLAY_MAGIC);
     }
     if (len < 24)
-        return fail(err, errlen, "%s: truncated: %zu bytes, a replay has at least 24", origin, len);
+        return err_fail(err, errlen, "%s: truncated: %zu bytes, a replay has at least 24", origin, len);
     Rd h = {buf, len, 8, 0};
     uint32_t version = get_u32(&h), body_len = get_u32(&h), zlen = get_u32(&h);
     if (version > REPLAY_VERSION)
-        return fail(err, errlen,
+        return err_fail(err, errlen,
                     "%s: field 'version': file is version %u, this cpcrl reads version %d "
                     "(written by a newer cpcrl; upgrade to read it)", origin, version, REPLAY_VERSION);
     if (version != REPLAY_VERSION)
-        return fail(err, errlen, "%s: field 'version': expected %d, got %u", origin, REPLAY_VERSION,
+        return err_fail(err, errlen, "%s: field 'version': expected %d, got %u", origin, REPLAY_VERSION,
                     version);
     if ((uint64_t)zlen + 24 > len)
-        return fail(err, errlen, "%s: truncated: header says %llu bytes, file has %zu", origin,
+        return err_fail(err, errlen, "%s: truncated: header says %llu bytes, file has %zu", origin,
                     (unsigned long long)zlen + 24, len);
     if ((uint64_t)zlen + 24 < len)
-        return fail(err, errlen, "%s: %zu unexpected bytes after the CRC", origin,
+        return err_fail(err, errlen, "%s: %zu unexpected bytes after the CRC", origin,
                     len - ((size_t)zlen + 24));
     size_t n = 20 + (size_t)zlen;
     uint32_t stored = (uint32_t)buf[n] | (uint32_t)buf[n + 1] << 8 | (uint32_t)buf[n + 2] << 16 |
                       (uint32_t)buf[n + 3] << 24;
     uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)n);
     if (crc != stored)
-        return fail(err, errlen, "%s: CRC mismatch: stored %08x, computed %08x (file corrupt)", origin,
+        return err_fail(err, errlen, "%s: CRC mismatch: stored %08x, computed %08x (file corrupt)", origin,
                     stored, crc);
     if (body_len > (1u << 30) || body_len < 64)
-        return fail(err, errlen, "%s: field 'body_len': expected 64..%u, got %u", origin, 1u << 30,
+        return err_fail(err, errlen, "%s: field 'body_len': expected 64..%u, got %u", origin, 1u << 30,
                     body_len);
     // deflate cannot expand more than ~1032:1, so a larger claim is a lie
     // (and would make us allocate up to 1 GiB for a tiny file)
     if ((uint64_t)body_len > (uint64_t)zlen * 1032 + 64)
-        return fail(err, errlen, "%s: field 'body_len': %u bytes cannot come from %u compressed bytes",
+        return err_fail(err, errlen, "%s: field 'body_len': %u bytes cannot come from %u compressed bytes",
                     origin, body_len, zlen);
     body = malloc(body_len);
-    if (!body) return fail(err, errlen, "%s: out of memory (%u bytes)", origin, body_len);
+    if (!body) return err_fail(err, errlen, "%s: out of memory (%u bytes)", origin, body_len);
     uLongf got = body_len;
     int zrc = uncompress(body, &got, buf + 20, zlen);
     if (zrc != Z_OK || got != body_len) {
         free(body);
-        return fail(err, errlen, "%s: compressed body does not inflate to %u bytes (zlib: %s)", origin,
+        return err_fail(err, errlen, "%s: compressed body does not inflate to %u bytes (zlib: %s)", origin,
                     body_len, zrc == Z_OK ? "short" : zError(zrc));
     }
 
@@ -474,25 +441,25 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
 bad:
     free(body);
     replay_free(&r);
-    return fail(err, errlen, "%s: %s", origin, msg);
+    return err_fail(err, errlen, "%s: %s", origin, msg);
 }
 
 int replay_load(Replay *r, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return fail(err, errlen, "%s: cannot seek", path); }
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return err_fail(err, errlen, "%s: cannot seek", path); }
     long sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return fail(err, errlen, "%s: cannot seek", path); }
-    if (sz > (1L << 30)) { fclose(f); return fail(err, errlen, "%s: larger than 1 GiB", path); }
+    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return err_fail(err, errlen, "%s: cannot seek", path); }
+    if (sz > (1L << 30)) { fclose(f); return err_fail(err, errlen, "%s: larger than 1 GiB", path); }
     uint8_t *buf = malloc(sz > 0 ? (size_t)sz : 1);
-    if (!buf) { fclose(f); return fail(err, errlen, "%s: out of memory", path); }
+    if (!buf) { fclose(f); return err_fail(err, errlen, "%s: out of memory", path); }
     size_t got = fread(buf, 1, (size_t)sz, f);
     int bad = ferror(f);
     fclose(f);
     if (bad || got != (size_t)sz) {
         free(buf);
-        return fail(err, errlen, "%s: read error", path);
+        return err_fail(err, errlen, "%s: read error", path);
     }
     int rc = replay_parse(r, buf, got, path, err, errlen);
     free(buf);
@@ -550,7 +517,7 @@ int replay_verify(const Replay *r, char *err, size_t errlen) {
     e.episode = r->episode - 1; // env_reset increments it
     env_reset(&e);
     if (e.w != r->w || e.h != r->h || e.tx != r->tx || e.ty != r->ty || e.cue != r->cue)
-        return fail(err, errlen,
+        return err_fail(err, errlen,
                     "episode start: re-simulated map %dx%d target (%d, %d) cue %d, recorded %dx%d "
                     "target (%d, %d) cue %d (seed/rng state do not reproduce the episode)",
                     e.w, e.h, e.tx, e.ty, e.cue, r->w, r->h, r->tx, r->ty, r->cue);
@@ -558,34 +525,34 @@ int replay_verify(const Replay *r, char *err, size_t errlen) {
     int hi = 0;
     for (int t = 0; t < r->n; t++) {
         if (frame_differs(r, t, &e, what, sizeof what))
-            return fail(err, errlen, "step %d: %s (action at step %d does not reproduce)", t, what, t - 1);
+            return err_fail(err, errlen, "step %d: %s (action at step %d does not reproduce)", t, what, t - 1);
         while (hi < r->nhash && (int)r->hash_step[hi] < t) hi++;
         if (hi < r->nhash && (int)r->hash_step[hi] == t) {
             uint64_t hs = env_hash(&e);
             if (hs != r->hash[hi])
-                return fail(err, errlen, "step %d: state hash recorded %016llx, re-simulated %016llx", t,
+                return err_fail(err, errlen, "step %d: state hash recorded %016llx, re-simulated %016llx", t,
                             (unsigned long long)r->hash[hi], (unsigned long long)hs);
         }
         uint8_t term, trunc;
         float rew = env_step(&e, r->steps[t].action, &term, &trunc);
         if (memcmp(&rew, &r->steps[t].reward, sizeof rew) != 0)
-            return fail(err, errlen, "step %d: reward recorded %g, re-simulated %g", t,
+            return err_fail(err, errlen, "step %d: reward recorded %g, re-simulated %g", t,
                         (double)r->steps[t].reward, (double)rew);
         int ended = term ? REPLAY_TERMINATED : trunc ? REPLAY_TRUNCATED : REPLAY_CUT;
         if (t < r->n - 1 && ended != REPLAY_CUT)
-            return fail(err, errlen, "step %d: the episode ended (%s) in re-simulation, but the file goes on to step %d",
+            return err_fail(err, errlen, "step %d: the episode ended (%s) in re-simulation, but the file goes on to step %d",
                         t, term ? "terminated" : "time limit", r->n);
         if (t == r->n - 1 && ended != r->end)
-            return fail(err, errlen, "step %d: end recorded %d, re-simulated %d (0 none, 1 terminated, 2 time limit)",
+            return err_fail(err, errlen, "step %d: end recorded %d, re-simulated %d (0 none, 1 terminated, 2 time limit)",
                         t, r->end, ended);
     }
     if (r->end == REPLAY_CUT && frame_differs(r, r->n, &e, what, sizeof what))
-        return fail(err, errlen, "step %d: %s", r->n, what);
+        return err_fail(err, errlen, "step %d: %s", r->n, what);
     for (int i = 0; i < r->nhash; i++)
         if ((int)r->hash_step[i] == r->n) {
             uint64_t hs = env_hash(&e);
             if (hs != r->hash[i])
-                return fail(err, errlen, "after the last step (%d): state hash recorded %016llx, re-simulated %016llx",
+                return err_fail(err, errlen, "after the last step (%d): state hash recorded %016llx, re-simulated %016llx",
                             r->n, (unsigned long long)r->hash[i], (unsigned long long)hs);
         }
     return 0;

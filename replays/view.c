@@ -1,22 +1,12 @@
 // view.c — SDL2 window presenting the software-rendered canvas (see view.h).
 #include "replays/view.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "agent/errs.h"
 #include "replays/image.h"
-
-static int fail(char *err, size_t n, const char *fmt, ...) {
-    if (err && n) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int view_set_script(View *v, const char *keys, char *err, size_t errlen) {
     v->nscript = v->script_pos = 0;
@@ -27,7 +17,7 @@ int view_set_script(View *v, const char *keys, char *err, size_t errlen) {
         size_t l = e ? (size_t)(e - p) : strlen(p);
         char name[32];
         if (l == 0 || l >= sizeof name)
-            return fail(err, errlen, "--keys: bad key name '%.*s' (SDL key names like Up, Left, Space, Return, q; WAIT for none)",
+            return err_fail(err, errlen, "--keys: bad key name '%.*s' (SDL key names like Up, Left, Space, Return, q; WAIT for none)",
                         (int)(l < 40 ? l : 40), p);
         memcpy(name, p, l);
         name[l] = 0;
@@ -35,10 +25,10 @@ int view_set_script(View *v, const char *keys, char *err, size_t errlen) {
         if (strcasecmp(name, "WAIT") != 0) {
             k = SDL_GetKeyFromName(name);
             if (k == SDLK_UNKNOWN)
-                return fail(err, errlen, "--keys: unknown key '%s' (SDL key names like Up, Left, Space, Return, q; WAIT for none)",
+                return err_fail(err, errlen, "--keys: unknown key '%s' (SDL key names like Up, Left, Space, Return, q; WAIT for none)",
                             name);
         }
-        if (v->nscript >= VIEW_MAX_SCRIPT) return fail(err, errlen, "--keys: more than %d keys", VIEW_MAX_SCRIPT);
+        if (v->nscript >= VIEW_MAX_SCRIPT) return err_fail(err, errlen, "--keys: more than %d keys", VIEW_MAX_SCRIPT);
         v->script[v->nscript++] = k;
         p = e ? e + 1 : NULL;
     }
@@ -47,7 +37,7 @@ int view_set_script(View *v, const char *keys, char *err, size_t errlen) {
 
 static int make_surface(View *v, int w, int h, char *err, size_t errlen) {
     SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_ARGB8888);
-    if (!s) return fail(err, errlen, "cannot create a %dx%d surface: %s", w, h, SDL_GetError());
+    if (!s) return err_fail(err, errlen, "cannot create a %dx%d surface: %s", w, h, SDL_GetError());
     if (v->surf) SDL_FreeSurface(v->surf);
     v->surf = s;
     v->w = w, v->h = h;
@@ -57,21 +47,21 @@ static int make_surface(View *v, int w, int h, char *err, size_t errlen) {
 
 int view_open(View *v, const char *title, int w, int h, char *err, size_t errlen) {
     if (SDL_Init(SDL_INIT_VIDEO) != 0)
-        return fail(err, errlen, "cannot open a window: %s (no display? run under xvfb-run, or use the headless options)",
+        return err_fail(err, errlen, "cannot open a window: %s (no display? run under xvfb-run, or use the headless options)",
                     SDL_GetError());
     // Without a display SDL quietly falls back to an invisible driver; say so
     // unless that was asked for (SDL_VIDEODRIVER=dummy works for scripted runs).
     const char *drv = SDL_GetCurrentVideoDriver();
     if (drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")) && !SDL_getenv("SDL_VIDEODRIVER")) {
         SDL_Quit();
-        return fail(err, errlen,
+        return err_fail(err, errlen,
                     "cannot open a window: no display (SDL found only its '%s' driver); run under xvfb-run or "
                     "set DISPLAY, or use the headless options (see 'cpcrl help')", drv);
     }
     v->win = SDL_CreateWindow(title, SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, w, h,
                               SDL_WINDOW_RESIZABLE);
     if (!v->win) {
-        fail(err, errlen, "cannot open a window: %s", SDL_GetError());
+        err_fail(err, errlen, "cannot open a window: %s", SDL_GetError());
         SDL_Quit();
         return -1;
     }
