@@ -107,6 +107,7 @@ static double sgemm_rate(void) {
 
 typedef struct {
     double fps, gflops, cpu; // frames/s, GFLOP/s, CPU seconds per wall second
+    double updates;          // updates timed
     PhaseTimes t;
 } ArmResult;
 
@@ -137,6 +138,7 @@ static int run_cpcrl(const Config *c, ArmResult *r) {
     r->fps = (tr.frames - f0) / el;
     r->gflops = cpcrl_flops(&tr.model, tr.T, tr.B) * (double)(tr.updates - u0) / el * 1e-9;
     r->cpu = (cpu_seconds() - c0) / el;
+    r->updates = (double)(tr.updates - u0);
     r->t = tr.times;
     trainer_free(&tr);
     return 0;
@@ -237,6 +239,7 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
     c.cpc_k = K;
     ArmResult r[2];
     double flops[2] = {0, 0}, tflops[2] = {0, 0};
+    double ph_act[2] = {0, 0}, ph_cpc[2] = {0, 0}, ph_bwd[2] = {0, 0}; // FLOPs per update
     for (int arm = 0; arm < 2; arm++) {
         Config ca = c;
         if (arm == 1) ca.cpc_weight = 0;
@@ -250,6 +253,9 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
         }
         flops[arm] = cpcrl_flops(&m, T, c.envs);
         tflops[arm] = torch_flops(&m, T, c.envs);
+        ph_act[arm] = model_flops_forward(&m, (T + 1) * c.envs);
+        ph_cpc[arm] = cpc_flops(T, c.envs, m.D, m.H, m.K);
+        ph_bwd[arm] = model_flops_backward(&m, T * c.envs);
         model_free(&m);
     }
     TorchResult tr;
@@ -279,6 +285,14 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
         fprintf(out, " %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n", 100 * p->env / tot,
                 100 * p->act / tot, 100 * p->loss / tot, 100 * p->cpc / tot,
                 100 * p->backward / tot, 100 * p->optim / tot);
+    }
+    for (int arm = 0; arm < 2; arm++) {
+        const PhaseTimes *p = &r[arm].t;
+        const double u = r[arm].updates * 1e-9;
+        fprintf(out, "  %-8s GFLOP/s by phase: act %.1f", arm == 0 ? "cpc on" : "cpc off",
+                p->act > 0 ? ph_act[arm] * u / p->act : 0.0);
+        if (ph_cpc[arm] > 0) fprintf(out, ", cpc %.1f", p->cpc > 0 ? ph_cpc[arm] * u / p->cpc : 0.0);
+        fprintf(out, ", backwd %.1f\n", p->backward > 0 ? ph_bwd[arm] * u / p->backward : 0.0);
     }
     fprintf(out, "  CPC overhead (frames/s off / on - 1): cpcrl %.0f%%",
             100 * (r[1].fps / r[0].fps - 1));

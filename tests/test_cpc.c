@@ -28,6 +28,8 @@
 #include "env/rng.h"
 #include "tests/fixture.h"
 
+#include <cblas.h> // after the project headers (its complex.h defines I)
+
 // ----------------------------------------------------------------------------
 // a problem instance: inputs, gradients, workspace
 
@@ -194,6 +196,48 @@ static void check_fd(int neg) {
     bad += fd_check(&p, p.z, p.dz, TB * 5, "dz");
     assert_int_equal(bad, 0);
     prob_free(&p);
+}
+
+// The score work is split over the worker threads by target step; the
+// result must not depend on how many there are: 1 thread and 2 threads give
+// the same bits (loss, stats, every gradient).
+static void run_threads(int threads, int neg, float *loss, CPCStats *st, float **g, size_t *n) {
+    openblas_set_num_threads(threads);
+    Prob p;
+    prob_init(&p, 14, 8, 16, 12, 5, neg);
+    prob_random(&p, 77, 1.0f, 1.0f, 0.6f, 0.08f);
+    zero_grads(&p);
+    *loss = prob_fb(&p, 0.7f, st);
+    const size_t TB = 14 * 8;
+    n[0] = TB * 12, n[1] = TB * 16, n[2] = (size_t)5 * 16 * 12;
+    const float *src[3] = {p.dc, p.dz, p.dW};
+    for (int i = 0; i < 3; i++) {
+        g[i] = malloc(n[i] * sizeof(float));
+        assert_non_null(g[i]);
+        memcpy(g[i], src[i], n[i] * sizeof(float));
+    }
+    prob_free(&p);
+}
+
+static void test_threads_same_bits(void **state) {
+    (void)state;
+    const int saved = openblas_get_num_threads();
+    for (int neg = 0; neg < 2; neg++) {
+        float l1, l2;
+        CPCStats s1, s2;
+        float *g1[3], *g2[3];
+        size_t n[3];
+        run_threads(1, neg, &l1, &s1, g1, n);
+        run_threads(2, neg, &l2, &s2, g2, n);
+        assert_true(memcmp(&l1, &l2, sizeof l1) == 0);
+        assert_true(memcmp(&s1, &s2, sizeof s1) == 0);
+        for (int i = 0; i < 3; i++) {
+            assert_true(memcmp(g1[i], g2[i], n[i] * sizeof(float)) == 0);
+            free(g1[i]);
+            free(g2[i]);
+        }
+    }
+    openblas_set_num_threads(saved);
 }
 
 static void test_grad_fd_batch(void **state) { (void)state; check_fd(CPC_NEGATIVES_BATCH); }
@@ -559,6 +603,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rejects),
         cmocka_unit_test(test_fast_vs_ref),
+        cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_grad_fd_batch),
         cmocka_unit_test(test_grad_fd_all),
         cmocka_unit_test(test_fixture_batch),
