@@ -396,6 +396,13 @@ eval_fails() { # NAME PATTERN FILE
 }
 "$CPCRL" eval "$good" --episodes 4 >/dev/null 2>&1
 check "eval of a good checkpoint works" $?
+# success is counted over exactly the N episodes (not the extra ones that
+# finish while the last envs complete their share): N x rate is a whole number
+ev=$("$CPCRL" eval "$good" --episodes 7 --threads 1 2>/dev/null | head -1)
+echo "$ev" | grep -q "^[^ ]*: 7 episodes" &&
+    echo "$ev" | sed -n 's/.*success \([0-9.]*\)%.*/\1/p' |
+    awk '{ k = $1 * 7 / 100; exit !(NF == 1 && (k - int(k + 0.5)) ^ 2 < 1e-4) }'
+check "eval: success rate over exactly the N episodes counted" $? "$ev"
 cp "$good" "$TMP/e1.ckpt" && truncate -s 1000 "$TMP/e1.ckpt"
 eval_fails "truncated" "CRC\|truncated" "$TMP/e1.ckpt"
 cp "$good" "$TMP/e2.ckpt" && printf '\x00' | dd of="$TMP/e2.ckpt" bs=1 seek=5000 conv=notrunc status=none
