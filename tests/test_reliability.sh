@@ -181,14 +181,16 @@ int_rows=$(rows "$R/int/log.csv")
 check "SIGINT: --resume runs to the end" $? "$(tail -2 "$TMP/res.err")"
 cmp -s "$TMP/straight/model.ckpt" "$R/int/model.ckpt"
 check "SIGINT + resume: final model.ckpt identical to straight-through" $?
-# the log gains the partial row written at the interruption; every other
-# row is at the same frames/updates (its means cover a shorter interval)
+# the log gains the partial row written at the interruption (none when the
+# interrupted update happened to end on a log boundary: that row is the
+# regular one); every other row is at the same frames/updates (its means
+# cover a shorter interval)
 cut -d, -f1,2 "$TMP/straight/log.csv" >"$TMP/s.fu"
 cut -d, -f1,2 "$R/int/log.csv" >"$TMP/i.fu"
 extra=$(comm -13 <(sort "$TMP/s.fu") <(sort "$TMP/i.fu") | wc -l)
 missing=$(comm -23 <(sort "$TMP/s.fu") <(sort "$TMP/i.fu") | wc -l)
-[ "$extra" -eq 1 ] && [ "$missing" -eq 0 ]
-check "SIGINT + resume: log.csv = straight rows + 1 partial row (at interrupt, row $int_rows)" $? \
+[ "$extra" -le 1 ] && [ "$missing" -eq 0 ]
+check "SIGINT + resume: log.csv = straight rows + at most 1 partial row (at interrupt, row $int_rows)" $? \
     "extra rows $extra, missing rows $missing"
 ls "$R/int"/*.tmp >/dev/null 2>&1
 check "SIGINT + resume: no *.tmp left" $((! $?))
