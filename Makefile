@@ -84,9 +84,10 @@ fuzz: setup
 debug:
 	@$(MAKE) --no-print-directory BUILD=build-debug BIN=build-debug/cpcrl OPT="-O0" build-debug/cpcrl
 
-# mpi: MPI-enabled ./cpcrl (mpicc, -DCPCRL_MPI) for `mpirun -np R ./cpcrl train ...`
+# mpi: MPI-enabled ./cpcrl-mpi (mpicc, -DCPCRL_MPI) for `mpirun -np R ./cpcrl-mpi train ...`
+# (./cpcrl stays the plain build)
 mpi: setup setup-mpi
-	@$(MAKE) --no-print-directory BUILD=build-mpi CC=mpicc OPT="$(OPT) -DCPCRL_MPI" cpcrl
+	@$(MAKE) --no-print-directory BUILD=build-mpi CC=mpicc OPT="$(OPT) -DCPCRL_MPI" BIN=cpcrl-mpi cpcrl-mpi
 
 setup-mpi:
 	@PKGS="openmpi-bin libopenmpi-dev" sh scripts/setup.sh
@@ -107,4 +108,4 @@ fixtures:
 
 # clean: remove build products (never runs/)
 clean:
-	rm -rf build build-asan build-debug build-mpi build-fuzz $(BIN)
+	rm -rf build build-asan build-debug build-mpi build-fuzz $(BIN) cpcrl-mpi
