@@ -129,7 +129,7 @@ void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
 // The pointwise part alone: dgates (N,4H) = dL/d(pre-activation gates a),
 // written (not added), from dh and dc (either may be NULL = zero);
 // dc_prev (N,H) += dL/dc_prev (skipped when NULL). The matrix products are
-// left to the caller, who may batch them over time (truncated BPTT only
+// left to the caller, who may batch them over the unroll (truncated BPTT only
 // needs dgates W_hh inside the loop; every weight gradient can be one GEMM
 // over all steps' dgates at the end).
 void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, const float *dc,

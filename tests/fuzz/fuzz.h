@@ -13,6 +13,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "agent/config.h"
+
 #define FUZZ_CHECK(cond, ...)                                                                  \
     do {                                                                                       \
         if (!(cond)) {                                                                         \
@@ -53,6 +55,16 @@ static inline void fuzz_check_message(const char *err, size_t errlen, const char
     FUZZ_CHECK(memchr(err, 0, errlen) != NULL, "error message not terminated");
     FUZZ_CHECK(err[0] != 0, "failure without a message");
     if (origin) FUZZ_CHECK(strstr(err, origin) != NULL, "message does not name '%s': %s", origin, err);
+}
+
+// c as config.txt text (config_write into a memory stream); free() it.
+static inline char *fuzz_config_text(const Config *c, size_t *len) {
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len);
+    FUZZ_CHECK(f != NULL, "open_memstream");
+    FUZZ_CHECK(config_write(c, f) == 0, "config_write failed");
+    fclose(f);
+    return text;
 }
 
 #endif

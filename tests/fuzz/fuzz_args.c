@@ -19,15 +19,6 @@
 
 #define MAX_ARGS 64
 
-static char *write_text(const Config *c, size_t *len) {
-    char *text = NULL;
-    FILE *f = open_memstream(&text, len);
-    FUZZ_CHECK(f != NULL, "open_memstream");
-    FUZZ_CHECK(config_write(c, f) == 0, "config_write failed");
-    fclose(f);
-    return text;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
     int groups = data[0] ? data[0] : 0xFF;
@@ -68,12 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (config_check(&c, err, sizeof err) < 0) fuzz_check_message(err, sizeof err, NULL);
         // what train writes to config.txt must read back to the same settings
         size_t l1, l2;
-        char *t1 = write_text(&c, &l1);
+        char *t1 = fuzz_config_text(&c, &l1);
         Config d;
         config_defaults(&d);
         FUZZ_CHECK(config_parse_text(&d, t1, l1, "written", err, sizeof err) == 0,
                    "written config does not parse: %s\n%s", err, t1);
-        char *t2 = write_text(&d, &l2);
+        char *t2 = fuzz_config_text(&d, &l2);
         FUZZ_CHECK(l1 == l2 && memcmp(t1, t2, l1) == 0,
                    "settings from flags do not survive config.txt:\n%s---\n%s", t1, t2);
         free(t1);

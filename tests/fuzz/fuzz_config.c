@@ -33,24 +33,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static char *write_text(const Config *c, size_t *len) {
-    char *text = NULL;
-    FILE *f = open_memstream(&text, len);
-    FUZZ_CHECK(f != NULL, "open_memstream");
-    FUZZ_CHECK(config_write(c, f) == 0, "config_write failed");
-    fclose(f);
-    return text;
-}
-
 // Written text must parse back to a config that writes the same text.
 static void check_round_trip(const Config *c) {
     size_t l1, l2;
-    char *t1 = write_text(c, &l1), err[512];
+    char *t1 = fuzz_config_text(c, &l1), err[512];
     Config d;
     config_defaults(&d);
     FUZZ_CHECK(config_parse_text(&d, t1, l1, "written", err, sizeof err) == 0,
                "written config does not parse: %s\n%s", err, t1);
-    char *t2 = write_text(&d, &l2);
+    char *t2 = fuzz_config_text(&d, &l2);
     FUZZ_CHECK(l1 == l2 && memcmp(t1, t2, l1) == 0, "config.txt does not round-trip:\n%s---\n%s", t1, t2);
     free(t1);
     free(t2);
