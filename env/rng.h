@@ -1,7 +1,7 @@
 // rng.h — per-object random numbers. Every env, sampler and initializer owns a
 // uint64_t state; no process-wide generator and no wall clock seed anything.
-// splitmix64 is
-// small, fast, passes BigCrush and is trivially seedable from (seed, index).
+// splitmix64 is small, fast, passes BigCrush and is trivially seedable from
+// (seed, index).
 #ifndef CPCRL_RNG_H
 #define CPCRL_RNG_H
 
