@@ -35,10 +35,15 @@ static int usage_error(const char *cmd, const char *msg) {
 
 static int task_arg(Config *c, const char *cmd, char **pos, int npos) {
     if (npos < 1) return 0;
+    if (npos > 1) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "unexpected argument '%.200s' (one task only)", pos[1]);
+        return usage_error(cmd, msg);
+    }
     int t = env_task_from_name(pos[0]);
     if (t < 0) {
         char msg[300];
-        snprintf(msg, sizeof msg, "unknown task '%s' (valid: goal, watermaze, keys_doors, seekavoid, tmaze)",
+        snprintf(msg, sizeof msg, "unknown task '%.100s' (valid: goal, watermaze, keys_doors, seekavoid, tmaze)",
                  pos[0]);
         return usage_error(cmd, msg);
     }
@@ -115,7 +120,7 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
         if (i + 1 >= argc) return usage_error("train", isc ? "--config: missing file" : "--resume: missing run directory");
         if (isr) resume = argv[i + 1];
         if (isc) {
-            char err[512];
+            char err[2048];
             if (config_load(c, argv[i + 1], err, sizeof err) < 0) return usage_error("train", err);
         }
     }
@@ -144,8 +149,9 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
             if (!ok) {
                 char msg[300];
                 snprintf(msg, sizeof msg,
-                         "%s cannot be changed when resuming (the run's config.txt holds it); "
-                         "only --frames, --threads, --progress and --record-every can", argv[i]);
+                         "%.60s cannot be changed when resuming (the run keeps the settings stored in "
+                         "its model.ckpt); only --frames, --threads, --progress and --record-every can",
+                         argv[i]);
                 return usage_error("train", msg);
             }
         }
@@ -181,6 +187,7 @@ static int cmd_eval(Config *c, char **pos, int npos, int argc, char **argv) {
 
 static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
     const char *what = npos ? pos[0] : "all";
+    if (npos > 1) return usage_error("bench", "expected one benchmark name (env, blas, train or all)");
     int all = !strcmp(what, "all");
     if (!all && strcmp(what, "env") && strcmp(what, "blas") && strcmp(what, "train"))
         return usage_error("bench", "unknown benchmark (valid: env, blas, train, all)");
@@ -209,6 +216,10 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
 
 static int cmd_help(Config *c, char **pos, int npos, int argc, char **argv) {
     if (npos == 0) { usage(stdout); return 0; }
+    if (npos > 1) {
+        fprintf(stderr, "cpcrl help: expected one command name\n");
+        return 2;
+    }
     const Command *cmd = find_cmd(pos[0]);
     if (!cmd) {
         fprintf(stderr, "cpcrl help: unknown command '%s'\n", pos[0]);

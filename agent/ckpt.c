@@ -26,6 +26,7 @@ typedef struct {
     int dtype, ndim;
     uint32_t dims[4];
     void *ptr;
+    int optional; // absent from older files: zeros then
 } Entry;
 
 #define MAX_ENTRIES (NN_MAX_TENSORS + 32)
@@ -35,6 +36,7 @@ static int add(Entry *e, int n, const char *name, int dtype, void *ptr, int ndim
     snprintf(e[n].name, sizeof e[n].name, "%s", name);
     e[n].dtype = dtype, e[n].ndim = ndim, e[n].ptr = ptr;
     e[n].dims[0] = d0, e[n].dims[1] = d1, e[n].dims[2] = e[n].dims[3] = 0;
+    e[n].optional = 0;
     return n + 1;
 }
 
@@ -50,7 +52,7 @@ static int model_entries(Model *m, Entry *e) {
     for (int i = 0; i < m->p.n; i++) {
         NNTensor *t = &m->p.t[i];
         snprintf(e[n].name, sizeof e[n].name, "param/%s", t->name);
-        e[n].dtype = CK_F32, e[n].ndim = t->ndim, e[n].ptr = nn_param(&m->p, i);
+        e[n].dtype = CK_F32, e[n].ndim = t->ndim, e[n].ptr = nn_param(&m->p, i), e[n].optional = 0;
         for (int d = 0; d < 4; d++) e[n].dims[d] = d < t->ndim ? (uint32_t)t->shape[d] : 0;
         n++;
     }
@@ -75,7 +77,11 @@ static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
     n = add(e, n, "state/frames", CK_F64, &tr->frames, 1, 1, 0);
     n = add(e, n, "state/updates", CK_I64, &tr->updates, 1, 1, 0);
     n = add(e, n, "state/episodes", CK_F32, &tr->ep, 1, 4, 0);
-    if (extra) n = add(e, n, "state/extra", CK_F64, extra, 1, CKPT_EXTRA, 0);
+    if (extra) {
+        n = add(e, n, "state/extra", CK_F64, extra, 1, CKPT_EXTRA_SCHED, 0);
+        n = add(e, n, "state/log", CK_F64, extra + CKPT_EXTRA_SCHED, 1, CKPT_EXTRA_LOG, 0);
+        e[n - 1].optional = 1;
+    }
     return n;
 }
 
@@ -141,6 +147,9 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
     return 0;
 }
 
+static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char *err,
+                         size_t errlen);
+
 int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *err,
               size_t errlen) {
     Trainer *tr = (Trainer *)trc; // entries hold non-const pointers; nothing is written
@@ -175,7 +184,20 @@ int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *e
     }
     buf_u32(&b, crc);
     if (b.oom) { free(b.p); return err_fail(err, errlen, "%s: out of memory", path); }
-    int rc = file_write_atomic(path, b.p, b.len, err, errlen);
+    // what is written must load: parse and check the bytes as a resume would
+    Ckpt ck;
+    char msg[512];
+    int rc = ckpt_parse(&ck, b.p, b.len, path, msg, sizeof msg);
+    if (rc == 0) {
+        rc = check_trainer(&ck, tr, extra != NULL, msg, sizeof msg);
+        ckpt_free(&ck);
+    }
+    if (rc < 0) {
+        free(b.p);
+        return err_fail(err, errlen, "%s: not written, the state fails the loader's checks (%s); "
+                        "the previous checkpoint is kept", path, msg);
+    }
+    rc = file_write_atomic(path, b.p, b.len, err, errlen);
     free(b.p);
     return rc;
 }
@@ -268,6 +290,14 @@ int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, ch
         ckpt_free(ck);
         return err_fail(err, errlen, "%s: %s", origin, msg);
     }
+    for (int i = 0; i < ck->nrec; i++) // one meaning per name: a second copy would win or lose silently
+        for (int j = 0; j < i; j++)
+            if (!strcmp(ck->rec[i].name, ck->rec[j].name)) {
+                snprintf(msg, sizeof msg, "records %d and %d are both named '%s' (duplicate)", j, i,
+                         ck->rec[i].name);
+                ckpt_free(ck);
+                return err_fail(err, errlen, "%s: %s", origin, msg);
+            }
     return 0;
 bad:
     {
@@ -310,6 +340,8 @@ static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
     const CkptRecord *found[MAX_ENTRIES];
     for (int i = 0; i < n; i++) {
         const CkptRecord *r = ckpt_find(ck, e[i].name);
+        found[i] = r;
+        if (!r && e[i].optional) continue;
         if (!r) return err_fail(err, errlen, "missing record '%s'", e[i].name);
         int same = r->dtype == e[i].dtype && r->ndim == e[i].ndim;
         for (int d = 0; same && d < e[i].ndim; d++) same = r->dims[d] == e[i].dims[d];
@@ -325,8 +357,10 @@ static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
         }
         found[i] = r;
     }
-    for (int i = 0; i < n; i++)
-        memcpy(e[i].ptr, found[i]->data, found[i]->count * DTYPE_SIZE[found[i]->dtype]);
+    for (int i = 0; i < n; i++) {
+        if (found[i]) memcpy(e[i].ptr, found[i]->data, found[i]->count * DTYPE_SIZE[found[i]->dtype]);
+        else memset(e[i].ptr, 0, entry_count(&e[i]) * DTYPE_SIZE[e[i].dtype]);
+    }
     return 0;
 }
 
@@ -347,21 +381,29 @@ int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen) {
     return apply(ck, e, n, err, errlen);
 }
 
-int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen) {
-    // Check what could index out of bounds or loop forever, on the file's
-    // bytes, before anything is copied into the trainer.
+// A record's single value, when it is there with the expected dtype.
+static int get_one(const Ckpt *ck, const char *name, int dtype, void *out) {
+    const CkptRecord *r = ckpt_find(ck, name);
+    if (!r || r->dtype != dtype || r->count != 1) return 0;
+    memcpy(out, r->data, DTYPE_SIZE[dtype]);
+    return 1;
+}
+
+// Every invariant of the trainer state in ck, on the file's bytes, before a
+// single value is copied: what could index out of bounds, overflow, loop for
+// ever or turn the weights into NaN. Shapes are checked by apply().
+static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char *err,
+                         size_t errlen) {
     const CkptRecord *r = ckpt_find(ck, "state/envs");
     if (r && r->dtype == CK_U8 && r->count == (size_t)tr->B * sizeof(Env)) {
         for (int b = 0; b < tr->B; b++) {
             Env v;
+            char msg[200];
             memcpy(&v, r->data + (size_t)b * sizeof(Env), sizeof v);
-            int bad = v.w < 3 || v.h < 3 || v.w > ENV_MAX_SIZE || v.h > ENV_MAX_SIZE || v.ax < 0 ||
-                      v.ay < 0 || v.ax >= v.w || v.ay >= v.h || v.dir < 0 || v.dir > 3 ||
-                      (v.carrying != 0 && v.carrying != ENV_KEY0 && v.carrying != ENV_KEY1) ||
-                      v.tx < 0 || v.ty < 0 || v.tx >= v.w || v.ty >= v.h || v.steps < 0 ||
-                      memcmp(&v.cfg, &tr->ecfg, sizeof v.cfg) != 0;
-            for (int i = 0; !bad && i < v.w * v.h; i++) bad = v.grid[i] >= ENV_C;
-            if (bad) return err_fail(err, errlen, "record 'state/envs': env %d state is inconsistent", b);
+            if (memcmp(&v.cfg, &tr->ecfg, sizeof v.cfg) != 0)
+                return err_fail(err, errlen, "record 'state/envs': env %d config differs from the run's", b);
+            if (env_state_check(&v, msg, sizeof msg) < 0)
+                return err_fail(err, errlen, "record 'state/envs': env %d state is inconsistent: %s", b, msg);
         }
     }
     r = ckpt_find(ck, "state/prev_action");
@@ -385,17 +427,56 @@ int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, siz
                             q->name, j, x);
         }
     }
+    // RMSProp's square average / Adam's second moment (the last n floats of
+    // the slab) is a running mean of g^2: negative would make sqrt(v) NaN
+    r = ckpt_find(ck, "opt/state");
+    if (r && r->dtype == CK_F32 && r->count == tr->opt.nstate)
+        for (size_t j = tr->opt.nstate - tr->opt.n; j < r->count; j++) {
+            float f;
+            memcpy(&f, r->data + 4 * j, 4);
+            if (f < 0)
+                return err_fail(err, errlen, "record 'opt/state': second moment at index %zu is %g, "
+                            "expected >= 0", j, (double)f);
+        }
     double fr = 0, ex[2] = {0, 0};
-    if ((r = ckpt_find(ck, "state/frames")) && r->dtype == CK_F64 && r->count == 1)
-        memcpy(&fr, r->data, 8);
-    if (fr < 0 || fr > 1e15) return err_fail(err, errlen, "record 'state/frames': %g out of range", fr);
-    if (extra && (r = ckpt_find(ck, "state/extra")) && r->dtype == CK_F64 && r->count >= 2) {
+    int64_t updates = 0, step = 0;
+    get_one(ck, "state/frames", CK_F64, &fr);
+    if (!(fr >= 0 && fr <= 1e15) || fr != floor(fr))
+        return err_fail(err, errlen, "record 'state/frames': %g, expected a whole number in 0..1e15", fr);
+    get_one(ck, "state/updates", CK_I64, &updates);
+    if (updates < 0 || (double)updates > fr) // every update adds T*B >= 1 frames
+        return err_fail(err, errlen, "record 'state/updates': %lld, expected 0..%.0f (the frame count)",
+                    (long long)updates, fr);
+    get_one(ck, "opt/step", CK_I64, &step);
+    if (step < 0 || step > updates)
+        return err_fail(err, errlen, "record 'opt/step': %lld, expected 0..%lld (the update count)",
+                    (long long)step, (long long)updates);
+    r = ckpt_find(ck, "state/episodes");
+    if (r && r->dtype == CK_F32 && r->count == 4) {
+        float ep[4];
+        memcpy(ep, r->data, sizeof ep);
+        if (ep[0] < 0 || ep[2] < 0 || ep[3] < 0)
+            return err_fail(err, errlen, "record 'state/episodes': negative count");
+    }
+    if (with_extra && (r = ckpt_find(ck, "state/extra")) && r->dtype == CK_F64 && r->count >= 2) {
         memcpy(ex, r->data, 16);
         if (ex[0] < fr || ex[1] < fr || ex[0] > fr + 1e15 || ex[1] > fr + 1e15)
             return err_fail(err, errlen,
                         "record 'state/extra': next log/checkpoint at %g/%g frames, expected after "
                         "the checkpoint's %g frames", ex[0], ex[1], fr);
     }
+    if (with_extra && (r = ckpt_find(ck, "state/log")) && r->dtype == CK_F64)
+        for (size_t j = 0; j < r->count; j++) {
+            double x;
+            memcpy(&x, r->data + 8 * j, 8);
+            if (!(x >= -1e30 && x <= 1e30))
+                return err_fail(err, errlen, "record 'state/log': value %g at index %zu out of range", x, j);
+        }
+    return 0;
+}
+
+int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen) {
+    if (check_trainer(ck, tr, extra != NULL, err, errlen) < 0) return -1;
     Entry e[MAX_ENTRIES];
     int n = trainer_entries(tr, extra, e);
     return apply(ck, e, n, err, errlen);

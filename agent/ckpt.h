@@ -42,12 +42,22 @@ typedef struct {
     int nrec;
 } Ckpt;
 
-// Extra training-loop state stored beside the trainer's (log accumulators).
-#define CKPT_EXTRA 16
+// Extra training-loop state stored beside the trainer's: CKPT_EXTRA doubles,
+// the first CKPT_EXTRA_SCHED in "state/extra" (extra[0] next log row, extra[1]
+// next checkpoint, in frames), the rest in "state/log" (the log row being
+// accumulated, so a checkpoint between two rows resumes to the same row; an
+// older file without it reads as zeros, which is what it held then).
+#define CKPT_EXTRA_SCHED 16
+#define CKPT_EXTRA_LOG 160
+#define CKPT_EXTRA (CKPT_EXTRA_SCHED + CKPT_EXTRA_LOG)
 
 // Write the trainer (and `extra`, CKPT_EXTRA doubles) to path atomically.
+// The bytes are parsed and validated as ckpt_load_trainer would before they
+// are written: a state that would not load is refused (-1) and the previous
+// file stays.
 int ckpt_save(const Trainer *tr, const double *extra, const char *path, char *err, size_t errlen);
-// Read and validate a file (magic, version, CRC, records, config). On error
+// Read and validate a file (magic, version, CRC, records with unique names,
+// config). On error
 // returns -1 with a message naming the file and what is wrong.
 int ckpt_read(Ckpt *ck, const char *path, char *err, size_t errlen);
 // Same, from memory (buf is copied). Used by the fuzzer.
@@ -57,7 +67,9 @@ void ckpt_free(Ckpt *ck);
 const CkptRecord *ckpt_find(const Ckpt *ck, const char *name);
 // Copy model parameters only (for eval/watch). Checks every tensor first.
 int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen);
-// Restore the whole trainer (built from ck->cfg). All-or-nothing.
+// Restore the whole trainer (built from ck->cfg). All-or-nothing: every
+// record is checked against its invariant first (env states, counters in
+// range, optimizer second moments >= 0, every float finite).
 int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen);
 
 // Write bytes to path atomically (path.tmp, fsync, rename, fsync dir).

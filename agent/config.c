@@ -151,6 +151,30 @@ static void to_key(char *out, size_t n, const char *name) {
     out[i] = 0;
 }
 
+// The one number syntax of every numeric flag and key: optional sign, decimal
+// digits with an optional fraction and exponent (7, -1, 0.5, 2e6, 7e-4). No
+// blanks, hex, inf or nan. Integer options take the same syntax and must be
+// whole (--max-steps 1e3 works like --frames 1e3); the seed takes digits only
+// (every 64-bit value, which a double cannot hold exactly).
+static int decimal_number(const char *s) {
+    const char *p = s;
+    if (*p == '+' || *p == '-') p++;
+    int digits = 0;
+    while (isdigit((unsigned char)*p)) p++, digits++;
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p)) p++, digits++;
+    }
+    if (!digits) return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!isdigit((unsigned char)*p)) return 0;
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    return *p == 0;
+}
+
 static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n) {
     char *base = (char *)c;
     char *end = NULL;
@@ -158,28 +182,28 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
     errno = 0;
     switch (o->type) {
     case T_INT: {
-        long v = strtol(val, &end, 10);
-        if (!*val || *end || errno)
-            return err_fail(err, n, "--%s: expected an integer, got '%s'", o->name, val);
+        double v = decimal_number(val) ? strtod(val, &end) : NAN;
+        if (!isfinite(v) || v != floor(v))
+            return err_fail(err, n, "--%s: expected a whole number (e.g. 32 or 1e3), got '%.80s'", o->name, val);
         if (v < o->lo || v > o->hi)
-            return err_fail(err, n, "--%s: expected %g..%g, got %ld", o->name, o->lo, o->hi, v);
+            return err_fail(err, n, "--%s: expected %g..%g, got %g", o->name, o->lo, o->hi, v);
         *(int *)(base + o->off) = (int)v;
         return 0;
     }
     case T_U64: {
-        if (*val == '-')
-            return err_fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
-        unsigned long long v = strtoull(val, &end, 10);
-        if (!*val || *end || errno)
-            return err_fail(err, n, "--%s: expected a non-negative integer, got '%s'", o->name, val);
+        size_t l = strspn(val, "0123456789");
+        unsigned long long v = l && !val[l] ? strtoull(val, &end, 10) : 0;
+        if (!l || val[l] || errno)
+            return err_fail(err, n, "--%s: expected a non-negative integer (digits only, at most 18446744073709551615), got '%.80s'",
+                            o->name, val);
         *(uint64_t *)(base + o->off) = (uint64_t)v;
         return 0;
     }
     case T_FLOAT:
     case T_DOUBLE: {
-        double v = strtod(val, &end);
-        if (!*val || *end || errno || !isfinite(v))
-            return err_fail(err, n, "--%s: expected a number, got '%s'", o->name, val);
+        double v = decimal_number(val) ? strtod(val, &end) : NAN;
+        if (!isfinite(v))
+            return err_fail(err, n, "--%s: expected a number (e.g. 0.5 or 7e-4), got '%.80s'", o->name, val);
         if (v < o->lo || v > o->hi)
             return err_fail(err, n, "--%s: expected %g..%g, got %g", o->name, o->lo, o->hi, v);
         if (o->type == T_FLOAT) *(float *)(base + o->off) = (float)v;
@@ -314,6 +338,9 @@ int config_check(const Config *c, char *err, size_t errlen) {
     }
     if (c->optim == OPTIM_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
         return err_fail(err, errlen, "--beta1/--beta2 must be below 1");
+    if (!c->runs_dir[0])
+        return err_fail(err, errlen, "--runs-dir: expected a directory, got an empty path "
+                        "(an unset variable?)");
     size_t nl = strlen(c->name);
     if (nl && (isspace((unsigned char)c->name[0]) || isspace((unsigned char)c->name[nl - 1])))
         return err_fail(err, errlen, "--name '%s': must not start or end with a blank", c->name);
@@ -337,6 +364,29 @@ int config_write(const Config *c, FILE *f) {
     return ferror(f) ? -1 : 0;
 }
 
+int config_diff(const Config *a, const Config *b, const char *const *skip, const char *aname,
+                const char *bname, char *out, size_t n) {
+    int nd = 0;
+    size_t used = 0;
+    if (n) out[0] = 0;
+    for (int i = 0; i < NOPTS; i++) {
+        const Opt *o = &OPTS[i];
+        if (!(o->group & G_TRAIN_ALL)) continue;
+        int skipped = 0;
+        for (int k = 0; skip && skip[k]; k++) skipped |= key_eq(skip[k], o->name);
+        char va[300], vb[300], key[64];
+        format_opt(a, o, va, sizeof va);
+        format_opt(b, o, vb, sizeof vb);
+        if (skipped || !strcmp(va, vb)) continue;
+        to_key(key, sizeof key, o->name);
+        if (used < n)
+            used += (size_t)snprintf(out + used, n - used, "%s%s (%s %s, %s %s)", nd ? ", " : "", key,
+                                     aname, va, bname, vb);
+        nd++;
+    }
+    return nd;
+}
+
 static char *trim(char *s) {
     while (*s == ' ' || *s == '\t') s++;
     char *e = s + strlen(s);
@@ -349,6 +399,9 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
     char line[512];
     size_t i = 0;
     int lineno = 0;
+    int seen[NOPTS]; // line of each key so far (0 = not yet)
+    memset(seen, 0, sizeof seen);
+    if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) i = 3; // UTF-8 BOM (editors on Windows)
     while (i < len) {
         size_t j = i;
         while (j < len && text[j] != '\n') j++;
@@ -371,6 +424,10 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
         const Opt *o = find_opt(key);
         if (!o || !(o->group & G_TRAIN_ALL))
             return err_fail(err, errlen, "%s:%d: unknown key '%.60s'", origin, lineno, key);
+        if (seen[o - OPTS])
+            return err_fail(err, errlen, "%s:%d: key '%.60s' given twice (first on line %d)", origin,
+                            lineno, key, seen[o - OPTS]);
+        seen[o - OPTS] = lineno;
         char msg[200];
         if (set_opt(c, o, val, msg, sizeof msg) < 0)
             return err_fail(err, errlen, "%s:%d: %s", origin, lineno, msg);
@@ -378,8 +435,10 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
     return 0;
 }
 
-int config_load(Config *c, const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
+int config_load(Config *c, const char *path_in, char *err, size_t errlen) {
+    char path[ERR_PATH_MAX + 4]; // as shown in messages
+    snprintf(path, sizeof path, "%s%s", ERR_PATH(path_in));
+    FILE *f = fopen(path_in, "rb");
     if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     char *buf = malloc(1 << 20);
     if (!buf) { fclose(f); return err_fail(err, errlen, "%s: out of memory", path); }

@@ -72,6 +72,11 @@ int config_parse_args(Config *c, int argc, char **argv, int groups, char **pos,
 int config_check(const Config *c, char *err, size_t errlen);
 // config.txt: every training setting as `key = value`, readable back.
 int config_write(const Config *c, FILE *f);
+// The training settings that differ between a and b (keys in `skip`, a
+// NULL-terminated list, aside): "lr (A 0.5, B 0.0007), ..." into out, with
+// aname/bname naming the two sides. Returns how many differ.
+int config_diff(const Config *a, const Config *b, const char *const *skip, const char *aname,
+                const char *bname, char *out, size_t n);
 int config_load(Config *c, const char *path, char *err, size_t errlen);
 // Parse config.txt text from memory (used by config_load and the fuzzer).
 int config_parse_text(Config *c, const char *text, size_t len, const char *origin,

@@ -1,13 +1,17 @@
 // train.c — the training loop around the Trainer (see train.h).
 //
-// Run directory runs/NAME/: config.txt (every setting; --config loads it),
-// log.csv (a row per --log-every frames), model.ckpt (latest checkpoint,
-// replaced atomically every --ckpt-every frames, at the end and on Ctrl+C).
+// Run directory runs/NAME/: config.txt (every setting; --config loads it;
+// rewritten from each checkpoint), log.csv (a row per --log-every frames,
+// every write checked), model.ckpt (latest checkpoint: at update 0, then
+// replaced atomically every --ckpt-every frames, at the end and on a signal),
+// train.lock (one trainer per directory).
 #include "agent/train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #include "agent/blas.h"
 #include "agent/ckpt.h"
 #include "agent/dist.h"
+#include "agent/errs.h"
 #include "env/rng.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -65,61 +70,146 @@ typedef struct {
     EnvLog ep;
 } LogAcc;
 
-static void log_header(FILE *f, int K) {
-    fprintf(f, "frames,updates,sps,episodes,return_mean,success_rate,episode_length,"
-               "policy_loss,value_loss,entropy,grad_norm,lr");
-    if (K > 0) {
-        fprintf(f, ",cpc_loss");
-        for (int k = 1; k <= K; k++) fprintf(f, ",cpc_acc_%d", k);
-    }
-    fprintf(f, "\n");
+// Rows are formatted whole into a buffer and written with write(2) on an fd
+// (no stdio buffer that could hold half a row across a failure): a failed
+// write stops the run (see train_main), and a row cut short by a full disk is
+// dropped by log_truncate on resume.
+typedef struct {
+    char buf[8192];
+    size_t len;
+} Row;
+
+static void row_add(Row *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void row_add(Row *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->buf + r->len, sizeof r->buf - r->len, fmt, ap);
+    va_end(ap);
+    if (n > 0) r->len += (size_t)n < sizeof r->buf - r->len ? (size_t)n : sizeof r->buf - r->len - 1;
 }
 
-static void log_row(FILE *f, const Trainer *tr, const LogAcc *a, double sps, int K) {
-    double ne = a->ep.episodes, n = a->n > 0 ? a->n : 1;
-    fprintf(f, "%.0f,%lld,%.0f,%.0f,", tr->frames, (long long)tr->updates, sps, ne);
-    if (ne > 0)
-        fprintf(f, "%.6g,%.6g,%.6g,", a->ep.ret / ne, a->ep.success / ne, a->ep.length / ne);
-    else
-        fprintf(f, "nan,nan,nan,");
-    fprintf(f, "%.6g,%.6g,%.6g,%.6g,%.6g", a->pl / n, a->vl / n, a->ent / n, a->gn / n, a->lr / n);
-    if (K > 0) {
-        fprintf(f, ",%.6g", a->cpc / n);
-        for (int k = 0; k < K; k++)
-            fprintf(f, ",%.6g", a->accn[k] > 0 ? a->acc[k] / a->accn[k] : NAN);
+// 0, or -1 with errno set
+static int write_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = ENOSPC;
+            return -1;
+        }
+        p += w, n -= (size_t)w;
     }
-    fprintf(f, "\n");
-    fflush(f);
+    return 0;
+}
+
+static int log_header(int fd, int K) {
+    Row r = {.len = 0};
+    row_add(&r, "frames,updates,sps,episodes,return_mean,success_rate,episode_length,"
+                "policy_loss,value_loss,entropy,grad_norm,lr");
+    if (K > 0) {
+        row_add(&r, ",cpc_loss");
+        for (int k = 1; k <= K; k++) row_add(&r, ",cpc_acc_%d", k);
+    }
+    row_add(&r, "\n");
+    return write_all(fd, r.buf, r.len);
+}
+
+static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K) {
+    Row r = {.len = 0};
+    double ne = a->ep.episodes, n = a->n > 0 ? a->n : 1;
+    row_add(&r, "%.0f,%lld,%.0f,%.0f,", tr->frames, (long long)tr->updates, sps, ne);
+    if (ne > 0)
+        row_add(&r, "%.6g,%.6g,%.6g,", a->ep.ret / ne, a->ep.success / ne, a->ep.length / ne);
+    else
+        row_add(&r, "nan,nan,nan,");
+    row_add(&r, "%.6g,%.6g,%.6g,%.6g,%.6g", a->pl / n, a->vl / n, a->ent / n, a->gn / n, a->lr / n);
+    if (K > 0) {
+        row_add(&r, ",%.6g", a->cpc / n);
+        for (int k = 0; k < K; k++)
+            row_add(&r, ",%.6g", a->accn[k] > 0 ? a->acc[k] / a->accn[k] : NAN);
+    }
+    row_add(&r, "\n");
+    return write_all(fd, r.buf, r.len);
+}
+
+// The row being accumulated, in a checkpoint's "state/log" (CKPT_EXTRA_LOG
+// doubles), so a checkpoint between two rows resumes to the same next row.
+#define LOGACC_DOUBLES (11 + 2 * A2C_MAX_K)
+_Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
+
+static void logacc_pack(const LogAcc *a, double *x) {
+    double head[11] = {a->n, a->pl, a->vl, a->ent, a->cpc, a->gn, a->lr,
+                       a->ep.episodes, a->ep.ret, a->ep.length, a->ep.success};
+    memset(x, 0, CKPT_EXTRA_LOG * sizeof *x);
+    memcpy(x, head, sizeof head);
+    memcpy(x + 11, a->acc, sizeof a->acc);
+    memcpy(x + 11 + A2C_MAX_K, a->accn, sizeof a->accn);
+}
+
+static void logacc_unpack(LogAcc *a, const double *x) {
+    a->n = x[0], a->pl = x[1], a->vl = x[2], a->ent = x[3], a->cpc = x[4], a->gn = x[5], a->lr = x[6];
+    a->ep.episodes = (float)x[7], a->ep.ret = (float)x[8];
+    a->ep.length = (float)x[9], a->ep.success = (float)x[10];
+    memcpy(a->acc, x + 11, sizeof a->acc);
+    memcpy(a->accn, x + 11 + A2C_MAX_K, sizeof a->accn);
 }
 
 // ----------------------------------------------------------------------------
 // train
 
 // On resume, drop log rows past the checkpoint (written after it by a run
-// that was then killed), so the resumed log continues exactly where the
-// checkpointed state is. Rewritten atomically; untouched when nothing is past.
+// that was then killed) and a last row cut short (a full disk), so the
+// resumed log continues exactly where the checkpointed state is. Rewritten
+// atomically; untouched when nothing is dropped. Returns 0, 1 when there is
+// no log to continue (missing, or not even a whole header: the caller starts
+// a new one), or -1 with a message.
 static int log_truncate(const char *path, double frames, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
+    if (!f && errno == ENOENT) return 1;
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     char *out = NULL, line[8192];
     size_t outlen = 0;
     FILE *mf = open_memstream(&out, &outlen);
-    if (!mf) { fclose(f); snprintf(err, errlen, "out of memory"); return -1; }
-    int lineno = 0, dropped = 0;
+    if (!mf) { fclose(f); return err_fail(err, errlen, "out of memory"); }
+    int lineno = 0, dropped = 0, header = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
-        if (lineno > 1 && strtod(line, NULL) > frames) { dropped = 1; continue; }
+        size_t l = strlen(line);
+        int whole = l > 0 && line[l - 1] == '\n';
+        if (lineno == 1) header = whole;
+        if (!whole || (lineno > 1 && strtod(line, NULL) > frames)) { dropped = 1; continue; }
         fputs(line, mf);
     }
+    int rerr = ferror(f);
     fclose(f);
-    fclose(mf);
-    int rc = 0;
-    if (dropped) rc = file_write_atomic(path, out, outlen, err, errlen);
+    if (fclose(mf) != 0 || rerr) {
+        free(out);
+        return err_fail(err, errlen, "%s: %s", path, rerr ? "read error" : "out of memory");
+    }
+    int rc = !header ? 1 : dropped ? file_write_atomic(path, out, outlen, err, errlen) : 0;
     free(out);
     return rc;
+}
+
+// One trainer per run directory: a POSIX record lock on DIR/train.lock, held
+// while the process lives (the kernel drops it when the holder dies, even by
+// SIGKILL, so a stale lock never needs cleaning up) and able to name its
+// holder (F_GETLK gives the pid). Returns the fd to keep open, or -1.
+static int run_lock(const char *dir, char *err, size_t errlen) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_SETLK, &fl) == 0) return fd;
+    int e = errno;
+    struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int got = (e == EACCES || e == EAGAIN) && fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK;
+    close(fd);
+    if (got)
+        return err_fail(err, errlen, "%s is in use by another trainer (pid %ld holds %s); stop it "
+                        "first, or pick another --name", dir, (long)who.l_pid, path);
+    return err_fail(err, errlen, "%s: cannot lock: %s", path, strerror(e));
 }
 
 // Checksum of the parameters (compared across MPI ranks).
@@ -131,17 +221,62 @@ static uint64_t param_checksum(const Model *m) {
     return h;
 }
 
+// config.txt is the checkpoint's config as text, rewritten (atomically, when
+// it changed) after every checkpoint, so it always matches model.ckpt.
+static int write_config_txt(const Config *cfg, const char *path, char **last, char *err,
+                            size_t errlen) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    if (!mf) return err_fail(err, errlen, "%s: out of memory", path);
+    int bad = config_write(cfg, mf) < 0;
+    if (fclose(mf) != 0 || bad) { free(text); return err_fail(err, errlen, "%s: out of memory", path); }
+    if (*last && !strcmp(*last, text)) { free(text); return 0; }
+    if (file_write_atomic(path, text, len, err, errlen) < 0) { free(text); return -1; }
+    free(*last);
+    *last = text;
+    return 0;
+}
+
+// On resume, config.txt must say what model.ckpt holds (a setting edited in
+// config.txt cannot take effect: the checkpoint's settings rule). Settings
+// the resume command may change are not compared. 0 when it agrees or is
+// missing (it is rewritten at the next checkpoint); else -1 and a message.
+static int check_config_txt(const Config *ck_cfg, const char *path, const char *ckpath, char *err,
+                            size_t errlen) {
+    static const char *const RUNTIME[] = {"frames", "threads", "progress", NULL};
+    if (access(path, F_OK) < 0 && errno == ENOENT) return 0;
+    Config txt;
+    config_defaults(&txt);
+    char msg[1024];
+    if (config_load(&txt, path, msg, sizeof msg) < 0)
+        return err_fail(err, errlen, "%s; the run's settings are those stored in %s: undo the edit, "
+                        "or delete config.txt to have it rewritten from them", msg, ckpath);
+    char diff[1024];
+    if (config_diff(&txt, ck_cfg, RUNTIME, "config.txt", "model.ckpt", diff, sizeof diff) > 0)
+        return err_fail(err, errlen, "%s differs from the settings stored in %s: %s. A resumed run "
+                        "keeps its settings: undo the edit (or delete config.txt to have it rewritten "
+                        "from model.ckpt), or start a new run with --config %s --name NEW",
+                        path, ckpath, diff, path);
+    return 0;
+}
+
 int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
-    char err[2048], dir[1024];
+    char err[4096], dir[1024];
     Config cfg = *cfg_in;
     Ckpt ck = {0};
     double extra[CKPT_EXTRA] = {0};
     const int rank = dist_rank(), world = dist_size(), lead = rank == 0;
     char logpath[1100], cfgpath[1100], ckpath[1100];
-    int fail = 0;
+    int fail = 0, lockfd = -1;
+    char *cfgtext = NULL; // config.txt as last written
 
     if (resume_dir) {
-        snprintf(dir, sizeof dir, "%s", resume_dir);
+        if (snprintf(dir, sizeof dir, "%s", resume_dir) >= (int)sizeof dir) {
+            fprintf(stderr, "cpcrl train --resume: %s%s: path longer than %zu characters\n",
+                    ERR_PATH(resume_dir), sizeof dir - 1);
+            return 1;
+        }
         size_t l = strlen(dir);
         while (l > 1 && dir[l - 1] == '/') dir[--l] = 0;
     } else {
@@ -157,9 +292,26 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
     else snprintf(ckpath, sizeof ckpath, "%s/model.rank%d.ckpt", dir, rank);
 
     if (resume_dir) {
-        if (ckpt_read(&ck, ckpath, err, sizeof err) < 0) {
+        struct stat st;
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "cpcrl train --resume: %s%s: %s\n", ERR_PATH(dir),
+                    stat(dir, &st) < 0 ? strerror(errno) : "not a directory");
+            fail = 1;
+        } else if (lead && (lockfd = run_lock(dir, err, sizeof err)) < 0) {
             fprintf(stderr, "cpcrl train --resume: %s\n", err);
             fail = 1;
+        } else if (access(ckpath, F_OK) < 0 && errno == ENOENT) {
+            fprintf(stderr, "cpcrl train --resume: %s: cannot open: %s: the run stopped before its "
+                    "first checkpoint, so there is no checkpoint to resume from; start it again with "
+                    "'cpcrl train --config %s' (a fresh start reuses a directory without model.ckpt)\n",
+                    ckpath, strerror(ENOENT), cfgpath);
+            fail = 1;
+        } else if (ckpt_read(&ck, ckpath, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl train --resume: %s\n", err);
+            fail = 1;
+        } else if (lead && check_config_txt(&ck.cfg, cfgpath, ckpath, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl train --resume: %s\n", err);
+            fail = 2;
         } else {
             double frames = cfg.frames;
             int threads = cfg.threads, progress = cfg.progress;
@@ -167,26 +319,27 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
             if (cfg_frames_given) cfg.frames = frames; // allow extending a run
             cfg.threads = threads, cfg.progress = progress;
         }
-    } else if (lead && access(logpath, F_OK) == 0) {
-        fprintf(stderr,
-                "cpcrl train: %s already holds a run; continue it with --resume %s, or pick "
-                "another --name\n", dir, dir);
-        fail = 1;
     }
     if (!fail && config_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl train: %s\n", err);
         fail = 1;
     }
-    if (dist_allreduce_max_i(fail)) { ckpt_free(&ck); return 1; }
+    if ((fail = dist_allreduce_max_i(fail))) {
+        ckpt_free(&ck);
+        if (lockfd >= 0) close(lockfd);
+        return fail;
+    }
 
     blas_set_threads(cfg.threads);
     Trainer tr;
     if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl train: %s\n", err);
         ckpt_free(&ck);
+        if (lockfd >= 0) close(lockfd);
         dist_abort(1);
         return 1;
     }
+    int newlog = !resume_dir;
     if (resume_dir) {
         // validate everything before touching the run directory
         int rc = ckpt_load_trainer(&ck, &tr, extra, err, sizeof err);
@@ -194,53 +347,78 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         if (rc < 0) {
             fprintf(stderr, "cpcrl train --resume: %s: %s\n", ckpath, err);
             fail = 1;
-        } else if (lead && log_truncate(logpath, tr.frames, err, sizeof err) < 0) {
+        } else if (lead && (rc = log_truncate(logpath, tr.frames, err, sizeof err)) < 0) {
             fprintf(stderr, "cpcrl train --resume: %s\n", err);
             fail = 1;
+        } else if (lead && rc == 1) {
+            fprintf(stderr, "cpcrl train --resume: %s is missing or has no header: starting a new "
+                    "one (rows before %.0f frames are not in it)\n", logpath, tr.frames);
+            newlog = 1;
         }
     } else if (lead) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *mf = NULL;
         if (file_mkdir_p(dir) < 0) {
             fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
             fail = 1;
-        } else if (!(mf = open_memstream(&text, &len)) || config_write(&cfg, mf) < 0) {
-            fprintf(stderr, "cpcrl train: out of memory\n");
-            fail = 1;
-        }
-        if (mf) fclose(mf);
-        if (!fail && file_write_atomic(cfgpath, text, len, err, sizeof err) < 0) {
+        } else if ((lockfd = run_lock(dir, err, sizeof err)) < 0) {
             fprintf(stderr, "cpcrl train: %s\n", err);
             fail = 1;
+        } else if (access(ckpath, F_OK) == 0) {
+            fprintf(stderr,
+                    "cpcrl train: %s already holds a run; continue it with --resume %s, or pick "
+                    "another --name\n", dir, dir);
+            fail = 1;
+        } else if (access(logpath, F_OK) == 0 || access(cfgpath, F_OK) == 0) {
+            fprintf(stderr, "cpcrl train: %s holds a run stopped before its first checkpoint; "
+                    "starting it again\n", dir);
         }
-        free(text);
     }
-    FILE *logf = NULL;
+    // the schedule, and the row being accumulated (a checkpoint between rows)
+    double next_log = resume_dir ? extra[0] : cfg.log_every;
+    double next_ckpt = resume_dir ? extra[1] : cfg.ckpt_every;
+    LogAcc acc;
+    memset(&acc, 0, sizeof acc);
+    if (resume_dir) logacc_unpack(&acc, extra + CKPT_EXTRA_SCHED);
+    // a fresh run writes config.txt and its first checkpoint (update 0)
+    // before log.csv: whatever exists can be resumed (every rank waits for
+    // rank 0 to have made the directory)
+    fail = dist_allreduce_max_i(fail);
+    if (!fail && !resume_dir) {
+        extra[0] = next_log, extra[1] = next_ckpt;
+        logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
+        if (lead && write_config_txt(&tr.cfg, cfgpath, &cfgtext, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl train: %s\n", err);
+            fail = 1;
+        } else if (ckpt_save(&tr, extra, ckpath, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl train: first checkpoint failed: %s\n", err);
+            fail = 1;
+        }
+    }
+    int logfd = -1;
     const int K = tr.use_cpc ? tr.model.K : 0;
     if (!fail && lead) {
-        logf = fopen(logpath, resume_dir ? "a" : "w");
-        if (!logf) {
+        logfd = open(logpath, O_WRONLY | O_CREAT | O_CLOEXEC | (newlog ? O_TRUNC : O_APPEND), 0644);
+        if (logfd < 0) {
             fprintf(stderr, "cpcrl train: cannot open %s: %s\n", logpath, strerror(errno));
             fail = 1;
-        } else if (!resume_dir) {
-            log_header(logf, K);
+        } else if (newlog && log_header(logfd, K) < 0) {
+            fprintf(stderr, "cpcrl train: writing %s failed: %s\n", logpath, strerror(errno));
+            fail = 1;
         }
     }
     if (dist_allreduce_max_i(fail)) {
-        if (logf) fclose(logf);
+        if (logfd >= 0) close(logfd);
+        if (lockfd >= 0) close(lockfd);
+        free(cfgtext);
         trainer_free(&tr);
         return 1;
     }
 
-    // extra[0] = frames of the next log row, extra[1] = of the next checkpoint
-    double next_log = resume_dir ? extra[0] : cfg.log_every;
-    double next_ckpt = resume_dir ? extra[1] : cfg.ckpt_every;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); // a closed terminal or dropped ssh: save and stop
     g_stop = 0;
     // fault injection for the tests: CPCRL_FAULT_NAN_AT=U makes update U's loss NaN
     const char *nan_at = getenv("CPCRL_FAULT_NAN_AT");
@@ -254,10 +432,8 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
                 cfg.envs * world, world > 1 ? " (over MPI ranks)" : "", cfg.unroll,
                 tr.use_cpc ? "on" : "off", (int)tr.model.p.total, tr.frames, cfg.frames);
 
-    LogAcc acc;
-    memset(&acc, 0, sizeof acc);
     double t_start = now(), f_start = tr.frames, t_row = t_start, f_row = tr.frames;
-    double last_ret = NAN;
+    double last_ret = NAN, ck_frames = tr.frames; // frames of the last checkpoint
     int status = 0, interrupted = 0;
     while (tr.frames < cfg.frames) {
         trainer_rollout(&tr);
@@ -268,9 +444,11 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
             if (lead)
                 fprintf(stderr,
                         "\ncpcrl train: non-finite %s at update %lld (loss %g: policy %g, value %g, "
-                        "entropy %g, cpc %g; grad norm %g); stopping, last good checkpoint kept in %s\n",
+                        "entropy %g, cpc %g; grad norm %g); stopping, last good checkpoint kept in %s "
+                        "(%.0f frames)\n",
                         !isfinite(st.loss) ? "loss" : "gradient", (long long)tr.updates + 1, st.loss,
-                        st.policy_loss, st.value_loss, st.entropy, st.cpc_loss, st.grad_norm, ckpath);
+                        st.policy_loss, st.value_loss, st.entropy, st.cpc_loss, st.grad_norm, ckpath,
+                        ck_frames);
             status = 1;
             break;
         }
@@ -301,7 +479,17 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
             acc.ep.length = (float)epsum[2], acc.ep.success = (float)epsum[3];
             double t = now();
             double sps = (tr.frames - f_row) / (t - t_row > 1e-9 ? t - t_row : 1e-9);
-            if (lead) log_row(logf, &tr, &acc, sps, K);
+            // a row that cannot be written stops the run like a failed
+            // checkpoint: no checkpoint past a row the log does not have
+            int lfail = lead && log_row(logfd, &tr, &acc, sps, K) < 0;
+            if (lfail)
+                fprintf(stderr, "\ncpcrl train: writing %s failed: %s; stopping (the checkpoint at "
+                        "%.0f frames is kept; resume with --resume %s)\n", logpath, strerror(errno),
+                        ck_frames, dir);
+            if (dist_allreduce_max_i(lfail)) {
+                status = 1;
+                break;
+            }
             if (acc.ep.episodes > 0) last_ret = acc.ep.ret / acc.ep.episodes;
             memset(&acc, 0, sizeof acc);
             t_row = t, f_row = tr.frames;
@@ -320,22 +508,33 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
                         tty ? "\r\033[K" : "", cfg.name, fr, tot, 100.0 * tr.frames / cfg.frames,
                         rate, last_ret, cpcs, eta, tty ? "" : "\n");
             }
-            if (tr.frames >= next_ckpt || done || interrupted) {
-                while (next_ckpt <= tr.frames) next_ckpt += cfg.ckpt_every;
-                extra[0] = next_log, extra[1] = next_ckpt;
-                int ckfail = ckpt_save(&tr, extra, ckpath, err, sizeof err) < 0;
-                if (ckfail) fprintf(stderr, "\ncpcrl train: checkpoint failed: %s\n", err);
-                if (dist_allreduce_max_i(ckfail)) {
-                    status = 1;
-                    break;
-                }
+        }
+        // checkpoints on their own schedule (also between log rows)
+        if (tr.frames >= next_ckpt || done || interrupted) {
+            while (next_ckpt <= tr.frames) next_ckpt += cfg.ckpt_every;
+            extra[0] = next_log, extra[1] = next_ckpt;
+            logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
+            int ckfail = 0;
+            // the rows the checkpoint covers are on disk before it is
+            if (lead && fsync(logfd) < 0 && errno != EINVAL) {
+                snprintf(err, sizeof err, "%s: fsync failed: %s", logpath, strerror(errno));
+                ckfail = 1;
             }
+            if (!ckfail && ckpt_save(&tr, extra, ckpath, err, sizeof err) < 0) ckfail = 1;
+            if (!ckfail && lead && write_config_txt(&tr.cfg, cfgpath, &cfgtext, err, sizeof err) < 0)
+                ckfail = 1;
+            if (ckfail) fprintf(stderr, "\ncpcrl train: checkpoint failed: %s\n", err);
+            if (dist_allreduce_max_i(ckfail)) {
+                status = 1;
+                break;
+            }
+            ck_frames = tr.frames;
         }
         if (interrupted) break;
     }
     if (tty) fprintf(stderr, "\n");
-    if (logf && fclose(logf) != 0 && status == 0) {
-        fprintf(stderr, "cpcrl train: writing %s failed\n", logpath);
+    if (logfd >= 0 && close(logfd) != 0 && status == 0) {
+        fprintf(stderr, "cpcrl train: writing %s failed: %s\n", logpath, strerror(errno));
         status = 1;
     }
     if (status == 0 && lead) {
@@ -343,6 +542,8 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
                 interrupted ? "interrupted, saved" : "done", tr.frames, ckpath);
         if (interrupted) fprintf(stderr, "  continue with: cpcrl train --resume %s\n", dir);
     }
+    if (lockfd >= 0) close(lockfd);
+    free(cfgtext);
     trainer_free(&tr);
     return status;
 }

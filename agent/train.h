@@ -16,8 +16,9 @@ void train_set_hook(const TrainHook *hook); // NULL clears
 
 // Train per cfg; with resume_dir, continue the run stored there (its
 // config.txt and model.ckpt; cfg is ignored except for --frames, which may
-// extend the run). Returns 0 on success (also after Ctrl+C), 1 on error
-// (message printed to stderr).
+// extend the run). Returns 0 on success (also after Ctrl+C/SIGTERM/SIGHUP),
+// 1 on error (message printed to stderr; also when another trainer holds the
+// run directory's lock), 2 when config.txt disagrees with the checkpoint.
 int train_main(Config *cfg, const char *resume_dir, int cfg_frames_given);
 
 typedef struct {

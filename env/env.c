@@ -43,6 +43,7 @@
 #include "env/env.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +542,47 @@ void env_log_take(Env *e, EnvLog *out) {
     out->length += e->log.length;
     out->success += e->log.success;
     memset(&e->log, 0, sizeof e->log);
+}
+
+// Invariants of a state that env_step may continue from (a checkpoint's env
+// is checked with this before it is used): sizes and pose inside the map,
+// known cell kinds, counters that cannot overflow before the time limit ends
+// the episode, and a floor cell to respawn on (goal/watermaze respawn the
+// agent on a random floor cell other than the platform).
+int env_state_check(const Env *e, char *err, size_t errlen) {
+    EnvConfig c = e->cfg;
+    env_config_defaults(&c);
+    if (memcmp(&c, &e->cfg, sizeof c) != 0 || env_config_check(&c, NULL, 0) < 0)
+        return fail(err, errlen, "config invalid or not in its defaulted form");
+    if (e->w < 3 || e->h < 3 || e->w > ENV_MAX_SIZE || e->h > ENV_MAX_SIZE)
+        return fail(err, errlen, "map %dx%d, expected 3..%d a side", e->w, e->h, ENV_MAX_SIZE);
+    if (e->ax < 0 || e->ay < 0 || e->ax >= e->w || e->ay >= e->h || e->dir < 0 || e->dir > 3)
+        return fail(err, errlen, "agent at (%d,%d) heading %d, outside the %dx%d map", e->ax, e->ay,
+                    e->dir, e->w, e->h);
+    if (e->tx < 0 || e->ty < 0 || e->tx >= e->w || e->ty >= e->h)
+        return fail(err, errlen, "target (%d,%d) outside the %dx%d map", e->tx, e->ty, e->w, e->h);
+    if (e->carrying != 0 && e->carrying != ENV_KEY0 && e->carrying != ENV_KEY1)
+        return fail(err, errlen, "carrying kind %d, expected 0 or a key", e->carrying);
+    if (e->cue < 0 || e->cue > 1 || e->picked < 0 || e->picked > 1)
+        return fail(err, errlen, "cue %d / key flag %d, expected 0 or 1", e->cue, e->picked);
+    if (e->steps < 0 || e->steps > c.max_steps)
+        return fail(err, errlen, "steps %d, expected 0..%d (the time limit)", e->steps, c.max_steps);
+    if (e->ep_success < 0 || e->ep_success > e->steps)
+        return fail(err, errlen, "successes %d, expected 0..%d (one per step at most)", e->ep_success,
+                    e->steps);
+    if (!isfinite(e->ep_return) || !isfinite(e->log.episodes) || !isfinite(e->log.ret) ||
+        !isfinite(e->log.length) || !isfinite(e->log.success) || e->log.episodes < 0)
+        return fail(err, errlen, "episode return or statistics not finite (or negative count)");
+    int nfloor = 0;
+    for (int y = 0; y < e->h; y++)
+        for (int x = 0; x < e->w; x++) {
+            int k = e->grid[y * e->w + x];
+            if (k >= ENV_C) return fail(err, errlen, "cell (%d,%d) of kind %d, expected 0..%d", x, y, k, ENV_C - 1);
+            nfloor += k == ENV_EMPTY && x > 0 && y > 0 && x < e->w - 1 && y < e->h - 1 &&
+                     !(x == e->tx && y == e->ty);
+        }
+    if (nfloor == 0) return fail(err, errlen, "no floor cell inside the walls to respawn on");
+    return 0;
 }
 
 // ---------------------------------------------------------------------------

@@ -130,6 +130,9 @@ float env_step(Env *e, int action, uint8_t *terminated, uint8_t *truncated);
 uint64_t env_hash(const Env *e);
 // Move the accumulated stats into *out (adding) and clear them.
 void env_log_take(Env *e, EnvLog *out);
+// 0 when e is a state env_step can continue from (map, pose, counters,
+// cell kinds, a floor cell to respawn on); else -1 and what is wrong.
+int env_state_check(const Env *e, char *err, size_t errlen);
 
 // Text rendering of the map (one char per cell, agent as ^>v<; watermaze's
 // hidden platform as 'P') and of an observation ('?' = unseen, the agent's

@@ -122,6 +122,7 @@ static void test_failed_write_keeps_previous(void **state) {
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     g_a.frames += 1000; // a different checkpoint
     double extra[CKPT_EXTRA] = {0};
+    extra[0] = extra[1] = g_a.frames + 1;
     int rc = ckpt_save(&g_a, extra, path, err, sizeof err);
     g_a.frames -= 1000;
     setrlimit(RLIMIT_FSIZE, &old);
@@ -129,6 +130,40 @@ static void test_failed_write_keeps_previous(void **state) {
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err, tmp));
     assert_non_null(strstr(err, "write failed"));
+    size_t n;
+    uint8_t *now = read_all(path, &n);
+    assert_non_null(now);
+    assert_int_equal(n, g_len);
+    assert_memory_equal(now, g_file, g_len);
+    free(now);
+    assert_false(exists(tmp));
+}
+
+// A state that would not load (here a negative RMSProp square average, which
+// turns the next update's weights into NaN) is never written: ckpt_save
+// checks its own bytes as the loader would, returns -1 naming the record,
+// and the previous checkpoint stays byte for byte.
+static void test_save_refuses_state_that_would_not_load(void **state) {
+    (void)state;
+    char path[128], tmp[140], err[1024] = "";
+    snprintf(path, sizeof path, "%s/model.ckpt", g_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    double extra[CKPT_EXTRA] = {0};
+    extra[0] = extra[1] = g_a.frames + 1;
+    float keep = g_a.opt.v[0];
+    g_a.opt.v[0] = -1.0f;
+    int rc = ckpt_save(&g_a, extra, path, err, sizeof err);
+    g_a.opt.v[0] = keep;
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "opt/state"));
+    assert_non_null(strstr(err, "previous checkpoint is kept"));
+    // counters out of range are refused the same way
+    int64_t u = g_a.updates;
+    g_a.updates = INT64_MAX;
+    rc = ckpt_save(&g_a, extra, path, err, sizeof err);
+    g_a.updates = u;
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "state/updates"));
     size_t n;
     uint8_t *now = read_all(path, &n);
     assert_non_null(now);
@@ -280,6 +315,7 @@ static void test_round_trip_restores_everything(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_save_refuses_state_that_would_not_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_write_keeps_previous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uncreatable_tmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_is_all_or_nothing, setup, teardown),

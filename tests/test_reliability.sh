@@ -254,10 +254,10 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/disk" &&
     check "full disk: exit 1 with a clear error (status $st)" $? "$(grep -i "fail\|space" "$TMP/full.err" | head -2)"
     ls "$TMP/disk/full"/*.tmp >/dev/null 2>&1
     check "full disk: no *.tmp left behind" $((! $?))
-    # the checkpoint left is the first one: same bytes as a run stopped by
-    # a NaN right after it (same config text, same path)
+    # the checkpoint left is the first one (update 0): same bytes as a run
+    # stopped by a NaN right after it (same config text, same path)
     mv "$TMP/disk/full" "$TMP/full"
-    CPCRL_FAULT_NAN_AT=64 "$CPCRL" train $TINY --runs-dir "$TMP/disk" --name full --frames 2e4 \
+    CPCRL_FAULT_NAN_AT=1 "$CPCRL" train $TINY --runs-dir "$TMP/disk" --name full --frames 2e4 \
         >/dev/null 2>/dev/null
     cmp -s "$TMP/full/model.ckpt" "$TMP/disk/full/model.ckpt"
     check "full disk: previous checkpoint intact (= first checkpoint, byte for byte)" $?
@@ -336,11 +336,17 @@ if has_python; then
 else
     echo "skip crafted-checkpoint resume tests: python3 not found"
 fi
-# the run's config.txt is for people: --resume takes the settings embedded
-# in model.ckpt, so a damaged config.txt does not stop (or change) a resume
+# --resume takes the settings embedded in model.ckpt; config.txt is their
+# copy for people and must agree with it, so a damaged one stops the resume
+# (exit 2, naming file:line) before anything changes
 echo "hidden = banana" >>"$base/config.txt"
+before=$(listing "$base")
 "$CPCRL" train --resume "$base" --frames 1e4 >/dev/null 2>"$TMP/rc.err"
-check "resume ignores a damaged config.txt (settings come from model.ckpt)" $? "$(tail -1 "$TMP/rc.err")"
+st=$?
+[ $st -eq 2 ] && grep -q "config.txt:[0-9]" "$TMP/rc.err" && [ "$before" = "$(listing "$base")" ]
+check "resume with a damaged config.txt: exit 2, names file:line, nothing changed (status $st)" $? \
+    "$(head -1 "$TMP/rc.err")"
+rm -rf "$base" && cp -a "$TMP/base.orig" "$base"
 # ... while --config with a bad file is refused before any work
 echo "hidden = banana" >"$TMP/bad.txt"
 "$CPCRL" train --config "$TMP/bad.txt" --runs-dir "$R" --name badcfg >/dev/null 2>"$TMP/bc.err"
@@ -454,6 +460,9 @@ if "$CPCRL" help replay >/dev/null 2>&1 &&
 else
     echo "skip replay tests: this cpcrl has no replay command / eval --record"
 fi
+
+# the training side of issue #20 (run directory lock, log on a full disk, ...)
+. tests/reliability_train.sh
 
 # ----------------------------------------------------------------------------
 # valgrind (opt-in: slow, and needs a binary without AVX-512 instructions)
