@@ -12,7 +12,18 @@
 //     or leaves every byte of the live state as it was (all-or-nothing), and
 //     a trainer that loaded survives a rollout and an update (loaded env
 //     states cannot index out of bounds).
-// Seeds: tests/fuzz/corpus/ckpt/ (tiny real checkpoints, scripts/fuzz.sh seeds).
+// Structure-aware mutation (LLVMFuzzerCustomMutator): half of the mutations
+// find the record table of the input and change one record's data (a special
+// value in an aligned element: -1, 0, INT_MAX, INT64_MAX, NaN, inf, 1e30; a
+// byte fill; libFuzzer's own mutation inside the record) or append a copy of
+// a record (duplicate names), then recompute the CRC, so mutations land on
+// fields that pass every structural check and reach the invariant checks.
+// Seeds: tests/fuzz/corpus/ckpt/ (tiny real checkpoints, scripts/fuzz.sh
+// seeds) and tests/fuzz/repro/ckpt/ (crafted files of issue 20: no floor
+// cell, steps INT_MAX, updates INT64_MAX, negative square average, negative
+// optimizer step, a duplicate record).
+#include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,4 +172,110 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(fixed);
     }
     return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Structure-aware mutator
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+static uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+typedef struct { size_t start, data, bytes; uint32_t dtype; } RecSpan;
+
+// The record table of a checkpoint-shaped input; -1 when it is not one.
+static int find_records(const uint8_t *d, size_t size, RecSpan *r, int maxr, int *n,
+                        size_t *nrec_at) {
+    if (size < 24 || memcmp(d, "CPCRLCKP", 8) != 0) return -1;
+    size_t body = size - 4, o = 12;
+    uint32_t cfglen = rd32(d + o);
+    o += 4;
+    if (cfglen > body - o) return -1;
+    o += cfglen;
+    if (body - o < 4) return -1;
+    *nrec_at = o;
+    uint32_t nrec = rd32(d + o);
+    o += 4;
+    *n = 0;
+    for (uint32_t i = 0; i < nrec && *n < maxr; i++) {
+        size_t start = o;
+        if (body - o < 4) return -1;
+        uint32_t nl = rd32(d + o);
+        o += 4;
+        if (nl > body - o || body - o - nl < 8) return -1;
+        o += nl;
+        uint32_t dt = rd32(d + o), nd = rd32(d + o + 4);
+        o += 8;
+        if (dt > 3 || nd < 1 || nd > 4 || (body - o) / 4 < nd) return -1;
+        uint64_t count = 1;
+        for (uint32_t k = 0; k < nd; k++, o += 4) {
+            count *= rd32(d + o);
+            if (count > size) return -1;
+        }
+        static const size_t esz[4] = {4, 1, 8, 8};
+        uint64_t bytes = count * esz[dt];
+        if (bytes > body - o) return -1;
+        r[(*n)++] = (RecSpan){start, o, (size_t)bytes, dt};
+        o += (size_t)bytes;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed) {
+    uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 1;
+    RecSpan rec[256];
+    int n = 0;
+    size_t nrec_at = 0;
+    if ((rng >> 7) % 2 == 0 || find_records(data, size, rec, 256, &n, &nrec_at) < 0)
+        return LLVMFuzzerMutate(data, size, max_size);
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    const RecSpan *r = &rec[(rng >> 33) % (uint64_t)n];
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    int mode = (int)((rng >> 33) % 4);
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t pick = rng >> 20;
+    if (r->bytes == 0) mode = 3;
+    if (mode == 0) { // a special value in one aligned element
+        size_t esz = r->dtype == CK_U8 ? 4 : r->dtype == CK_F32 ? 4 : 8;
+        if (r->bytes < esz) return size;
+        size_t off = r->data + (pick % (r->bytes / esz)) * esz;
+        uint8_t v[8];
+        int which = (int)((pick >> 40) % 8);
+        if (r->dtype == CK_F32) {
+            static const float F[8] = {-1.0f, 0.0f, 1e30f, -1e30f, NAN, INFINITY, 1e-45f, 3.0f};
+            memcpy(v, &F[which], 4);
+        } else if (r->dtype == CK_F64) {
+            static const double D[8] = {-1.0, 0.0, 1e300, -1e300, NAN, INFINITY, 1e15 + 1, 0.5};
+            memcpy(v, &D[which], 8);
+        } else if (r->dtype == CK_I64) {
+            static const int64_t I[8] = {INT64_MAX, INT64_MIN, -1, 0, 1, 1000000000000001, 64, INT32_MAX};
+            memcpy(v, &I[which], 8);
+        } else { // u8 blobs hold structs of ints (Env): int-sized values
+            static const int32_t I[8] = {INT32_MAX, INT32_MIN, -1, 0, 1, 41, 42, ENV_C};
+            memcpy(v, &I[which], 4);
+        }
+        memcpy(data + off, v, esz);
+    } else if (mode == 1) { // fill a run of bytes with one value
+        size_t off = pick % r->bytes, len = 1 + (pick >> 24) % (r->bytes - off);
+        memset(data + r->data + off, (int)((pick >> 48) & 0xff), len);
+    } else if (mode == 2) { // libFuzzer's mutation inside the record, size kept
+        uint8_t tmp[4096];
+        size_t len = r->bytes < sizeof tmp ? r->bytes : sizeof tmp;
+        size_t off = r->data + (r->bytes > len ? pick % (r->bytes - len + 1) : 0);
+        memcpy(tmp, data + off, len);
+        size_t got = LLVMFuzzerMutate(tmp, len, len);
+        memcpy(data + off, tmp, got < len ? got : len);
+    } else { // append a copy of the record: a duplicate name
+        size_t rl = r->data + r->bytes - r->start;
+        if (size + rl > max_size) return size;
+        memmove(data + size - 4 + rl, data + size - 4, 4);
+        memmove(data + size - 4, data + r->start, rl);
+        size += rl;
+        uint32_t nrec = rd32(data + nrec_at) + 1;
+        fuzz_put_u32(data + nrec_at, nrec);
+    }
+    fuzz_put_u32(data + size - 4, fuzz_crc(data, size - 4));
+    return size;
 }
