@@ -5,9 +5,13 @@
 CC      ?= cc
 PKGS    := sdl2 openblas zlib cmocka
 OPT     ?= -O2 -march=native -fno-math-errno -fvect-cost-model=dynamic
-WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
+           -Werror=implicit-function-declaration
 # (format-truncation: every snprintf into a fixed buffer is bounded on purpose;
-#  gcc -O1 and -O2 disagree on which of them "may" truncate)
+#  gcc -O1 and -O2 disagree on which of them "may" truncate; an implicit
+#  declaration is an error everywhere: built before set-up, a stray cblas.h
+#  without OpenBLAS's extensions made openblas_get_corename return an int and
+#  ./cpcrl crash)
 ifdef CI
 WARN    += -Werror
 endif
@@ -33,6 +37,7 @@ $(BIN): $(BUILD)/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c $(wildcard */*.h) | $(BUILD)
+	@test -n "$(PKG_LIBS)" || { echo "cpcrl: pkg-config finds no $(PKGS): run 'make setup' first" >&2; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 

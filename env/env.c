@@ -440,6 +440,11 @@ static int count_kind(const Env *e, int kind) {
 }
 
 float env_step(Env *e, int action, uint8_t *terminated, uint8_t *truncated) {
+    return env_step_final(e, action, terminated, truncated, NULL);
+}
+
+float env_step_final(Env *e, int action, uint8_t *terminated, uint8_t *truncated,
+                     uint8_t *final_obs) {
     assert(action >= 0 && action < ENV_A);
     float reward = 0.0f;
     int term = 0;
@@ -531,6 +536,7 @@ float env_step(Env *e, int action, uint8_t *terminated, uint8_t *truncated) {
         e->log.ret += e->ep_return;
         e->log.length += (float)e->steps;
         e->log.success += e->ep_success > 0 ? 1.0f : 0.0f;
+        if (final_obs) env_observe(e, final_obs);
         env_reset(e);
     }
     return reward;
@@ -784,9 +790,16 @@ void vec_observe(const VecEnv *v, uint8_t *obs) {
 
 void vec_step(VecEnv *v, const int *actions, uint8_t *obs, float *rewards, uint8_t *terminated,
               uint8_t *truncated) {
+    vec_step_final(v, actions, obs, rewards, terminated, truncated, NULL);
+}
+
+void vec_step_final(VecEnv *v, const int *actions, uint8_t *obs, float *rewards,
+                    uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs) {
     for (int i = 0; i < v->n; i++) {
-        rewards[i] = env_step(&v->envs[i], actions[i], &terminated[i], &truncated[i]);
-        env_observe(&v->envs[i], obs + (size_t)i * v->obs_size);
+        const size_t off = (size_t)i * v->obs_size;
+        rewards[i] = env_step_final(&v->envs[i], actions[i], &terminated[i], &truncated[i],
+                                    final_obs ? final_obs + off : NULL);
+        env_observe(&v->envs[i], obs + off);
     }
 }
 

@@ -125,6 +125,12 @@ void env_observe_ref(const Env *e, uint8_t *obs);
 // When either is set, the episode's stats go into e->log and the env resets itself,
 // so the state (and any observation taken after) belongs to the new episode.
 float env_step(Env *e, int action, uint8_t *terminated, uint8_t *truncated);
+// env_step that also writes, when the episode ends and final_obs is not NULL,
+// the episode's last observation (taken before the reset) into final_obs
+// [ENV_C][V][V]: what a truncated episode is bootstrapped from. final_obs is
+// left untouched when the episode goes on. env_step is this with NULL.
+float env_step_final(Env *e, int action, uint8_t *terminated, uint8_t *truncated,
+                     uint8_t *final_obs);
 // FNV-1a hash of the world state (grid, pose, carrying, steps, target, cue,
 // key flag, rng): for replays.
 uint64_t env_hash(const Env *e);
@@ -162,6 +168,11 @@ void vec_observe(const VecEnv *v, uint8_t *obs);
 // envs that just ended). No allocation.
 void vec_step(VecEnv *v, const int *actions, uint8_t *obs, float *rewards,
               uint8_t *terminated, uint8_t *truncated);
+// vec_step that also writes final_obs[i][...] (caller-owned, n rows) with env
+// i's last pre-reset observation for every env i that ended this step (rows of
+// envs that go on are left untouched). final_obs NULL = vec_step.
+void vec_step_final(VecEnv *v, const int *actions, uint8_t *obs, float *rewards,
+                    uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs);
 void vec_log_take(VecEnv *v, EnvLog *out);
 
 // ---------------------------------------------------------------------------

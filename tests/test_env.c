@@ -1052,9 +1052,60 @@ static void test_hash_and_render(void **state) {
     assert_string_equal(ENV_ACTION_NAMES[ENV_INTERACT], "interact");
 }
 
+// vec_step_final hands back, for each env that ended, the observation of the
+// state it ended in (before the reset): the same as observing a copy of the
+// env that takes the same step with a time limit one step longer (so it does
+// not truncate). Rows of envs that go on are untouched; vec_step_final with
+// NULL and vec_step give the same next observations.
+static void test_final_obs_before_reset(void **state) {
+    (void)state;
+    for (int t = 0; t < ENV_NTASKS; t++) {
+        EnvConfig c = task_cfg(t);
+        c.max_steps = 7;
+        enum { NB = 3 };
+        VecEnv v, w;
+        assert_int_equal(vec_init(&v, &c, NB, 77), 0);
+        assert_int_equal(vec_init(&w, &c, NB, 77), 0);
+        const size_t S = v.obs_size;
+        uint8_t obs[NB * MAXOBS], obs2[NB * MAXOBS], fin[NB * MAXOBS], ref[MAXOBS];
+        uint64_t r = 5;
+        int ended = 0, truncs = 0;
+        for (int s = 0; s < 60; s++) {
+            int act[NB];
+            Env before[NB];
+            for (int i = 0; i < NB; i++) act[i] = rng_int(&r, ENV_A), before[i] = v.envs[i];
+            float rew[NB], rew2[NB];
+            uint8_t te[NB], tr[NB], te2[NB], tr2[NB];
+            memset(fin, 0xAB, sizeof fin);
+            vec_step_final(&v, act, obs, rew, te, tr, fin);
+            vec_step(&w, act, obs2, rew2, te2, tr2);
+            assert_memory_equal(obs, obs2, NB * S);
+            for (int i = 0; i < NB; i++) {
+                uint8_t *row = fin + (size_t)i * S;
+                if (!te[i] && !tr[i]) {
+                    for (size_t k = 0; k < S; k++) assert_int_equal(row[k], 0xAB);
+                    continue;
+                }
+                ended++, truncs += tr[i];
+                Env longer = before[i];
+                longer.cfg.max_steps = c.max_steps + 1;
+                uint8_t lt, ltr;
+                env_step(&longer, act[i], &lt, &ltr);
+                if (lt) continue; // terminated: the copy resets too; checked by truncations
+                env_observe(&longer, ref);
+                assert_memory_equal(row, ref, S);
+            }
+        }
+        assert_true(ended > 0 && truncs > 0);
+        vec_free(&v);
+        vec_free(&w);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_final_obs_before_reset),
         cmocka_unit_test(test_episode_rng_replays),
         cmocka_unit_test(test_layouts_reachable),
         cmocka_unit_test(test_occlusion_wall_ahead),
