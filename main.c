@@ -184,6 +184,19 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
     int all = !strcmp(what, "all");
     if (!all && strcmp(what, "env") && strcmp(what, "blas") && strcmp(what, "train"))
         return usage_error("bench", "unknown benchmark (valid: env, blas, train, all)");
+    char err[512];
+    for (int t = 0; t < ENV_NTASKS && (all || !strcmp(what, "env")); t++) { // every setting checked first
+        Config cc = *c;
+        cc.task = t;
+        EnvConfig e;
+        config_env(&cc, &e);
+        if (env_config_check(&e, err, sizeof err) < 0) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "task %s: %s", ENV_TASK_NAMES[t], err);
+            return usage_error("bench", msg);
+        }
+    }
+    if ((all || !strcmp(what, "train")) && bench_train_check(c, err, sizeof err) < 0) return usage_error("bench", err);
     if (all || !strcmp(what, "env")) {
         printf("env steps/s on one thread, B=32, observations written (view %d):\n", c->view);
         for (int t = 0; t < ENV_NTASKS; t++) {
@@ -192,6 +205,10 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
             EnvConfig e;
             config_env(&cc, &e);
             double sps = bench_env(&e, 32, 1.0, 1);
+            if (sps < 0) {
+                fprintf(stderr, "cpcrl bench: env %s: out of memory\n", ENV_TASK_NAMES[t]);
+                return 1;
+            }
             printf("  %-11s %8.2f M steps/s\n", ENV_TASK_NAMES[t], sps / 1e6);
         }
     }
