@@ -5,6 +5,7 @@
 // replaced atomically every --ckpt-every frames, at the end and on Ctrl+C).
 #include "agent/train.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -376,7 +377,9 @@ static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, u
     const EvalHook *h = &g_eval_hook;
     if (h->before && !e->failed) {
         const Trainer *tr = e->tr;
-        size_t r0 = (size_t)(act - tr->actions); // the rollout's row of this step
+        // trainer_rollout passes tr->actions + t*B: the step's row of acts
+        assert(act >= tr->actions && (act - tr->actions) % tr->B == 0 && act - tr->actions < (ptrdiff_t)tr->T * tr->B);
+        size_t r0 = (size_t)(act - tr->actions);
         uint8_t counted[32];
         for (int b = 0; b < e->v->n; b++) counted[b] = e->done_eps[b] < e->quota[b];
         if (h->before(h->ctx, e->v, act, tr->acts.value + r0, tr->acts.logits + r0 * tr->model.A, tr->model.A,
