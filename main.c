@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "agent/bench.h"
 #include "agent/compare.h"
@@ -102,6 +103,7 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
     // so that flags given on the command line override the file.
     const char *resume = NULL;
     int frames_given = 0;
+    double record_every = 0;
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "--frames", 8)) frames_given = 1;
     }
@@ -110,9 +112,9 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
         if (!strcmp(argv[i], "--record-every")) { // replays/cmd.h: a replay every N frames
             char *end = NULL;
             double n = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
-            if (i + 1 >= argc || !end || *end || !(n > 0))
+            if (i + 1 >= argc || !end || *end || !(n > 0) || !isfinite(n))
                 return usage_error("train", "--record-every: expected a number of frames > 0 (e.g. 1e5)");
-            if (dist_rank() == 0) replay_install_train_recorder(n); // rank 0 records
+            record_every = n; // checked against the run's episode length below
             continue;
         }
         int isc = !strcmp(argv[i], "--config"), isr = !strcmp(argv[i], "--resume");
@@ -157,23 +159,49 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
         }
     }
     if (!resume && config_check(c, err, sizeof err) < 0) return usage_error("train", err);
+    if (record_every > 0) { // one recorded episode takes up to the time limit: fewer frames apart is no schedule
+        Config run = *c;
+        if (resume) { // the run's own settings
+            char path[1100];
+            snprintf(path, sizeof path, "%s/config.txt", resume);
+            config_defaults(&run);
+            if (config_load(&run, path, err, sizeof err) < 0) run = *c; // train_main reports a bad run
+        }
+        EnvConfig e;
+        config_env(&run, &e);
+        if (record_every < e.max_steps) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "--record-every %g: expected at least one episode's frames (%d, the time "
+                     "limit of task %s)", record_every, e.max_steps, ENV_TASK_NAMES[e.task]);
+            return usage_error("train", msg);
+        }
+        if (dist_rank() == 0) replay_install_train_recorder(record_every); // rank 0 records
+    }
     return train_main(c, resume, frames_given);
 }
 
 static int cmd_eval(Config *c, char **pos, int npos, int argc, char **argv) {
     if (npos != 1) return usage_error("eval", "expected one checkpoint file or run directory");
-    if (c->record[0]) { // replays/cmd.h: DIR/ep0000.rpl, ...
+    char ckpath[1100];
+    struct stat st;
+    ckpt_path_for(pos[0], ckpath, sizeof ckpath);
+    if (stat(ckpath, &st) == 0 && !S_ISREG(st.st_mode)) { // a FIFO would block the read forever
+        fprintf(stderr, "cpcrl eval: %s: not a regular file, expected a checkpoint\n", ckpath);
+        return 1;
+    }
+    if (c->record[0]) { // replays/cmd.h: the evaluated episodes as DIR/ep0000.rpl, ...
         char err[700];
-        int n = replay_record_eval(pos[0], c->record, c->episodes, c->seed, c->greedy, err, sizeof err);
-        if (n < 0) {
+        if (replay_eval_recorder_begin(pos[0], c->record, c->greedy, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl eval --record: %s\n", err);
             return 1;
         }
-        printf("wrote %d replays to %s (play one: cpcrl replay %s/ep0000.rpl)\n", n, c->record, c->record);
     }
     EvalResult r;
     int rc = eval_main(pos[0], c, &r);
+    int nrec = c->record[0] ? replay_eval_recorder_end() : 0;
     if (rc) return rc;
+    if (c->record[0])
+        printf("wrote %d replays to %s (play one: cpcrl replay %s/ep0000.rpl)\n", nrec, c->record, c->record);
     printf("%s: %d episodes (%s, seed %llu), return %.3f ± %.3f (95%% CI), success %.1f%%, length %.1f\n",
            pos[0], r.episodes, c->greedy ? "greedy" : "sampled", (unsigned long long)c->seed,
            r.mean_return, r.ci95, 100.0 * r.success, r.mean_length);
@@ -191,6 +219,19 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
     int all = !strcmp(what, "all");
     if (!all && strcmp(what, "env") && strcmp(what, "blas") && strcmp(what, "train"))
         return usage_error("bench", "unknown benchmark (valid: env, blas, train, all)");
+    char err[512];
+    for (int t = 0; t < ENV_NTASKS && (all || !strcmp(what, "env")); t++) { // every setting checked first
+        Config cc = *c;
+        cc.task = t;
+        EnvConfig e;
+        config_env(&cc, &e);
+        if (env_config_check(&e, err, sizeof err) < 0) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "task %s: %s", ENV_TASK_NAMES[t], err);
+            return usage_error("bench", msg);
+        }
+    }
+    if ((all || !strcmp(what, "train")) && bench_train_check(c, err, sizeof err) < 0) return usage_error("bench", err);
     if (all || !strcmp(what, "env")) {
         printf("env steps/s on one thread, B=32, observations written (view %d):\n", c->view);
         for (int t = 0; t < ENV_NTASKS; t++) {
@@ -199,6 +240,10 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
             EnvConfig e;
             config_env(&cc, &e);
             double sps = bench_env(&e, 32, 1.0, 1);
+            if (sps < 0) {
+                fprintf(stderr, "cpcrl bench: env %s: out of memory\n", ENV_TASK_NAMES[t]);
+                return 1;
+            }
             printf("  %-11s %8.2f M steps/s\n", ENV_TASK_NAMES[t], sps / 1e6);
         }
     }

@@ -304,6 +304,12 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
     return 0;
 }
 
+int bench_train_check(const Config *base, char *err, size_t errlen) {
+    Config c = *base;
+    if (c.cpc_weight <= 0) c.cpc_weight = 1; // the CPC-on arm
+    return config_check(&c, err, errlen);
+}
+
 int bench_train(const Config *base, FILE *out) {
     const int threads = blas_threads();
     fprintf(out, "training throughput, task %s, B=%d, %d thread%s, OpenBLAS kernel %s; "

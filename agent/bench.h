@@ -13,6 +13,9 @@
 // Uses the BLAS thread count already set. Returns 0, or -1 with a message
 // printed (PyTorch missing is not an error: the table says so).
 int bench_train(const Config *base, FILE *out);
+// The settings bench_train would run, checked before anything runs (the CPC
+// arm with weight 1 when base has none). 0, or -1 with a message.
+int bench_train_check(const Config *base, char *err, size_t errlen);
 
 // Env steps per second of vec_step on one thread with B envs (random actions
 // generated beforehand, observations written), measured over ~`seconds` of

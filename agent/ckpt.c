@@ -91,6 +91,7 @@ static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
 // mkdir -p: create path and its missing parents (0755). 0, or -1 with errno.
 int file_mkdir_p(const char *path) {
     char tmp[1024];
+    if (!path[0]) { errno = ENOENT; return -1; } // "" names no directory (as mkdir(2) says)
     if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {

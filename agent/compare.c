@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -66,6 +67,8 @@ const char *COMPARE_HELP =
     "    --smooth F           curves only: each run's series averaged over a trailing window of\n"
     "                         F x its frames before the mean over seeds (0 = raw; default 0.05)\n"
     "    --aggregate-only     only re-aggregate the runs already in DIR/runs (no training)\n"
+    "    --include-unfinished also aggregate runs whose log.csv stops before their frames (by\n"
+    "                         default they are left out of every table and verdict, and listed)\n"
     "  every other flag is a training flag passed to every run of every arm (see 'cpcrl help\n"
     "  train'), e.g. --envs 16 --hidden 128 --cpc-k 5; --log-every defaults to frames / 100.\n"
     "  --task, --seed, --name, --runs-dir and --progress are set per run by compare.\n";
@@ -100,7 +103,7 @@ typedef struct {
     char out[512];
     double cpc_weight;
     char cpc_weights[256], cpc_ks[256];
-    int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only;
+    int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only, include_unfinished;
     double smooth;
 } CompareOpts;
 
@@ -122,6 +125,7 @@ static const Flag COMPARE_FLAGS[] = {
     {"bootstrap", F_INT, OFF(bootstrap), 1, 10000000},
     {"plot", F_INT, OFF(plot), 0, 1},
     {"aggregate-only", F_BOOL, OFF(aggregate_only), 0, 1},
+    {"include-unfinished", F_BOOL, OFF(include_unfinished), 0, 1},
     {"smooth", F_DOUBLE, OFF(smooth), 0, 1},
 };
 #undef OFF
@@ -310,6 +314,10 @@ static int parse_list(const char *cmd, const char *flag, const char *s, double *
     int n = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
+    size_t len = strlen(buf);
+    if (len == 0 || buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))
+        return -usage(cmd, "--%s: expected a comma-separated list of %s in %g..%g, got '%s' (an empty item)", flag,
+                      integer ? "integers" : "numbers", lo, hi, s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         char *end;
         errno = 0;
@@ -557,12 +565,17 @@ static pid_t spawn(const ArgList *a, const char *dir) {
     if (fclose(f) != 0) return -1;
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "cpcrl compare: fork: %s\n", strerror(errno));
         return -1;
     }
     if (pid == 0) { // child: only async-signal-safe calls until exec
+        // die with compare (SIGTERM: a trainer saves a checkpoint and exits),
+        // so that a killed compare leaves no trainer behind to race a rerun;
+        // the signal survives exec, and a parent already gone is caught here
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) _exit(127);
         int fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
         int nul = open("/dev/null", O_RDONLY);
         if (fd < 0 || nul < 0) _exit(127);
@@ -777,6 +790,9 @@ static int build_plan(Plan *pl, int argc, char **argv) {
         if (!dup) pl->tasks[pl->ntasks++] = t;
     }
     if (pl->ntasks == 0) return usage("compare", "--tasks: empty list");
+    if (o->first_seed > UINT64_MAX - (uint64_t)(o->seeds - 1))
+        return usage("compare", "--first-seed %llu with --seeds %d: the seeds would pass 2^64-1 and wrap around",
+                     (unsigned long long)o->first_seed, o->seeds);
     if ((rc = plan_arms(o, pl->base.cpc_k, pl->arms, &pl->narms))) return rc;
     // jobs x threads <= cores
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -854,7 +870,7 @@ int cmd_compare(int argc, char **argv) {
     if (o->aggregate_only) {
         free(pl.pass);
         char err[1024];
-        if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, err, sizeof err) < 0) {
+        if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl compare: %s\n", err);
             return 1;
         }
@@ -893,7 +909,7 @@ int cmd_compare(int argc, char **argv) {
     free(pl.pass), free(pl.runs);
     if (stopped) return rc;
     char err[1024];
-    if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, err, sizeof err) < 0) {
+    if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl compare: %s\n", err);
         return 1;
     }
@@ -1124,7 +1140,8 @@ static int run_plot(const char *out) {
 }
 
 static void write_summary(FILE *f, const char *out, const AggRun *runs, int nruns,
-                          const AggArm *arms, int narms, int base, int resamples, double smooth) {
+                          const AggArm *arms, int narms, int base, int resamples, double smooth,
+                          const char *unfinished) {
     int tasks[ENV_NTASKS], ntasks = 0;
     for (int i = 0; i < nruns; i++)
         if (ntasks == 0 || tasks[ntasks - 1] != runs[i].task) tasks[ntasks++] = runs[i].task;
@@ -1133,6 +1150,9 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
     fprintf(f, "# With and without CPC: summary\n\n");
     fprintf(f, "%d runs in `%s/runs/` (per run: `log.csv`, `config.txt`, `metrics.csv`, `probe.csv`; "
                "all of them in `results.csv`). Commands: `%s/command.txt`.\n\n", nruns, out, out);
+    if (unfinished)
+        fprintf(f, "Left out, unfinished (their log.csv stops before their frames; `--aggregate-only "
+                   "--include-unfinished` counts them): %s.\n\n", unfinished);
     char cmdpath[1200], line[2048];
     snprintf(cmdpath, sizeof cmdpath, "%s/command.txt", out);
     FILE *cf = fopen(cmdpath, "r");
@@ -1275,7 +1295,7 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
     free(x), free(y);
 }
 
-int compare_aggregate(const char *out, int resamples, double smooth, int plot, char *err,
+int compare_aggregate(const char *out, int resamples, double smooth, int plot, int include_unfinished, char *err,
                       size_t errlen) {
     char runsdir[1100];
     snprintf(runsdir, sizeof runsdir, "%s/runs", out);
@@ -1284,7 +1304,9 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, c
         snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
         return -1;
     }
-    int cap = 16, nruns = 0, narms = 0, rc = -1;
+    int cap = 16, nruns = 0, narms = 0, rc = -1, nleft = 0;
+    char left[2048] = ""; // unfinished runs left out
+    size_t lleft = 0;
     AggRun *runs = calloc((size_t)cap, sizeof(AggRun));
     AggArm arms[MAX_ARMS];
     struct dirent *de;
@@ -1313,6 +1335,15 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, c
         }
         r.weight = c.cpc_weight, r.k = c.cpc_weight > 0 ? c.cpc_k : 0, r.envs = c.envs;
         r.frames = r.log.frames[r.log.n - 1];
+        if (r.frames < c.frames && !include_unfinished) { // still training, failed or killed
+            if (lleft < sizeof left - 1)
+                lleft += (size_t)snprintf(left + lleft, sizeof left - lleft, "%s%s (%.0f of %.0f frames)",
+                                          nleft ? ", " : "", de->d_name, r.frames, c.frames);
+            if (lleft > sizeof left - 1) lleft = sizeof left - 1;
+            nleft++;
+            runlog_free(&r.log);
+            continue;
+        }
         r.final = stats_final_return(r.log.frames, r.log.ret, r.log.n, STATS_FINAL_FRAC);
         r.auc = stats_auc(r.log.frames, r.log.ret, r.log.n);
         r.success = stats_final_return(r.log.frames, r.log.success, r.log.n, STATS_FINAL_FRAC);
@@ -1335,8 +1366,12 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, c
         }
         runs[nruns++] = r;
     }
+    if (nleft)
+        fprintf(stderr, "compare: left out %d unfinished run%s (--include-unfinished counts them): %s\n", nleft,
+                nleft == 1 ? "" : "s", left);
     if (nruns == 0) {
-        snprintf(err, errlen, "%s: no runs with a log.csv (names <task>-<arm>-s<seed>)", runsdir);
+        snprintf(err, errlen, "%s: no %sruns with a log.csv (names <task>-<arm>-s<seed>)", runsdir,
+                 nleft ? "finished " : "");
         goto done;
     }
     // arms ordered by (weight, K): the baseline (weight 0) first
@@ -1396,7 +1431,7 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, c
     text = NULL, len = 0;
     f = open_memstream(&text, &len);
     if (!f) { snprintf(err, errlen, "out of memory"); goto done; }
-    write_summary(f, out, runs, nruns, arms, narms, base, resamples, smooth);
+    write_summary(f, out, runs, nruns, arms, narms, base, resamples, smooth, nleft ? left : NULL);
     fclose(f);
     snprintf(path, sizeof path, "%s/summary.md", out);
     bad = write_text(path, text, len) < 0;

@@ -19,9 +19,11 @@ extern const char *COMPARE_HELP, *PROBE_HELP;
 // The aggregation step alone (compare --aggregate-only): reads every run in
 // OUT/runs/ and writes results.csv, summary.md, results/curve_*.csv (each
 // run's series averaged over a trailing window of smooth x its frames) and,
-// when plot is set and gnuplot is there, curves_<task>.png. Returns 0 or -1
+// when plot is set and gnuplot is there, curves_<task>.png. A run whose
+// log.csv stops before the frames of its config.txt is unfinished: left out
+// and listed (stderr, summary.md) unless include_unfinished. Returns 0 or -1
 // with a message.
-int compare_aggregate(const char *out, int resamples, double smooth, int plot, char *err,
-                      size_t errlen);
+int compare_aggregate(const char *out, int resamples, double smooth, int plot, int include_unfinished,
+                      char *err, size_t errlen);
 
 #endif

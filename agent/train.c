@@ -7,6 +7,7 @@
 // train.lock (one trainer per directory).
 #include "agent/train.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -33,6 +34,7 @@ void train_set_hook(const TrainHook *hook) {
     else memset(&g_hook, 0, sizeof g_hook);
 }
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
+int train_stop_requested(void) { return g_stop != 0; }
 
 static double now(void) {
     struct timespec ts;
@@ -559,12 +561,39 @@ typedef struct {
     double *rets;                // (E) counted returns
     int n;                       // counted so far
     double succ, len;            // sums over the counted episodes
+    const Trainer *tr;           // for the hook: the step's value and logits
+    int failed;                  // the hook failed (message in err)
+    char err[600];
 } EvalTally;
+
+static EvalHook g_eval_hook;
+void eval_set_hook(const EvalHook *hook) {
+    if (hook) g_eval_hook = *hook;
+    else memset(&g_eval_hook, 0, sizeof g_eval_hook);
+}
 
 static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, uint8_t *term,
                           uint8_t *trunc) {
     EvalTally *e = ctx;
+    const EvalHook *h = &g_eval_hook;
+    if (h->before && !e->failed) {
+        const Trainer *tr = e->tr;
+        // trainer_rollout passes tr->actions + t*B: the step's row of acts
+        assert(act >= tr->actions && (act - tr->actions) % tr->B == 0 && act - tr->actions < (ptrdiff_t)tr->T * tr->B);
+        size_t r0 = (size_t)(act - tr->actions);
+        uint8_t counted[32];
+        for (int b = 0; b < e->v->n; b++) counted[b] = e->done_eps[b] < e->quota[b];
+        if (h->before(h->ctx, e->v, act, tr->acts.value + r0, tr->acts.logits + r0 * tr->model.A, tr->model.A,
+                      counted, e->err, sizeof e->err) < 0)
+            e->failed = 1;
+    }
     vec_step(e->v, act, obs, rew, term, trunc);
+    if (h->after && !e->failed) {
+        int slot[32], n = e->n;
+        for (int b = 0; b < e->v->n; b++)
+            slot[b] = (term[b] || trunc[b]) && e->done_eps[b] < e->quota[b] ? n++ : -1;
+        if (h->after(h->ctx, e->v, act, rew, term, trunc, slot, e->err, sizeof e->err) < 0) e->failed = 1;
+    }
     for (int b = 0; b < e->v->n; b++) {
         if (!term[b] && !trunc[b]) continue;
         EnvLog one = {0};
@@ -609,7 +638,7 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     const int B = tr.B;
     // env b counts its first quota[b] episodes only (no bias towards short
     // episodes); return, success and length all come from those episodes
-    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0};
+    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0, &tr, 0, ""};
     if (!tally.rets) {
         trainer_free(&tr);
         fprintf(stderr, "cpcrl eval: out of memory\n");
@@ -619,7 +648,7 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;
     double accsum[A2C_MAX_K] = {0}, accn[A2C_MAX_K] = {0};
-    while (tally.n < E) {
+    while (tally.n < E && !tally.failed) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
             UpdateStats st;
@@ -629,6 +658,12 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
                 accn[k] += st.cpc_n[k];
             }
         }
+    }
+    if (tally.failed) {
+        fprintf(stderr, "cpcrl eval: %s\n", tally.err);
+        free(tally.rets);
+        trainer_free(&tr);
+        return 1;
     }
     const int n = tally.n;
     const double *rets = tally.rets;

@@ -13,6 +13,8 @@ typedef struct {
     void *ctx;
 } TrainHook;
 void train_set_hook(const TrainHook *hook); // NULL clears
+// 1 once training was asked to stop (SIGINT/SIGTERM): a hook's own loops end early.
+int train_stop_requested(void);
 
 // Train per cfg; with resume_dir, continue the run stored there (its
 // config.txt and model.ckpt; cfg is ignored except for --frames, which may
@@ -27,6 +29,23 @@ typedef struct {
     double cpc_acc[A2C_MAX_K]; // per k, when the checkpoint has a CPC head
     int K;
 } EvalResult;
+
+// Optional observer of eval's env steps (replays/ records the evaluated
+// episodes with it, `eval --record`). For every batch step: `before` with
+// the envs in the state the actions are taken in, the policy's value (B) and
+// logits (B, A), and counted[b] = 1 when env b's current episode is one eval
+// counts; `after` once the envs stepped (an env that ended has reset itself,
+// its episode's stats still in its EnvLog), slot[b] = the index of the
+// episode env b just finished among eval's counted ones, or -1. A hook
+// returning -1 (message in err) stops eval with that error.
+typedef struct {
+    int (*before)(void *ctx, const VecEnv *v, const int *act, const float *value, const float *logits, int A,
+                  const uint8_t *counted, char *err, size_t errlen);
+    int (*after)(void *ctx, const VecEnv *v, const int *act, const float *rew, const uint8_t *term,
+                 const uint8_t *trunc, const int *slot, char *err, size_t errlen);
+    void *ctx;
+} EvalHook;
+void eval_set_hook(const EvalHook *hook); // NULL clears
 
 // Evaluate a checkpoint (file, or run directory holding model.ckpt).
 int eval_main(const char *path, const Config *opts, EvalResult *out);

@@ -8,13 +8,18 @@
 // per frame.
 #include "replays/cmd.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/ckpt.h"
@@ -180,6 +185,9 @@ static int parse_flags(Opts *o, const Flag *fl, int nfl, int argc, char **argv, 
         else if (f->type == F_BOOL) val = "1";
         else if (i + 1 < argc) val = argv[++i];
         else return err_fail(err, n, "--%s: missing value", f->name);
+        if (f->type == F_STR && !*val && f->arg && (!strcmp(f->arg, "DIR") || !strcmp(f->arg, "FILE")))
+            return err_fail(err, n, "--%s: expected a %s name, got an empty string", f->name,
+                            !strcmp(f->arg, "DIR") ? "directory" : "file");
         if (set_flag(o, f, val, err, n) < 0) return -1;
     }
     return npos;
@@ -462,12 +470,17 @@ int cmd_watch(int argc, char **argv) {
                 char path[1200];
                 snprintf(path, sizeof path, "%s/watch-%s-s%llu-e%llu.rpl", o.record[0] ? o.record : ".",
                          ENV_TASK_NAMES[ec.task], (unsigned long long)o.seed, (unsigned long long)env.episode);
-                if (replay_snapshot(&rec, &env, &snap, err, sizeof err) == 0) {
-                    if (replay_save(&snap, path, err, sizeof err) == 0) message_set(&msg, 3, "saved %s", path);
-                    else message_set(&msg, 5, "%s", err);
+                int saved = replay_snapshot(&rec, &env, &snap, err, sizeof err) == 0;
+                if (saved) {
+                    saved = replay_save(&snap, path, err, sizeof err) == 0;
                     replay_free(&snap);
-                } else {
+                }
+                if (saved) {
+                    message_set(&msg, 3, "saved %s", path);
+                } else { // a lost episode is an error: on stderr and in the exit status too
                     message_set(&msg, 5, "%s", err);
+                    fprintf(stderr, "cpcrl watch: %s\n", err);
+                    status = 1;
                 }
                 break;
             }
@@ -518,7 +531,11 @@ int cmd_watch(int argc, char **argv) {
                     char path[1200];
                     snprintf(path, sizeof path, "%s/watch-%s-s%llu-e%llu.rpl", o.record, ENV_TASK_NAMES[ec.task],
                              (unsigned long long)o.seed, (unsigned long long)rec.episode);
-                    if (replay_save(&rec, path, err, sizeof err) < 0) message_set(&msg, 5, "%s", err);
+                    if (replay_save(&rec, path, err, sizeof err) < 0) {
+                        message_set(&msg, 5, "%s", err);
+                        fprintf(stderr, "cpcrl watch: %s\n", err);
+                        status = 1;
+                    }
                 }
                 // show the last frame of the finished episode for a moment
                 replay_frame_env(&rec, rec.n, &shown);
@@ -656,8 +673,11 @@ int cmd_play(int argc, char **argv) {
                 message_set(&msg, 2, "new episode %llu", (unsigned long long)env.episode);
                 break;
             case SDLK_s:
-                if (rec.n > 0) play_save(&rec, &env, &o, &msg);
-                else message_set(&msg, 2, "nothing to save yet");
+                if (rec.n > 0) {
+                    if (play_save(&rec, &env, &o, &msg) < 0) status = 1;
+                } else {
+                    message_set(&msg, 2, "nothing to save yet");
+                }
                 break;
             case SDLK_F12: take_screenshot(&v, &msg); break;
             default: break;
@@ -674,8 +694,8 @@ int cmd_play(int argc, char **argv) {
             if (term || trunc) {
                 replay_frame_env(&rec, rec.n, &shown);
                 shown.ep_return = rec.ret;
-                if (o.save) play_save(&rec, &env, &o, &msg);
-                message_set(&msg, 4, "episode over: return %+.2f in %d steps (%s); a key starts the next", (double)rec.ret,
+                if (o.save && play_save(&rec, &env, &o, &msg) < 0) status = 1; // its message stays up
+                else message_set(&msg, 4, "episode over: return %+.2f in %d steps (%s); a key starts the next", (double)rec.ret,
                             rec.n, term ? "terminated" : "time limit");
                 hold_until = t + 2.0;
                 replay_free(&rec);
@@ -707,7 +727,7 @@ int cmd_play(int argc, char **argv) {
         if (view_present(&v)) quit = 1;
         SDL_Delay(10);
     }
-    if (o.save && rec.n > 0) play_save(&rec, &env, &o, &msg);
+    if (o.save && rec.n > 0 && play_save(&rec, &env, &o, &msg) < 0) status = 1;
     replay_free(&rec);
     if (close_view(&v)) status = 1;
     return status;
@@ -724,7 +744,17 @@ static void replay_info(const Replay *r, const char *path, FILE *out) {
             r->cfg.size, r->cfg.view, r->cfg.max_steps, r->cfg.items, r->w, r->h);
     fprintf(out, "  seed %llu, episode %llu, episode rng %016llx\n", (unsigned long long)r->seed,
             (unsigned long long)r->episode, (unsigned long long)r->episode_rng);
-    fprintf(out, "  played by %s%s%s", SRC[r->source], r->label[0] ? ", " : "", r->label);
+    // the label is free text from the file: control characters (terminal
+    // escape sequences) are shown as \xNN, never sent to the terminal
+    char label[4 * sizeof r->label + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof r->label && r->label[i]; i++) {
+        unsigned char ch = (unsigned char)r->label[i];
+        if (ch < 0x20 || ch == 0x7f || ch == '\\') k += (size_t)snprintf(label + k, sizeof label - k, "\\x%02x", ch);
+        else label[k++] = (char)ch;
+    }
+    label[k] = 0;
+    fprintf(out, "  played by %s%s%s", SRC[r->source], label[0] ? ", " : "", label);
     if (r->has_policy) fprintf(out, ", checkpoint at %.0f frames", r->train_frames);
     fprintf(out, "\n  steps %d, end: %s, return %+.3f, success %s\n", r->n, END[r->end], (double)r->ret,
             r->success ? "yes" : "no");
@@ -752,6 +782,70 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && !strcasecmp(s + a - b, suf);
 }
 
+// The video encoder: ffmpeg started from an argument vector (no shell, so a
+// file name reaches it as it is), raw BGRA frames written into its stdin.
+// SIGPIPE is ignored while it runs: an encoder that quits early shows up as
+// a failed write, and its exit status is what gets reported.
+typedef struct {
+    pid_t pid;
+    FILE *in;
+    struct sigaction old_pipe;
+} Encoder;
+
+static int encoder_close(Encoder *enc, char *err, size_t n);
+
+static int encoder_open(Encoder *enc, const char *path, int W, int H, double fps, char *err, size_t n) {
+    char size[32], rate[32], out[1100];
+    snprintf(size, sizeof size, "%dx%d", W, H);
+    snprintf(rate, sizeof rate, "%g", fps);
+    snprintf(out, sizeof out, "file:%s", path); // never an option or a protocol
+    char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgra",
+                    "-s", size, "-r", rate, "-i", "pipe:0", "-pix_fmt", "yuv420p", out, NULL};
+    int fds[2];
+    memset(enc, 0, sizeof *enc);
+    if (pipe2(fds, O_CLOEXEC) < 0) return err_fail(err, n, "--export %s: pipe: %s", path, strerror(errno));
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, fds[0], STDIN_FILENO);
+    if (rc == 0) rc = posix_spawnp(&enc->pid, "ffmpeg", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    if (rc != 0) {
+        close(fds[1]);
+        enc->pid = 0;
+        if (rc == ENOENT)
+            return err_fail(err, n, "--export %s: ffmpeg not found; install it (apt-get install ffmpeg) or "
+                                    "export a .gif, which needs nothing", path);
+        return err_fail(err, n, "--export %s: cannot start ffmpeg: %s", path, strerror(rc));
+    }
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &enc->old_pipe);
+    if (!(enc->in = fdopen(fds[1], "w"))) {
+        close(fds[1]); // the encoder sees end of input and exits
+        encoder_close(enc, NULL, 0);
+        return err_fail(err, n, "--export %s: out of memory", path);
+    }
+    return 0;
+}
+
+// Close the encoder's input and wait for it. 0 when it exited with status 0.
+static int encoder_close(Encoder *enc, char *err, size_t n) {
+    int werr = enc->in && fclose(enc->in) != 0, status = 0;
+    enc->in = NULL;
+    pid_t w;
+    while ((w = waitpid(enc->pid, &status, 0)) < 0 && errno == EINTR) {}
+    sigaction(SIGPIPE, &enc->old_pipe, NULL);
+    enc->pid = 0;
+    if (w < 0) return err_fail(err, n, "ffmpeg: waitpid: %s", strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        return err_fail(err, n, "ffmpeg failed (exit status %d)", WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return err_fail(err, n, "ffmpeg killed by signal %d", WTERMSIG(status));
+    if (werr) return err_fail(err, n, "writing frames to ffmpeg failed");
+    return 0;
+}
+
 static int replay_export(const Replay *r, const Opts *o) {
     char err[600];
     const int W = o->win_w, H = o->win_h;
@@ -767,7 +861,8 @@ static int replay_export(const Replay *r, const Opts *o) {
     snprintf(label, sizeof label, "%s", r->label);
     int rc = 0;
     GifWriter g;
-    FILE *pipe = NULL;
+    Encoder enc;
+    memset(&enc, 0, sizeof enc);
     int gif = o->export_path[0] && ends_with(o->export_path, ".gif");
     if (o->export_path[0] && !gif) {
         if (!ends_with(o->export_path, ".mp4") && !ends_with(o->export_path, ".webm") && !ends_with(o->export_path, ".mkv")) {
@@ -775,20 +870,9 @@ static int replay_export(const Replay *r, const Opts *o) {
             fprintf(stderr, "cpcrl replay: --export %s: expected a .gif, .mp4, .webm or .mkv file name\n", o->export_path);
             return 2;
         }
-        if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+        if (encoder_open(&enc, o->export_path, W, H, o->fps, err, sizeof err) < 0) {
             free(px);
-            fprintf(stderr, "cpcrl replay: --export %s: ffmpeg not found; install it (apt-get install ffmpeg) or "
-                            "export a .gif, which needs nothing\n", o->export_path);
-            return 1;
-        }
-        char cmdline[1400];
-        snprintf(cmdline, sizeof cmdline,
-                 "ffmpeg -loglevel error -y -f rawvideo -pix_fmt bgra -s %dx%d -r %g -i - -pix_fmt yuv420p '%s'", W, H,
-                 o->fps, o->export_path);
-        pipe = popen(cmdline, "w");
-        if (!pipe) {
-            free(px);
-            fprintf(stderr, "cpcrl replay: cannot start ffmpeg: %s\n", strerror(errno));
+            fprintf(stderr, "cpcrl replay: %s\n", err);
             return 1;
         }
     }
@@ -816,13 +900,10 @@ static int replay_export(const Replay *r, const Opts *o) {
             fprintf(stderr, "cpcrl replay: %s\n", err);
             rc = 1;
         }
-        if (pipe) {
+        if (enc.in) {
             int copies = t == r->n ? (int)o->fps * 2 : 1; // hold the last frame ~2 s
             for (int k = 0; k < copies && rc == 0; k++)
-                if (fwrite(px, sizeof *px, (size_t)W * H, pipe) != (size_t)W * H) {
-                    fprintf(stderr, "cpcrl replay: writing to ffmpeg failed\n");
-                    rc = 1;
-                }
+                if (fwrite(px, sizeof *px, (size_t)W * H, enc.in) != (size_t)W * H) rc = -1; // reported below
         }
         if (o->frames[0]) {
             char path[1200];
@@ -841,9 +922,15 @@ static int replay_export(const Replay *r, const Opts *o) {
             gif_abort(&g);
         }
     }
-    if (pipe && pclose(pipe) != 0 && rc == 0) {
-        fprintf(stderr, "cpcrl replay: ffmpeg failed writing %s\n", o->export_path);
-        rc = 1;
+    if (enc.pid > 0) { // the encoder's own failure is the one to report
+        int wrote = rc != -1;
+        if (encoder_close(&enc, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: --export %s: %s\n", o->export_path, err);
+            rc = 1;
+        } else if (!wrote) {
+            fprintf(stderr, "cpcrl replay: writing frames to ffmpeg failed (%s)\n", o->export_path);
+            rc = 1;
+        }
     }
     if (rc == 0 && o->export_path[0]) fprintf(stderr, "cpcrl replay: wrote %s (%d frames, %dx%d)\n", o->export_path, r->n + 1, W, H);
     if (rc == 0 && o->frames[0]) fprintf(stderr, "cpcrl replay: wrote %d PNG frames to %s\n", r->n + 1, o->frames);
@@ -992,6 +1079,7 @@ static int record_episode(Actor *ac, Env *env, int greedy, const char *label, Re
         return -1;
     actor_reset(ac);
     while (!replay_ended(r)) {
+        if (train_stop_requested()) return err_fail(err, errlen, "recording stopped: training was interrupted");
         if (replay_push_state(r, env, err, errlen) < 0) return -1;
         env_observe(env, obs);
         int a = actor_decide(ac, obs, greedy);
@@ -1003,41 +1091,104 @@ static int record_episode(Actor *ac, Env *env, int greedy, const char *label, Re
     return 0;
 }
 
+// eval --record: an EvalHook (train.h) that records, for every env of eval's
+// batch, each episode eval counts, from the very states, actions, values and
+// probabilities eval used; the file of eval's i-th counted episode is
+// DIR/ep<i>.rpl, so the files are exactly the evaluated episodes.
+typedef struct {
+    char dir[1024], label[64];
+    int source;
+    double train_frames;
+    Replay rec[32];
+    int active[32];
+    float value[32], probs[32][ENV_A];
+    int written;
+} EvalRecorder;
+static EvalRecorder g_evrec;
+
+static int evrec_before(void *ctx, const VecEnv *v, const int *act, const float *value, const float *logits, int A,
+                        const uint8_t *counted, char *err, size_t errlen) {
+    EvalRecorder *er = ctx;
+    for (int b = 0; b < v->n; b++) {
+        if (!counted[b]) continue;
+        const Env *e = &v->envs[b];
+        if (!er->active[b]) {
+            if (replay_begin(&er->rec[b], e, er->source, er->label, er->train_frames, err, errlen) < 0) return -1;
+            er->active[b] = 1;
+        }
+        if (replay_push_state(&er->rec[b], e, err, errlen) < 0) return -1;
+        // the action probabilities as actor_decide computes them
+        const float *lg = logits + (size_t)b * A;
+        float mx = lg[0];
+        for (int k = 1; k < A; k++) mx = lg[k] > mx ? lg[k] : mx;
+        double z = 0;
+        for (int k = 0; k < A; k++) z += exp((double)(lg[k] - mx));
+        for (int k = 0; k < ENV_A; k++) er->probs[b][k] = k < A ? (float)(exp((double)(lg[k] - mx)) / z) : 0.0f;
+        er->value[b] = value[b];
+    }
+    return 0;
+}
+
+static int evrec_after(void *ctx, const VecEnv *v, const int *act, const float *rew, const uint8_t *term,
+                       const uint8_t *trunc, const int *slot, char *err, size_t errlen) {
+    EvalRecorder *er = ctx;
+    for (int b = 0; b < v->n; b++) {
+        if (!er->active[b]) continue;
+        Replay *r = &er->rec[b];
+        if (replay_push_action(r, act[b], rew[b], er->value[b], er->probs[b], term[b], trunc[b], &v->envs[b], err,
+                               errlen) < 0)
+            return -1;
+        if (!term[b] && !trunc[b]) continue;
+        assert(slot[b] >= 0); // a recorded episode is a counted one
+        char path[1200];
+        snprintf(path, sizeof path, "%s/ep%04d.rpl", er->dir, slot[b]);
+        int rc = replay_save(r, path, err, errlen);
+        replay_free(r);
+        er->active[b] = 0;
+        if (rc < 0) return -1;
+        er->written++;
+    }
+    return 0;
+}
+
+int replay_eval_recorder_begin(const char *ckpt_path, const char *dir, int greedy, char *err, size_t errlen) {
+    char path[1100], msg[600];
+    if (!dir[0]) return err_fail(err, errlen, "--record: empty directory name");
+    ckpt_path_for(ckpt_path, path, sizeof path);
+    Ckpt ck;
+    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg);
+    EvalRecorder *er = &g_evrec;
+    memset(er, 0, sizeof *er);
+    snprintf(er->dir, sizeof er->dir, "%s", dir);
+    snprintf(er->label, sizeof er->label, "eval %.40s", ck.cfg.name);
+    const CkptRecord *fr = ckpt_find(&ck, "state/frames");
+    if (fr && fr->dtype == CK_F64 && fr->count == 1) memcpy(&er->train_frames, fr->data, sizeof er->train_frames);
+    ckpt_free(&ck);
+    er->source = greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED;
+    if (file_mkdir_p(dir) < 0) return err_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    EvalHook h = {evrec_before, evrec_after, er};
+    eval_set_hook(&h);
+    return 0;
+}
+
+int replay_eval_recorder_end(void) {
+    eval_set_hook(NULL);
+    for (int b = 0; b < 32; b++) replay_free(&g_evrec.rec[b]); // episodes cut short by an error
+    memset(g_evrec.active, 0, sizeof g_evrec.active);
+    return g_evrec.written;
+}
+
 int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uint64_t seed, int greedy, char *err,
                        size_t errlen) {
-    Actor ac;
-    char msg[600];
-    if (actor_load(&ac, ckpt_path, seed, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg);
-    EnvConfig ec;
-    config_env(&ac.cfg, &ec);
-    if (env_config_check(&ec, msg, sizeof msg) < 0) {
-        actor_free(&ac);
-        return err_fail(err, errlen, "%s: %s", ckpt_path, msg);
-    }
-    if (file_mkdir_p(dir) < 0) {
-        actor_free(&ac);
-        return err_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-    }
-    static Env env;
-    env_init(&env, &ec, seed);
-    char label[64];
-    snprintf(label, sizeof label, "eval %.40s", ac.cfg.name);
-    int written = 0;
-    for (int i = 0; i < episodes; i++) {
-        Replay r;
-        char path[1200];
-        snprintf(path, sizeof path, "%s/ep%04d.rpl", dir, i);
-        if (record_episode(&ac, &env, greedy, label, &r, msg, sizeof msg) < 0 ||
-            replay_save(&r, path, msg, sizeof msg) < 0) {
-            replay_free(&r);
-            actor_free(&ac);
-            return err_fail(err, errlen, "%s", msg);
-        }
-        replay_free(&r);
-        written++;
-    }
-    actor_free(&ac);
-    return written;
+    if (replay_eval_recorder_begin(ckpt_path, dir, greedy, err, errlen) < 0) return -1;
+    Config opts;
+    config_defaults(&opts);
+    opts.episodes = episodes, opts.seed = seed, opts.greedy = greedy, opts.threads = 1;
+    EvalResult res;
+    int rc = eval_main(ckpt_path, &opts, &res);
+    int n = replay_eval_recorder_end();
+    if (rc != 0) return err_fail(err, errlen, "%s: evaluation failed (message above)", ckpt_path);
+    return n;
 }
 
 typedef struct {
@@ -1064,8 +1215,11 @@ int replay_record_trainer(Trainer *tr, const char *path, uint64_t seed, char *er
 
 static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
     TrainRecorder *rec = ctx;
-    if (tr->frames < rec->next) return;
-    while (rec->next <= tr->frames) rec->next += rec->every;
+    if (tr->frames < rec->next || train_stop_requested()) return;
+    // the next multiple of `every` past the current frames (no loop: any
+    // `every` and frame count take one step)
+    rec->next = (floor(tr->frames / rec->every) + 1) * rec->every;
+    if (rec->next <= tr->frames) rec->next = nextafter(tr->frames, INFINITY);
     char dir[1100], path[1200], err[600];
     snprintf(dir, sizeof dir, "%s/replays", run_dir);
     if (file_mkdir_p(dir) < 0) {
@@ -1073,7 +1227,8 @@ static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
         return;
     }
     snprintf(path, sizeof path, "%s/frames_%012.0f.rpl", dir, tr->frames);
-    if (replay_record_trainer(tr, path, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)rec->count), err, sizeof err) < 0)
+    if (replay_record_trainer(tr, path, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)rec->count), err, sizeof err) < 0 &&
+        !train_stop_requested())
         fprintf(stderr, "\ncpcrl train: --record-every: %s\n", err);
     rec->count++;
 }

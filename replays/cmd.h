@@ -29,9 +29,15 @@ const char *cmd_help_text(const char *cmd);
 const char *cmd_summary(const char *cmd);
 const char *cmd_synopsis(const char *cmd);
 
-// `cpcrl eval CKPT --record DIR`: run `episodes` episodes of one env seeded
-// `seed` with the checkpoint's policy and write DIR/ep0000.rpl, ... (DIR is
-// created). Returns the number of files written, or -1 with a message.
+// `cpcrl eval CKPT --record DIR`: install an eval hook (train.h) so that
+// the next eval_main writes each episode it counts as DIR/ep<i>.rpl (i = the
+// episode's index among eval's N; same envs, actions and returns as eval's
+// figures). DIR is created. 0, or -1 with a message.
+int replay_eval_recorder_begin(const char *ckpt_path, const char *dir, int greedy, char *err, size_t errlen);
+// Remove the hook; returns the number of files written.
+int replay_eval_recorder_end(void);
+// Both around one eval_main of `episodes` episodes seeded `seed` (1 thread).
+// Returns the number of files written, or -1 with a message.
 int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uint64_t seed,
                        int greedy, char *err, size_t errlen);
 // `cpcrl train --record-every N`: install a TrainHook that, every N frames,

@@ -4,11 +4,14 @@
 #include "replays/replay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "agent/ckpt.h"
@@ -446,8 +449,22 @@ bad:
 
 int replay_load(Replay *r, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int e = fstat(fd, &st) < 0 ? errno : 0;
+    if (e || !S_ISREG(st.st_mode)) {
+        close(fd);
+        if (e) return err_fail(err, errlen, "%s: cannot stat: %s", path, strerror(e));
+        if (S_ISDIR(st.st_mode)) return err_fail(err, errlen, "%s: is a directory, expected a replay file (.rpl)", path);
+        return err_fail(err, errlen, "%s: not a regular file (a FIFO, device or socket), expected a replay file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    }
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return err_fail(err, errlen, "%s: cannot seek", path); }
     long sz = ftell(f);
     if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return err_fail(err, errlen, "%s: cannot seek", path); }
@@ -521,8 +538,12 @@ int replay_verify(const Replay *r, char *err, size_t errlen) {
                     "episode start: re-simulated map %dx%d target (%d, %d) cue %d, recorded %dx%d "
                     "target (%d, %d) cue %d (seed/rng state do not reproduce the episode)",
                     e.w, e.h, e.tx, e.ty, e.cue, r->w, r->h, r->tx, r->ty, r->cue);
+    if (r->n == 0 && r->end != REPLAY_CUT)
+        return err_fail(err, errlen, "header says the episode ended (%s) after 0 steps; an episode ends only by a step",
+                        r->end == REPLAY_TERMINATED ? "terminated" : "time limit");
     char what[200];
-    int hi = 0;
+    int hi = 0, success = 0;
+    float ret = 0; // summed in the recorder's order, so equal bit for bit
     for (int t = 0; t < r->n; t++) {
         if (frame_differs(r, t, &e, what, sizeof what))
             return err_fail(err, errlen, "step %d: %s (action at step %d does not reproduce)", t, what, t - 1);
@@ -534,7 +555,10 @@ int replay_verify(const Replay *r, char *err, size_t errlen) {
                             (unsigned long long)r->hash[hi], (unsigned long long)hs);
         }
         uint8_t term, trunc;
+        float log_success = e.log.success;
         float rew = env_step(&e, r->steps[t].action, &term, &trunc);
+        ret += rew;
+        if (term || trunc) success = e.log.success - log_success > 0.5f;
         if (memcmp(&rew, &r->steps[t].reward, sizeof rew) != 0)
             return err_fail(err, errlen, "step %d: reward recorded %g, re-simulated %g", t,
                         (double)r->steps[t].reward, (double)rew);
@@ -548,6 +572,14 @@ int replay_verify(const Replay *r, char *err, size_t errlen) {
     }
     if (r->end == REPLAY_CUT && frame_differs(r, r->n, &e, what, sizeof what))
         return err_fail(err, errlen, "step %d: %s", r->n, what);
+    // the header's summary must be what the steps add up to
+    if (r->end == REPLAY_CUT) success = e.ep_success > 0;
+    if (memcmp(&ret, &r->ret, sizeof ret) != 0)
+        return err_fail(err, errlen, "header field 'ret': return %+g, but the %d re-simulated rewards add up to %+g",
+                        (double)r->ret, r->n, (double)ret);
+    if ((r->success > 0) != success)
+        return err_fail(err, errlen, "header field 'success': %s, re-simulated %s", r->success > 0 ? "yes" : "no",
+                        success ? "yes" : "no");
     for (int i = 0; i < r->nhash; i++)
         if ((int)r->hash_step[i] == r->n) {
             uint64_t hs = env_hash(&e);

@@ -45,7 +45,9 @@
 // Files are written to NAME.tmp, fsync'd and renamed over NAME.
 // Verify re-creates the env (env_init(seed), rng = episode_rng, episode
 // index), checks the start hash, then replays the actions and checks every
-// frame's pose and map, every reward, the end flags and every stored hash.
+// frame's pose and map, every reward, the end flags and every stored hash,
+// and that the header's summary (return, success, steps, how it ended) is
+// what the re-simulated steps give: a forged header does not verify.
 #ifndef CPCRL_REPLAY_H
 #define CPCRL_REPLAY_H
 

@@ -1,0 +1,325 @@
+#!/bin/bash
+# test_reliability_cli.sh — end-to-end reliability tests of the commands
+# around training: replays (eval --record, replay --verify / --export / --info,
+# play and watch saving), train --record-every, compare (children, unfinished
+# runs, flags) and bench flags. Each check names the issue item it covers
+# (issue #20). Tiny nets; SDL windows use the dummy video driver (no display).
+# Prints one line per check and "N passed, N failed"; exits non-zero when any
+# check fails.
+#
+# usage: tests/test_reliability_cli.sh [CPCRL]    (default ./cpcrl)
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+CPCRL=${1:-${CPCRL:-./cpcrl}}
+[ -x "$CPCRL" ] || { echo "test_reliability_cli: $CPCRL not built (run make)"; echo "0 passed, 1 failed"; exit 1; }
+CPCRL=$(cd "$(dirname "$CPCRL")" && pwd)/$(basename "$CPCRL")
+TMP=$(mktemp -d /tmp/cpcrl-cli.XXXXXX)
+BGPIDS=""
+cleanup() {
+    local p
+    for p in $BGPIDS; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+export OPENBLAS_NUM_THREADS=1 SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
+# SDL's libraries leak a little under ASan (see window_smoke.sh)
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+unset CPCRL_FAULT_NAN_AT
+
+pass=0
+fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; fail=$((fail + 1)); }
+check() { # NAME CONDITION-STATUS [details...]
+    local name=$1 st=$2
+    shift 2
+    if [ "$st" -eq 0 ]; then ok "$name"; else bad "$name" "$@"; fi
+}
+# expect_exit NAME WANT PATTERN CMD...: CMD exits WANT and its stderr matches PATTERN
+expect_exit() {
+    local name=$1 want=$2 pat=$3 st
+    shift 3
+    timeout -k 5 120 "$@" >"$TMP/x.out" 2>"$TMP/x.err" </dev/null
+    st=$?
+    [ $st -eq "$want" ] && grep -qi -- "$pat" "$TMP/x.err"
+    check "$name (exit $st, want $want)" $? "$(grep -v OpenBLAS "$TMP/x.err" | head -2)"
+}
+
+NET="--conv1 4 --conv2 4 --latent 32 --hidden 32 --envs 8 --unroll 8 --cpc-k 3"
+TINY="$NET --threads 1 --progress 0"
+R="$TMP/runs"
+echo "test_reliability_cli: $CPCRL, scratch $TMP"
+
+# a small checkpoint to act with (seekavoid: returns vary from episode to episode)
+# shellcheck disable=SC2086
+"$CPCRL" train $TINY --task seekavoid --frames 2000 --log-every 1000 --ckpt-every 2000 --runs-dir "$R" \
+    --name sa >"$TMP/sa.out" 2>"$TMP/sa.err"
+check "setup: a small seekavoid checkpoint" $? "$(tail -2 "$TMP/sa.err")"
+CK="$R/sa"
+
+# rpl.py: read / forge replay headers behind a valid CRC (layout: replays/replay.h)
+cat >"$TMP/rpl.py" <<'EOF'
+import struct, sys, zlib
+def load(p):
+    d = open(p, "rb").read()
+    zlen = struct.unpack_from("<I", d, 16)[0]
+    return bytearray(zlib.decompress(d[20:20 + zlen]))
+def save(p, body):
+    z = zlib.compress(bytes(body))
+    d = bytearray(b"CPCRLRPL" + struct.pack("<III", 1, len(body), len(z)) + z)
+    d += struct.pack("<I", zlib.crc32(bytes(d)))
+    open(p, "wb").write(d)
+HDR = 168  # bytes before grid0; n at 148, end 152, ret 156, success 160
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "stats":  # mean return and success rate of the files
+    rs = [struct.unpack_from("<fI", load(p), 156) for p in args]
+    print("%.3f %.1f" % (sum(r for r, _ in rs) / len(rs), 100.0 * sum(s > 0 for _, s in rs) / len(rs)))
+elif cmd == "forge":  # IN OUT RET SUCCESS: header return and success changed
+    b = load(args[0])
+    struct.pack_into("<fI", b, 156, float(args[2]), int(args[3]))
+    save(args[1], b)
+elif cmd == "zero":  # IN OUT: 0 steps, "terminated", return +5 (frame 0 and its hash kept)
+    b = load(args[0])
+    w, h, A = struct.unpack_from("<III", b, 44)
+    n = struct.unpack_from("<I", b, 148)[0]
+    o = HDR + w * h
+    f0 = bytes(b[o:o + 6])
+    for t in range(n + 1):
+        nd = struct.unpack_from("<H", b, o + 4)[0]
+        o += 6 + 3 * nd
+    o += n * (1 + 4 * (2 + A))
+    h0 = bytes(b[o + 4:o + 16])  # the first hash: step 0
+    out = bytearray(b[:HDR + w * h]) + f0 + struct.pack("<I", 1) + h0
+    struct.pack_into("<IIfI", out, 148, 0, 1, 5.0, 0)
+    save(args[1], out)
+EOF
+has_python() { command -v python3 >/dev/null 2>&1; }
+# want N: run section N (all unless CLI_ONLY="9 10 s ..." names a subset)
+want() { [ -z "${CLI_ONLY:-}" ] || [[ " $CLI_ONLY " == *" $1 "* ]]; }
+
+# one recorded episode for the replay checks
+"$CPCRL" eval "$CK" --episodes 1 --threads 1 --record "$TMP/base" >/dev/null 2>"$TMP/base.err"
+check "setup: eval --record of one episode" $? "$(tail -2 "$TMP/base.err")"
+RPL="$TMP/base/ep0000.rpl"
+
+# ----------------------------------------------------------------------------
+# 9. eval --record records exactly the evaluated episodes
+
+if want 9; then
+
+"$CPCRL" eval "$CK" --episodes 12 --seed 5 --threads 1 --record "$TMP/ev" >"$TMP/ev.out" 2>"$TMP/ev.err"
+check "9: eval --record exits 0" $? "$(tail -2 "$TMP/ev.err")"
+n=$(find "$TMP/ev" -name '*.rpl' 2>/dev/null | wc -l)
+[ "$n" -eq 12 ]
+check "9: eval --record --episodes 12 writes 12 replays (got $n)" $?
+vfail=0
+for f in "$TMP"/ev/*.rpl; do "$CPCRL" replay "$f" --verify >/dev/null 2>&1 || vfail=$((vfail + 1)); done
+check "9: every recorded episode verifies ($vfail failed)" $vfail
+if has_python; then
+    want=$(sed -n 's/.*episodes.*return \([-0-9.]*\) ±.*success \([0-9.]*\)%.*/\1 \2/p' "$TMP/ev.out")
+    got=$(python3 "$TMP/rpl.py" stats "$TMP"/ev/*.rpl 2>&1)
+    [ -n "$want" ] && [ "$want" = "$got" ]
+    check "9: replays' mean return and success = eval's ($got vs $want)" $? "$(cat "$TMP/ev.out")"
+fi
+
+fi
+
+# ----------------------------------------------------------------------------
+# 10. replay --verify re-derives the header's return, success, length, end
+
+if want 10; then
+
+if has_python; then
+    python3 "$TMP/rpl.py" forge "$RPL" "$TMP/forged.rpl" 99 1
+    "$CPCRL" replay "$TMP/forged.rpl" --info >/dev/null 2>&1
+    check "10: a re-packed replay (return +99) still loads (valid CRC)" $?
+    expect_exit "10: --verify refuses a forged return +99 / success" 1 "return" \
+        "$CPCRL" replay "$TMP/forged.rpl" --verify
+    python3 "$TMP/rpl.py" zero "$RPL" "$TMP/zero.rpl"
+    expect_exit "10: --verify refuses a 0-step 'terminated, return +5'" 1 "terminat\|return" \
+        "$CPCRL" replay "$TMP/zero.rpl" --verify
+fi
+
+fi
+
+# ----------------------------------------------------------------------------
+# 14. replay --export starts the encoder without a shell and reports its failure
+
+if want 14; then
+# (a stand-in ffmpeg: records its argument count and writes its last argument)
+
+mkdir -p "$TMP/bin" "$TMP/exp"
+cat >"$TMP/bin/ffmpeg" <<'EOF'
+#!/bin/sh
+[ -n "${FAKE_FFMPEG_FAIL:-}" ] && { echo "fake ffmpeg: failing" >&2; exit 3; }
+for a; do last=$a; done
+cat >/dev/null
+echo "$#" >"$(dirname "$0")/argc"
+printf 'video' >"${last#file:}"
+EOF
+chmod +x "$TMP/bin/ffmpeg"
+(cd "$TMP/exp" && PATH="$TMP/bin:$PATH" "$CPCRL" replay "$RPL" --window 64x64 \
+    --export "x.mp4'; touch INJECTED; echo '.mp4" >"$TMP/exp.out" 2>"$TMP/exp.err")
+st=$?
+[ ! -e "$TMP/exp/INJECTED" ]
+check "14: a file name with quotes runs no shell command (no INJECTED file)" $?
+[ $st -eq 0 ] && [ -f "$TMP/exp/x.mp4'; touch INJECTED; echo '.mp4" ]
+check "14: the encoder got the name as one argument (exit $st)" $? "$(tail -2 "$TMP/exp.err")"
+(cd "$TMP/exp" && FAKE_FFMPEG_FAIL=1 PATH="$TMP/bin:$PATH" "$CPCRL" replay "$RPL" --window 64x64 \
+    --export "y.mp4" >"$TMP/exp2.out" 2>"$TMP/exp2.err")
+st=$?
+[ $st -eq 1 ] && grep -q "ffmpeg.*3" "$TMP/exp2.err"
+check "14: an encoder that fails: exit 1 (not SIGPIPE) naming its status (exit $st)" $? "$(tail -2 "$TMP/exp2.err")"
+(cd "$TMP/exp" && PATH="$TMP/nobin" "$CPCRL" replay "$RPL" --window 64x64 --export "z.mp4" \
+    >/dev/null 2>"$TMP/exp3.err")
+st=$?
+[ $st -eq 1 ] && grep -q "ffmpeg not found" "$TMP/exp3.err"
+check "14: no ffmpeg on PATH: exit 1, says so (exit $st)" $? "$(tail -2 "$TMP/exp3.err")"
+
+fi
+
+# ----------------------------------------------------------------------------
+# 3. train --record-every: tiny values are refused, not an endless loop
+
+if want 3; then
+
+# shellcheck disable=SC2086
+expect_exit "3: --record-every 1e-300 is refused" 2 "record-every" \
+    "$CPCRL" train $TINY --frames 1000 --runs-dir "$R" --name rec1 --record-every 1e-300
+# shellcheck disable=SC2086
+expect_exit "3: --record-every below one episode (50 < 100 frames) is refused" 2 "record-every" \
+    "$CPCRL" train $TINY --frames 1000 --runs-dir "$R" --name rec2 --record-every 50
+# shellcheck disable=SC2086
+"$CPCRL" train $TINY --frames 1000 --runs-dir "$R" --name rec3 --record-every 400 >/dev/null 2>"$TMP/rec3.err"
+st=$?
+n=$(find "$R/rec3/replays" -name '*.rpl' 2>/dev/null | wc -l)
+[ $st -eq 0 ] && [ "$n" -ge 2 ]
+check "3: --record-every 400 over 1000 frames writes replays (exit $st, $n files)" $? "$(tail -2 "$TMP/rec3.err")"
+
+fi
+
+# ----------------------------------------------------------------------------
+# 12. a failed replay save is an error (exit 1, on stderr), in play and watch
+
+if want 12; then
+# (the file name is taken by a directory, so the final rename fails)
+
+mkdir -p "$TMP/pl/play-goal-s1-e0.rpl"
+expect_exit "12: play: the episode cannot be saved -> exit 1" 1 "play-goal-s1-e0.rpl" \
+    "$CPCRL" play goal --seed 1 --out "$TMP/pl" --keys "Up,Left,q" --auto-quit 100
+mkdir -p "$TMP/wr/watch-seekavoid-s1-e0.rpl"
+expect_exit "12: watch --record: an episode cannot be saved -> exit 1" 1 "watch-seekavoid-s1-e0.rpl" \
+    "$CPCRL" watch "$CK/model.ckpt" --seed 1 --speed 1000 --record "$TMP/wr" --auto-quit 150
+
+fi
+
+# ----------------------------------------------------------------------------
+# 15. play --out "" is refused
+
+if want 15; then
+
+expect_exit "15: play --out \"\" is refused" 2 "out" \
+    "$CPCRL" play goal --out "" --keys "q" --auto-quit 10
+expect_exit "15: watch --record \"\" is refused" 2 "record" \
+    "$CPCRL" watch "$CK/model.ckpt" --record "" --keys "q" --auto-quit 10
+expect_exit "15: replay --frames \"\" is refused" 2 "frames" \
+    "$CPCRL" replay "$RPL" --frames ""
+
+fi
+
+# ----------------------------------------------------------------------------
+# 13. compare --aggregate-only leaves unfinished runs out of its verdicts
+
+if want 13; then
+
+# shellcheck disable=SC2086
+"$CPCRL" compare --tasks goal --seeds 2 --frames 1000 --out "$TMP/cmp" --probe 0 --plot 0 --jobs 1 \
+    --bootstrap 200 --threads 1 $NET --log-every 500 --ckpt-every 500 >"$TMP/cmp.out" 2>"$TMP/cmp.err"
+check "13: a small compare (2 arms x 2 seeds) runs" $? "$(tail -2 "$TMP/cmp.err")"
+# goal-cpc-s2 becomes unfinished: its config asks for more frames than its log reached
+sed -i 's/^frames = .*/frames = 300000/' "$TMP/cmp/runs/goal-cpc-s2/config.txt"
+"$CPCRL" compare --out "$TMP/cmp" --aggregate-only --plot 0 --bootstrap 200 >"$TMP/agg.out" 2>"$TMP/agg.err"
+st=$?
+[ $st -eq 0 ] && ! grep -q "^goal,cpc,2," "$TMP/cmp/results.csv" && grep -q "^goal,cpc,1," "$TMP/cmp/results.csv" &&
+    grep -q "goal-cpc-s2" "$TMP/agg.err" &&
+    grep -q "goal-cpc-s2" "$TMP/cmp/summary.md"
+check "13: an unfinished run is left out of results.csv and listed (exit $st)" $? "$(tail -3 "$TMP/agg.err")"
+"$CPCRL" compare --out "$TMP/cmp" --aggregate-only --plot 0 --bootstrap 200 --include-unfinished \
+    >/dev/null 2>"$TMP/agg2.err"
+grep -q "^goal,cpc,2," "$TMP/cmp/results.csv"
+check "13: --include-unfinished counts it again" $? "$(tail -2 "$TMP/agg2.err")"
+
+fi
+
+# ----------------------------------------------------------------------------
+# 4. compare's trainers die with the compare process
+
+if want 4; then
+
+# shellcheck disable=SC2086
+"$CPCRL" compare --tasks goal --seeds 1 --frames 1e9 --out "$TMP/cmpk" --probe 0 --plot 0 --jobs 1 \
+    --threads 1 $NET --log-every 500 --ckpt-every 1e9 >/dev/null 2>"$TMP/cmpk.err" &
+CPID=$!
+BGPIDS="$BGPIDS $CPID"
+child=""
+for ((i = 0; i < 500; i++)); do
+    child=$(pgrep -P "$CPID" | head -1)
+    [ -n "$child" ] && break
+    sleep 0.02
+done
+kill -9 "$CPID"
+wait "$CPID" 2>/dev/null
+gone=1
+if [ -n "$child" ]; then
+    BGPIDS="$BGPIDS $child"
+    for ((i = 0; i < 1000; i++)); do
+        kill -0 "$child" 2>/dev/null || { gone=0; break; }
+        sleep 0.02
+    done
+fi
+check "4: SIGKILL of compare: its trainer (pid ${child:-none}) ends too" $gone
+
+fi
+
+# ----------------------------------------------------------------------------
+# s. Smaller items
+
+if want s; then
+
+expect_exit "compare --first-seed 2^64-1 with 2 seeds (would wrap) is refused" 2 "first-seed" \
+    "$CPCRL" compare --tasks goal --seeds 2 --first-seed 18446744073709551615 --out "$TMP/cmpw" --dry-run
+expect_exit "compare --cpc-weights 0.5,,1 is refused" 2 "cpc-weights" \
+    "$CPCRL" compare --tasks goal --cpc-weights 0.5,,1 --out "$TMP/cmpw" --dry-run
+expect_exit "compare --cpc-weights '0.5,' is refused" 2 "cpc-weights" \
+    "$CPCRL" compare --tasks goal --cpc-weights 0.5, --out "$TMP/cmpw" --dry-run
+expect_exit "bench train --unroll 1 is a usage error" 2 "unroll" \
+    "$CPCRL" bench train --unroll 1
+expect_exit "bench env --items 1000 is a usage error" 2 "items" \
+    "$CPCRL" bench env --items 1000
+mkdir -p "$TMP/adir"
+expect_exit "replay of a directory says so" 1 "directory" \
+    "$CPCRL" replay "$TMP/adir" --info
+if has_python; then
+    python3 -c "
+import struct, sys, zlib
+exec(open('$TMP/rpl.py').read().split('HDR = ')[0])
+b = load('$RPL')
+b[84:84 + 64] = (b'\x1b]0;pwned\x07\x1b[31mred' + b'\0' * 64)[:64]
+save('$TMP/esc.rpl', b)"
+    "$CPCRL" replay "$TMP/esc.rpl" --info >"$TMP/esc.out" 2>&1
+    st=$?
+    [ $st -eq 0 ] && ! grep -q $'\x1b' "$TMP/esc.out" && grep -q 'pwned' "$TMP/esc.out"
+    check "replay --info prints a label's control characters escaped (exit $st)" $? "$(head -3 "$TMP/esc.out" | cat -v)"
+fi
+mkfifo "$TMP/fifo.rpl" "$TMP/fifo.ckpt"
+expect_exit "replay of a FIFO is refused (no blocking read)" 1 "not a regular file" \
+    "$CPCRL" replay "$TMP/fifo.rpl" --info
+expect_exit "eval of a FIFO is refused (no blocking read)" 1 "not a regular file" \
+    "$CPCRL" eval "$TMP/fifo.ckpt"
+
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
