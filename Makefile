@@ -57,7 +57,8 @@ test: setup
 	@$(MAKE) --no-print-directory test-run
 
 # end-to-end checks run after the unit programs (make asan runs them on the ASan binary)
-E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BIN)"
+E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BIN)" \
+      "bash tests/test_compare.sh ./$(BIN)"
 FUZZ_REGRESS = "FUZZ_BUILD=$(BUILD)/fuzz bash scripts/fuzz.sh regress 3"
 FUZZ_SECONDS ?= 600
 
