@@ -58,7 +58,7 @@ test: setup
 
 # end-to-end checks run after the unit programs (make asan runs them on the ASan binary)
 E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BIN)" \
-      "bash tests/test_reliability_cli.sh ./$(BIN)"
+      "bash tests/test_reliability_cli.sh ./$(BIN)" "bash tests/test_compare.sh ./$(BIN)"
 FUZZ_REGRESS = "FUZZ_BUILD=$(BUILD)/fuzz bash scripts/fuzz.sh regress 3"
 FUZZ_SECONDS ?= 600
 
