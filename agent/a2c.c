@@ -54,6 +54,10 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     }
 
     tr->obs = malloc((size_t)B * tr->obs_size);
+    tr->final_obs = calloc((size_t)B, (size_t)tr->obs_size);
+    tr->vtrunc = calloc(N, sizeof(float));
+    tr->truncs = calloc(N, 1);
+    if (acts_alloc(&tr->boot, &tr->model, B) < 0) goto oom;
     tr->rewards = calloc(B, sizeof(float));
     tr->term = calloc(B, 1);
     tr->trunc = calloc(B, 1);
@@ -74,7 +78,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->prev_reward = calloc(B, sizeof(float));
     tr->prev_done = calloc(B, sizeof(float));
     tr->rng = calloc(B, sizeof(uint64_t));
-    if (!tr->obs || !tr->rewards || !tr->term || !tr->trunc || !tr->actions || !tr->rew ||
+    if (!tr->obs || !tr->final_obs || !tr->vtrunc || !tr->truncs || !tr->rewards || !tr->term || !tr->trunc || !tr->actions || !tr->rew ||
         !tr->done || !tr->mask || !tr->starts || !tr->logp || !tr->dlogp || !tr->ent || !tr->dent ||
         !tr->adv || !tr->ret || !tr->h_carry || !tr->c_carry || !tr->prev_action ||
         !tr->prev_reward || !tr->prev_done || !tr->rng)
@@ -96,11 +100,12 @@ oom:
 void trainer_free(Trainer *tr) {
     model_free(&tr->model);
     acts_free(&tr->acts);
+    acts_free(&tr->boot);
     grads_free(&tr->grads);
     opt_free(&tr->opt);
     if (tr->use_cpc) cpc_free(&tr->cpc);
     vec_free(&tr->vec);
-    void *ptrs[] = {tr->obs, tr->rewards, tr->term, tr->trunc, tr->actions, tr->rew,
+    void *ptrs[] = {tr->obs, tr->final_obs, tr->vtrunc, tr->truncs, tr->rewards, tr->term, tr->trunc, tr->actions, tr->rew,
                     tr->done, tr->mask, tr->starts, tr->logp, tr->dlogp, tr->ent, tr->dent, tr->adv,
                     tr->ret, tr->h_carry, tr->c_carry, tr->prev_action, tr->prev_reward,
                     tr->prev_done, tr->rng};
@@ -116,27 +121,53 @@ static float clip_reward(float r, float c) {
     return r > c ? c : (r < -c ? -c : r);
 }
 
-void trainer_prepare_step(Trainer *tr, int t) {
-    Model *m = &tr->model;
-    Acts *a = &tr->acts;
-    const int B = tr->B, H = m->H, D = m->D, X = m->X, S = tr->obs_size;
-    for (int b = 0; b < B; b++) {
-        size_t r = (size_t)t * B + b;
-        float *x0 = a->x0 + r * S;
-        const uint8_t *o = tr->obs + (size_t)b * S;
-        for (int i = 0; i < S; i++) x0[i] = (float)o[i];
-        float keep = 1.0f - tr->prev_done[b];
-        float *tail = a->xin + r * X + D;
-        memset(tail, 0, (size_t)(X - D) * sizeof(float));
-        if (keep > 0) {
-            tail[tr->prev_action[b]] = 1.0f;
-            tail[m->A] = clip_reward(tr->prev_reward[b], tr->cfg.reward_clip);
-        }
-        for (int i = 0; i < H; i++) {
-            a->hprev[r * H + i] = keep * tr->h_carry[(size_t)b * H + i];
-            a->cprev[r * H + i] = keep * tr->c_carry[(size_t)b * H + i];
-        }
+// The network input of one row: the observation, one-hot(previous action)
+// and the clipped previous reward, and the incoming LSTM state (h, c); keep
+// = 0 at an episode start zeroes all but the observation.
+static void fill_input_row(const Trainer *tr, Acts *a, size_t r, const uint8_t *obs, float keep,
+                           int prev_action, float prev_reward, const float *h, const float *c) {
+    const Model *m = &tr->model;
+    const int H = m->H, D = m->D, X = m->X, S = tr->obs_size;
+    float *x0 = a->x0 + r * S;
+    for (int i = 0; i < S; i++) x0[i] = (float)obs[i];
+    float *tail = a->xin + r * X + D;
+    memset(tail, 0, (size_t)(X - D) * sizeof(float));
+    if (keep > 0) {
+        tail[prev_action] = 1.0f;
+        tail[m->A] = clip_reward(prev_reward, tr->cfg.reward_clip);
     }
+    for (int i = 0; i < H; i++) {
+        a->hprev[r * H + i] = keep * h[i];
+        a->cprev[r * H + i] = keep * c[i];
+    }
+}
+
+void trainer_prepare_step(Trainer *tr, int t) {
+    const int B = tr->B, H = tr->model.H;
+    for (int b = 0; b < B; b++)
+        fill_input_row(tr, &tr->acts, (size_t)t * B + b, tr->obs + (size_t)b * tr->obs_size,
+                       1.0f - tr->prev_done[b], tr->prev_action[b], tr->prev_reward[b],
+                       tr->h_carry + (size_t)b * H, tr->c_carry + (size_t)b * H);
+}
+
+// V of the final observation of every env whose episode the time limit cut at
+// step t, with that env's pre-reset state (c_t, cell_t) and inputs (a_t, r_t)
+// carried into it, as if the episode went on: tr->vtrunc row t.
+static void bootstrap_truncated(Trainer *tr, int t) {
+    const int B = tr->B, H = tr->model.H;
+    const size_t r0 = (size_t)t * B;
+    int n = 0;
+    memset(tr->vtrunc + r0, 0, (size_t)B * sizeof(float));
+    if (!tr->cfg.bootstrap_trunc) return;
+    for (int b = 0; b < B; b++) // the truncated envs' rows, packed in env order
+        if (tr->truncs[r0 + b])
+            fill_input_row(tr, &tr->boot, (size_t)n++, tr->final_obs + (size_t)b * tr->obs_size,
+                           1.0f, tr->actions[r0 + b], tr->rew[r0 + b], tr->acts.h + (r0 + b) * H,
+                           tr->acts.cell + (r0 + b) * H);
+    if (n == 0) return;
+    model_forward(&tr->model, &tr->boot, 0, n);
+    for (int b = 0, j = 0; b < B; b++)
+        if (tr->truncs[r0 + b]) tr->vtrunc[r0 + b] = tr->boot.value[j++];
 }
 
 void trainer_rollout(Trainer *tr) {
@@ -158,20 +189,24 @@ void trainer_rollout(Trainer *tr) {
             act[b] = tr->greedy ? nn_argmax(lg, A) : nn_sample_logits(lg, A, &tr->rng[b]);
         }
         double t1 = now();
-        if (tr->env_step) tr->env_step(tr->env_ctx, act, tr->obs, tr->rewards, tr->term, tr->trunc);
-        else vec_step(&tr->vec, act, tr->obs, tr->rewards, tr->term, tr->trunc);
+        if (tr->env_step)
+            tr->env_step(tr->env_ctx, act, tr->obs, tr->rewards, tr->term, tr->trunc, tr->final_obs);
+        else vec_step_final(&tr->vec, act, tr->obs, tr->rewards, tr->term, tr->trunc, tr->final_obs);
         double t2 = now();
         for (int b = 0; b < B; b++) {
             float d = (tr->term[b] || tr->trunc[b]) ? 1.0f : 0.0f;
             tr->rew[r0 + b] = tr->rewards[b];
             tr->done[r0 + b] = d;
+            tr->truncs[r0 + b] = tr->trunc[b] && !tr->term[b];
             tr->prev_action[b] = act[b];
             tr->prev_reward[b] = tr->rewards[b];
             tr->prev_done[b] = d;
         }
         memcpy(tr->h_carry, a->h + r0 * H, (size_t)B * H * sizeof(float));
         memcpy(tr->c_carry, a->cell + r0 * H, (size_t)B * H * sizeof(float));
-        tr->times.act += t1 - t0;
+        double t3 = now();
+        bootstrap_truncated(tr, t);
+        tr->times.act += (t1 - t0) + (now() - t3);
         tr->times.env += t2 - t1;
     }
     // bootstrap slot: V(c_T) under the current parameters
@@ -215,7 +250,7 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
             float nd = 1.0f - tr->done[i];
             float vnext = a->value[(size_t)(t + 1) * B + b];
             float r = clip_reward(tr->rew[i], c->reward_clip);
-            float delta = r + c->gamma * nd * vnext - a->value[i];
+            float delta = r + c->gamma * (nd * vnext + tr->vtrunc[i]) - a->value[i];
             gae = delta + c->gamma * c->gae_lambda * nd * gae;
             tr->adv[i] = gae;
             tr->ret[i] = gae + a->value[i];

@@ -6,9 +6,15 @@
 //   L_a2c = -mean_{t,b}[ log pi(a_t|c_t) * A_t ]                (A_t held constant)
 //           + value_coef * 1/2 * mean_{t,b}[ (R_t - V(c_t))^2 ]
 //           - entropy_coef * mean_{t,b}[ H(pi(.|c_t)) ]
-//   delta_t = r_t + gamma (1 - d_t) V_{t+1} - V_t,   r_t clipped to [-reward_clip, reward_clip]
+//   delta_t = r_t + gamma [(1 - d_t) V_{t+1} + u_t V^fin_t] - V_t,
+//             r_t clipped to [-reward_clip, reward_clip]
 //   A_t     = delta_t + gamma lambda (1 - d_t) A_{t+1},   R_t = A_t + V_t
-//   V_T     = V(c_T) bootstraps the unroll; d_t = terminated or truncated at t
+//   V_T     = V(c_T) bootstraps the unroll; d_t = terminated or truncated at t;
+//   u_t     = 1 where step t was truncated by the time limit and
+//             bootstrap_trunc is on (a time limit is not a terminal state:
+//             Pardo et al. 2018), else 0; V^fin_t = V of the episode's final
+//             observation, with the env's pre-reset LSTM state (c_t) and
+//             inputs (a_t, r_t): one extra forward of those rows while acting.
 //   (lambda = 1 gives plain n-step returns R_t = r_t + gamma (1 - d_t) R_{t+1}).
 //
 // The LSTM state is carried across unrolls (truncated BPTT) and zeroed where
@@ -50,6 +56,10 @@ typedef struct {
     int use_cpc;
     VecEnv vec;
     uint8_t *obs;        // (B, obs_size) observation to act on next
+    uint8_t *final_obs;  // (B, obs_size) last observation of episodes that ended this step
+    float *vtrunc;       // (T, B) V(final observation) where step t was truncated, else 0
+    uint8_t *truncs;     // (T, B) step t ended its episode by the time limit
+    Acts boot;           // B rows: the forward of the final observations (bootstrap_trunc)
     float *rewards;      // (B) scratch for vec_step
     uint8_t *term, *trunc;
     int *actions;        // (T, B)
@@ -70,10 +80,11 @@ typedef struct {
     EnvLog ep;                // episode stats since last taken
     PhaseTimes times;
     int greedy;
-    // Optional replacement of vec_step (probe environments in tests): same
-    // contract, B envs, observations of obs_size bytes.
+    // Optional replacement of vec_step_final (probe environments in tests):
+    // same contract, B envs, observations of obs_size bytes; final_obs rows
+    // of envs that ended this step get their pre-reset observation.
     void (*env_step)(void *ctx, const int *actions, uint8_t *obs, float *rewards,
-                     uint8_t *terminated, uint8_t *truncated);
+                     uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs);
     void *env_ctx;
     int world;           // MPI ranks (1 = single process)
 } Trainer;

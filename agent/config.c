@@ -69,6 +69,8 @@ static const Opt OPTS[] = {
     {"value-coef", T_FLOAT, O(value_coef), 0, "0.5", 0, 1e6, NULL, G_A2C, "value loss weight"},
     {"entropy-coef", T_FLOAT, O(entropy_coef), 0, "0.01", 0, 1e6, NULL, G_A2C,
      "entropy bonus weight beta"},
+    {"bootstrap-trunc", T_INT, O(bootstrap_trunc), 0, "0", 0, 1, NULL, G_A2C,
+     "1 = a time-limit truncation bootstraps from V(final observation); 0 = scored as termination"},
     {"reward-clip", T_FLOAT, O(reward_clip), 0, "1", 0, 1e9, NULL, G_A2C,
      "clip rewards to [-x, x] in the loss (0 = no clipping)"},
     // optimizer

@@ -39,6 +39,7 @@ typedef struct {
     int init;
     // a2c
     float gamma, gae_lambda, value_coef, entropy_coef, reward_clip;
+    int bootstrap_trunc; // 1 = bootstrap time-limit truncations from V(final observation)
     // optimizer
     int optim;
     float lr, alpha, eps, beta1, beta2, max_grad_norm;

@@ -205,7 +205,7 @@ static int goal_label(const Env *e) {
 // Stands in for vec_step: records the state each observation of step t was
 // taken in, then steps the envs as usual.
 static void collect_step(void *ctx, const int *actions, uint8_t *obs, float *rewards,
-                         uint8_t *terminated, uint8_t *truncated) {
+                         uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs) {
     Collector *cl = ctx;
     Trainer *tr = cl->tr;
     for (int b = 0; b < tr->B; b++) {
@@ -215,7 +215,7 @@ static void collect_step(void *ctx, const int *actions, uint8_t *obs, float *rew
         cl->lab[PROBE_HEADING][i] = e->dir;
         cl->lab[PROBE_GOAL][i] = goal_label(e);
     }
-    vec_step(&tr->vec, actions, obs, rewards, terminated, truncated);
+    vec_step_final(&tr->vec, actions, obs, rewards, terminated, truncated, final_obs);
     cl->t = (cl->t + 1) % tr->T;
 }
 

@@ -573,7 +573,7 @@ void eval_set_hook(const EvalHook *hook) {
 }
 
 static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, uint8_t *term,
-                          uint8_t *trunc) {
+                          uint8_t *trunc, uint8_t *final_obs) {
     EvalTally *e = ctx;
     const EvalHook *h = &g_eval_hook;
     if (h->before && !e->failed) {
@@ -587,7 +587,7 @@ static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, u
                       counted, e->err, sizeof e->err) < 0)
             e->failed = 1;
     }
-    vec_step(e->v, act, obs, rew, term, trunc);
+    vec_step_final(e->v, act, obs, rew, term, trunc, final_obs);
     if (h->after && !e->failed) {
         int slot[32], n = e->n;
         for (int b = 0; b < e->v->n; b++)

@@ -128,6 +128,7 @@ typedef struct {
     int B, S, T;
     long n;
     uint64_t rng;
+    uint8_t final[TB][ENV_C * TV * TV]; // the final observation last handed back per env
 } Script;
 
 static void script_observe(Script *s, uint8_t *obs) {
@@ -138,7 +139,7 @@ static void script_observe(Script *s, uint8_t *obs) {
 }
 
 static void script_step(void *ctx, const int *actions, uint8_t *obs, float *rewards,
-                        uint8_t *terminated, uint8_t *truncated) {
+                        uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs) {
     Script *s = ctx;
     const long n = s->n++, T = s->T;
     for (int b = 0; b < s->B; b++) {
@@ -146,6 +147,13 @@ static void script_step(void *ctx, const int *actions, uint8_t *obs, float *rewa
         if (n == T + 1 && b == 0) rewards[b] = 1.8f; // beyond the clip
         terminated[b] = (b == 0 && (n == T - 1 || n == 2 * T - 1)) || (b == 1 && n == T + 1);
         truncated[b] = b == 2 && n == T + 2;
+        if (terminated[b] || truncated[b]) { // a final observation of its own stream
+            uint64_t r = rng_derive(0xF17A1, (uint64_t)n * TB + (uint64_t)b);
+            const int VV = s->S / ENV_C;
+            memset(s->final[b], 0, (size_t)s->S);
+            for (int i = 0; i < VV; i++) s->final[b][rng_int(&r, ENV_C) * VV + i] = 1;
+            memcpy(final_obs + (size_t)b * s->S, s->final[b], (size_t)s->S);
+        }
     }
     script_observe(s, obs);
 }
@@ -605,6 +613,75 @@ static void test_fixture_a2c(void **state) {
     check_fixture("tests/fixtures/model_a2c.bin");
 }
 
+// Truncation bootstrapping (bootstrap_trunc = 1). Env 2 is truncated at t = 2
+// of the second unroll, env 1 terminated at t = 1. Checks: (1) only that row
+// is marked truncated; (2) its V^fin is the value of a forward of the final
+// observation the env handed back, built here by hand (one-hot previous
+// action, clipped previous reward, the pre-reset state c_t and cell_t), bit
+// for bit; (3) the advantages and returns equal a2c.h's formula evaluated
+// in double with that V^fin; (4) with bootstrap_trunc = 0 the same unroll
+// has V^fin = 0 and the return of the truncated step is r_t alone.
+static void test_truncation_bootstrap(void **state) {
+    (void)state;
+    for (int on = 1; on >= 0; on--) {
+        Config c;
+        tiny_config(&c, 0.0f);
+        c.bootstrap_trunc = on;
+        trainer_up(&c);
+        memset(&g_script, 0, sizeof g_script);
+        g_script.B = TB, g_script.S = g_tr.obs_size, g_script.T = TT;
+        g_script.rng = 0x5EED;
+        g_tr.env_step = script_step;
+        g_tr.env_ctx = &g_script;
+        script_observe(&g_script, g_tr.obs);
+        trainer_rollout(&g_tr);
+        trainer_rollout(&g_tr);
+        const int tt = 2, bt = 2;
+        const size_t row = (size_t)tt * TB + bt;
+        for (size_t i = 0; i < (size_t)TT * TB; i++) assert_int_equal(g_tr.truncs[i], i == row);
+        assert_true(g_tr.done[(size_t)1 * TB + 1] == 1.0f && !g_tr.truncs[(size_t)1 * TB + 1]);
+
+        Model *m = &g_tr.model;
+        Acts ref;
+        assert_int_equal(acts_alloc(&ref, m, 1), 0);
+        const int S = g_tr.obs_size, H = m->H, D = m->D, X = m->X;
+        for (int i = 0; i < S; i++) ref.x0[i] = (float)g_script.final[bt][i];
+        for (int i = D; i < X; i++) ref.xin[i] = 0.0f;
+        ref.xin[D + g_tr.actions[row]] = 1.0f;
+        float r = g_tr.rew[row];
+        ref.xin[D + m->A] = r > c.reward_clip ? c.reward_clip : (r < -c.reward_clip ? -c.reward_clip : r);
+        memcpy(ref.hprev, g_tr.acts.h + row * H, (size_t)H * sizeof(float));
+        memcpy(ref.cprev, g_tr.acts.cell + row * H, (size_t)H * sizeof(float));
+        model_forward(m, &ref, 0, 1);
+        const float vfin = on ? ref.value[0] : 0.0f;
+        assert_true(g_tr.vtrunc[row] == vfin);
+        for (size_t i = 0; i < (size_t)TT * TB; i++)
+            if (i != row) assert_true(g_tr.vtrunc[i] == 0.0f);
+        acts_free(&ref);
+        if (on) assert_true(fabsf(vfin) > 1e-4f); // the bootstrap term is really there
+
+        UpdateStats st;
+        trainer_loss(&g_tr, &st);
+        for (int b = 0; b < TB; b++) {
+            double gae = 0;
+            for (int t = TT - 1; t >= 0; t--) {
+                size_t i = (size_t)t * TB + b;
+                double nd = 1.0 - g_tr.done[i], v = g_tr.acts.value[i];
+                double vn = g_tr.acts.value[(size_t)(t + 1) * TB + b];
+                double rr = g_tr.rew[i];
+                rr = rr > c.reward_clip ? c.reward_clip : (rr < -c.reward_clip ? -c.reward_clip : rr);
+                double u = i == row && on ? 1.0 : 0.0;
+                double delta = rr + c.gamma * (nd * vn + u * g_tr.vtrunc[i]) - v;
+                gae = delta + c.gamma * c.gae_lambda * nd * gae;
+                assert_float_equal(g_tr.adv[i], gae, 1e-5);
+                assert_float_equal(g_tr.ret[i], gae + v, 1e-5);
+            }
+        }
+        trainer_free(&g_tr);
+        g_tr_live = 0;
+    }
+}
+
 int main(void) {
     blas_set_threads(1);
     const struct CMUnitTest tests[] = {
@@ -615,6 +692,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_backward_mask_cuts_gradient, teardown),
         cmocka_unit_test_teardown(test_fixture_a2c_cpc, teardown),
         cmocka_unit_test_teardown(test_fixture_a2c, teardown),
+        cmocka_unit_test_teardown(test_truncation_bootstrap, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

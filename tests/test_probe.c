@@ -23,6 +23,11 @@
 //                 may also learn to signal the cue through its step-1 action).
 //                 -> greedy success > 0.9 (a memoryless policy gets 0.5;
 //                 with the carried LSTM state zeroed this probe measured 0.48).
+//   f) time limit +1 every step, every episode cut by a 4-step time limit
+//                 (truncated, never terminated), one observation throughout
+//                 -> with --bootstrap-trunc 1, V = 1/(1-gamma) = 10 on every
+//                 row (a time limit is not a terminal state); with 0, the
+//                 first step's V = 1 + .9 + .81 + .729 = 3.44 (gamma 0.9).
 //
 // Every probe runs a fixed number of updates from a fixed seed (BLAS on one
 // thread: the run is the same bits every time) and prints its time. The
@@ -52,7 +57,8 @@
 // ----------------------------------------------------------------------------
 // Probe environments (the Trainer's env hook: same contract as vec_step)
 
-enum { PROBE_CONSTANT, PROBE_OBS, PROBE_ACTION, PROBE_DELAYED, PROBE_MEMORY };
+enum { PROBE_CONSTANT, PROBE_OBS, PROBE_ACTION, PROBE_DELAYED, PROBE_MEMORY, PROBE_TIMELIMIT };
+enum { TIMELIMIT_STEPS = 4 };
 
 typedef struct {
     int kind, B, V, S;
@@ -84,7 +90,7 @@ static void probe_new_episode(Probe *p, int b) {
 }
 
 static void probe_step(void *ctx, const int *actions, uint8_t *obs, float *rewards,
-                       uint8_t *terminated, uint8_t *truncated) {
+                       uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs) {
     Probe *p = ctx;
     for (int b = 0; b < p->B; b++) {
         float r = 0;
@@ -97,6 +103,10 @@ static void probe_step(void *ctx, const int *actions, uint8_t *obs, float *rewar
             end = p->phase[b] == 1;
             r = end ? 1.0f : 0.0f;
             break;
+        case PROBE_TIMELIMIT: // +1 every step; only the time limit ends an episode
+            r = 1;
+            end = p->phase[b] == TIMELIMIT_STEPS - 1;
+            break;
         case PROBE_MEMORY:
             end = p->phase[b] == 1;
             if (end) {
@@ -106,8 +116,9 @@ static void probe_step(void *ctx, const int *actions, uint8_t *obs, float *rewar
             break;
         }
         rewards[b] = r;
-        terminated[b] = (uint8_t)end;
-        truncated[b] = 0;
+        terminated[b] = (uint8_t)(end && p->kind != PROBE_TIMELIMIT);
+        truncated[b] = (uint8_t)(end && p->kind == PROBE_TIMELIMIT);
+        if (end) probe_observe(p, final_obs, b); // the world as the episode left it
         p->episodes += end;
         if (end) probe_new_episode(p, b);
         else p->phase[b]++;
@@ -139,6 +150,7 @@ typedef struct {
     int kind, envs, unroll, view, updates;
     float lr, gamma;
     uint64_t seed;
+    int bootstrap_trunc;
 } ProbeSpec;
 
 static void probe_train(const ProbeSpec *ps) {
@@ -150,6 +162,7 @@ static void probe_train(const ProbeSpec *ps) {
     c.cpc_weight = 0;
     c.optim = OPTIM_ADAM, c.lr = ps->lr, c.max_grad_norm = 0.5f;
     c.gamma = ps->gamma;
+    c.bootstrap_trunc = ps->bootstrap_trunc;
     c.seed = ps->seed;
     c.threads = 1;
     char err[256];
@@ -205,12 +218,16 @@ static double value_error(int plane, float target, int *rows) {
     return worst;
 }
 
-static void check_value(const char *what, int plane, float target) {
+static void check_value_tol(const char *what, int plane, float target, double tol) {
     int rows;
     double err = value_error(plane, target, &rows);
     printf("  V(%s) -> %.3f: max |V - %.3f| = %.4f over %d rows\n", what, target, target, err, rows);
     assert_true(rows > 0);
-    assert_true(err < VALUE_TOL);
+    assert_true(err < tol);
+}
+
+static void check_value(const char *what, int plane, float target) {
+    check_value_tol(what, plane, target, VALUE_TOL);
 }
 
 // ----------------------------------------------------------------------------
@@ -218,7 +235,7 @@ static void check_value(const char *what, int plane, float target) {
 
 static void test_probe_constant(void **state) {
     (void)state;
-    const ProbeSpec ps = {PROBE_CONSTANT, 8, 5, 3, 150, 1e-2f, 0.99f, 1};
+    const ProbeSpec ps = {PROBE_CONSTANT, 8, 5, 3, 150, 1e-2f, 0.99f, 1, 0};
     probe_train(&ps);
     trainer_rollout(&g_tr);
     check_value("any", ENV_EMPTY, 1.0f);
@@ -226,7 +243,7 @@ static void test_probe_constant(void **state) {
 
 static void test_probe_obs(void **state) {
     (void)state;
-    const ProbeSpec ps = {PROBE_OBS, 8, 5, 3, 200, 1e-2f, 0.99f, 2};
+    const ProbeSpec ps = {PROBE_OBS, 8, 5, 3, 200, 1e-2f, 0.99f, 2, 0};
     probe_train(&ps);
     trainer_rollout(&g_tr);
     check_value("wall", ENV_WALL, 1.0f);
@@ -235,7 +252,7 @@ static void test_probe_obs(void **state) {
 
 static void test_probe_action(void **state) {
     (void)state;
-    const ProbeSpec ps = {PROBE_ACTION, 8, 5, 3, 300, 1e-2f, 0.99f, 3};
+    const ProbeSpec ps = {PROBE_ACTION, 8, 5, 3, 300, 1e-2f, 0.99f, 3, 0};
     probe_train(&ps);
     trainer_rollout(&g_tr);
     const int N = g_tr.T * g_tr.B, A = g_tr.model.A;
@@ -254,7 +271,7 @@ static void test_probe_action(void **state) {
 
 static void test_probe_delayed(void **state) {
     (void)state;
-    const ProbeSpec ps = {PROBE_DELAYED, 8, 5, 3, 300, 1e-2f, 0.5f, 4};
+    const ProbeSpec ps = {PROBE_DELAYED, 8, 5, 3, 300, 1e-2f, 0.5f, 4, 0};
     probe_train(&ps);
     trainer_rollout(&g_tr);
     check_value("step 1", ENV_EMPTY, 0.5f);
@@ -263,7 +280,7 @@ static void test_probe_delayed(void **state) {
 
 static void test_probe_memory(void **state) {
     (void)state;
-    const ProbeSpec ps = {PROBE_MEMORY, 16, 6, 3, 600, 1e-2f, 0.99f, 5};
+    const ProbeSpec ps = {PROBE_MEMORY, 16, 6, 3, 600, 1e-2f, 0.99f, 5, 0};
     probe_train(&ps);
     // greedy evaluation over fresh episodes
     g_tr.greedy = 1;
@@ -275,6 +292,40 @@ static void test_probe_memory(void **state) {
     assert_true(rate > MEMORY_MIN);
 }
 
+// f) time limit: +1 every step, every episode cut by a 4-step time limit,
+//    one observation throughout. A time limit is not a terminal state: with
+//    truncation bootstrapping every step's value is the infinite-horizon
+//    1 / (1 - gamma) = 10 (gamma 0.9); scored as termination, the first
+//    step of an episode would be worth 1 + .9 + .81 + .729 = 3.44 and the
+//    last 1.
+static void test_probe_timelimit(void **state) {
+    (void)state;
+    const ProbeSpec ps = {PROBE_TIMELIMIT, 8, 5, 3, 1500, 1e-2f, 0.9f, 6, 1};
+    probe_train(&ps);
+    trainer_rollout(&g_tr);
+    check_value_tol("any (bootstrapped)", ENV_EMPTY, 10.0f, 0.5);
+}
+
+static void test_probe_timelimit_off(void **state) {
+    (void)state;
+    const ProbeSpec ps = {PROBE_TIMELIMIT, 8, 5, 3, 600, 1e-2f, 0.9f, 6, 0};
+    probe_train(&ps);
+    trainer_rollout(&g_tr);
+    // the value of the episode's first step, as scored without bootstrapping
+    const int N = g_tr.T * g_tr.B;
+    double worst = 0;
+    int rows = 0;
+    for (int r = 0; r < N; r++) {
+        if (!g_tr.starts[r]) continue;
+        double e = fabs(g_tr.acts.value[r] - 3.439);
+        worst = e > worst ? e : worst;
+        rows++;
+    }
+    printf("  V(first step, no bootstrap) -> 3.439: max error %.4f over %d rows\n", worst, rows);
+    assert_true(rows > 0);
+    assert_true(worst < 0.5);
+}
+
 int main(void) {
     blas_set_threads(1);
     const struct CMUnitTest tests[] = {
@@ -283,6 +334,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_probe_action, teardown),
         cmocka_unit_test_teardown(test_probe_delayed, teardown),
         cmocka_unit_test_teardown(test_probe_memory, teardown),
+        cmocka_unit_test_teardown(test_probe_timelimit, teardown),
+        cmocka_unit_test_teardown(test_probe_timelimit_off, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,7 +111,7 @@ static void script_observe(Script *s, uint8_t *obs) {
 }
 
 static void script_step(void *ctx, const int *actions, uint8_t *obs, float *rewards,
-                        uint8_t *terminated, uint8_t *truncated) {
+                        uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs) {
     Script *s = ctx;
     const long n = s->n++;
     for (int b = 0; b < s->B; b++) {
