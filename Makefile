@@ -96,7 +96,7 @@ train: setup
 bench: setup
 	@$(MAKE) --no-print-directory $(BIN) lib
 	./$(BIN) bench all
-	/usr/bin/python3 scripts/bench_python.py
+	CPCRL_LIB=$(PYLIB) /usr/bin/python3 scripts/bench_python.py
 
 # asan: ASan + UBSan build (in build-asan/) running the whole test suite
 asan: setup

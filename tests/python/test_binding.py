@@ -263,15 +263,17 @@ class Gymnasium(unittest.TestCase):
         import cpcrl
         if not cpcrl.HAVE_GYMNASIUM:
             self.skipTest("gymnasium is not importable: check_env not run")
+        import warnings
         import gymnasium
         from gymnasium.utils.env_checker import check_env
         for task in cpcrl.TASKS:
-            env = cpcrl.CpcrlEnv(task, render_mode="rgb_array")
-            self.assertIsInstance(env, gymnasium.Env)
-            check_env(env)
-        env = gymnasium.make("cpcrl/seekavoid-v0")
-        env.reset(seed=0)
-        env.step(2)
+            env = gymnasium.make("cpcrl/%s-v0" % task, render_mode="rgb_array")
+            self.assertIsInstance(env.unwrapped, cpcrl.CpcrlEnv)
+            self.assertIsInstance(env.unwrapped, gymnasium.Env)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # a checker warning fails the test
+                check_env(env.unwrapped)
+            env.close()
 
 
 class PipInstall(unittest.TestCase):
