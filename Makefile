@@ -28,7 +28,7 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.
 BIN     := cpcrl
 
 
-.PHONY: all setup test test-run train bench asan debug clean fixtures mpi test-mpi setup-mpi fuzz
+.PHONY: all setup test test-run train bench asan debug clean fixtures mpi test-mpi setup-mpi fuzz lib
 
 # all: build ./cpcrl
 all: $(BIN)
@@ -48,6 +48,25 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
 $(BUILD):
 	@mkdir -p $(BUILD)
 
+# lib: $(BUILD)/libcpcrl_env.so, the simulator alone for the Python binding (python/):
+# env/ plus its ctypes glue, -fPIC, no SDL, no BLAS (needs no set-up beyond a C compiler)
+PYLIB     := $(BUILD)/libcpcrl_env.so
+PYLIB_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(sort $(wildcard env/*.c)) python/capi.c)
+PY_REF    := $(BUILD)/tests/python/ref_trace
+lib: $(PYLIB)
+
+$(PYLIB): $(PYLIB_OBJ)
+	$(CC) $(CFLAGS) -shared -o $@ $^ -lm
+
+$(BUILD)/pic/%.o: %.c $(wildcard env/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+# the C side of the binding's equivalence test (tests/python/test_binding.py)
+$(PY_REF): tests/python/ref_trace.c $(PYLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lz -lm
+
 # setup: install missing Debian packages (root) or print the apt-get line
 setup:
 	@sh scripts/setup.sh
@@ -59,27 +78,32 @@ test: setup
 # end-to-end checks run after the unit programs (make asan runs them on the ASan binary)
 E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BIN)" \
       "bash tests/test_reliability_cli.sh ./$(BIN)" "bash tests/test_compare.sh ./$(BIN)"
+# the Python binding against the C side (Debian's python3 + python3-numpy; not under ASan)
+PY_TEST = "/usr/bin/python3 tests/python/test_binding.py --cpcrl ./$(BIN) --lib $(PYLIB) --ref $(PY_REF)"
+PY_DEPS = $(PYLIB) $(PY_REF)
 FUZZ_REGRESS = "FUZZ_BUILD=$(BUILD)/fuzz bash scripts/fuzz.sh regress 3"
 FUZZ_SECONDS ?= 600
 
-test-run: $(BIN) $(TESTS)
-	@sh scripts/run_tests.sh $(TESTS) $(E2E) $(FUZZ_REGRESS)
+test-run: $(BIN) $(TESTS) $(PY_DEPS)
+	@sh scripts/run_tests.sh $(TESTS) $(E2E) $(PY_TEST) $(FUZZ_REGRESS)
 
 # train: set up, build, train the default task headless into runs/
 train: setup
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN) train $(TRAIN_ARGS)
 
-# bench: set up, build, print env / BLAS / training throughput figures
+# bench: set up, build, print env / BLAS / training throughput figures, then the
+# Python binding's steps/s against the same envs in a C loop (B = 256)
 bench: setup
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(BIN) lib
 	./$(BIN) bench all
+	CPCRL_LIB=$(PYLIB) /usr/bin/python3 scripts/bench_python.py
 
 # asan: ASan + UBSan build (in build-asan/) running the whole test suite
 asan: setup
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/cpcrl \
 	  OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  FUZZ_REGRESS= test-run
+	  FUZZ_REGRESS= PY_TEST= PY_DEPS= test-run
 
 # fuzz: libFuzzer campaign over every loader, FUZZ_SECONDS per target (corpus in tests/fuzz/)
 fuzz: setup
