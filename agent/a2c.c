@@ -90,6 +90,11 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     for (int b = 0; b < B; b++)
         tr->rng[b] = rng_derive(cfg->seed ^ 0x5A3F5A3Full,
                                 (uint64_t)dist_rank() * (uint64_t)B + (uint64_t)b);
+    if ((cfg->epochs > 1 || cfg->minibatches > 1 || cfg->clip > 0) &&
+        trainer_reuse_enable(tr, err, errlen) < 0) {
+        trainer_free(tr);
+        return -1;
+    }
     return 0;
 oom:
     trainer_free(tr);
@@ -108,8 +113,12 @@ void trainer_free(Trainer *tr) {
     void *ptrs[] = {tr->obs, tr->final_obs, tr->vtrunc, tr->truncs, tr->rewards, tr->term, tr->trunc, tr->actions, tr->rew,
                     tr->done, tr->mask, tr->starts, tr->logp, tr->dlogp, tr->ent, tr->dent, tr->adv,
                     tr->ret, tr->h_carry, tr->c_carry, tr->prev_action, tr->prev_reward,
-                    tr->prev_done, tr->rng};
+                    tr->prev_done, tr->rng, tr->perm, tr->logp_old, tr->mb_actions,
+                    tr->mb_mask, tr->mb_adv, tr->mb_ret, tr->mb_logp_old, tr->mb_starts};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+    acts_free(&tr->mb);
+    grads_free(&tr->mbg);
+    cpc_free(&tr->mb_cpc);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -230,20 +239,14 @@ float trainer_lr(const Trainer *tr) {
     return lr;
 }
 
-// Loss of the stored unroll; fills g->dlogits, g->dvalue, g->dh, g->dz (CPC)
-// and the CPC weight gradient. Zeroes the parameter gradients first.
-float trainer_loss(Trainer *tr, UpdateStats *st) {
-    Model *m = &tr->model;
-    Acts *a = &tr->acts;
-    Grads *g = &tr->grads;
+// Returns and advantages of the stored unroll (GAE; lambda = 1 is n-step),
+// from the end; they are constants of the loss (no gradient flows through
+// them).
+static void compute_targets(Trainer *tr) {
+    const Acts *a = &tr->acts;
     const Config *c = &tr->cfg;
-    const int T = tr->T, B = tr->B, N = T * B, A = m->A;
-    memset(st, 0, sizeof *st);
-    double t0 = now();
-
-    // returns and advantages (GAE; lambda = 1 is n-step), from the end; they
-    // are constants of the loss (no gradient flows through them)
-    for (int b = 0; b < B && !tr->fixed_targets; b++) {
+    const int T = tr->T, B = tr->B;
+    for (int b = 0; b < B; b++) {
         float gae = 0;
         for (int t = T - 1; t >= 0; t--) {
             size_t i = (size_t)t * B + b;
@@ -256,39 +259,80 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
             tr->ret[i] = gae + a->value[i];
         }
     }
+}
 
-    // losses and their gradients wrt logits and values (means over N = T*B)
-    nn_log_softmax_forward(tr->logp, a->logits, N, A);
-    nn_entropy_forward(tr->ent, tr->logp, N, A);
-    double pl = 0, vl = 0, en = 0;
-    const float invN = 1.0f / (float)N;
-    memset(tr->dlogp, 0, (size_t)N * A * sizeof(float));
+void a2c_policy_loss(float *dlogits, PolicyTerms *out, float *logp, float *dlogp, float *ent,
+                     float *dent, const float *logits, const int *actions, const float *adv,
+                     const float *logp_old, float clip, float entropy_coef, int N, int A) {
+    nn_log_softmax_forward(logp, logits, N, A);
+    nn_entropy_forward(ent, logp, N, A);
+    double pl = 0, en = 0, kl = 0;
+    long nclip = 0;
+    const float invN = 1.0f / (float)N, lo = 1.0f - clip, hi = 1.0f + clip;
+    memset(dlogp, 0, (size_t)N * A * sizeof(float));
     for (int i = 0; i < N; i++) {
-        int act = tr->actions[i];
-        pl -= (double)tr->logp[(size_t)i * A + act] * tr->adv[i];
-        float err = a->value[i] - tr->ret[i];
-        vl += 0.5 * (double)err * err;
-        en += tr->ent[i];
-        tr->dlogp[(size_t)i * A + act] = -tr->adv[i] * invN;
-        g->dvalue[i] = c->value_coef * err * invN;
-        tr->dent[i] = -c->entropy_coef * invN;
+        const int act = actions[i];
+        const float lp = logp[(size_t)i * A + act];
+        if (clip > 0) {
+            // -min(rho A, clip(rho) A): the clipped branch is the smaller
+            // one exactly when the ratio left the range in A's direction,
+            // and it is constant in the parameters
+            const float rho = expf(lp - logp_old[i]), ad = adv[i];
+            const int cut = (ad > 0 && rho > hi) || (ad < 0 && rho < lo);
+            pl -= (double)(cut ? (ad > 0 ? hi : lo) : rho) * ad;
+            dlogp[(size_t)i * A + act] = cut ? 0.0f : -rho * ad * invN;
+            nclip += rho > hi || rho < lo;
+        } else {
+            pl -= (double)lp * adv[i];
+            dlogp[(size_t)i * A + act] = -adv[i] * invN;
+        }
+        if (logp_old) kl += (double)logp_old[i] - lp;
+        en += ent[i];
+        dent[i] = -entropy_coef * invN;
     }
-    memset(g->dlogits, 0, (size_t)N * A * sizeof(float));
-    nn_log_softmax_backward(g->dlogits, tr->dlogp, tr->logp, N, A);
-    nn_entropy_backward(g->dlogits, tr->dent, tr->logp, tr->ent, N, A);
-    st->policy_loss = (float)(pl / N);
+    memset(dlogits, 0, (size_t)N * A * sizeof(float));
+    nn_log_softmax_backward(dlogits, dlogp, logp, N, A);
+    nn_entropy_backward(dlogits, dent, logp, ent, N, A);
+    out->policy = pl / N;
+    out->entropy = en / N;
+    out->clip_frac = clip > 0 ? (double)nclip / N : 0.0;
+    out->approx_kl = kl / N;
+}
+
+// The loss of N rows of activations `a` (an unroll of N / cpc->B steps over
+// cpc->B envs): policy and entropy (a2c_policy_loss), value, CPC. Fills
+// g->dlogits, g->dvalue, g->dh, g->dz and the CPC weight gradient; zeroes
+// the other parameter gradients. *t_cpc = the clock when CPC's work began.
+static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, const Acts *a, Grads *g, const int *actions,
+                                const float *adv, const float *ret, const float *logp_old,
+                                const uint8_t *starts, int N, UpdateStats *st, double *t_cpc) {
+    Model *m = &tr->model;
+    const Config *c = &tr->cfg;
+    PolicyTerms pt;
+    a2c_policy_loss(g->dlogits, &pt, tr->logp, tr->dlogp, tr->ent, tr->dent, a->logits, actions,
+                    adv, logp_old, logp_old ? c->clip : 0.0f, c->entropy_coef, N, m->A);
+    double vl = 0;
+    const float invN = 1.0f / (float)N;
+    for (int i = 0; i < N; i++) {
+        float err = a->value[i] - ret[i];
+        vl += 0.5 * (double)err * err;
+        g->dvalue[i] = c->value_coef * err * invN;
+    }
+    st->policy_loss = (float)pt.policy;
     st->value_loss = (float)(vl / N);
-    st->entropy = (float)(en / N);
+    st->entropy = (float)pt.entropy;
+    st->clip_frac = (float)pt.clip_frac;
+    st->approx_kl = (float)pt.approx_kl;
     st->loss = st->policy_loss + c->value_coef * st->value_loss - c->entropy_coef * st->entropy;
 
     nn_zero_grad(&m->p);
     memset(g->dh, 0, (size_t)N * m->H * sizeof(float));
     memset(g->dz, 0, (size_t)N * m->D * sizeof(float));
-    double t1 = now();
+    *t_cpc = now();
     if (tr->use_cpc) {
         CPCStats cs;
-        st->cpc_loss = cpc_forward_backward(&tr->cpc, g->dh, g->dz, nn_grad(&m->p, m->cpc_w), a->h,
-                                            a->z, nn_param(&m->p, m->cpc_w), tr->starts,
+        st->cpc_loss = cpc_forward_backward(cpc, g->dh, g->dz, nn_grad(&m->p, m->cpc_w), a->h,
+                                            a->z, nn_param(&m->p, m->cpc_w), starts,
                                             c->cpc_weight, &cs);
         st->cpc_count = cs.count;
         for (int k = 0; k < m->K && k < A2C_MAX_K; k++) {
@@ -298,14 +342,34 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
         }
         st->loss += c->cpc_weight * st->cpc_loss;
     }
-    tr->times.loss += t1 - t0;
-    tr->times.cpc += now() - t1;
     return st->loss;
 }
 
+// Loss of the stored unroll; fills g->dlogits, g->dvalue, g->dh, g->dz (CPC)
+// and the CPC weight gradient. Zeroes the parameter gradients first.
+float trainer_loss(Trainer *tr, UpdateStats *st) {
+    Acts *a = &tr->acts;
+    Grads *g = &tr->grads;
+    const int N = tr->T * tr->B;
+    memset(st, 0, sizeof *st);
+    double t0 = now();
+
+    if (!tr->fixed_targets) compute_targets(tr);
+    double t_cpc;
+    float loss = heads_and_cpc_loss(tr, &tr->cpc, a, g, tr->actions, tr->adv, tr->ret, NULL,
+                                    tr->starts, N, st, &t_cpc);
+    tr->times.loss += t_cpc - t0;
+    tr->times.cpc += now() - t_cpc;
+    return loss;
+}
+
+static int reuse_update(Trainer *tr, UpdateStats *st, float lr);
+
 int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
+    if (tr->reuse) return reuse_update(tr, st, lr);
     Model *m = &tr->model;
     trainer_loss(tr, st);
+    st->steps = 1;
     double t2 = now();
     model_backward(m, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B);
     if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total); // same update on every rank
@@ -351,4 +415,171 @@ void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {
         st->cpc_loss_k[k] = cs.loss_k[k];
         st->cpc_n[k] = (float)cs.count_k[k];
     }
+}
+
+// ----------------------------------------------------------------------------
+// Sample reuse: E passes of M groups of env sequences (see a2c.h)
+
+#define REUSE_SEED 0x5EC0DE9A55E5ull
+
+int trainer_reuse_enable(Trainer *tr, char *err, size_t errlen) {
+    const Config *c = &tr->cfg;
+    const int T = tr->T, B = tr->B, M = c->minibatches;
+    if (tr->reuse) return 0;
+    if (M < 1 || B % M != 0)
+        return err_fail(err, errlen, "--minibatches %d must divide --envs %d (groups of whole envs)",
+                        M, B);
+    const int Bm = B / M, n = T * Bm;
+    if (tr->use_cpc && c->cpc_negatives == CPC_NEG_BATCH && Bm < 2)
+        return err_fail(err, errlen, "--minibatches %d: CPC with batch negatives needs at least 2 "
+                        "envs per minibatch (--envs %d gives %d)", M, B, Bm);
+    tr->Bm = Bm;
+    if (acts_alloc(&tr->mb, &tr->model, n) < 0 || grads_alloc(&tr->mbg, &tr->model, n, Bm) < 0)
+        goto oom;
+    if (tr->use_cpc && cpc_init(&tr->mb_cpc, T, Bm, tr->model.D, tr->model.H, tr->model.K,
+                                c->cpc_negatives, c->cpc_stop_target) < 0)
+        goto oom;
+    tr->perm = calloc(B, sizeof(int));
+    tr->logp_old = calloc((size_t)T * B, sizeof(float));
+    tr->mb_actions = calloc(n, sizeof(int));
+    tr->mb_mask = calloc(n, sizeof(float));
+    tr->mb_adv = calloc(n, sizeof(float));
+    tr->mb_ret = calloc(n, sizeof(float));
+    tr->mb_logp_old = calloc(n, sizeof(float));
+    tr->mb_starts = calloc(n, 1);
+    if (!tr->perm || !tr->logp_old || !tr->mb_actions || !tr->mb_mask || !tr->mb_adv ||
+        !tr->mb_ret || !tr->mb_logp_old || !tr->mb_starts)
+        goto oom;
+    tr->reuse = 1;
+    return 0;
+oom: // the caller frees the trainer (trainer_free releases whatever was allocated)
+    return err_fail(err, errlen, "out of memory building the sample-reuse buffers (T=%d, %d envs "
+                    "per minibatch)", T, Bm);
+}
+
+void trainer_reuse_begin(Trainer *tr) {
+    const int N = tr->T * tr->B, A = tr->model.A;
+    if (!tr->fixed_targets) compute_targets(tr);
+    nn_log_softmax_forward(tr->logp, tr->acts.logits, N, A);
+    for (int i = 0; i < N; i++) tr->logp_old[i] = tr->logp[(size_t)i * A + tr->actions[i]];
+}
+
+// Gather the stored inputs of envs[0..Bm) into tr->mb and recompute their
+// forward step by step, the state carried from row t-1 into row t of the
+// same env and zeroed where an episode starts (trainer_forward_unroll's
+// recurrence; at t = 0 the rollout's incoming state, already masked).
+static void reuse_forward(Trainer *tr, const int *envs) {
+    Model *m = &tr->model;
+    const Acts *a = &tr->acts;
+    Acts *g = &tr->mb;
+    const int T = tr->T, B = tr->B, Bm = tr->Bm, H = m->H, D = m->D, X = m->X;
+    const size_t S = (size_t)tr->obs_size;
+    for (int t = 0; t < T; t++) {
+        for (int j = 0; j < Bm; j++) {
+            const size_t src = (size_t)t * B + envs[j], dst = (size_t)t * Bm + j;
+            memcpy(g->x0 + dst * S, a->x0 + src * S, S * sizeof(float));
+            memcpy(g->xin + dst * X + D, a->xin + src * X + D, (size_t)(X - D) * sizeof(float));
+            tr->mb_actions[dst] = tr->actions[src];
+            tr->mb_mask[dst] = tr->mask[src];
+            tr->mb_starts[dst] = tr->starts[src];
+            tr->mb_adv[dst] = tr->adv[src];
+            tr->mb_ret[dst] = tr->ret[src];
+            tr->mb_logp_old[dst] = tr->logp_old[src];
+            if (t == 0) {
+                memcpy(g->hprev + dst * H, a->hprev + src * H, (size_t)H * sizeof(float));
+                memcpy(g->cprev + dst * H, a->cprev + src * H, (size_t)H * sizeof(float));
+            } else {
+                const size_t q = dst - (size_t)Bm;
+                const float mk = tr->mb_mask[dst];
+                for (int i = 0; i < H; i++) {
+                    g->hprev[dst * H + i] = mk * g->h[q * H + i];
+                    g->cprev[dst * H + i] = mk * g->cell[q * H + i];
+                }
+            }
+        }
+        model_forward(m, g, t * Bm, Bm);
+    }
+}
+
+float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {
+    memset(st, 0, sizeof *st);
+    double t0 = now();
+    reuse_forward(tr, envs);
+    double t1 = now(), t_cpc;
+    float loss = heads_and_cpc_loss(tr, &tr->mb_cpc, &tr->mb, &tr->mbg, tr->mb_actions, tr->mb_adv,
+                                    tr->mb_ret, tr->mb_logp_old, tr->mb_starts, tr->T * tr->Bm, st,
+                                    &t_cpc);
+    tr->times.forward += t1 - t0;
+    tr->times.loss += t_cpc - t1;
+    tr->times.cpc += now() - t_cpc;
+    return loss;
+}
+
+// Sum of the figures of one step into acc (cpc accuracy weighted by its
+// triple count); reuse_update divides at the end.
+static void stats_add(UpdateStats *acc, const UpdateStats *s, int K) {
+    acc->loss += s->loss, acc->policy_loss += s->policy_loss, acc->value_loss += s->value_loss;
+    acc->entropy += s->entropy, acc->grad_norm += s->grad_norm, acc->cpc_loss += s->cpc_loss;
+    acc->clip_frac += s->clip_frac, acc->approx_kl += s->approx_kl;
+    acc->cpc_count += s->cpc_count;
+    for (int k = 0; k < K; k++) {
+        acc->cpc_acc[k] += s->cpc_acc[k] * s->cpc_n[k];
+        acc->cpc_loss_k[k] += s->cpc_loss_k[k] * s->cpc_n[k];
+        acc->cpc_n[k] += s->cpc_n[k];
+    }
+}
+
+static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
+    Model *m = &tr->model;
+    const Config *c = &tr->cfg;
+    const int B = tr->B, Bm = tr->Bm, E = c->epochs, M = B / Bm;
+    const int K = m->K < A2C_MAX_K ? m->K : A2C_MAX_K;
+    double t0 = now();
+    trainer_reuse_begin(tr);
+    tr->times.loss += now() - t0;
+    UpdateStats acc, s;
+    memset(&acc, 0, sizeof acc);
+    int steps = 0, rc = 0;
+    for (int e = 0; e < E && rc == 0; e++) {
+        // this pass's env order: Fisher-Yates from its own stream
+        uint64_t rng = rng_derive(c->seed ^ REUSE_SEED, (uint64_t)tr->updates * (uint64_t)E + (uint64_t)e);
+        for (int b = 0; b < B; b++) tr->perm[b] = b;
+        for (int b = B - 1; b > 0; b--) {
+            int j = rng_int(&rng, b + 1), x = tr->perm[b];
+            tr->perm[b] = tr->perm[j], tr->perm[j] = x;
+        }
+        for (int gi = 0; gi < M; gi++) {
+            trainer_reuse_loss(tr, tr->perm + (size_t)gi * Bm, &s);
+            double t2 = now();
+            model_backward(m, &tr->mb, &tr->mbg, tr->mb_mask, tr->T, Bm);
+            if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total);
+            double t3 = now();
+            s.grad_norm = nn_clip_grad_norm(&m->p, c->max_grad_norm);
+            tr->times.backward += t3 - t2;
+            stats_add(&acc, &s, K);
+            steps++;
+            // a non-finite step stops the update before it touches the
+            // parameters (earlier steps of this update stay applied)
+            if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {
+                rc = -1;
+                break;
+            }
+            opt_step(&tr->opt, m->p.params, m->p.grads, lr);
+            tr->times.optim += now() - t3;
+        }
+    }
+    const float inv = 1.0f / (float)steps;
+    *st = acc;
+    st->loss *= inv, st->policy_loss *= inv, st->value_loss *= inv, st->entropy *= inv;
+    st->grad_norm *= inv, st->cpc_loss *= inv, st->clip_frac *= inv, st->approx_kl *= inv;
+    st->cpc_count = (int)(acc.cpc_count / steps);
+    for (int k = 0; k < K; k++) {
+        st->cpc_acc[k] = acc.cpc_n[k] > 0 ? acc.cpc_acc[k] / acc.cpc_n[k] : 0.0f;
+        st->cpc_loss_k[k] = acc.cpc_n[k] > 0 ? acc.cpc_loss_k[k] / acc.cpc_n[k] : 0.0f;
+        st->cpc_n[k] = acc.cpc_n[k] * inv;
+    }
+    st->lr = lr;
+    st->steps = steps;
+    if (rc == 0) tr->updates++;
+    return rc;
 }

@@ -21,6 +21,39 @@
 // an episode starts, in the forward and in the backward. Activations computed
 // while acting are stored and reused by the backward, so the learner does no
 // second forward pass.
+//
+// Sample reuse (--epochs E, --minibatches M, --clip eps; PPO, Schulman et al.
+// 2017, on env sequences as in recurrent PPO). Off at the defaults 1 / 1 / 0,
+// where trainer_update is the A2C update above and nothing below is allocated.
+// Otherwise, per unroll:
+//   - A_t, R_t once, from the rollout's values as above (incl. V^fin), and
+//     logp_old_t = log pi_old(a_t|c_t) from the rollout's logits; all three
+//     constants for the E passes. No advantage normalization, no value clip.
+//   - each pass (epoch) e shuffles the B env columns with its own stream
+//     rng_derive(seed ^ REUSE_SEED, updates * E + e) (deterministic, and
+//     resumes without extra checkpoint state) into M groups of Bm = B / M
+//     envs (B must divide; Bm >= 2 with CPC batch negatives);
+//   - per group: gather its stored inputs (observations, previous action and
+//     reward, masks, episode starts, and the LSTM state entering t = 0) into
+//     a block of T * Bm rows, recompute the forward step by step under the
+//     current parameters (the carried state zeroed where an episode starts,
+//     as in trainer_forward_unroll), then one gradient step on
+//       L = L_pi + value_coef * 1/2 * mean (R_t - V(c_t))^2
+//             - entropy_coef * mean H(pi(.|c_t)) + cpc_weight * L_cpc
+//       L_pi = -mean min(rho_t A_t, clip(rho_t, 1 - eps, 1 + eps) A_t),
+//              rho_t = exp(log pi(a_t|c_t) - logp_old_t)           (eps > 0)
+//       L_pi = -mean log pi(a_t|c_t) A_t                            (eps = 0)
+//     means over the group's T * Bm rows; L_cpc over the group's envs (its
+//     other envs are the negatives; a CPC instance sized for Bm); BPTT over
+//     the group's sequences, gradient-norm clip, optimizer step. A row is
+//     "clipped" (no policy gradient) when A > 0 and rho > 1 + eps, or A < 0
+//     and rho < 1 - eps.
+//   - UpdateStats: every figure the mean over the E * M steps; clip_frac =
+//     fraction of rows with |rho - 1| > eps (0 when eps = 0), approx_kl =
+//     mean (logp_old - log pi). E = M = 1, eps = 0 forced through this path
+//     gives the A2C loss and gradient (up to summation order: tests).
+// Costs per unroll over A2C: E forwards of T * B rows, E * M optimizer steps,
+// one extra T * B-row Acts/Grads pair; no allocation per update.
 #ifndef CPCRL_A2C_H
 #define CPCRL_A2C_H
 
@@ -39,10 +72,13 @@ typedef struct {
     float cpc_loss;
     int cpc_count;
     float cpc_acc[A2C_MAX_K], cpc_loss_k[A2C_MAX_K], cpc_n[A2C_MAX_K]; // per k (index k-1)
+    float clip_frac, approx_kl; // sample reuse only (0 otherwise)
+    int steps;                  // optimizer steps this update took (E * M, or 1)
 } UpdateStats;
 
-// Time spent per phase (seconds, accumulated).
-typedef struct { double env, act, loss, cpc, backward, optim; } PhaseTimes;
+// Time spent per phase (seconds, accumulated); forward = the learner's
+// recomputed forward (sample reuse only).
+typedef struct { double env, act, loss, cpc, backward, optim, forward; } PhaseTimes;
 
 typedef struct {
     Config cfg;
@@ -87,6 +123,17 @@ typedef struct {
                      uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs);
     void *env_ctx;
     int world;           // MPI ranks (1 = single process)
+    // sample reuse (see the header comment); all 0 / NULL when off
+    int reuse;           // 1: trainer_update takes the sample-reuse path
+    int Bm;              // envs per minibatch, B / minibatches
+    Acts mb;             // T*Bm rows: one group's forward, recomputed from the stored inputs
+    Grads mbg;           // T*Bm rows
+    CPC mb_cpc;          // InfoNCE over one group's envs (when use_cpc)
+    int *perm;           // (B) env order of the current pass; group g = perm[g*Bm .. (g+1)*Bm)
+    float *logp_old;     // (T*B) log pi_old(a_t) of the taken actions, from the rollout
+    int *mb_actions;     // (T*Bm) the group's rows, gathered
+    float *mb_mask, *mb_adv, *mb_ret, *mb_logp_old;
+    uint8_t *mb_starts;
 } Trainer;
 
 // Build everything from a validated config. Returns 0, or -1 with a message.
@@ -112,5 +159,36 @@ float trainer_lr(const Trainer *tr);
 
 // Fill the network input rows of step slot `t` from the current obs and carry.
 void trainer_prepare_step(Trainer *tr, int t);
+
+// ----------------------------------------------------------------------------
+// Sample reuse (trainer_update calls these when tr->reuse)
+
+// Allocate the sample-reuse buffers and set tr->reuse: trainer_init does it
+// when the config asks for reuse; tests call it to force the path at 1/1/0.
+// Returns 0, or -1 with a message (B not divisible, too few envs per group
+// for CPC, out of memory).
+int trainer_reuse_enable(Trainer *tr, char *err, size_t errlen);
+// Advantages/returns (unless tr->fixed_targets) and tr->logp_old of the
+// stored unroll: the constants of every pass.
+void trainer_reuse_begin(Trainer *tr);
+// One group's loss: gather the Bm envs `envs` (indices into 0..B-1) of the
+// stored unroll into tr->mb, recompute its forward under the current
+// parameters, and fill tr->mbg's dlogits, dvalue, dh, dz (CPC) and the CPC
+// weight gradient (other parameter gradients zeroed); st gets this group's
+// figures. Then model_backward(&tr->model, &tr->mb, &tr->mbg, tr->mb_mask,
+// T, Bm) completes the gradient.
+float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st);
+
+// The policy and entropy part of the loss over N rows (see the header):
+//   clip > 0: -mean min(rho A, clip(rho, 1-clip, 1+clip) A), rho = exp(logp - logp_old)
+//   clip = 0: -mean logp A    (logp_old unused, may be NULL)
+// minus entropy_coef * mean H. dlogits (N,A) is overwritten with the
+// gradient of that sum; logp, dlogp (N,A) and ent, dent (N) are workspaces
+// (logp and ent keep the forward). Reports the means of the two terms and
+// the clip fraction / approx KL (clip > 0 only).
+typedef struct { double policy, entropy, clip_frac, approx_kl; } PolicyTerms;
+void a2c_policy_loss(float *dlogits, PolicyTerms *out, float *logp, float *dlogp, float *ent,
+                     float *dent, const float *logits, const int *actions, const float *adv,
+                     const float *logp_old, float clip, float entropy_coef, int N, int A);
 
 #endif

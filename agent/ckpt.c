@@ -449,9 +449,14 @@ static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char
         return err_fail(err, errlen, "record 'state/updates': %lld, expected 0..%.0f (the frame count)",
                     (long long)updates, fr);
     get_one(ck, "opt/step", CK_I64, &step);
-    if (step < 0 || step > updates)
-        return err_fail(err, errlen, "record 'opt/step': %lld, expected 0..%lld (the update count)",
-                    (long long)step, (long long)updates);
+    // sample reuse takes epochs * minibatches optimizer steps per update
+    // (in double: updates <= 1e15 times up to 1000 * 4096 overflows int64)
+    double per = tr->cfg.epochs * (double)tr->cfg.minibatches;
+    per = per > 1 ? per : 1;
+    const double most = (double)updates * per;
+    if (step < 0 || (double)step > most)
+        return err_fail(err, errlen, "record 'opt/step': %lld, expected 0..%.0f (the update count "
+                        "times %.0f optimizer steps per update)", (long long)step, most, per);
     r = ckpt_find(ck, "state/episodes");
     if (r && r->dtype == CK_F32 && r->count == 4) {
         float ep[4];

@@ -73,6 +73,12 @@ static const Opt OPTS[] = {
      "1 = a time-limit truncation bootstraps from V(final observation); 0 = scored as termination"},
     {"reward-clip", T_FLOAT, O(reward_clip), 0, "1", 0, 1e9, NULL, G_A2C,
      "clip rewards to [-x, x] in the loss (0 = no clipping)"},
+    {"epochs", T_INT, O(epochs), 0, "1", 1, 1000, NULL, G_A2C,
+     "passes over each unroll (> 1 = sample reuse, recomputing the forward each pass)"},
+    {"minibatches", T_INT, O(minibatches), 0, "1", 1, 4096, NULL, G_A2C,
+     "groups of env sequences per pass, one optimizer step each (must divide --envs)"},
+    {"clip", T_FLOAT, O(clip), 0, "0", 0, 10, NULL, G_A2C,
+     "PPO ratio clip epsilon, e.g. 0.2 (0 = plain -log pi * A; 1/1/0 = A2C)"},
     // optimizer
     {"optim", T_CHOICE, O(optim), 0, "rmsprop", 0, 0, "rmsprop|adam", G_OPT, "optimizer"},
     {"lr", T_FLOAT, O(lr), 0, "7e-4", 0, 10, NULL, G_OPT, "learning rate"},

@@ -40,6 +40,8 @@ typedef struct {
     // a2c
     float gamma, gae_lambda, value_coef, entropy_coef, reward_clip;
     int bootstrap_trunc; // 1 = bootstrap time-limit truncations from V(final observation)
+    int epochs, minibatches; // sample reuse: passes over each unroll, env groups per pass
+    float clip;              // PPO ratio clip epsilon (0 = the plain policy-gradient term)
     // optimizer
     int optim;
     float lr, alpha, eps, beta1, beta2, max_grad_norm;

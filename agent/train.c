@@ -70,6 +70,7 @@ typedef struct {
     double acc[A2C_MAX_K];
     double accn[A2C_MAX_K];
     EnvLog ep;
+    double clipfrac, kl; // sample reuse only
 } LogAcc;
 
 // Rows are formatted whole into a buffer and written with write(2) on an fd
@@ -104,7 +105,9 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-static int log_header(int fd, int K) {
+// Sample reuse (a2c.h) appends clip_frac and approx_kl; readers find
+// columns by name, and the default (A2C) log keeps its columns.
+static int log_header(int fd, int K, int reuse) {
     Row r = {.len = 0};
     row_add(&r, "frames,updates,sps,episodes,return_mean,success_rate,episode_length,"
                 "policy_loss,value_loss,entropy,grad_norm,lr");
@@ -112,6 +115,7 @@ static int log_header(int fd, int K) {
         row_add(&r, ",cpc_loss");
         for (int k = 1; k <= K; k++) row_add(&r, ",cpc_acc_%d", k);
     }
+    if (reuse) row_add(&r, ",clip_frac,approx_kl");
     row_add(&r, "\n");
     return write_all(fd, r.buf, r.len);
 }
@@ -130,13 +134,14 @@ static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K
         for (int k = 0; k < K; k++)
             row_add(&r, ",%.6g", a->accn[k] > 0 ? a->acc[k] / a->accn[k] : NAN);
     }
+    if (tr->reuse) row_add(&r, ",%.6g,%.6g", a->clipfrac / n, a->kl / n);
     row_add(&r, "\n");
     return write_all(fd, r.buf, r.len);
 }
 
 // The row being accumulated, in a checkpoint's "state/log" (CKPT_EXTRA_LOG
 // doubles), so a checkpoint between two rows resumes to the same next row.
-#define LOGACC_DOUBLES (11 + 2 * A2C_MAX_K)
+#define LOGACC_DOUBLES (13 + 2 * A2C_MAX_K)
 _Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
 
 static void logacc_pack(const LogAcc *a, double *x) {
@@ -146,6 +151,7 @@ static void logacc_pack(const LogAcc *a, double *x) {
     memcpy(x, head, sizeof head);
     memcpy(x + 11, a->acc, sizeof a->acc);
     memcpy(x + 11 + A2C_MAX_K, a->accn, sizeof a->accn);
+    x[11 + 2 * A2C_MAX_K] = a->clipfrac, x[12 + 2 * A2C_MAX_K] = a->kl;
 }
 
 static void logacc_unpack(LogAcc *a, const double *x) {
@@ -154,6 +160,7 @@ static void logacc_unpack(LogAcc *a, const double *x) {
     a->ep.length = (float)x[9], a->ep.success = (float)x[10];
     memcpy(a->acc, x + 11, sizeof a->acc);
     memcpy(a->accn, x + 11 + A2C_MAX_K, sizeof a->accn);
+    a->clipfrac = x[11 + 2 * A2C_MAX_K], a->kl = x[12 + 2 * A2C_MAX_K];
 }
 
 // ----------------------------------------------------------------------------
@@ -402,7 +409,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         if (logfd < 0) {
             fprintf(stderr, "cpcrl train: cannot open %s: %s\n", logpath, strerror(errno));
             fail = 1;
-        } else if (newlog && log_header(logfd, K) < 0) {
+        } else if (newlog && log_header(logfd, K, tr.reuse) < 0) {
             fprintf(stderr, "cpcrl train: writing %s failed: %s\n", logpath, strerror(errno));
             fail = 1;
         }
@@ -456,6 +463,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         }
         acc.n++, acc.pl += st.policy_loss, acc.vl += st.value_loss, acc.ent += st.entropy;
         acc.gn += st.grad_norm, acc.lr += st.lr, acc.cpc += st.cpc_loss;
+        acc.clipfrac += st.clip_frac, acc.kl += st.approx_kl;
         for (int k = 0; k < K; k++) {
             acc.acc[k] += st.cpc_acc[k] * st.cpc_n[k];
             acc.accn[k] += st.cpc_n[k];
