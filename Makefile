@@ -135,6 +135,7 @@ fixtures:
 	/usr/bin/python3 scripts/make_fixtures.py tests/fixtures
 	/usr/bin/python3 scripts/make_fixtures_cpc.py tests/fixtures
 	/usr/bin/python3 scripts/make_fixtures_model.py tests/fixtures
+	/usr/bin/python3 scripts/make_fixtures_ppo.py tests/fixtures
 
 # clean: remove build products (never runs/)
 clean:
