@@ -3,8 +3,10 @@
 //
 // For each setting (the configured T and K, then the CPC paper's T = 100,
 // K = 30) the real Trainer runs rollout + update for a few seconds with CPC
-// on and with CPC off, after a warm-up; frames/s counts env steps consumed
-// by the learner per wall-clock second, acting forward included. Then
+// on and with CPC off, after a warm-up (the first setting also with sample
+// reuse, PPO's 4 epochs x 4 minibatches: its cost against A2C); frames/s
+// counts env steps consumed by the learner per wall-clock second, acting
+// forward included. Then
 // scripts/bench_torch.py runs the same two arms in PyTorch (Debian's
 // /usr/bin/python3 with python3-torch) with the same thread count and the
 // same OpenBLAS kernel (OPENBLAS_CORETYPE), and one table shows both and
@@ -233,7 +235,9 @@ static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
 // ----------------------------------------------------------------------------
 // The table
 
-static int bench_setting(const Config *base, int T, int K, int threads, double peak, FILE *out) {
+// One setting's table; fps (may be NULL) gets cpcrl's frames/s with CPC on, off.
+static int bench_setting(const Config *base, int T, int K, int threads, double peak, FILE *out,
+                         double *fps) {
     Config c = *base;
     c.unroll = T;
     c.cpc_k = K;
@@ -301,6 +305,42 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
             peak > 0 ? 100 * r[0].gflops * 1e9 / peak : 0.0, peak * 1e-9);
     if (tr.ok) fprintf(out, "  torch: %s\n", tr.info);
     else fprintf(out, "  torch: not run: %s\n", tr.why);
+    if (fps) fps[0] = r[0].fps, fps[1] = r[1].fps;
+    return 0;
+}
+
+// The cost of sample reuse (a2c.h): the same trainer and setting with PPO's
+// usual 4 epochs x 4 minibatches, eps 0.2 (fewer minibatches when B does
+// not split into groups of at least 2 envs), CPC on and off, against the
+// A2C figures just measured. fwd = the learner's recomputed forward.
+static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
+    Config c = *base;
+    c.epochs = 4, c.clip = 0.2f, c.minibatches = 1;
+    for (int m = 4; m > 1; m--)
+        if (c.envs % m == 0 && c.envs / m >= 2) {
+            c.minibatches = m;
+            break;
+        }
+    fprintf(out, "\nsample reuse, --epochs %d --minibatches %d --clip %g (T=%d K=%d, B=%d): %d "
+            "optimizer steps and %d learner forwards of T*B/%d rows per unroll\n", c.epochs,
+            c.minibatches, (double)c.clip, c.unroll, c.cpc_k, c.envs, c.epochs * c.minibatches,
+            c.epochs * c.minibatches, c.minibatches);
+    fprintf(out, "  %-8s %9s %7s | %5s %5s %5s %5s %5s %6s %5s\n", "arm", "cpcrl f/s", "vs A2C",
+            "env", "act", "fwd", "loss", "cpc", "backwd", "optim");
+    for (int arm = 0; arm < 2; arm++) {
+        Config ca = c;
+        if (arm == 1) ca.cpc_weight = 0;
+        else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
+        ArmResult r;
+        if (run_cpcrl(&ca, &r) < 0) return -1;
+        const PhaseTimes *p = &r.t;
+        double tot = p->env + p->act + p->forward + p->loss + p->cpc + p->backward + p->optim;
+        if (tot <= 0) tot = 1;
+        fprintf(out, "  %-8s %9.0f %6.2fx | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n",
+                arm == 0 ? "cpc on" : "cpc off", r.fps, a2c_fps[arm] > 0 ? r.fps / a2c_fps[arm] : 0.0,
+                100 * p->env / tot, 100 * p->act / tot, 100 * p->forward / tot, 100 * p->loss / tot,
+                100 * p->cpc / tot, 100 * p->backward / tot, 100 * p->optim / tot);
+    }
     return 0;
 }
 
@@ -321,15 +361,16 @@ int bench_train(const Config *base, FILE *out) {
             "  / wall time of cpcrl / torch (below 100%% per thread: other processes shared\n"
             "  the cores); phases of cpcrl: env step, act (forward + sampling), loss (A2C),\n"
             "  cpc (InfoNCE fwd+bwd), backwd (heads, BPTT, encoder), optim (clip + RMSProp);\n"
-            "  cpcrl has no learner forward\n");
+            "  A2C has no learner forward; sample reuse recomputes it each pass (fwd)\n");
     const char *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
     if (threads > 1 && !(timeout && *timeout))
         fprintf(out, "  note: OPENBLAS_THREAD_TIMEOUT is unset: idle OpenBLAS threads spin ~0.1 s\n"
                 "  after each threaded product and slow the other threads; 4 measured faster\n");
-    double peak = sgemm_rate();
-    if (bench_setting(base, base->unroll, base->cpc_k, threads, peak, out) < 0) return -1;
+    double peak = sgemm_rate(), fps[2] = {0, 0};
+    if (bench_setting(base, base->unroll, base->cpc_k, threads, peak, out, fps) < 0) return -1;
+    if (bench_reuse(base, fps, out) < 0) return -1;
     if (base->unroll != 100 || base->cpc_k != 30)
-        if (bench_setting(base, 100, 30, threads, peak, out) < 0) return -1;
+        if (bench_setting(base, 100, 30, threads, peak, out, NULL) < 0) return -1;
     return 0;
 }
 
