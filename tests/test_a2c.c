@@ -51,6 +51,19 @@
 //                   1e-5 |torch| (measured max |diff| 1.2e-7); gradients 1e-7 +
 //                   1e-4 |torch| (measured max |diff| 3e-8, gradients 1e-4..0.2).
 //                   The script refuses seeds whose encoder has a dead layer.
+//   sample reuse    (a2c.h) forced through the reuse path at 1/1/0, a group's
+//                   loss and gradient equal A2C's: bit for bit with the envs
+//                   in order, to 1e-6 + 1e-5 |a2c| shuffled. Finite
+//                   differences as above of the group's PPO loss (clip 0.2
+//                   over 3 shuffled envs, CPC batch negatives; clip 0.1 over
+//                   1 env of 3, CPC all negatives), the policy moved from the
+//                   acting one so that some rows are clipped (3 of 12, 2 of
+//                   4); the loss in double uses the min/clamp form, and a
+//                   stencil that moves a ratio across a clip bound counts as
+//                   a kink. The update loop (E*M steps, same bits from the
+//                   same state), refused group sizes, and the clipped
+//                   objective vs tests/fixtures/ppo_clip.bin
+//                   (scripts/make_fixtures_ppo.py; 1e-7 + 1e-5 |torch|).
 // Run from the repo root (fixture paths).
 #include <setjmp.h>
 #include <stdarg.h>
