@@ -53,7 +53,7 @@
 //     mean (logp_old - log pi). E = M = 1, eps = 0 forced through this path
 //     gives the A2C loss and gradient (up to summation order: tests).
 // Costs per unroll over A2C: E forwards of T * B rows, E * M optimizer steps,
-// one extra T * B-row Acts/Grads pair; no allocation per update.
+// one extra Acts/Grads pair of T * B / M rows; no allocation per update.
 #ifndef CPCRL_A2C_H
 #define CPCRL_A2C_H
 

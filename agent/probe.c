@@ -230,6 +230,7 @@ static int collect(const Ckpt *ck, const ProbeOptions *o, uint64_t seed, Samples
     cfg.envs = o->envs < E ? o->envs : E;
     const int use_cpc = cfg.cpc_weight > 0;
     if (use_cpc && cfg.envs < 2) cfg.envs = 2;
+    cfg.epochs = cfg.minibatches = 1, cfg.clip = 0; // no updates: no sample-reuse buffers
     cfg.unroll = use_cpc && cfg.cpc_k + 1 > 20 ? cfg.cpc_k + 1 : 20;
     Trainer tr;
     if (trainer_init(&tr, &cfg, err, errlen) < 0) return -1;

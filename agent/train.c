@@ -628,6 +628,7 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     cfg.seed = opts->seed;
     cfg.unroll = cfg.cpc_weight > 0 ? cfg.cpc_k + 1 : 1; // acting only; unroll sized for the CPC probe
     if (cfg.cpc_weight > 0 && cfg.envs < 2) cfg.envs = 2;
+    cfg.epochs = cfg.minibatches = 1, cfg.clip = 0; // no updates: no sample-reuse buffers
     blas_set_threads(opts->threads);
     Trainer tr;
     if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {

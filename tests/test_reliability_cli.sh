@@ -321,5 +321,23 @@ expect_exit "eval of a FIFO is refused (no blocking read)" 1 "not a regular file
 
 fi
 
+# sample reuse (issue #15): a run trained with --epochs/--minibatches/--clip
+# writes clip_frac and approx_kl, resumes, and its checkpoint can be evaluated
+# and probed with a number of envs its minibatches do not divide (acting only)
+if want r; then
+# shellcheck disable=SC2086
+"$CPCRL" train $TINY --task goal --frames 1024 --log-every 512 --ckpt-every 512 --runs-dir "$R" \
+    --name ppo --epochs 2 --minibatches 2 --clip 0.2 >/dev/null 2>"$TMP/ppo.err"
+check "r: train with sample reuse" $? "$(tail -2 "$TMP/ppo.err")"
+head -1 "$R/ppo/log.csv" | grep -q ',clip_frac,approx_kl$'
+check "r: log.csv ends with clip_frac,approx_kl" $? "$(head -1 "$R/ppo/log.csv")"
+"$CPCRL" train --resume "$R/ppo" --frames 1536 --threads 1 --progress 0 >/dev/null 2>"$TMP/ppo2.err"
+check "r: --resume of a sample-reuse run" $? "$(tail -2 "$TMP/ppo2.err")"
+"$CPCRL" eval "$R/ppo" --episodes 3 --threads 1 >/dev/null 2>"$TMP/ppo3.err"
+check "r: eval --episodes 3 of a --minibatches 2 checkpoint" $? "$(tail -2 "$TMP/ppo3.err")"
+expect_exit "r: --minibatches that does not divide --envs is refused" 1 "must divide" \
+    "$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name ppo-bad --minibatches 3
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
