@@ -62,6 +62,8 @@ static const Opt OPTS[] = {
     {"hidden", T_INT, O(hidden), 0, "256", 1, 8192, NULL, G_MODEL, "LSTM size H of c_t"},
     {"init", T_CHOICE, O(init), 0, "torch", 0, 0, "torch|orthogonal", G_MODEL,
      "weight init: PyTorch defaults or orthogonal"},
+    {"forget-bias", T_FLOAT, O(forget_bias), 0, "0", -10, 10, NULL, G_MODEL,
+     "added to the LSTM forget-gate bias at init"},
     // a2c
     {"gamma", T_FLOAT, O(gamma), 0, "0.99", 0, 1, NULL, G_A2C, "discount"},
     {"gae-lambda", T_FLOAT, O(gae_lambda), 0, "1", 0, 1, NULL, G_A2C,

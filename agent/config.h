@@ -39,7 +39,8 @@ typedef struct {
     int init;
     // a2c
     float gamma, gae_lambda, value_coef, entropy_coef, reward_clip;
-    int bootstrap_trunc; // 1 = bootstrap time-limit truncations from V(final observation)
+    int bootstrap_trunc;
+    float forget_bias;   // added to the LSTM forget gate's bias at init // 1 = bootstrap time-limit truncations from V(final observation)
     // optimizer
     int optim;
     float lr, alpha, eps, beta1, beta2, max_grad_norm;
