@@ -27,12 +27,6 @@
 #include "env/rng.h"
 
 static volatile sig_atomic_t g_stop = 0;
-static TrainHook g_hook;
-
-void train_set_hook(const TrainHook *hook) {
-    if (hook) g_hook = *hook;
-    else memset(&g_hook, 0, sizeof g_hook);
-}
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 int train_stop_requested(void) { return g_stop != 0; }
 
@@ -263,7 +257,7 @@ static int check_config_txt(const Config *ck_cfg, const char *path, const char *
     return 0;
 }
 
-int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
+int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, const TrainHook *hook) {
     char err[4096], dir[1024];
     Config cfg = *cfg_in;
     Ckpt ck = {0};
@@ -334,11 +328,12 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
 
     blas_set_threads(cfg.threads);
     Trainer tr;
-    if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl train: %s\n", err);
+    int init_bad = trainer_init(&tr, &cfg, err, sizeof err) < 0;
+    if (init_bad) fprintf(stderr, "cpcrl train: %s\n", err);
+    if (dist_allreduce_max_i(init_bad)) { // every rank stops together
+        if (!init_bad) trainer_free(&tr);
         ckpt_free(&ck);
         if (lockfd >= 0) close(lockfd);
-        dist_abort(1);
         return 1;
     }
     int newlog = !resume_dir;
@@ -422,9 +417,6 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); // a closed terminal or dropped ssh: save and stop
     g_stop = 0;
-    // fault injection for the tests: CPCRL_FAULT_NAN_AT=U makes update U's loss NaN
-    const char *nan_at = getenv("CPCRL_FAULT_NAN_AT");
-    long long fault_update = nan_at ? atoll(nan_at) : -1;
 
     int tty = isatty(STDERR_FILENO) && cfg.progress && lead;
     if (lead)
@@ -440,7 +432,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
     while (tr.frames < cfg.frames) {
         trainer_rollout(&tr);
         UpdateStats st;
-        if (tr.updates + 1 == fault_update) tr.acts.value[0] = NAN;
+        if (hook && hook->before_update) hook->before_update(hook->before_ctx, &tr);
         int bad = trainer_update(&tr, &st, trainer_lr(&tr)) < 0;
         if (dist_allreduce_max_i(bad)) {
             if (lead)
@@ -463,7 +455,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         acc.ep.episodes += tr.ep.episodes, acc.ep.ret += tr.ep.ret;
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);
-        if (g_hook.after_update) g_hook.after_update(g_hook.ctx, &tr, dir);
+        if (hook && hook->after_update) hook->after_update(hook->ctx, &tr, dir);
         if (dist_allreduce_max_i(g_stop)) interrupted = 1; // every rank stops together
         if (world > 1 && tr.updates % 100 == 0 && !dist_all_equal_u64(param_checksum(&tr.model))) {
             if (lead)
@@ -564,18 +556,13 @@ typedef struct {
     const Trainer *tr;           // for the hook: the step's value and logits
     int failed;                  // the hook failed (message in err)
     char err[600];
+    EvalHook hook;               // the caller's observer (all NULL: none)
 } EvalTally;
-
-static EvalHook g_eval_hook;
-void eval_set_hook(const EvalHook *hook) {
-    if (hook) g_eval_hook = *hook;
-    else memset(&g_eval_hook, 0, sizeof g_eval_hook);
-}
 
 static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, uint8_t *term,
                           uint8_t *trunc, uint8_t *final_obs) {
     EvalTally *e = ctx;
-    const EvalHook *h = &g_eval_hook;
+    const EvalHook *h = &e->hook;
     if (h->before && !e->failed) {
         const Trainer *tr = e->tr;
         // trainer_rollout passes tr->actions + t*B: the step's row of acts
@@ -606,7 +593,7 @@ static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, u
     }
 }
 
-int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
+int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, EvalResult *out) {
     char err[512], path[1100];
     ckpt_path_for(path_in, path, sizeof path);
     Ckpt ck;
@@ -638,12 +625,13 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     const int B = tr.B;
     // env b counts its first quota[b] episodes only (no bias towards short
     // episodes); return, success and length all come from those episodes
-    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0, &tr, 0, ""};
+    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0, &tr, 0, "", {0}};
     if (!tally.rets) {
         trainer_free(&tr);
         fprintf(stderr, "cpcrl eval: out of memory\n");
         return 1;
     }
+    if (hook) tally.hook = *hook;
     for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;
