@@ -35,6 +35,7 @@
 #include "agent/ckpt.h"
 #include "agent/config.h"
 #include "agent/probe.h"
+#include "agent/progress.h"
 #include "agent/stats.h"
 #include "env/env.h"
 
@@ -56,26 +57,7 @@ static int usage(const char *cmd, const char *fmt, ...) {
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int exists(const char *path) { return access(path, F_OK) == 0; }
-
-static void fmt_count(char *out, size_t n, double x) {
-    if (x >= 1e6) snprintf(out, n, "%.2fM", x / 1e6);
-    else if (x >= 1e3) snprintf(out, n, "%.1fk", x / 1e3);
-    else snprintf(out, n, "%.0f", x);
-}
-
-static void fmt_time(char *out, size_t n, double s) {
-    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
-    if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    else if (s >= 60) snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(out, n, "%ds", (int)s);
-}
 
 static int write_text(const char *path, const char *text, size_t len) {
     char err[512];
@@ -401,7 +383,7 @@ static const char *STATE_NAMES[] = {"to train", "training", "to probe", "probing
 
 static void progress(const Plan *pl, double t0, double f0_total, int tty, int force) {
     static double last = 0;
-    double t = now();
+    double t = progress_now();
     if (!force && t - last < (tty ? 1.0 : 30.0)) return;
     last = t;
     int done = 0, running = 0, left = 0, failed = 0;
@@ -417,10 +399,10 @@ static void progress(const Plan *pl, double t0, double f0_total, int tty, int fo
     }
     double el = t - t0, rate = (have - f0_total) / (el > 1e-9 ? el : 1e-9);
     char h[32], tot[32], eta[32], fr[32];
-    fmt_count(h, sizeof h, have);
-    fmt_count(tot, sizeof tot, total);
-    fmt_count(fr, sizeof fr, rate);
-    fmt_time(eta, sizeof eta, el > 5 && rate > 0 ? (total - have) / rate : NAN);
+    progress_count(h, sizeof h, have);
+    progress_count(tot, sizeof tot, total);
+    progress_count(fr, sizeof fr, rate);
+    progress_time(eta, sizeof eta, el > 5 && rate > 0 ? (total - have) / rate : NAN);
     fprintf(stderr, "%scompare: runs %d/%d done, %d running, %d left%s | %s/%s frames %3.0f%% | %s frames/s | ETA %s%s",
             tty ? "\r\033[K" : "", done, pl->nruns, running, left, failed ? " (some failed)" : "",
             h, tot, 100.0 * have / total, fr, eta, tty ? "" : "\n");
@@ -435,7 +417,7 @@ static int run_plan(Plan *pl) {
     sigaction(SIGTERM, &sa, &old_term);
     g_stop = 0;
     int tty = isatty(STDERR_FILENO), signalled = 0, running = 0, nfail = 0, event = 0;
-    double t0 = now(), f0 = 0, last_poll = 0;
+    double t0 = progress_now(), f0 = 0, last_poll = 0;
     for (int i = 0; i < pl->nruns; i++) f0 += fmin(pl->runs[i].frames, o->frames);
     for (;;) {
         if (g_stop && !signalled) {
@@ -511,7 +493,7 @@ static int run_plan(Plan *pl) {
                 left += pl->runs[i].state == RUN_TODO || pl->runs[i].state == RUN_TRAINED;
             if (g_stop || !left) break;
         }
-        double t = now();
+        double t = progress_now();
         if (t - last_poll > 2.0) { // frames of the running runs, from their log.csv
             last_poll = t;
             for (int i = 0; i < pl->nruns; i++) {
@@ -673,7 +655,7 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
     int counts[6] = {0}, resumed = 0;
     for (int i = 0; i < pl.nruns; i++) counts[pl.runs[i].state]++, resumed += pl.runs[i].resume;
     char fr[32];
-    fmt_count(fr, sizeof fr, o->frames);
+    progress_count(fr, sizeof fr, o->frames);
     fprintf(stderr,
             "compare: %d tasks x %d arms x %d seeds = %d runs of %s frames in %s; %d jobs x %d "
             "threads | %d done, %d to probe, %d to train (%d resumed)\n",
@@ -1040,7 +1022,7 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
                 int nz = collect_metric(runs, nruns, task, a, 4 + 2 * l, y);
                 fmt_pair(probe[l], sizeof probe[l], stats_mean(x, nc), stats_mean(y, nz));
             }
-            fmt_count(frs, sizeof frs, fr / nseeds);
+            progress_count(frs, sizeof frs, fr / nseeds);
             char iqms[32];
             if (isfinite(iqm)) snprintf(iqms, sizeof iqms, "%.3f", iqm);
             else snprintf(iqms, sizeof iqms, "—");

@@ -24,36 +24,17 @@
 #include "agent/ckpt.h"
 #include "agent/dist.h"
 #include "agent/errs.h"
+#include "agent/progress.h"
 #include "env/rng.h"
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 int train_stop_requested(void) { return g_stop != 0; }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void ckpt_path_for(const char *path, char *out, size_t n) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(out, n, "%s/model.ckpt", path);
     else snprintf(out, n, "%s", path);
-}
-
-static void fmt_count(char *out, size_t n, double x) {
-    if (x >= 1e6) snprintf(out, n, "%.2fM", x / 1e6);
-    else if (x >= 1e3) snprintf(out, n, "%.1fk", x / 1e3);
-    else snprintf(out, n, "%.0f", x);
-}
-
-static void fmt_time(char *out, size_t n, double s) {
-    if (!isfinite(s)) { snprintf(out, n, "?"); return; }
-    if (s < 0) s = 0;
-    if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    else if (s >= 60) snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(out, n, "%ds", (int)s);
 }
 
 // ----------------------------------------------------------------------------
@@ -426,7 +407,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
                 cfg.envs * world, world > 1 ? " (over MPI ranks)" : "", cfg.unroll,
                 tr.use_cpc ? "on" : "off", (int)tr.model.p.total, tr.frames, cfg.frames);
 
-    double t_start = now(), f_start = tr.frames, t_row = t_start, f_row = tr.frames;
+    double t_start = progress_now(), f_start = tr.frames, t_row = t_start, f_row = tr.frames;
     double last_ret = NAN, ck_frames = tr.frames; // frames of the last checkpoint
     int status = 0, interrupted = 0;
     while (tr.frames < cfg.frames) {
@@ -471,7 +452,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
             dist_allreduce_sum_d(epsum, 4); // episode stats of every rank
             acc.ep.episodes = (float)epsum[0], acc.ep.ret = (float)epsum[1];
             acc.ep.length = (float)epsum[2], acc.ep.success = (float)epsum[3];
-            double t = now();
+            double t = progress_now();
             double sps = (tr.frames - f_row) / (t - t_row > 1e-9 ? t - t_row : 1e-9);
             // a row that cannot be written stops the run like a failed
             // checkpoint: no checkpoint past a row the log does not have
@@ -491,9 +472,9 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
             if (cfg.progress && lead) {
                 double el = t - t_start, rate = (tr.frames - f_start) / (el > 1e-9 ? el : 1e-9);
                 char fr[32], tot[32], eta[32];
-                fmt_count(fr, sizeof fr, tr.frames);
-                fmt_count(tot, sizeof tot, cfg.frames);
-                fmt_time(eta, sizeof eta, (cfg.frames - tr.frames) / rate);
+                progress_count(fr, sizeof fr, tr.frames);
+                progress_count(tot, sizeof tot, cfg.frames);
+                progress_time(eta, sizeof eta, (cfg.frames - tr.frames) / rate);
                 char cpcs[64] = "";
                 if (K > 0 && st.cpc_count > 0)
                     snprintf(cpcs, sizeof cpcs, " | cpc acc k1 %.2f k%d %.2f", st.cpc_acc[0], K,
