@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
     char err[512];
     char *pos[1];
     if (L < 1 || frames <= 0 ||
-        config_parse_args(&c, argc - first, argv + first, -1, pos, 0, err, sizeof err) < 0 ||
+        config_parse_args(&c, NULL, argc - first, argv + first, G_TRAIN_ALL, pos, 0, NULL, NULL, err, sizeof err) < 0 ||
         config_check(&c, err, sizeof err) != 0) {
         fprintf(stderr, "memprobe: %s\n", L < 1 || frames <= 0 ? "bad L or FRAMES" : err);
         return 2;
