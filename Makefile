@@ -28,6 +28,8 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.
 BIN     := cpcrl
 
 
+
+.PHONY: memprobe
 .PHONY: all setup test test-run train bench asan debug clean fixtures mpi test-mpi setup-mpi fuzz lib
 
 # all: build ./cpcrl
@@ -128,6 +130,13 @@ test-mpi: setup setup-mpi
 	@sh scripts/test_mpi.sh build-mpi/mpi_equiv
 
 build-mpi/mpi_equiv: tests/mpi/mpi_equiv.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# memprobe: the delayed-memory probe (tests/tools/memprobe.c) behind README's tmaze findings
+memprobe: setup
+	@$(MAKE) --no-print-directory $(BUILD)/memprobe
+
+$(BUILD)/memprobe: tests/tools/memprobe.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 # fixtures: regenerate the PyTorch reference fixtures under tests/fixtures/

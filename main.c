@@ -17,12 +17,17 @@
 #include "env/env.h"
 #include "replays/cmd.h"
 
+// Every command's flags are options of agent/config.c's table (the groups
+// say which); main parses them all the same way, and `cpcrl help CMD` prints
+// them from the table.
 typedef struct {
     const char *name;
     const char *args;   // positional synopsis
     const char *summary;
-    int groups;         // option groups accepted
-    int (*run)(Config *c, char **pos, int npos, int argc, char **argv);
+    int groups;         // option groups accepted (G_* of config.h)
+    int (*run)(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv);
+    const char *about;  // help: a longer description than the summary (NULL: the summary)
+    const char *notes;  // help: text after the flags (NULL: none)
 } Command;
 
 static const Command *find_cmd(const char *name);
@@ -62,7 +67,7 @@ static int check_env(const Config *c, const char *cmd, EnvConfig *e) {
 // ----------------------------------------------------------------------------
 // Subcommands
 
-static int cmd_show(Config *c, char **pos, int npos, int argc, char **argv) {
+static int cmd_show(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
     int rc = task_arg(c, "show", pos, npos);
     if (rc) return rc;
     EnvConfig e;
@@ -82,7 +87,7 @@ static int cmd_show(Config *c, char **pos, int npos, int argc, char **argv) {
     return 0;
 }
 
-static int cmd_baseline(Config *c, char **pos, int npos, int argc, char **argv) {
+static int cmd_baseline(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
     int rc = task_arg(c, "baseline", pos, npos);
     if (rc) return rc;
     EnvConfig e;
@@ -98,52 +103,35 @@ static int cmd_baseline(Config *c, char **pos, int npos, int argc, char **argv) 
     return 0;
 }
 
-static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
-    // --config FILE and --resume DIR are handled here, before the other flags
-    // so that flags given on the command line override the file.
-    const char *resume = NULL;
+// Tests: CPCRL_FAULT_NAN_AT=U makes update U's loss NaN (reliability tests
+// of the non-finite stop), through the training loop's before_update hook.
+static void fault_nan(void *ctx, Trainer *tr) {
+    if (tr->updates + 1 == *(const long long *)ctx) tr->acts.value[0] = NAN;
+}
+
+static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
+    char err[2048];
+    if (npos > 0) {
+        snprintf(err, sizeof err, "unexpected argument '%.200s'", pos[0]);
+        return usage_error("train", err);
+    }
+    const char *resume = o->resume[0] ? o->resume : NULL;
     int frames_given = 0;
-    double record_every = 0;
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "--frames", 8)) frames_given = 1;
     }
-    (void)pos, (void)npos;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--record-every")) { // replays/cmd.h: a replay every N frames
-            char *end = NULL;
-            double n = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
-            if (i + 1 >= argc || !end || *end || !(n > 0) || !isfinite(n))
-                return usage_error("train", "--record-every: expected a number of frames > 0 (e.g. 1e5)");
-            record_every = n; // checked against the run's episode length below
-            continue;
-        }
-        int isc = !strcmp(argv[i], "--config"), isr = !strcmp(argv[i], "--resume");
-        if (!isc && !isr) continue;
-        if (i + 1 >= argc) return usage_error("train", isc ? "--config: missing file" : "--resume: missing run directory");
-        if (isr) resume = argv[i + 1];
-        if (isc) {
-            char err[2048];
-            if (config_load(c, argv[i + 1], err, sizeof err) < 0) return usage_error("train", err);
-        }
+    if (o->config[0]) { // the file first, then the command line's flags over it
+        config_defaults(c);
+        if (config_load(c, o->config, err, sizeof err) < 0) return usage_error("train", err);
+        char *p[1];
+        if (config_parse_args(c, o, argc, argv, G_TRAIN_ALL | G_TRAIN, p, 0, NULL, NULL, err, sizeof err) < 0)
+            return usage_error("train", err);
     }
-    // the remaining flags (without --config/--resume pairs)
-    char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
-    if (!rest) return 1;
-    int nrest = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--resume") ||
-            !strcmp(argv[i], "--record-every")) { i++; continue; }
-        rest[nrest++] = argv[i];
-    }
-    char err[512];
-    char *p[1];
-    int np = config_parse_args(c, nrest, rest, G_TRAIN_ALL, p, 0, err, sizeof err);
-    free(rest);
-    if (np < 0) return usage_error("train", err);
     if (resume) { // the run's own config.txt rules; only these may change
         static const char *const OK[] = {"--frames", "--threads", "--progress", "--record-every"};
         for (int i = 0; i < argc; i++) {
             if (strncmp(argv[i], "--", 2) || !strcmp(argv[i], "--resume")) continue;
+            if (!strncmp(argv[i], "--resume=", 9)) continue;
             int ok = 0;
             for (int j = 0; j < 4; j++)
                 ok |= !strncmp(argv[i], OK[j], strlen(OK[j])) &&
@@ -159,7 +147,9 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
         }
     }
     if (!resume && config_check(c, err, sizeof err) < 0) return usage_error("train", err);
-    if (record_every > 0) { // one recorded episode takes up to the time limit: fewer frames apart is no schedule
+    TrainHook hook = {0};
+    TrainRecorder rec;
+    if (c->record_every > 0) { // one recorded episode takes up to the time limit: fewer frames apart is no schedule
         Config run = *c;
         if (resume) { // the run's own settings
             char path[1100];
@@ -169,18 +159,21 @@ static int cmd_train(Config *c, char **pos, int npos, int argc, char **argv) {
         }
         EnvConfig e;
         config_env(&run, &e);
-        if (record_every < e.max_steps) {
+        if (c->record_every < e.max_steps) {
             char msg[300];
             snprintf(msg, sizeof msg, "--record-every %g: expected at least one episode's frames (%d, the time "
-                     "limit of task %s)", record_every, e.max_steps, ENV_TASK_NAMES[e.task]);
+                     "limit of task %s)", c->record_every, e.max_steps, ENV_TASK_NAMES[e.task]);
             return usage_error("train", msg);
         }
-        if (dist_rank() == 0) replay_install_train_recorder(record_every); // rank 0 records
+        if (dist_rank() == 0) replay_train_recorder(&rec, c->record_every, &hook); // rank 0 records
     }
-    return train_main(c, resume, frames_given);
+    const char *nan_at = getenv("CPCRL_FAULT_NAN_AT");
+    long long fault_update = nan_at ? atoll(nan_at) : -1;
+    if (nan_at) hook.before_update = fault_nan, hook.before_ctx = &fault_update;
+    return train_main(c, resume, frames_given, &hook);
 }
 
-static int cmd_eval(Config *c, char **pos, int npos, int argc, char **argv) {
+static int cmd_eval(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
     if (npos != 1) return usage_error("eval", "expected one checkpoint file or run directory");
     char ckpath[1100];
     struct stat st;
@@ -189,16 +182,18 @@ static int cmd_eval(Config *c, char **pos, int npos, int argc, char **argv) {
         fprintf(stderr, "cpcrl eval: %s: not a regular file, expected a checkpoint\n", ckpath);
         return 1;
     }
+    EvalHook hook = {0};
+    EvalRecorder *rec = NULL;
     if (c->record[0]) { // replays/cmd.h: the evaluated episodes as DIR/ep0000.rpl, ...
         char err[700];
-        if (replay_eval_recorder_begin(pos[0], c->record, c->greedy, err, sizeof err) < 0) {
+        if (!(rec = replay_eval_recorder_begin(pos[0], c->record, c->greedy, &hook, err, sizeof err))) {
             fprintf(stderr, "cpcrl eval --record: %s\n", err);
             return 1;
         }
     }
     EvalResult r;
-    int rc = eval_main(pos[0], c, &r);
-    int nrec = c->record[0] ? replay_eval_recorder_end() : 0;
+    int rc = eval_main(pos[0], c, &hook, &r);
+    int nrec = replay_eval_recorder_end(rec);
     if (rc) return rc;
     if (c->record[0])
         printf("wrote %d replays to %s (play one: cpcrl replay %s/ep0000.rpl)\n", nrec, c->record, c->record);
@@ -213,7 +208,7 @@ static int cmd_eval(Config *c, char **pos, int npos, int argc, char **argv) {
     return 0;
 }
 
-static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
+static int cmd_bench(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
     const char *what = npos ? pos[0] : "all";
     if (npos > 1) return usage_error("bench", "expected one benchmark name (env, blas, train or all)");
     int all = !strcmp(what, "all");
@@ -259,7 +254,7 @@ static int cmd_bench(Config *c, char **pos, int npos, int argc, char **argv) {
     return 0;
 }
 
-static int cmd_help(Config *c, char **pos, int npos, int argc, char **argv) {
+static int cmd_help(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
     if (npos == 0) { usage(stdout); return 0; }
     if (npos > 1) {
         fprintf(stderr, "cpcrl help: expected one command name\n");
@@ -271,66 +266,70 @@ static int cmd_help(Config *c, char **pos, int npos, int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (cmd_help_text(cmd->name)) { // watch, play, replay: usage, every flag, keys
-        fputs(cmd_help_text(cmd->name), stdout);
-        return 0;
-    }
-    printf("usage: cpcrl %s %s\n  %s\n\n", cmd->name, cmd->args, cmd->summary);
-    if (!strcmp(cmd->name, "train"))
-        printf("  --config FILE        load settings from a config.txt first (flags override it)\n"
-               "  --resume DIR         continue the run in DIR from its model.ckpt (--frames may extend it)\n"
-               "  --record-every N     every N frames, write one episode as runs/NAME/replays/frames_*.rpl\n");
-    if (!strcmp(cmd->name, "compare")) fputs(COMPARE_HELP, stdout);
-    if (!strcmp(cmd->name, "probe")) fputs(PROBE_HELP, stdout);
-    if (cmd->groups) config_print_help(stdout, cmd->groups);
+    printf("usage: cpcrl %s %s\n  %s\n\n", cmd->name, cmd->args, cmd->about ? cmd->about : cmd->summary);
+    config_print_help(stdout, cmd->groups);
+    if (cmd->notes) fputs(cmd->notes, stdout);
+    cmd_print_keys(stdout, cmd->name);
     return 0;
 }
 
-static int cmd_watch_main(Config *c, char **pos, int npos, int argc, char **argv) {
-    return cmd_watch(argc, argv);
+static int cmd_watch_main(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
+    return cmd_watch(&o->view, pos, npos);
 }
-static int cmd_play_main(Config *c, char **pos, int npos, int argc, char **argv) {
-    return cmd_play(argc, argv);
+static int cmd_play_main(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
+    return cmd_play(&o->view, pos, npos);
 }
-static int cmd_replay_main(Config *c, char **pos, int npos, int argc, char **argv) {
-    return cmd_replay(argc, argv);
-}
-
-static int cmd_compare_main(Config *c, char **pos, int npos, int argc, char **argv) {
-    return cmd_compare(argc, argv);
+static int cmd_replay_main(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
+    return cmd_replay(&o->view, pos, npos);
 }
 
-static int cmd_probe_main(Config *c, char **pos, int npos, int argc, char **argv) {
-    return cmd_probe(argc, argv);
+// compare: pos holds the training flags it passes on to every run
+static int cmd_compare_main(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
+    return cmd_compare(&o->compare, pos, npos, argc, argv);
 }
+
+static int cmd_probe_main(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
+    return cmd_probe(&o->probe, pos, npos);
+}
+
+static const char COMPARE_NOTES[] =
+    "  every other flag is a training flag passed to every run of every arm (see 'cpcrl help\n"
+    "  train'), e.g. --envs 16 --hidden 128 --cpc-k 5; --log-every defaults to frames / 100.\n"
+    "  --task, --seed, --name, --runs-dir and --progress are set per run by compare.\n";
 
 static const Command COMMANDS[] = {
     {"train", "[--config FILE] [--resume DIR] [flags]",
      "train an A2C(+CPC) agent headless into runs/NAME/ (config.txt, log.csv, model.ckpt)",
-     G_TRAIN_ALL, cmd_train},
+     G_TRAIN | G_TRAIN_ALL, cmd_train, NULL, NULL},
     {"eval", "CKPT|RUN_DIR [--episodes N] [--seed S] [--greedy]",
-     "evaluate a checkpoint: mean return ± 95% CI, success rate, CPC accuracy", G_EVAL, cmd_eval},
+     "evaluate a checkpoint: mean return ± 95% CI, success rate, CPC accuracy", G_EVAL, cmd_eval, NULL, NULL},
     {"show", "TASK [--seed N] [env flags]", "print a task's map and the agent's view as text",
-     G_ENV | G_BASE, cmd_show},
+     G_ENV | G_BASE, cmd_show, NULL, NULL},
     {"baseline", "TASK --policy random|oracle [--episodes N] [--seed S]",
      "mean return ± 95% CI and success of a random or scripted-oracle policy", G_ENV | G_BASE,
-     cmd_baseline},
+     cmd_baseline, NULL, NULL},
     {"bench", "[env|blas|train|all]", "throughput benchmarks (env steps/s, BLAS GFLOP/s)",
-     G_ENV | G_RUN, cmd_bench},
+     G_ENV | G_RUN, cmd_bench, NULL, NULL},
     {"compare", "[--tasks LIST] [--seeds N] [--frames N] [--jobs J] [--out DIR] [training flags]",
      "the with/without-CPC experiment over tasks x seeds (resumable): results.csv, summary.md, curves",
-     0, cmd_compare_main},
+     G_COMPARE, cmd_compare_main, NULL, COMPARE_NOTES},
     {"probe", "CKPT|RUN_DIR [--episodes N] [--greedy] [--out FILE]",
-     "linear probe: held-out accuracy of position, heading, goal read from c_t and z_t", 0,
-     cmd_probe_main},
-    {"watch", "CKPT|RUN_DIR [flags]", "watch a checkpoint (or a training run) act live in a window", 0,
-     cmd_watch_main},
-    {"play", "TASK [--seed N] [flags]", "play a task yourself with the arrow keys; saves replays", 0,
-     cmd_play_main},
-    {"replay", "FILE.rpl [flags]", "replay player; --info, --verify, --export GIF/MP4, --frames PNG", 0,
-     cmd_replay_main},
+     "linear probe: held-out accuracy of position, heading, goal read from c_t and z_t", G_PROBE,
+     cmd_probe_main, NULL, NULL},
+    {"watch", "CKPT|RUN_DIR [flags]", "watch a checkpoint (or a training run) act live in a window",
+     G_WATCH | G_WINDOW, cmd_watch_main,
+     "watch a trained agent act live in a window (a checkpoint file, or a run directory whose model.ckpt is "
+     "reloaded whenever the trainer writes a newer one)", NULL},
+    {"play", "TASK [--seed N] [flags]", "play a task yourself with the arrow keys; saves replays",
+     G_PLAY | G_WINDOW, cmd_play_main,
+     "play a task yourself with the arrow keys (TASK: goal, watermaze, keys_doors, seekavoid, tmaze); "
+     "episodes are saved as replays", NULL},
+    {"replay", "FILE.rpl [--info] [--verify] [--export OUT.gif|OUT.mp4] [--frames DIR] [flags]",
+     "replay player; --info, --verify, --export GIF/MP4, --frames PNG", G_REPLAY | G_WINDOW, cmd_replay_main,
+     "play back a recorded episode (.rpl): pause, step, seek, speed, loop; or headless: --info, --verify, "
+     "--export, --frames", NULL},
     {"help", "[COMMAND]", "list commands, or every flag of one command with its default", 0,
-     cmd_help},
+     cmd_help, NULL, NULL},
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
@@ -363,26 +362,35 @@ int main(int argc, char **argv) {
         blas_select_kernel(argc, argv, 1);
 
     Config c;
+    static CmdOpts o; // 8 KB of paths: not on the stack
     config_defaults(&c);
+    cmdopts_defaults(&o);
     int sub_argc = argc - 2;
     char **sub_argv = argv + 2;
     for (int i = 0; i < sub_argc; i++)
         if (!strcmp(sub_argv[i], "--help") || !strcmp(sub_argv[i], "-h")) {
             char *p[1] = {(char *)cmd->name};
-            return cmd_help(&c, p, 1, 0, NULL);
+            return cmd_help(&c, &o, p, 1, 0, NULL);
         }
+    // compare passes the flags that are not its own on to every run
+    int passes = cmd->run == cmd_compare_main, npos;
+    char **pos = malloc(sizeof(char *) * (size_t)(sub_argc + 1));
+    if (!pos) return 1;
+    char err[512];
+    int rc = config_parse_args(&c, &o, sub_argc, sub_argv, cmd->groups, pos, passes ? 0 : 2,
+                               passes ? pos : NULL, passes ? &npos : NULL, err, sizeof err);
+    if (rc < 0) {
+        free(pos);
+        return usage_error(cmd->name, err);
+    }
+    if (!passes) npos = rc;
     if (cmd->run == cmd_train) {
         dist_init(&argc, &argv); // MPI (make mpi); a no-op in the plain build
-        int rc = cmd_train(&c, NULL, 0, sub_argc, sub_argv);
+        rc = cmd_train(&c, &o, pos, npos, sub_argc, sub_argv);
         dist_finalize();
-        return rc;
+    } else {
+        rc = cmd->run(&c, &o, pos, npos, sub_argc, sub_argv);
     }
-    if (cmd->run == cmd_compare_main || cmd->run == cmd_probe_main || cmd->run == cmd_watch_main ||
-        cmd->run == cmd_play_main || cmd->run == cmd_replay_main) // own flag parsing
-        return cmd->run(&c, NULL, 0, sub_argc, sub_argv);
-    char *pos[4];
-    char err[512];
-    int npos = config_parse_args(&c, sub_argc, sub_argv, cmd->groups, pos, 2, err, sizeof err);
-    if (npos < 0) return usage_error(cmd->name, err);
-    return cmd->run(&c, pos, npos, sub_argc, sub_argv);
+    free(pos);
+    return rc;
 }

@@ -33,6 +33,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     if (model_init(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent, cfg->hidden, K,
                    cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
         goto oom;
+    if (cfg->forget_bias != 0.0f) model_add_forget_bias(&tr->model, cfg->forget_bias);
     const int H = cfg->hidden, N = T * B, A = ENV_A;
     if (acts_alloc(&tr->acts, &tr->model, (T + 1) * B) < 0) goto oom;
     if (grads_alloc(&tr->grads, &tr->model, N, B) < 0) goto oom;

@@ -12,6 +12,8 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h> (and its macro I) out
 #include <cblas.h>
 
+#include "agent/progress.h"
+
 #define REEXEC_VAR "CPCRL_BLAS_REEXEC"
 
 // ----------------------------------------------------------------------------
@@ -149,12 +151,6 @@ int blas_threads(void) { return openblas_get_num_threads(); }
 // ----------------------------------------------------------------------------
 // Benchmark
 
-static double now_sec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct {
     const char *label;
     int ta, tb; // 1 = transposed operand, as the layer calls it
@@ -209,12 +205,12 @@ void blas_bench(FILE *out) {
         cblas_sgemm(CblasRowMajor, ta, tb, b->M, b->N, b->K, 1.0f, A, lda, B, ldb, 0.0f, C,
                     b->N); // warm-up: thread start, page faults
         long reps = 0;
-        double t0 = now_sec(), dt = 0.0;
+        double t0 = progress_now(), dt = 0.0;
         do {
             cblas_sgemm(CblasRowMajor, ta, tb, b->M, b->N, b->K, 1.0f, A, lda, B, ldb, 0.0f,
                         C, b->N);
             reps++;
-            dt = now_sec() - t0;
+            dt = progress_now() - t0;
         } while (dt < 0.3 || reps < 3);
         double flops = 2.0 * b->M * b->N * b->K * (double)reps;
         fprintf(out, "  %-44s %6d %6d %6d %10.4f %9.1f\n", b->label, b->M, b->N, b->K,

@@ -35,118 +35,11 @@
 #include "agent/ckpt.h"
 #include "agent/config.h"
 #include "agent/probe.h"
+#include "agent/progress.h"
 #include "agent/stats.h"
 #include "env/env.h"
 
 #define ALL_TASKS "goal,watermaze,keys_doors,seekavoid,tmaze"
-
-const char *COMPARE_HELP =
-    "  experiment:\n"
-    "    --tasks LIST         comma-separated tasks, or all (valid: goal, watermaze, keys_doors,\n"
-    "                         seekavoid, tmaze; default all)\n"
-    "    --seeds N            seeds per arm (default 3)\n"
-    "    --first-seed S       seeds are S, S+1, ..., S+N-1 (default 1)\n"
-    "    --frames N           env frames per run (default 1e6)\n"
-    "    --out DIR            experiment directory: DIR/runs/<task>-<arm>-s<seed>/, results.csv,\n"
-    "                         summary.md, curves_<task>.png (default runs/compare)\n"
-    "  arms (always with the baseline arm nocpc = --cpc-weight 0):\n"
-    "    --cpc-weight W       CPC loss weight of the cpc arm (default 0.1, as train)\n"
-    "    --cpc-weights LIST   one arm per weight, e.g. 0.5,1,2 (arms w0.5, w1, w2; default \"\")\n"
-    "    --cpc-ks LIST        one arm per prediction horizon K, e.g. 1,10,19 (arms k1, ...;\n"
-    "                         combined with --cpc-weights: w0.5-k10, ...; default \"\")\n"
-    "  scheduling:\n"
-    "    --jobs J             runs at once, each a child process (default: number of cores)\n"
-    "    --threads N          OpenBLAS threads per run (0 = cores / jobs; jobs x threads must\n"
-    "                         not exceed the cores; default 0)\n"
-    "    --dry-run            print the plan (state of every run, the commands) and stop\n"
-    "  probe and aggregation:\n"
-    "    --probe 0|1          probe every final checkpoint (default 1)\n"
-    "    --probe-episodes N   probe episodes per split, train and held-out (default 100)\n"
-    "    --bootstrap R        bootstrap resamples for the 95% CIs (default 10000)\n"
-    "    --plot 0|1           draw curves_<task>.png with scripts/plot_compare.sh (default 1)\n"
-    "    --smooth F           curves only: each run's series averaged over a trailing window of\n"
-    "                         F x its frames before the mean over seeds (0 = raw; default 0.05)\n"
-    "    --aggregate-only     only re-aggregate the runs already in DIR/runs (no training)\n"
-    "    --include-unfinished also aggregate runs whose log.csv stops before their frames (by\n"
-    "                         default they are left out of every table and verdict, and listed)\n"
-    "  every other flag is a training flag passed to every run of every arm (see 'cpcrl help\n"
-    "  train'), e.g. --envs 16 --hidden 128 --cpc-k 5; --log-every defaults to frames / 100.\n"
-    "  --task, --seed, --name, --runs-dir and --progress are set per run by compare.\n";
-
-const char *PROBE_HELP =
-    "    --episodes N         episodes per split: N to fit on, N held out (default 100)\n"
-    "    --envs B             envs rolled out at once (default 16)\n"
-    "    --seed S             env seed of the training split; the held-out split uses\n"
-    "                         S + 1000003 (default 1000)\n"
-    "    --greedy             act greedily (argmax) instead of sampling\n"
-    "    --lambda L           ridge strength per sample on standardized features (default 0.01)\n"
-    "    --threads N          OpenBLAS threads (0 = all cores; default 0)\n"
-    "    --out FILE           also write the table as CSV to FILE (default \"\": none)\n";
-
-// ----------------------------------------------------------------------------
-// Flags of compare and probe (train's flags live in config.c's table)
-
-typedef enum { F_INT, F_U64, F_DOUBLE, F_STR, F_BOOL } FlagType;
-
-typedef struct {
-    const char *name;
-    FlagType type;
-    size_t off, len;
-    double lo, hi;
-} Flag;
-
-typedef struct {
-    char tasks[256];
-    int seeds;
-    uint64_t first_seed;
-    double frames;
-    char out[512];
-    double cpc_weight;
-    char cpc_weights[256], cpc_ks[256];
-    int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only, include_unfinished;
-    double smooth;
-} CompareOpts;
-
-#define OFF(f) offsetof(CompareOpts, f), sizeof(((CompareOpts *)0)->f)
-static const Flag COMPARE_FLAGS[] = {
-    {"tasks", F_STR, OFF(tasks), 0, 0},
-    {"seeds", F_INT, OFF(seeds), 1, 1000},
-    {"first-seed", F_U64, OFF(first_seed), 0, 0},
-    {"frames", F_DOUBLE, OFF(frames), 1, 1e15},
-    {"out", F_STR, OFF(out), 0, 0},
-    {"cpc-weight", F_DOUBLE, OFF(cpc_weight), 0, 1e6},
-    {"cpc-weights", F_STR, OFF(cpc_weights), 0, 0},
-    {"cpc-ks", F_STR, OFF(cpc_ks), 0, 0},
-    {"jobs", F_INT, OFF(jobs), 1, 256},
-    {"threads", F_INT, OFF(threads), 0, 256},
-    {"dry-run", F_BOOL, OFF(dry_run), 0, 1},
-    {"probe", F_INT, OFF(probe), 0, 1},
-    {"probe-episodes", F_INT, OFF(probe_episodes), 1, 1000000},
-    {"bootstrap", F_INT, OFF(bootstrap), 1, 10000000},
-    {"plot", F_INT, OFF(plot), 0, 1},
-    {"aggregate-only", F_BOOL, OFF(aggregate_only), 0, 1},
-    {"include-unfinished", F_BOOL, OFF(include_unfinished), 0, 1},
-    {"smooth", F_DOUBLE, OFF(smooth), 0, 1},
-};
-#undef OFF
-
-typedef struct {
-    ProbeOptions p;
-    char out[512];
-} ProbeCli;
-
-#define OFF(f) offsetof(ProbeCli, f), sizeof(((ProbeCli *)0)->f)
-static const Flag PROBE_FLAGS[] = {
-    {"episodes", F_INT, OFF(p.episodes), 1, 1000000},
-    {"envs", F_INT, OFF(p.envs), 1, 4096},
-    {"seed", F_U64, OFF(p.seed), 0, 0},
-    {"greedy", F_BOOL, OFF(p.greedy), 0, 1},
-    {"lambda", F_DOUBLE, OFF(p.lambda), 1e-12, 1e12},
-    {"threads", F_INT, OFF(p.threads), 0, 256},
-    {"out", F_STR, OFF(out), 0, 0},
-};
-#undef OFF
-#define NFLAGS(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 static int usage(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -158,120 +51,13 @@ static int usage(const char *cmd, const char *fmt, ...) {
     return 2;
 }
 
-static void flag_names(const Flag *tab, int n, char *out, size_t len) {
-    size_t p = 0;
-    out[0] = 0;
-    for (int i = 0; i < n && p < len; i++)
-        p += (size_t)snprintf(out + p, len - p, "%s--%s", i ? ", " : "", tab[i].name);
-}
-
-static int set_flag(const char *cmd, const Flag *f, void *base, const char *val) {
-    char *p = (char *)base + f->off, *end = NULL;
-    errno = 0;
-    switch (f->type) {
-    case F_INT: {
-        long v = strtol(val, &end, 10);
-        if (!*val || *end || errno) return usage(cmd, "--%s: expected an integer, got '%s'", f->name, val);
-        if (v < f->lo || v > f->hi)
-            return usage(cmd, "--%s: expected %g..%g, got %ld", f->name, f->lo, f->hi, v);
-        *(int *)p = (int)v;
-        return 0;
-    }
-    case F_U64: {
-        unsigned long long v = strtoull(val, &end, 10);
-        if (!*val || *val == '-' || *end || errno)
-            return usage(cmd, "--%s: expected a non-negative integer, got '%s'", f->name, val);
-        *(uint64_t *)p = (uint64_t)v;
-        return 0;
-    }
-    case F_DOUBLE: {
-        double v = strtod(val, &end);
-        if (!*val || *end || errno || !isfinite(v))
-            return usage(cmd, "--%s: expected a number, got '%s'", f->name, val);
-        if (v < f->lo || v > f->hi)
-            return usage(cmd, "--%s: expected %g..%g, got %g", f->name, f->lo, f->hi, v);
-        *(double *)p = v;
-        return 0;
-    }
-    case F_STR:
-        if (strlen(val) >= f->len)
-            return usage(cmd, "--%s: longer than %zu characters", f->name, f->len - 1);
-        memcpy(p, val, strlen(val) + 1);
-        return 0;
-    case F_BOOL:
-        if (!strcmp(val, "1")) *(int *)p = 1;
-        else if (!strcmp(val, "0")) *(int *)p = 0;
-        else return usage(cmd, "--%s: expected 0 or 1, got '%s'", f->name, val);
-        return 0;
-    }
-    return 2;
-}
-
-// Parse argv against tab. Flags not in tab go to rest[] (with their value)
-// when rest != NULL, else are an error; positionals go to pos[].
-static int parse_flags(const char *cmd, const Flag *tab, int ntab, void *base, int argc,
-                       char **argv, char **rest, int *nrest, char **pos, int maxpos, int *npos) {
-    *npos = 0;
-    if (nrest) *nrest = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || !a[2]) {
-            if (*npos >= maxpos) return usage(cmd, "unexpected argument '%s'", a);
-            pos[(*npos)++] = argv[i];
-            continue;
-        }
-        const char *eq = strchr(a, '=');
-        size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        const Flag *f = NULL;
-        for (int j = 0; j < ntab && !f; j++)
-            if (strlen(tab[j].name) == kl && !strncmp(tab[j].name, a + 2, kl)) f = &tab[j];
-        if (!f) {
-            if (!rest) {
-                char names[512];
-                flag_names(tab, ntab, names, sizeof names);
-                return usage(cmd, "unknown option '%.*s' (valid: %s)", (int)kl + 2, a, names);
-            }
-            rest[(*nrest)++] = argv[i];
-            if (!eq && i + 1 < argc) rest[(*nrest)++] = argv[++i];
-            continue;
-        }
-        const char *val;
-        if (eq) val = eq + 1;
-        else if (f->type == F_BOOL) val = "1";
-        else if (i + 1 < argc) val = argv[++i];
-        else return usage(cmd, "--%s: missing value", f->name);
-        int rc = set_flag(cmd, f, base, val);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
 // ----------------------------------------------------------------------------
 // Small helpers
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int exists(const char *path) { return access(path, F_OK) == 0; }
-
-static void fmt_count(char *out, size_t n, double x) {
-    if (x >= 1e6) snprintf(out, n, "%.2fM", x / 1e6);
-    else if (x >= 1e3) snprintf(out, n, "%.1fk", x / 1e3);
-    else snprintf(out, n, "%.0f", x);
-}
-
-static void fmt_time(char *out, size_t n, double s) {
-    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
-    if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    else if (s >= 60) snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(out, n, "%ds", (int)s);
-}
 
 static int write_text(const char *path, const char *text, size_t len) {
     char err[512];
@@ -499,7 +285,7 @@ static void args_addf(ArgList *a, const char *fmt, ...) {
 typedef struct {
     CompareOpts o;
     Config base;
-    char **pass;  // training flags passed through
+    char **pass;  // training flags passed through (the caller's)
     int npass, inject_log_every, threads;
     Arm arms[MAX_ARMS];
     int narms;
@@ -597,7 +383,7 @@ static const char *STATE_NAMES[] = {"to train", "training", "to probe", "probing
 
 static void progress(const Plan *pl, double t0, double f0_total, int tty, int force) {
     static double last = 0;
-    double t = now();
+    double t = progress_now();
     if (!force && t - last < (tty ? 1.0 : 30.0)) return;
     last = t;
     int done = 0, running = 0, left = 0, failed = 0;
@@ -613,10 +399,10 @@ static void progress(const Plan *pl, double t0, double f0_total, int tty, int fo
     }
     double el = t - t0, rate = (have - f0_total) / (el > 1e-9 ? el : 1e-9);
     char h[32], tot[32], eta[32], fr[32];
-    fmt_count(h, sizeof h, have);
-    fmt_count(tot, sizeof tot, total);
-    fmt_count(fr, sizeof fr, rate);
-    fmt_time(eta, sizeof eta, el > 5 && rate > 0 ? (total - have) / rate : NAN);
+    progress_count(h, sizeof h, have);
+    progress_count(tot, sizeof tot, total);
+    progress_count(fr, sizeof fr, rate);
+    progress_time(eta, sizeof eta, el > 5 && rate > 0 ? (total - have) / rate : NAN);
     fprintf(stderr, "%scompare: runs %d/%d done, %d running, %d left%s | %s/%s frames %3.0f%% | %s frames/s | ETA %s%s",
             tty ? "\r\033[K" : "", done, pl->nruns, running, left, failed ? " (some failed)" : "",
             h, tot, 100.0 * have / total, fr, eta, tty ? "" : "\n");
@@ -631,7 +417,7 @@ static int run_plan(Plan *pl) {
     sigaction(SIGTERM, &sa, &old_term);
     g_stop = 0;
     int tty = isatty(STDERR_FILENO), signalled = 0, running = 0, nfail = 0, event = 0;
-    double t0 = now(), f0 = 0, last_poll = 0;
+    double t0 = progress_now(), f0 = 0, last_poll = 0;
     for (int i = 0; i < pl->nruns; i++) f0 += fmin(pl->runs[i].frames, o->frames);
     for (;;) {
         if (g_stop && !signalled) {
@@ -707,7 +493,7 @@ static int run_plan(Plan *pl) {
                 left += pl->runs[i].state == RUN_TODO || pl->runs[i].state == RUN_TRAINED;
             if (g_stop || !left) break;
         }
-        double t = now();
+        double t = progress_now();
         if (t - last_poll > 2.0) { // frames of the running runs, from their log.csv
             last_poll = t;
             for (int i = 0; i < pl->nruns; i++) {
@@ -736,23 +522,14 @@ static int run_plan(Plan *pl) {
 // ----------------------------------------------------------------------------
 // cmd_compare
 
-static int build_plan(Plan *pl, int argc, char **argv) {
+static int build_plan(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     CompareOpts *o = &pl->o;
     memset(pl, 0, sizeof *pl);
-    snprintf(o->tasks, sizeof o->tasks, "%s", ALL_TASKS);
-    o->seeds = 3, o->first_seed = 1, o->frames = 1e6;
-    snprintf(o->out, sizeof o->out, "runs/compare");
-    o->cpc_weight = 1, o->probe = 1, o->probe_episodes = 100, o->bootstrap = STATS_RESAMPLES;
-    o->plot = 1, o->smooth = 0.05;
+    *o = *opts;
     config_defaults(&pl->base);
-    o->cpc_weight = pl->base.cpc_weight;
-    pl->pass = malloc(sizeof(char *) * (size_t)(argc + 1));
-    if (!pl->pass) { fprintf(stderr, "cpcrl compare: out of memory\n"); return 1; }
+    pl->pass = pass, pl->npass = npass;
     char *pos[1];
-    int npos;
-    int rc = parse_flags("compare", COMPARE_FLAGS, NFLAGS(COMPARE_FLAGS), o, argc, argv, pl->pass,
-                         &pl->npass, pos, 0, &npos);
-    if (rc) return rc;
+    int rc;
     while (o->out[0] && strlen(o->out) > 1 && o->out[strlen(o->out) - 1] == '/')
         o->out[strlen(o->out) - 1] = 0;
     if (!o->out[0]) return usage("compare", "--out: empty directory name");
@@ -772,7 +549,7 @@ static int build_plan(Plan *pl, int argc, char **argv) {
     }
     pl->inject_log_every = pl->inject_log_every == 0;
     char err[512];
-    if (config_parse_args(&pl->base, pl->npass, pl->pass, G_TRAIN_ALL, pos, 0, err, sizeof err) < 0)
+    if (config_parse_args(&pl->base, NULL, pl->npass, pl->pass, G_TRAIN_ALL, pos, 0, NULL, NULL, err, sizeof err) < 0)
         return usage("compare", "%s", err);
     pl->base.frames = o->frames;
     if (pl->inject_log_every) pl->base.log_every = fmax(1, floor(o->frames / 100));
@@ -859,16 +636,15 @@ static void record_command(const char *out, int argc, char **argv) {
     fclose(f);
 }
 
-int cmd_compare(int argc, char **argv) {
+int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char **argv) {
     Plan pl;
-    int rc = build_plan(&pl, argc, argv);
+    int rc = build_plan(&pl, opts, pass, npass);
     if (rc) {
-        free(pl.pass), free(pl.runs);
+        free(pl.runs);
         return rc;
     }
     const CompareOpts *o = &pl.o;
     if (o->aggregate_only) {
-        free(pl.pass);
         char err[1024];
         if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl compare: %s\n", err);
@@ -879,7 +655,7 @@ int cmd_compare(int argc, char **argv) {
     int counts[6] = {0}, resumed = 0;
     for (int i = 0; i < pl.nruns; i++) counts[pl.runs[i].state]++, resumed += pl.runs[i].resume;
     char fr[32];
-    fmt_count(fr, sizeof fr, o->frames);
+    progress_count(fr, sizeof fr, o->frames);
     fprintf(stderr,
             "compare: %d tasks x %d arms x %d seeds = %d runs of %s frames in %s; %d jobs x %d "
             "threads | %d done, %d to probe, %d to train (%d resumed)\n",
@@ -895,18 +671,18 @@ int cmd_compare(int argc, char **argv) {
             else if (r->state == RUN_TRAINED) probe_args(&pl, r, &a), print_args(stdout, &a);
             else printf("-\n");
         }
-        free(pl.pass), free(pl.runs);
+        free(pl.runs);
         return 0;
     }
     if (file_mkdir_p(o->out) < 0) {
         fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", o->out, strerror(errno));
-        free(pl.pass), free(pl.runs);
+        free(pl.runs);
         return 1;
     }
     record_command(o->out, argc, argv);
     rc = run_plan(&pl);
     int stopped = g_stop;
-    free(pl.pass), free(pl.runs);
+    free(pl.runs);
     if (stopped) return rc;
     char err[1024];
     if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
@@ -1246,7 +1022,7 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
                 int nz = collect_metric(runs, nruns, task, a, 4 + 2 * l, y);
                 fmt_pair(probe[l], sizeof probe[l], stats_mean(x, nc), stats_mean(y, nz));
             }
-            fmt_count(frs, sizeof frs, fr / nseeds);
+            progress_count(frs, sizeof frs, fr / nseeds);
             char iqms[32];
             if (isfinite(iqm)) snprintf(iqms, sizeof iqms, "%.3f", iqm);
             else snprintf(iqms, sizeof iqms, "—");
@@ -1450,16 +1226,12 @@ done:
 // ----------------------------------------------------------------------------
 // cmd_probe
 
-int cmd_probe(int argc, char **argv) {
-    ProbeCli cli;
-    memset(&cli, 0, sizeof cli);
+int cmd_probe(const ProbeCli *o, char **pos, int npos) {
+    struct { ProbeOptions p; const char *out; } cli;
     probe_defaults(&cli.p);
-    cli.p.seed = 1000;
-    char *pos[1];
-    int npos;
-    int rc = parse_flags("probe", PROBE_FLAGS, NFLAGS(PROBE_FLAGS), &cli, argc, argv, NULL, NULL, pos,
-                         1, &npos);
-    if (rc) return rc;
+    cli.p.episodes = o->episodes, cli.p.envs = o->envs, cli.p.seed = o->seed, cli.p.greedy = o->greedy;
+    cli.p.lambda = o->lambda, cli.p.threads = o->threads;
+    cli.out = o->out;
     if (npos != 1) return usage("probe", "expected one checkpoint file or run directory");
     ProbeResult r;
     char err[1024];

@@ -11,10 +11,14 @@
 
 #include <stddef.h>
 
-int cmd_compare(int argc, char **argv);
-int cmd_probe(int argc, char **argv);
-// Every flag with its default, for `cpcrl help compare` / `cpcrl help probe`.
-extern const char *COMPARE_HELP, *PROBE_HELP;
+#include "agent/config.h"
+
+// Flags come parsed (agent/config.c's table: G_COMPARE, G_PROBE). compare's
+// pass[npass] are the training flags it passes to every run (the words as
+// given, each flag with its value); argc/argv, the whole command line, go to
+// OUT/command.txt. probe's pos[npos] are its positional arguments.
+int cmd_compare(const CompareOpts *o, char **pass, int npass, int argc, char **argv);
+int cmd_probe(const ProbeCli *o, char **pos, int npos);
 
 // The aggregation step alone (compare --aggregate-only): reads every run in
 // OUT/runs/ and writes results.csv, summary.md, results/curve_*.csv (each

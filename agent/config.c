@@ -1,6 +1,7 @@
 // config.c — the option table and everything that walks it (see config.h).
 #include "agent/config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -12,22 +13,34 @@
 // ----------------------------------------------------------------------------
 // The table
 
-typedef enum { T_INT, T_U64, T_FLOAT, T_DOUBLE, T_STR, T_CHOICE, T_BOOL } OptType;
+typedef enum { T_INT, T_U64, T_FLOAT, T_DOUBLE, T_STR, T_CHOICE, T_BOOL, T_WXH } OptType;
+
+// Opt.flags
+enum {
+    OF_CMD = 1,      // off is into CmdOpts (a command-only setting), not Config
+    OF_NONEMPTY = 2, // "" is refused (a file or directory name)
+};
 
 typedef struct {
     const char *name;    // flag spelling without "--"; config.txt uses '_' for '-'
     OptType type;
     size_t off;
     size_t len;          // T_STR buffer size
-    const char *def;     // default, as text
-    double lo, hi;       // valid range (numbers)
+    const char *def;     // default, as text (not range-checked: 0 may mean "none" or "automatic")
+    double lo, hi;       // valid range (numbers; T_WXH: each side)
     const char *choices; // T_CHOICE: "a|b|c" -> 0,1,2
-    int group;
+    int group;           // G_*: the commands that accept it, and its help section
     const char *help;
+    int flags;           // OF_*
+    const char *arg;     // help: what the value is ("N", "DIR"); NULL for run settings
+    const char *shown;   // help: the default as shown, when not the value itself
 } Opt;
 
 #define O(f) offsetof(Config, f)
 #define BIG 1e15
+// flags, arg and shown are optional: a run setting's line ends at its help
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const Opt OPTS[] = {
     // env
     {"task", T_CHOICE, O(task), 0, "goal", 0, 0, "goal|watermaze|keys_doors|seekavoid|tmaze", G_ENV,
@@ -62,6 +75,8 @@ static const Opt OPTS[] = {
     {"hidden", T_INT, O(hidden), 0, "256", 1, 8192, NULL, G_MODEL, "LSTM size H of c_t"},
     {"init", T_CHOICE, O(init), 0, "torch", 0, 0, "torch|orthogonal", G_MODEL,
      "weight init: PyTorch defaults or orthogonal"},
+    {"forget-bias", T_FLOAT, O(forget_bias), 0, "0", -10, 10, NULL, G_MODEL,
+     "added to the LSTM forget-gate bias at init"},
     // a2c
     {"gamma", T_FLOAT, O(gamma), 0, "0.99", 0, 1, NULL, G_A2C, "discount"},
     {"gae-lambda", T_FLOAT, O(gae_lambda), 0, "1", 0, 1, NULL, G_A2C,
@@ -104,7 +119,119 @@ static const Opt OPTS[] = {
     {"greedy", T_BOOL, O(greedy), 0, "0", 0, 1, NULL, G_EVAL, "act greedily (argmax)"},
     {"record", T_STR, O(record), sizeof(((Config *)0)->record), "", 0, 0, NULL, G_EVAL,
      "directory to write .rpl replays into"},
+
+    // ---- command-only settings (CmdOpts; never in config.txt or a checkpoint)
+#define C(f) offsetof(CmdOpts, f), sizeof(((CmdOpts *)0)->f)
+#define CMP(f) C(compare.f)
+#define PRB(f) C(probe.f)
+#define VW(f) C(view.f)
+    // train
+    {"config", T_STR, C(config), "", 0, 0, NULL, G_TRAIN, "load settings from a config.txt first (flags override it)",
+     OF_CMD | OF_NONEMPTY, "FILE", "none"},
+    {"resume", T_STR, C(resume), "", 0, 0, NULL, G_TRAIN,
+     "continue the run in DIR from its model.ckpt (--frames may extend it)", OF_CMD | OF_NONEMPTY, "DIR", "none"},
+    {"record-every", T_DOUBLE, O(record_every), 0, "0", 1, BIG, NULL, G_TRAIN,
+     "every N frames, write one episode as runs/NAME/replays/frames_*.rpl", 0, "N", "0 = off"},
+    // compare
+    {"tasks", T_STR, CMP(tasks), "all", 0, 0, NULL, G_CMP,
+     "comma-separated tasks, or all (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", OF_CMD, "LIST"},
+    {"seeds", T_INT, CMP(seeds), "3", 1, 1000, NULL, G_CMP, "seeds per arm", OF_CMD, "N"},
+    {"first-seed", T_U64, CMP(first_seed), "1", 0, 0, NULL, G_CMP, "seeds are S, S+1, ..., S+N-1", OF_CMD, "S"},
+    {"frames", T_DOUBLE, CMP(frames), "1e6", 1, BIG, NULL, G_CMP, "env frames per run", OF_CMD, "N"},
+    {"out", T_STR, CMP(out), "runs/compare", 0, 0, NULL, G_CMP,
+     "experiment directory: DIR/runs/<task>-<arm>-s<seed>/, results.csv, summary.md, curves_<task>.png", OF_CMD,
+     "DIR"},
+    {"cpc-weight", T_DOUBLE, CMP(cpc_weight), "0.1", 0, 1e6, NULL, G_CMP_ARMS,
+     "CPC loss weight of the cpc arm", OF_CMD, "W", "0.1, as train"},
+    {"cpc-weights", T_STR, CMP(cpc_weights), "", 0, 0, NULL, G_CMP_ARMS,
+     "one arm per weight, e.g. 0.5,1,2 (arms w0.5, w1, w2)", OF_CMD, "LIST"},
+    {"cpc-ks", T_STR, CMP(cpc_ks), "", 0, 0, NULL, G_CMP_ARMS,
+     "one arm per prediction horizon K, e.g. 1,10,19 (arms k1, ...; combined with --cpc-weights: w0.5-k10, ...)",
+     OF_CMD, "LIST"},
+    {"jobs", T_INT, CMP(jobs), "0", 1, 256, NULL, G_CMP_SCHED, "runs at once, each a child process", OF_CMD, "J",
+     "number of cores"},
+    {"threads", T_INT, CMP(threads), "0", 0, 256, NULL, G_CMP_SCHED,
+     "OpenBLAS threads per run (0 = cores / jobs; jobs x threads must not exceed the cores)", OF_CMD, "N"},
+    {"dry-run", T_BOOL, CMP(dry_run), "0", 0, 1, NULL, G_CMP_SCHED,
+     "print the plan (state of every run, the commands) and stop", OF_CMD},
+    {"probe", T_INT, CMP(probe), "1", 0, 1, NULL, G_CMP_AGG, "probe every final checkpoint", OF_CMD, "0|1"},
+    {"probe-episodes", T_INT, CMP(probe_episodes), "100", 1, 1e6, NULL, G_CMP_AGG,
+     "probe episodes per split, train and held-out", OF_CMD, "N"},
+    {"bootstrap", T_INT, CMP(bootstrap), "10000", 1, 1e7, NULL, G_CMP_AGG, "bootstrap resamples for the 95% CIs",
+     OF_CMD, "R"},
+    {"plot", T_INT, CMP(plot), "1", 0, 1, NULL, G_CMP_AGG, "draw curves_<task>.png with scripts/plot_compare.sh",
+     OF_CMD, "0|1"},
+    {"smooth", T_DOUBLE, CMP(smooth), "0.05", 0, 1, NULL, G_CMP_AGG,
+     "curves only: each run's series averaged over a trailing window of F x its frames before the mean over "
+     "seeds (0 = raw)", OF_CMD, "F"},
+    {"aggregate-only", T_BOOL, CMP(aggregate_only), "0", 0, 1, NULL, G_CMP_AGG,
+     "only re-aggregate the runs already in DIR/runs (no training)", OF_CMD},
+    {"include-unfinished", T_BOOL, CMP(include_unfinished), "0", 0, 1, NULL, G_CMP_AGG,
+     "also aggregate runs whose log.csv stops before their frames (by default they are left out of every "
+     "table and verdict, and listed)", OF_CMD},
+    // probe
+    {"episodes", T_INT, PRB(episodes), "100", 1, 1e6, NULL, G_PROBE,
+     "episodes per split: N to fit on, N held out", OF_CMD, "N"},
+    {"envs", T_INT, PRB(envs), "16", 1, 4096, NULL, G_PROBE, "envs rolled out at once", OF_CMD, "B"},
+    {"seed", T_U64, PRB(seed), "1000", 0, 0, NULL, G_PROBE,
+     "env seed of the training split; the held-out split uses S + 1000003", OF_CMD, "S"},
+    {"greedy", T_BOOL, PRB(greedy), "0", 0, 1, NULL, G_PROBE, "act greedily (argmax) instead of sampling", OF_CMD},
+    {"lambda", T_DOUBLE, PRB(lambda), "0.01", 1e-12, 1e12, NULL, G_PROBE,
+     "ridge strength per sample on standardized features", OF_CMD, "L"},
+    {"threads", T_INT, PRB(threads), "0", 0, 256, NULL, G_PROBE, "OpenBLAS threads (0 = all cores)", OF_CMD, "N"},
+    {"out", T_STR, PRB(out), "", 0, 0, NULL, G_PROBE, "also write the table as CSV to FILE", OF_CMD, "FILE",
+     "\"\": none"},
+    // watch
+    {"seed", T_U64, VW(seed), "1", 0, 0, NULL, G_WATCH, "seed of the env the agent acts in", OF_CMD, "N"},
+    {"greedy", T_BOOL, VW(greedy), "0", 0, 1, NULL, G_WATCH, "start with greedy actions (argmax; G toggles)", OF_CMD},
+    {"speed", T_DOUBLE, VW(speed), "8", 0.25, 1000, NULL, G_WATCH,
+     "steps per second (Up/Down change it)", OF_CMD, "N"},
+    {"paused", T_BOOL, VW(paused), "0", 0, 1, NULL, G_WATCH | G_REPLAY, "start paused", OF_CMD},
+    {"reload-every", T_DOUBLE, VW(reload_every), "1", 0.05, 3600, NULL, G_WATCH,
+     "seconds between checks for a newer model.ckpt", OF_CMD, "S"},
+    {"record", T_STR, VW(record), "", 0, 0, NULL, G_WATCH, "also save every finished episode as DIR/watch-*.rpl",
+     OF_CMD | OF_NONEMPTY, "DIR"},
+    // play
+    {"seed", T_U64, VW(seed), "1", 0, 0, NULL, G_PLAY, "env seed", OF_CMD, "N"},
+    {"size", T_INT, VW(size), "0", 0, ENV_MAX_SIZE, NULL, G_PLAY, "grid side incl. walls (0 = the task's default)",
+     OF_CMD, "N"},
+    {"view", T_INT, VW(view), "7", 3, ENV_MAX_VIEW, NULL, G_PLAY, "agent view side V (odd)", OF_CMD, "N"},
+    {"max-steps", T_INT, VW(max_steps), "0", 0, 1e6, NULL, G_PLAY, "episode time limit (0 = the task's default)",
+     OF_CMD, "N"},
+    {"items", T_INT, VW(items), "-1", -1, 1000, NULL, G_PLAY,
+     "seekavoid apples (= lemons) / keys_doors distractor keys (-1 = default)", OF_CMD, "N"},
+    {"out", T_STR, VW(out), ".", 0, 0, NULL, G_PLAY, "directory the replays are saved into (play-TASK-sSEED-eN.rpl)",
+     OF_CMD | OF_NONEMPTY, "DIR"},
+    {"save", T_INT, VW(save), "1", 0, 1, NULL, G_PLAY, "save each finished episode, and the current one on quit",
+     OF_CMD, "0|1"},
+    // replay
+    {"info", T_BOOL, VW(info), "0", 0, 1, NULL, G_REPLAY, "print the episode's stats, no window", OF_CMD},
+    {"verify", T_BOOL, VW(verify), "0", 0, 1, NULL, G_REPLAY,
+     "re-simulate from the seed and actions, check the state hashes (exit 1 on mismatch)", OF_CMD},
+    {"export", T_STR, VW(export_path), "", 0, 0, NULL, G_REPLAY,
+     "write a video: FILE.gif (built in) or FILE.mp4 (needs ffmpeg)", OF_CMD | OF_NONEMPTY, "FILE"},
+    {"frames", T_STR, VW(frames), "", 0, 0, NULL, G_REPLAY, "write every frame as DIR/frame_00000.png ...",
+     OF_CMD | OF_NONEMPTY, "DIR"},
+    {"fps", T_DOUBLE, VW(fps), "8", 0.5, 100, NULL, G_REPLAY, "frames per second of --export", OF_CMD, "N"},
+    {"speed", T_DOUBLE, VW(speed), "8", 0.25, 1000, NULL, G_REPLAY, "playback steps per second in the window", OF_CMD,
+     "N"},
+    {"start", T_INT, VW(start), "0", 0, 1e9, NULL, G_REPLAY, "first frame shown", OF_CMD, "T"},
+    {"loop", T_BOOL, VW(loop), "0", 0, 1, NULL, G_REPLAY, "start over at the end (L toggles)", OF_CMD},
+    // every window
+    {"window", T_WXH, VW(win_w), "1280x720", 64, 8192, NULL, G_WINDOW,
+     "window size (also the size of exported frames)", OF_CMD, "WxH"},
+    {"keys", T_STR, VW(keys), "", 0, 0, NULL, G_WINDOW,
+     "scripted keys, e.g. \"Up,Up,Left,q\" (SDL key names; WAIT = none), one every 3 frames", OF_CMD, "LIST"},
+    {"auto-quit", T_INT, VW(auto_quit), "0", 0, 1e9, NULL, G_WINDOW,
+     "quit after N frames (0 = never); for tests and screenshots", OF_CMD, "N"},
+    {"screenshot", T_STR, VW(screenshot), "", 0, 0, NULL, G_WINDOW, "write the last frame shown as a PNG on exit",
+     OF_CMD | OF_NONEMPTY, "FILE"},
+#undef C
+#undef CMP
+#undef PRB
+#undef VW
 };
+#pragma GCC diagnostic pop
 #define NOPTS ((int)(sizeof(OPTS) / sizeof(OPTS[0])))
 #undef O
 
@@ -120,10 +247,19 @@ static int key_eq(const char *a, const char *b) {
     return *a == *b;
 }
 
-static const Opt *find_opt(const char *key) {
+// The option named key among those of `groups` (names repeat across
+// commands: compare's --frames is not train's).
+static const Opt *find_opt(const char *key, int groups) {
     for (int i = 0; i < NOPTS; i++)
-        if (key_eq(OPTS[i].name, key)) return &OPTS[i];
+        if ((OPTS[i].group & groups) && key_eq(OPTS[i].name, key)) return &OPTS[i];
     return NULL;
+}
+
+// Where an option's value lives: Config, or CmdOpts for command-only ones.
+static char *opt_ptr(Config *c, CmdOpts *co, const Opt *o) {
+    char *base = o->flags & OF_CMD ? (char *)co : (char *)c;
+    assert(base && "command-only option without a CmdOpts");
+    return base + o->off;
 }
 
 static int choice_index(const char *choices, const char *val) {
@@ -150,8 +286,6 @@ static void choice_name(const char *choices, int idx, char *out, size_t n) {
     size_t l = bar ? (size_t)(bar - p) : strlen(p);
     snprintf(out, n, "%.*s", (int)l, p);
 }
-
-static void to_flag(char *out, size_t n, const char *name) { snprintf(out, n, "--%s", name); }
 
 static void to_key(char *out, size_t n, const char *name) {
     size_t i = 0;
@@ -183,8 +317,9 @@ static int decimal_number(const char *s) {
     return *p == 0;
 }
 
-static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n) {
-    char *base = (char *)c;
+// Set one option from text. check = 0 for the table's own defaults (which
+// may lie outside the range a user may give: --jobs 0 means "all cores").
+static int set_opt(char *p, const Opt *o, const char *val, int check, char *err, size_t n) {
     char *end = NULL;
     char choices[160];
     errno = 0;
@@ -193,9 +328,9 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
         double v = decimal_number(val) ? strtod(val, &end) : NAN;
         if (!isfinite(v) || v != floor(v))
             return err_fail(err, n, "--%s: expected a whole number (e.g. 32 or 1e3), got '%.80s'", o->name, val);
-        if (v < o->lo || v > o->hi)
+        if (check && (v < o->lo || v > o->hi))
             return err_fail(err, n, "--%s: expected %g..%g, got %g", o->name, o->lo, o->hi, v);
-        *(int *)(base + o->off) = (int)v;
+        *(int *)p = (int)v;
         return 0;
     }
     case T_U64: {
@@ -204,7 +339,7 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
         if (!l || val[l] || errno)
             return err_fail(err, n, "--%s: expected a non-negative integer (digits only, at most 18446744073709551615), got '%.80s'",
                             o->name, val);
-        *(uint64_t *)(base + o->off) = (uint64_t)v;
+        *(uint64_t *)p = (uint64_t)v;
         return 0;
     }
     case T_FLOAT:
@@ -212,10 +347,10 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
         double v = decimal_number(val) ? strtod(val, &end) : NAN;
         if (!isfinite(v))
             return err_fail(err, n, "--%s: expected a number (e.g. 0.5 or 7e-4), got '%.80s'", o->name, val);
-        if (v < o->lo || v > o->hi)
+        if (check && (v < o->lo || v > o->hi))
             return err_fail(err, n, "--%s: expected %g..%g, got %g", o->name, o->lo, o->hi, v);
-        if (o->type == T_FLOAT) *(float *)(base + o->off) = (float)v;
-        else *(double *)(base + o->off) = v;
+        if (o->type == T_FLOAT) *(float *)p = (float)v;
+        else *(double *)p = v;
         return 0;
     }
     case T_BOOL: {
@@ -223,11 +358,20 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
         if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes")) v = 1;
         if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no")) v = 0;
         if (v < 0) return err_fail(err, n, "--%s: expected 0 or 1, got '%s'", o->name, val);
-        *(int *)(base + o->off) = v;
+        *(int *)p = v;
         return 0;
     }
     case T_STR: {
         size_t l = strlen(val);
+        if (!l && (o->flags & OF_NONEMPTY) && check)
+            return err_fail(err, n, "--%s: expected a %s name, got an empty string", o->name,
+                            o->arg && !strcmp(o->arg, "DIR") ? "directory" : "file");
+        if (o->flags & OF_CMD) { // not a run setting: no config.txt to give it back
+            if (l >= o->len)
+                return err_fail(err, n, "--%s: longer than %zu characters", o->name, o->len - 1);
+            memcpy(p, val, l + 1);
+            return 0;
+        }
         if (l && (isspace((unsigned char)val[0]) || isspace((unsigned char)val[l - 1])))
             return err_fail(err, n, "--%s: must not start or end with a blank (config.txt could not "
                         "give it back)", o->name);
@@ -236,59 +380,79 @@ static int set_opt(Config *c, const Opt *o, const char *val, char *err, size_t n
         for (size_t i = 0; i < l; i++)
             if ((unsigned char)val[i] < 32)
                 return err_fail(err, n, "--%s: control character in value", o->name);
-        memcpy(base + o->off, val, l + 1);
+        memcpy(p, val, l + 1);
         return 0;
     }
     case T_CHOICE: {
         int v = choice_index(o->choices, val);
         if (v < 0) {
             snprintf(choices, sizeof choices, "%s", o->choices);
-            for (char *p = choices; *p; p++)
-                if (*p == '|') *p = ',';
+            for (char *q = choices; *q; q++)
+                if (*q == '|') *q = ',';
             return err_fail(err, n, "--%s: unknown value '%s' (valid: %s)", o->name, val, choices);
         }
-        *(int *)(base + o->off) = v;
+        *(int *)p = v;
+        return 0;
+    }
+    case T_WXH: {
+        int w, h;
+        char extra;
+        if (sscanf(val, "%dx%d%c", &w, &h, &extra) != 2 || w < o->lo || h < o->lo || w > o->hi || h > o->hi)
+            return err_fail(err, n, "--%s: expected WIDTHxHEIGHT with sides %g..%g, got '%.80s'", o->name, o->lo,
+                            o->hi, val);
+        ((int *)p)[0] = w, ((int *)p)[1] = h;
         return 0;
     }
     }
     return err_fail(err, n, "--%s: internal error", o->name);
 }
 
-static void format_opt(const Config *c, const Opt *o, char *out, size_t n) {
-    const char *base = (const char *)c;
+static void format_opt(const char *p, const Opt *o, char *out, size_t n) {
     switch (o->type) {
     case T_INT:
-    case T_BOOL: snprintf(out, n, "%d", *(const int *)(base + o->off)); break;
-    case T_U64: snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)(base + o->off)); break;
-    case T_FLOAT: snprintf(out, n, "%.9g", (double)*(const float *)(base + o->off)); break;
-    case T_DOUBLE: snprintf(out, n, "%.17g", *(const double *)(base + o->off)); break;
-    case T_STR: snprintf(out, n, "%s", base + o->off); break;
-    case T_CHOICE: choice_name(o->choices, *(const int *)(base + o->off), out, n); break;
+    case T_BOOL: snprintf(out, n, "%d", *(const int *)p); break;
+    case T_U64: snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case T_FLOAT: snprintf(out, n, "%.9g", (double)*(const float *)p); break;
+    case T_DOUBLE: snprintf(out, n, "%.17g", *(const double *)p); break;
+    case T_STR: snprintf(out, n, "%s", p); break;
+    case T_CHOICE: choice_name(o->choices, *(const int *)p, out, n); break;
+    case T_WXH: snprintf(out, n, "%dx%d", ((const int *)p)[0], ((const int *)p)[1]); break;
     }
+}
+
+// A run setting's value in c (format_opt of Config options only).
+static void format_cfg(const Config *c, const Opt *o, char *out, size_t n) {
+    assert(!(o->flags & OF_CMD));
+    format_opt((const char *)c + o->off, o, out, n);
 }
 
 // ----------------------------------------------------------------------------
 // Public API
 
-void config_defaults(Config *c) {
-    memset(c, 0, sizeof *c);
+// Every option whose value lives in `base` (Config or CmdOpts) at its default.
+static void set_defaults(char *base, int cmd) {
     for (int i = 0; i < NOPTS; i++) {
-        int rc = set_opt(c, &OPTS[i], OPTS[i].def, NULL, 0);
+        if (!(OPTS[i].flags & OF_CMD) != !cmd) continue;
+        int rc = set_opt(base + OPTS[i].off, &OPTS[i], OPTS[i].def, 0, NULL, 0);
+        assert(rc == 0 && "a default of the option table does not parse");
         (void)rc;
     }
 }
 
-int config_set(Config *c, const char *key, const char *val, int groups, char *err,
-               size_t errlen) {
-    const Opt *o = find_opt(key);
-    if (!o || !(o->group & groups))
-        return err_fail(err, errlen, "unknown option '--%s' (see 'cpcrl help' for the list)", key);
-    return set_opt(c, o, val, err, errlen);
+void config_defaults(Config *c) {
+    memset(c, 0, sizeof *c);
+    set_defaults((char *)c, 0);
 }
 
-int config_parse_args(Config *c, int argc, char **argv, int groups, char **pos,
-                      int max_pos, char *err, size_t errlen) {
+void cmdopts_defaults(CmdOpts *o) {
+    memset(o, 0, sizeof *o);
+    set_defaults((char *)o, 1);
+}
+
+int config_parse_args(Config *c, CmdOpts *co, int argc, char **argv, int groups, char **pos,
+                      int max_pos, char **rest, int *nrest, char *err, size_t errlen) {
     int npos = 0;
+    if (nrest) *nrest = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] != '-' || a[2] == 0) {
@@ -305,15 +469,19 @@ int config_parse_args(Config *c, int argc, char **argv, int groups, char **pos,
         if (kl >= sizeof key) return err_fail(err, errlen, "unknown option '%.40s...'", a);
         memcpy(key, a + 2, kl);
         key[kl] = 0;
-        const Opt *o = find_opt(key);
-        if (!o || !(o->group & groups))
-            return err_fail(err, errlen, "unknown option '--%s' for this command", key);
+        const Opt *o = find_opt(key, groups);
+        if (!o && rest) { // someone else's flag (compare passes training flags on)
+            rest[(*nrest)++] = argv[i];
+            if (!eq && i + 1 < argc) rest[(*nrest)++] = argv[++i];
+            continue;
+        }
+        if (!o) return err_fail(err, errlen, "unknown option '--%s' for this command", key);
         const char *val;
         if (eq) val = eq + 1;
         else if (o->type == T_BOOL) val = "1";
         else if (i + 1 < argc) val = argv[++i];
         else return err_fail(err, errlen, "--%s: missing value", key);
-        if (set_opt(c, o, val, err, errlen) < 0) return -1;
+        if (set_opt(opt_ptr(c, co, o), o, val, 1, err, errlen) < 0) return -1;
     }
     return npos;
 }
@@ -366,7 +534,7 @@ int config_write(const Config *c, FILE *f) {
         const Opt *o = &OPTS[i];
         if (!(o->group & G_TRAIN_ALL)) continue;
         to_key(key, sizeof key, o->name);
-        format_opt(c, o, val, sizeof val);
+        format_cfg(c, o, val, sizeof val);
         fprintf(f, "%s = %s\n", key, val);
     }
     return ferror(f) ? -1 : 0;
@@ -383,8 +551,8 @@ int config_diff(const Config *a, const Config *b, const char *const *skip, const
         int skipped = 0;
         for (int k = 0; skip && skip[k]; k++) skipped |= key_eq(skip[k], o->name);
         char va[300], vb[300], key[64];
-        format_opt(a, o, va, sizeof va);
-        format_opt(b, o, vb, sizeof vb);
+        format_cfg(a, o, va, sizeof va);
+        format_cfg(b, o, vb, sizeof vb);
         if (skipped || !strcmp(va, vb)) continue;
         to_key(key, sizeof key, o->name);
         if (used < n)
@@ -429,15 +597,15 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
         if (!eq) return err_fail(err, errlen, "%s:%d: expected 'key = value', got '%.60s'", origin, lineno, s);
         *eq = 0;
         char *key = trim(s), *val = trim(eq + 1);
-        const Opt *o = find_opt(key);
-        if (!o || !(o->group & G_TRAIN_ALL))
+        const Opt *o = find_opt(key, G_TRAIN_ALL);
+        if (!o)
             return err_fail(err, errlen, "%s:%d: unknown key '%.60s'", origin, lineno, key);
         if (seen[o - OPTS])
             return err_fail(err, errlen, "%s:%d: key '%.60s' given twice (first on line %d)", origin,
                             lineno, key, seen[o - OPTS]);
         seen[o - OPTS] = lineno;
         char msg[200];
-        if (set_opt(c, o, val, msg, sizeof msg) < 0)
+        if (set_opt((char *)c + o->off, o, val, 1, msg, sizeof msg) < 0)
             return err_fail(err, errlen, "%s:%d: %s", origin, lineno, msg);
     }
     return 0;
@@ -466,11 +634,17 @@ int config_load(Config *c, const char *path_in, char *err, size_t errlen) {
 
 void config_print_help(FILE *f, int groups) {
     static const struct { int g; const char *title; } SECT[] = {
-        {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
+        {G_TRAIN, "this command (not stored in the run)"}, {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
         {G_OPT, "optimizer"}, {G_CPC, "CPC"}, {G_EVAL, "evaluation"}, {G_BASE, "baseline"},
+        {G_CMP, "experiment"},
+        {G_CMP_ARMS, "arms (always with the baseline arm nocpc = --cpc-weight 0)"}, {G_CMP_SCHED, "scheduling"},
+        {G_CMP_AGG, "probe and aggregation"}, {G_PROBE, "probe"}, {G_WATCH, "watch"}, {G_PLAY, "play"},
+        {G_REPLAY, "replay"}, {G_WINDOW, "window"},
     };
-    Config d;
+    static Config d;
+    static CmdOpts dc;
     config_defaults(&d);
+    cmdopts_defaults(&dc);
     int printed[NOPTS];
     memset(printed, 0, sizeof printed);
     for (size_t s = 0; s < sizeof SECT / sizeof SECT[0]; s++) {
@@ -481,24 +655,20 @@ void config_print_help(FILE *f, int groups) {
             if (!(o->group & SECT[s].g) || !(o->group & groups) || printed[i]) continue;
             if (!header) { fprintf(f, "  %s:\n", SECT[s].title); header = 1; }
             printed[i] = 1;
+            const char *p = opt_ptr(&d, &dc, o);
             char flag[64], val[300], def[320];
-            to_flag(flag, sizeof flag, o->name);
-            if (o->type == T_CHOICE) {
-                snprintf(def, sizeof def, "%s", o->choices);
-            } else if (o->type == T_BOOL) {
+            snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+            format_opt(p, o, val, sizeof val);
+            if (o->type == T_FLOAT) // short form for people; config.txt keeps 9 digits
+                snprintf(val, sizeof val, "%g", (double)*(const float *)p);
+            if (o->flags & OF_CMD) snprintf(val, sizeof val, "%s", o->def); // as written in the table
+            if (o->type == T_CHOICE)
+                snprintf(def, sizeof def, "%s; default %s", o->choices, val);
+            else if (o->type == T_BOOL)
                 snprintf(def, sizeof def, "flag");
-            } else {
-                format_opt(&d, o, val, sizeof val);
-                if (o->type == T_FLOAT) // short form for people; config.txt keeps 9 digits
-                    snprintf(val, sizeof val, "%g", (double)*(const float *)((const char *)&d + o->off));
-                snprintf(def, sizeof def, "default %s", *val ? val : "\"\"");
-            }
-            if (o->type == T_CHOICE) {
-                format_opt(&d, o, val, sizeof val);
-                fprintf(f, "    %-20s %s (%s; default %s)\n", flag, o->help, def, val);
-            } else {
-                fprintf(f, "    %-20s %s (%s)\n", flag, o->help, def);
-            }
+            else
+                snprintf(def, sizeof def, "default %s", o->shown ? o->shown : *val ? val : "\"\"");
+            fprintf(f, "    %-20s %s (%s)\n", flag, o->help, def);
         }
     }
 }

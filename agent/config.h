@@ -40,6 +40,7 @@ typedef struct {
     // a2c
     float gamma, gae_lambda, value_coef, entropy_coef, reward_clip;
     int bootstrap_trunc; // 1 = bootstrap time-limit truncations from V(final observation)
+    float forget_bias;   // added to the LSTM forget gate's bias at init
     int epochs, minibatches; // sample reuse: passes over each unroll, env groups per pass
     float clip;              // PPO ratio clip epsilon (0 = the plain policy-gradient term)
     // optimizer
@@ -52,25 +53,74 @@ typedef struct {
     // command extras (not written to config.txt)
     int episodes, policy, greedy;
     char record[256];
+    double record_every; // train --record-every: frames between recorded episodes (0 = off)
 } Config;
+
+// Settings of one command that are not settings of a run: never written to
+// config.txt or a checkpoint. Filled from the same option table as Config.
+typedef struct { // compare: the experiment (agent/compare.c)
+    char tasks[256];
+    int seeds;
+    uint64_t first_seed;
+    double frames;
+    char out[512];
+    double cpc_weight;
+    char cpc_weights[256], cpc_ks[256];
+    int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only, include_unfinished;
+    double smooth;
+} CompareOpts;
+
+typedef struct { // probe (agent/probe.h's ProbeOptions, and the CSV path)
+    int episodes, envs;
+    uint64_t seed;
+    int greedy;
+    double lambda;
+    int threads;
+    char out[512];
+} ProbeCli;
+
+typedef struct { // watch, play, replay (replays/cmd.c)
+    uint64_t seed;
+    int greedy, paused, loop, info, verify, save;
+    double speed, reload_every, fps;
+    int win_w, win_h;   // --window WxH
+    int auto_quit, start;
+    char keys[1024], screenshot[1024], record[1024], out[1024], export_path[1024], frames[1024];
+    int size, view, max_steps, items; // play: env settings (0 / -1 = task default)
+} ViewOpts;
+
+typedef struct {
+    char config[1024], resume[1024]; // train --config FILE, --resume DIR
+    CompareOpts compare;
+    ProbeCli probe;
+    ViewOpts view;
+} CmdOpts;
 
 // Option groups: which subcommand accepts what.
 enum {
     G_ENV = 1 << 0, G_RUN = 1 << 1, G_MODEL = 1 << 2, G_A2C = 1 << 3,
     G_OPT = 1 << 4, G_CPC = 1 << 5, G_EVAL = 1 << 6, G_BASE = 1 << 7,
-    G_TRAIN_ALL = G_ENV | G_RUN | G_MODEL | G_A2C | G_OPT | G_CPC,
+    G_TRAIN_ALL = G_ENV | G_RUN | G_MODEL | G_A2C | G_OPT | G_CPC, // a run's settings: config.txt
+    // command-only groups (never in config.txt or a checkpoint)
+    G_TRAIN = 1 << 8,                                    // train's --config, --resume, --record-every
+    G_CMP = 1 << 9, G_CMP_ARMS = 1 << 10, G_CMP_SCHED = 1 << 11, G_CMP_AGG = 1 << 12, // compare
+    G_PROBE = 1 << 13,
+    G_WATCH = 1 << 14, G_PLAY = 1 << 15, G_REPLAY = 1 << 16, G_WINDOW = 1 << 17,     // the window commands
+    G_COMPARE = G_CMP | G_CMP_ARMS | G_CMP_SCHED | G_CMP_AGG,
 };
 
 void config_defaults(Config *c);
-// Set one setting by key ("cpc-weight" or "cpc_weight") from a string,
-// accepting only options in `groups`. Returns 0, or -1 with a message.
-int config_set(Config *c, const char *key, const char *val, int groups, char *err,
-               size_t errlen);
+// Every command-only option at its default.
+void cmdopts_defaults(CmdOpts *o);
 // Parse argv flags (--key value, --key=value, --flag for booleans) in
-// `groups`. Positional arguments are collected into pos[] (at most max_pos).
-// Returns the number of positionals, or -1 with a message.
-int config_parse_args(Config *c, int argc, char **argv, int groups, char **pos,
-                      int max_pos, char *err, size_t errlen);
+// `groups` into c (run settings) and o (command-only settings; may be NULL
+// when `groups` holds none). Positional arguments are collected into pos[]
+// (at most max_pos). With rest != NULL, a flag outside `groups` is not an
+// error: it is copied to rest[] with its value (the next word unless it has
+// '='), *nrest counting them (rest must hold argc entries). Returns the
+// number of positionals, or -1 with a message.
+int config_parse_args(Config *c, CmdOpts *o, int argc, char **argv, int groups, char **pos,
+                      int max_pos, char **rest, int *nrest, char *err, size_t errlen);
 // Cross-field checks (env config valid, K < T, B >= 2 with CPC, ...).
 int config_check(const Config *c, char *err, size_t errlen);
 // config.txt: every training setting as `key = value`, readable back.
@@ -84,7 +134,8 @@ int config_load(Config *c, const char *path, char *err, size_t errlen);
 // Parse config.txt text from memory (used by config_load and the fuzzer).
 int config_parse_text(Config *c, const char *text, size_t len, const char *origin,
                       char *err, size_t errlen);
-// Print the options of `groups` with defaults and help, for `cpcrl help`.
+// Print the options of `groups` with defaults and help, by section, for
+// `cpcrl help CMD`.
 void config_print_help(FILE *f, int groups);
 void config_env(const Config *c, EnvConfig *e);
 

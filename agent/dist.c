@@ -77,10 +77,6 @@ int dist_all_equal_u64(uint64_t v) {
     return lo == hi;
 }
 
-void dist_abort(int code) {
-    if (dist_size() > 1) MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
-}
 
 #else // one process
 
@@ -93,6 +89,5 @@ void dist_allreduce_sum_d(double *x, size_t n) { (void)x, (void)n; }
 int dist_allreduce_max_i(int x) { return x; }
 void dist_bcast(float *x, size_t n) { (void)x, (void)n; }
 int dist_all_equal_u64(uint64_t v) { (void)v; return 1; }
-void dist_abort(int code) { exit(code); }
 
 #endif

@@ -28,7 +28,5 @@ int dist_allreduce_max_i(int x);
 void dist_bcast(float *x, size_t n);
 // 1 when every rank holds the same 64-bit value.
 int dist_all_equal_u64(uint64_t v);
-// Abort every rank (after a fatal error on one of them).
-void dist_abort(int code);
 
 #endif

@@ -435,3 +435,12 @@ double model_flops_backward(const Model *m, int N) {
                + m->c1 * VV * 9;                         // conv1 scatter
     return row * N;
 }
+
+// ----------------------------------------------------------------------------
+// Init options
+
+void model_add_forget_bias(Model *m, float bias) {
+    const int H = m->H;
+    float *b = nn_param(&m->p, m->b_ih) + H; // gates i, f, g, o: f is rows [H, 2H)
+    for (int i = 0; i < H; i++) b[i] += bias;
+}

@@ -24,42 +24,17 @@
 #include "agent/ckpt.h"
 #include "agent/dist.h"
 #include "agent/errs.h"
+#include "agent/progress.h"
 #include "env/rng.h"
 
 static volatile sig_atomic_t g_stop = 0;
-static TrainHook g_hook;
-
-void train_set_hook(const TrainHook *hook) {
-    if (hook) g_hook = *hook;
-    else memset(&g_hook, 0, sizeof g_hook);
-}
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 int train_stop_requested(void) { return g_stop != 0; }
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void ckpt_path_for(const char *path, char *out, size_t n) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(out, n, "%s/model.ckpt", path);
     else snprintf(out, n, "%s", path);
-}
-
-static void fmt_count(char *out, size_t n, double x) {
-    if (x >= 1e6) snprintf(out, n, "%.2fM", x / 1e6);
-    else if (x >= 1e3) snprintf(out, n, "%.1fk", x / 1e3);
-    else snprintf(out, n, "%.0f", x);
-}
-
-static void fmt_time(char *out, size_t n, double s) {
-    if (!isfinite(s)) { snprintf(out, n, "?"); return; }
-    if (s < 0) s = 0;
-    if (s >= 3600) snprintf(out, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    else if (s >= 60) snprintf(out, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(out, n, "%ds", (int)s);
 }
 
 // ----------------------------------------------------------------------------
@@ -270,7 +245,7 @@ static int check_config_txt(const Config *ck_cfg, const char *path, const char *
     return 0;
 }
 
-int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
+int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, const TrainHook *hook) {
     char err[4096], dir[1024];
     Config cfg = *cfg_in;
     Ckpt ck = {0};
@@ -341,11 +316,12 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
 
     blas_set_threads(cfg.threads);
     Trainer tr;
-    if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl train: %s\n", err);
+    int init_bad = trainer_init(&tr, &cfg, err, sizeof err) < 0;
+    if (init_bad) fprintf(stderr, "cpcrl train: %s\n", err);
+    if (dist_allreduce_max_i(init_bad)) { // every rank stops together
+        if (!init_bad) trainer_free(&tr);
         ckpt_free(&ck);
         if (lockfd >= 0) close(lockfd);
-        dist_abort(1);
         return 1;
     }
     int newlog = !resume_dir;
@@ -429,9 +405,6 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); // a closed terminal or dropped ssh: save and stop
     g_stop = 0;
-    // fault injection for the tests: CPCRL_FAULT_NAN_AT=U makes update U's loss NaN
-    const char *nan_at = getenv("CPCRL_FAULT_NAN_AT");
-    long long fault_update = nan_at ? atoll(nan_at) : -1;
 
     int tty = isatty(STDERR_FILENO) && cfg.progress && lead;
     if (lead)
@@ -441,13 +414,13 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
                 cfg.envs * world, world > 1 ? " (over MPI ranks)" : "", cfg.unroll,
                 tr.use_cpc ? "on" : "off", (int)tr.model.p.total, tr.frames, cfg.frames);
 
-    double t_start = now(), f_start = tr.frames, t_row = t_start, f_row = tr.frames;
+    double t_start = progress_now(), f_start = tr.frames, t_row = t_start, f_row = tr.frames;
     double last_ret = NAN, ck_frames = tr.frames; // frames of the last checkpoint
     int status = 0, interrupted = 0;
     while (tr.frames < cfg.frames) {
         trainer_rollout(&tr);
         UpdateStats st;
-        if (tr.updates + 1 == fault_update) tr.acts.value[0] = NAN;
+        if (hook && hook->before_update) hook->before_update(hook->before_ctx, &tr);
         int bad = trainer_update(&tr, &st, trainer_lr(&tr)) < 0;
         if (dist_allreduce_max_i(bad)) {
             if (lead)
@@ -471,7 +444,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
         acc.ep.episodes += tr.ep.episodes, acc.ep.ret += tr.ep.ret;
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);
-        if (g_hook.after_update) g_hook.after_update(g_hook.ctx, &tr, dir);
+        if (hook && hook->after_update) hook->after_update(hook->ctx, &tr, dir);
         if (dist_allreduce_max_i(g_stop)) interrupted = 1; // every rank stops together
         if (world > 1 && tr.updates % 100 == 0 && !dist_all_equal_u64(param_checksum(&tr.model))) {
             if (lead)
@@ -487,7 +460,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
             dist_allreduce_sum_d(epsum, 4); // episode stats of every rank
             acc.ep.episodes = (float)epsum[0], acc.ep.ret = (float)epsum[1];
             acc.ep.length = (float)epsum[2], acc.ep.success = (float)epsum[3];
-            double t = now();
+            double t = progress_now();
             double sps = (tr.frames - f_row) / (t - t_row > 1e-9 ? t - t_row : 1e-9);
             // a row that cannot be written stops the run like a failed
             // checkpoint: no checkpoint past a row the log does not have
@@ -507,9 +480,9 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given) {
             if (cfg.progress && lead) {
                 double el = t - t_start, rate = (tr.frames - f_start) / (el > 1e-9 ? el : 1e-9);
                 char fr[32], tot[32], eta[32];
-                fmt_count(fr, sizeof fr, tr.frames);
-                fmt_count(tot, sizeof tot, cfg.frames);
-                fmt_time(eta, sizeof eta, (cfg.frames - tr.frames) / rate);
+                progress_count(fr, sizeof fr, tr.frames);
+                progress_count(tot, sizeof tot, cfg.frames);
+                progress_time(eta, sizeof eta, (cfg.frames - tr.frames) / rate);
                 char cpcs[64] = "";
                 if (K > 0 && st.cpc_count > 0)
                     snprintf(cpcs, sizeof cpcs, " | cpc acc k1 %.2f k%d %.2f", st.cpc_acc[0], K,
@@ -572,18 +545,13 @@ typedef struct {
     const Trainer *tr;           // for the hook: the step's value and logits
     int failed;                  // the hook failed (message in err)
     char err[600];
+    EvalHook hook;               // the caller's observer (all NULL: none)
 } EvalTally;
-
-static EvalHook g_eval_hook;
-void eval_set_hook(const EvalHook *hook) {
-    if (hook) g_eval_hook = *hook;
-    else memset(&g_eval_hook, 0, sizeof g_eval_hook);
-}
 
 static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, uint8_t *term,
                           uint8_t *trunc, uint8_t *final_obs) {
     EvalTally *e = ctx;
-    const EvalHook *h = &g_eval_hook;
+    const EvalHook *h = &e->hook;
     if (h->before && !e->failed) {
         const Trainer *tr = e->tr;
         // trainer_rollout passes tr->actions + t*B: the step's row of acts
@@ -614,7 +582,7 @@ static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, u
     }
 }
 
-int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
+int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, EvalResult *out) {
     char err[512], path[1100];
     ckpt_path_for(path_in, path, sizeof path);
     Ckpt ck;
@@ -647,12 +615,13 @@ int eval_main(const char *path_in, const Config *opts, EvalResult *out) {
     const int B = tr.B;
     // env b counts its first quota[b] episodes only (no bias towards short
     // episodes); return, success and length all come from those episodes
-    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0, &tr, 0, ""};
+    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0, &tr, 0, "", {0}};
     if (!tally.rets) {
         trainer_free(&tr);
         fprintf(stderr, "cpcrl eval: out of memory\n");
         return 1;
     }
+    if (hook) tally.hook = *hook;
     for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;

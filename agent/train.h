@@ -6,13 +6,17 @@
 #include "agent/a2c.h"
 #include "agent/config.h"
 
-// Optional observer called after every update (e.g. replays/ recording an
-// episode every N frames). It must not change the trainer's state or RNGs.
+// Optional callbacks of the training loop, passed to train_main. after_update
+// observes (e.g. replays/ recording an episode every N frames) and must not
+// change the trainer's state or RNGs; before_update runs between the rollout
+// and the update and may change the rollout (tests: main.c's fault injection
+// CPCRL_FAULT_NAN_AT makes one update's loss NaN). NULL members are skipped.
 typedef struct {
     void (*after_update)(void *ctx, Trainer *tr, const char *run_dir);
     void *ctx;
+    void (*before_update)(void *ctx, Trainer *tr);
+    void *before_ctx;
 } TrainHook;
-void train_set_hook(const TrainHook *hook); // NULL clears
 // 1 once training was asked to stop (SIGINT/SIGTERM): a hook's own loops end early.
 int train_stop_requested(void);
 
@@ -21,7 +25,8 @@ int train_stop_requested(void);
 // extend the run). Returns 0 on success (also after Ctrl+C/SIGTERM/SIGHUP),
 // 1 on error (message printed to stderr; also when another trainer holds the
 // run directory's lock), 2 when config.txt disagrees with the checkpoint.
-int train_main(Config *cfg, const char *resume_dir, int cfg_frames_given);
+// hook may be NULL.
+int train_main(Config *cfg, const char *resume_dir, int cfg_frames_given, const TrainHook *hook);
 
 typedef struct {
     int episodes;
@@ -45,10 +50,10 @@ typedef struct {
                  const uint8_t *trunc, const int *slot, char *err, size_t errlen);
     void *ctx;
 } EvalHook;
-void eval_set_hook(const EvalHook *hook); // NULL clears
 
 // Evaluate a checkpoint (file, or run directory holding model.ckpt).
-int eval_main(const char *path, const Config *opts, EvalResult *out);
+// hook (NULL: none) observes every env step.
+int eval_main(const char *path, const Config *opts, const EvalHook *hook, EvalResult *out);
 
 // Resolve "runs/NAME" or a file path to the checkpoint file path.
 void ckpt_path_for(const char *path, char *out, size_t n);

@@ -34,68 +34,9 @@
 #include "replays/view.h"
 
 // ----------------------------------------------------------------------------
-// Flags: one table per command drives parsing and `cpcrl help CMD`.
+// Flags (agent/config.c's table, parsed by main.c) and keys
 
-typedef struct {
-    uint64_t seed;
-    int greedy, paused, loop, info, verify, save;
-    double speed, reload_every, fps;
-    int win_w, win_h;
-    long auto_quit, start;
-    char keys[1024], screenshot[1024], record[1024], out[1024], export_path[1024], frames[1024];
-    int size, view, max_steps, items; // play: env settings (0 / -1 = task default)
-} Opts;
-
-enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STR, F_BOOL, F_WxH };
-
-typedef struct {
-    const char *name, *arg;
-    int type;
-    size_t off, len;
-    const char *def;
-    double lo, hi;
-    const char *help;
-} Flag;
-
-#define OF(f) offsetof(Opts, f)
-#define SZ(f) sizeof(((Opts *)0)->f)
-#define FLAG_WINDOW {"window", "WxH", F_WxH, OF(win_w), 0, "1280x720", 64, 8192, "window size (also the size of exported frames)"}
-#define FLAG_KEYS {"keys", "LIST", F_STR, OF(keys), SZ(keys), "", 0, 0, "scripted keys, e.g. \"Up,Up,Left,q\" (SDL key names; WAIT = none), one every 3 frames"}
-#define FLAG_QUIT {"auto-quit", "N", F_LONG, OF(auto_quit), 0, "0", 0, 1e9, "quit after N frames (0 = never); for tests and screenshots"}
-#define FLAG_SHOT {"screenshot", "FILE", F_STR, OF(screenshot), SZ(screenshot), "", 0, 0, "write the last frame shown as a PNG on exit"}
-
-static const Flag WATCH_FLAGS[] = {
-    {"seed", "N", F_U64, OF(seed), 0, "1", 0, 0, "seed of the env the agent acts in"},
-    {"greedy", NULL, F_BOOL, OF(greedy), 0, "0", 0, 1, "start with greedy actions (argmax; G toggles)"},
-    {"speed", "N", F_DOUBLE, OF(speed), 0, "8", 0.25, 1000, "steps per second (Up/Down change it)"},
-    {"paused", NULL, F_BOOL, OF(paused), 0, "0", 0, 1, "start paused"},
-    {"reload-every", "S", F_DOUBLE, OF(reload_every), 0, "1", 0.05, 3600, "seconds between checks for a newer model.ckpt"},
-    {"record", "DIR", F_STR, OF(record), SZ(record), "", 0, 0, "also save every finished episode as DIR/watch-*.rpl"},
-    FLAG_WINDOW, FLAG_KEYS, FLAG_QUIT, FLAG_SHOT,
-};
-static const Flag PLAY_FLAGS[] = {
-    {"seed", "N", F_U64, OF(seed), 0, "1", 0, 0, "env seed"},
-    {"size", "N", F_INT, OF(size), 0, "0", 0, ENV_MAX_SIZE, "grid side incl. walls (0 = the task's default)"},
-    {"view", "N", F_INT, OF(view), 0, "7", 3, ENV_MAX_VIEW, "agent view side V (odd)"},
-    {"max-steps", "N", F_INT, OF(max_steps), 0, "0", 0, 1e6, "episode time limit (0 = the task's default)"},
-    {"items", "N", F_INT, OF(items), 0, "-1", -1, 1000, "seekavoid apples (= lemons) / keys_doors distractor keys (-1 = default)"},
-    {"out", "DIR", F_STR, OF(out), SZ(out), ".", 0, 0, "directory the replays are saved into (play-TASK-sSEED-eN.rpl)"},
-    {"save", "0|1", F_INT, OF(save), 0, "1", 0, 1, "save each finished episode, and the current one on quit"},
-    FLAG_WINDOW, FLAG_KEYS, FLAG_QUIT, FLAG_SHOT,
-};
-static const Flag REPLAY_FLAGS[] = {
-    {"info", NULL, F_BOOL, OF(info), 0, "0", 0, 1, "print the episode's stats, no window"},
-    {"verify", NULL, F_BOOL, OF(verify), 0, "0", 0, 1, "re-simulate from the seed and actions, check the state hashes (exit 1 on mismatch)"},
-    {"export", "FILE", F_STR, OF(export_path), SZ(export_path), "", 0, 0, "write a video: FILE.gif (built in) or FILE.mp4 (needs ffmpeg)"},
-    {"frames", "DIR", F_STR, OF(frames), SZ(frames), "", 0, 0, "write every frame as DIR/frame_00000.png ..."},
-    {"fps", "N", F_DOUBLE, OF(fps), 0, "8", 0.5, 100, "frames per second of --export"},
-    {"speed", "N", F_DOUBLE, OF(speed), 0, "8", 0.25, 1000, "playback steps per second in the window"},
-    {"start", "T", F_LONG, OF(start), 0, "0", 0, 1e9, "first frame shown"},
-    {"paused", NULL, F_BOOL, OF(paused), 0, "0", 0, 1, "start paused"},
-    {"loop", NULL, F_BOOL, OF(loop), 0, "0", 0, 1, "start over at the end (L toggles)"},
-    FLAG_WINDOW, FLAG_KEYS, FLAG_QUIT, FLAG_SHOT,
-};
-#define NFL(a) ((int)(sizeof(a) / sizeof(a[0])))
+typedef ViewOpts Opts;
 
 // At most 16 characters each: they are drawn in two columns.
 static const char *const WATCH_KEYS[] = {"Space pause/run", "N/Right 1 step", "Up/Down speed", "G greedy/sample",
@@ -105,166 +46,17 @@ static const char *const PLAY_KEYS[] = {"Left/Right turn", "Up forward", "Space 
 static const char *const REPLAY_KEYS[] = {"Space play/pause", "Left/Right step", "PgUp/PgDn seek", "Home/End jump",
                                           "Up/Down speed", "L loop on/off", "mouse: slider", "Q/Esc quit"};
 
-static int set_flag(Opts *o, const Flag *f, const char *val, char *err, size_t n) {
-    char *base = (char *)o, *end = NULL;
-    errno = 0;
-    switch (f->type) {
-    case F_INT:
-    case F_LONG: {
-        long v = strtol(val, &end, 10);
-        if (!*val || *end || errno) return err_fail(err, n, "--%s: expected an integer, got '%s'", f->name, val);
-        if (v < f->lo || v > f->hi) return err_fail(err, n, "--%s: expected %g..%g, got %ld", f->name, f->lo, f->hi, v);
-        if (f->type == F_INT) *(int *)(base + f->off) = (int)v;
-        else *(long *)(base + f->off) = v;
-        return 0;
-    }
-    case F_U64: {
-        unsigned long long v = strtoull(val, &end, 10);
-        if (!*val || *val == '-' || *end || errno)
-            return err_fail(err, n, "--%s: expected a non-negative integer, got '%s'", f->name, val);
-        *(uint64_t *)(base + f->off) = v;
-        return 0;
-    }
-    case F_DOUBLE: {
-        double v = strtod(val, &end);
-        if (!*val || *end || errno || !isfinite(v)) return err_fail(err, n, "--%s: expected a number, got '%s'", f->name, val);
-        if (v < f->lo || v > f->hi) return err_fail(err, n, "--%s: expected %g..%g, got %g", f->name, f->lo, f->hi, v);
-        *(double *)(base + f->off) = v;
-        return 0;
-    }
-    case F_STR:
-        if (strlen(val) >= f->len) return err_fail(err, n, "--%s: longer than %zu characters", f->name, f->len - 1);
-        memcpy(base + f->off, val, strlen(val) + 1);
-        return 0;
-    case F_BOOL:
-        if (!strcmp(val, "1") || !strcmp(val, "true")) *(int *)(base + f->off) = 1;
-        else if (!strcmp(val, "0") || !strcmp(val, "false")) *(int *)(base + f->off) = 0;
-        else return err_fail(err, n, "--%s: expected 0 or 1, got '%s'", f->name, val);
-        return 0;
-    case F_WxH: {
-        int w, h;
-        char extra;
-        if (sscanf(val, "%dx%d%c", &w, &h, &extra) != 2 || w < f->lo || h < f->lo || w > f->hi || h > f->hi)
-            return err_fail(err, n, "--%s: expected WIDTHxHEIGHT with sides %g..%g, got '%s'", f->name, f->lo, f->hi, val);
-        ((int *)(base + f->off))[0] = w;
-        ((int *)(base + f->off))[1] = h;
-        return 0;
-    }
-    }
-    return err_fail(err, n, "--%s: internal error", f->name);
+static void keys_help(FILE *f, const char *const *keys, int n) {
+    fprintf(f, "\n  keys in the window:\n");
+    for (int i = 0; i < n; i++) fprintf(f, "    %s\n", keys[i]);
 }
 
-// Returns the number of positionals (into pos), or -1 with a message.
-static int parse_flags(Opts *o, const Flag *fl, int nfl, int argc, char **argv, char **pos, int max_pos,
-                       char *err, size_t n) {
-    memset(o, 0, sizeof *o);
-    for (int i = 0; i < nfl; i++) set_flag(o, &fl[i], fl[i].def, NULL, 0);
-    int npos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || a[1] != '-' || !a[2]) {
-            if (a[0] == '-' && a[1]) return err_fail(err, n, "unknown option '%s' (options are --name value)", a);
-            if (npos >= max_pos) return err_fail(err, n, "unexpected argument '%s'", a);
-            pos[npos++] = argv[i];
-            continue;
-        }
-        const char *eq = strchr(a + 2, '=');
-        size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        const Flag *f = NULL;
-        for (int k = 0; k < nfl; k++)
-            if (strlen(fl[k].name) == kl && !strncmp(fl[k].name, a + 2, kl)) f = &fl[k];
-        if (!f) {
-            char list[600] = "";
-            size_t l = 0;
-            for (int k = 0; k < nfl && l < sizeof list - 40; k++)
-                l += (size_t)snprintf(list + l, sizeof list - l, "%s--%s", k ? ", " : "", fl[k].name);
-            return err_fail(err, n, "unknown option '%.*s' (valid: %s)", (int)(kl + 2 < 60 ? kl + 2 : 60), a, list);
-        }
-        const char *val;
-        if (eq) val = eq + 1;
-        else if (f->type == F_BOOL) val = "1";
-        else if (i + 1 < argc) val = argv[++i];
-        else return err_fail(err, n, "--%s: missing value", f->name);
-        if (f->type == F_STR && !*val && f->arg && (!strcmp(f->arg, "DIR") || !strcmp(f->arg, "FILE")))
-            return err_fail(err, n, "--%s: expected a %s name, got an empty string", f->name,
-                            !strcmp(f->arg, "DIR") ? "directory" : "file");
-        if (set_flag(o, f, val, err, n) < 0) return -1;
-    }
-    return npos;
-}
+#define NFL(a) ((int)(sizeof(a) / sizeof(a[0])))
 
-static void help_append(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
-    if (*len >= cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
-    va_end(ap);
-    if (k > 0) *len += (size_t)k;
-    if (*len >= cap) *len = cap - 1;
-}
-
-static const char *build_help(char *buf, size_t cap, const char *name, const char *syn, const char *what,
-                              const Flag *fl, int nfl, const char *const *keys, int nkeys) {
-    size_t len = 0;
-    help_append(buf, cap, &len, "usage: cpcrl %s %s\n  %s\n\n  flags:\n", name, syn, what);
-    for (int i = 0; i < nfl; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", fl[i].name, fl[i].arg ? " " : "", fl[i].arg ? fl[i].arg : "");
-        const char *d = fl[i].def;
-        if (fl[i].type == F_BOOL) help_append(buf, cap, &len, "    %-22s %s (flag, default off)\n", left, fl[i].help);
-        else help_append(buf, cap, &len, "    %-22s %s (default %s)\n", left, fl[i].help, *d ? d : "\"\"");
-    }
-    help_append(buf, cap, &len, "\n  keys in the window:\n");
-    for (int i = 0; i < nkeys; i++) help_append(buf, cap, &len, "    %s\n", keys[i]);
-    return buf;
-}
-
-static const char WATCH_SYN[] = "CKPT|RUN_DIR [flags]";
-static const char PLAY_SYN[] = "TASK [--seed N] [flags]";
-static const char REPLAY_SYN[] = "FILE.rpl [--info] [--verify] [--export OUT.gif|OUT.mp4] [--frames DIR] [flags]";
-static const char WATCH_WHAT[] =
-    "watch a trained agent act live in a window (a checkpoint file, or a run directory whose model.ckpt is "
-    "reloaded whenever the trainer writes a newer one)";
-static const char PLAY_WHAT[] =
-    "play a task yourself with the arrow keys (TASK: goal, watermaze, keys_doors, seekavoid, tmaze); "
-    "episodes are saved as replays";
-static const char REPLAY_WHAT[] =
-    "play back a recorded episode (.rpl): pause, step, seek, speed, loop; or headless: --info, --verify, "
-    "--export, --frames";
-
-const char *cmd_help_text(const char *cmd) {
-    static char wbuf[4096], pbuf[4096], rbuf[4096];
-    if (!cmd) return NULL;
-    if (!strcmp(cmd, "watch"))
-        return build_help(wbuf, sizeof wbuf, "watch", WATCH_SYN, WATCH_WHAT, WATCH_FLAGS, NFL(WATCH_FLAGS),
-                          WATCH_KEYS, NFL(WATCH_KEYS));
-    if (!strcmp(cmd, "play"))
-        return build_help(pbuf, sizeof pbuf, "play", PLAY_SYN, PLAY_WHAT, PLAY_FLAGS, NFL(PLAY_FLAGS), PLAY_KEYS,
-                          NFL(PLAY_KEYS));
-    if (!strcmp(cmd, "replay"))
-        return build_help(rbuf, sizeof rbuf, "replay", REPLAY_SYN, REPLAY_WHAT, REPLAY_FLAGS,
-                          NFL(REPLAY_FLAGS), REPLAY_KEYS, NFL(REPLAY_KEYS));
-    return NULL;
-}
-
-const char *cmd_summary(const char *cmd) {
-    if (!strcmp(cmd, "watch")) return "watch a checkpoint (or a training run) act live in a window";
-    if (!strcmp(cmd, "play")) return "play a task yourself with the arrow keys; saves replays";
-    if (!strcmp(cmd, "replay")) return "replay player (.rpl); --info, --verify, --export GIF/MP4, --frames PNG";
-    return NULL;
-}
-
-const char *cmd_synopsis(const char *cmd) {
-    if (!strcmp(cmd, "watch")) return WATCH_SYN;
-    if (!strcmp(cmd, "play")) return PLAY_SYN;
-    if (!strcmp(cmd, "replay")) return REPLAY_SYN;
-    return NULL;
-}
-
-static int wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    return 0;
+void cmd_print_keys(FILE *f, const char *cmd) {
+    if (!strcmp(cmd, "watch")) keys_help(f, WATCH_KEYS, NFL(WATCH_KEYS));
+    if (!strcmp(cmd, "play")) keys_help(f, PLAY_KEYS, NFL(PLAY_KEYS));
+    if (!strcmp(cmd, "replay")) keys_help(f, REPLAY_KEYS, NFL(REPLAY_KEYS));
 }
 
 static int usage_error(const char *cmd, const char *msg) {
@@ -368,12 +160,9 @@ static int file_stamp(const char *path, char *out, size_t n) {
     return 0;
 }
 
-int cmd_watch(int argc, char **argv) {
-    if (wants_help(argc, argv)) { fputs(cmd_help_text("watch"), stdout); return 0; }
-    Opts o;
-    char err[600], *pos[1];
-    int np = parse_flags(&o, WATCH_FLAGS, NFL(WATCH_FLAGS), argc, argv, pos, 1, err, sizeof err);
-    if (np < 0) return usage_error("watch", err);
+int cmd_watch(const ViewOpts *opts, char **pos, int np) {
+    const Opts o = *opts;
+    char err[600];
     if (np != 1) return usage_error("watch", "expected a checkpoint file or a run directory");
     char ckpath[1100], stamp[128] = "", st2[128];
     ckpt_path_for(pos[0], ckpath, sizeof ckpath);
@@ -608,12 +397,9 @@ static int play_save(const Replay *r, const Env *now, const Opts *o, Message *ms
     return 0;
 }
 
-int cmd_play(int argc, char **argv) {
-    if (wants_help(argc, argv)) { fputs(cmd_help_text("play"), stdout); return 0; }
-    Opts o;
-    char err[600], *pos[1];
-    int np = parse_flags(&o, PLAY_FLAGS, NFL(PLAY_FLAGS), argc, argv, pos, 1, err, sizeof err);
-    if (np < 0) return usage_error("play", err);
+int cmd_play(const ViewOpts *opts, char **pos, int np) {
+    const Opts o = *opts;
+    char err[600];
     if (np != 1) return usage_error("play", "expected a task (goal, watermaze, keys_doors, seekavoid, tmaze)");
     EnvConfig ec = {0};
     ec.task = env_task_from_name(pos[0]);
@@ -938,12 +724,9 @@ static int replay_export(const Replay *r, const Opts *o) {
     return rc;
 }
 
-int cmd_replay(int argc, char **argv) {
-    if (wants_help(argc, argv)) { fputs(cmd_help_text("replay"), stdout); return 0; }
-    Opts o;
-    char err[600], *pos[1];
-    int np = parse_flags(&o, REPLAY_FLAGS, NFL(REPLAY_FLAGS), argc, argv, pos, 1, err, sizeof err);
-    if (np < 0) return usage_error("replay", err);
+int cmd_replay(const ViewOpts *opts, char **pos, int np) {
+    const Opts o = *opts;
+    char err[600];
     if (np != 1) return usage_error("replay", "expected one replay file (.rpl)");
     Replay r;
     if (replay_load(&r, pos[0], err, sizeof err) < 0) {
@@ -1095,7 +878,7 @@ static int record_episode(Actor *ac, Env *env, int greedy, const char *label, Re
 // batch, each episode eval counts, from the very states, actions, values and
 // probabilities eval used; the file of eval's i-th counted episode is
 // DIR/ep<i>.rpl, so the files are exactly the evaluated episodes.
-typedef struct {
+struct EvalRecorder {
     char dir[1024], label[64];
     int source;
     double train_frames;
@@ -1103,8 +886,7 @@ typedef struct {
     int active[32];
     float value[32], probs[32][ENV_A];
     int written;
-} EvalRecorder;
-static EvalRecorder g_evrec;
+};
 
 static int evrec_before(void *ctx, const VecEnv *v, const int *act, const float *value, const float *logits, int A,
                         const uint8_t *counted, char *err, size_t errlen) {
@@ -1151,51 +933,56 @@ static int evrec_after(void *ctx, const VecEnv *v, const int *act, const float *
     return 0;
 }
 
-int replay_eval_recorder_begin(const char *ckpt_path, const char *dir, int greedy, char *err, size_t errlen) {
+EvalRecorder *replay_eval_recorder_begin(const char *ckpt_path, const char *dir, int greedy, EvalHook *hook,
+                                         char *err, size_t errlen) {
     char path[1100], msg[600];
-    if (!dir[0]) return err_fail(err, errlen, "--record: empty directory name");
+    if (!dir[0]) return err_fail(err, errlen, "--record: empty directory name"), NULL;
     ckpt_path_for(ckpt_path, path, sizeof path);
     Ckpt ck;
-    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg);
-    EvalRecorder *er = &g_evrec;
-    memset(er, 0, sizeof *er);
+    if (ckpt_read(&ck, path, msg, sizeof msg) < 0) return err_fail(err, errlen, "%s", msg), NULL;
+    EvalRecorder *er = calloc(1, sizeof *er);
+    if (!er) {
+        ckpt_free(&ck);
+        return err_fail(err, errlen, "out of memory"), NULL;
+    }
     snprintf(er->dir, sizeof er->dir, "%s", dir);
     snprintf(er->label, sizeof er->label, "eval %.40s", ck.cfg.name);
     const CkptRecord *fr = ckpt_find(&ck, "state/frames");
     if (fr && fr->dtype == CK_F64 && fr->count == 1) memcpy(&er->train_frames, fr->data, sizeof er->train_frames);
     ckpt_free(&ck);
     er->source = greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED;
-    if (file_mkdir_p(dir) < 0) return err_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-    EvalHook h = {evrec_before, evrec_after, er};
-    eval_set_hook(&h);
-    return 0;
+    if (file_mkdir_p(dir) < 0) {
+        err_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        free(er);
+        return NULL;
+    }
+    *hook = (EvalHook){evrec_before, evrec_after, er};
+    return er;
 }
 
-int replay_eval_recorder_end(void) {
-    eval_set_hook(NULL);
-    for (int b = 0; b < 32; b++) replay_free(&g_evrec.rec[b]); // episodes cut short by an error
-    memset(g_evrec.active, 0, sizeof g_evrec.active);
-    return g_evrec.written;
+int replay_eval_recorder_end(EvalRecorder *er) {
+    if (!er) return 0;
+    for (int b = 0; b < 32; b++) replay_free(&er->rec[b]); // episodes cut short by an error
+    int n = er->written;
+    free(er);
+    return n;
 }
 
 int replay_record_eval(const char *ckpt_path, const char *dir, int episodes, uint64_t seed, int greedy, char *err,
                        size_t errlen) {
-    if (replay_eval_recorder_begin(ckpt_path, dir, greedy, err, errlen) < 0) return -1;
+    EvalHook hook;
+    EvalRecorder *er = replay_eval_recorder_begin(ckpt_path, dir, greedy, &hook, err, errlen);
+    if (!er) return -1;
     Config opts;
     config_defaults(&opts);
     opts.episodes = episodes, opts.seed = seed, opts.greedy = greedy, opts.threads = 1;
     EvalResult res;
-    int rc = eval_main(ckpt_path, &opts, &res);
-    int n = replay_eval_recorder_end();
+    int rc = eval_main(ckpt_path, &opts, &hook, &res);
+    int n = replay_eval_recorder_end(er);
     if (rc != 0) return err_fail(err, errlen, "%s: evaluation failed (message above)", ckpt_path);
     return n;
 }
 
-typedef struct {
-    double every, next;
-    int count;
-} TrainRecorder;
-static TrainRecorder g_rec;
 
 int replay_record_trainer(Trainer *tr, const char *path, uint64_t seed, char *err, size_t errlen) {
     Actor ac;
@@ -1233,12 +1020,7 @@ static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
     rec->count++;
 }
 
-void replay_install_train_recorder(double every_frames) {
-    if (every_frames <= 0) {
-        train_set_hook(NULL);
-        return;
-    }
-    g_rec.every = every_frames, g_rec.next = every_frames, g_rec.count = 0;
-    TrainHook h = {train_recorder_hook, &g_rec};
-    train_set_hook(&h);
+void replay_train_recorder(TrainRecorder *rec, double every_frames, TrainHook *hook) {
+    rec->every = every_frames, rec->next = every_frames, rec->count = 0;
+    hook->after_update = train_recorder_hook, hook->ctx = rec;
 }

@@ -142,6 +142,7 @@ typedef struct {
     long n;
     uint64_t rng;
     uint8_t final[TB][ENV_C * TV * TV]; // the final observation last handed back per env
+    long cue_n;  // >= 0: the observation handed back by call cue_n gets env 1's cell 0 changed
 } Script;
 
 static void script_observe(Script *s, uint8_t *obs) {
@@ -169,6 +170,13 @@ static void script_step(void *ctx, const int *actions, uint8_t *obs, float *rewa
         }
     }
     script_observe(s, obs);
+    if (n == s->cue_n) { // a "cue": move cell 0 of env 1's observation to the next kind
+        const int VV = s->S / ENV_C;
+        uint8_t *o = obs + (size_t)1 * s->S;
+        int k = 0;
+        while (!o[k * VV]) k++;
+        o[k * VV] = 0, o[((k + 1) % ENV_C) * VV] = 1;
+    }
 }
 
 static Script g_script;
@@ -514,7 +522,60 @@ static void test_forward_state_crosses_time_and_resets(void **state) {
     assert_true(cut > 0);
 }
 
-// Backward: dL/dV(t1, b) only -> dL/dz(t, b) non-zero for t <= t1 without an
+
+// A cue seen only at an episode's first step reaches the decisions of that
+// episode in the next unroll through the carried state, and nothing else.
+// Env 1's episode starts at t = 2 of the second unroll (call n = T+1 hands
+// back its first observation); the third unroll continues it. Two trainers
+// from the same seed, one with that first observation changed in one cell:
+// (1) every logit of env 1 from t = 2 of unroll 2 through unroll 3 differs;
+// (2) env 1's logits before t = 2 of unroll 2 and every logit of envs 0 and
+// 2 are bit-identical. The gradient side (dL/dlogits at a decision reaches
+// dL/dz at the episode's first step, and no earlier) is
+// test_backward_mask_cuts_gradient's, for both heads.
+static void run_cue(long cue_n, float *logits2, float *logits3) {
+    Config c;
+    tiny_config(&c, 0.0f);
+    trainer_up(&c);
+    memset(&g_script, 0, sizeof g_script);
+    g_script.B = TB, g_script.S = g_tr.obs_size, g_script.T = TT;
+    g_script.rng = 0x5EED;
+    g_script.cue_n = cue_n;
+    g_tr.env_step = script_step;
+    g_tr.env_ctx = &g_script;
+    script_observe(&g_script, g_tr.obs);
+    const size_t L = (size_t)TT * TB * g_tr.model.A;
+    trainer_rollout(&g_tr);
+    trainer_rollout(&g_tr);
+    memcpy(logits2, g_tr.acts.logits, L * sizeof(float));
+    trainer_rollout(&g_tr);
+    memcpy(logits3, g_tr.acts.logits, L * sizeof(float));
+    trainer_free(&g_tr);
+    g_tr_live = 0;
+}
+
+static void test_cue_crosses_unroll_boundary(void **state) {
+    (void)state;
+    enum { A = ENV_A };
+    const size_t L = (size_t)TT * TB * A;
+    float *p2 = talloc(L * sizeof(float)), *p3 = talloc(L * sizeof(float));
+    float *q2 = talloc(L * sizeof(float)), *q3 = talloc(L * sizeof(float));
+    run_cue(-1, p2, p3);
+    run_cue(TT + 1, q2, q3);
+    for (int u = 0; u < 2; u++)
+        for (int t = 0; t < TT; t++)
+            for (int b = 0; b < TB; b++) {
+                const float *x = (u ? p3 : p2) + ((size_t)t * TB + b) * A;
+                const float *y = (u ? q3 : q2) + ((size_t)t * TB + b) * A;
+                int reach = b == 1 && (u == 1 || t >= 2);
+                int same = memcmp(x, y, A * sizeof(float)) == 0;
+                if (reach && same) fail_msg("cue at unroll 2 t=2 did not reach unroll %d t=%d", u + 2, t);
+                if (!reach && !same) fail_msg("cue leaked into unroll %d t=%d env %d", u + 2, t, b);
+            }
+}
+
+// Backward: dL/dV(t1, b) only (and then one logit of (t1, b) only: a
+// decision) -> dL/dz(t, b) non-zero for t <= t1 without an
 // episode start in (t, t1], exactly zero elsewhere; the gradient leaving the
 // unroll start (g->dhc, dcc after the loop) is zero unless no start lies in
 // [0, t1].
@@ -525,6 +586,7 @@ static void test_backward_mask_cuts_gradient(void **state) {
     Grads *g = &g_tr.grads;
     const int N = TT * TB, D = m->D, H = m->H;
     int nonzero_far = 0;
+    for (int head = 0; head < 2; head++) // value, then one policy logit (a decision)
     for (int t1 = 0; t1 < TT; t1++)
         for (int b = 0; b < TB; b++) {
             nn_zero_grad(&m->p);
@@ -532,7 +594,8 @@ static void test_backward_mask_cuts_gradient(void **state) {
             memset(g->dvalue, 0, (size_t)N * sizeof(float));
             memset(g->dh, 0, (size_t)N * H * sizeof(float));
             memset(g->dz, 0, (size_t)N * D * sizeof(float));
-            g->dvalue[t1 * TB + b] = 1.0f;
+            if (head) g->dlogits[((size_t)t1 * TB + b) * m->A + (size_t)(t1 + b) % m->A] = 1.0f;
+            else g->dvalue[t1 * TB + b] = 1.0f;
             model_backward(m, &g_tr.acts, g, g_tr.mask, TT, TB);
             for (int t = 0; t < TT; t++)
                 for (int e = 0; e < TB; e++) {
@@ -1035,6 +1098,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_fixture_a2c_cpc, teardown),
         cmocka_unit_test_teardown(test_fixture_a2c, teardown),
         cmocka_unit_test_teardown(test_truncation_bootstrap, teardown),
+        cmocka_unit_test_teardown(test_cue_crosses_unroll_boundary, teardown),
         cmocka_unit_test_teardown(test_reuse_identity_is_a2c, teardown),
         cmocka_unit_test_teardown(test_reuse_grad_fd_clip, teardown),
         cmocka_unit_test_teardown(test_reuse_grad_fd_group, teardown),

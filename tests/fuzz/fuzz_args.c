@@ -1,7 +1,8 @@
 // fuzz_args.c — libFuzzer target for command-line parsing (config_parse_args).
 //
-// Input layout: byte 0 selects the option groups (bit i = group 1 << i; 0
-// means all of them, as `train` + `eval` + `baseline` together), byte 1 % 5
+// Input layout: byte 0 selects the option groups (bit i = group 1 << i of
+// the run and eval/baseline groups; 0 means all of them, as `train` + `eval`
+// + `baseline` together), byte 1 % 5
 // is the number of positional arguments allowed (main.c allows 0..2), the
 // rest is argv, split on NUL or newline. Contracts checked:
 //   - -1 with a message, or the number of positionals (<= the limit), each
@@ -41,10 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     argv[argc] = NULL;
 
     Config c;
+    static CmdOpts co; // command-only settings (compare, probe, the window commands)
     char err[512], *pos[4] = {0};
     config_defaults(&c);
+    cmdopts_defaults(&co);
     err[0] = 0;
-    int n = config_parse_args(&c, argc, argv, groups, pos, max_pos, err, sizeof err);
+    int n = config_parse_args(&c, &co, argc, argv, groups, pos, max_pos, NULL, NULL, err, sizeof err);
     if (n < 0) {
         FUZZ_CHECK(n == -1, "returned %d", n);
         fuzz_check_message(err, sizeof err, NULL);

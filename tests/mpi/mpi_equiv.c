@@ -47,13 +47,13 @@ int main(int argc, char **argv) {
     Trainer tr;
     if (config_check(&c, err, sizeof err) < 0 || trainer_init(&tr, &c, err, sizeof err) < 0) {
         fprintf(stderr, "mpi_equiv: %s\n", err);
-        dist_abort(1);
+        dist_finalize(); return 1;
     }
     int updates = atoi(argv[2]);
     UpdateStats st;
     for (int u = 0; u < updates; u++) {
         trainer_rollout(&tr);
-        if (trainer_update(&tr, &st, c.lr) < 0) { fprintf(stderr, "mpi_equiv: non-finite\n"); dist_abort(1); }
+        if (trainer_update(&tr, &st, c.lr) < 0) { fprintf(stderr, "mpi_equiv: non-finite\n"); dist_finalize(); return 1; }
     }
     int rc = 0;
     if (dist_rank() == 0) {
