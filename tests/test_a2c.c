@@ -206,17 +206,23 @@ static void trainer_up(const Config *c) {
     g_tr_live = 1;
 }
 
+// Attach the scripted env (fresh, seed 0x5EED; cue_n as in Script) to g_tr.
+static void script_attach(long cue_n) {
+    memset(&g_script, 0, sizeof g_script);
+    g_script.B = TB, g_script.S = g_tr.obs_size, g_script.T = TT;
+    g_script.rng = 0x5EED;
+    g_script.cue_n = cue_n;
+    g_tr.env_step = script_step;
+    g_tr.env_ctx = &g_script;
+    script_observe(&g_script, g_tr.obs);
+}
+
 // Trainer on the scripted env, after two rollouts (so the second starts with
 // a carried, non-zero LSTM state for envs 1 and 2).
 static void scripted_trainer_cfg(const Config *cfg) {
     Config c = *cfg;
     trainer_up(&c);
-    memset(&g_script, 0, sizeof g_script);
-    g_script.B = TB, g_script.S = g_tr.obs_size, g_script.T = TT;
-    g_script.rng = 0x5EED;
-    g_tr.env_step = script_step;
-    g_tr.env_ctx = &g_script;
-    script_observe(&g_script, g_tr.obs);
+    script_attach(-1);
     trainer_rollout(&g_tr);
     trainer_rollout(&g_tr);
     // a net with a dead layer would test little: every encoder ReLU layer
@@ -537,13 +543,7 @@ static void run_cue(long cue_n, float *logits2, float *logits3) {
     Config c;
     tiny_config(&c, 0.0f);
     trainer_up(&c);
-    memset(&g_script, 0, sizeof g_script);
-    g_script.B = TB, g_script.S = g_tr.obs_size, g_script.T = TT;
-    g_script.rng = 0x5EED;
-    g_script.cue_n = cue_n;
-    g_tr.env_step = script_step;
-    g_tr.env_ctx = &g_script;
-    script_observe(&g_script, g_tr.obs);
+    script_attach(cue_n);
     const size_t L = (size_t)TT * TB * g_tr.model.A;
     trainer_rollout(&g_tr);
     trainer_rollout(&g_tr);
@@ -730,12 +730,7 @@ static void test_truncation_bootstrap(void **state) {
         tiny_config(&c, 0.0f);
         c.bootstrap_trunc = on;
         trainer_up(&c);
-        memset(&g_script, 0, sizeof g_script);
-        g_script.B = TB, g_script.S = g_tr.obs_size, g_script.T = TT;
-        g_script.rng = 0x5EED;
-        g_tr.env_step = script_step;
-        g_tr.env_ctx = &g_script;
-        script_observe(&g_script, g_tr.obs);
+        script_attach(-1);
         trainer_rollout(&g_tr);
         trainer_rollout(&g_tr);
         const int tt = 2, bt = 2;
