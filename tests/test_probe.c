@@ -163,6 +163,7 @@ typedef struct { int epochs, minibatches; float clip; } ReuseSpec;
 static void probe_start(const ProbeSpec *ps, const ReuseSpec *rs) {
     Config c;
     config_defaults(&c);
+    c.init = INIT_TORCH, c.entropy_coef = 0.01f; // the settings the thresholds were set with
     c.task = ENV_TASK_GOAL, c.size = 7, c.view = ps->view;
     c.envs = ps->envs, c.unroll = ps->unroll;
     c.conv1 = 4, c.conv2 = 4, c.latent = 16, c.hidden = 16;
