@@ -8,6 +8,7 @@
 
 #include "agent/dist.h"
 #include "agent/errs.h"
+#include "agent/policy.h"
 #include "env/rng.h"
 
 static double now(void) {
@@ -126,30 +127,11 @@ void trainer_free(Trainer *tr) {
 // ----------------------------------------------------------------------------
 // Acting
 
-static float clip_reward(float r, float c) {
-    if (c <= 0) return r;
-    return r > c ? c : (r < -c ? -c : r);
-}
-
-// The network input of one row: the observation, one-hot(previous action)
-// and the clipped previous reward, and the incoming LSTM state (h, c); keep
-// = 0 at an episode start zeroes all but the observation.
+// The network input of one row (policy.h), with this trainer's reward clip.
 static void fill_input_row(const Trainer *tr, Acts *a, size_t r, const uint8_t *obs, float keep,
                            int prev_action, float prev_reward, const float *h, const float *c) {
-    const Model *m = &tr->model;
-    const int H = m->H, D = m->D, X = m->X, S = tr->obs_size;
-    float *x0 = a->x0 + r * S;
-    for (int i = 0; i < S; i++) x0[i] = (float)obs[i];
-    float *tail = a->xin + r * X + D;
-    memset(tail, 0, (size_t)(X - D) * sizeof(float));
-    if (keep > 0) {
-        tail[prev_action] = 1.0f;
-        tail[m->A] = clip_reward(prev_reward, tr->cfg.reward_clip);
-    }
-    for (int i = 0; i < H; i++) {
-        a->hprev[r * H + i] = keep * h[i];
-        a->cprev[r * H + i] = keep * c[i];
-    }
+    policy_input_row(&tr->model, a, r, obs, keep, prev_action, prev_reward, tr->cfg.reward_clip, h,
+                     c);
 }
 
 void trainer_prepare_step(Trainer *tr, int t) {
@@ -253,7 +235,7 @@ static void compute_targets(Trainer *tr) {
             size_t i = (size_t)t * B + b;
             float nd = 1.0f - tr->done[i];
             float vnext = a->value[(size_t)(t + 1) * B + b];
-            float r = clip_reward(tr->rew[i], c->reward_clip);
+            float r = policy_clip_reward(tr->rew[i], c->reward_clip);
             float delta = r + c->gamma * (nd * vnext + tr->vtrunc[i]) - a->value[i];
             gae = delta + c->gamma * c->gae_lambda * nd * gae;
             tr->adv[i] = gae;

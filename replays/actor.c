@@ -1,5 +1,5 @@
-// actor.c — single-env acting with a trained model (see actor.h). Mirrors
-// trainer_prepare_step + the sampler of trainer_rollout for one env.
+// actor.c — single-env acting with a trained model (see actor.h): the input row
+// is policy_input_row's, as in the trainer's rollout; the sampler is the same.
 #include "replays/actor.h"
 
 #include <math.h>
@@ -9,6 +9,7 @@
 
 #include "agent/ckpt.h"
 #include "agent/errs.h"
+#include "agent/policy.h"
 #include "agent/train.h"
 #include "env/rng.h"
 
@@ -98,24 +99,11 @@ void actor_reset(Actor *ac) {
     ac->action = -1;
 }
 
-static float clip_reward(float r, float c) {
-    if (c <= 0) return r;
-    return r > c ? c : (r < -c ? -c : r);
-}
-
 int actor_decide(Actor *ac, const uint8_t *obs, int greedy) {
     Model *m = ac->m;
     Acts *a = &ac->a;
-    const int S = m->C * m->V * m->V, H = m->H, D = m->D, X = m->X;
-    for (int i = 0; i < S; i++) a->x0[i] = (float)obs[i];
-    float keep = ac->prev_done ? 0.0f : 1.0f;
-    float *tail = a->xin + D;
-    memset(tail, 0, (size_t)(X - D) * sizeof(float));
-    if (keep > 0) {
-        tail[ac->prev_action] = 1.0f;
-        tail[m->A] = clip_reward(ac->prev_reward, ac->cfg.reward_clip);
-    }
-    for (int i = 0; i < H; i++) a->hprev[i] = keep * ac->h[i], a->cprev[i] = keep * ac->c[i];
+    policy_input_row(m, a, 0, obs, ac->prev_done ? 0.0f : 1.0f, ac->prev_action, ac->prev_reward,
+                     ac->cfg.reward_clip, ac->h, ac->c);
     model_forward(m, a, 0, 1);
     float mx = a->logits[0];
     for (int k = 1; k < m->A; k++) mx = a->logits[k] > mx ? a->logits[k] : mx;

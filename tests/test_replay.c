@@ -35,6 +35,7 @@
 #include "agent/config.h"
 #include "env/env.h"
 #include "env/rng.h"
+#include "replays/actor.h"
 #include "replays/cmd.h"
 #include "replays/replay.h"
 
@@ -409,6 +410,54 @@ static void test_record_trainer_leaves_trainer_alone(void **state) {
     replay_free(&r);
 }
 
+// One acting path: the viewer's actor (watch / play's agent / recordings),
+// given the trained model and env 0's observations, rewards and ends, sees
+// the same logits and value as training's rollout at every step, bit for bit
+// — across unrolls and episode starts (tmaze with a 7-step time limit: a
+// tiny 1-env trainer's 3 unrolls of 5 steps hold episode starts).
+static void test_actor_matches_rollout(void **state) {
+    char err[300];
+    Config c;
+    tiny_config(&c, ENV_TASK_TMAZE);
+    c.envs = 1, c.cpc_weight = 0, c.max_steps = 7;
+    Trainer tr;
+    assert_int_equal(trainer_init(&tr, &c, err, sizeof err), 0);
+    UpdateStats st;
+    for (int u = 0; u < 3; u++) {
+        trainer_rollout(&tr);
+        assert_int_equal(trainer_update(&tr, &st, trainer_lr(&tr)), 0);
+    }
+    Actor ac;
+    if (actor_init_shared(&ac, &tr.model, &c, 1, err, sizeof err) != 0) fail_msg("%s", err);
+    // the actor starts from the trainer's carried state
+    memcpy(ac.h, tr.h_carry, (size_t)tr.model.H * sizeof(float));
+    memcpy(ac.c, tr.c_carry, (size_t)tr.model.H * sizeof(float));
+    ac.prev_action = tr.prev_action[0], ac.prev_reward = tr.prev_reward[0];
+    ac.prev_done = tr.prev_done[0] > 0;
+    int starts = 0;
+    for (int u = 0; u < 3; u++) {
+        uint8_t obs0[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+        memcpy(obs0, tr.obs, (size_t)tr.obs_size);
+        trainer_rollout(&tr); // no update: the same parameters for both
+        const uint8_t *obs = obs0;
+        uint8_t next[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW]; // step t+1's, from the rollout
+        for (int t = 0; t < tr.T; t++) {
+            actor_decide(&ac, t == 0 ? obs : next, 0);
+            assert_memory_equal(ac.a.logits, tr.acts.logits + (size_t)t * tr.model.A,
+                                (size_t)tr.model.A * sizeof(float));
+            assert_true(ac.value == tr.acts.value[t]);
+            starts += tr.starts[t];
+            actor_commit(&ac, tr.actions[t], tr.rew[t], tr.done[t] > 0);
+            if (t + 1 < tr.T) // the next row's observation, as the rollout stored it
+                for (int i = 0; i < tr.obs_size; i++)
+                    next[i] = (uint8_t)tr.acts.x0[(size_t)(t + 1) * tr.obs_size + i];
+        }
+    }
+    assert_true(starts > 0);
+    actor_free(&ac);
+    trainer_free(&tr);
+}
+
 static void test_record_eval_from_checkpoint(void **state) {
     char err[300], path[400], dir[400];
     Config c;
@@ -448,6 +497,7 @@ int main(void) {
         cmocka_unit_test(test_mutated_bodies_never_crash),
         cmocka_unit_test(test_record_trainer_leaves_trainer_alone),
         cmocka_unit_test(test_record_eval_from_checkpoint),
+        cmocka_unit_test(test_actor_matches_rollout),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
