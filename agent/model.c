@@ -9,6 +9,7 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h>'s macro I out
 #include <cblas.h>
 
+#include "agent/pool.h"
 #include "env/rng.h"
 
 // ----------------------------------------------------------------------------

@@ -10,37 +10,14 @@
 // (Co,Ci,K,K), activations NCHW, LSTM weights (4H,I)/(4H,H) with gate order
 // i, f, g, o. All matrix work goes through cblas_sgemm. No function here
 // allocates: workspaces are passed in, sized by the *_workspace helpers.
-// Each fast kernel has a naive reference (nn_ref_*) kept for the tests.
+// Each fast kernel has a naive reference (nn_ref_*, agent/nn_ref.h) kept for
+// the tests. Definitions: nn.c, nn_conv.c (the convolutions); the worker
+// threads callers split rows over are in agent/pool.h.
 #ifndef CPCRL_NN_H
 #define CPCRL_NN_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-// ----------------------------------------------------------------------------
-// Worker threads for loops over rows and frames (the big products are left
-// to OpenBLAS's own threads). nn_parallel runs fn(ctx, part, nparts) for
-// part = 0..nparts-1, part 0 on the calling thread, the others on a pool
-// started on first use; it returns when all are done. nparts is capped at
-// NN_MAX_THREADS (and at what could be started). Call it from one thread
-// only (the trainer's). nn_threads() = OpenBLAS's thread count, capped: the
-// one "threads" setting of the program sizes both.
-// nn_pool_start(n) starts the workers for n threads now (at set-up, so
-// that no forward or backward creates threads; nn_parallel still starts
-// missing ones itself) and returns how many threads there are.
-#define NN_MAX_THREADS 8
-int nn_threads(void);
-int nn_pool_start(int nthreads);
-void nn_parallel(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx);
-// nn_parallel for parts whose products are small: OpenBLAS is held at one
-// thread while they run (so no product of a part forks again), then
-// restored. nparts <= 1 runs fn(ctx, 0, 1) on the caller, OpenBLAS untouched.
-void nn_run_parts(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx);
-// [*lo, *hi): part `part` of n items split into nparts near-equal ranges.
-static inline void nn_part_range(int n, int part, int nparts, int *lo, int *hi) {
-    *lo = (int)((long long)n * part / nparts);
-    *hi = (int)((long long)n * (part + 1) / nparts);
-}
 
 // ----------------------------------------------------------------------------
 // C (M,N) = alpha A (M,K) op(B) + beta C, row-major; op(B) = B^T with B (N,K)
@@ -207,30 +184,5 @@ void nn_init_uniform(float *w, size_t n, float bound, uint64_t *rng);
 // Gaussian samples); `work` holds rows*cols + max(rows, cols) floats.
 void nn_init_orthogonal(float *w, int rows, int cols, float gain, uint64_t *rng,
                         float *work);
-
-// ----------------------------------------------------------------------------
-// Naive references (plain loops, no BLAS) kept for the tests.
-void nn_ref_sgemm(int transA, int transB, int M, int N, int K, float alpha,
-                  const float *A, int lda, const float *B, int ldb, float beta,
-                  float *C, int ldc);
-void nn_ref_linear_forward(float *out, const float *inp, const float *w, const float *b,
-                           int N, int I, int O);
-void nn_ref_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, int N, int I, int O);
-void nn_ref_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                           int N, int Ci, int H, int W, int Co, int K, int S, int P);
-void nn_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w,
-                            int N, int Ci, int H, int W, int Co, int K, int S, int P);
-void nn_ref_lstm_forward(float *h, float *c, float *gates, const float *x,
-                         const float *h_prev, const float *c_prev,
-                         const float *w_ih, const float *w_hh, const float *b_ih,
-                         const float *b_hh, int N, int I, int H);
-void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
-                          float *dw_hh, float *db_ih, float *db_hh, const float *dh,
-                          const float *dc, const float *gates, const float *c,
-                          const float *c_prev, const float *x, const float *h_prev,
-                          const float *w_ih, const float *w_hh, float *dgates,
-                          int N, int I, int H);
 
 #endif

@@ -32,6 +32,8 @@
 #include "agent/blas.h"
 #include "agent/model.h"
 #include "agent/nn.h"
+#include "agent/nn_ref.h"
+#include "agent/pool.h"
 #include "env/rng.h"
 #include "tests/fixture.h"
 
