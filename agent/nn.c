@@ -84,12 +84,13 @@ void nn_linear_forward(float *out, const float *inp, const float *w, const float
     nn_sgemm_rows(1, N, O, I, 1.0f, inp, I, w, I, beta, out, O);
 }
 
-// dinp (N,I) += dout (N,O) @ w (O,I); dw (O,I) += dout^T @ inp; db (O) += colsum(dout)
-void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                        const float *inp, const float *w, int N, int I, int O) {
+// dinp (N,I) = dout (N,O) @ w (O,I) + beta dinp; dw (O,I) += dout^T @ inp;
+// db (O) += colsum(dout)
+static void linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O, float beta) {
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, w, I,
-                    1.0f, dinp, I);
+                    beta, dinp, I);
     if (dw)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O, inp, I,
                     1.0f, dw, I);
@@ -98,6 +99,16 @@ void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
             const float *d = dout + (size_t)n * O;
             for (int o = 0; o < O; o++) db[o] += d[o];
         }
+}
+
+void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, int N, int I, int O) {
+    linear_backward(dinp, dw, db, dout, inp, w, N, I, O, 1.0f);
+}
+
+void nn_linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O) {
+    linear_backward(dinp, dw, db, dout, inp, w, N, I, O, 0.0f);
 }
 
 // ----------------------------------------------------------------------------
@@ -118,6 +129,68 @@ void nn_relu_forward(float *out, const float *inp, size_t n) {
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (out[i] > 0.0f) dinp[i] += dout[i];
+}
+
+// A select, not a multiply by the 0/1 mask: dout may hold any value.
+static void relu_select(float *restrict dinp, const float *restrict dout,
+                        const float *restrict out, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) {
+            float v = dout[i + k];
+            dinp[i + k] = out[i + k] > 0.0f ? v : 0.0f;
+        }
+    for (; i < n; i++) {
+        float v = dout[i];
+        dinp[i] = out[i] > 0.0f ? v : 0.0f;
+    }
+}
+
+static void relu_select_inplace(float *restrict d, const float *restrict out, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) {
+            float v = d[i + k];
+            d[i + k] = out[i + k] > 0.0f ? v : 0.0f;
+        }
+    for (; i < n; i++) {
+        float v = d[i];
+        d[i] = out[i] > 0.0f ? v : 0.0f;
+    }
+}
+
+void nn_relu_backward_set(float *dinp, const float *dout, const float *out, size_t n) {
+    if (dinp == dout) relu_select_inplace(dinp, out, n);
+    else relu_select(dinp, dout, out, n);
+}
+
+// ----------------------------------------------------------------------------
+// Vectors (blocks of NN_LANES, as above)
+
+// y (n) += x
+static void add_into(float *restrict y, const float *restrict x, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) y[i + k] += x[i + k];
+    for (; i < n; i++) y[i] += x[i];
+}
+
+void nn_add(float *y, const float *x, size_t n) { add_into(y, x, n); }
+
+// y (n) += a * x
+static void axpy(float *restrict y, float a, const float *restrict x, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) y[i + k] += a * x[i + k];
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+// y (n) = a * x
+static void scale_into(float *restrict y, float a, const float *restrict x, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) y[i + k] = a * x[i + k];
+    for (; i < n; i++) y[i] = a * x[i];
 }
 
 // ----------------------------------------------------------------------------
@@ -269,6 +342,49 @@ void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, cons
 }
 #undef LSTM_UNIT_BACKWARD
 
+size_t nn_lstm_step_workspace(int N, int H) { return 2 * (size_t)N * H; }
+
+// dhp = dgates W_hh and dcp = dL/dc_prev of the step go through `work`
+// before the mask scales them into dh_prev and dc_prev (so dc_prev may be dc).
+void nn_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+                           const float *dc, const float *mask, const float *gates,
+                           const float *c, const float *c_prev, const float *w_hh,
+                           float *work, int N, int H) {
+    const int G = 4 * H;
+    float *dhp = work, *dcp = work + (size_t)N * H;
+    if (dc_prev) memset(dcp, 0, (size_t)N * H * sizeof(float));
+    nn_lstm_backward_gates(dgates, dc_prev ? dcp : NULL, dh, dc, gates, c, c_prev, N, H);
+    // dhp (N,H) = dgates (N,4H) @ w_hh (4H,H)
+    if (dh_prev) nn_sgemm_rows(0, N, H, G, 1.0f, dgates, G, w_hh, H, 0.0f, dhp, H);
+    for (int n = 0; n < N; n++) {
+        const float mk = mask ? mask[n] : 1.0f;
+        const size_t r = (size_t)n * H;
+        if (dh_prev) axpy(dh_prev + r, mk, dhp + r, (size_t)H);
+        if (dc_prev) scale_into(dc_prev + r, mk, dcp + r, (size_t)H);
+    }
+}
+
+void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_ih,
+                              float *db_hh, const float *dgates, const float *x,
+                              const float *h_prev, const float *w_ih, int N, int I, int H,
+                              int Ix) {
+    const int G = 4 * H;
+    assert(Ix >= 0 && Ix <= I);
+    // dw_ih (4H,I) += dgates^T (4H,N) @ x (N,I); dw_hh likewise with h_prev
+    if (dw_ih)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, N, 1.0f, dgates, G, x, I,
+                    1.0f, dw_ih, I);
+    if (dw_hh)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
+                    H, 1.0f, dw_hh, H);
+    for (int n = 0; n < N && db_ih; n++) add_into(db_ih, dgates + (size_t)n * G, (size_t)G);
+    for (int n = 0; n < N && db_hh; n++) add_into(db_hh, dgates + (size_t)n * G, (size_t)G);
+    // dx (N,Ix) += dgates (N,4H) @ w_ih[:, :Ix] (4H,Ix)
+    if (dx && Ix > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Ix, G, 1.0f, dgates, G, w_ih,
+                    I, 1.0f, dx, Ix);
+}
+
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       float *dw_hh, float *db_ih, float *db_hh, const float *dh,
                       const float *dc, const float *gates, const float *c,
@@ -277,24 +393,8 @@ void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       int N, int I, int H) {
     int G = 4 * H;
     nn_lstm_backward_gates(dgates, dc_prev, dh, dc, gates, c, c_prev, N, H);
-    for (int n = 0; n < N; n++) {
-        const float *da = dgates + (size_t)n * G;
-        for (int k = 0; k < G; k++) {
-            if (db_ih) db_ih[k] += da[k];
-            if (db_hh) db_hh[k] += da[k];
-        }
-    }
-    // dw_ih (4H,I) += da^T (4H,N) @ x (N,I); dw_hh likewise with h_prev
-    if (dw_ih)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, N, 1.0f, dgates, G, x, I,
-                    1.0f, dw_ih, I);
-    if (dw_hh)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
-                    H, 1.0f, dw_hh, H);
-    // dx (N,I) += da (N,4H) @ w_ih (4H,I); dh_prev likewise with w_hh
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, G, 1.0f, dgates, G, w_ih,
-                    I, 1.0f, dx, I);
+    nn_lstm_backward_weights(dx, dw_ih, dw_hh, db_ih, db_hh, dgates, x, h_prev, w_ih, N, I, H, I);
+    // dh_prev (N,H) += dgates (N,4H) @ w_hh (4H,H)
     if (dh_prev)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, G, 1.0f, dgates, G, w_hh,
                     H, 1.0f, dh_prev, H);

@@ -33,6 +33,11 @@ void nn_linear_forward(float *out, const float *inp, const float *w, const float
                        int N, int I, int O);
 void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, int N, int I, int O);
+// The same, but dinp (N,I) = dout @ w is written, not added (dw, db still
+// add): for an input gradient nothing else feeds, which then needs no
+// zeroing first.
+void nn_linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O);
 
 // ----------------------------------------------------------------------------
 // Conv2d, square kernel K, stride S, zero padding P:
@@ -79,6 +84,8 @@ void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const ui
 void nn_relu_forward(float *out, const float *inp, size_t n);
 // dinp += dout * (out > 0)
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+// dinp = dout * (out > 0), written, not added; dinp may equal dout (in place).
+void nn_relu_backward_set(float *dinp, const float *dout, const float *out, size_t n);
 
 // ----------------------------------------------------------------------------
 // LSTM cell, PyTorch semantics and gate order (i, f, g, o):
@@ -94,8 +101,8 @@ void nn_lstm_forward(float *h, float *c, float *gates, const float *x,
 // Given dh, dc (N,H) (dc = gradient arriving into c from the next step, may be
 // NULL), adds into dx (N,I), dh_prev, dc_prev (N,H), dw_ih, dw_hh, db_ih, db_hh.
 // `dgates` is a (N,4H) workspace.
-// = nn_lstm_backward_gates, then db += colsum(dgates), dw_ih += dgates^T x,
-// dw_hh += dgates^T h_prev, dx += dgates w_ih, dh_prev += dgates w_hh.
+// = nn_lstm_backward_gates, then nn_lstm_backward_weights (Ix = I) and
+// dh_prev += dgates w_hh.
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       float *dw_hh, float *db_ih, float *db_hh, const float *dh,
                       const float *dc, const float *gates, const float *c,
@@ -112,6 +119,39 @@ void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
 void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, const float *dc,
                             const float *gates, const float *c, const float *c_prev, int N,
                             int H);
+
+// A sequence's LSTM backward the way truncated BPTT batches it: per step
+// (t = T-1 .. 0) nn_lstm_backward_step, which needs only dgates W_hh inside
+// the loop; then, once over all steps' dgates, nn_lstm_backward_weights.
+//
+// One step over N rows (e.g. the B envs of step t), given dh (N,H), all the
+// gradient into this step's h, and dc (N,H), the one carried into its c
+// (either may be NULL = zero); mask (N) 0 where the row's incoming state was
+// reset (an episode start: no gradient reaches the step before), 1
+// elsewhere (NULL = all 1):
+//   dgates  (N,4H) = dL/d(gate pre-activations), written
+//   dc_prev (N,H)  = mask * dL/dc_prev, written: the carried state, not a
+//                    gradient of a shared tensor; may equal dc (in place)
+//   dh_prev (N,H) += mask * (dgates @ w_hh)
+// dh_prev or dc_prev NULL: not needed. `work`: nn_lstm_step_workspace floats.
+size_t nn_lstm_step_workspace(int N, int H);
+void nn_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+                           const float *dc, const float *mask, const float *gates,
+                           const float *c, const float *c_prev, const float *w_hh,
+                           float *work, int N, int H);
+// The weight gradients of N rows' dgates (N,4H) at once, and their input
+// gradient: dw_ih (4H,I) += dgates^T x; dw_hh (4H,H) += dgates^T h_prev;
+// db_ih, db_hh (4H) += colsum(dgates); dx (N,Ix) += dgates @ w_ih[:, :Ix],
+// the gradient into the first Ix <= I input columns only (the others, e.g.
+// an action or reward fed to the LSTM, may need none). NULL: skipped.
+void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_ih,
+                              float *db_hh, const float *dgates, const float *x,
+                              const float *h_prev, const float *w_ih, int N, int I, int H,
+                              int Ix);
+
+// ----------------------------------------------------------------------------
+// y (n) += x: e.g. summing per-thread copies of gradients into the slab.
+void nn_add(float *y, const float *x, size_t n);
 
 // ----------------------------------------------------------------------------
 // Categorical distributions over A actions, row-wise over N rows.

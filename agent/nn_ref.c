@@ -150,3 +150,53 @@ void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_i
             }
         }
 }
+
+// Written per unit from the formulas (no workspace): dc_prev[r] is read as
+// dc[r] just before it is written, so dc_prev may be dc here too.
+void nn_ref_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+                               const float *dc, const float *mask, const float *gates,
+                               const float *c, const float *c_prev, const float *w_hh, int N,
+                               int H) {
+    int G = 4 * H;
+    for (int n = 0; n < N; n++) {
+        const float *g = gates + (size_t)n * G;
+        float *da = dgates + (size_t)n * G;
+        float mk = mask ? mask[n] : 1.0f;
+        for (int j = 0; j < H; j++) {
+            size_t r = (size_t)n * H + j;
+            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+            float tc = tanhf(c[r]), dhr = dh ? dh[r] : 0.0f;
+            float dct = (dc ? dc[r] : 0.0f) + dhr * o * (1.0f - tc * tc);
+            da[j] = dct * gg * i * (1.0f - i);
+            da[H + j] = dct * c_prev[r] * f * (1.0f - f);
+            da[2 * H + j] = dct * i * (1.0f - gg * gg);
+            da[3 * H + j] = dhr * tc * o * (1.0f - o);
+            if (dc_prev) dc_prev[r] = mk * dct * f;
+        }
+        if (dh_prev)
+            for (int j = 0; j < H; j++) {
+                double s = 0.0;
+                for (int k = 0; k < G; k++) s += (double)da[k] * w_hh[(size_t)k * H + j];
+                dh_prev[(size_t)n * H + j] += mk * (float)s;
+            }
+    }
+}
+
+void nn_ref_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_ih,
+                                  float *db_hh, const float *dgates, const float *x,
+                                  const float *h_prev, const float *w_ih, int N, int I, int H,
+                                  int Ix) {
+    int G = 4 * H;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < G; k++) {
+            float d = dgates[(size_t)n * G + k];
+            if (db_ih) db_ih[k] += d;
+            if (db_hh) db_hh[k] += d;
+            for (int i = 0; i < I; i++) {
+                if (dw_ih) dw_ih[(size_t)k * I + i] += d * x[(size_t)n * I + i];
+                if (dx && i < Ix) dx[(size_t)n * Ix + i] += d * w_ih[(size_t)k * I + i];
+            }
+            for (int j = 0; j < H; j++)
+                if (dw_hh) dw_hh[(size_t)k * H + j] += d * h_prev[(size_t)n * H + j];
+        }
+}

@@ -28,5 +28,14 @@ void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_i
                           const float *c_prev, const float *x, const float *h_prev,
                           const float *w_ih, const float *w_hh, float *dgates,
                           int N, int I, int H);
+// The batched BPTT pair (nn_lstm_backward_step, nn_lstm_backward_weights).
+void nn_ref_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+                               const float *dc, const float *mask, const float *gates,
+                               const float *c, const float *c_prev, const float *w_hh, int N,
+                               int H);
+void nn_ref_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_ih,
+                                  float *db_hh, const float *dgates, const float *x,
+                                  const float *h_prev, const float *w_ih, int N, int I, int H,
+                                  int Ix);
 
 #endif
