@@ -131,21 +131,8 @@ void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n
         if (out[i] > 0.0f) dinp[i] += dout[i];
 }
 
-// A select, not a multiply by the 0/1 mask: dout may hold any value.
-static void relu_select(float *restrict dinp, const float *restrict dout,
-                        const float *restrict out, size_t n) {
-    size_t i = 0;
-    for (; i + NN_LANES <= n; i += NN_LANES)
-        for (int k = 0; k < NN_LANES; k++) {
-            float v = dout[i + k];
-            dinp[i + k] = out[i + k] > 0.0f ? v : 0.0f;
-        }
-    for (; i < n; i++) {
-        float v = dout[i];
-        dinp[i] = out[i] > 0.0f ? v : 0.0f;
-    }
-}
-
+// d (n) := d * (out > 0) as a select, not a multiply by a 0/1 mask (d may
+// hold any value).
 static void relu_select_inplace(float *restrict d, const float *restrict out, size_t n) {
     size_t i = 0;
     for (; i + NN_LANES <= n; i += NN_LANES)
@@ -160,22 +147,12 @@ static void relu_select_inplace(float *restrict d, const float *restrict out, si
 }
 
 void nn_relu_backward_set(float *dinp, const float *dout, const float *out, size_t n) {
-    if (dinp == dout) relu_select_inplace(dinp, out, n);
-    else relu_select(dinp, dout, out, n);
+    if (dinp != dout) memcpy(dinp, dout, n * sizeof(float));
+    relu_select_inplace(dinp, out, n);
 }
 
 // ----------------------------------------------------------------------------
 // Vectors (blocks of NN_LANES, as above)
-
-// y (n) += x
-static void add_into(float *restrict y, const float *restrict x, size_t n) {
-    size_t i = 0;
-    for (; i + NN_LANES <= n; i += NN_LANES)
-        for (int k = 0; k < NN_LANES; k++) y[i + k] += x[i + k];
-    for (; i < n; i++) y[i] += x[i];
-}
-
-void nn_add(float *y, const float *x, size_t n) { add_into(y, x, n); }
 
 // y (n) += a * x
 static void axpy(float *restrict y, float a, const float *restrict x, size_t n) {
@@ -184,6 +161,8 @@ static void axpy(float *restrict y, float a, const float *restrict x, size_t n) 
         for (int k = 0; k < NN_LANES; k++) y[i + k] += a * x[i + k];
     for (; i < n; i++) y[i] += a * x[i];
 }
+
+void nn_add(float *y, const float *x, size_t n) { axpy(y, 1.0f, x, n); }
 
 // y (n) = a * x
 static void scale_into(float *restrict y, float a, const float *restrict x, size_t n) {
@@ -377,8 +356,8 @@ void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_i
     if (dw_hh)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
                     H, 1.0f, dw_hh, H);
-    for (int n = 0; n < N && db_ih; n++) add_into(db_ih, dgates + (size_t)n * G, (size_t)G);
-    for (int n = 0; n < N && db_hh; n++) add_into(db_hh, dgates + (size_t)n * G, (size_t)G);
+    for (int n = 0; n < N && db_ih; n++) axpy(db_ih, 1.0f, dgates + (size_t)n * G, (size_t)G);
+    for (int n = 0; n < N && db_hh; n++) axpy(db_hh, 1.0f, dgates + (size_t)n * G, (size_t)G);
     // dx (N,Ix) += dgates (N,4H) @ w_ih[:, :Ix] (4H,Ix)
     if (dx && Ix > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Ix, G, 1.0f, dgates, G, w_ih,
