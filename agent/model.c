@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h>'s macro I out
-#include <cblas.h>
-
+#include "agent/pool.h"
 #include "env/rng.h"
 
 // ----------------------------------------------------------------------------
@@ -137,10 +135,10 @@ int grads_alloc(Grads *g, const Model *m, int N, int Bmax) {
     assert(m->p.t[m->conv1_w].offset == 0 && m->conv2_b + 1 == m->fc_w);
     g->pgrad_part = m->p.t[m->fc_w].offset;
     float **ptrs[] = {&g->dh, &g->dz, &g->dpre, &g->da2, &g->da1, &g->dlogits, &g->dvalue,
-                      &g->dgates, &g->dhc, &g->dcc, &g->dhp, &g->dcp, &g->pgrad};
+                      &g->dgates, &g->dhc, &g->dcc, &g->bptt_work, &g->pgrad};
     size_t sizes[] = {n * m->H, n * m->D, n * m->D, n * m->c2 * VV, n * m->c1 * VV,
-                      n * m->A, n, n * 4 * m->H, b * m->H, b * m->H, b * m->H, b * m->H,
-                      g->pgrad_part * (NN_MAX_THREADS - 1)};
+                      n * m->A, n, n * 4 * m->H, b * m->H, b * m->H,
+                      nn_lstm_step_workspace(Bmax, m->H), g->pgrad_part * (NN_MAX_THREADS - 1)};
     g->N = N, g->Bmax = Bmax;
     if (alloc_all(ptrs, sizes, (int)(sizeof sizes / sizeof sizes[0])) < 0) {
         grads_free(g);
@@ -151,66 +149,9 @@ int grads_alloc(Grads *g, const Model *m, int N, int Bmax) {
 
 void grads_free(Grads *g) {
     float *ptrs[] = {g->dh, g->dz, g->dpre, g->da2, g->da1, g->dlogits, g->dvalue,
-                     g->dgates, g->dhc, g->dcc, g->dhp, g->dcp, g->pgrad};
+                     g->dgates, g->dhc, g->dcc, g->bptt_work, g->pgrad};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     memset(g, 0, sizeof *g);
-}
-
-// ----------------------------------------------------------------------------
-// Elementwise helpers: blocks of LANES through restrict pointers, the shape
-// GCC's -O2 vectoriser takes (see agent/nn.c).
-
-#define LANES 16
-
-// d (n) := d * (act > 0), in place: the ReLU's backward where nothing else
-// has added into d.
-static void relu_mask(float *restrict d, const float *restrict act, size_t n) {
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++) {
-            float v = d[i + k];
-            d[i + k] = act[i + k] > 0.0f ? v : 0.0f;
-        }
-    for (; i < n; i++) {
-        float v = d[i];
-        d[i] = act[i] > 0.0f ? v : 0.0f;
-    }
-}
-
-// out (n) = d * (act > 0)
-static void relu_grad(float *restrict out, const float *restrict d, const float *restrict act,
-                      size_t n) {
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++) {
-            float v = d[i + k];
-            out[i + k] = act[i + k] > 0.0f ? v : 0.0f;
-        }
-    for (; i < n; i++) {
-        float v = d[i];
-        out[i] = act[i] > 0.0f ? v : 0.0f;
-    }
-}
-
-// y (n) += a * x
-static void axpy(float *restrict y, float a, const float *restrict x, size_t n) {
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++) y[i + k] += a * x[i + k];
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
-// y (n) = a * x
-static void scale_into(float *restrict y, float a, const float *restrict x, size_t n) {
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++) y[i + k] = a * x[i + k];
-    for (; i < n; i++) y[i] = a * x[i];
-}
-
-// db (O) += column sums of d (N, O)
-static void colsum_add(float *db, const float *d, int N, int O) {
-    for (int n = 0; n < N; n++) axpy(db, 1.0f, d + (size_t)n * O, (size_t)O);
 }
 
 // ----------------------------------------------------------------------------
@@ -296,8 +237,8 @@ typedef struct {
 } BackwardJob;
 
 // Rows [b0, b1) of BPTT step t: the pointwise backward into this step's
-// rows of dgates, and the state gradient carried to step t-1, dh_prev =
-// dgates W_hh and dc_prev, cut where the incoming state was reset (mask 0);
+// rows of dgates, and the state gradient carried to step t-1 (into its
+// rows of dh, and dcc in place), cut where the incoming state was reset;
 // at t = 0 it leaves the unroll (dhc, dcc).
 static void bptt_part(void *ctx, int part, int nparts) {
     BackwardJob *j = ctx;
@@ -308,27 +249,19 @@ static void bptt_part(void *ctx, int part, int nparts) {
     int b0, b1;
     nn_part_range(B, part, nparts, &b0, &b1);
     if (b1 <= b0) return;
-    const int nb = b1 - b0;
     const size_t r = (size_t)t * B + b0;
-    float *dG = g->dgates + r * G, *dhp = g->dhp + (size_t)b0 * H, *dcp = g->dcp + (size_t)b0 * H;
+    float *dh_prev = t > 0 ? g->dh + (r - B) * H : g->dhc + (size_t)b0 * H;
     float *dcc = g->dcc + (size_t)b0 * H;
-    memset(dcp, 0, (size_t)nb * H * sizeof(float));
-    nn_lstm_backward_gates(dG, dcp, g->dh + r * H, dcc, a->gates + r * G, a->cell + r * H,
-                           a->cprev + r * H, nb, H);
-    // dhp (nb, H) = dG (nb, 4H) @ W_hh (4H, H)
-    nn_sgemm_rows(0, nb, H, G, 1.0f, dG, G, nn_param(&m->p, m->w_hh), H, 0.0f, dhp, H);
-    for (int b = 0; b < nb; b++) {
-        const float mk = j->mask[r + b];
-        if (t > 0) axpy(g->dh + (r - B + b) * H, mk, dhp + (size_t)b * H, (size_t)H);
-        else scale_into(g->dhc + (size_t)(b0 + b) * H, mk, dhp + (size_t)b * H, (size_t)H);
-        scale_into(dcc + (size_t)b * H, mk, dcp + (size_t)b * H, (size_t)H);
-    }
+    nn_lstm_backward_step(g->dgates + r * G, dh_prev, dcc, g->dh + r * H, dcc, j->mask + r,
+                          a->gates + r * G, a->cell + r * H, a->cprev + r * H,
+                          nn_param(&m->p, m->w_hh), g->bptt_work + nn_lstm_step_workspace(b0, H),
+                          b1 - b0, H);
 }
 
-// Frames [lo, hi) of the encoder below fc: ReLU mask of da2, conv2 backward,
-// ReLU mask of da1, conv1's weight gradient. Part 0 adds into the gradient
-// slab, the others into their own copy of the conv gradients (g->pgrad),
-// summed by the caller.
+// Frames [lo, hi) of the encoder below fc: ReLU backward of da2 (in place),
+// conv2 backward, ReLU backward of da1, conv1's weight gradient. Part 0
+// adds into the gradient slab, the others into their own copy of the conv
+// gradients (g->pgrad), summed by the caller.
 static void encoder_part(void *ctx, int part, int nparts) {
     BackwardJob *j = ctx;
     Model *m = j->m;
@@ -347,12 +280,12 @@ static void encoder_part(void *ctx, int part, int nparts) {
     }
     float *work = a->work + (size_t)part * a->work_part;
     float *da2 = g->da2 + (size_t)lo * F2, *da1 = g->da1 + (size_t)lo * F1;
-    relu_mask(da2, a->a2 + (size_t)lo * F2, (size_t)n * F2);
+    nn_relu_backward_set(da2, da2, a->a2 + (size_t)lo * F2, (size_t)n * F2);
     memset(da1, 0, (size_t)n * F1 * sizeof(float));
     nn_conv2d_backward(da1, grads + p->t[m->conv2_w].offset, grads + p->t[m->conv2_b].offset, da2,
                        a->a1 + (size_t)lo * F1, nn_param(p, m->conv2_w), work, n, m->c1, V, V,
                        m->c2, 3, 1, 1);
-    relu_mask(da1, a->a1 + (size_t)lo * F1, (size_t)n * F1);
+    nn_relu_backward_set(da1, da1, a->a1 + (size_t)lo * F1, (size_t)n * F1);
     float *dw1 = grads + p->t[m->conv1_w].offset, *db1 = grads + p->t[m->conv1_b].offset;
     if (j->onehot)
         nn_conv2d_onehot_backward(dw1, db1, da1, a->kind + (size_t)lo * VV, work, n, m->C, V, V,
@@ -362,9 +295,11 @@ static void encoder_part(void *ctx, int part, int nparts) {
                            nn_param(p, m->conv1_w), work, n, m->C, V, V, m->c1, 3, 1, 1);
 }
 
+// The forward in reverse: heads, LSTM (BPTT over the unroll, then its
+// weights over all T*B rows), fc, convs.
 void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B) {
     NNParams *p = &m->p;
-    const int VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A, G = 4 * H;
+    const int VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A, F2 = m->c2 * VV;
     const int N = T * B;
     BackwardJob j = {m, a, g, mask, T, B, 0, !memchr(a->onehot, 0, (size_t)N)};
 
@@ -375,41 +310,30 @@ void model_backward(Model *m, Acts *a, Grads *g, const float *mask, int T, int B
                        nn_param(p, m->v_w), N, H, 1);
 
     // LSTM, backwards in time: per step only the pointwise backward and the
-    // carried state gradient (bptt_part) ...
+    // carried state gradient (bptt_part), the rows split over the threads ...
+    memset(g->dhc, 0, (size_t)B * H * sizeof(float));
     memset(g->dcc, 0, (size_t)B * H * sizeof(float));
     const int parts = parts_for(B);
     for (int t = T - 1; t >= 0; t--) {
         j.t = t;
         nn_run_parts(parts, bptt_part, &j);
     }
-    // ... and everything else of the LSTM as one GEMM over all T*B rows:
-    // dW_ih (4H, X) += dG^T (4H, N) @ xin (N, X); dW_hh likewise with h_prev
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, X, N, 1.0f, g->dgates, G, a->xin, X,
-                1.0f, nn_grad(p, m->w_ih), X);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, g->dgates, G, a->hprev,
-                H, 1.0f, nn_grad(p, m->w_hh), H);
-    colsum_add(nn_grad(p, m->b_ih), g->dgates, N, G);
-    colsum_add(nn_grad(p, m->b_hh), g->dgates, N, G);
-    // dz (N, D) += dG (N, 4H) @ W_ih[:, :D] (4H, D): the z part of dx (the
-    // action/reward inputs need no gradient)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, G, 1.0f, g->dgates, G,
-                nn_param(p, m->w_ih), X, 1.0f, g->dz, D);
+    // ... and everything else of it once over all T*B rows; dz gets the z
+    // part of the input gradient (the action and reward inputs need none)
+    nn_lstm_backward_weights(g->dz, nn_grad(p, m->w_ih), nn_grad(p, m->w_hh), nn_grad(p, m->b_ih),
+                             nn_grad(p, m->b_hh), g->dgates, a->xin, a->hprev,
+                             nn_param(p, m->w_ih), N, X, H, D);
 
-    // fc, batched over all T*B frames: dpre = dz * (z > 0);
-    // da2 (N, F2) = dpre (N, D) @ W_fc (D, F2); dW_fc += dpre^T a2; db_fc += colsum(dpre)
-    const int F2 = m->c2 * VV;
-    relu_grad(g->dpre, g->dz, a->z, (size_t)N * D);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F2, D, 1.0f, g->dpre, D,
-                nn_param(p, m->fc_w), F2, 0.0f, g->da2, F2);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, F2, N, 1.0f, g->dpre, D, a->a2, F2,
-                1.0f, nn_grad(p, m->fc_w), F2);
-    colsum_add(nn_grad(p, m->fc_b), g->dpre, N, D);
+    // fc and its ReLU, batched over all T*B frames
+    nn_relu_backward_set(g->dpre, g->dz, a->z, (size_t)N * D);
+    nn_linear_backward_set(g->da2, nn_grad(p, m->fc_w), nn_grad(p, m->fc_b), g->dpre, a->a2,
+                           nn_param(p, m->fc_w), N, F2, D);
 
-    // the convs, frame by frame, the frames split over the threads
+    // the convs and their ReLUs, frame by frame, the frames split over the threads
     const int eparts = parts_for(N);
     nn_run_parts(eparts, encoder_part, &j);
     for (int i = 1; i < eparts; i++)
-        axpy(p->grads, 1.0f, g->pgrad + (size_t)(i - 1) * g->pgrad_part, g->pgrad_part);
+        nn_add(p->grads, g->pgrad + (size_t)(i - 1) * g->pgrad_part, g->pgrad_part);
 }
 
 // ----------------------------------------------------------------------------

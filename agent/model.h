@@ -19,9 +19,10 @@
 //           that are not one-hot fall back to the generic conv.
 //   conv2   one small sgemm per frame straight into NCHW (nn_conv2d_*).
 //   LSTM    the BPTT loop does only the pointwise backward and the carried
-//           dh_prev = dgates W_hh per step; every step's dgates stays in
-//           Grads.dgates (T*B, 4H), so dW_ih, dW_hh, the biases and dz are
-//           one GEMM each over all T*B rows after the loop.
+//           dh_prev = dgates W_hh per step (nn_lstm_backward_step); every
+//           step's dgates stays in Grads.dgates (T*B, 4H), so dW_ih, dW_hh,
+//           the biases and dz are one GEMM each over all T*B rows after the
+//           loop (nn_lstm_backward_weights).
 //   fc, heads  one GEMM each over all rows.
 //   threads  with --threads > 1 the rows of an acting step, the rows of a
 //           BPTT step and the frames of the conv backward are split over
@@ -75,8 +76,9 @@ typedef struct {
     float *dlogits;// (N, A)
     float *dvalue; // (N)
     float *dgates; // (N, 4H) every step's gradient into the gate pre-activations
-    float *dhc, *dcc, *dhp, *dcp; // per-step (B, H) BPTT scratch; after the
-                                  // backward dhc, dcc hold what leaves the unroll start
+    float *dhc, *dcc; // (B, H) the state gradient carried through the BPTT loop;
+                      // after the backward, what leaves the unroll start
+    float *bptt_work; // nn_lstm_step_workspace(Bmax, H): per-step scratch
     float *pgrad;      // (NN_MAX_THREADS-1, pgrad_part) conv gradients of the extra threads
     size_t pgrad_part; // floats of the conv tensors at the head of the slab
 } Grads;

@@ -3,20 +3,12 @@
 // Every layer is a forward/backward pair over flat row-major arrays; backward
 // ADDS into gradients and skips NULL ones. All matrix work is cblas_sgemm:
 //   linear  out = inp w^T (+ b)                  one sgemm (nn_sgemm_rows)
-//   conv2d  frame by frame: colT = im2col^T of the frame (Ci*K*K, Ho*Wo),
-//           out_n (Co, Ho*Wo) = w colT in one small sgemm, straight into
-//           NCHW. The backward recomputes colT (so the workspace can be
-//           shared between layers): dw += dout_n colT^T, dcolT = w^T dout_n,
-//           folded back (col2im) into dinp. "Same" convs (stride 1,
-//           2P = K-1) build colT as masked shifts of zero-margined planes.
-//   conv2d on one-hot input  a gather of weight columns (forward) and a
-//           scatter-add (weight gradient); no GEMM.
 //   LSTM    a = x W_ih^T + h_prev W_hh^T + b_ih + b_hh   two sgemms into (N,4H);
 //           the pointwise parts with a vectorisable exp (nn_expf).
-// Also: the worker-thread pool (nn_parallel) the model splits its per-row
-// and per-frame loops over. Nothing here allocates except nn_params_alloc
-// (and the pool's threads, once); the naive nn_ref_* loops at the bottom
-// are what the tests hold the fast kernels to.
+// Also: ReLU, categorical distributions, MSE, the parameter slab and its
+// initialisation. The convolutions are in nn_conv.c, the worker threads in
+// pool.c, the naive references the tests hold these kernels to in nn_ref.c.
+// Nothing here allocates except nn_params_alloc.
 #include "agent/nn.h"
 
 #include <assert.h>
@@ -25,8 +17,6 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,118 +28,6 @@
 // the shape GCC's -O2 vectoriser (cost model "very cheap": no alias
 // checks, no epilogues) turns into straight vector code.
 #define NN_LANES 16
-
-// ----------------------------------------------------------------------------
-// Worker threads
-//
-// One pool for the process, started lazily: nn_parallel(n, fn, ctx) runs
-// fn(ctx, 0, n) on the caller and fn(ctx, i, n) for i = 1..n-1 on workers.
-// A job is published by bumping `gen`; workers spin a little (~20 us) on it
-// before sleeping on the condition variable, so back-to-back jobs (one per
-// acting step) hand over without a futex round trip, and idle workers do
-// not keep spinning while OpenBLAS's own threads run the big products.
-// Every started worker acknowledges every job (`pending`), so the caller
-// never rewrites the job while a worker may still read it.
-
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int nworkers;
-    atomic_uint gen;
-    atomic_int pending;
-    void (*fn)(void *ctx, int part, int nparts);
-    void *ctx;
-    int nparts;
-} Pool;
-
-static Pool g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL, NULL, 0};
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-// The generation each worker was started at (it waits for the next one).
-static unsigned g_pool_start[NN_MAX_THREADS];
-
-static void *pool_worker(void *arg) {
-    const int id = (int)(intptr_t)arg;
-    unsigned seen = g_pool_start[id];
-    for (;;) {
-        unsigned g;
-        int spins = 0;
-        while ((g = atomic_load(&g_pool.gen)) == seen) {
-            if (++spins < 512) {
-                cpu_relax();
-                continue;
-            }
-            pthread_mutex_lock(&g_pool.mu);
-            while ((g = atomic_load(&g_pool.gen)) == seen)
-                pthread_cond_wait(&g_pool.cv, &g_pool.mu);
-            pthread_mutex_unlock(&g_pool.mu);
-            break;
-        }
-        seen = g;
-        if (id < g_pool.nparts) g_pool.fn(g_pool.ctx, id, g_pool.nparts);
-        atomic_fetch_sub(&g_pool.pending, 1);
-    }
-    return NULL;
-}
-
-int nn_threads(void) {
-    int n = openblas_get_num_threads();
-    return n < 1 ? 1 : (n > NN_MAX_THREADS ? NN_MAX_THREADS : n);
-}
-
-int nn_pool_start(int nthreads) {
-    if (nthreads > NN_MAX_THREADS) nthreads = NN_MAX_THREADS;
-    while (g_pool.nworkers < nthreads - 1) {
-        pthread_t th;
-        pthread_attr_t at;
-        g_pool_start[g_pool.nworkers + 1] = atomic_load(&g_pool.gen);
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&th, &at, pool_worker, (void *)(intptr_t)(g_pool.nworkers + 1));
-        pthread_attr_destroy(&at);
-        if (rc != 0) break;
-        g_pool.nworkers++;
-    }
-    return g_pool.nworkers + 1;
-}
-
-void nn_parallel(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx) {
-    if (nparts > NN_MAX_THREADS) nparts = NN_MAX_THREADS;
-    if (nparts > g_pool.nworkers + 1) { // normally started already (nn_pool_start)
-        int have = nn_pool_start(nparts);
-        if (nparts > have) nparts = have;
-    }
-    if (nparts <= 1) {
-        fn(ctx, 0, 1);
-        return;
-    }
-    g_pool.fn = fn, g_pool.ctx = ctx, g_pool.nparts = nparts;
-    atomic_store(&g_pool.pending, g_pool.nworkers);
-    pthread_mutex_lock(&g_pool.mu);
-    atomic_fetch_add(&g_pool.gen, 1);
-    pthread_cond_broadcast(&g_pool.cv);
-    pthread_mutex_unlock(&g_pool.mu);
-    fn(ctx, 0, nparts);
-    for (int spins = 0; atomic_load(&g_pool.pending) > 0; spins++)
-        if (spins < 4096) cpu_relax();
-        else sched_yield();
-}
-
-void nn_run_parts(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx) {
-    if (nparts <= 1) {
-        fn(ctx, 0, 1);
-        return;
-    }
-    int blas = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    nn_parallel(nparts, fn, ctx);
-    openblas_set_num_threads(blas);
-}
 
 // ----------------------------------------------------------------------------
 // Products with few rows
@@ -206,12 +84,13 @@ void nn_linear_forward(float *out, const float *inp, const float *w, const float
     nn_sgemm_rows(1, N, O, I, 1.0f, inp, I, w, I, beta, out, O);
 }
 
-// dinp (N,I) += dout (N,O) @ w (O,I); dw (O,I) += dout^T @ inp; db (O) += colsum(dout)
-void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                        const float *inp, const float *w, int N, int I, int O) {
+// dinp (N,I) = dout (N,O) @ w (O,I) + beta dinp; dw (O,I) += dout^T @ inp;
+// db (O) += colsum(dout)
+static void linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O, float beta) {
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, w, I,
-                    1.0f, dinp, I);
+                    beta, dinp, I);
     if (dw)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O, inp, I,
                     1.0f, dw, I);
@@ -222,357 +101,14 @@ void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
         }
 }
 
-// ----------------------------------------------------------------------------
-// Conv2d, one frame at a time: im2col^T then one small sgemm per frame
-//
-// For the network's shapes (7x7 images, 16-32 channels) a frame's GEMM is
-// (Co x Ci*K*K) @ (Ci*K*K x Ho*Wo), e.g. 32x144 @ 144x49: OpenBLAS runs that
-// through its small-matrix kernels without packing, about twice as fast as
-// one batched (N*Ho*Wo x Ci*K*K) GEMM, and the result lands in NCHW directly
-// (no transpose of the output, none of dout in the backward).
-
-static inline int conv_out(int X, int K, int S, int P) { return (X + 2 * P - K) / S + 1; }
-
-// "Same" convolutions (stride 1, 2P = K-1, so Ho = H and Wo = W) build colT
-// faster: tap (ky,kx) reads the flattened plane shifted by
-// s = (ky-P) W + (kx-P), except where a row wraps around or the shift leaves
-// the plane, which a 0/1 mask per tap zeroes. Each plane is copied between
-// zero margins of P W + P floats, so every colT row is one straight loop
-// d[p] = mask[p] * plane[p + s] over p < H W, and the backward is the
-// same loop adding the other way.
-static int conv_same(int H, int W, int K, int S, int P) {
-    (void)H, (void)W;
-    return S == 1 && 2 * P == K - 1;
+void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, int N, int I, int O) {
+    linear_backward(dinp, dw, db, dout, inp, w, N, I, O, 1.0f);
 }
 
-size_t nn_conv2d_workspace(int N, int Ci, int H, int W, int Co, int K, int S, int P) {
-    (void)N, (void)Co;
-    size_t hw = (size_t)conv_out(H, K, S, P) * conv_out(W, K, S, P);
-    size_t n = 2 * (size_t)Ci * K * K * hw; // colT and dcolT of one frame
-    if (conv_same(H, W, K, S, P))             // padded planes and tap masks
-        n += (size_t)Ci * ((size_t)H * W + 2 * ((size_t)P * W + P)) + (size_t)K * K * hw;
-    return n;
-}
-
-// Blocks of NN_LANES through restrict pointers: what GCC's -O2 vectoriser
-// takes. The masks are 0/1 multipliers (a select is not vectorised); the
-// values they zero are finite activations or gradients.
-static void row_mul(float *restrict d, const float *restrict s, const float *restrict m,
-                       int n) {
-    int i = 0;
-    for (; i + NN_LANES <= n; i += NN_LANES)
-        for (int k = 0; k < NN_LANES; k++) d[i + k] = m[i + k] * s[i + k];
-    for (; i < n; i++) d[i] = m[i] * s[i];
-}
-
-static void row_add_mul(float *restrict d, const float *restrict s, const float *restrict m,
-                           int n) {
-    int i = 0;
-    for (; i + NN_LANES <= n; i += NN_LANES)
-        for (int k = 0; k < NN_LANES; k++) d[i + k] += m[i + k] * s[i + k];
-    for (; i < n; i++) d[i] += m[i] * s[i];
-}
-
-static inline void row_add(float *restrict d, const float *restrict s, int n) {
-    int i = 0;
-    for (; i + NN_LANES <= n; i += NN_LANES)
-        for (int k = 0; k < NN_LANES; k++) d[i + k] += s[i + k];
-    for (; i < n; i++) d[i] += s[i];
-}
-
-// acc (n) += sum of the ncols vectors cols[j] (n): one call per output pixel
-// of the one-hot conv, whatever the number of taps.
-static void sum_cols(float *restrict acc, const float *const *cols, int ncols, int n) {
-    int i = 0;
-    for (; i + NN_LANES <= n; i += NN_LANES)
-        for (int j = 0; j < ncols; j++) {
-            const float *restrict c = cols[j] + i;
-            for (int k = 0; k < NN_LANES; k++) acc[i + k] += c[k];
-        }
-    for (; i < n; i++)
-        for (int j = 0; j < ncols; j++) acc[i] += cols[j][i];
-}
-
-// mask (K*K, H*W): 1 where tap (ky,kx) of output pixel (y,x) lands inside the image.
-static void same_masks(float *mask, int H, int W, int K, int P) {
-    for (int ky = 0; ky < K; ky++)
-        for (int kx = 0; kx < K; kx++)
-            for (int y = 0; y < H; y++)
-                for (int x = 0; x < W; x++) {
-                    int iy = y + ky - P, ix = x + kx - P;
-                    mask[((size_t)(ky * K + kx) * H + y) * W + x] =
-                        (iy >= 0 && iy < H && ix >= 0 && ix < W) ? 1.0f : 0.0f;
-                }
-}
-
-// colT (Ci*K*K, H*W) of one frame img (Ci,H,W); pad holds Ci planes of
-// H*W + 2*margin floats whose margins are zero.
-static void im2colT_same(float *colT, const float *img, float *pad, const float *mask, int Ci,
-                         int H, int W, int K, int P) {
-    const int hw = H * W, margin = P * W + P, L = hw + 2 * margin;
-    for (int ci = 0; ci < Ci; ci++)
-        memcpy(pad + (size_t)ci * L + margin, img + (size_t)ci * hw, (size_t)hw * sizeof(float));
-    for (int ci = 0; ci < Ci; ci++)
-        for (int ky = 0; ky < K; ky++)
-            for (int kx = 0; kx < K; kx++) {
-                const int tap = ky * K + kx, shift = (ky - P) * W + (kx - P);
-                row_mul(colT + ((size_t)ci * K * K + tap) * hw,
-                           pad + (size_t)ci * L + margin + shift, mask + (size_t)tap * hw, hw);
-            }
-}
-
-// img (Ci,H,W) += fold(dcolT), through pad (margins and interior zeroed here).
-static void col2imT_same_add(float *img, const float *dcolT, float *pad, const float *mask,
-                             int Ci, int H, int W, int K, int P) {
-    const int hw = H * W, margin = P * W + P, L = hw + 2 * margin;
-    memset(pad, 0, (size_t)Ci * L * sizeof(float));
-    for (int ci = 0; ci < Ci; ci++)
-        for (int ky = 0; ky < K; ky++)
-            for (int kx = 0; kx < K; kx++) {
-                const int tap = ky * K + kx, shift = (ky - P) * W + (kx - P);
-                row_add_mul(pad + (size_t)ci * L + margin + shift,
-                            dcolT + ((size_t)ci * K * K + tap) * hw, mask + (size_t)tap * hw,
-                            hw);
-            }
-    for (int ci = 0; ci < Ci; ci++)
-        row_add(img + (size_t)ci * hw, pad + (size_t)ci * L + margin, hw);
-}
-
-// First and one-past-last output column ox whose tap kx lands inside [0, W).
-static inline void conv_valid_range(int *lo, int *hi, int W, int Wo, int kx, int S, int P) {
-    int a = P - kx, l = a > 0 ? (a + S - 1) / S : 0;       // ox*S - P + kx >= 0
-    int b = W - 1 + P - kx, h = b >= 0 ? b / S + 1 : 0;      // ox*S - P + kx <= W-1
-    *lo = l < Wo ? l : Wo;
-    *hi = h < Wo ? h : Wo;
-    if (*hi < *lo) *hi = *lo;
-}
-
-// One frame img (Ci,H,W) -> colT (Ci*K*K, Ho*Wo): row (ci,ky,kx) holds the
-// input each output pixel sees through that tap (0 outside the image). Row
-// order matches the flattening of w (Co,Ci,K,K).
-static void im2colT(float *colT, const float *img, int Ci, int H, int W, int K, int S, int P,
-                    int Ho, int Wo) {
-    const size_t hw = (size_t)Ho * Wo;
-    for (int ci = 0; ci < Ci; ci++) {
-        const float *plane = img + (size_t)ci * H * W;
-        for (int ky = 0; ky < K; ky++)
-            for (int kx = 0; kx < K; kx++) {
-                float *row = colT + (((size_t)ci * K + ky) * K + kx) * hw;
-                int lo, hi;
-                conv_valid_range(&lo, &hi, W, Wo, kx, S, P);
-                for (int oy = 0; oy < Ho; oy++) {
-                    float *d = row + (size_t)oy * Wo;
-                    int iy = oy * S - P + ky;
-                    if (iy < 0 || iy >= H) {
-                        memset(d, 0, (size_t)Wo * sizeof(float));
-                        continue;
-                    }
-                    const float *s = plane + (size_t)iy * W - P + kx;
-                    for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-                    if (S == 1) memcpy(d + lo, s + lo, (size_t)(hi - lo) * sizeof(float));
-                    else for (int ox = lo; ox < hi; ox++) d[ox] = s[(size_t)ox * S];
-                    for (int ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
-                }
-            }
-    }
-}
-
-// The adjoint of im2colT: img (Ci,H,W) += fold(dcolT).
-static void col2imT_add(float *img, const float *dcolT, int Ci, int H, int W, int K, int S,
-                        int P, int Ho, int Wo) {
-    const size_t hw = (size_t)Ho * Wo;
-    for (int ci = 0; ci < Ci; ci++) {
-        float *plane = img + (size_t)ci * H * W;
-        for (int ky = 0; ky < K; ky++)
-            for (int kx = 0; kx < K; kx++) {
-                const float *row = dcolT + (((size_t)ci * K + ky) * K + kx) * hw;
-                int lo, hi;
-                conv_valid_range(&lo, &hi, W, Wo, kx, S, P);
-                for (int oy = 0; oy < Ho; oy++) {
-                    int iy = oy * S - P + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    const float *s = row + (size_t)oy * Wo;
-                    float *d = plane + (size_t)iy * W - P + kx;
-                    for (int ox = lo; ox < hi; ox++) d[(size_t)ox * S] += s[ox];
-                }
-            }
-    }
-}
-
-// inp (N,Ci,H,W) * w (Co,Ci,K,K) + b (Co) -> out (N,Co,Ho,Wo)
-void nn_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                       float *work, int N, int Ci, int H, int W, int Co, int K, int S, int P) {
-    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
-    assert(Ho > 0 && Wo > 0);
-    const int hw = Ho * Wo, ckk = Ci * K * K, same = conv_same(H, W, K, S, P);
-    float *colT = work, *pad = work + 2 * (size_t)ckk * hw;
-    float *mask = pad + (size_t)Ci * (hw + 2 * (P * W + P));
-    if (same) {
-        memset(pad, 0, (size_t)Ci * (hw + 2 * (P * W + P)) * sizeof(float));
-        same_masks(mask, H, W, K, P);
-    }
-    for (int n = 0; n < N; n++) {
-        const float *img = inp + (size_t)n * Ci * H * W;
-        float *o = out + (size_t)n * Co * hw;
-        if (same) im2colT_same(colT, img, pad, mask, Ci, H, W, K, P);
-        else im2colT(colT, img, Ci, H, W, K, S, P, Ho, Wo);
-        if (b)
-            for (int co = 0; co < Co; co++)
-                for (int p = 0; p < hw; p++) o[(size_t)co * hw + p] = b[co];
-        // o (Co, HW) = w (Co, CKK) @ colT (CKK, HW) (+ b)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, hw, ckk, 1.0f, w, ckk, colT,
-                    hw, b ? 1.0f : 0.0f, o, hw);
-    }
-}
-
-void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
-                        const float *inp, const float *w, float *work,
-                        int N, int Ci, int H, int W, int Co, int K, int S, int P) {
-    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
-    assert(Ho > 0 && Wo > 0);
-    const int hw = Ho * Wo, ckk = Ci * K * K, same = conv_same(H, W, K, S, P);
-    float *colT = work, *dcolT = work + (size_t)ckk * hw, *pad = work + 2 * (size_t)ckk * hw;
-    float *mask = pad + (size_t)Ci * (hw + 2 * (P * W + P));
-    if (same) same_masks(mask, H, W, K, P);
-    for (int n = 0; n < N; n++) {
-        const float *d = dout + (size_t)n * Co * hw;
-        if (db)
-            for (int co = 0; co < Co; co++) {
-                float s = 0.0f;
-                for (int p = 0; p < hw; p++) s += d[(size_t)co * hw + p];
-                db[co] += s;
-            }
-        if (dw) {
-            const float *img = inp + (size_t)n * Ci * H * W;
-            if (same) {
-                memset(pad, 0, (size_t)Ci * (hw + 2 * (P * W + P)) * sizeof(float));
-                im2colT_same(colT, img, pad, mask, Ci, H, W, K, P);
-            } else {
-                im2colT(colT, img, Ci, H, W, K, S, P, Ho, Wo);
-            }
-            // dw (Co, CKK) += dout_n (Co, HW) @ colT^T (HW, CKK)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, ckk, hw, 1.0f, d, hw, colT,
-                        hw, 1.0f, dw, ckk);
-        }
-        if (dinp) {
-            // dcolT (CKK, HW) = w^T (CKK, Co) @ dout_n (Co, HW)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, Co, 1.0f, w, ckk, d, hw,
-                        0.0f, dcolT, hw);
-            float *dimg = dinp + (size_t)n * Ci * H * W;
-            if (same) col2imT_same_add(dimg, dcolT, pad, mask, Ci, H, W, K, P);
-            else col2imT_add(dimg, dcolT, Ci, H, W, K, S, P, Ho, Wo);
-        }
-    }
-}
-
-// ----------------------------------------------------------------------------
-// Conv2d on one-hot input: a gather of weight columns
-//
-// wt, the weights regrouped (Ci, K, K, Co) so that one tap of one input kind
-// is a contiguous Co-vector: out pixel (Co) = b + sum over taps of wt[kind, tap].
-// Per frame the sums build up in tmp (Ho*Wo, Co), then go out transposed.
-
-#define NN_ONEHOT_MAX_TAPS 32
-
-size_t nn_conv2d_onehot_workspace(int Ci, int H, int W, int Co, int K, int S, int P) {
-    size_t hw = (size_t)conv_out(H, K, S, P) * conv_out(W, K, S, P);
-    return (size_t)Ci * K * K * Co + hw * Co;
-}
-
-int nn_onehot_index(uint8_t *kind, const float *inp, int N, int C, int HW) {
-    assert(C < NN_ONEHOT_NONE);
-    int ok = 1;
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C * HW;
-        uint8_t *k = kind + (size_t)n * HW;
-        memset(k, NN_ONEHOT_NONE, (size_t)HW);
-        for (int c = 0; c < C; c++)
-            for (int p = 0; p < HW; p++) {
-                float v = x[(size_t)c * HW + p];
-                if (v == 0.0f) continue;
-                ok &= v == 1.0f && k[p] == NN_ONEHOT_NONE;
-                k[p] = (uint8_t)c;
-            }
-    }
-    return ok ? 0 : -1;
-}
-
-void nn_conv2d_onehot_forward(float *out, const uint8_t *kind, const float *w, const float *b,
-                              float *work, int N, int Ci, int H, int W, int Co, int K, int S,
-                              int P) {
-    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
-    assert(Ho > 0 && Wo > 0);
-    const int KK = K * K, hw = Ho * Wo;
-    float *wt = work, *tmp = work + (size_t)Ci * KK * Co;
-    for (int co = 0; co < Co; co++)
-        for (int j = 0; j < Ci * KK; j++) wt[(size_t)j * Co + co] = w[(size_t)co * Ci * KK + j];
-    for (int n = 0; n < N; n++) {
-        const uint8_t *kn = kind + (size_t)n * H * W;
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) {
-                float *acc = tmp + ((size_t)oy * Wo + ox) * Co;
-                for (int co = 0; co < Co; co++) acc[co] = b ? b[co] : 0.0f;
-                const float *cols[NN_ONEHOT_MAX_TAPS];
-                int ncols = 0;
-                for (int ky = 0; ky < K; ky++) {
-                    int iy = oy * S - P + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    for (int kx = 0; kx < K; kx++) {
-                        int ix = ox * S - P + kx, k;
-                        if (ix < 0 || ix >= W || (k = kn[(size_t)iy * W + ix]) >= Ci) continue;
-                        cols[ncols++] = wt + ((size_t)k * KK + ky * K + kx) * Co;
-                        if (ncols == NN_ONEHOT_MAX_TAPS) {
-                            sum_cols(acc, cols, ncols, Co);
-                            ncols = 0;
-                        }
-                    }
-                }
-                sum_cols(acc, cols, ncols, Co);
-            }
-        float *o = out + (size_t)n * Co * hw;
-        for (int p = 0; p < hw; p++)
-            for (int co = 0; co < Co; co++) o[(size_t)co * hw + p] = tmp[(size_t)p * Co + co];
-    }
-}
-
-void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const uint8_t *kind,
-                               float *work, int N, int Ci, int H, int W, int Co, int K, int S,
-                               int P) {
-    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
-    assert(Ho > 0 && Wo > 0);
-    const int KK = K * K, hw = Ho * Wo;
-    float *dwt = work, *dT = work + (size_t)Ci * KK * Co;
-    if (dw) memset(dwt, 0, (size_t)Ci * KK * Co * sizeof(float));
-    for (int n = 0; n < N; n++) {
-        const float *d = dout + (size_t)n * Co * hw;
-        if (db)
-            for (int co = 0; co < Co; co++) {
-                float s = 0.0f;
-                for (int p = 0; p < hw; p++) s += d[(size_t)co * hw + p];
-                db[co] += s;
-            }
-        if (!dw) continue;
-        for (int co = 0; co < Co; co++)
-            for (int p = 0; p < hw; p++) dT[(size_t)p * Co + co] = d[(size_t)co * hw + p];
-        const uint8_t *kn = kind + (size_t)n * H * W;
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) {
-                const float *g = dT + ((size_t)oy * Wo + ox) * Co;
-                for (int ky = 0; ky < K; ky++) {
-                    int iy = oy * S - P + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    for (int kx = 0; kx < K; kx++) {
-                        int ix = ox * S - P + kx, k;
-                        if (ix < 0 || ix >= W || (k = kn[(size_t)iy * W + ix]) >= Ci) continue;
-                        row_add(dwt + ((size_t)k * KK + ky * K + kx) * Co, g, Co);
-                    }
-                }
-            }
-    }
-    if (dw)
-        for (int co = 0; co < Co; co++)
-            for (int j = 0; j < Ci * KK; j++)
-                dw[(size_t)co * Ci * KK + j] += dwt[(size_t)j * Co + co];
+void nn_linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O) {
+    linear_backward(dinp, dw, db, dout, inp, w, N, I, O, 0.0f);
 }
 
 // ----------------------------------------------------------------------------
@@ -593,6 +129,47 @@ void nn_relu_forward(float *out, const float *inp, size_t n) {
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (out[i] > 0.0f) dinp[i] += dout[i];
+}
+
+// d (n) := d * (out > 0) as a select, not a multiply by a 0/1 mask (d may
+// hold any value).
+static void relu_select_inplace(float *restrict d, const float *restrict out, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) {
+            float v = d[i + k];
+            d[i + k] = out[i + k] > 0.0f ? v : 0.0f;
+        }
+    for (; i < n; i++) {
+        float v = d[i];
+        d[i] = out[i] > 0.0f ? v : 0.0f;
+    }
+}
+
+void nn_relu_backward_set(float *dinp, const float *dout, const float *out, size_t n) {
+    if (dinp != dout) memcpy(dinp, dout, n * sizeof(float));
+    relu_select_inplace(dinp, out, n);
+}
+
+// ----------------------------------------------------------------------------
+// Vectors (blocks of NN_LANES, as above)
+
+// y (n) += a * x
+static void axpy(float *restrict y, float a, const float *restrict x, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) y[i + k] += a * x[i + k];
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+void nn_add(float *y, const float *x, size_t n) { axpy(y, 1.0f, x, n); }
+
+// y (n) = a * x
+static void scale_into(float *restrict y, float a, const float *restrict x, size_t n) {
+    size_t i = 0;
+    for (; i + NN_LANES <= n; i += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) y[i + k] = a * x[i + k];
+    for (; i < n; i++) y[i] = a * x[i];
 }
 
 // ----------------------------------------------------------------------------
@@ -744,6 +321,49 @@ void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, cons
 }
 #undef LSTM_UNIT_BACKWARD
 
+size_t nn_lstm_step_workspace(int N, int H) { return 2 * (size_t)N * H; }
+
+// dhp = dgates W_hh and dcp = dL/dc_prev of the step go through `work`
+// before the mask scales them into dh_prev and dc_prev (so dc_prev may be dc).
+void nn_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+                           const float *dc, const float *mask, const float *gates,
+                           const float *c, const float *c_prev, const float *w_hh,
+                           float *work, int N, int H) {
+    const int G = 4 * H;
+    float *dhp = work, *dcp = work + (size_t)N * H;
+    if (dc_prev) memset(dcp, 0, (size_t)N * H * sizeof(float));
+    nn_lstm_backward_gates(dgates, dc_prev ? dcp : NULL, dh, dc, gates, c, c_prev, N, H);
+    // dhp (N,H) = dgates (N,4H) @ w_hh (4H,H)
+    if (dh_prev) nn_sgemm_rows(0, N, H, G, 1.0f, dgates, G, w_hh, H, 0.0f, dhp, H);
+    for (int n = 0; n < N; n++) {
+        const float mk = mask ? mask[n] : 1.0f;
+        const size_t r = (size_t)n * H;
+        if (dh_prev) axpy(dh_prev + r, mk, dhp + r, (size_t)H);
+        if (dc_prev) scale_into(dc_prev + r, mk, dcp + r, (size_t)H);
+    }
+}
+
+void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_ih,
+                              float *db_hh, const float *dgates, const float *x,
+                              const float *h_prev, const float *w_ih, int N, int I, int H,
+                              int Ix) {
+    const int G = 4 * H;
+    assert(Ix >= 0 && Ix <= I);
+    // dw_ih (4H,I) += dgates^T (4H,N) @ x (N,I); dw_hh likewise with h_prev
+    if (dw_ih)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, N, 1.0f, dgates, G, x, I,
+                    1.0f, dw_ih, I);
+    if (dw_hh)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
+                    H, 1.0f, dw_hh, H);
+    for (int n = 0; n < N && db_ih; n++) axpy(db_ih, 1.0f, dgates + (size_t)n * G, (size_t)G);
+    for (int n = 0; n < N && db_hh; n++) axpy(db_hh, 1.0f, dgates + (size_t)n * G, (size_t)G);
+    // dx (N,Ix) += dgates (N,4H) @ w_ih[:, :Ix] (4H,Ix)
+    if (dx && Ix > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Ix, G, 1.0f, dgates, G, w_ih,
+                    I, 1.0f, dx, Ix);
+}
+
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       float *dw_hh, float *db_ih, float *db_hh, const float *dh,
                       const float *dc, const float *gates, const float *c,
@@ -752,24 +372,8 @@ void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       int N, int I, int H) {
     int G = 4 * H;
     nn_lstm_backward_gates(dgates, dc_prev, dh, dc, gates, c, c_prev, N, H);
-    for (int n = 0; n < N; n++) {
-        const float *da = dgates + (size_t)n * G;
-        for (int k = 0; k < G; k++) {
-            if (db_ih) db_ih[k] += da[k];
-            if (db_hh) db_hh[k] += da[k];
-        }
-    }
-    // dw_ih (4H,I) += da^T (4H,N) @ x (N,I); dw_hh likewise with h_prev
-    if (dw_ih)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, N, 1.0f, dgates, G, x, I,
-                    1.0f, dw_ih, I);
-    if (dw_hh)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
-                    H, 1.0f, dw_hh, H);
-    // dx (N,I) += da (N,4H) @ w_ih (4H,I); dh_prev likewise with w_hh
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, G, 1.0f, dgates, G, w_ih,
-                    I, 1.0f, dx, I);
+    nn_lstm_backward_weights(dx, dw_ih, dw_hh, db_ih, db_hh, dgates, x, h_prev, w_ih, N, I, H, I);
+    // dh_prev (N,H) += dgates (N,4H) @ w_hh (4H,H)
     if (dh_prev)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, G, 1.0f, dgates, G, w_hh,
                     H, 1.0f, dh_prev, H);
@@ -990,152 +594,4 @@ void nn_init_orthogonal(float *w, int rows, int cols, float gain, uint64_t *rng,
         for (int c = 0; c < cols; c++)
             w[(size_t)r * cols + c] = gain * (rows >= cols ? work[(size_t)c * big + r]
                                                            : work[(size_t)r * big + c]);
-}
-
-// ----------------------------------------------------------------------------
-// Naive references
-
-void nn_ref_sgemm(int transA, int transB, int M, int N, int K, float alpha,
-                  const float *A, int lda, const float *B, int ldb, float beta,
-                  float *C, int ldc) {
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            double s = 0.0;
-            for (int k = 0; k < K; k++) {
-                float a = transA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-                float b = transB ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
-                s += (double)a * b;
-            }
-            float *c = &C[(size_t)i * ldc + j];
-            *c = alpha * (float)s + (beta == 0.0f ? 0.0f : beta * *c);
-        }
-}
-
-void nn_ref_linear_forward(float *out, const float *inp, const float *w, const float *b,
-                           int N, int I, int O) {
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < O; o++) {
-            double s = b ? b[o] : 0.0f;
-            for (int i = 0; i < I; i++) s += (double)inp[(size_t)n * I + i] * w[(size_t)o * I + i];
-            out[(size_t)n * O + o] = (float)s;
-        }
-}
-
-void nn_ref_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, int N, int I, int O) {
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < O; o++) {
-            float d = dout[(size_t)n * O + o];
-            if (db) db[o] += d;
-            for (int i = 0; i < I; i++) {
-                if (dinp) dinp[(size_t)n * I + i] += d * w[(size_t)o * I + i];
-                if (dw) dw[(size_t)o * I + i] += d * inp[(size_t)n * I + i];
-            }
-        }
-}
-
-void nn_ref_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                           int N, int Ci, int H, int W, int Co, int K, int S, int P) {
-    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
-    for (int n = 0; n < N; n++)
-        for (int co = 0; co < Co; co++)
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    double s = b ? b[co] : 0.0f;
-                    for (int ci = 0; ci < Ci; ci++)
-                        for (int ky = 0; ky < K; ky++)
-                            for (int kx = 0; kx < K; kx++) {
-                                int iy = oy * S - P + ky, ix = ox * S - P + kx;
-                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                                s += (double)inp[(((size_t)n * Ci + ci) * H + iy) * W + ix] *
-                                     w[(((size_t)co * Ci + ci) * K + ky) * K + kx];
-                            }
-                    out[(((size_t)n * Co + co) * Ho + oy) * Wo + ox] = (float)s;
-                }
-}
-
-void nn_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w,
-                            int N, int Ci, int H, int W, int Co, int K, int S, int P) {
-    int Ho = conv_out(H, K, S, P), Wo = conv_out(W, K, S, P);
-    for (int n = 0; n < N; n++)
-        for (int co = 0; co < Co; co++)
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    float d = dout[(((size_t)n * Co + co) * Ho + oy) * Wo + ox];
-                    if (db) db[co] += d;
-                    for (int ci = 0; ci < Ci; ci++)
-                        for (int ky = 0; ky < K; ky++)
-                            for (int kx = 0; kx < K; kx++) {
-                                int iy = oy * S - P + ky, ix = ox * S - P + kx;
-                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-                                size_t ii = (((size_t)n * Ci + ci) * H + iy) * W + ix;
-                                size_t wi = (((size_t)co * Ci + ci) * K + ky) * K + kx;
-                                if (dinp) dinp[ii] += d * w[wi];
-                                if (dw) dw[wi] += d * inp[ii];
-                            }
-                }
-}
-
-void nn_ref_lstm_forward(float *h, float *c, float *gates, const float *x,
-                         const float *h_prev, const float *c_prev,
-                         const float *w_ih, const float *w_hh, const float *b_ih,
-                         const float *b_hh, int N, int I, int H) {
-    int G = 4 * H;
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < G; k++) {
-            double s = (double)b_ih[k] + b_hh[k];
-            for (int i = 0; i < I; i++) s += (double)x[(size_t)n * I + i] * w_ih[(size_t)k * I + i];
-            for (int j = 0; j < H; j++)
-                s += (double)h_prev[(size_t)n * H + j] * w_hh[(size_t)k * H + j];
-            gates[(size_t)n * G + k] = (float)s;
-        }
-    for (int n = 0; n < N; n++)
-        for (int j = 0; j < H; j++) {
-            float *g = gates + (size_t)n * G;
-            g[j] = 1.0f / (1.0f + expf(-g[j]));
-            g[H + j] = 1.0f / (1.0f + expf(-g[H + j]));
-            g[2 * H + j] = tanhf(g[2 * H + j]);
-            g[3 * H + j] = 1.0f / (1.0f + expf(-g[3 * H + j]));
-            size_t r = (size_t)n * H + j;
-            c[r] = g[H + j] * c_prev[r] + g[j] * g[2 * H + j];
-            h[r] = g[3 * H + j] * tanhf(c[r]);
-        }
-}
-
-void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
-                          float *dw_hh, float *db_ih, float *db_hh, const float *dh,
-                          const float *dc, const float *gates, const float *c,
-                          const float *c_prev, const float *x, const float *h_prev,
-                          const float *w_ih, const float *w_hh, float *dgates,
-                          int N, int I, int H) {
-    int G = 4 * H;
-    for (int n = 0; n < N; n++)
-        for (int j = 0; j < H; j++) {
-            const float *g = gates + (size_t)n * G;
-            float *da = dgates + (size_t)n * G;
-            size_t r = (size_t)n * H + j;
-            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-            float tc = tanhf(c[r]), dhr = dh ? dh[r] : 0.0f;
-            float dct = (dc ? dc[r] : 0.0f) + dhr * o * (1.0f - tc * tc);
-            da[j] = dct * gg * i * (1.0f - i);
-            da[H + j] = dct * c_prev[r] * f * (1.0f - f);
-            da[2 * H + j] = dct * i * (1.0f - gg * gg);
-            da[3 * H + j] = dhr * tc * o * (1.0f - o);
-            if (dc_prev) dc_prev[r] += dct * f;
-        }
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < G; k++) {
-            float d = dgates[(size_t)n * G + k];
-            if (db_ih) db_ih[k] += d;
-            if (db_hh) db_hh[k] += d;
-            for (int i = 0; i < I; i++) {
-                if (dw_ih) dw_ih[(size_t)k * I + i] += d * x[(size_t)n * I + i];
-                if (dx) dx[(size_t)n * I + i] += d * w_ih[(size_t)k * I + i];
-            }
-            for (int j = 0; j < H; j++) {
-                if (dw_hh) dw_hh[(size_t)k * H + j] += d * h_prev[(size_t)n * H + j];
-                if (dh_prev) dh_prev[(size_t)n * H + j] += d * w_hh[(size_t)k * H + j];
-            }
-        }
 }

@@ -10,37 +10,14 @@
 // (Co,Ci,K,K), activations NCHW, LSTM weights (4H,I)/(4H,H) with gate order
 // i, f, g, o. All matrix work goes through cblas_sgemm. No function here
 // allocates: workspaces are passed in, sized by the *_workspace helpers.
-// Each fast kernel has a naive reference (nn_ref_*) kept for the tests.
+// Each fast kernel has a naive reference (nn_ref_*, agent/nn_ref.h) kept for
+// the tests. Definitions: nn.c, nn_conv.c (the convolutions); the worker
+// threads callers split rows over are in agent/pool.h.
 #ifndef CPCRL_NN_H
 #define CPCRL_NN_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-// ----------------------------------------------------------------------------
-// Worker threads for loops over rows and frames (the big products are left
-// to OpenBLAS's own threads). nn_parallel runs fn(ctx, part, nparts) for
-// part = 0..nparts-1, part 0 on the calling thread, the others on a pool
-// started on first use; it returns when all are done. nparts is capped at
-// NN_MAX_THREADS (and at what could be started). Call it from one thread
-// only (the trainer's). nn_threads() = OpenBLAS's thread count, capped: the
-// one "threads" setting of the program sizes both.
-// nn_pool_start(n) starts the workers for n threads now (at set-up, so
-// that no forward or backward creates threads; nn_parallel still starts
-// missing ones itself) and returns how many threads there are.
-#define NN_MAX_THREADS 8
-int nn_threads(void);
-int nn_pool_start(int nthreads);
-void nn_parallel(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx);
-// nn_parallel for parts whose products are small: OpenBLAS is held at one
-// thread while they run (so no product of a part forks again), then
-// restored. nparts <= 1 runs fn(ctx, 0, 1) on the caller, OpenBLAS untouched.
-void nn_run_parts(int nparts, void (*fn)(void *ctx, int part, int nparts), void *ctx);
-// [*lo, *hi): part `part` of n items split into nparts near-equal ranges.
-static inline void nn_part_range(int n, int part, int nparts, int *lo, int *hi) {
-    *lo = (int)((long long)n * part / nparts);
-    *hi = (int)((long long)n * (part + 1) / nparts);
-}
 
 // ----------------------------------------------------------------------------
 // C (M,N) = alpha A (M,K) op(B) + beta C, row-major; op(B) = B^T with B (N,K)
@@ -56,6 +33,11 @@ void nn_linear_forward(float *out, const float *inp, const float *w, const float
                        int N, int I, int O);
 void nn_linear_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, int N, int I, int O);
+// The same, but dinp (N,I) = dout @ w is written, not added (dw, db still
+// add): for an input gradient nothing else feeds, which then needs no
+// zeroing first.
+void nn_linear_backward_set(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int I, int O);
 
 // ----------------------------------------------------------------------------
 // Conv2d, square kernel K, stride S, zero padding P:
@@ -102,6 +84,8 @@ void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const ui
 void nn_relu_forward(float *out, const float *inp, size_t n);
 // dinp += dout * (out > 0)
 void nn_relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+// dinp = dout * (out > 0), written, not added; dinp may equal dout (in place).
+void nn_relu_backward_set(float *dinp, const float *dout, const float *out, size_t n);
 
 // ----------------------------------------------------------------------------
 // LSTM cell, PyTorch semantics and gate order (i, f, g, o):
@@ -117,8 +101,8 @@ void nn_lstm_forward(float *h, float *c, float *gates, const float *x,
 // Given dh, dc (N,H) (dc = gradient arriving into c from the next step, may be
 // NULL), adds into dx (N,I), dh_prev, dc_prev (N,H), dw_ih, dw_hh, db_ih, db_hh.
 // `dgates` is a (N,4H) workspace.
-// = nn_lstm_backward_gates, then db += colsum(dgates), dw_ih += dgates^T x,
-// dw_hh += dgates^T h_prev, dx += dgates w_ih, dh_prev += dgates w_hh.
+// = nn_lstm_backward_gates, then nn_lstm_backward_weights (Ix = I) and
+// dh_prev += dgates w_hh.
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                       float *dw_hh, float *db_ih, float *db_hh, const float *dh,
                       const float *dc, const float *gates, const float *c,
@@ -135,6 +119,39 @@ void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
 void nn_lstm_backward_gates(float *dgates, float *dc_prev, const float *dh, const float *dc,
                             const float *gates, const float *c, const float *c_prev, int N,
                             int H);
+
+// A sequence's LSTM backward the way truncated BPTT batches it: per step
+// (t = T-1 .. 0) nn_lstm_backward_step, which needs only dgates W_hh inside
+// the loop; then, once over all steps' dgates, nn_lstm_backward_weights.
+//
+// One step over N rows (e.g. the B envs of step t), given dh (N,H), all the
+// gradient into this step's h, and dc (N,H), the one carried into its c
+// (either may be NULL = zero); mask (N) 0 where the row's incoming state was
+// reset (an episode start: no gradient reaches the step before), 1
+// elsewhere (NULL = all 1):
+//   dgates  (N,4H) = dL/d(gate pre-activations), written
+//   dc_prev (N,H)  = mask * dL/dc_prev, written: the carried state, not a
+//                    gradient of a shared tensor; may equal dc (in place)
+//   dh_prev (N,H) += mask * (dgates @ w_hh)
+// dh_prev or dc_prev NULL: not needed. `work`: nn_lstm_step_workspace floats.
+size_t nn_lstm_step_workspace(int N, int H);
+void nn_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const float *dh,
+                           const float *dc, const float *mask, const float *gates,
+                           const float *c, const float *c_prev, const float *w_hh,
+                           float *work, int N, int H);
+// The weight gradients of N rows' dgates (N,4H) at once, and their input
+// gradient: dw_ih (4H,I) += dgates^T x; dw_hh (4H,H) += dgates^T h_prev;
+// db_ih, db_hh (4H) += colsum(dgates); dx (N,Ix) += dgates @ w_ih[:, :Ix],
+// the gradient into the first Ix <= I input columns only (the others, e.g.
+// an action or reward fed to the LSTM, may need none). NULL: skipped.
+void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_ih,
+                              float *db_hh, const float *dgates, const float *x,
+                              const float *h_prev, const float *w_ih, int N, int I, int H,
+                              int Ix);
+
+// ----------------------------------------------------------------------------
+// y (n) += x: e.g. summing per-thread copies of gradients into the slab.
+void nn_add(float *y, const float *x, size_t n);
 
 // ----------------------------------------------------------------------------
 // Categorical distributions over A actions, row-wise over N rows.
@@ -207,30 +224,5 @@ void nn_init_uniform(float *w, size_t n, float bound, uint64_t *rng);
 // Gaussian samples); `work` holds rows*cols + max(rows, cols) floats.
 void nn_init_orthogonal(float *w, int rows, int cols, float gain, uint64_t *rng,
                         float *work);
-
-// ----------------------------------------------------------------------------
-// Naive references (plain loops, no BLAS) kept for the tests.
-void nn_ref_sgemm(int transA, int transB, int M, int N, int K, float alpha,
-                  const float *A, int lda, const float *B, int ldb, float beta,
-                  float *C, int ldc);
-void nn_ref_linear_forward(float *out, const float *inp, const float *w, const float *b,
-                           int N, int I, int O);
-void nn_ref_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, int N, int I, int O);
-void nn_ref_conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                           int N, int Ci, int H, int W, int Co, int K, int S, int P);
-void nn_ref_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w,
-                            int N, int Ci, int H, int W, int Co, int K, int S, int P);
-void nn_ref_lstm_forward(float *h, float *c, float *gates, const float *x,
-                         const float *h_prev, const float *c_prev,
-                         const float *w_ih, const float *w_hh, const float *b_ih,
-                         const float *b_hh, int N, int I, int H);
-void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
-                          float *dw_hh, float *db_ih, float *db_hh, const float *dh,
-                          const float *dc, const float *gates, const float *c,
-                          const float *c_prev, const float *x, const float *h_prev,
-                          const float *w_ih, const float *w_hh, float *dgates,
-                          int N, int I, int H);
 
 #endif

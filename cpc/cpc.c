@@ -29,6 +29,7 @@
 #include "cpc/cpc.h"
 
 #include "agent/nn.h" // before cblas.h, whose complex.h defines I
+#include "agent/pool.h"
 
 #include <assert.h>
 #include <cblas.h>

@@ -32,6 +32,8 @@
 #include "agent/blas.h"
 #include "agent/model.h"
 #include "agent/nn.h"
+#include "agent/nn_ref.h"
+#include "agent/pool.h"
 #include "env/rng.h"
 #include "tests/fixture.h"
 
@@ -456,6 +458,14 @@ static void test_linear_vs_ref(void **state) {
         nn_linear_backward(NULL, dw2, NULL, dout, inp, w, N, I, O);
         nn_ref_linear_backward(NULL, dw3, NULL, dout, inp, w, N, I, O);
         EXPECT_CLOSE("linear dw (others NULL)", dw2, dw3, (size_t)O * I, REF_ATOL, REF_RTOL);
+        // _set writes dinp over whatever it held (the reference adds into
+        // zeros); dw, db still add
+        float *sdinp = frand((size_t)N * I, 1, &rng), *zdinp = fa((size_t)N * I);
+        nn_linear_backward_set(sdinp, dw, db, dout, inp, w, N, I, O);
+        nn_ref_linear_backward(zdinp, rdw, rdb, dout, inp, w, N, I, O);
+        EXPECT_CLOSE("linear_set dinp", sdinp, zdinp, (size_t)N * I, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("linear_set dw (added)", dw, rdw, (size_t)O * I, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("linear_set db (added)", db, rdb, O, REF_ATOL, REF_RTOL);
     }
 }
 
@@ -740,6 +750,27 @@ static void test_relu(void **state) {
     nn_relu_backward(acc, need(f, "dout", n), out, n);
     for (size_t i = 0; i < n; i++) acc[i] -= 1.0f;
     EXPECT_CLOSE("relu dinp (added)", acc, need(f, "dinp", n), n, 1e-6, 0);
+    // _set writes: over garbage, and in place over dout
+    float *set = fa(n);
+    for (size_t i = 0; i < n; i++) set[i] = 7.0f;
+    nn_relu_backward_set(set, need(f, "dout", n), out, n);
+    EXPECT_CLOSE("relu dinp (set)", set, need(f, "dinp", n), n, 0, 0);
+    float *d = fcopy(need(f, "dout", n), n);
+    nn_relu_backward_set(d, d, out, n);
+    EXPECT_CLOSE("relu dinp (set, in place)", d, need(f, "dinp", n), n, 0, 0);
+}
+
+// nn_add over lengths with and without a partial vector block: exact sums.
+static void test_add(void **state) {
+    uint64_t rng = 31;
+    static const size_t ns[] = {1, 15, 16, 17, 100, 4099};
+    for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+        size_t n = ns[t];
+        float *y = frand(n, 1, &rng), *x = frand(n, 1, &rng), *want = fa(n);
+        for (size_t i = 0; i < n; i++) want[i] = y[i] + x[i];
+        nn_add(y, x, n);
+        EXPECT_CLOSE("add", y, want, n, 0, 0);
+    }
 }
 
 // ============================================================================
@@ -835,10 +866,69 @@ static void test_lstm_gates_vs_ref(void **state) {
     }
 }
 
+// The batched BPTT pair against its references: the step over widths with
+// and without a partial vector block, with a mask that cuts some rows,
+// dc_prev in place over dc or in a buffer of its own, dh_prev added into;
+// the weights with Ix < I and with NULL outputs.
+static void test_lstm_step_vs_ref(void **state) {
+    uint64_t rng = 48;
+    static const int Hs[] = {1, 5, 16, 37, 64};
+    for (int r = 0; r < 20; r++) {
+        int N = 1 + rng_int(&rng, 9), I = 1 + rng_int(&rng, 12), H = Hs[r % 5], G = 4 * H;
+        size_t nx = (size_t)N * I, nh = (size_t)N * H, ng = (size_t)N * G;
+        float *x = frand(nx, 1, &rng), *hp = frand(nh, 1, &rng), *cp = frand(nh, 2, &rng);
+        float *wih = frand((size_t)G * I, 0.5f, &rng), *whh = frand((size_t)G * H, 0.5f, &rng);
+        float *bih = frand(G, 0.5f, &rng), *bhh = frand(G, 0.5f, &rng);
+        float *h = fa(nh), *c = fa(nh), *gates = fa(ng);
+        nn_lstm_forward(h, c, gates, x, hp, cp, wih, whh, bih, bhh, N, I, H);
+        float *mask = fa(N);
+        for (int n = 0; n < N; n++) mask[n] = rng_int(&rng, 3) ? 1.0f : 0.0f;
+        const int in_place = r % 2, no_mask = r % 7 == 3;
+        float *dh = frand(nh, 1, &rng), *dc = frand(nh, 1, &rng), *rdc = fcopy(dc, nh);
+        float *dhp = frand(nh, 1, &rng), *rdhp = fcopy(dhp, nh);
+        float *dcp = in_place ? dc : frand(nh, 1, &rng), *rdcp = in_place ? rdc : fa(nh);
+        float *dgates = frand(ng, 1, &rng), *rdgates = fa(ng);
+        float *work = frand(nn_lstm_step_workspace(N, H), 1, &rng);
+        nn_lstm_backward_step(dgates, dhp, dcp, dh, dc, no_mask ? NULL : mask, gates, c, cp, whh,
+                              work, N, H);
+        nn_ref_lstm_backward_step(rdgates, rdhp, rdcp, dh, rdc, no_mask ? NULL : mask, gates, c,
+                                  cp, whh, N, H);
+        EXPECT_CLOSE("lstm step dgates", dgates, rdgates, ng, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm step dh_prev", dhp, rdhp, nh, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm step dc_prev", dcp, rdcp, nh, REF_ATOL, REF_RTOL);
+        for (int n = 0; n < N && !no_mask; n++)
+            for (int j = 0; j < H; j++)
+                if (mask[n] == 0.0f) assert_true(dcp[(size_t)n * H + j] == 0.0f);
+
+        int Ix = r % 3 ? I : 1 + rng_int(&rng, I);
+        float *dx = frand((size_t)N * Ix, 1, &rng), *rdx = fcopy(dx, (size_t)N * Ix);
+        float *dwih = frand((size_t)G * I, 1, &rng), *rdwih = fcopy(dwih, (size_t)G * I);
+        float *dwhh = frand((size_t)G * H, 1, &rng), *rdwhh = fcopy(dwhh, (size_t)G * H);
+        float *dbih = frand(G, 1, &rng), *rdbih = fcopy(dbih, G);
+        float *dbhh = frand(G, 1, &rng), *rdbhh = fcopy(dbhh, G);
+        nn_lstm_backward_weights(dx, dwih, dwhh, dbih, dbhh, dgates, x, hp, wih, N, I, H, Ix);
+        nn_ref_lstm_backward_weights(rdx, rdwih, rdwhh, rdbih, rdbhh, dgates, x, hp, wih, N, I, H,
+                                     Ix);
+        EXPECT_CLOSE("lstm weights dx", dx, rdx, (size_t)N * Ix, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm weights dw_ih", dwih, rdwih, (size_t)G * I, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm weights dw_hh", dwhh, rdwhh, (size_t)G * H, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm weights db_ih", dbih, rdbih, G, REF_ATOL, REF_RTOL);
+        EXPECT_CLOSE("lstm weights db_hh", dbhh, rdbhh, G, REF_ATOL, REF_RTOL);
+        // NULL outputs skipped, the others the same
+        float *dwhh2 = fa((size_t)G * H), *rdwhh2 = fa((size_t)G * H);
+        nn_lstm_backward_weights(NULL, NULL, dwhh2, NULL, NULL, dgates, x, hp, wih, N, I, H, Ix);
+        nn_ref_lstm_backward_weights(NULL, NULL, rdwhh2, NULL, NULL, dgates, x, hp, wih, N, I, H,
+                                     Ix);
+        EXPECT_CLOSE("lstm weights dw_hh alone", dwhh2, rdwhh2, (size_t)G * H, REF_ATOL, REF_RTOL);
+        teardown(NULL); // this round's buffers
+    }
+}
+
 typedef struct {
     int T, N, I, H;
     double *xs, *h0, *c0, *wih, *whh, *bih, *bhh, *proj, *proj_c; // proj_c may be NULL
     double *h, *c, *hn, *cn;
+    const double *mask; // (T,N): the state entering step t is scaled by mask[t]; NULL = 1
 } LstmCtx;
 
 // loss = sum_t sum(h_t * proj_t) + sum(c_T * proj_c)
@@ -849,6 +939,10 @@ static double lstm_loss(void *p) {
     memcpy(k->c, k->c0, nh * sizeof(double));
     double loss = 0.0;
     for (int t = 0; t < k->T; t++) {
+        for (size_t i = 0; i < nh && k->mask; i++) {
+            k->h[i] *= k->mask[(size_t)t * k->N + i / k->H];
+            k->c[i] *= k->mask[(size_t)t * k->N + i / k->H];
+        }
         lstm_d(k->hn, k->cn, k->xs + (size_t)t * k->N * k->I, k->h, k->c, k->wih, k->whh,
                k->bih, k->bhh, k->N, k->I, k->H);
         memcpy(k->h, k->hn, nh * sizeof(double));
@@ -919,7 +1013,7 @@ static void lstm_fd(int T, int N, int I, int H, int with_pc, uint64_t seed) {
     LstmCtx k = {T, N, I, H, dcopy(b.xs, nx), dcopy(b.h0, nh), dcopy(b.c0, nh),
                  dcopy(b.wih, G * I), dcopy(b.whh, G * H), dcopy(b.bih, G), dcopy(b.bhh, G),
                  dcopy(b.proj, T * nh), with_pc ? dcopy(b.proj_c, nh) : NULL,
-                 dalloc(nh), dalloc(nh), dalloc(nh), dalloc(nh)};
+                 dalloc(nh), dalloc(nh), dalloc(nh), dalloc(nh), NULL};
     lstm_loss(&k);
     EXPECT_CLOSE("lstm h_T vs double", b.hs + (T - 1) * nh, f_from_d(k.h, nh), nh, 1e-5, 1e-5);
     EXPECT_CLOSE("lstm c_T vs double", b.cs + (T - 1) * nh, f_from_d(k.c, nh), nh, 1e-5, 1e-5);
@@ -940,6 +1034,59 @@ static void test_lstm_cell_fd(void **state) {
 static void test_lstm_bptt_fd(void **state) {
     lstm_fd(5, 3, 4, 5, 1, 44);
     lstm_fd(4, 2, 3, 6, 0, 45);
+}
+
+// Truncated BPTT the way the model batches it, with episode starts: the
+// state entering step t is h_{t-1} * mask_t (h0, c0 before step 0); per
+// step nn_lstm_backward_step carries dh, dc back (cut where mask = 0), then
+// nn_lstm_backward_weights once over all T*N rows. Held to finite
+// differences of the double forward with the same masks.
+static void lstm_masked_fd(int T, int N, int I, int H, uint64_t seed) {
+    uint64_t rng = seed;
+    size_t nh = (size_t)N * H, G = 4 * (size_t)H, nx = (size_t)T * N * I, TN = (size_t)T * N;
+    float *xs = frand(nx, 1, &rng), *h0 = frand(nh, 1, &rng), *c0 = frand(nh, 1, &rng);
+    float *wih = frand(G * I, 0.5f, &rng), *whh = frand(G * H, 0.5f, &rng);
+    float *bih = frand(G, 0.5f, &rng), *bhh = frand(G, 0.5f, &rng);
+    float *proj = frand(T * nh, 1, &rng), *mask = fa(TN);
+    for (size_t i = 0; i < TN; i++) mask[i] = rng_int(&rng, 3) ? 1.0f : 0.0f;
+    mask[0] = 1.0f, mask[N] = 0.0f; // some gradient reaches h0; some is cut
+    float *hps = fa(T * nh), *cps = fa(T * nh), *hs = fa(T * nh), *cs = fa(T * nh);
+    float *gates = fa(TN * G), *dgates = fa(TN * G), *work = fa(nn_lstm_step_workspace(N, H));
+    for (int t = 0; t < T; t++) {
+        const float *h = t ? hs + (t - 1) * nh : h0, *c = t ? cs + (t - 1) * nh : c0;
+        for (size_t i = 0; i < nh; i++) {
+            hps[t * nh + i] = mask[(size_t)t * N + i / H] * h[i];
+            cps[t * nh + i] = mask[(size_t)t * N + i / H] * c[i];
+        }
+        nn_lstm_forward(hs + t * nh, cs + t * nh, gates + t * N * G, xs + (size_t)t * N * I,
+                        hps + t * nh, cps + t * nh, wih, whh, bih, bhh, N, I, H);
+    }
+    float *dh = fcopy(proj, T * nh), *dh0 = fa(nh), *dc = fa(nh);
+    for (int t = T - 1; t >= 0; t--)
+        nn_lstm_backward_step(dgates + t * N * G, t ? dh + (t - 1) * nh : dh0, dc, dh + t * nh,
+                              dc, mask + (size_t)t * N, gates + t * N * G, cs + t * nh,
+                              cps + t * nh, whh, work, N, H);
+    float *dxs = fa(nx), *dwih = fa(G * I), *dwhh = fa(G * H), *dbih = fa(G), *dbhh = fa(G);
+    nn_lstm_backward_weights(dxs, dwih, dwhh, dbih, dbhh, dgates, xs, hps, wih, (int)TN, I, H, I);
+    double *dmask = dcopy(mask, TN);
+    LstmCtx k = {T, N, I, H, dcopy(xs, nx), dcopy(h0, nh), dcopy(c0, nh),
+                 dcopy(wih, G * I), dcopy(whh, G * H), dcopy(bih, G), dcopy(bhh, G),
+                 dcopy(proj, T * nh), NULL, dalloc(nh), dalloc(nh), dalloc(nh), dalloc(nh), dmask};
+    lstm_loss(&k);
+    EXPECT_CLOSE("masked lstm h_T vs double", hs + (T - 1) * nh, f_from_d(k.h, nh), nh, 1e-5,
+                 1e-5);
+    fd_check("x (masked)", k.xs, nx, dxs, lstm_loss, &k);
+    fd_check("h0 (masked)", k.h0, nh, dh0, lstm_loss, &k);
+    fd_check("c0 (masked)", k.c0, nh, dc, lstm_loss, &k);
+    fd_check("w_ih (masked)", k.wih, G * I, dwih, lstm_loss, &k);
+    fd_check("w_hh (masked)", k.whh, G * H, dwhh, lstm_loss, &k);
+    fd_check("b_ih (masked)", k.bih, G, dbih, lstm_loss, &k);
+    fd_check("b_hh (masked)", k.bhh, G, dbhh, lstm_loss, &k);
+}
+
+static void test_lstm_masked_bptt_fd(void **state) {
+    lstm_masked_fd(5, 3, 4, 5, 49);
+    lstm_masked_fd(4, 4, 3, 17, 50); // a full vector block of units and a partial one
 }
 
 static void test_lstm_cell_fixture(void **state) {
@@ -1297,10 +1444,13 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_conv_onehot_vs_ref, teardown),
         cmocka_unit_test_teardown(test_conv_onehot_fd, teardown),
         cmocka_unit_test_teardown(test_relu, teardown),
+        cmocka_unit_test_teardown(test_add, teardown),
         cmocka_unit_test_teardown(test_lstm_vs_ref, teardown),
         cmocka_unit_test_teardown(test_lstm_gates_vs_ref, teardown),
+        cmocka_unit_test_teardown(test_lstm_step_vs_ref, teardown),
         cmocka_unit_test_teardown(test_lstm_cell_fd, teardown),
         cmocka_unit_test_teardown(test_lstm_bptt_fd, teardown),
+        cmocka_unit_test_teardown(test_lstm_masked_bptt_fd, teardown),
         cmocka_unit_test_teardown(test_lstm_cell_fixture, teardown),
         cmocka_unit_test_teardown(test_lstm_bptt_fixture, teardown),
         cmocka_unit_test_teardown(test_dist_fd, teardown),
