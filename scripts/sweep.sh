@@ -11,8 +11,9 @@
 # --cpc-weight 0 FLAGS` into OUT/runs/NAME-T-sS/ (the learner without CPC,
 # unless FLAGS set --cpc-weight). The table (OUT/table.md) gives per (setting,
 # task): the final return (mean of return_mean over the last 5 log rows) per
-# seed and its mean, and the first logged frames at which success_rate >= 0.9
-# (tmaze's "cue learned"; "-" if never).
+# seed and its mean, the mean over seeds of the logged return at the first row
+# past 60k, 140k and 500k frames, and the first logged frames at which
+# success_rate >= 0.9 (tmaze's "cue learned"; "-" if never).
 set -euo pipefail
 CPCRL=${CPCRL:-./cpcrl}
 OUT=$1 FRAMES=$2 JOBS=$3 TASKS=$4 SEEDS=$5
@@ -46,8 +47,8 @@ if ((${#plan[@]})); then
     printf '%s\n' "${plan[@]}" | xargs -P "$JOBS" -I{} sh -c '{} > /dev/null 2>&1 || echo "failed: {}" >&2'
 fi
 {
-    echo "| setting | task | final return per seed | mean | frames to success >= 0.9 per seed |"
-    echo "|---|---|---|---|---|"
+    echo "| setting | task | final return per seed | mean | return at 60k / 140k / 500k frames (mean over seeds) | frames to success >= 0.9 per seed |"
+    echo "|---|---|---|---|---|---|"
     for name in "${names[@]}"; do
         for task in $TASKS; do
             finals="" sum=0 n=0 hits=""
@@ -60,7 +61,15 @@ fi
                 sum=$(awk -v a="$sum" -v b="$f" 'BEGIN{print a+b}') n=$((n + 1))
             done
             mean=$(awk -v s="$sum" -v n="$n" 'BEGIN{printf "%.3f", n?s/n:0}')
-            echo "| $name | $task |$finals | $mean |$hits |"
+            at=""
+            for x in 60000 140000 500000; do
+                v=$(for seed in $SEEDS; do
+                        log="$OUT/runs/$name-$task-s$seed/log.csv"
+                        [ -f "$log" ] && awk -F, -v x="$x" 'NR>1 && $1>=x {print $5; exit}' "$log"
+                    done | awk '{s+=$1; n++} END{if (n) printf "%.2f", s/n; else printf "-"}')
+                at="$at${at:+ / }$v"
+            done
+            echo "| $name | $task |$finals | $mean | $at |$hits |"
         done
     done
 } | tee "$OUT/table.md"
