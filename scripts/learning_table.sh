@@ -4,7 +4,8 @@
 #   scripts/learning_table.sh DIR [ARM] [EPISODES]
 #
 # For every task with runs DIR/runs/<task>-<ARM>-s<seed>/ (ARM defaults to
-# cpc, the default training settings; nocpc is the --cpc-weight 0 arm):
+# cpc, the default training settings; nocpc is the --cpc-weight 0 arm) or,
+# as scripts/sweep.sh names them, DIR/runs/<ARM>-<task>-s<seed>/:
 #   - the random and oracle baselines: cpcrl baseline TASK --policy P
 #     --episodes 1000 --seed 1;
 #   - each seed's final checkpoint: cpcrl eval RUN --episodes EPISODES
@@ -34,6 +35,8 @@ trap 'rm -f "$tmp"' EXIT
 
 for task in goal watermaze keys_doors seekavoid tmaze; do
     runs=$(ls -d "$dir/runs/$task-$arm-s"* 2>/dev/null | sort -V || true)
+    # scripts/sweep.sh names its runs <setting>-<task>-s<seed>
+    [ -n "$runs" ] || runs=$(ls -d "$dir/runs/$arm-$task-s"* 2>/dev/null | sort -V || true)
     [ -n "$runs" ] || continue
     rnd=$("$bin" baseline "$task" --policy random --episodes 1000 --seed 1 2>/dev/null | ret_of)
     orc=$("$bin" baseline "$task" --policy oracle --episodes 1000 --seed 1 2>/dev/null | ret_of)
