@@ -22,7 +22,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
 
 BUILD   ?= build
-LIB_SRC := $(sort $(wildcard env/*.c agent/*.c cpc/*.c replays/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c env/*.c agent/*.c cpc/*.c lab/*.c replays/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 BIN     := cpcrl

@@ -8,8 +8,8 @@
 #include <time.h>
 #include <sys/stat.h>
 
-#include "agent/bench.h"
-#include "agent/compare.h"
+#include "lab/bench.h"
+#include "lab/compare.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "agent/dist.h"

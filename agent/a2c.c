@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "agent/dist.h"
-#include "agent/errs.h"
+#include "base/errs.h"
 #include "agent/policy.h"
 #include "env/rng.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/errs.h"
+#include "base/errs.h"
 
 // ----------------------------------------------------------------------------
 // The table

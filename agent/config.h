@@ -58,7 +58,7 @@ typedef struct {
 
 // Settings of one command that are not settings of a run: never written to
 // config.txt or a checkpoint. Filled from the same option table as Config.
-typedef struct { // compare: the experiment (agent/compare.c)
+typedef struct { // compare: the experiment (lab/compare.c)
     char tasks[256];
     int seeds;
     uint64_t first_seed;
@@ -70,7 +70,7 @@ typedef struct { // compare: the experiment (agent/compare.c)
     double smooth;
 } CompareOpts;
 
-typedef struct { // probe (agent/probe.h's ProbeOptions, and the CSV path)
+typedef struct { // probe (lab/probe.h's ProbeOptions, and the CSV path)
     int episodes, envs;
     uint64_t seed;
     int greedy;

@@ -23,13 +23,12 @@
 #include "agent/blas.h"
 #include "agent/ckpt.h"
 #include "agent/dist.h"
-#include "agent/errs.h"
-#include "agent/progress.h"
+#include "base/errs.h"
+#include "base/file.h"
+#include "base/progress.h"
+#include "base/stop.h"
 #include "env/rng.h"
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
-int train_stop_requested(void) { return g_stop != 0; }
 
 void ckpt_path_for(const char *path, char *out, size_t n) {
     struct stat st;
@@ -398,13 +397,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         return 1;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL); // a closed terminal or dropped ssh: save and stop
-    g_stop = 0;
+    stop_catch(1, NULL); // SIGHUP too: a closed terminal or dropped ssh saves and stops
 
     int tty = isatty(STDERR_FILENO) && cfg.progress && lead;
     if (lead)
@@ -445,7 +438,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);
         if (hook && hook->after_update) hook->after_update(hook->ctx, &tr, dir);
-        if (dist_allreduce_max_i(g_stop)) interrupted = 1; // every rank stops together
+        if (dist_allreduce_max_i(stop_requested())) interrupted = 1; // every rank stops together
         if (world > 1 && tr.updates % 100 == 0 && !dist_all_equal_u64(param_checksum(&tr.model))) {
             if (lead)
                 fprintf(stderr, "\ncpcrl train: parameters differ across MPI ranks at update %lld\n",

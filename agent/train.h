@@ -17,8 +17,6 @@ typedef struct {
     void (*before_update)(void *ctx, Trainer *tr);
     void *before_ctx;
 } TrainHook;
-// 1 once training was asked to stop (SIGINT/SIGTERM): a hook's own loops end early.
-int train_stop_requested(void);
 
 // Train per cfg; with resume_dir, continue the run stored there (its
 // config.txt and model.ckpt; cfg is ignored except for --frames, which may

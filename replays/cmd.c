@@ -24,7 +24,9 @@
 
 #include "agent/ckpt.h"
 #include "agent/config.h"
-#include "agent/errs.h"
+#include "base/errs.h"
+#include "base/file.h"
+#include "base/stop.h"
 #include "agent/train.h"
 #include "env/rng.h"
 #include "replays/actor.h"
@@ -862,7 +864,7 @@ static int record_episode(Actor *ac, Env *env, int greedy, const char *label, Re
         return -1;
     actor_reset(ac);
     while (!replay_ended(r)) {
-        if (train_stop_requested()) return err_fail(err, errlen, "recording stopped: training was interrupted");
+        if (stop_requested()) return err_fail(err, errlen, "recording stopped: training was interrupted");
         if (replay_push_state(r, env, err, errlen) < 0) return -1;
         env_observe(env, obs);
         int a = actor_decide(ac, obs, greedy);
@@ -1002,7 +1004,7 @@ int replay_record_trainer(Trainer *tr, const char *path, uint64_t seed, char *er
 
 static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
     TrainRecorder *rec = ctx;
-    if (tr->frames < rec->next || train_stop_requested()) return;
+    if (tr->frames < rec->next || stop_requested()) return;
     // the next multiple of `every` past the current frames (no loop: any
     // `every` and frame count take one step)
     rec->next = (floor(tr->frames / rec->every) + 1) * rec->every;
@@ -1015,7 +1017,7 @@ static void train_recorder_hook(void *ctx, Trainer *tr, const char *run_dir) {
     }
     snprintf(path, sizeof path, "%s/frames_%012.0f.rpl", dir, tr->frames);
     if (replay_record_trainer(tr, path, rng_derive(tr->cfg.seed, 0x7EC0 + (uint64_t)rec->count), err, sizeof err) < 0 &&
-        !train_stop_requested())
+        !stop_requested())
         fprintf(stderr, "\ncpcrl train: --record-every: %s\n", err);
     rec->count++;
 }

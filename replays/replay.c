@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/ckpt.h"
-#include "agent/bytes.h"
-#include "agent/errs.h"
+#include "base/bytes.h"
+#include "base/errs.h"
+#include "base/file.h"
 
 static const int DX[4] = {0, 1, 0, -1};
 static const int DY[4] = {-1, 0, 1, 0};

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/bench.h"
+#include "lab/bench.h"
 #include "env/env.h"
 #include "env/rng.h"
 

@@ -32,6 +32,7 @@
 #include "agent/a2c.h"
 #include "agent/blas.h"
 #include "agent/ckpt.h"
+#include "base/file.h"
 
 static Trainer g_a, g_b;
 static char g_dir[64];

@@ -13,7 +13,7 @@
 // resumed (--resume), one with neither starts over. After training, each
 // final checkpoint is probed (cpcrl probe, OUT/runs/NAME/probe.csv), then
 // everything is aggregated (stats.h) and plotted (scripts/plot_compare.sh).
-#include "agent/compare.h"
+#include "lab/compare.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,10 +33,12 @@
 
 #include "agent/a2c.h"
 #include "agent/ckpt.h"
+#include "base/file.h"
 #include "agent/config.h"
-#include "agent/probe.h"
-#include "agent/progress.h"
-#include "agent/stats.h"
+#include "lab/probe.h"
+#include "base/progress.h"
+#include "base/stop.h"
+#include "lab/stats.h"
 #include "env/env.h"
 
 #define ALL_TASKS "goal,watermaze,keys_doors,seekavoid,tmaze"
@@ -53,9 +55,6 @@ static int usage(const char *cmd, const char *fmt, ...) {
 
 // ----------------------------------------------------------------------------
 // Small helpers
-
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
@@ -410,24 +409,20 @@ static void progress(const Plan *pl, double t0, double f0_total, int tty, int fo
 
 static int run_plan(Plan *pl) {
     const CompareOpts *o = &pl->o;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    g_stop = 0;
+    StopSaved saved;
+    stop_catch(0, &saved);
     int tty = isatty(STDERR_FILENO), signalled = 0, running = 0, nfail = 0, event = 0;
     double t0 = progress_now(), f0 = 0, last_poll = 0;
     for (int i = 0; i < pl->nruns; i++) f0 += fmin(pl->runs[i].frames, o->frames);
     for (;;) {
-        if (g_stop && !signalled) {
+        if (stop_requested() && !signalled) {
             for (int i = 0; i < pl->nruns; i++)
                 if (pl->runs[i].pid > 0) kill(pl->runs[i].pid, SIGTERM);
             signalled = 1;
             fprintf(stderr, "%scompare: stopping; the runs save a checkpoint\n", tty ? "\n" : "");
         }
         // launch: probes of finished runs first, then training in plan order
-        for (int pass = 0; pass < 2 && !g_stop; pass++)
+        for (int pass = 0; pass < 2 && !stop_requested(); pass++)
             for (int i = 0; i < pl->nruns && running < o->jobs; i++) {
                 Run *r = &pl->runs[i];
                 if (r->state != (pass == 0 ? RUN_TRAINED : RUN_TODO)) continue;
@@ -466,19 +461,19 @@ static int run_plan(Plan *pl) {
             snprintf(ck, sizeof ck, "%s/model.ckpt", r->dir);
             if (r->state == RUN_PROBING) {
                 r->state = RUN_DONE;
-                if (!ok && !g_stop) {
+                if (!ok && !stop_requested()) {
                     r->probe_failed = 1;
                     fprintf(stderr, "%scompare: probe of %s failed (see %s/train.out)\n",
                             tty ? "\n" : "", r->name, r->dir);
                 }
-                if (!ok && g_stop) r->state = RUN_TRAINED;
+                if (!ok && stop_requested()) r->state = RUN_TRAINED;
                 continue;
             }
             double f = runlog_last_frames(log);
             r->frames = f > 0 ? f : 0;
             if (ok && r->frames >= o->frames) {
                 r->state = o->probe && exists(ck) ? RUN_TRAINED : RUN_DONE;
-            } else if (g_stop) {
+            } else if (stop_requested()) {
                 r->state = RUN_TODO, r->resume = exists(ck);
             } else {
                 r->state = RUN_FAILED, nfail++;
@@ -491,7 +486,7 @@ static int run_plan(Plan *pl) {
             int left = 0;
             for (int i = 0; i < pl->nruns; i++)
                 left += pl->runs[i].state == RUN_TODO || pl->runs[i].state == RUN_TRAINED;
-            if (g_stop || !left) break;
+            if (stop_requested() || !left) break;
         }
         double t = progress_now();
         if (t - last_poll > 2.0) { // frames of the running runs, from their log.csv
@@ -510,9 +505,8 @@ static int run_plan(Plan *pl) {
     }
     progress(pl, t0, f0, tty, 1);
     if (tty) fprintf(stderr, "\n");
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    if (g_stop) {
+    stop_restore(&saved);
+    if (stop_requested()) {
         fprintf(stderr, "compare: interrupted; run the same command again to continue\n");
         return 1;
     }
@@ -681,7 +675,7 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
     }
     record_command(o->out, argc, argv);
     rc = run_plan(&pl);
-    int stopped = g_stop;
+    int stopped = stop_requested();
     free(pl.runs);
     if (stopped) return rc;
     char err[1024];

@@ -15,7 +15,7 @@
 // 1024^3 rate measured alongside is the machine's reference), and the
 // process's CPU use (below 100% per thread means other work shared the
 // cores, so compare only figures from the same run).
-#include "agent/bench.h"
+#include "lab/bench.h"
 
 #include <stdlib.h>
 #include <string.h>
