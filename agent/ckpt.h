@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 
 #define CKPT_VERSION 1
 

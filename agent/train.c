@@ -79,7 +79,7 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-// Sample reuse (a2c.h) appends clip_frac and approx_kl; readers find
+// Sample reuse (trainer.h) appends clip_frac and approx_kl; readers find
 // columns by name, and the default (A2C) log keeps its columns.
 static int log_header(int fd, int K, int reuse) {
     Row r = {.len = 0};

@@ -3,7 +3,7 @@
 #ifndef CPCRL_TRAIN_H
 #define CPCRL_TRAIN_H
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/config.h"
 
 // Optional callbacks of the training loop, passed to train_main. after_update

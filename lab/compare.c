@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/ckpt.h"
 #include "base/file.h"
 #include "agent/config.h"

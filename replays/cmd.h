@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/config.h"
 #include "agent/train.h"
 

@@ -49,7 +49,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "env/rng.h"

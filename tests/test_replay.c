@@ -30,7 +30,7 @@
 
 #include <cmocka.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/ckpt.h"
 #include "agent/config.h"
 #include "env/env.h"

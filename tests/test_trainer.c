@@ -1,4 +1,4 @@
-// test_trainer.c — the trainer's update wiring (agent/a2c.c trainer_init +
+// test_trainer.c — the trainer's update wiring (agent/trainer.c trainer_init +
 // trainer_update: Config -> Optim hyper-parameters, global gradient-norm
 // clipping, optimizer step) against a reference computed here in double.
 //
@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "env/rng.h"

@@ -1,5 +1,5 @@
-// a2c.c — rollout and update of the batched A2C (+ CPC) learner (see a2c.h).
-#include "agent/a2c.h"
+// trainer.c — the Trainer: rollout and update of the batched A2C (+ CPC) learner (see trainer.h).
+#include "agent/trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -401,7 +401,7 @@ void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {
 }
 
 // ----------------------------------------------------------------------------
-// Sample reuse: E passes of M groups of env sequences (see a2c.h)
+// Sample reuse: E passes of M groups of env sequences (see trainer.h)
 
 #define REUSE_SEED 0x5EC0DE9A55E5ull
 

@@ -1,4 +1,4 @@
-// a2c.h — batched synchronous A2C with an optional CPC auxiliary loss.
+// trainer.h — the Trainer: batched synchronous A2C with an optional CPC auxiliary loss.
 //
 // One update = an unroll of T steps over B envs, then one gradient step on
 //
@@ -54,8 +54,8 @@
 //     gives the A2C loss and gradient (up to summation order: tests).
 // Costs per unroll over A2C: E forwards of T * B rows, E * M optimizer steps,
 // one extra Acts/Grads pair of T * B / M rows; no allocation per update.
-#ifndef CPCRL_A2C_H
-#define CPCRL_A2C_H
+#ifndef CPCRL_TRAINER_H
+#define CPCRL_TRAINER_H
 
 #include <stdint.h>
 
