@@ -11,6 +11,8 @@
 
 #include "base/errs.h"
 
+int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
 // mkdir -p: create path and its missing parents (0755). 0, or -1 with errno.
 int file_mkdir_p(const char *path) {
     char tmp[1024];

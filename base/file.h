@@ -10,6 +10,9 @@
 // 0, or -1 with a message naming the file in err.
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
+// 1 when path exists (access F_OK), else 0.
+int file_exists(const char *path);
+
 // mkdir -p (0755). Returns 0, or -1 with errno set.
 int file_mkdir_p(const char *path);
 
