@@ -16,6 +16,7 @@
 #include "agent/train.h"
 #include "env/env.h"
 #include "replays/cmd.h"
+#include "replays/record.h"
 
 // Every command's flags are options of agent/config.c's table (the groups
 // say which); main parses them all the same way, and `cpcrl help CMD` prints

@@ -76,8 +76,9 @@ int replay_begin(Replay *r, const Env *e, int source, const char *label, double 
     r->train_frames = train_frames;
     snprintf(r->label, sizeof r->label, "%s", label ? label : "");
     r->hash_every = REPLAY_HASH_EVERY;
+    if (grow(r, 1, err, errlen) < 0) return -1; // end stays 0: a later push fails, never writes
     r->end = -1; // recording
-    return grow(r, 1, err, errlen);
+    return 0;
 }
 
 int replay_ended(const Replay *r) { return r->end >= 0; }
