@@ -18,8 +18,6 @@
 #include "base/errs.h"
 #include "base/file.h"
 
-static const int DX[4] = {0, 1, 0, -1};
-static const int DY[4] = {-1, 0, 1, 0};
 
 // ----------------------------------------------------------------------------
 // Recording
@@ -154,7 +152,7 @@ int replay_push_action(Replay *r, int action, float reward, float value, const f
     env_step(&post, action, &t2, &u2);
     if (t2 || u2) {
         post = r->last;
-        int fx = post.ax + DX[post.dir], fy = post.ay + DY[post.dir];
+        int fx = post.ax + ENV_DX[post.dir], fy = post.ay + ENV_DY[post.dir];
         if (action == ENV_FORWARD && (unsigned)fx < (unsigned)post.w && (unsigned)fy < (unsigned)post.h) {
             post.ax = fx, post.ay = fy;
             uint8_t *cell = &post.grid[fy * post.w + fx];
