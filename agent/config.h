@@ -13,11 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent/optim.h" // OPT_RMSPROP / OPT_ADAM (optim)
+#include "cpc/cpc.h"     // CPC_NEG_BATCH / CPC_NEG_ALL (cpc_negatives), CPC_MAX_K (cpc_k)
 #include "env/env.h"
 
-enum { OPTIM_RMSPROP = 0, OPTIM_ADAM = 1 };
 enum { INIT_TORCH = 0, INIT_ORTHOGONAL = 1 };
-enum { CPC_NEG_BATCH = 0, CPC_NEG_ALL = 1 };
 enum { POLICY_RANDOM = 0, POLICY_ORACLE = 1 };
 
 typedef struct {

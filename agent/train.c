@@ -41,8 +41,8 @@ void ckpt_path_for(const char *path, char *out, size_t n) {
 
 typedef struct {
     double n, pl, vl, ent, cpc, gn, lr;
-    double acc[A2C_MAX_K];
-    double accn[A2C_MAX_K];
+    double acc[CPC_MAX_K];
+    double accn[CPC_MAX_K];
     EnvLog ep;
     double clipfrac, kl; // sample reuse only
 } LogAcc;
@@ -115,7 +115,7 @@ static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K
 
 // The row being accumulated, in a checkpoint's "state/log" (CKPT_EXTRA_LOG
 // doubles), so a checkpoint between two rows resumes to the same next row.
-#define LOGACC_DOUBLES (13 + 2 * A2C_MAX_K)
+#define LOGACC_DOUBLES (13 + 2 * CPC_MAX_K)
 _Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
 
 static void logacc_pack(const LogAcc *a, double *x) {
@@ -124,8 +124,8 @@ static void logacc_pack(const LogAcc *a, double *x) {
     memset(x, 0, CKPT_EXTRA_LOG * sizeof *x);
     memcpy(x, head, sizeof head);
     memcpy(x + 11, a->acc, sizeof a->acc);
-    memcpy(x + 11 + A2C_MAX_K, a->accn, sizeof a->accn);
-    x[11 + 2 * A2C_MAX_K] = a->clipfrac, x[12 + 2 * A2C_MAX_K] = a->kl;
+    memcpy(x + 11 + CPC_MAX_K, a->accn, sizeof a->accn);
+    x[11 + 2 * CPC_MAX_K] = a->clipfrac, x[12 + 2 * CPC_MAX_K] = a->kl;
 }
 
 static void logacc_unpack(LogAcc *a, const double *x) {
@@ -133,8 +133,8 @@ static void logacc_unpack(LogAcc *a, const double *x) {
     a->ep.episodes = (float)x[7], a->ep.ret = (float)x[8];
     a->ep.length = (float)x[9], a->ep.success = (float)x[10];
     memcpy(a->acc, x + 11, sizeof a->acc);
-    memcpy(a->accn, x + 11 + A2C_MAX_K, sizeof a->accn);
-    a->clipfrac = x[11 + 2 * A2C_MAX_K], a->kl = x[12 + 2 * A2C_MAX_K];
+    memcpy(a->accn, x + 11 + CPC_MAX_K, sizeof a->accn);
+    a->clipfrac = x[11 + 2 * CPC_MAX_K], a->kl = x[12 + 2 * CPC_MAX_K];
 }
 
 // ----------------------------------------------------------------------------
@@ -618,7 +618,7 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;
-    double accsum[A2C_MAX_K] = {0}, accn[A2C_MAX_K] = {0};
+    double accsum[CPC_MAX_K] = {0}, accn[CPC_MAX_K] = {0};
     while (tally.n < E && !tally.failed) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)

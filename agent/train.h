@@ -29,7 +29,7 @@ int train_main(Config *cfg, const char *resume_dir, int cfg_frames_given, const 
 typedef struct {
     int episodes;
     double mean_return, ci95, success, mean_length;
-    double cpc_acc[A2C_MAX_K]; // per k, when the checkpoint has a CPC head
+    double cpc_acc[CPC_MAX_K]; // per k, when the checkpoint has a CPC head
     int K;
 } EvalResult;
 

@@ -65,13 +65,11 @@
 #include "cpc/cpc.h"
 #include "env/env.h"
 
-#define A2C_MAX_K 64
-
 typedef struct {
     float loss, policy_loss, value_loss, entropy, grad_norm, lr;
     float cpc_loss;
     int cpc_count;
-    float cpc_acc[A2C_MAX_K], cpc_loss_k[A2C_MAX_K], cpc_n[A2C_MAX_K]; // per k (index k-1)
+    float cpc_acc[CPC_MAX_K], cpc_loss_k[CPC_MAX_K], cpc_n[CPC_MAX_K]; // per k (index k-1)
     float clip_frac, approx_kl; // sample reuse only (0 otherwise)
     int steps;                  // optimizer steps this update took (E * M, or 1)
 } UpdateStats;

@@ -64,7 +64,7 @@ static int plan_arms(const CompareOpts *o, int default_k, Arm *arms, int *narms)
     int by_w = o->cpc_weights[0] != 0, by_k = o->cpc_ks[0] != 0;
     if (by_w && (nw = parse_list("compare", "cpc-weights", o->cpc_weights, w, MAX_LIST, 0, 0, 1e6)) < 0)
         return -nw;
-    if (by_k && (nk = parse_list("compare", "cpc-ks", o->cpc_ks, k, MAX_LIST, 1, 1, A2C_MAX_K)) < 0)
+    if (by_k && (nk = parse_list("compare", "cpc-ks", o->cpc_ks, k, MAX_LIST, 1, 1, CPC_MAX_K)) < 0)
         return -nk;
     int n = 0;
     snprintf(arms[n].name, sizeof arms[n].name, "nocpc");
