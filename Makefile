@@ -51,16 +51,16 @@ $(BUILD):
 	@mkdir -p $(BUILD)
 
 # lib: $(BUILD)/libcpcrl_env.so, the simulator alone for the Python binding (python/):
-# env/ plus its ctypes glue, -fPIC, no SDL, no BLAS (needs no set-up beyond a C compiler)
+# env/ (and base/errs.c, the one helper it uses) plus its ctypes glue, -fPIC, no SDL, no BLAS (needs no set-up beyond a C compiler)
 PYLIB     := $(BUILD)/libcpcrl_env.so
-PYLIB_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(sort $(wildcard env/*.c)) python/capi.c)
+PYLIB_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(sort $(wildcard env/*.c)) base/errs.c python/capi.c)
 PY_REF    := $(BUILD)/tests/python/ref_trace
 lib: $(PYLIB)
 
 $(PYLIB): $(PYLIB_OBJ)
 	$(CC) $(CFLAGS) -shared -o $@ $^ -lm
 
-$(BUILD)/pic/%.o: %.c $(wildcard env/*.h)
+$(BUILD)/pic/%.o: %.c $(wildcard env/*.h base/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errs.h"
 #include "env/rng.h"
 
 const char *const ENV_TASK_NAMES[ENV_NTASKS] = {"goal", "watermaze", "keys_doors", "seekavoid",
@@ -97,44 +98,34 @@ void env_config_defaults(EnvConfig *cfg) {
     }
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 int env_config_check(const EnvConfig *cfg, char *err, size_t errlen) {
     if (cfg->task < 0 || cfg->task >= ENV_NTASKS)
-        return fail(err, errlen,
+        return err_fail(err, errlen,
                     "task: expected 0..%d (goal, watermaze, keys_doors, seekavoid, tmaze), "
                     "got %d",
                     ENV_NTASKS - 1, cfg->task);
     const char *tn = ENV_TASK_NAMES[cfg->task];
     if (cfg->view < 3 || cfg->view > ENV_MAX_VIEW || cfg->view % 2 == 0)
-        return fail(err, errlen, "view: expected an odd number in 3..%d, got %d", ENV_MAX_VIEW,
+        return err_fail(err, errlen, "view: expected an odd number in 3..%d, got %d", ENV_MAX_VIEW,
                     cfg->view);
     if (cfg->max_steps < 1)
-        return fail(err, errlen, "max_steps: expected >= 1, got %d", cfg->max_steps);
+        return err_fail(err, errlen, "max_steps: expected >= 1, got %d", cfg->max_steps);
     int s = cfg->size;
     if (cfg->task == ENV_TASK_GOAL) {
         if (s < 5 || s > ENV_MAX_SIZE || s % 2 == 0)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "size: task goal builds a maze on odd coordinates and needs an odd size "
                         "in 5..%d, got %d",
                         ENV_MAX_SIZE, s);
     } else if (s < 5 || s > ENV_MAX_SIZE) {
-        return fail(err, errlen, "size: task %s needs a size in 5..%d, got %d", tn,
+        return err_fail(err, errlen, "size: task %s needs a size in 5..%d, got %d", tn,
                     ENV_MAX_SIZE, s);
     }
     switch (cfg->task) {
     case ENV_TASK_SEEKAVOID: {
         int free_cells = (s - 2) * (s - 2) - 1; // interior minus the agent's cell
         if (cfg->items < 1 || cfg->items > free_cells / 2)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "items: task seekavoid at size %d needs 1..%d apples (apples + lemons "
                         "<= %d free cells), got %d",
                         s, free_cells / 2, free_cells, cfg->items);
@@ -142,12 +133,12 @@ int env_config_check(const EnvConfig *cfg, char *err, size_t errlen) {
     }
     case ENV_TASK_KEYS_DOORS:
         if (cfg->items < 0 || cfg->items > 1)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "items: task keys_doors takes 0 or 1 distractor keys, got %d", cfg->items);
         break;
     default:
         if (cfg->items != 0)
-            return fail(err, errlen, "items: task %s uses no items (expected 0), got %d", tn,
+            return err_fail(err, errlen, "items: task %s uses no items (expected 0), got %d", tn,
                         cfg->items);
         break;
     }
@@ -548,35 +539,35 @@ int env_state_check(const Env *e, char *err, size_t errlen) {
     EnvConfig c = e->cfg;
     env_config_defaults(&c);
     if (memcmp(&c, &e->cfg, sizeof c) != 0 || env_config_check(&c, NULL, 0) < 0)
-        return fail(err, errlen, "config invalid or not in its defaulted form");
+        return err_fail(err, errlen, "config invalid or not in its defaulted form");
     if (e->w < 3 || e->h < 3 || e->w > ENV_MAX_SIZE || e->h > ENV_MAX_SIZE)
-        return fail(err, errlen, "map %dx%d, expected 3..%d a side", e->w, e->h, ENV_MAX_SIZE);
+        return err_fail(err, errlen, "map %dx%d, expected 3..%d a side", e->w, e->h, ENV_MAX_SIZE);
     if (e->ax < 0 || e->ay < 0 || e->ax >= e->w || e->ay >= e->h || e->dir < 0 || e->dir > 3)
-        return fail(err, errlen, "agent at (%d,%d) heading %d, outside the %dx%d map", e->ax, e->ay,
+        return err_fail(err, errlen, "agent at (%d,%d) heading %d, outside the %dx%d map", e->ax, e->ay,
                     e->dir, e->w, e->h);
     if (e->tx < 0 || e->ty < 0 || e->tx >= e->w || e->ty >= e->h)
-        return fail(err, errlen, "target (%d,%d) outside the %dx%d map", e->tx, e->ty, e->w, e->h);
+        return err_fail(err, errlen, "target (%d,%d) outside the %dx%d map", e->tx, e->ty, e->w, e->h);
     if (e->carrying != 0 && e->carrying != ENV_KEY0 && e->carrying != ENV_KEY1)
-        return fail(err, errlen, "carrying kind %d, expected 0 or a key", e->carrying);
+        return err_fail(err, errlen, "carrying kind %d, expected 0 or a key", e->carrying);
     if (e->cue < 0 || e->cue > 1 || e->picked < 0 || e->picked > 1)
-        return fail(err, errlen, "cue %d / key flag %d, expected 0 or 1", e->cue, e->picked);
+        return err_fail(err, errlen, "cue %d / key flag %d, expected 0 or 1", e->cue, e->picked);
     if (e->steps < 0 || e->steps > c.max_steps)
-        return fail(err, errlen, "steps %d, expected 0..%d (the time limit)", e->steps, c.max_steps);
+        return err_fail(err, errlen, "steps %d, expected 0..%d (the time limit)", e->steps, c.max_steps);
     if (e->ep_success < 0 || e->ep_success > e->steps)
-        return fail(err, errlen, "successes %d, expected 0..%d (one per step at most)", e->ep_success,
+        return err_fail(err, errlen, "successes %d, expected 0..%d (one per step at most)", e->ep_success,
                     e->steps);
     if (!isfinite(e->ep_return) || !isfinite(e->log.episodes) || !isfinite(e->log.ret) ||
         !isfinite(e->log.length) || !isfinite(e->log.success) || e->log.episodes < 0)
-        return fail(err, errlen, "episode return or statistics not finite (or negative count)");
+        return err_fail(err, errlen, "episode return or statistics not finite (or negative count)");
     int nfloor = 0;
     for (int y = 0; y < e->h; y++)
         for (int x = 0; x < e->w; x++) {
             int k = e->grid[y * e->w + x];
-            if (k >= ENV_C) return fail(err, errlen, "cell (%d,%d) of kind %d, expected 0..%d", x, y, k, ENV_C - 1);
+            if (k >= ENV_C) return err_fail(err, errlen, "cell (%d,%d) of kind %d, expected 0..%d", x, y, k, ENV_C - 1);
             nfloor += k == ENV_EMPTY && x > 0 && y > 0 && x < e->w - 1 && y < e->h - 1 &&
                      !(x == e->tx && y == e->ty);
         }
-    if (nfloor == 0) return fail(err, errlen, "no floor cell inside the walls to respawn on");
+    if (nfloor == 0) return err_fail(err, errlen, "no floor cell inside the walls to respawn on");
     return 0;
 }
 

@@ -133,12 +133,7 @@ int cmd_play(const ViewOpts *opts, char **pos, int np) {
         char status_line[160];
         snprintf(status_line, sizeof status_line, "PLAYING  %s%.100s", o.save ? "episodes saved to " : "saving off",
                  o.save ? o.out : "");
-        f.status = status_line;
-        f.message = message_get(&msg);
-        frame_set_keys(&f, PLAY_KEYS, WINDOW_NKEYS);
-        draw_frame(&v.canvas, &f, NULL);
-        if (view_present(&v)) quit = 1;
-        SDL_Delay(10);
+        if (window_show(&v, &f, status_line, &msg, PLAY_KEYS, NULL)) quit = 1;
     }
     if (o.save && rec.ok && rec.r.n > 0 && play_save(&rec.r, &env, &o, &msg) < 0) status = 1;
     replay_free(&rec.r);

@@ -322,13 +322,8 @@ int cmd_replay(const ViewOpts *opts, char **pos, int np) {
         char status_line[160];
         snprintf(status_line, sizeof status_line, "%s  %g steps/s  loop %s  frame %d of %d", playing ? "PLAYING" : "PAUSED",
                  speed, loop ? "on" : "off", t, r.n);
-        f.status = status_line;
-        f.message = message_get(&msg);
         f.slider_pos = t, f.slider_len = r.n > 0 ? r.n : 1;
-        frame_set_keys(&f, REPLAY_KEYS, WINDOW_NKEYS);
-        draw_frame(&v.canvas, &f, &lay);
-        if (view_present(&v)) quit = 1;
-        SDL_Delay(10);
+        if (window_show(&v, &f, status_line, &msg, REPLAY_KEYS, &lay)) quit = 1;
     }
     replay_free(&r);
     if (window_close(&v)) status = 1;

@@ -214,12 +214,7 @@ int cmd_watch(const ViewOpts *opts, char **pos, int np) {
         f.label = lab;
         snprintf(status_line, sizeof status_line, "%s  %g steps/s  %s actions%s", paused ? "PAUSED" : "RUNNING", speed,
                  greedy ? "greedy" : "sampled", is_run ? "  following the run" : "");
-        f.status = status_line;
-        f.message = message_get(&msg);
-        frame_set_keys(&f, WATCH_KEYS, WINDOW_NKEYS);
-        draw_frame(&v.canvas, &f, NULL);
-        if (view_present(&v)) quit = 1;
-        SDL_Delay(10);
+        if (window_show(&v, &f, status_line, &msg, WATCH_KEYS, NULL)) quit = 1;
     }
     replay_free(&rec.r);
     actor_free(&ac);

@@ -44,7 +44,7 @@ void frame_from_env(DrawFrame *f, const Env *e, uint8_t *obs) {
     f->seed = e->seed, f->episode = e->episode;
 }
 
-void frame_set_keys(DrawFrame *f, const char *const *keys, int n) {
+static void frame_set_keys(DrawFrame *f, const char *const *keys, int n) {
     f->nkeys = n < DRAW_MAX_KEYS ? n : DRAW_MAX_KEYS;
     for (int i = 0; i < f->nkeys; i++) f->keys[i] = keys[i];
 }
@@ -119,6 +119,17 @@ int window_close(View *v) {
     return 0;
 }
 
+
+int window_show(View *v, DrawFrame *f, const char *status, const Message *msg, const char *const *keys,
+                DrawLayout *lay) {
+    f->status = status;
+    f->message = message_get(msg);
+    frame_set_keys(f, keys, WINDOW_NKEYS);
+    draw_frame(&v->canvas, f, lay);
+    int quit = view_present(v);
+    SDL_Delay(10);
+    return quit;
+}
 
 void window_event(View *v, const SDL_Event *ev, const char *cmd, int *quit, int *status) {
     char err[400];

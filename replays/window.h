@@ -35,7 +35,6 @@ int window_usage(const char *cmd, const char *msg);
 void frame_from_env(DrawFrame *f, const Env *e, uint8_t *obs);
 // Frame t of a replay into f (env and obs are the caller's scratch).
 void frame_from_replay(DrawFrame *f, const Replay *r, int t, Env *e, uint8_t *obs);
-void frame_set_keys(DrawFrame *f, const char *const *keys, int n);
 
 // ---- messages shown for a while
 double window_now(void); // seconds (SDL's performance counter)
@@ -50,6 +49,11 @@ const char *message_get(const Message *m); // NULL once expired
 // 0, 1 (cannot open) or 2 (bad --keys script), message on stderr.
 int window_open(View *v, const Opts *o, const char *title);
 int window_close(View *v); // 0, or 1 when the final screenshot failed
+// Draw f with its status line, the current message and the mode's keys (a
+// WINDOW_NKEYS array), present it, wait 10 ms. Returns view_present's result
+// (non-zero: quit). lay (may be NULL) receives where the slider was drawn.
+int window_show(View *v, DrawFrame *f, const char *status, const Message *msg, const char *const *keys,
+                DrawLayout *lay);
 // Window closed (quit) or resized (a failure to follow: quit with status 1).
 void window_event(View *v, const SDL_Event *ev, const char *cmd, int *quit, int *status);
 // Keys every mode shares: Q/Esc quit, F12 screenshot and, when speed is not
