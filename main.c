@@ -1,5 +1,6 @@
 // main.c — the `cpcrl` entry point: subcommand dispatch and flag parsing.
-// Everything else lives in env/, agent/, cpc/, replays/. Exit codes: 0 ok,
+// Everything else lives in base/, env/, agent/, cpc/, lab/, replays/ (README
+// "Layout"). Exit codes: 0 ok,
 // 1 runtime error (message on stderr), 2 usage error (bad flag or value).
 #include <math.h>
 #include <stdio.h>
