@@ -1,7 +1,7 @@
 // main.c — the `cpcrl` entry point: subcommand dispatch and flag parsing.
 // Everything else lives in base/, env/, agent/, cpc/, lab/, replays/ (README
-// "Layout"). Exit codes: 0 ok,
-// 1 runtime error (message on stderr), 2 usage error (bad flag or value).
+// "Layout"). Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage
+// error (bad flag or value).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
