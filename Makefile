@@ -22,7 +22,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
 
 BUILD   ?= build
-LIB_SRC := $(sort $(wildcard env/*.c agent/*.c cpc/*.c replays/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c env/*.c agent/*.c cpc/*.c lab/*.c replays/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 BIN     := cpcrl
@@ -51,16 +51,16 @@ $(BUILD):
 	@mkdir -p $(BUILD)
 
 # lib: $(BUILD)/libcpcrl_env.so, the simulator alone for the Python binding (python/):
-# env/ plus its ctypes glue, -fPIC, no SDL, no BLAS (needs no set-up beyond a C compiler)
+# env/ (and base/errs.c, the one helper it uses) plus its ctypes glue, -fPIC, no SDL, no BLAS (needs no set-up beyond a C compiler)
 PYLIB     := $(BUILD)/libcpcrl_env.so
-PYLIB_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(sort $(wildcard env/*.c)) python/capi.c)
+PYLIB_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(sort $(wildcard env/*.c)) base/errs.c python/capi.c)
 PY_REF    := $(BUILD)/tests/python/ref_trace
 lib: $(PYLIB)
 
 $(PYLIB): $(PYLIB_OBJ)
 	$(CC) $(CFLAGS) -shared -o $@ $^ -lm
 
-$(BUILD)/pic/%.o: %.c $(wildcard env/*.h)
+$(BUILD)/pic/%.o: %.c $(wildcard env/*.h base/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
 

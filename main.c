@@ -1,6 +1,7 @@
 // main.c — the `cpcrl` entry point: subcommand dispatch and flag parsing.
-// Everything else lives in env/, agent/, cpc/, replays/. Exit codes: 0 ok,
-// 1 runtime error (message on stderr), 2 usage error (bad flag or value).
+// Everything else lives in base/, env/, agent/, cpc/, lab/, replays/ (README
+// "Layout"). Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage
+// error (bad flag or value).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,14 +9,15 @@
 #include <time.h>
 #include <sys/stat.h>
 
-#include "agent/bench.h"
-#include "agent/compare.h"
+#include "lab/bench.h"
+#include "lab/compare.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "agent/dist.h"
 #include "agent/train.h"
 #include "env/env.h"
 #include "replays/cmd.h"
+#include "replays/record.h"
 
 // Every command's flags are options of agent/config.c's table (the groups
 // say which); main parses them all the same way, and `cpcrl help CMD` prints

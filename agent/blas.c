@@ -12,7 +12,7 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h> (and its macro I) out
 #include <cblas.h>
 
-#include "agent/progress.h"
+#include "base/progress.h"
 
 #define REEXEC_VAR "CPCRL_BLAS_REEXEC"
 

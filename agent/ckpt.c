@@ -11,8 +11,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/bytes.h"
-#include "agent/errs.h"
+#include "base/bytes.h"
+#include "base/errs.h"
+#include "base/file.h"
 
 static const char MAGIC[8] = {'C', 'P', 'C', 'R', 'L', 'C', 'K', 'P'};
 static const size_t DTYPE_SIZE[4] = {4, 1, 8, 8};
@@ -87,66 +88,6 @@ static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
 
 // ----------------------------------------------------------------------------
 // Writing
-
-// mkdir -p: create path and its missing parents (0755). 0, or -1 with errno.
-int file_mkdir_p(const char *path) {
-    char tmp[1024];
-    if (!path[0]) { errno = ENOENT; return -1; } // "" names no directory (as mkdir(2) says)
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
-// Write bytes to path atomically: path.tmp, fsync, rename, fsync the directory.
-int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
-    char tmp[1100];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return err_fail(err, errlen, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return err_fail(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            close(fd);
-            unlink(tmp);
-            return err_fail(err, errlen, "%s: write failed: %s (previous file left intact)", tmp,
-                        strerror(e));
-        }
-        p += w, left -= (size_t)w;
-    }
-    if (fsync(fd) < 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return err_fail(err, errlen, "%s: fsync failed: %s", tmp, strerror(e));
-    }
-    if (close(fd) < 0) {
-        unlink(tmp);
-        return err_fail(err, errlen, "%s: close failed: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return err_fail(err, errlen, "%s: rename failed: %s", path, strerror(e));
-    }
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return 0;
-}
 
 static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char *err,
                          size_t errlen);

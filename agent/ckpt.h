@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 
 #define CKPT_VERSION 1
 
@@ -71,11 +71,5 @@ int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen);
 // record is checked against its invariant first (env states, counters in
 // range, optimizer second moments >= 0, every float finite).
 int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen);
-
-// Write bytes to path atomically (path.tmp, fsync, rename, fsync dir).
-int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
-
-// mkdir -p (0755). Returns 0, or -1 with errno set.
-int file_mkdir_p(const char *path);
 
 #endif

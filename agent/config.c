@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/errs.h"
+#include "base/errs.h"
 
 // ----------------------------------------------------------------------------
 // The table
@@ -108,7 +108,7 @@ static const Opt OPTS[] = {
     // cpc
     {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "0.1", 0, 1e6, NULL, G_CPC,
      "weight of the CPC loss (0 = baseline arm, no CPC work)"},
-    {"cpc-k", T_INT, O(cpc_k), 0, "10", 1, 64, NULL, G_CPC, "CPC predicts z_{t+1..t+K}"},
+    {"cpc-k", T_INT, O(cpc_k), 0, "10", 1, CPC_MAX_K, NULL, G_CPC, "CPC predicts z_{t+1..t+K}"},
     {"cpc-negatives", T_CHOICE, O(cpc_negatives), 0, "batch", 0, 0, "batch|all", G_CPC,
      "negatives: other envs at the same step, or every latent of the unroll"},
     {"cpc-stop-target", T_INT, O(cpc_stop_target), 0, "0", 0, 1, NULL, G_CPC,
@@ -512,7 +512,7 @@ int config_check(const Config *c, char *err, size_t errlen) {
             return err_fail(err, errlen,
                         "--envs %d: CPC with batch negatives needs at least 2 envs", c->envs);
     }
-    if (c->optim == OPTIM_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
+    if (c->optim == OPT_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
         return err_fail(err, errlen, "--beta1/--beta2 must be below 1");
     if (!c->runs_dir[0])
         return err_fail(err, errlen, "--runs-dir: expected a directory, got an empty path "

@@ -13,11 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent/optim.h" // OPT_RMSPROP / OPT_ADAM (optim)
+#include "cpc/cpc.h"     // CPC_NEG_BATCH / CPC_NEG_ALL (cpc_negatives), CPC_MAX_K (cpc_k)
 #include "env/env.h"
 
-enum { OPTIM_RMSPROP = 0, OPTIM_ADAM = 1 };
 enum { INIT_TORCH = 0, INIT_ORTHOGONAL = 1 };
-enum { CPC_NEG_BATCH = 0, CPC_NEG_ALL = 1 };
 enum { POLICY_RANDOM = 0, POLICY_ORACLE = 1 };
 
 typedef struct {
@@ -58,7 +58,7 @@ typedef struct {
 
 // Settings of one command that are not settings of a run: never written to
 // config.txt or a checkpoint. Filled from the same option table as Config.
-typedef struct { // compare: the experiment (agent/compare.c)
+typedef struct { // compare: the experiment (lab/compare.c)
     char tasks[256];
     int seeds;
     uint64_t first_seed;
@@ -70,7 +70,7 @@ typedef struct { // compare: the experiment (agent/compare.c)
     double smooth;
 } CompareOpts;
 
-typedef struct { // probe (agent/probe.h's ProbeOptions, and the CSV path)
+typedef struct { // probe (lab/probe.h's ProbeOptions, and the CSV path)
     int episodes, envs;
     uint64_t seed;
     int greedy;

@@ -226,6 +226,15 @@ void nn_conv2d_forward(float *out, const float *inp, const float *w, const float
     }
 }
 
+// db (Co) += the sum over the hw positions of each channel of d (Co,hw).
+static void bias_backward(float *db, const float *d, int Co, int hw) {
+    for (int co = 0; co < Co; co++) {
+        float s = 0.0f;
+        for (int p = 0; p < hw; p++) s += d[(size_t)co * hw + p];
+        db[co] += s;
+    }
+}
+
 void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, float *work,
                         int N, int Ci, int H, int W, int Co, int K, int S, int P) {
@@ -237,12 +246,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
     if (same) same_masks(mask, H, W, K, P);
     for (int n = 0; n < N; n++) {
         const float *d = dout + (size_t)n * Co * hw;
-        if (db)
-            for (int co = 0; co < Co; co++) {
-                float s = 0.0f;
-                for (int p = 0; p < hw; p++) s += d[(size_t)co * hw + p];
-                db[co] += s;
-            }
+        if (db) bias_backward(db, d, Co, hw);
         if (dw) {
             const float *img = inp + (size_t)n * Ci * H * W;
             if (same) {
@@ -346,12 +350,7 @@ void nn_conv2d_onehot_backward(float *dw, float *db, const float *dout, const ui
     if (dw) memset(dwt, 0, (size_t)Ci * KK * Co * sizeof(float));
     for (int n = 0; n < N; n++) {
         const float *d = dout + (size_t)n * Co * hw;
-        if (db)
-            for (int co = 0; co < Co; co++) {
-                float s = 0.0f;
-                for (int p = 0; p < hw; p++) s += d[(size_t)co * hw + p];
-                db[co] += s;
-            }
+        if (db) bias_backward(db, d, Co, hw);
         if (!dw) continue;
         for (int co = 0; co < Co; co++)
             for (int p = 0; p < hw; p++) dT[(size_t)p * Co + co] = d[(size_t)co * hw + p];

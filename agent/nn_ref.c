@@ -114,6 +114,21 @@ void nn_ref_lstm_forward(float *h, float *c, float *gates, const float *x,
         }
 }
 
+// The gate derivatives of unit j of one row (both references below): da[j],
+// da[H+j], da[2H+j], da[3H+j] from the gates g, c_t, c_{t-1}, dL/dh_t and the
+// dL/dc_t coming from later; returns the whole dL/dc_t.
+static float unit_backward(float *da, const float *g, int H, int j, float c, float c_prev, float dh,
+                           float dc) {
+    float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+    float tc = tanhf(c);
+    float dct = dc + dh * o * (1.0f - tc * tc);
+    da[j] = dct * gg * i * (1.0f - i);
+    da[H + j] = dct * c_prev * f * (1.0f - f);
+    da[2 * H + j] = dct * i * (1.0f - gg * gg);
+    da[3 * H + j] = dh * tc * o * (1.0f - o);
+    return dct;
+}
+
 void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,
                           float *dw_hh, float *db_ih, float *db_hh, const float *dh,
                           const float *dc, const float *gates, const float *c,
@@ -126,29 +141,16 @@ void nn_ref_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_i
             const float *g = gates + (size_t)n * G;
             float *da = dgates + (size_t)n * G;
             size_t r = (size_t)n * H + j;
-            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-            float tc = tanhf(c[r]), dhr = dh ? dh[r] : 0.0f;
-            float dct = (dc ? dc[r] : 0.0f) + dhr * o * (1.0f - tc * tc);
-            da[j] = dct * gg * i * (1.0f - i);
-            da[H + j] = dct * c_prev[r] * f * (1.0f - f);
-            da[2 * H + j] = dct * i * (1.0f - gg * gg);
-            da[3 * H + j] = dhr * tc * o * (1.0f - o);
+            float f = g[H + j];
+            float dct = unit_backward(da, g, H, j, c[r], c_prev[r], dh ? dh[r] : 0.0f, dc ? dc[r] : 0.0f);
             if (dc_prev) dc_prev[r] += dct * f;
         }
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < G; k++) {
-            float d = dgates[(size_t)n * G + k];
-            if (db_ih) db_ih[k] += d;
-            if (db_hh) db_hh[k] += d;
-            for (int i = 0; i < I; i++) {
-                if (dw_ih) dw_ih[(size_t)k * I + i] += d * x[(size_t)n * I + i];
-                if (dx) dx[(size_t)n * I + i] += d * w_ih[(size_t)k * I + i];
-            }
-            for (int j = 0; j < H; j++) {
-                if (dw_hh) dw_hh[(size_t)k * H + j] += d * h_prev[(size_t)n * H + j];
-                if (dh_prev) dh_prev[(size_t)n * H + j] += d * w_hh[(size_t)k * H + j];
-            }
-        }
+    // every element's terms are added in the same order as one fused loop would
+    nn_ref_lstm_backward_weights(dx, dw_ih, dw_hh, db_ih, db_hh, dgates, x, h_prev, w_ih, N, I, H, I);
+    for (int n = 0; n < N && dh_prev; n++)
+        for (int k = 0; k < G; k++)
+            for (int j = 0; j < H; j++)
+                dh_prev[(size_t)n * H + j] += dgates[(size_t)n * G + k] * w_hh[(size_t)k * H + j];
 }
 
 // Written per unit from the formulas (no workspace): dc_prev[r] is read as
@@ -164,13 +166,8 @@ void nn_ref_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, co
         float mk = mask ? mask[n] : 1.0f;
         for (int j = 0; j < H; j++) {
             size_t r = (size_t)n * H + j;
-            float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
-            float tc = tanhf(c[r]), dhr = dh ? dh[r] : 0.0f;
-            float dct = (dc ? dc[r] : 0.0f) + dhr * o * (1.0f - tc * tc);
-            da[j] = dct * gg * i * (1.0f - i);
-            da[H + j] = dct * c_prev[r] * f * (1.0f - f);
-            da[2 * H + j] = dct * i * (1.0f - gg * gg);
-            da[3 * H + j] = dhr * tc * o * (1.0f - o);
+            float f = g[H + j];
+            float dct = unit_backward(da, g, H, j, c[r], c_prev[r], dh ? dh[r] : 0.0f, dc ? dc[r] : 0.0f);
             if (dc_prev) dc_prev[r] = mk * dct * f;
         }
         if (dh_prev)

@@ -23,13 +23,12 @@
 #include "agent/blas.h"
 #include "agent/ckpt.h"
 #include "agent/dist.h"
-#include "agent/errs.h"
-#include "agent/progress.h"
+#include "base/errs.h"
+#include "base/file.h"
+#include "base/progress.h"
+#include "base/stop.h"
 #include "env/rng.h"
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
-int train_stop_requested(void) { return g_stop != 0; }
 
 void ckpt_path_for(const char *path, char *out, size_t n) {
     struct stat st;
@@ -42,8 +41,8 @@ void ckpt_path_for(const char *path, char *out, size_t n) {
 
 typedef struct {
     double n, pl, vl, ent, cpc, gn, lr;
-    double acc[A2C_MAX_K];
-    double accn[A2C_MAX_K];
+    double acc[CPC_MAX_K];
+    double accn[CPC_MAX_K];
     EnvLog ep;
     double clipfrac, kl; // sample reuse only
 } LogAcc;
@@ -80,7 +79,7 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-// Sample reuse (a2c.h) appends clip_frac and approx_kl; readers find
+// Sample reuse (trainer.h) appends clip_frac and approx_kl; readers find
 // columns by name, and the default (A2C) log keeps its columns.
 static int log_header(int fd, int K, int reuse) {
     Row r = {.len = 0};
@@ -116,7 +115,7 @@ static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K
 
 // The row being accumulated, in a checkpoint's "state/log" (CKPT_EXTRA_LOG
 // doubles), so a checkpoint between two rows resumes to the same next row.
-#define LOGACC_DOUBLES (13 + 2 * A2C_MAX_K)
+#define LOGACC_DOUBLES (13 + 2 * CPC_MAX_K)
 _Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
 
 static void logacc_pack(const LogAcc *a, double *x) {
@@ -125,8 +124,8 @@ static void logacc_pack(const LogAcc *a, double *x) {
     memset(x, 0, CKPT_EXTRA_LOG * sizeof *x);
     memcpy(x, head, sizeof head);
     memcpy(x + 11, a->acc, sizeof a->acc);
-    memcpy(x + 11 + A2C_MAX_K, a->accn, sizeof a->accn);
-    x[11 + 2 * A2C_MAX_K] = a->clipfrac, x[12 + 2 * A2C_MAX_K] = a->kl;
+    memcpy(x + 11 + CPC_MAX_K, a->accn, sizeof a->accn);
+    x[11 + 2 * CPC_MAX_K] = a->clipfrac, x[12 + 2 * CPC_MAX_K] = a->kl;
 }
 
 static void logacc_unpack(LogAcc *a, const double *x) {
@@ -134,8 +133,8 @@ static void logacc_unpack(LogAcc *a, const double *x) {
     a->ep.episodes = (float)x[7], a->ep.ret = (float)x[8];
     a->ep.length = (float)x[9], a->ep.success = (float)x[10];
     memcpy(a->acc, x + 11, sizeof a->acc);
-    memcpy(a->accn, x + 11 + A2C_MAX_K, sizeof a->accn);
-    a->clipfrac = x[11 + 2 * A2C_MAX_K], a->kl = x[12 + 2 * A2C_MAX_K];
+    memcpy(a->accn, x + 11 + CPC_MAX_K, sizeof a->accn);
+    a->clipfrac = x[11 + 2 * CPC_MAX_K], a->kl = x[12 + 2 * CPC_MAX_K];
 }
 
 // ----------------------------------------------------------------------------
@@ -398,13 +397,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         return 1;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL); // a closed terminal or dropped ssh: save and stop
-    g_stop = 0;
+    stop_catch(1, NULL); // SIGHUP too: a closed terminal or dropped ssh saves and stops
 
     int tty = isatty(STDERR_FILENO) && cfg.progress && lead;
     if (lead)
@@ -445,7 +438,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);
         if (hook && hook->after_update) hook->after_update(hook->ctx, &tr, dir);
-        if (dist_allreduce_max_i(g_stop)) interrupted = 1; // every rank stops together
+        if (dist_allreduce_max_i(stop_requested())) interrupted = 1; // every rank stops together
         if (world > 1 && tr.updates % 100 == 0 && !dist_all_equal_u64(param_checksum(&tr.model))) {
             if (lead)
                 fprintf(stderr, "\ncpcrl train: parameters differ across MPI ranks at update %lld\n",
@@ -625,7 +618,7 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;
-    double accsum[A2C_MAX_K] = {0}, accn[A2C_MAX_K] = {0};
+    double accsum[CPC_MAX_K] = {0}, accn[CPC_MAX_K] = {0};
     while (tally.n < E && !tally.failed) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)

@@ -3,7 +3,7 @@
 #ifndef CPCRL_TRAIN_H
 #define CPCRL_TRAIN_H
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/config.h"
 
 // Optional callbacks of the training loop, passed to train_main. after_update
@@ -17,8 +17,6 @@ typedef struct {
     void (*before_update)(void *ctx, Trainer *tr);
     void *before_ctx;
 } TrainHook;
-// 1 once training was asked to stop (SIGINT/SIGTERM): a hook's own loops end early.
-int train_stop_requested(void);
 
 // Train per cfg; with resume_dir, continue the run stored there (its
 // config.txt and model.ckpt; cfg is ignored except for --frames, which may
@@ -31,7 +29,7 @@ int train_main(Config *cfg, const char *resume_dir, int cfg_frames_given, const 
 typedef struct {
     int episodes;
     double mean_return, ci95, success, mean_length;
-    double cpc_acc[A2C_MAX_K]; // per k, when the checkpoint has a CPC head
+    double cpc_acc[CPC_MAX_K]; // per k, when the checkpoint has a CPC head
     int K;
 } EvalResult;
 

@@ -44,7 +44,7 @@ static size_t pred_rows(int T, int B) { return T > 1 ? (size_t)(T - 1) * B : 1; 
 
 // BATCH: one (B,B) block per worker thread; ALL: the scores of one k.
 static size_t scores_floats(int T, int B, int negatives) {
-    if (negatives == CPC_NEGATIVES_ALL) return pred_rows(T, B) * (size_t)T * B;
+    if (negatives == CPC_NEG_ALL) return pred_rows(T, B) * (size_t)T * B;
     return (size_t)NN_MAX_THREADS * B * B;
 }
 
@@ -59,7 +59,7 @@ size_t cpc_workspace_bytes(int T, int B, int D, int H, int K, int negatives) {
 int cpc_init(CPC *p, int T, int B, int D, int H, int K, int negatives, int stop_target) {
     memset(p, 0, sizeof *p);
     if (T < 1 || B < 1 || D < 1 || H < 1 || K < 1 || K > CPC_MAX_K) return -1;
-    if (negatives != CPC_NEGATIVES_BATCH && negatives != CPC_NEGATIVES_ALL) return -1;
+    if (negatives != CPC_NEG_BATCH && negatives != CPC_NEG_ALL) return -1;
     p->T = T; p->B = B; p->D = D; p->H = H; p->K = K;
     p->negatives = negatives;
     p->stop_target = stop_target ? 1 : 0;
@@ -211,7 +211,7 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
                            float weight, CPCStats *stats) {
     assert(p->pred && p->scores && p->horizon); // cpc_init succeeded
     const int T = p->T, B = p->B, D = p->D, H = p->H, K = p->K;
-    const int KD = K * D, N = p->negatives == CPC_NEGATIVES_ALL ? T * B : B;
+    const int KD = K * D, N = p->negatives == CPC_NEG_ALL ? T * B : B;
     int *count_k = p->count_k;
     double loss_k[CPC_MAX_K];
     int correct_k[CPC_MAX_K];
@@ -237,7 +237,7 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (T - k) * B, D, H, 1.0f, c, H,
                         W + (size_t)(k - 1) * D * H, H, 0.0f, P + (size_t)(k - 1) * D, KD);
 
-    if (p->negatives == CPC_NEGATIVES_BATCH) {
+    if (p->negatives == CPC_NEG_BATCH) {
         ScoreJob job = {p, z, dz, need_dp, grad, scale};
         int parts = nn_threads();
         if (parts > T - 1) parts = T - 1;
@@ -342,7 +342,7 @@ static double ref_score(const float *c, const float *z, const float *W, int D, i
 double cpc_ref_loss(const float *c, const float *z, const float *W,
                     const uint8_t *starts, int T, int B, int D, int H, int K,
                     int negatives, CPCStats *stats) {
-    const int all = negatives == CPC_NEGATIVES_ALL;
+    const int all = negatives == CPC_NEG_ALL;
     const int N = all ? T * B : B;
     double total = 0.0;
     int count = 0;

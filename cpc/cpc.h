@@ -37,15 +37,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CPC_MAX_K 128
+// The one limit on K (steps predicted): --cpc-k, compare's --cpc-ks, the
+// per-k statistics of an update and the per-k columns of log.csv.
+#define CPC_MAX_K 64
 
-// Negative sampling modes; the same values as agent/config.h's
-// CPC_NEG_BATCH / CPC_NEG_ALL (cpc/ may not include agent/config.h).
-enum { CPC_NEGATIVES_BATCH = 0, CPC_NEGATIVES_ALL = 1 };
+// Negative sampling modes (config's cpc_negatives holds one).
+enum { CPC_NEG_BATCH = 0, CPC_NEG_ALL = 1 };
 
 typedef struct {
     int T, B, D, H, K;
-    int negatives;    // CPC_NEGATIVES_BATCH or CPC_NEGATIVES_ALL
+    int negatives;    // CPC_NEG_BATCH or CPC_NEG_ALL
     int stop_target;  // 1: no gradient into z
     // workspace, allocated once by cpc_init
     float *pred;      // ((T-1)*B, K*D): P = c W^T, overwritten with dL/dP

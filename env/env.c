@@ -32,14 +32,7 @@
 //               long enough (size = view + 4) that the cue cannot be seen from
 //               the junction in any heading: the agent has to remember it.
 //
-// Observation: the V x V window is gathered row by row with a per-heading
-// forward/right vector (no modulo). Visibility is MiniGrid's process_vis on
-// bit masks, one row at a time: its left-to-right and right-to-left passes
-// together light each run of see-through cells that holds a lit cell plus the
-// cell at either end of the run, found with one add (the carry leaves the run)
-// and one Kogge-Stone fill. The obs block is cleared with one memset, then one
-// byte per cell is set; rows no light reaches are marked unseen in one go.
-// env_observe_ref is the plain port the tests hold the fast version to.
+// The observation (env_observe) is computed in observe.c.
 #include "env/env.h"
 
 #include <assert.h>
@@ -49,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errs.h"
 #include "env/rng.h"
 
 const char *const ENV_TASK_NAMES[ENV_NTASKS] = {"goal", "watermaze", "keys_doors", "seekavoid",
@@ -61,15 +55,11 @@ const char *const ENV_ACTION_NAMES[ENV_A] = {"left", "right", "forward", "intera
 static const char KIND_CHARS[ENV_C] = {'?', '.', '#', 'G', 'a', 'l', 'k',
                                        'K', 'd', 'D', '0', '1', '2', '3'};
 
-// Cells that stop light (off-map cells are given the ENV_UNSEEN kind and
-// count as opaque too) and cells the agent can walk into.
-#define OPAQUE_MASK                                                                          \
-    ((1u << ENV_UNSEEN) | (1u << ENV_WALL) | (1u << ENV_DOOR0) | (1u << ENV_DOOR1) |        \
-     (1u << ENV_CUE0) | (1u << ENV_CUE1) | (1u << ENV_CUE2) | (1u << ENV_CUE3))
+// Cells the agent can walk into (observe.c has the cells that stop light).
 #define WALKABLE_MASK ((1u << ENV_EMPTY) | (1u << ENV_GOAL) | (1u << ENV_APPLE) | (1u << ENV_LEMON))
 
-static const int DX[4] = {0, 1, 0, -1};
-static const int DY[4] = {-1, 0, 1, 0};
+const int ENV_DX[4] = {0, 1, 0, -1};
+const int ENV_DY[4] = {-1, 0, 1, 0};
 
 enum { TMAZE_W = 9 };
 
@@ -108,44 +98,34 @@ void env_config_defaults(EnvConfig *cfg) {
     }
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 int env_config_check(const EnvConfig *cfg, char *err, size_t errlen) {
     if (cfg->task < 0 || cfg->task >= ENV_NTASKS)
-        return fail(err, errlen,
+        return err_fail(err, errlen,
                     "task: expected 0..%d (goal, watermaze, keys_doors, seekavoid, tmaze), "
                     "got %d",
                     ENV_NTASKS - 1, cfg->task);
     const char *tn = ENV_TASK_NAMES[cfg->task];
     if (cfg->view < 3 || cfg->view > ENV_MAX_VIEW || cfg->view % 2 == 0)
-        return fail(err, errlen, "view: expected an odd number in 3..%d, got %d", ENV_MAX_VIEW,
+        return err_fail(err, errlen, "view: expected an odd number in 3..%d, got %d", ENV_MAX_VIEW,
                     cfg->view);
     if (cfg->max_steps < 1)
-        return fail(err, errlen, "max_steps: expected >= 1, got %d", cfg->max_steps);
+        return err_fail(err, errlen, "max_steps: expected >= 1, got %d", cfg->max_steps);
     int s = cfg->size;
     if (cfg->task == ENV_TASK_GOAL) {
         if (s < 5 || s > ENV_MAX_SIZE || s % 2 == 0)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "size: task goal builds a maze on odd coordinates and needs an odd size "
                         "in 5..%d, got %d",
                         ENV_MAX_SIZE, s);
     } else if (s < 5 || s > ENV_MAX_SIZE) {
-        return fail(err, errlen, "size: task %s needs a size in 5..%d, got %d", tn,
+        return err_fail(err, errlen, "size: task %s needs a size in 5..%d, got %d", tn,
                     ENV_MAX_SIZE, s);
     }
     switch (cfg->task) {
     case ENV_TASK_SEEKAVOID: {
         int free_cells = (s - 2) * (s - 2) - 1; // interior minus the agent's cell
         if (cfg->items < 1 || cfg->items > free_cells / 2)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "items: task seekavoid at size %d needs 1..%d apples (apples + lemons "
                         "<= %d free cells), got %d",
                         s, free_cells / 2, free_cells, cfg->items);
@@ -153,12 +133,12 @@ int env_config_check(const EnvConfig *cfg, char *err, size_t errlen) {
     }
     case ENV_TASK_KEYS_DOORS:
         if (cfg->items < 0 || cfg->items > 1)
-            return fail(err, errlen,
+            return err_fail(err, errlen,
                         "items: task keys_doors takes 0 or 1 distractor keys, got %d", cfg->items);
         break;
     default:
         if (cfg->items != 0)
-            return fail(err, errlen, "items: task %s uses no items (expected 0), got %d", tn,
+            return err_fail(err, errlen, "items: task %s uses no items (expected 0), got %d", tn,
                         cfg->items);
         break;
     }
@@ -232,7 +212,7 @@ static void gen_maze(Env *e, int extra) {
         int c = stack[top - 1], cx = c % cw, cy = c / cw;
         int nb[4], nn = 0;
         for (int d = 0; d < 4; d++) {
-            int nx = cx + DX[d], ny = cy + DY[d];
+            int nx = cx + ENV_DX[d], ny = cy + ENV_DY[d];
             if (nx >= 0 && nx < cw && ny >= 0 && ny < ch && !seen[ny * cw + nx]) nb[nn++] = d;
         }
         if (nn == 0) {
@@ -240,10 +220,10 @@ static void gen_maze(Env *e, int extra) {
             continue;
         }
         int d = nb[rng_int(&e->rng, nn)];
-        int nx = cx + DX[d], ny = cy + DY[d];
+        int nx = cx + ENV_DX[d], ny = cy + ENV_DY[d];
         seen[ny * cw + nx] = 1;
         stack[top++] = (int16_t)(ny * cw + nx);
-        e->grid[(2 * cy + 1 + DY[d]) * e->w + 2 * cx + 1 + DX[d]] = ENV_EMPTY;
+        e->grid[(2 * cy + 1 + ENV_DY[d]) * e->w + 2 * cx + 1 + ENV_DX[d]] = ENV_EMPTY;
         e->grid[(2 * ny + 1) * e->w + 2 * nx + 1] = ENV_EMPTY;
     }
     for (int k = 0; k < extra; k++) {
@@ -286,7 +266,7 @@ static int region_connected(const Env *e, int x0, int y0, int x1, int y1, int bl
         int i = queue[qh++], x = i % e->w, y = i / e->w;
         reached++;
         for (int d = 0; d < 4; d++) {
-            int nx = x + DX[d], ny = y + DY[d];
+            int nx = x + ENV_DX[d], ny = y + ENV_DY[d];
             if (nx < x0 || nx > x1 || ny < y0 || ny > y1) continue;
             int j = ny * e->w + nx;
             if (j == blocked || seen[j] || e->grid[j] != ENV_EMPTY) continue;
@@ -449,7 +429,7 @@ float env_step_final(Env *e, int action, uint8_t *terminated, uint8_t *truncated
     float reward = 0.0f;
     int term = 0;
     e->steps++;
-    int fx = e->ax + DX[e->dir], fy = e->ay + DY[e->dir];
+    int fx = e->ax + ENV_DX[e->dir], fy = e->ay + ENV_DY[e->dir];
     int inside = (unsigned)fx < (unsigned)e->w && (unsigned)fy < (unsigned)e->h;
     int fi = fy * e->w + fx;
     switch (action) {
@@ -559,151 +539,36 @@ int env_state_check(const Env *e, char *err, size_t errlen) {
     EnvConfig c = e->cfg;
     env_config_defaults(&c);
     if (memcmp(&c, &e->cfg, sizeof c) != 0 || env_config_check(&c, NULL, 0) < 0)
-        return fail(err, errlen, "config invalid or not in its defaulted form");
+        return err_fail(err, errlen, "config invalid or not in its defaulted form");
     if (e->w < 3 || e->h < 3 || e->w > ENV_MAX_SIZE || e->h > ENV_MAX_SIZE)
-        return fail(err, errlen, "map %dx%d, expected 3..%d a side", e->w, e->h, ENV_MAX_SIZE);
+        return err_fail(err, errlen, "map %dx%d, expected 3..%d a side", e->w, e->h, ENV_MAX_SIZE);
     if (e->ax < 0 || e->ay < 0 || e->ax >= e->w || e->ay >= e->h || e->dir < 0 || e->dir > 3)
-        return fail(err, errlen, "agent at (%d,%d) heading %d, outside the %dx%d map", e->ax, e->ay,
+        return err_fail(err, errlen, "agent at (%d,%d) heading %d, outside the %dx%d map", e->ax, e->ay,
                     e->dir, e->w, e->h);
     if (e->tx < 0 || e->ty < 0 || e->tx >= e->w || e->ty >= e->h)
-        return fail(err, errlen, "target (%d,%d) outside the %dx%d map", e->tx, e->ty, e->w, e->h);
+        return err_fail(err, errlen, "target (%d,%d) outside the %dx%d map", e->tx, e->ty, e->w, e->h);
     if (e->carrying != 0 && e->carrying != ENV_KEY0 && e->carrying != ENV_KEY1)
-        return fail(err, errlen, "carrying kind %d, expected 0 or a key", e->carrying);
+        return err_fail(err, errlen, "carrying kind %d, expected 0 or a key", e->carrying);
     if (e->cue < 0 || e->cue > 1 || e->picked < 0 || e->picked > 1)
-        return fail(err, errlen, "cue %d / key flag %d, expected 0 or 1", e->cue, e->picked);
+        return err_fail(err, errlen, "cue %d / key flag %d, expected 0 or 1", e->cue, e->picked);
     if (e->steps < 0 || e->steps > c.max_steps)
-        return fail(err, errlen, "steps %d, expected 0..%d (the time limit)", e->steps, c.max_steps);
+        return err_fail(err, errlen, "steps %d, expected 0..%d (the time limit)", e->steps, c.max_steps);
     if (e->ep_success < 0 || e->ep_success > e->steps)
-        return fail(err, errlen, "successes %d, expected 0..%d (one per step at most)", e->ep_success,
+        return err_fail(err, errlen, "successes %d, expected 0..%d (one per step at most)", e->ep_success,
                     e->steps);
     if (!isfinite(e->ep_return) || !isfinite(e->log.episodes) || !isfinite(e->log.ret) ||
         !isfinite(e->log.length) || !isfinite(e->log.success) || e->log.episodes < 0)
-        return fail(err, errlen, "episode return or statistics not finite (or negative count)");
+        return err_fail(err, errlen, "episode return or statistics not finite (or negative count)");
     int nfloor = 0;
     for (int y = 0; y < e->h; y++)
         for (int x = 0; x < e->w; x++) {
             int k = e->grid[y * e->w + x];
-            if (k >= ENV_C) return fail(err, errlen, "cell (%d,%d) of kind %d, expected 0..%d", x, y, k, ENV_C - 1);
+            if (k >= ENV_C) return err_fail(err, errlen, "cell (%d,%d) of kind %d, expected 0..%d", x, y, k, ENV_C - 1);
             nfloor += k == ENV_EMPTY && x > 0 && y > 0 && x < e->w - 1 && y < e->h - 1 &&
                      !(x == e->tx && y == e->ty);
         }
-    if (nfloor == 0) return fail(err, errlen, "no floor cell inside the walls to respawn on");
+    if (nfloor == 0) return err_fail(err, errlen, "no floor cell inside the walls to respawn on");
     return 0;
-}
-
-// ---------------------------------------------------------------------------
-// Observation
-
-// Light spreading down a row (bit i = view column i): every cell of `g` and
-// every see-through cell (`p`) reached from it through see-through cells
-// toward column 0 (a Kogge-Stone occluded fill, 15 columns at most).
-static inline uint32_t fill_down(uint32_t g, uint32_t p) {
-    g |= p & (g >> 1);
-    p &= p >> 1;
-    g |= p & (g >> 2);
-    p &= p >> 2;
-    g |= p & (g >> 4);
-    p &= p >> 4;
-    g |= p & (g >> 8);
-    return g;
-}
-
-void env_observe(const Env *e, uint8_t *obs) {
-    const int V = e->cfg.view, VV = V * V, half = V / 2, w = e->w, h = e->h;
-    const int d = e->dir & 3, fx = DX[d], fy = DY[d], rx = -fy, ry = fx;
-    const uint32_t full = (1u << V) - 1u;
-    const int step = ry * w + rx; // grid index step from one view column to the next
-    uint8_t kr[ENV_MAX_VIEW];
-    memset(obs, 0, (size_t)ENV_C * (size_t)VV);
-
-    // Rows from the agent's up, as process_vis goes: gather row r (view
-    // (r, c) = agent + (V-1-r) * forward + (c - V/2) * right), light it from
-    // the row below, write it. Once no light reaches a row, the rest is unseen.
-    uint32_t m = 1u << half; // lit cells of the current row
-    int r = V - 1;
-    for (; r >= 0 && m; r--) {
-        int f = V - 1 - r;
-        int x0 = e->ax + f * fx - half * rx, y0 = e->ay + f * fy - half * ry;
-        int x1 = x0 + (V - 1) * rx, y1 = y0 + (V - 1) * ry;
-        uint32_t op = 0;
-        if ((unsigned)x0 < (unsigned)w && (unsigned)y0 < (unsigned)h &&
-            (unsigned)x1 < (unsigned)w && (unsigned)y1 < (unsigned)h) {
-            const uint8_t *g = e->grid + y0 * w + x0;
-            for (int c = 0; c < V; c++, g += step) {
-                kr[c] = *g;
-                op |= ((OPAQUE_MASK >> *g) & 1u) << c;
-            }
-        } else {
-            int x = x0, y = y0;
-            for (int c = 0; c < V; c++, x += rx, y += ry) {
-                int k = ((unsigned)x < (unsigned)w && (unsigned)y < (unsigned)h) ? e->grid[y * w + x]
-                                                                                 : ENV_UNSEEN;
-                kr[c] = (uint8_t)k;
-                op |= ((OPAQUE_MASK >> k) & 1u) << c;
-            }
-        }
-        // The two passes light every run of see-through cells that holds a
-        // lit cell, plus the cell on each side of such a run. s + (m & s)
-        // carries out of exactly those runs, one bit above each; a downward
-        // fill from there recovers the runs.
-        uint32_t s = ~op & full;
-        uint32_t tops = (s + (m & s)) & ~s;
-        uint32_t runs = fill_down(tops >> 1, s);
-        uint32_t next = (runs | (runs << 1) | (runs >> 1)) & full;
-        m |= next;
-        if (r == V - 1) kr[half] = (uint8_t)(e->carrying ? e->carrying : ENV_EMPTY);
-        uint8_t *o = obs + r * V;
-        for (int c = 0; c < V; c++) o[(size_t)(kr[c] * ((m >> c) & 1u)) * VV + c] = 1; // UNSEEN = 0
-        m = next; // a lit see-through cell lights the three cells above it
-    }
-    if (r >= 0) memset(obs + (size_t)ENV_UNSEEN * VV, 1, (size_t)(r + 1) * V);
-}
-
-void env_observe_ref(const Env *e, uint8_t *obs) {
-    const int V = e->cfg.view, VV = V * V;
-    assert(V >= 3 && V <= ENV_MAX_VIEW);
-    if (V < 1 || V > ENV_MAX_VIEW) return; // (tells the compiler the bounds)
-    uint8_t grid[ENV_MAX_VIEW][ENV_MAX_VIEW]; // [i = column][j = row], as MiniGrid
-    uint8_t mask[ENV_MAX_VIEW][ENV_MAX_VIEW];
-    // slice + rotate: view cell (i, j) lies (V-1-j) ahead and (i - V/2) right
-    for (int j = 0; j < V; j++)
-        for (int i = 0; i < V; i++) {
-            int f = V - 1 - j, l = i - V / 2;
-            int x = e->ax + f * DX[e->dir] + l * DX[(e->dir + 1) % 4];
-            int y = e->ay + f * DY[e->dir] + l * DY[(e->dir + 1) % 4];
-            int inside = x >= 0 && x < e->w && y >= 0 && y < e->h;
-            grid[i][j] = inside ? e->grid[y * e->w + x] : ENV_UNSEEN;
-            mask[i][j] = 0;
-        }
-    // process_vis(grid, agent_pos=(V // 2, V - 1))
-    mask[V / 2][V - 1] = 1;
-    for (int j = V - 1; j >= 0; j--) {
-        for (int i = 0; i < V - 1; i++) {
-            if (!mask[i][j]) continue;
-            if ((OPAQUE_MASK >> grid[i][j]) & 1) continue;
-            mask[i + 1][j] = 1;
-            if (j > 0) {
-                mask[i + 1][j - 1] = 1;
-                mask[i][j - 1] = 1;
-            }
-        }
-        for (int i = V - 1; i > 0; i--) {
-            if (!mask[i][j]) continue;
-            if ((OPAQUE_MASK >> grid[i][j]) & 1) continue;
-            mask[i - 1][j] = 1;
-            if (j > 0) {
-                mask[i - 1][j - 1] = 1;
-                mask[i][j - 1] = 1;
-            }
-        }
-    }
-    grid[V / 2][V - 1] = (uint8_t)(e->carrying ? e->carrying : ENV_EMPTY);
-    memset(obs, 0, (size_t)ENV_C * VV);
-    for (int j = 0; j < V; j++)
-        for (int i = 0; i < V; i++) {
-            int k = mask[i][j] ? grid[i][j] : ENV_UNSEEN;
-            obs[k * VV + j * V + i] = 1;
-        }
 }
 
 // ---------------------------------------------------------------------------

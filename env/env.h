@@ -54,6 +54,8 @@ enum { ENV_TASK_GOAL = 0, ENV_TASK_WATERMAZE, ENV_TASK_KEYS_DOORS, ENV_TASK_SEEK
 extern const char *const ENV_TASK_NAMES[ENV_NTASKS];
 extern const char *const ENV_KIND_NAMES[ENV_C];
 extern const char *const ENV_ACTION_NAMES[ENV_A];
+// One step along heading d (0 north .. 3 west): x + ENV_DX[d], y + ENV_DY[d].
+extern const int ENV_DX[4], ENV_DY[4];
 
 // ---------------------------------------------------------------------------
 // Configuration. 0 in size / max_steps / view means "the task's default"; for

@@ -21,8 +21,6 @@
 
 #include "env/rng.h"
 
-static const int DX[4] = {0, 1, 0, -1};
-static const int DY[4] = {-1, 0, 1, 0};
 
 #define KIND_BIT(k) (1u << (k))
 
@@ -48,7 +46,7 @@ static int plan(const Env *e, uint32_t pass, int mode, int tidx, int tkind) {
     while (qh < qt) {
         int s = queue[qh++], cell = s >> 2, d = s & 3;
         int x = cell % w, y = cell / w;
-        int fx = x + DX[d], fy = y + DY[d];
+        int fx = x + ENV_DX[d], fy = y + ENV_DY[d];
         int front_ok = fx >= 0 && fx < w && fy >= 0 && fy < h;
         if (mode == FACE && front_ok && is_target(e, fy * w + fx, tidx, tkind))
             return s == root ? ENV_INTERACT : first[s];

@@ -1,5 +1,6 @@
-"""Build step of the cpcrl package: compile the simulator (../env/*.c, no
-SDL, no BLAS) and capi.c into cpcrl/libcpcrl_env.so next to the Python files.
+"""Build step of the cpcrl package: compile the simulator (../env/*.c and
+../base/errs.c, no SDL, no BLAS) and capi.c into cpcrl/libcpcrl_env.so next
+to the Python files.
 
 Environment: CC (default cc); CPCRL_CFLAGS (default "-O2 -march=native", as
 the Makefile's OPT: the library is built for this machine); CPCRL_SRC, the
@@ -22,7 +23,7 @@ def lib_sources():
     if not env:
         raise SystemExit("cpcrl: no env/*.c under %s: install from the cpcrl checkout "
                          "(pip install ./python) or set CPCRL_SRC to it" % root)
-    return root, env + [os.path.join(HERE, "capi.c")]
+    return root, env + [os.path.join(root, "base", "errs.c"), os.path.join(HERE, "capi.c")]
 
 
 class BuildPyWithLib(build_py):

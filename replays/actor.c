@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "agent/ckpt.h"
-#include "agent/errs.h"
+#include "base/errs.h"
 #include "agent/policy.h"
 #include "agent/train.h"
 #include "env/rng.h"

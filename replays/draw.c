@@ -260,8 +260,6 @@ void draw_cell(Canvas *c, int x, int y, int n, int kind, uint32_t floor) {
 // ----------------------------------------------------------------------------
 // Frame
 
-static const int DX[4] = {0, 1, 0, -1};
-static const int DY[4] = {-1, 0, 1, 0};
 
 static int obs_kind(const uint8_t *obs, int V, int r, int col) {
     const int VV = V * V;
@@ -273,8 +271,8 @@ static int obs_kind(const uint8_t *obs, int V, int r, int col) {
 // World cell of view cell (r, col): the agent sits at (V-1, V/2) facing up.
 static void view_to_world(const DrawFrame *f, int r, int col, int *wx, int *wy) {
     int fwd = f->view - 1 - r, side = col - f->view / 2, rd = (f->dir + 1) & 3;
-    *wx = f->ax + fwd * DX[f->dir] + side * DX[rd];
-    *wy = f->ay + fwd * DY[f->dir] + side * DY[rd];
+    *wx = f->ax + fwd * ENV_DX[f->dir] + side * ENV_DX[rd];
+    *wy = f->ay + fwd * ENV_DY[f->dir] + side * ENV_DY[rd];
 }
 
 static void dashed_rect(Canvas *c, int x, int y, int w, int h, int t, uint32_t col) {
@@ -293,8 +291,8 @@ static void dashed_rect(Canvas *c, int x, int y, int w, int h, int t, uint32_t c
 // (forward), beside the agent (turns), or a frame around the cell ahead
 // (interact). Points are (ahead, right) offsets from the agent cell centre.
 static void action_marker(Canvas *c, int x, int y, int n, int dir, int action) {
-    const float fx = (float)DX[dir], fy = (float)DY[dir];
-    const float rx = (float)DX[(dir + 1) & 3], ry = (float)DY[(dir + 1) & 3];
+    const float fx = (float)ENV_DX[dir], fy = (float)ENV_DY[dir];
+    const float rx = (float)ENV_DX[(dir + 1) & 3], ry = (float)ENV_DY[(dir + 1) & 3];
     const float cx = (float)x + (float)n / 2, cy = (float)y + (float)n / 2, N = (float)n;
     float a[3], b[3];
     switch (action) {
@@ -303,7 +301,7 @@ static void action_marker(Canvas *c, int x, int y, int n, int dir, int action) {
     case ENV_RIGHT: a[0] = 0, b[0] = 0.8f; a[1] = -0.2f, b[1] = 0.54f; a[2] = 0.2f, b[2] = 0.54f; break;
     case ENV_INTERACT: {
         int t = n >= 24 ? 3 : 2;
-        draw_rect(c, x + DX[dir] * n + t, y + DY[dir] * n + t, n - 2 * t, n - 2 * t, t, C_BAR_PICK);
+        draw_rect(c, x + ENV_DX[dir] * n + t, y + ENV_DY[dir] * n + t, n - 2 * t, n - 2 * t, t, C_BAR_PICK);
         return;
     }
     default: return;

@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/ckpt.h"
-#include "agent/errs.h"
+#include "base/errs.h"
+#include "base/file.h"
 
 // ----------------------------------------------------------------------------
 // PNG

@@ -14,12 +14,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/ckpt.h"
-#include "agent/bytes.h"
-#include "agent/errs.h"
+#include "base/bytes.h"
+#include "base/errs.h"
+#include "base/file.h"
 
-static const int DX[4] = {0, 1, 0, -1};
-static const int DY[4] = {-1, 0, 1, 0};
 
 // ----------------------------------------------------------------------------
 // Recording
@@ -76,8 +74,9 @@ int replay_begin(Replay *r, const Env *e, int source, const char *label, double 
     r->train_frames = train_frames;
     snprintf(r->label, sizeof r->label, "%s", label ? label : "");
     r->hash_every = REPLAY_HASH_EVERY;
+    if (grow(r, 1, err, errlen) < 0) return -1; // end stays 0: a later push fails, never writes
     r->end = -1; // recording
-    return grow(r, 1, err, errlen);
+    return 0;
 }
 
 int replay_ended(const Replay *r) { return r->end >= 0; }
@@ -153,7 +152,7 @@ int replay_push_action(Replay *r, int action, float reward, float value, const f
     env_step(&post, action, &t2, &u2);
     if (t2 || u2) {
         post = r->last;
-        int fx = post.ax + DX[post.dir], fy = post.ay + DY[post.dir];
+        int fx = post.ax + ENV_DX[post.dir], fy = post.ay + ENV_DY[post.dir];
         if (action == ENV_FORWARD && (unsigned)fx < (unsigned)post.w && (unsigned)fy < (unsigned)post.h) {
             post.ax = fx, post.ay = fy;
             uint8_t *cell = &post.grid[fy * post.w + fx];

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent/errs.h"
+#include "base/errs.h"
 #include "replays/image.h"
 
 int view_set_script(View *v, const char *keys, char *err, size_t errlen) {

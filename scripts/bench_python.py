@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import cpcrl  # noqa: E402
 from cpcrl._lib import lib  # noqa: E402
 
-CHUNK = 256  # steps per pre-drawn block of actions, as agent/bench.c
+CHUNK = 256  # steps per pre-drawn block of actions, as lab/bench.c
 
 
 def rate(step_block, B, seconds):

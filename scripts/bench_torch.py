@@ -2,12 +2,12 @@
 """PyTorch twin of `cpcrl bench train`: the same network and the same update,
 written the way a PyTorch user would, timed the same way.
 
-Run by agent/bench.c under Debian's /usr/bin/python3 (python3-torch) with the
+Run by lab/bench.c under Debian's /usr/bin/python3 (python3-torch) with the
 same thread count and OPENBLAS_CORETYPE as the C trainer. Also runs by hand:
 
     /usr/bin/python3 scripts/bench_torch.py --threads 1 --envs 32 --unroll 20 --cpc-k 10
 
-One update, as in agent/a2c.c (see its header for the loss):
+One update, as in agent/trainer.c (see its header for the loss):
   acting   T steps; each: encoder + LSTMCell + heads on the B observations
            under torch.no_grad(), sample the actions (torch.multinomial),
            "step" the envs (the next observations come from a pool of random

@@ -11,7 +11,7 @@ Writes
 
 The network is built from torch modules (nn.Conv2d, nn.Linear, nn.LSTMCell) and
 differentiated by autograd, so the C code is checked against an independent
-implementation of agent/model.h, agent/a2c.h and cpc/cpc.h:
+implementation of agent/model.h, agent/trainer.h and cpc/cpc.h:
 
     obs one-hot [C,V,V] -> Conv2d(C,c1,3,pad 1) ReLU -> Conv2d(c1,c2,3,pad 1) ReLU
     -> Linear(c2*V*V, D) ReLU = z_t

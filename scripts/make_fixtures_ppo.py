@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_fixtures_ppo.py — PyTorch reference of the sample-reuse policy loss (PPO's
-clipped objective, agent/a2c.h's a2c_policy_loss) for tests/test_a2c.c.
+clipped objective, agent/trainer.h's a2c_policy_loss) for tests/test_a2c.c.
 
 Usage (from the repo root, with Debian's python3-torch):
     /usr/bin/python3 scripts/make_fixtures_ppo.py tests/fixtures

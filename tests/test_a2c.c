@@ -1,6 +1,6 @@
 // test_a2c.c — the whole learner's gradient: conv encoder -> LSTM -> heads,
 // A2C loss and CPC loss over one unroll with episode boundaries inside it
-// (agent/a2c.c, agent/model.c, cpc/cpc.c together).
+// (agent/trainer.c, agent/model.c, cpc/cpc.c together).
 //
 // A Trainer with a tiny network steps a scripted env (the Trainer's env hook):
 // random one-hot observations, non-zero rewards (one beyond the clip), env 0
@@ -19,7 +19,7 @@
 //                     fd = [8 (L(+h) - L(-h)) - (L(+2h) - L(-2h))] / 12h
 //                   of the loss with the advantages/returns held fixed
 //                   (tr.fixed_targets; the loss defines them as constants).
-//                   L is the loss of a2c.h's header evaluated in double from
+//                   L is the loss of trainer.h's header evaluated in double from
 //                   the float activations (the CPC part by cpc_ref_loss),
 //                   first held equal to trainer_loss (1e-6): the float32 total
 //                   of trainer_loss rounds ~30x coarser and would drown the
@@ -51,7 +51,7 @@
 //                   1e-5 |torch| (measured max |diff| 1.2e-7); gradients 1e-7 +
 //                   1e-4 |torch| (measured max |diff| 3e-8, gradients 1e-4..0.2).
 //                   The script refuses seeds whose encoder has a dead layer.
-//   sample reuse    (a2c.h) forced through the reuse path at 1/1/0, a group's
+//   sample reuse    (trainer.h) forced through the reuse path at 1/1/0, a group's
 //                   loss and gradient equal A2C's: bit for bit with the envs
 //                   in order, to 1e-6 + 1e-5 |a2c| shuffled. Finite
 //                   differences as above of the group's PPO loss (clip 0.2
@@ -76,7 +76,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "env/rng.h"
@@ -279,7 +279,7 @@ static size_t relu_pattern(Trainer *tr, uint8_t *pat) {
     return relu_pattern_of(&tr->model, &tr->acts, (size_t)tr->T * tr->B, pat);
 }
 
-// The loss of a2c.h's header comment, evaluated in double from the float
+// The loss of trainer.h's header comment, evaluated in double from the float
 // activations, with the advantages/returns of the last trainer_loss held
 // fixed; the CPC part by cpc_ref_loss (the double reference of cpc.h). Its
 // rounding noise is several times below that of trainer_loss's float total.
@@ -367,7 +367,7 @@ static void check_fd_case(Trainer *tr, const FDCase *fc) {
     // the double loss used for the differences is trainer_loss's loss
     const double ld = fc->loss(tr);
     if (!(fabs(ld - l0) <= 1e-6 + 1e-6 * fabs(ld)))
-        fail_msg("trainer_loss %.9g vs the loss of a2c.h in double %.9g", l0, ld);
+        fail_msg("trainer_loss %.9g vs the loss of trainer.h in double %.9g", l0, ld);
     assert_int_equal(fc->pattern(tr, pat0), npat);
 
     size_t checked = 0, skipped = 0, bad = 0, smaller = 0;
@@ -721,7 +721,7 @@ static void test_fixture_a2c(void **state) {
 // is marked truncated; (2) its V^fin is the value of a forward of the final
 // observation the env handed back, built here by hand (one-hot previous
 // action, clipped previous reward, the pre-reset state c_t and cell_t), bit
-// for bit; (3) the advantages and returns equal a2c.h's formula evaluated
+// for bit; (3) the advantages and returns equal trainer.h's formula evaluated
 // in double with that V^fin; (4) with bootstrap_trunc = 0 the same unroll
 // has V^fin = 0 and the return of the truncated step is r_t alone.
 static void test_truncation_bootstrap(void **state) {
@@ -781,11 +781,11 @@ static void test_truncation_bootstrap(void **state) {
 }
 
 // ----------------------------------------------------------------------------
-// Sample reuse (a2c.h): one group's PPO loss and gradient
+// Sample reuse (trainer.h): one group's PPO loss and gradient
 
 static int g_envs[TB]; // the group the reuse tests look at
 
-// The group's loss of a2c.h's header (sample reuse), in double from the
+// The group's loss of trainer.h's header (sample reuse), in double from the
 // group's float activations, with the standard min / clamp form of the
 // clipped term (not the C code's branch rule); advantages, returns and old
 // log-probs are the constants trainer_reuse_begin gathered.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_compare.sh — end-to-end tests of `cpcrl compare` (agent/compare.c):
+# test_compare.sh — end-to-end tests of `cpcrl compare` (lab/compare.c):
 #
 #   aggregate  `compare --aggregate-only` over a copy of the committed
 #              results/smoke (its inputs only: runs/*/log.csv, config.txt,

@@ -240,8 +240,8 @@ static void test_threads_same_bits(void **state) {
     openblas_set_num_threads(saved);
 }
 
-static void test_grad_fd_batch(void **state) { (void)state; check_fd(CPC_NEGATIVES_BATCH); }
-static void test_grad_fd_all(void **state) { (void)state; check_fd(CPC_NEGATIVES_ALL); }
+static void test_grad_fd_batch(void **state) { (void)state; check_fd(CPC_NEG_BATCH); }
+static void test_grad_fd_all(void **state) { (void)state; check_fd(CPC_NEG_ALL); }
 
 // ----------------------------------------------------------------------------
 // PyTorch fixtures (scripts/make_fixtures_cpc.py)
@@ -296,11 +296,11 @@ static void check_fixture(const char *path, int neg) {
 
 static void test_fixture_batch(void **state) {
     (void)state;
-    check_fixture("tests/fixtures/cpc_batch.bin", CPC_NEGATIVES_BATCH);
+    check_fixture("tests/fixtures/cpc_batch.bin", CPC_NEG_BATCH);
 }
 static void test_fixture_all(void **state) {
     (void)state;
-    check_fixture("tests/fixtures/cpc_all.bin", CPC_NEGATIVES_ALL);
+    check_fixture("tests/fixtures/cpc_all.bin", CPC_NEG_ALL);
 }
 
 // ----------------------------------------------------------------------------
@@ -336,8 +336,8 @@ static void test_uniform_is_log_n(void **state) {
         prob_random(&p, 300 + neg, 1.0f, 1e-4f, 1.0f, 0.1f);
         CPCStats s;
         float l = cpc_forward(&p.cpc, p.c, p.z, p.W, p.starts, &s);
-        double logn = log(neg == CPC_NEGATIVES_ALL ? 7.0 * 6.0 : 6.0);
-        assert_int_equal(s.n_candidates, neg == CPC_NEGATIVES_ALL ? 42 : 6);
+        double logn = log(neg == CPC_NEG_ALL ? 7.0 * 6.0 : 6.0);
+        assert_int_equal(s.n_candidates, neg == CPC_NEG_ALL ? 42 : 6);
         if (!(fabs(l - logn) < 1e-3)) fail_msg("neg %d: L %.6f, log N %.6f", neg, l, logn);
         for (int k = 1; k <= 3; k++) assert_true(fabsf(cpc_stats_bound(&s, k)) < 1e-3f);
         // z = 0: every score ties at exactly 0, and a tie counts as wrong
@@ -385,8 +385,8 @@ static void test_dominant_positive(void **state) {
 
 // One triple's loss, computed directly in double (for the masking check).
 static double triple_loss(const Prob *p, int t, int k, int b) {
-    int N = p->neg == CPC_NEGATIVES_ALL ? p->T * p->B : p->B;
-    int first = p->neg == CPC_NEGATIVES_ALL ? 0 : (t + k) * p->B;
+    int N = p->neg == CPC_NEG_ALL ? p->T * p->B : p->B;
+    int first = p->neg == CPC_NEG_ALL ? 0 : (t + k) * p->B;
     int pos = (t + k) * p->B + b;
     double pred[64], sc[256], mx = -INFINITY, se = 0.0;
     assert_true(p->D <= 64 && N <= 256);

@@ -29,9 +29,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/ckpt.h"
+#include "base/file.h"
 
 static Trainer g_a, g_b;
 static char g_dir[64];

@@ -49,7 +49,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "env/rng.h"
@@ -168,7 +168,7 @@ static void probe_start(const ProbeSpec *ps, const ReuseSpec *rs) {
     c.envs = ps->envs, c.unroll = ps->unroll;
     c.conv1 = 4, c.conv2 = 4, c.latent = 16, c.hidden = 16;
     c.cpc_weight = 0;
-    c.optim = OPTIM_ADAM, c.lr = ps->lr, c.max_grad_norm = 0.5f;
+    c.optim = OPT_ADAM, c.lr = ps->lr, c.max_grad_norm = 0.5f;
     c.gamma = ps->gamma;
     c.bootstrap_trunc = ps->bootstrap_trunc;
     if (rs) c.epochs = rs->epochs, c.minibatches = rs->minibatches, c.clip = rs->clip;

@@ -1,4 +1,4 @@
-// test_replay.c — replay files (replays/replay.c) and recording (replays/cmd.c).
+// test_replay.c — replay files (replays/replay.c) and recording (replays/record.c).
 //
 //   round trip      record episodes of every task (oracle + random actions, so
 //                   episodes end by termination, by the time limit and cut
@@ -30,13 +30,13 @@
 
 #include <cmocka.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/ckpt.h"
 #include "agent/config.h"
 #include "env/env.h"
 #include "env/rng.h"
 #include "replays/actor.h"
-#include "replays/cmd.h"
+#include "replays/record.h"
 #include "replays/replay.h"
 
 static char g_dir[256];

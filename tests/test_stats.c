@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/probe.h"
-#include "agent/stats.h"
+#include "lab/probe.h"
+#include "lab/stats.h"
 #include "env/rng.h"
 
 #define TOL 1e-12

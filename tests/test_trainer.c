@@ -1,4 +1,4 @@
-// test_trainer.c — the trainer's update wiring (agent/a2c.c trainer_init +
+// test_trainer.c — the trainer's update wiring (agent/trainer.c trainer_init +
 // trainer_update: Config -> Optim hyper-parameters, global gradient-norm
 // clipping, optimizer step) against a reference computed here in double.
 //
@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "env/rng.h"
@@ -238,7 +238,7 @@ static void check_updates(int optim, const Variant *right, const Variant *wrong,
     trainer_up(optim);
     Model *m = &g_tr.model;
     const size_t n = m->p.total;
-    const int kind = optim == OPTIM_ADAM ? OPT_ADAM : OPT_RMSPROP;
+    const int kind = optim;
     const Config *c = &g_tr.cfg;
     float *p0 = talloc(n * sizeof(float)), *g = talloc(n * sizeof(float));
     double *pref = talloc(n * sizeof(double)), *scale = talloc(n * sizeof(double));
@@ -303,7 +303,7 @@ static void test_rmsprop_update(void **state) {
     (void)state;
     const Variant right = {"configured", 1, 0.9, 0, 0};
     const Variant wrong[] = {{"decay 1 - alpha", 1, 0.1, 0, 0}, {"no clipping", 0, 0.9, 0, 0}};
-    check_updates(OPTIM_RMSPROP, &right, wrong, 2);
+    check_updates(OPT_RMSPROP, &right, wrong, 2);
 }
 
 static void test_adam_update(void **state) {
@@ -312,7 +312,7 @@ static void test_adam_update(void **state) {
     const Variant wrong[] = {{"betas swapped", 1, 0, 0.95, 0.8},
                              {"default betas", 1, 0, 0.9, 0.999},
                              {"no clipping", 0, 0, 0.8, 0.95}};
-    check_updates(OPTIM_ADAM, &right, wrong, 3);
+    check_updates(OPT_ADAM, &right, wrong, 3);
 }
 
 int main(void) {

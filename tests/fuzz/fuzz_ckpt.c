@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/ckpt.h"
 #include "tests/fuzz/fuzz.h"
@@ -116,7 +116,7 @@ static int moderate(const Ckpt *ck) {
 static void load_into_trainer(const Ckpt *ck) {
     char err[512];
     Trainer tr;
-    if (trainer_init(&tr, &ck->cfg, err, sizeof err) < 0) return; // e.g. K above A2C_MAX_K
+    if (trainer_init(&tr, &ck->cfg, err, sizeof err) < 0) return; // e.g. K above CPC_MAX_K
     double extra[CKPT_EXTRA] = {0};
 
     Snap before = snapshot(&tr, extra);

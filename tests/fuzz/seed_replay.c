@@ -15,7 +15,7 @@
 
 #include "env/env.h"
 #include "env/rng.h"
-#include "replays/cmd.h"
+#include "replays/record.h"
 #include "replays/replay.h"
 
 static int save_body(const char *rpl, const char *out) {

@@ -288,6 +288,7 @@ class PipInstall(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "src")  # a copy, so the build leaves the checkout clean
             shutil.copytree(os.path.join(ROOT, "env"), os.path.join(src, "env"))
+            shutil.copytree(os.path.join(ROOT, "base"), os.path.join(src, "base"))  # env/ uses base/errs
             shutil.copytree(os.path.join(ROOT, "python"), os.path.join(src, "python"),
                             ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info",
                                                           "*.so"))

@@ -1,5 +1,5 @@
 // stats.c — comparison statistics and log.csv reading (see stats.h).
-#include "agent/stats.h"
+#include "lab/stats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/errs.h"
+#include "base/errs.h"
 #include "env/rng.h"
 
 static int cmp_double(const void *a, const void *b) {

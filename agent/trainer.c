@@ -1,5 +1,5 @@
-// a2c.c — rollout and update of the batched A2C (+ CPC) learner (see a2c.h).
-#include "agent/a2c.h"
+// trainer.c — the Trainer: rollout and update of the batched A2C (+ CPC) learner (see trainer.h).
+#include "agent/trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "agent/dist.h"
-#include "agent/errs.h"
+#include "base/errs.h"
 #include "agent/policy.h"
 #include "env/rng.h"
 
@@ -29,7 +29,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->obs_size = ENV_C * V * V;
     tr->use_cpc = cfg->cpc_weight > 0;
     int K = tr->use_cpc ? cfg->cpc_k : 0;
-    if (K > A2C_MAX_K) return err_fail(err, errlen, "--cpc-k %d: at most %d", K, A2C_MAX_K);
+    if (K > CPC_MAX_K) return err_fail(err, errlen, "--cpc-k %d: at most %d", K, CPC_MAX_K);
 
     if (model_init(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent, cfg->hidden, K,
                    cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
@@ -38,7 +38,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     const int H = cfg->hidden, N = T * B, A = ENV_A;
     if (acts_alloc(&tr->acts, &tr->model, (T + 1) * B) < 0) goto oom;
     if (grads_alloc(&tr->grads, &tr->model, N, B) < 0) goto oom;
-    if (opt_init(&tr->opt, cfg->optim == OPTIM_ADAM ? OPT_ADAM : OPT_RMSPROP, tr->model.p.total,
+    if (opt_init(&tr->opt, cfg->optim, tr->model.p.total,
                  cfg->lr, cfg->eps) < 0)
         goto oom;
     tr->opt.alpha = cfg->alpha, tr->opt.beta1 = cfg->beta1, tr->opt.beta2 = cfg->beta2;
@@ -318,7 +318,7 @@ static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, const Acts *a, Grads *g, 
                                             a->z, nn_param(&m->p, m->cpc_w), starts,
                                             c->cpc_weight, &cs);
         st->cpc_count = cs.count;
-        for (int k = 0; k < m->K && k < A2C_MAX_K; k++) {
+        for (int k = 0; k < m->K && k < CPC_MAX_K; k++) {
             st->cpc_acc[k] = cs.acc[k];
             st->cpc_loss_k[k] = cs.loss_k[k];
             st->cpc_n[k] = (float)cs.count_k[k];
@@ -393,7 +393,7 @@ void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {
     st->cpc_loss = cpc_forward_backward(&tr->cpc, NULL, NULL, NULL, tr->acts.h, tr->acts.z,
                                         nn_param(&m->p, m->cpc_w), tr->starts, 0.0f, &cs);
     st->cpc_count = cs.count;
-    for (int k = 0; k < m->K && k < A2C_MAX_K; k++) {
+    for (int k = 0; k < m->K && k < CPC_MAX_K; k++) {
         st->cpc_acc[k] = cs.acc[k];
         st->cpc_loss_k[k] = cs.loss_k[k];
         st->cpc_n[k] = (float)cs.count_k[k];
@@ -401,7 +401,7 @@ void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {
 }
 
 // ----------------------------------------------------------------------------
-// Sample reuse: E passes of M groups of env sequences (see a2c.h)
+// Sample reuse: E passes of M groups of env sequences (see trainer.h)
 
 #define REUSE_SEED 0x5EC0DE9A55E5ull
 
@@ -516,7 +516,7 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
     Model *m = &tr->model;
     const Config *c = &tr->cfg;
     const int B = tr->B, Bm = tr->Bm, E = c->epochs, M = B / Bm;
-    const int K = m->K < A2C_MAX_K ? m->K : A2C_MAX_K;
+    const int K = m->K < CPC_MAX_K ? m->K : CPC_MAX_K;
     double t0 = now();
     trainer_reuse_begin(tr);
     tr->times.loss += now() - t0;

@@ -1,5 +1,5 @@
 // probe.c — linear read-outs of c_t and z_t from a checkpoint (see probe.h).
-#include "agent/probe.h"
+#include "lab/probe.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,10 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "agent/ckpt.h"
-#include "agent/errs.h"
+#include "base/errs.h"
+#include "base/file.h"
 #include "agent/train.h"
 
 #include <cblas.h> // after the project headers: its complex.h defines I

@@ -1,5 +1,5 @@
 // progress.c — clock and formats of progress lines (see progress.h).
-#include "agent/progress.h"
+#include "base/progress.h"
 
 #include <math.h>
 #include <stdio.h>

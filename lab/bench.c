@@ -15,7 +15,7 @@
 // 1024^3 rate measured alongside is the machine's reference), and the
 // process's CPU use (below 100% per thread means other work shared the
 // cores, so compare only figures from the same run).
-#include "agent/bench.h"
+#include "lab/bench.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h>'s macro I out
 #include <cblas.h>
 
-#include "agent/a2c.h"
+#include "agent/trainer.h"
 #include "agent/blas.h"
 #include "env/rng.h"
 
@@ -309,7 +309,7 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
     return 0;
 }
 
-// The cost of sample reuse (a2c.h): the same trainer and setting with PPO's
+// The cost of sample reuse (trainer.h): the same trainer and setting with PPO's
 // usual 4 epochs x 4 minibatches, eps 0.2 (fewer minibatches when B does
 // not split into groups of at least 2 envs), CPC on and off, against the
 // A2C figures just measured. fwd = the learner's recomputed forward.

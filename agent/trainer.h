@@ -1,4 +1,4 @@
-// a2c.h — batched synchronous A2C with an optional CPC auxiliary loss.
+// trainer.h — the Trainer: batched synchronous A2C with an optional CPC auxiliary loss.
 //
 // One update = an unroll of T steps over B envs, then one gradient step on
 //
@@ -54,8 +54,8 @@
 //     gives the A2C loss and gradient (up to summation order: tests).
 // Costs per unroll over A2C: E forwards of T * B rows, E * M optimizer steps,
 // one extra Acts/Grads pair of T * B / M rows; no allocation per update.
-#ifndef CPCRL_A2C_H
-#define CPCRL_A2C_H
+#ifndef CPCRL_TRAINER_H
+#define CPCRL_TRAINER_H
 
 #include <stdint.h>
 
@@ -65,13 +65,11 @@
 #include "cpc/cpc.h"
 #include "env/env.h"
 
-#define A2C_MAX_K 64
-
 typedef struct {
     float loss, policy_loss, value_loss, entropy, grad_norm, lr;
     float cpc_loss;
     int cpc_count;
-    float cpc_acc[A2C_MAX_K], cpc_loss_k[A2C_MAX_K], cpc_n[A2C_MAX_K]; // per k (index k-1)
+    float cpc_acc[CPC_MAX_K], cpc_loss_k[CPC_MAX_K], cpc_n[CPC_MAX_K]; // per k (index k-1)
     float clip_frac, approx_kl; // sample reuse only (0 otherwise)
     int steps;                  // optimizer steps this update took (E * M, or 1)
 } UpdateStats;

@@ -1,5 +1,5 @@
 // errs.c — see errs.h.
-#include "agent/errs.h"
+#include "base/errs.h"
 
 #include <stdarg.h>
 #include <stdio.h>

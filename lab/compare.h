@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "agent/config.h"
+#include "lab/aggregate.h" // compare_aggregate (compare --aggregate-only)
 
 // Flags come parsed (agent/config.c's table: G_COMPARE, G_PROBE). compare's
 // pass[npass] are the training flags it passes to every run (the words as
@@ -19,15 +20,5 @@
 // OUT/command.txt. probe's pos[npos] are its positional arguments.
 int cmd_compare(const CompareOpts *o, char **pass, int npass, int argc, char **argv);
 int cmd_probe(const ProbeCli *o, char **pos, int npos);
-
-// The aggregation step alone (compare --aggregate-only): reads every run in
-// OUT/runs/ and writes results.csv, summary.md, results/curve_*.csv (each
-// run's series averaged over a trailing window of smooth x its frames) and,
-// when plot is set and gnuplot is there, curves_<task>.png. A run whose
-// log.csv stops before the frames of its config.txt is unfinished: left out
-// and listed (stderr, summary.md) unless include_unfinished. Returns 0 or -1
-// with a message.
-int compare_aggregate(const char *out, int resamples, double smooth, int plot, int include_unfinished,
-                      char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,19 @@
+// file.h — files that survive a crash: a whole file written to NAME.tmp,
+// fsync'd and renamed over NAME (the directory fsync'd too), and mkdir -p.
+// Used by checkpoints, replays, images, logs and the experiment driver.
+#ifndef CPCRL_FILE_H
+#define CPCRL_FILE_H
+
+#include <stddef.h>
+
+// Write bytes to path atomically (path.tmp, fsync, rename, fsync dir).
+// 0, or -1 with a message naming the file in err.
+int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+// 1 when path exists (access F_OK), else 0.
+int file_exists(const char *path);
+
+// mkdir -p (0755). Returns 0, or -1 with errno set.
+int file_mkdir_p(const char *path);
+
+#endif

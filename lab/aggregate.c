@@ -1,0 +1,558 @@
+// aggregate.c — compare's aggregation (see aggregate.h).
+#include "lab/aggregate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/file.h"
+#include "base/progress.h"
+#include "lab/plan.h" // MAX_ARMS
+#include "lab/probe.h"
+#include "lab/stats.h"
+
+static int write_text(const char *path, const char *text, size_t len) {
+    char err[512];
+    if (file_write_atomic(path, text, len, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl compare: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+// %g of a weight without trailing noise (0.5, not 0.5000000001)
+
+// Aggregation
+
+typedef struct {
+    char name[256];
+    int task, arm;
+    uint64_t seed;
+    double weight;
+    int k, envs;
+    RunLog log;
+    double frames, final, auc, success;
+    ProbeResult pr;
+    int has_probe;
+} AggRun;
+
+typedef struct {
+    char name[48];
+    double weight;
+    int k;
+} AggArm;
+
+// "<task>-<arm>-s<seed>": task is the longest task name followed by '-'.
+static int parse_run_name(const char *name, int *task, char *arm, size_t armlen, uint64_t *seed) {
+    int best = -1;
+    size_t bl = 0;
+    for (int t = 0; t < ENV_NTASKS; t++) {
+        size_t l = strlen(ENV_TASK_NAMES[t]);
+        if (!strncmp(name, ENV_TASK_NAMES[t], l) && name[l] == '-' && l > bl) best = t, bl = l;
+    }
+    if (best < 0) return -1;
+    const char *s = strrchr(name, '-');
+    if (!s || s <= name + bl || s[1] != 's' || !s[2]) return -1;
+    char *end;
+    unsigned long long v = strtoull(s + 2, &end, 10);
+    if (*end) return -1;
+    size_t al = (size_t)(s - (name + bl + 1));
+    if (al == 0 || al >= armlen) return -1;
+    memcpy(arm, name + bl + 1, al);
+    arm[al] = 0;
+    *task = best, *seed = v;
+    return 0;
+}
+
+static int cmp_aggrun(const void *pa, const void *pb) {
+    const AggRun *a = pa, *b = pb;
+    if (a->task != b->task) return a->task - b->task;
+    if (a->arm != b->arm) return a->arm - b->arm;
+    return (a->seed > b->seed) - (a->seed < b->seed);
+}
+
+static int cmp_aggarm(const void *pa, const void *pb) {
+    const AggArm *a = pa, *b = pb;
+    if (a->weight != b->weight) return a->weight < b->weight ? -1 : 1;
+    if (a->k != b->k) return a->k - b->k;
+    return strcmp(a->name, b->name);
+}
+
+static void fmt_ci(char *out, size_t n, double m, double lo, double hi) {
+    if (!isfinite(m)) snprintf(out, n, "—");
+    else snprintf(out, n, "%.3f [%.3f, %.3f]", m, lo, hi);
+}
+
+static void fmt_pair(char *out, size_t n, double a, double b) {
+    if (!isfinite(a) && !isfinite(b)) snprintf(out, n, "—");
+    else snprintf(out, n, "%.3f / %.3f", a, b);
+}
+
+// Values of one metric for (task, arm) over seeds, finite ones only.
+static int collect_metric(const AggRun *runs, int nruns, int task, int arm, int which, double *out) {
+    int n = 0;
+    for (int i = 0; i < nruns; i++) {
+        const AggRun *r = &runs[i];
+        if (r->task != task || r->arm != arm) continue;
+        double v = NAN;
+        switch (which) {
+        case 0: v = r->final; break;
+        case 1: v = r->auc; break;
+        case 2: v = r->success; break;
+        default: { // 3.. probe: label (which-3)/2, c or z
+            int l = (which - 3) / 2, z = (which - 3) % 2;
+            if (r->has_probe && r->pr.has[l]) v = z ? r->pr.acc_z[l] : r->pr.acc_c[l];
+        }
+        }
+        if (isfinite(v)) out[n++] = v;
+    }
+    return n;
+}
+
+static void results_header(FILE *f) {
+    fprintf(f, "task,arm,seed,cpc_weight,cpc_k,frames,final_return,auc,success");
+    for (int l = 0; l < PROBE_NLABELS; l++)
+        fprintf(f, ",probe_%s_c,probe_%s_z,probe_%s_chance", PROBE_LABEL_NAMES[l],
+                PROBE_LABEL_NAMES[l], PROBE_LABEL_NAMES[l]);
+    fprintf(f, "\n");
+}
+
+static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
+    fprintf(f, "%s,%s,%llu,%g,%d,%.0f,%.6g,%.6g,%.6g", ENV_TASK_NAMES[r->task], arms[r->arm].name,
+            (unsigned long long)r->seed, r->weight, r->weight > 0 ? r->k : 0, r->frames, r->final,
+            r->auc, r->success);
+    for (int l = 0; l < PROBE_NLABELS; l++) {
+        int h = r->has_probe && r->pr.has[l];
+        fprintf(f, ",%.6g,%.6g,%.6g", h ? r->pr.acc_c[l] : NAN, h ? r->pr.acc_z[l] : NAN,
+                h ? r->pr.chance[l] : NAN);
+    }
+    fprintf(f, "\n");
+}
+
+// Trailing-window mean of y (NaN skipped): out_i = mean of y_j over the rows
+// with f_i - w < f_j <= f_i (NaN when none is finite). w <= 0 copies y.
+static void smooth_series(const double *f, const double *y, int n, double w, double *out) {
+    int j0 = 0;
+    for (int i = 0; i < n; i++) {
+        if (w <= 0) { out[i] = y[i]; continue; }
+        while (f[j0] <= f[i] - w) j0++;
+        double s = 0;
+        int m = 0;
+        for (int j = j0; j <= i; j++)
+            if (isfinite(y[j])) s += y[j], m++;
+        out[i] = m ? s / m : NAN;
+    }
+}
+
+// Learning curve of (task, arm) on the frames of the longest run of the task:
+// mean and bootstrap CI over seeds of return, cpc_acc_1 and cpc_acc_K, each
+// run's series first smoothed over a trailing window of smooth x its frames.
+static int write_curve(const char *out, const AggRun *runs, int nruns, int task, int arm,
+                       const AggArm *arms, int resamples, double smooth) {
+    const AggRun *grid = NULL;
+    for (int i = 0; i < nruns; i++)
+        if (runs[i].task == task && (!grid || runs[i].log.n > grid->log.n)) grid = &runs[i];
+    int nr = 0, K = 0;
+    for (int i = 0; i < nruns; i++)
+        if (runs[i].task == task && runs[i].arm == arm) {
+            nr++;
+            if (runs[i].log.K > K) K = runs[i].log.K;
+        }
+    if (!grid || nr == 0) return 0;
+    char path[1200];
+    if (snprintf(path, sizeof path, "%s/results/curve_%s_%s.csv", out, ENV_TASK_NAMES[task],
+                 arms[arm].name) >= (int)sizeof path)
+        return -1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    double *v = malloc((size_t)nr * sizeof(double));
+    int maxn = 1;
+    for (int i = 0; i < nruns; i++) maxn = runs[i].log.n > maxn ? runs[i].log.n : maxn;
+    double *sm = malloc((size_t)maxn * sizeof(double));
+    if (!f || !v || !sm) {
+        if (f) fclose(f);
+        free(text), free(v), free(sm);
+        return -1;
+    }
+    int B = 0;
+    for (int i = 0; i < nruns; i++)
+        if (runs[i].task == task && runs[i].arm == arm) B = runs[i].envs;
+    fprintf(f, "# task=%s arm=%s seeds=%d K=%d weight=%g envs=%d smooth=%g\n",
+            ENV_TASK_NAMES[task], arms[arm].name, nr, K, arms[arm].weight, B, smooth);
+    fprintf(f, "# frames,n,return_mean,return_lo,return_hi,acc1_mean,acc1_lo,acc1_hi,accK_mean,accK_lo,accK_hi\n");
+    for (int g = 0; g < grid->log.n; g++) {
+        double fr = grid->log.frames[g];
+        fprintf(f, "%.0f", fr);
+        for (int s = 0; s < 3; s++) {
+            int n = 0;
+            for (int i = 0; i < nruns; i++) {
+                const AggRun *r = &runs[i];
+                if (r->task != task || r->arm != arm) continue;
+                const double *y = s == 0 ? r->log.ret : s == 1 ? r->log.acc1 : r->log.accK;
+                if (!y) continue;
+                const double flast = r->log.frames[r->log.n - 1];
+                smooth_series(r->log.frames, y, r->log.n, smooth * flast, sm);
+                double x = runlog_interp(r->log.frames, sm, r->log.n, fr);
+                if (isfinite(x)) v[n++] = x;
+            }
+            if (s == 0) fprintf(f, ",%d", n);
+            double lo = NAN, hi = NAN, m = stats_mean(v, n);
+            if (n > 0) stats_bootstrap_ci(v, n, resamples, STATS_SEED, &lo, &hi);
+            fprintf(f, ",%.6g,%.6g,%.6g", m, lo, hi);
+        }
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    free(v), free(sm);
+    int rc = write_text(path, text, len);
+    free(text);
+    return rc;
+}
+
+// scripts/plot_compare.sh beside the binary or in the working directory.
+static int run_plot(const char *out) {
+    char exe[1024], script[1200];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    script[0] = 0;
+    if (file_exists("scripts/plot_compare.sh")) {
+        snprintf(script, sizeof script, "scripts/plot_compare.sh");
+    } else if (l > 0) {
+        exe[l] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(script, sizeof script, "%s/scripts/plot_compare.sh", exe);
+        if (!file_exists(script)) script[0] = 0;
+    }
+    if (!script[0]) {
+        fprintf(stderr, "compare: scripts/plot_compare.sh not found; no PNG curves\n");
+        return -1;
+    }
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        char *argv[] = {"sh", script, (char *)out, NULL};
+        execvp("sh", argv);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "compare: %s %s failed; no PNG curves\n", script, out);
+        return -1;
+    }
+    return 0;
+}
+
+static void write_summary(FILE *f, const char *out, const AggRun *runs, int nruns,
+                          const AggArm *arms, int narms, int base, int resamples, double smooth,
+                          const char *unfinished) {
+    int tasks[ENV_NTASKS], ntasks = 0;
+    for (int i = 0; i < nruns; i++)
+        if (ntasks == 0 || tasks[ntasks - 1] != runs[i].task) tasks[ntasks++] = runs[i].task;
+    double *x = malloc((size_t)nruns * sizeof(double)), *y = malloc((size_t)nruns * sizeof(double));
+    if (!x || !y) { free(x), free(y); return; }
+    fprintf(f, "# With and without CPC: summary\n\n");
+    fprintf(f, "%d runs in `%s/runs/` (per run: `log.csv`, `config.txt`, `metrics.csv`, `probe.csv`; "
+               "all of them in `results.csv`). Commands: `%s/command.txt`.\n\n", nruns, out, out);
+    if (unfinished)
+        fprintf(f, "Left out, unfinished (their log.csv stops before their frames; `--aggregate-only "
+                   "--include-unfinished` counts them): %s.\n\n", unfinished);
+    char cmdpath[1200], line[2048];
+    snprintf(cmdpath, sizeof cmdpath, "%s/command.txt", out);
+    FILE *cf = fopen(cmdpath, "r");
+    if (cf) {
+        fprintf(f, "```\n");
+        while (fgets(line, sizeof line, cf)) fputs(line, f);
+        fprintf(f, "```\n\n");
+        fclose(cf);
+    }
+    // verdicts first
+    if (base >= 0) {
+        fprintf(f, "## Verdicts (each arm against %s, final return)\n\n", arms[base].name);
+        fprintf(f, "| task | arm | seeds | Δ final return [95%% CI] | Δ AUC [95%% CI] | P(arm > %s) | verdict |\n",
+                arms[base].name);
+        fprintf(f, "|---|---|---|---|---|---|---|\n");
+        for (int t = 0; t < ntasks; t++)
+            for (int a = 0; a < narms; a++) {
+                if (a == base) continue;
+                int nx = collect_metric(runs, nruns, tasks[t], a, 0, x);
+                int ny = collect_metric(runs, nruns, tasks[t], base, 0, y);
+                if (nx == 0) continue;
+                double lo = NAN, hi = NAN, alo = NAN, ahi = NAN;
+                char d[96], da[96];
+                const char *verdict = "—";
+                double p = stats_prob_improvement(x, nx, y, ny);
+                if (ny > 0) {
+                    stats_bootstrap_diff_ci(x, nx, y, ny, resamples, STATS_SEED, &lo, &hi);
+                    fmt_ci(d, sizeof d, stats_mean(x, nx) - stats_mean(y, ny), lo, hi);
+                    verdict = nx >= 2 && ny >= 2 ? stats_verdict_name(stats_verdict(lo, hi))
+                                                 : "— (needs 2+ seeds per arm)";
+                } else {
+                    snprintf(d, sizeof d, "—");
+                }
+                nx = collect_metric(runs, nruns, tasks[t], a, 1, x);
+                ny = collect_metric(runs, nruns, tasks[t], base, 1, y);
+                if (nx > 0 && ny > 0) {
+                    stats_bootstrap_diff_ci(x, nx, y, ny, resamples, STATS_SEED, &alo, &ahi);
+                    fmt_ci(da, sizeof da, stats_mean(x, nx) - stats_mean(y, ny), alo, ahi);
+                } else {
+                    snprintf(da, sizeof da, "—");
+                }
+                fprintf(f, "| %s | %s | %d vs %d | %s | %s | %.2f | %s |\n", ENV_TASK_NAMES[tasks[t]],
+                        arms[a].name, nx, ny, d, da, p, verdict);
+            }
+        fprintf(f, "\n");
+    }
+    for (int t = 0; t < ntasks; t++) {
+        const int task = tasks[t];
+        fprintf(f, "## %s\n\n", ENV_TASK_NAMES[task]);
+        fprintf(f, "| arm | seeds | frames | final return [95%% CI] | IQM | AUC [95%% CI] | success | "
+                   "P(> %s) | probe position c / z | heading c / z | goal c / z |\n",
+                base >= 0 ? arms[base].name : "baseline");
+        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+        double chance[PROBE_NLABELS] = {0, 0, 0}, nchance[PROBE_NLABELS] = {0, 0, 0};
+        double fmin_ = INFINITY, fmax_ = 0, probe_steps = 0;
+        int probe_eps = 0, nprobe = 0;
+        for (int a = 0; a < narms; a++) {
+            double fr = 0;
+            int nseeds = 0;
+            for (int i = 0; i < nruns; i++)
+                if (runs[i].task == task && runs[i].arm == a) {
+                    nseeds++;
+                    fr += runs[i].frames;
+                    fmin_ = fmin(fmin_, runs[i].frames), fmax_ = fmax(fmax_, runs[i].frames);
+                    if (!runs[i].has_probe) continue;
+                    probe_eps = runs[i].pr.episodes, probe_steps += runs[i].pr.n_train, nprobe++;
+                    for (int l = 0; l < PROBE_NLABELS; l++)
+                        if (runs[i].pr.has[l] && isfinite(runs[i].pr.chance[l]))
+                            chance[l] += runs[i].pr.chance[l], nchance[l]++;
+                }
+            if (nseeds == 0) continue;
+            char fin[96], auc[96], frs[32], pi[16], probe[PROBE_NLABELS][48];
+            int n = collect_metric(runs, nruns, task, a, 0, x);
+            double lo = NAN, hi = NAN, m = stats_mean(x, n), iqm = stats_iqm(x, n);
+            if (n > 0) stats_bootstrap_ci(x, n, resamples, STATS_SEED, &lo, &hi);
+            fmt_ci(fin, sizeof fin, m, lo, hi);
+            snprintf(pi, sizeof pi, "—");
+            if (base >= 0 && a != base) {
+                int ny = collect_metric(runs, nruns, task, base, 0, y);
+                double p = stats_prob_improvement(x, n, y, ny);
+                if (isfinite(p)) snprintf(pi, sizeof pi, "%.2f", p);
+            }
+            n = collect_metric(runs, nruns, task, a, 1, x);
+            lo = hi = NAN;
+            if (n > 0) stats_bootstrap_ci(x, n, resamples, STATS_SEED, &lo, &hi);
+            fmt_ci(auc, sizeof auc, stats_mean(x, n), lo, hi);
+            n = collect_metric(runs, nruns, task, a, 2, x);
+            double succ = stats_mean(x, n);
+            for (int l = 0; l < PROBE_NLABELS; l++) {
+                int nc = collect_metric(runs, nruns, task, a, 3 + 2 * l, x);
+                int nz = collect_metric(runs, nruns, task, a, 4 + 2 * l, y);
+                fmt_pair(probe[l], sizeof probe[l], stats_mean(x, nc), stats_mean(y, nz));
+            }
+            progress_count(frs, sizeof frs, fr / nseeds);
+            char iqms[32];
+            if (isfinite(iqm)) snprintf(iqms, sizeof iqms, "%.3f", iqm);
+            else snprintf(iqms, sizeof iqms, "—");
+            fprintf(f, "| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s | %s |\n", arms[a].name,
+                    nseeds, frs, fin, iqms, auc, succ, pi, probe[0], probe[1], probe[2]);
+        }
+        for (int l = 0; l < PROBE_NLABELS; l++) chance[l] = nchance[l] > 0 ? chance[l] / nchance[l] : NAN;
+        char gch[48];
+        if (isfinite(chance[2])) snprintf(gch, sizeof gch, "%.3f", chance[2]);
+        else snprintf(gch, sizeof gch, "— (no goal in this task)");
+        if (nprobe > 0)
+            fprintf(f, "\nProbe: %d training + %d held-out episodes per run (≈%.0f steps each); chance "
+                       "(most frequent training class, mean over runs): position %.3f, heading %.3f, goal %s.\n",
+                    probe_eps, probe_eps, probe_steps / nprobe, chance[0], chance[1], gch);
+        if (fmax_ > fmin_)
+            fprintf(f, "\n**Note:** runs of this task stopped at different frames (%.0f to %.0f).\n",
+                    fmin_, fmax_);
+        fprintf(f, "\n![%s learning curves](curves_%s.png)\n\n", ENV_TASK_NAMES[task], ENV_TASK_NAMES[task]);
+    }
+    fprintf(f,
+            "## Definitions\n\n"
+            "- **final return**: per run, the mean of log.csv's `return_mean` over the rows in the last 10%% "
+            "of the run's frames (rows with frames > 0.9 × the last row's frames; rows without a finished "
+            "episode skipped). **success**: the same over `success_rate`.\n"
+            "- **AUC**: per run, the mean return over the whole run: trapezoid rule over (frames, return_mean), "
+            "the first value held from frame 0, divided by the last row's frames.\n"
+            "- **[95%% CI]**: percentile bootstrap over seeds, %d resamples, fixed RNG seed; percentiles "
+            "interpolated linearly (numpy's default). With 3 seeds such intervals are narrow and optimistic; "
+            "read them with the P(>) column.\n"
+            "- **IQM**: interquartile mean over seeds with fractional weighting at the quartiles (the mean of "
+            "the middle 50%% of the sorted values; a value cut by a quartile counts with the fraction inside). "
+            "It equals rliable's `scipy.stats.trim_mean(x, 0.25)` when the number of seeds is a multiple of 4.\n"
+            "- **P(arm > baseline)**: rliable's probability of improvement on final return: over all pairs of "
+            "seeds, P(X > Y) + ½ P(X = Y) (Mann-Whitney U / (n m)).\n"
+            "- **verdict**: *better* when the 95%% bootstrap CI of mean(arm) − mean(baseline) of the final "
+            "return (seeds resampled independently in each arm, %d resamples) lies above 0, *worse* when below, "
+            "otherwise *no significant difference*.\n"
+            "- **probe**: `cpcrl probe` on the final checkpoint: linear read-out (ridge on one-hot targets, "
+            "standardized features) of the agent's cell, heading, and goal cell (tmaze: the rewarded arm) from "
+            "c_t (LSTM output) and z_t (encoder latent), fit on the training episodes, accuracy on as many "
+            "held-out episodes of other mazes (other env seeds); means over seeds, shown as c_t / z_t.\n"
+            "- **curves**: each run's return and CPC accuracy averaged over a trailing window of %g%% of its "
+            "frames, then mean and 95%% bootstrap CI over seeds at every logged frame; the tables use no "
+            "smoothing.\n",
+            resamples, resamples, 100 * smooth);
+    free(x), free(y);
+}
+
+int compare_aggregate(const char *out, int resamples, double smooth, int plot, int include_unfinished, char *err,
+                      size_t errlen) {
+    char runsdir[1100];
+    snprintf(runsdir, sizeof runsdir, "%s/runs", out);
+    DIR *d = opendir(runsdir);
+    if (!d) {
+        snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
+        return -1;
+    }
+    int cap = 16, nruns = 0, narms = 0, rc = -1, nleft = 0;
+    char left[2048] = ""; // unfinished runs left out
+    size_t lleft = 0;
+    AggRun *runs = calloc((size_t)cap, sizeof(AggRun));
+    AggArm arms[MAX_ARMS];
+    struct dirent *de;
+    if (!runs) { closedir(d); snprintf(err, errlen, "out of memory"); return -1; }
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        AggRun r;
+        memset(&r, 0, sizeof r);
+        char arm[48], path[1400];
+        if (parse_run_name(de->d_name, &r.task, arm, sizeof arm, &r.seed) < 0) continue;
+        snprintf(r.name, sizeof r.name, "%s", de->d_name);
+        snprintf(path, sizeof path, "%s/%s/log.csv", runsdir, de->d_name);
+        char msg[600];
+        if (!file_exists(path)) continue;
+        if (runlog_read(&r.log, path, msg, sizeof msg) < 0) {
+            fprintf(stderr, "compare: skipping %s: %s\n", de->d_name, msg);
+            continue;
+        }
+        if (r.log.n == 0) { runlog_free(&r.log); continue; }
+        Config c;
+        config_defaults(&c);
+        snprintf(path, sizeof path, "%s/%s/config.txt", runsdir, de->d_name);
+        if (config_load(&c, path, msg, sizeof msg) < 0) {
+            c.cpc_weight = r.log.K > 0 ? 1.0f : 0.0f; // no config: tell the arms apart by the log
+            c.cpc_k = r.log.K;
+        }
+        r.weight = c.cpc_weight, r.k = c.cpc_weight > 0 ? c.cpc_k : 0, r.envs = c.envs;
+        r.frames = r.log.frames[r.log.n - 1];
+        if (r.frames < c.frames && !include_unfinished) { // still training, failed or killed
+            if (lleft < sizeof left - 1)
+                lleft += (size_t)snprintf(left + lleft, sizeof left - lleft, "%s%s (%.0f of %.0f frames)",
+                                          nleft ? ", " : "", de->d_name, r.frames, c.frames);
+            if (lleft > sizeof left - 1) lleft = sizeof left - 1;
+            nleft++;
+            runlog_free(&r.log);
+            continue;
+        }
+        r.final = stats_final_return(r.log.frames, r.log.ret, r.log.n, STATS_FINAL_FRAC);
+        r.auc = stats_auc(r.log.frames, r.log.ret, r.log.n);
+        r.success = stats_final_return(r.log.frames, r.log.success, r.log.n, STATS_FINAL_FRAC);
+        snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, de->d_name);
+        r.has_probe = file_exists(path) && probe_read_csv(&r.pr, path, msg, sizeof msg) == 0;
+        int a = -1;
+        for (int i = 0; i < narms && a < 0; i++)
+            if (!strcmp(arms[i].name, arm)) a = i;
+        if (a < 0) {
+            if (narms >= MAX_ARMS) { runlog_free(&r.log); continue; }
+            a = narms++;
+            snprintf(arms[a].name, sizeof arms[a].name, "%s", arm);
+            arms[a].weight = r.weight, arms[a].k = r.k;
+        }
+        r.arm = a;
+        if (nruns == cap) {
+            AggRun *q = realloc(runs, sizeof(AggRun) * (size_t)cap * 2);
+            if (!q) { runlog_free(&r.log); snprintf(err, errlen, "out of memory"); goto done; }
+            runs = q, cap *= 2;
+        }
+        runs[nruns++] = r;
+    }
+    if (nleft)
+        fprintf(stderr, "compare: left out %d unfinished run%s (--include-unfinished counts them): %s\n", nleft,
+                nleft == 1 ? "" : "s", left);
+    if (nruns == 0) {
+        snprintf(err, errlen, "%s: no %sruns with a log.csv (names <task>-<arm>-s<seed>)", runsdir,
+                 nleft ? "finished " : "");
+        goto done;
+    }
+    // arms ordered by (weight, K): the baseline (weight 0) first
+    int order[MAX_ARMS];
+    AggArm sorted[MAX_ARMS];
+    memcpy(sorted, arms, sizeof(AggArm) * (size_t)narms);
+    qsort(sorted, (size_t)narms, sizeof(AggArm), cmp_aggarm);
+    for (int i = 0; i < narms; i++)
+        for (int j = 0; j < narms; j++)
+            if (!strcmp(arms[i].name, sorted[j].name)) order[i] = j;
+    for (int i = 0; i < nruns; i++) runs[i].arm = order[runs[i].arm];
+    memcpy(arms, sorted, sizeof(AggArm) * (size_t)narms);
+    qsort(runs, (size_t)nruns, sizeof(AggRun), cmp_aggrun);
+    int base = -1;
+    for (int a = 0; a < narms && base < 0; a++)
+        if (arms[a].weight == 0) base = a;
+
+    char path[1300];
+    // per-run metrics.csv and results.csv
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) { snprintf(err, errlen, "out of memory"); goto done; }
+    results_header(f);
+    for (int i = 0; i < nruns; i++) {
+        results_row(f, &runs[i], arms);
+        char *t1 = NULL;
+        size_t l1 = 0;
+        FILE *f1 = open_memstream(&t1, &l1);
+        if (!f1) continue;
+        results_header(f1);
+        results_row(f1, &runs[i], arms);
+        fclose(f1);
+        snprintf(path, sizeof path, "%s/%s/metrics.csv", runsdir, runs[i].name);
+        write_text(path, t1, l1);
+        free(t1);
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/results.csv", out);
+    int bad = write_text(path, text, len) < 0;
+    free(text);
+    if (bad) { snprintf(err, errlen, "%s: write failed", path); goto done; }
+    // curves
+    snprintf(path, sizeof path, "%s/results", out);
+    if (file_mkdir_p(path) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        goto done;
+    }
+    int curve_R = resamples < 2000 ? resamples : 2000; // per point: plenty for a band
+    for (int t = 0; t < ENV_NTASKS; t++)
+        for (int a = 0; a < narms; a++)
+            if (write_curve(out, runs, nruns, t, a, arms, curve_R, smooth) < 0) {
+                snprintf(err, errlen, "writing the curves of %s failed", ENV_TASK_NAMES[t]);
+                goto done;
+            }
+    // summary.md
+    text = NULL, len = 0;
+    f = open_memstream(&text, &len);
+    if (!f) { snprintf(err, errlen, "out of memory"); goto done; }
+    write_summary(f, out, runs, nruns, arms, narms, base, resamples, smooth, nleft ? left : NULL);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/summary.md", out);
+    bad = write_text(path, text, len) < 0;
+    free(text);
+    if (bad) { snprintf(err, errlen, "%s: write failed", path); goto done; }
+    fprintf(stderr, "compare: %d runs aggregated into %s/results.csv and %s/summary.md\n", nruns, out, out);
+    if (plot) run_plot(out);
+    rc = 0;
+done:
+    closedir(d);
+    for (int i = 0; i < nruns; i++) runlog_free(&runs[i].log);
+    free(runs);
+    return rc;
+}

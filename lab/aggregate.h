@@ -1,0 +1,19 @@
+// aggregate.h — compare's last step: every run in OUT/runs/ (log.csv,
+// probe.csv) into results.csv, summary.md (means with bootstrap CIs, the
+// CPC-minus-nocpc differences) and learning curves (stats.h for the numbers).
+#ifndef CPCRL_AGGREGATE_H
+#define CPCRL_AGGREGATE_H
+
+#include <stddef.h>
+
+// The aggregation step alone (compare --aggregate-only): reads every run in
+// OUT/runs/ and writes results.csv, summary.md, results/curve_*.csv (each
+// run's series averaged over a trailing window of smooth x its frames) and,
+// when plot is set and gnuplot is there, curves_<task>.png. A run whose
+// log.csv stops before the frames of its config.txt is unfinished: left out
+// and listed (stderr, summary.md) unless include_unfinished. Returns 0 or -1
+// with a message.
+int compare_aggregate(const char *out, int resamples, double smooth, int plot, int include_unfinished,
+                      char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,308 @@
+// plan.c — compare's plan (see plan.h): arms from the flags, one run per
+// task x arm x seed, and the state each run directory is in.
+#include "lab/plan.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/trainer.h"
+#include "base/file.h"
+#include "lab/stats.h"
+
+#define ALL_TASKS "goal,watermaze,keys_doors,seekavoid,tmaze"
+
+const char *const RUN_STATE_NAMES[] = {"to train", "training", "to probe", "probing", "done", "failed"};
+
+int compare_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cpcrl %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nsee 'cpcrl help %s'\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+void compare_fmt_num(char *out, size_t n, double v) { snprintf(out, n, "%g", v); }
+
+// ----------------------------------------------------------------------------
+// Arms and runs
+
+static int parse_list(const char *cmd, const char *flag, const char *s, double *out, int maxn,
+                      int integer, double lo, double hi) {
+    int n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    size_t len = strlen(buf);
+    if (len == 0 || buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))
+        return -compare_usage(cmd, "--%s: expected a comma-separated list of %s in %g..%g, got '%s' (an empty item)", flag,
+                      integer ? "integers" : "numbers", lo, hi, s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        errno = 0;
+        double v = strtod(tok, &end);
+        if (!*tok || *end || errno || !isfinite(v) || (integer && v != floor(v)) || v < lo || v > hi)
+            return -compare_usage(cmd, "--%s: expected a comma-separated list of %s in %g..%g, got '%s'",
+                          flag, integer ? "integers" : "numbers", lo, hi, tok);
+        if (n >= maxn) return -compare_usage(cmd, "--%s: at most %d values", flag, maxn);
+        out[n++] = v;
+    }
+    if (n == 0) return -compare_usage(cmd, "--%s: empty list", flag);
+    return n;
+}
+
+// Arms from the options: nocpc first, then every weight (> 0) x K.
+static int plan_arms(const CompareOpts *o, int default_k, Arm *arms, int *narms) {
+    double w[MAX_LIST], k[MAX_LIST];
+    int nw = 1, nk = 1;
+    w[0] = o->cpc_weight, k[0] = default_k;
+    int by_w = o->cpc_weights[0] != 0, by_k = o->cpc_ks[0] != 0;
+    if (by_w && (nw = parse_list("compare", "cpc-weights", o->cpc_weights, w, MAX_LIST, 0, 0, 1e6)) < 0)
+        return -nw;
+    if (by_k && (nk = parse_list("compare", "cpc-ks", o->cpc_ks, k, MAX_LIST, 1, 1, CPC_MAX_K)) < 0)
+        return -nk;
+    int n = 0;
+    snprintf(arms[n].name, sizeof arms[n].name, "nocpc");
+    arms[n].weight = 0, arms[n].k = default_k, n++;
+    for (int i = 0; i < nw; i++) {
+        if (w[i] <= 0) continue; // weight 0 is the nocpc arm
+        for (int j = 0; j < nk; j++) {
+            if (n >= MAX_ARMS) return compare_usage("compare", "more than %d arms", MAX_ARMS);
+            Arm *a = &arms[n];
+            char ws[32];
+            compare_fmt_num(ws, sizeof ws, w[i]);
+            if (by_w && by_k) snprintf(a->name, sizeof a->name, "w%s-k%d", ws, (int)k[j]);
+            else if (by_w) snprintf(a->name, sizeof a->name, "w%s", ws);
+            else if (by_k) snprintf(a->name, sizeof a->name, "k%d", (int)k[j]);
+            else snprintf(a->name, sizeof a->name, "cpc");
+            a->weight = w[i], a->k = (int)k[j];
+            int dup = 0;
+            for (int q = 0; q < n; q++) dup |= !strcmp(arms[q].name, a->name);
+            if (!dup) n++;
+        }
+    }
+    if (n < 2) return compare_usage("compare", "--cpc-weights: no arm with a weight above 0");
+    *narms = n;
+    return 0;
+}
+
+static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed, Config *c) {
+    *c = *base;
+    c->task = task;
+    c->seed = seed;
+    c->cpc_weight = (float)a->weight;
+    if (a->weight > 0) c->cpc_k = a->k;
+}
+
+// The settings a run's config.txt must share with the plan; keys that only
+// say how long / how loud a run is may differ.
+static int config_differs(const Config *a, const Config *b, char *what, size_t n) {
+    static const char *IGNORE[] = {"name", "runs_dir", "frames", "threads", "progress",
+                                   "log_every", "ckpt_every"};
+    char *ta = NULL, *tb = NULL;
+    size_t la = 0, lb = 0;
+    FILE *fa = open_memstream(&ta, &la), *fb = open_memstream(&tb, &lb);
+    if (!fa || !fb) {
+        if (fa) fclose(fa);
+        if (fb) fclose(fb);
+        free(ta), free(tb);
+        return 0;
+    }
+    config_write(a, fa);
+    config_write(b, fb);
+    fclose(fa), fclose(fb);
+    int differs = 0;
+    char *sa = NULL, *sb = NULL;
+    char *la_ = strtok_r(ta, "\n", &sa), *lb_ = strtok_r(tb, "\n", &sb);
+    for (; la_ && lb_; la_ = strtok_r(NULL, "\n", &sa), lb_ = strtok_r(NULL, "\n", &sb)) {
+        int skip = 0;
+        for (size_t i = 0; i < sizeof IGNORE / sizeof IGNORE[0]; i++) {
+            size_t l = strlen(IGNORE[i]);
+            if (!strncmp(la_, IGNORE[i], l) && la_[l] == ' ') skip = 1;
+        }
+        if (!skip && strcmp(la_, lb_)) {
+            snprintf(what, n, "'%s' in the run, '%s' planned", la_, lb_);
+            differs = 1;
+            break;
+        }
+    }
+    free(ta), free(tb);
+    return differs;
+}
+
+// What is there already: sets r->state, r->resume, r->frames.
+static int scan_run(Run *r, const CompareOpts *o, const Config *planned) {
+    char log[1200], ck[1200], pr[1200], cfgp[1200];
+    snprintf(log, sizeof log, "%s/log.csv", r->dir);
+    snprintf(ck, sizeof ck, "%s/model.ckpt", r->dir);
+    snprintf(pr, sizeof pr, "%s/probe.csv", r->dir);
+    snprintf(cfgp, sizeof cfgp, "%s/config.txt", r->dir);
+    r->resume = 0;
+    r->frames = 0;
+    if (file_exists(cfgp) && file_exists(log)) {
+        Config have;
+        config_defaults(&have);
+        char err[512], what[300];
+        if (config_load(&have, cfgp, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl compare: %s\n", err);
+            return -1;
+        }
+        if (config_differs(&have, planned, what, sizeof what)) {
+            fprintf(stderr,
+                    "cpcrl compare: %s was trained with other settings (%s); use another --out, "
+                    "the same flags, or remove the run\n", r->dir, what);
+            return -1;
+        }
+    }
+    if (!file_exists(log)) {
+        r->state = RUN_TODO;
+        return 0;
+    }
+    double f = runlog_last_frames(log);
+    r->frames = f > 0 ? f : 0;
+    if (f >= o->frames) {
+        if (o->probe && !file_exists(pr) && file_exists(ck)) r->state = RUN_TRAINED;
+        else r->state = RUN_DONE;
+        return 0;
+    }
+    r->state = RUN_TODO;
+    if (file_exists(ck)) {
+        r->resume = 1;
+    } else {
+        // killed before its first checkpoint: nothing to resume from
+        char stale[1300];
+        snprintf(stale, sizeof stale, "%s.stale", log);
+        if (!o->dry_run) {
+            if (rename(log, stale) < 0) {
+                fprintf(stderr, "cpcrl compare: cannot move %s aside: %s\n", log, strerror(errno));
+                return -1;
+            }
+            fprintf(stderr, "cpcrl compare: %s has a log but no checkpoint; starting it again (old log in %s)\n",
+                    r->dir, stale);
+        }
+        r->frames = 0;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Building the plan
+
+int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
+    CompareOpts *o = &pl->o;
+    memset(pl, 0, sizeof *pl);
+    *o = *opts;
+    config_defaults(&pl->base);
+    pl->pass = pass, pl->npass = npass;
+    char *pos[1];
+    int rc;
+    while (o->out[0] && strlen(o->out) > 1 && o->out[strlen(o->out) - 1] == '/')
+        o->out[strlen(o->out) - 1] = 0;
+    if (!o->out[0]) return compare_usage("compare", "--out: empty directory name");
+    if (o->aggregate_only) return 0;
+    // training flags: reject the ones compare sets per run, check the rest
+    static const char *OWN[] = {"task", "seed", "name", "runs-dir", "runs_dir", "progress"};
+    for (int i = 0; i < pl->npass; i++) {
+        const char *a = pl->pass[i];
+        if (strncmp(a, "--", 2)) continue;
+        for (size_t j = 0; j < sizeof OWN / sizeof OWN[0]; j++) {
+            size_t l = strlen(OWN[j]);
+            if (!strncmp(a + 2, OWN[j], l) && (a[2 + l] == 0 || a[2 + l] == '='))
+                return compare_usage("compare", "--%s is set per run by compare (use --tasks, --seeds, --first-seed, --out)",
+                             OWN[j]);
+        }
+        if (!strncmp(a, "--log-every", 11) || !strncmp(a, "--log_every", 11)) pl->inject_log_every = -1;
+    }
+    pl->inject_log_every = pl->inject_log_every == 0;
+    char err[512];
+    if (config_parse_args(&pl->base, NULL, pl->npass, pl->pass, G_TRAIN_ALL, pos, 0, NULL, NULL, err, sizeof err) < 0)
+        return compare_usage("compare", "%s", err);
+    pl->base.frames = o->frames;
+    if (pl->inject_log_every) pl->base.log_every = fmax(1, floor(o->frames / 100));
+    // tasks
+    if (!strcmp(o->tasks, "all")) snprintf(o->tasks, sizeof o->tasks, "%s", ALL_TASKS);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", o->tasks);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int t = env_task_from_name(tok);
+        if (t < 0)
+            return compare_usage("compare", "--tasks: unknown task '%s' (valid: goal, watermaze, keys_doors, seekavoid, tmaze, all)",
+                         tok);
+        int dup = 0;
+        for (int j = 0; j < pl->ntasks; j++) dup |= pl->tasks[j] == t;
+        if (!dup) pl->tasks[pl->ntasks++] = t;
+    }
+    if (pl->ntasks == 0) return compare_usage("compare", "--tasks: empty list");
+    if (o->first_seed > UINT64_MAX - (uint64_t)(o->seeds - 1))
+        return compare_usage("compare", "--first-seed %llu with --seeds %d: the seeds would pass 2^64-1 and wrap around",
+                     (unsigned long long)o->first_seed, o->seeds);
+    if ((rc = plan_arms(o, pl->base.cpc_k, pl->arms, &pl->narms))) return rc;
+    // jobs x threads <= cores
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    if (o->jobs == 0) o->jobs = (int)cores;
+    pl->threads = o->threads ? o->threads : (int)(cores / o->jobs > 0 ? cores / o->jobs : 1);
+    if (o->jobs > cores)
+        return compare_usage("compare", "--jobs %d exceeds the %ld cores (jobs x threads must fit the cores)",
+                     o->jobs, cores);
+    if ((long)o->jobs * pl->threads > cores)
+        return compare_usage("compare", "--jobs %d x --threads %d = %d threads exceeds the %ld cores",
+                     o->jobs, pl->threads, o->jobs * pl->threads, cores);
+    // every arm's config must be valid for every task
+    for (int t = 0; t < pl->ntasks; t++)
+        for (int a = 0; a < pl->narms; a++) {
+            Config c;
+            arm_config(&pl->base, &pl->arms[a], pl->tasks[t], o->first_seed, &c);
+            if (config_check(&c, err, sizeof err) < 0)
+                return compare_usage("compare", "arm %s, task %s: %s", pl->arms[a].name,
+                             ENV_TASK_NAMES[pl->tasks[t]], err);
+        }
+    // runs: seed outer, task, arm inner (a partial experiment stays balanced)
+    pl->nruns = o->seeds * pl->ntasks * pl->narms;
+    pl->runs = calloc((size_t)pl->nruns, sizeof(Run));
+    if (!pl->runs) { fprintf(stderr, "cpcrl compare: out of memory\n"); return 1; }
+    int n = 0;
+    for (int s = 0; s < o->seeds; s++)
+        for (int t = 0; t < pl->ntasks; t++)
+            for (int a = 0; a < pl->narms; a++) {
+                Run *r = &pl->runs[n++];
+                r->task = pl->tasks[t], r->arm = a, r->seed = o->first_seed + (uint64_t)s;
+                Config c;
+                arm_config(&pl->base, &pl->arms[a], r->task, r->seed, &c);
+                if (snprintf(r->name, sizeof r->name, "%s-%s-s%llu", ENV_TASK_NAMES[r->task],
+                             pl->arms[a].name, (unsigned long long)r->seed) >= (int)sizeof c.name)
+                    return compare_usage("compare", "run name '%s' longer than %zu characters (shorter arm lists)",
+                                 r->name, sizeof c.name - 1);
+                memcpy(c.name, r->name, strlen(r->name) + 1);
+                snprintf(r->dir, sizeof r->dir, "%s/runs/%s", o->out, r->name);
+                if (scan_run(r, o, &c) < 0) return 1;
+            }
+    return 0;
+}
+
+// OUT/command.txt: every distinct command line that worked on OUT (a
+// convenience for the summary; failures to write it are ignored).
+void plan_record_command(const char *out, int argc, char **argv) {
+    char path[1100], cmd[4096], line[4096];
+    size_t n = (size_t)snprintf(cmd, sizeof cmd, "cpcrl compare");
+    for (int i = 0; i < argc && n < sizeof cmd; i++)
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " %s", argv[i]);
+    if (n + 2 >= sizeof cmd) return;
+    cmd[n++] = '\n', cmd[n] = 0;
+    snprintf(path, sizeof path, "%s/command.txt", out);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        int seen = 0;
+        while (!seen && fgets(line, sizeof line, f)) seen = !strcmp(line, cmd);
+        fclose(f);
+        if (seen) return;
+    }
+    if (!(f = fopen(path, "a"))) return;
+    fputs(cmd, f);
+    fclose(f);
+}

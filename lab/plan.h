@@ -1,0 +1,65 @@
+// plan.h — compare's plan: the arms (nocpc, cpc, or one per weight x K) and
+// one run per task x arm x seed, each with its directory under OUT/runs/ and
+// what is there already (to train, to resume, to probe, done). Built from the
+// flags and the run directories alone, so re-running a command carries on.
+// runner.h carries a plan out; compare.c wires the two.
+#ifndef CPCRL_PLAN_H
+#define CPCRL_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/config.h"
+#include "env/env.h"
+
+enum { RUN_TODO, RUN_TRAINING, RUN_TRAINED, RUN_PROBING, RUN_DONE, RUN_FAILED };
+
+typedef struct {
+    char name[48];
+    double weight;
+    int k;
+} Arm;
+
+typedef struct {
+    int task, arm;
+    uint64_t seed;
+    char name[128];
+    char dir[1024];
+    int state, resume, probe_failed;
+    pid_t pid;
+    double frames0, frames; // at the start of this session, latest seen
+} Run;
+
+#define MAX_ARMS 64
+#define MAX_LIST 32
+
+// The plan: options, the training config every run starts from, arms, runs.
+typedef struct {
+    CompareOpts o;
+    Config base;
+    char **pass;  // training flags passed through (the caller's)
+    int npass, inject_log_every, threads;
+    Arm arms[MAX_ARMS];
+    int narms;
+    int tasks[ENV_NTASKS], ntasks;
+    Run *runs;
+    int nruns;
+} Plan;
+
+// Names of the RUN_* states, for the dry run and the progress line.
+extern const char *const RUN_STATE_NAMES[];
+
+// "cpcrl CMD: <message>\nsee 'cpcrl help CMD'" on stderr; returns 2 (usage error).
+int compare_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// %g of a weight without trailing noise (0.5, not 0.5000000001): arm names and flags.
+void compare_fmt_num(char *out, size_t n, double v);
+
+// Build the plan from the options and what OUT/runs/ holds (every run scanned).
+// 0, 2 on a usage error, 1 on another (message on stderr); pl->runs is to be
+// freed by the caller in every case.
+int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass);
+// OUT/command.txt: every distinct command line that worked on OUT.
+void plan_record_command(const char *out, int argc, char **argv);
+
+#endif

@@ -1,0 +1,275 @@
+// runner.c — carrying out compare's plan (see runner.h).
+#include "lab/runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/file.h"
+#include "base/progress.h"
+#include "base/stop.h"
+#include "lab/stats.h"
+
+// ----------------------------------------------------------------------------
+// Child processes
+
+typedef struct {
+    char *argv[160];
+    char store[8192];
+    size_t used;
+    int argc;
+} ArgList;
+
+static void args_add(ArgList *a, const char *s) {
+    size_t l = strlen(s) + 1;
+    if (a->argc >= (int)(sizeof a->argv / sizeof a->argv[0]) - 1 || a->used + l > sizeof a->store)
+        return; // the plan's argument lists are far below both limits
+    char *p = a->store + a->used;
+    memcpy(p, s, l);
+    a->used += l;
+    a->argv[a->argc++] = p;
+    a->argv[a->argc] = NULL;
+}
+
+static void args_addf(ArgList *a, const char *fmt, ...) {
+    char buf[1100];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    args_add(a, buf);
+}
+
+static void train_args(const Plan *pl, const Run *r, ArgList *a) {
+    memset(a, 0, sizeof *a);
+    args_add(a, "cpcrl");
+    args_add(a, "train");
+    if (r->resume) {
+        args_add(a, "--resume");
+        args_add(a, r->dir);
+        args_addf(a, "--frames=%.0f", pl->o.frames);
+        args_addf(a, "--threads=%d", pl->threads);
+        args_add(a, "--progress=1");
+        return;
+    }
+    const Arm *arm = &pl->arms[r->arm];
+    args_addf(a, "--runs-dir=%s/runs", pl->o.out);
+    args_addf(a, "--name=%s", r->name);
+    args_addf(a, "--task=%s", ENV_TASK_NAMES[r->task]);
+    args_addf(a, "--seed=%llu", (unsigned long long)r->seed);
+    args_addf(a, "--frames=%.0f", pl->o.frames);
+    args_addf(a, "--threads=%d", pl->threads);
+    args_add(a, "--progress=1");
+    if (pl->inject_log_every) args_addf(a, "--log-every=%.0f", fmax(1, floor(pl->o.frames / 100)));
+    for (int i = 0; i < pl->npass; i++) args_add(a, pl->pass[i]);
+    char ws[32];
+    compare_fmt_num(ws, sizeof ws, arm->weight);
+    args_addf(a, "--cpc-weight=%s", ws); // last: the arm decides
+    if (arm->weight > 0) args_addf(a, "--cpc-k=%d", arm->k);
+}
+
+static void probe_args(const Plan *pl, const Run *r, ArgList *a) {
+    memset(a, 0, sizeof *a);
+    args_add(a, "cpcrl");
+    args_add(a, "probe");
+    args_add(a, r->dir);
+    args_addf(a, "--out=%s/probe.csv", r->dir);
+    args_addf(a, "--episodes=%d", pl->o.probe_episodes);
+    args_addf(a, "--threads=%d", pl->threads);
+}
+
+static void print_args(FILE *f, const ArgList *a) {
+    for (int i = 0; i < a->argc; i++) fprintf(f, "%s%s", i ? " " : "", a->argv[i]);
+    fprintf(f, "\n");
+}
+
+// fork + execv(/proc/self/exe); stdout and stderr appended to OUT/runs/NAME/train.out
+static pid_t spawn(const ArgList *a, const char *dir) {
+    char out[1200];
+    snprintf(out, sizeof out, "%s/train.out", dir);
+    FILE *f = fopen(out, "a");
+    if (!f) {
+        fprintf(stderr, "cpcrl compare: cannot open %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "== ");
+    print_args(f, a);
+    if (fclose(f) != 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "cpcrl compare: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) { // child: only async-signal-safe calls until exec
+        // die with compare (SIGTERM: a trainer saves a checkpoint and exits),
+        // so that a killed compare leaves no trainer behind to race a rerun;
+        // the signal survives exec, and a parent already gone is caught here
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) _exit(127);
+        int fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
+        int nul = open("/dev/null", O_RDONLY);
+        if (fd < 0 || nul < 0) _exit(127);
+        dup2(nul, 0), dup2(fd, 1), dup2(fd, 2);
+        close(fd), close(nul);
+        execv("/proc/self/exe", a->argv);
+        static const char msg[] = "cpcrl compare: execv /proc/self/exe failed\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(127);
+    }
+    return pid;
+}
+
+void runner_print_next(FILE *f, const Plan *pl, const Run *r) {
+    ArgList a;
+    if (r->state == RUN_TODO) train_args(pl, r, &a), print_args(f, &a);
+    else if (r->state == RUN_TRAINED) probe_args(pl, r, &a), print_args(f, &a);
+    else fprintf(f, "-\n");
+}
+
+// ----------------------------------------------------------------------------
+// Running the plan
+
+static void progress(const Plan *pl, double t0, double f0_total, int tty, int force) {
+    static double last = 0;
+    double t = progress_now();
+    if (!force && t - last < (tty ? 1.0 : 30.0)) return;
+    last = t;
+    int done = 0, running = 0, left = 0, failed = 0;
+    double have = 0, total = 0;
+    for (int i = 0; i < pl->nruns; i++) {
+        const Run *r = &pl->runs[i];
+        done += r->state == RUN_DONE;
+        failed += r->state == RUN_FAILED;
+        running += r->state == RUN_TRAINING || r->state == RUN_PROBING;
+        left += r->state == RUN_TODO || r->state == RUN_TRAINED;
+        total += pl->o.frames;
+        have += r->state == RUN_FAILED ? pl->o.frames : fmin(r->frames, pl->o.frames);
+    }
+    double el = t - t0, rate = (have - f0_total) / (el > 1e-9 ? el : 1e-9);
+    char h[32], tot[32], eta[32], fr[32];
+    progress_count(h, sizeof h, have);
+    progress_count(tot, sizeof tot, total);
+    progress_count(fr, sizeof fr, rate);
+    progress_time(eta, sizeof eta, el > 5 && rate > 0 ? (total - have) / rate : NAN);
+    fprintf(stderr, "%scompare: runs %d/%d done, %d running, %d left%s | %s/%s frames %3.0f%% | %s frames/s | ETA %s%s",
+            tty ? "\r\033[K" : "", done, pl->nruns, running, left, failed ? " (some failed)" : "",
+            h, tot, 100.0 * have / total, fr, eta, tty ? "" : "\n");
+}
+
+int runner_run(Plan *pl) {
+    const CompareOpts *o = &pl->o;
+    StopSaved saved;
+    stop_catch(0, &saved);
+    int tty = isatty(STDERR_FILENO), signalled = 0, running = 0, nfail = 0, event = 0;
+    double t0 = progress_now(), f0 = 0, last_poll = 0;
+    for (int i = 0; i < pl->nruns; i++) f0 += fmin(pl->runs[i].frames, o->frames);
+    for (;;) {
+        if (stop_requested() && !signalled) {
+            for (int i = 0; i < pl->nruns; i++)
+                if (pl->runs[i].pid > 0) kill(pl->runs[i].pid, SIGTERM);
+            signalled = 1;
+            fprintf(stderr, "%scompare: stopping; the runs save a checkpoint\n", tty ? "\n" : "");
+        }
+        // launch: probes of finished runs first, then training in plan order
+        for (int pass = 0; pass < 2 && !stop_requested(); pass++)
+            for (int i = 0; i < pl->nruns && running < o->jobs; i++) {
+                Run *r = &pl->runs[i];
+                if (r->state != (pass == 0 ? RUN_TRAINED : RUN_TODO)) continue;
+                ArgList a;
+                if (pass == 0) probe_args(pl, r, &a);
+                else train_args(pl, r, &a);
+                if (file_mkdir_p(r->dir) < 0) {
+                    fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", r->dir, strerror(errno));
+                    r->state = RUN_FAILED, nfail++;
+                    continue;
+                }
+                r->pid = spawn(&a, r->dir);
+                if (r->pid < 0) {
+                    r->pid = 0, r->state = RUN_FAILED, nfail++;
+                    continue;
+                }
+                r->state = pass == 0 ? RUN_PROBING : RUN_TRAINING;
+                running++;
+            }
+        // the line after the launches, so that it counts the runs just started
+        progress(pl, t0, f0, tty, event);
+        event = 0;
+        // reap
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            Run *r = NULL;
+            for (int i = 0; i < pl->nruns && !r; i++)
+                if (pl->runs[i].pid == pid) r = &pl->runs[i];
+            if (!r) continue;
+            running--, event = 1;
+            r->pid = 0;
+            int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            char log[1200], ck[1200];
+            snprintf(log, sizeof log, "%s/log.csv", r->dir);
+            snprintf(ck, sizeof ck, "%s/model.ckpt", r->dir);
+            if (r->state == RUN_PROBING) {
+                r->state = RUN_DONE;
+                if (!ok && !stop_requested()) {
+                    r->probe_failed = 1;
+                    fprintf(stderr, "%scompare: probe of %s failed (see %s/train.out)\n",
+                            tty ? "\n" : "", r->name, r->dir);
+                }
+                if (!ok && stop_requested()) r->state = RUN_TRAINED;
+                continue;
+            }
+            double f = runlog_last_frames(log);
+            r->frames = f > 0 ? f : 0;
+            if (ok && r->frames >= o->frames) {
+                r->state = o->probe && file_exists(ck) ? RUN_TRAINED : RUN_DONE;
+            } else if (stop_requested()) {
+                r->state = RUN_TODO, r->resume = file_exists(ck);
+            } else {
+                r->state = RUN_FAILED, nfail++;
+                fprintf(stderr, "%scompare: %s failed at %.0f frames (%s; see %s/train.out)\n",
+                        tty ? "\n" : "", r->name, r->frames,
+                        WIFEXITED(status) ? "exit status" : "killed by a signal", r->dir);
+            }
+        }
+        if (running == 0) {
+            int left = 0;
+            for (int i = 0; i < pl->nruns; i++)
+                left += pl->runs[i].state == RUN_TODO || pl->runs[i].state == RUN_TRAINED;
+            if (stop_requested() || !left) break;
+        }
+        double t = progress_now();
+        if (t - last_poll > 2.0) { // frames of the running runs, from their log.csv
+            last_poll = t;
+            for (int i = 0; i < pl->nruns; i++) {
+                Run *r = &pl->runs[i];
+                if (r->state != RUN_TRAINING) continue;
+                char log[1200];
+                snprintf(log, sizeof log, "%s/log.csv", r->dir);
+                double f = runlog_last_frames(log);
+                if (f > r->frames) r->frames = f;
+            }
+        }
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    progress(pl, t0, f0, tty, 1);
+    if (tty) fprintf(stderr, "\n");
+    stop_restore(&saved);
+    if (stop_requested()) {
+        fprintf(stderr, "compare: interrupted; run the same command again to continue\n");
+        return 1;
+    }
+    return nfail ? 1 : 0;
+}

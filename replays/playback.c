@@ -1,0 +1,331 @@
+// playback.c — `cpcrl replay`: the player window, and headless --info,
+// --verify, --export (GIF, or MP4/WebM/MKV through ffmpeg) and --frames (PNGs)
+// (see cmd.h).
+#include "replays/cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/errs.h"
+#include "base/file.h"
+#include "replays/image.h"
+#include "replays/window.h"
+
+static void replay_info(const Replay *r, const char *path, FILE *out) {
+    static const char *SRC[3] = {"a person", "an agent (greedy)", "an agent (sampled)"};
+    static const char *END[3] = {"cut short (recording stopped)", "terminated", "time limit"};
+    fprintf(out, "%s: cpcrl replay v%d\n", path, REPLAY_VERSION);
+    fprintf(out, "  task %s (size %d, view %d, max_steps %d, items %d), map %dx%d\n", ENV_TASK_NAMES[r->cfg.task],
+            r->cfg.size, r->cfg.view, r->cfg.max_steps, r->cfg.items, r->w, r->h);
+    fprintf(out, "  seed %llu, episode %llu, episode rng %016llx\n", (unsigned long long)r->seed,
+            (unsigned long long)r->episode, (unsigned long long)r->episode_rng);
+    // the label is free text from the file: control characters (terminal
+    // escape sequences) are shown as \xNN, never sent to the terminal
+    char label[4 * sizeof r->label + 1];
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof r->label && r->label[i]; i++) {
+        unsigned char ch = (unsigned char)r->label[i];
+        if (ch < 0x20 || ch == 0x7f || ch == '\\') k += (size_t)snprintf(label + k, sizeof label - k, "\\x%02x", ch);
+        else label[k++] = (char)ch;
+    }
+    label[k] = 0;
+    fprintf(out, "  played by %s%s%s", SRC[r->source], label[0] ? ", " : "", label);
+    if (r->has_policy) fprintf(out, ", checkpoint at %.0f frames", r->train_frames);
+    fprintf(out, "\n  steps %d, end: %s, return %+.3f, success %s\n", r->n, END[r->end], (double)r->ret,
+            r->success ? "yes" : "no");
+    int cnt[ENV_A] = {0}, pos = 0, neg = 0;
+    double vsum = 0, hsum = 0;
+    for (int t = 0; t < r->n; t++) {
+        const ReplayStep *s = &r->steps[t];
+        cnt[s->action]++;
+        pos += s->reward > 0, neg += s->reward < 0;
+        vsum += s->value;
+        for (int a = 0; a < ENV_A; a++)
+            if (s->probs[a] > 0) hsum -= s->probs[a] * log(s->probs[a]);
+    }
+    fprintf(out, "  actions:");
+    for (int a = 0; a < ENV_A; a++) fprintf(out, " %s %d", ENV_ACTION_NAMES[a], cnt[a]);
+    fprintf(out, "\n  rewards: %d positive, %d negative\n", pos, neg);
+    if (r->has_policy && r->n > 0)
+        fprintf(out, "  mean value %+.3f, mean policy entropy %.3f nats (uniform %.3f)\n", vsum / r->n, hsum / r->n,
+                log(ENV_A));
+    fprintf(out, "  state hashes: %d (every %d steps and after the last)\n", r->nhash, r->hash_every);
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcasecmp(s + a - b, suf);
+}
+
+// The video encoder: ffmpeg started from an argument vector (no shell, so a
+// file name reaches it as it is), raw BGRA frames written into its stdin.
+// SIGPIPE is ignored while it runs: an encoder that quits early shows up as
+// a failed write, and its exit status is what gets reported.
+typedef struct {
+    pid_t pid;
+    FILE *in;
+    struct sigaction old_pipe;
+} Encoder;
+
+static int encoder_close(Encoder *enc, char *err, size_t n);
+
+static int encoder_open(Encoder *enc, const char *path, int W, int H, double fps, char *err, size_t n) {
+    char size[32], rate[32], out[1100];
+    snprintf(size, sizeof size, "%dx%d", W, H);
+    snprintf(rate, sizeof rate, "%g", fps);
+    snprintf(out, sizeof out, "file:%s", path); // never an option or a protocol
+    char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgra",
+                    "-s", size, "-r", rate, "-i", "pipe:0", "-pix_fmt", "yuv420p", out, NULL};
+    int fds[2];
+    memset(enc, 0, sizeof *enc);
+    if (pipe2(fds, O_CLOEXEC) < 0) return err_fail(err, n, "--export %s: pipe: %s", path, strerror(errno));
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, fds[0], STDIN_FILENO);
+    if (rc == 0) rc = posix_spawnp(&enc->pid, "ffmpeg", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    if (rc != 0) {
+        close(fds[1]);
+        enc->pid = 0;
+        if (rc == ENOENT)
+            return err_fail(err, n, "--export %s: ffmpeg not found; install it (apt-get install ffmpeg) or "
+                                    "export a .gif, which needs nothing", path);
+        return err_fail(err, n, "--export %s: cannot start ffmpeg: %s", path, strerror(rc));
+    }
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &enc->old_pipe);
+    if (!(enc->in = fdopen(fds[1], "w"))) {
+        close(fds[1]); // the encoder sees end of input and exits
+        encoder_close(enc, NULL, 0);
+        return err_fail(err, n, "--export %s: out of memory", path);
+    }
+    return 0;
+}
+
+// Close the encoder's input and wait for it. 0 when it exited with status 0.
+static int encoder_close(Encoder *enc, char *err, size_t n) {
+    int werr = enc->in && fclose(enc->in) != 0, status = 0;
+    enc->in = NULL;
+    pid_t w;
+    while ((w = waitpid(enc->pid, &status, 0)) < 0 && errno == EINTR) {}
+    sigaction(SIGPIPE, &enc->old_pipe, NULL);
+    enc->pid = 0;
+    if (w < 0) return err_fail(err, n, "ffmpeg: waitpid: %s", strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        return err_fail(err, n, "ffmpeg failed (exit status %d)", WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return err_fail(err, n, "ffmpeg killed by signal %d", WTERMSIG(status));
+    if (werr) return err_fail(err, n, "writing frames to ffmpeg failed");
+    return 0;
+}
+
+static int replay_export(const Replay *r, const Opts *o) {
+    char err[600];
+    const int W = o->win_w, H = o->win_h;
+    uint32_t *px = malloc((size_t)W * H * sizeof *px);
+    if (!px) {
+        fprintf(stderr, "cpcrl replay: out of memory for %dx%d frames\n", W, H);
+        return 1;
+    }
+    Canvas c = {px, W, H, W};
+    Env e;
+    uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    char label[128], status_line[128];
+    snprintf(label, sizeof label, "%s", r->label);
+    int rc = 0;
+    GifWriter g;
+    Encoder enc;
+    memset(&enc, 0, sizeof enc);
+    int gif = o->export_path[0] && ends_with(o->export_path, ".gif");
+    if (o->export_path[0] && !gif) {
+        if (!ends_with(o->export_path, ".mp4") && !ends_with(o->export_path, ".webm") && !ends_with(o->export_path, ".mkv")) {
+            free(px);
+            fprintf(stderr, "cpcrl replay: --export %s: expected a .gif, .mp4, .webm or .mkv file name\n", o->export_path);
+            return 2;
+        }
+        if (encoder_open(&enc, o->export_path, W, H, o->fps, err, sizeof err) < 0) {
+            free(px);
+            fprintf(stderr, "cpcrl replay: %s\n", err);
+            return 1;
+        }
+    }
+    if (gif && gif_open(&g, o->export_path, W, H, err, sizeof err) < 0) {
+        free(px);
+        fprintf(stderr, "cpcrl replay: %s\n", err);
+        return 1;
+    }
+    if (o->frames[0] && file_mkdir_p(o->frames) < 0) {
+        fprintf(stderr, "cpcrl replay: cannot create %s: %s\n", o->frames, strerror(errno));
+        rc = 1;
+    }
+    int delay = (int)lround(100.0 / o->fps);
+    for (int t = 0; t <= r->n && rc == 0; t++) {
+        DrawFrame f;
+        memset(&f, 0, sizeof f);
+        frame_from_replay(&f, r, t, &e, obs);
+        f.mode = "REPLAY";
+        f.label = label;
+        snprintf(status_line, sizeof status_line, "frame %d of %d", t, r->n);
+        f.status = status_line;
+        f.slider_pos = t, f.slider_len = r->n > 0 ? r->n : 1;
+        draw_frame(&c, &f, NULL);
+        if (gif && gif_frame(&g, px, W, t == r->n ? delay * 4 + 100 : delay, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: %s\n", err);
+            rc = 1;
+        }
+        if (enc.in) {
+            int copies = t == r->n ? (int)o->fps * 2 : 1; // hold the last frame ~2 s
+            for (int k = 0; k < copies && rc == 0; k++)
+                if (fwrite(px, sizeof *px, (size_t)W * H, enc.in) != (size_t)W * H) rc = -1; // reported below
+        }
+        if (o->frames[0]) {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/frame_%05d.png", o->frames, t);
+            if (png_write(path, px, W, H, W, err, sizeof err) < 0) {
+                fprintf(stderr, "cpcrl replay: %s\n", err);
+                rc = 1;
+            }
+        }
+    }
+    if (gif) {
+        if (rc == 0 && gif_close(&g, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: %s\n", err);
+            rc = 1;
+        } else if (rc != 0) {
+            gif_abort(&g);
+        }
+    }
+    if (enc.pid > 0) { // the encoder's own failure is the one to report
+        int wrote = rc != -1;
+        if (encoder_close(&enc, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: --export %s: %s\n", o->export_path, err);
+            rc = 1;
+        } else if (!wrote) {
+            fprintf(stderr, "cpcrl replay: writing frames to ffmpeg failed (%s)\n", o->export_path);
+            rc = 1;
+        }
+    }
+    if (rc == 0 && o->export_path[0]) fprintf(stderr, "cpcrl replay: wrote %s (%d frames, %dx%d)\n", o->export_path, r->n + 1, W, H);
+    if (rc == 0 && o->frames[0]) fprintf(stderr, "cpcrl replay: wrote %d PNG frames to %s\n", r->n + 1, o->frames);
+    free(px);
+    return rc;
+}
+
+int cmd_replay(const ViewOpts *opts, char **pos, int np) {
+    const Opts o = *opts;
+    char err[600];
+    if (np != 1) return window_usage("replay", "expected one replay file (.rpl)");
+    Replay r;
+    if (replay_load(&r, pos[0], err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl replay: %s\n", err);
+        return 1;
+    }
+    int headless = o.info || o.verify || o.export_path[0] || o.frames[0];
+    int status = 0;
+    if (o.info) replay_info(&r, pos[0], stdout);
+    if (o.verify) {
+        if (replay_verify(&r, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: %s: verify FAILED: %s\n", pos[0], err);
+            status = 1;
+        } else {
+            printf("%s: verified: %d steps re-simulated from seed %llu, %d state hashes match\n", pos[0], r.n,
+                   (unsigned long long)r.seed, r.nhash);
+        }
+    }
+    if (status == 0 && (o.export_path[0] || o.frames[0])) status = replay_export(&r, &o);
+    if (headless) {
+        replay_free(&r);
+        return status;
+    }
+
+    View v;
+    int rc = window_open(&v, &o, "cpcrl replay");
+    if (rc) {
+        replay_free(&r);
+        return rc;
+    }
+    Env e;
+    uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    int t = o.start > r.n ? r.n : (int)o.start, playing = !o.paused, loop = o.loop, quit = 0, drag = 0;
+    double speed = o.speed, acc = 0, t_last = window_now();
+    DrawLayout lay;
+    memset(&lay, 0, sizeof lay);
+    Message msg = {{0}, 0};
+    char label[128];
+    const char *base = strrchr(pos[0], '/');
+    snprintf(label, sizeof label, "%.60s  %.60s", base ? base + 1 : pos[0], r.label);
+    const int step10 = r.n / 10 > 1 ? r.n / 10 : 1;
+    while (!quit) {
+        SDL_Event ev;
+        while (SDL_PollEvent(&ev)) {
+            window_event(&v, &ev, "replay", &quit, &status);
+            int mx = -1;
+            if (ev.type == SDL_MOUSEBUTTONDOWN && ev.button.button == SDL_BUTTON_LEFT && lay.slider_w > 0 &&
+                ev.button.y >= lay.slider_y - lay.slider_h && ev.button.y <= lay.slider_y + 2 * lay.slider_h)
+                drag = 1, mx = ev.button.x;
+            if (ev.type == SDL_MOUSEBUTTONUP) drag = 0;
+            if (ev.type == SDL_MOUSEMOTION && drag) mx = ev.motion.x;
+            if (mx >= 0) {
+                long p = lround((double)(mx - lay.slider_x) * r.n / (lay.slider_w > 0 ? lay.slider_w : 1));
+                t = p < 0 ? 0 : p > r.n ? r.n : (int)p;
+                playing = 0;
+            }
+            if (ev.type != SDL_KEYDOWN) continue;
+            switch (ev.key.keysym.sym) {
+            case SDLK_SPACE:
+                playing = !playing;
+                if (playing && t >= r.n) t = 0;
+                break;
+            case SDLK_RIGHT:
+            case SDLK_PERIOD: playing = 0, t = t < r.n ? t + 1 : r.n; break;
+            case SDLK_LEFT:
+            case SDLK_COMMA: playing = 0, t = t > 0 ? t - 1 : 0; break;
+            case SDLK_PAGEUP: t = t - step10 > 0 ? t - step10 : 0; break;
+            case SDLK_PAGEDOWN: t = t + step10 < r.n ? t + step10 : r.n; break;
+            case SDLK_HOME: t = 0; break;
+            case SDLK_END: t = r.n; break;
+            case SDLK_l:
+                loop = !loop;
+                message_set(&msg, 2, "loop %s", loop ? "on" : "off");
+                break;
+            default: window_key(&v, ev.key.keysym.sym, &speed, &msg, &quit); break;
+            }
+        }
+        double tn = window_now(), dt = tn - t_last;
+        t_last = tn;
+        if (playing) {
+            acc += dt * speed;
+            while (acc >= 1) {
+                acc -= 1;
+                if (t < r.n) t++;
+                else if (loop) t = 0;
+                else playing = 0, acc = 0;
+            }
+        } else {
+            acc = 0;
+        }
+        DrawFrame f;
+        memset(&f, 0, sizeof f);
+        frame_from_replay(&f, &r, t, &e, obs);
+        f.mode = "REPLAY";
+        f.label = label;
+        char status_line[160];
+        snprintf(status_line, sizeof status_line, "%s  %g steps/s  loop %s  frame %d of %d", playing ? "PLAYING" : "PAUSED",
+                 speed, loop ? "on" : "off", t, r.n);
+        f.slider_pos = t, f.slider_len = r.n > 0 ? r.n : 1;
+        if (window_show(&v, &f, status_line, &msg, REPLAY_KEYS, &lay)) quit = 1;
+    }
+    replay_free(&r);
+    if (window_close(&v)) status = 1;
+    return status;
+}
