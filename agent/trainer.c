@@ -1,6 +1,7 @@
 // trainer.c — the Trainer: rollout and update of the batched A2C (+ CPC) learner (see trainer.h).
 #include "agent/trainer.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,30 @@ static double now(void) {
 // ----------------------------------------------------------------------------
 // Set-up
 
+// The trainer's own buffers (rollout storage, carried state, scratch): one
+// list, so that init allocates and free releases exactly the same set.
+typedef struct { void **p; size_t n, size; } TrainerBuf;
+enum { TRAINER_NBUF = 24 };
+
+static int trainer_buffers(Trainer *tr, TrainerBuf *b) {
+    const size_t B = (size_t)tr->B, N = (size_t)tr->T * B, S = (size_t)tr->obs_size;
+    const size_t A = (size_t)ENV_A, H = (size_t)tr->cfg.hidden;
+    int n = 0;
+#define BUF(field, count, elem) (b[n++] = (TrainerBuf){(void **)&tr->field, (count), (elem)})
+    BUF(obs, B * S, 1), BUF(final_obs, B * S, 1), BUF(vtrunc, N, sizeof(float));
+    BUF(truncs, N, 1), BUF(rewards, B, sizeof(float)), BUF(term, B, 1), BUF(trunc, B, 1);
+    BUF(actions, N, sizeof(int)), BUF(rew, N, sizeof(float)), BUF(done, N, sizeof(float));
+    BUF(mask, N, sizeof(float)), BUF(starts, N, 1), BUF(logp, N * A, sizeof(float));
+    BUF(dlogp, N * A, sizeof(float)), BUF(ent, N, sizeof(float)), BUF(adv, N, sizeof(float));
+    BUF(dent, N, sizeof(float)), BUF(ret, N, sizeof(float)), BUF(h_carry, B * H, sizeof(float));
+    BUF(c_carry, B * H, sizeof(float)), BUF(prev_action, B, sizeof(int));
+    BUF(prev_reward, B, sizeof(float)), BUF(prev_done, B, sizeof(float));
+    BUF(rng, B, sizeof(uint64_t));
+#undef BUF
+    assert(n == TRAINER_NBUF);
+    return n;
+}
+
 int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
@@ -35,7 +60,7 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
                    cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
         goto oom;
     if (cfg->forget_bias != 0.0f) model_add_forget_bias(&tr->model, cfg->forget_bias);
-    const int H = cfg->hidden, N = T * B, A = ENV_A;
+    const int H = cfg->hidden, N = T * B;
     if (acts_alloc(&tr->acts, &tr->model, (T + 1) * B) < 0) goto oom;
     if (grads_alloc(&tr->grads, &tr->model, N, B) < 0) goto oom;
     if (opt_init(&tr->opt, cfg->optim, tr->model.p.total,
@@ -55,36 +80,11 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
         dist_bcast(tr->model.p.params, tr->model.p.total); // start from rank 0's parameters
     }
 
-    tr->obs = malloc((size_t)B * tr->obs_size);
-    tr->final_obs = calloc((size_t)B, (size_t)tr->obs_size);
-    tr->vtrunc = calloc(N, sizeof(float));
-    tr->truncs = calloc(N, 1);
     if (acts_alloc(&tr->boot, &tr->model, B) < 0) goto oom;
-    tr->rewards = calloc(B, sizeof(float));
-    tr->term = calloc(B, 1);
-    tr->trunc = calloc(B, 1);
-    tr->actions = calloc(N, sizeof(int));
-    tr->rew = calloc(N, sizeof(float));
-    tr->done = calloc(N, sizeof(float));
-    tr->mask = calloc(N, sizeof(float));
-    tr->starts = calloc(N, 1);
-    tr->logp = calloc((size_t)N * A, sizeof(float));
-    tr->dlogp = calloc((size_t)N * A, sizeof(float));
-    tr->ent = calloc(N, sizeof(float));
-    tr->adv = calloc(N, sizeof(float));
-    tr->dent = calloc(N, sizeof(float));
-    tr->ret = calloc(N, sizeof(float));
-    tr->h_carry = calloc((size_t)B * H, sizeof(float));
-    tr->c_carry = calloc((size_t)B * H, sizeof(float));
-    tr->prev_action = calloc(B, sizeof(int));
-    tr->prev_reward = calloc(B, sizeof(float));
-    tr->prev_done = calloc(B, sizeof(float));
-    tr->rng = calloc(B, sizeof(uint64_t));
-    if (!tr->obs || !tr->final_obs || !tr->vtrunc || !tr->truncs || !tr->rewards || !tr->term || !tr->trunc || !tr->actions || !tr->rew ||
-        !tr->done || !tr->mask || !tr->starts || !tr->logp || !tr->dlogp || !tr->ent || !tr->dent ||
-        !tr->adv || !tr->ret || !tr->h_carry || !tr->c_carry || !tr->prev_action ||
-        !tr->prev_reward || !tr->prev_done || !tr->rng)
-        goto oom;
+    TrainerBuf bufs[TRAINER_NBUF];
+    const int nb = trainer_buffers(tr, bufs);
+    for (int i = 0; i < nb; i++)
+        if (!(*bufs[i].p = calloc(bufs[i].n > 0 ? bufs[i].n : 1, bufs[i].size))) goto oom;
     for (int b = 0; b < B; b++) tr->prev_done[b] = 1.0f; // every env starts an episode
     vec_observe(&tr->vec, tr->obs);
     // one sampler stream per env, keyed by the env's global index, so that a
@@ -112,12 +112,12 @@ void trainer_free(Trainer *tr) {
     opt_free(&tr->opt);
     if (tr->use_cpc) cpc_free(&tr->cpc);
     vec_free(&tr->vec);
-    void *ptrs[] = {tr->obs, tr->final_obs, tr->vtrunc, tr->truncs, tr->rewards, tr->term, tr->trunc, tr->actions, tr->rew,
-                    tr->done, tr->mask, tr->starts, tr->logp, tr->dlogp, tr->ent, tr->dent, tr->adv,
-                    tr->ret, tr->h_carry, tr->c_carry, tr->prev_action, tr->prev_reward,
-                    tr->prev_done, tr->rng, tr->perm, tr->logp_old, tr->mb_actions,
-                    tr->mb_mask, tr->mb_adv, tr->mb_ret, tr->mb_logp_old, tr->mb_starts};
-    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+    TrainerBuf bufs[TRAINER_NBUF];
+    const int nb = trainer_buffers(tr, bufs);
+    for (int i = 0; i < nb; i++) free(*bufs[i].p);
+    void *reuse[] = {tr->perm, tr->logp_old, tr->mb_actions, tr->mb_mask, tr->mb_adv, tr->mb_ret,
+                     tr->mb_logp_old, tr->mb_starts};
+    for (size_t i = 0; i < sizeof reuse / sizeof reuse[0]; i++) free(reuse[i]);
     acts_free(&tr->mb);
     grads_free(&tr->mbg);
     cpc_free(&tr->mb_cpc);
