@@ -205,6 +205,8 @@ static int cmd_eval(Config *c, CmdOpts *o, char **pos, int npos, int argc, char 
     if (r.K > 0) {
         printf("CPC accuracy per k (chance 1/B):");
         for (int k = 0; k < r.K; k++) printf(" k%d %.3f", k + 1, r.cpc_acc[k]);
+        printf("\nCPC bound log N - L per k (nats):");
+        for (int k = 0; k < r.K; k++) printf(" k%d %.3f", k + 1, r.cpc_bound[k]);
         printf("\n");
     }
     return 0;

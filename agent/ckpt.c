@@ -82,6 +82,9 @@ static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
         n = add(e, n, "state/extra", CK_F64, extra, 1, CKPT_EXTRA_SCHED, 0);
         n = add(e, n, "state/log", CK_F64, extra + CKPT_EXTRA_SCHED, 1, CKPT_EXTRA_LOG, 0);
         e[n - 1].optional = 1;
+        n = add(e, n, "state/logk", CK_F64, extra + CKPT_EXTRA_SCHED + CKPT_EXTRA_LOG, 1,
+                CKPT_EXTRA_LOGK, 0);
+        e[n - 1].optional = 1;
     }
     return n;
 }
@@ -412,13 +415,16 @@ static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char
                         "record 'state/extra': next log/checkpoint at %g/%g frames, expected after "
                         "the checkpoint's %g frames", ex[0], ex[1], fr);
     }
-    if (with_extra && (r = ckpt_find(ck, "state/log")) && r->dtype == CK_F64)
-        for (size_t j = 0; j < r->count; j++) {
-            double x;
-            memcpy(&x, r->data + 8 * j, 8);
-            if (!(x >= -1e30 && x <= 1e30))
-                return err_fail(err, errlen, "record 'state/log': value %g at index %zu out of range", x, j);
-        }
+    static const char *const rows[] = {"state/log", "state/logk"};
+    for (int q = 0; q < 2; q++)
+        if (with_extra && (r = ckpt_find(ck, rows[q])) && r->dtype == CK_F64)
+            for (size_t j = 0; j < r->count; j++) {
+                double x;
+                memcpy(&x, r->data + 8 * j, 8);
+                if (!(x >= -1e30 && x <= 1e30))
+                    return err_fail(err, errlen, "record '%s': value %g at index %zu out of range",
+                                    rows[q], x, j);
+            }
     return 0;
 }
 

@@ -46,10 +46,13 @@ typedef struct {
 // the first CKPT_EXTRA_SCHED in "state/extra" (extra[0] next log row, extra[1]
 // next checkpoint, in frames), the rest in "state/log" (the log row being
 // accumulated, so a checkpoint between two rows resumes to the same row; an
-// older file without it reads as zeros, which is what it held then).
+// older file without it reads as zeros, which is what it held then), then
+// CKPT_EXTRA_LOGK in "state/logk" (the row's per-k CPC loss sums; optional
+// likewise).
 #define CKPT_EXTRA_SCHED 16
 #define CKPT_EXTRA_LOG 160
-#define CKPT_EXTRA (CKPT_EXTRA_SCHED + CKPT_EXTRA_LOG)
+#define CKPT_EXTRA_LOGK 64
+#define CKPT_EXTRA (CKPT_EXTRA_SCHED + CKPT_EXTRA_LOG + CKPT_EXTRA_LOGK)
 
 // Write the trainer (and `extra`, CKPT_EXTRA doubles) to path atomically.
 // The bytes are parsed and validated as ckpt_load_trainer would before they

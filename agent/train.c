@@ -43,6 +43,7 @@ typedef struct {
     double n, pl, vl, ent, cpc, gn, lr;
     double acc[CPC_MAX_K];
     double accn[CPC_MAX_K];
+    double lossk[CPC_MAX_K]; // per-k CPC loss x counted triples (the bound log N - L_k)
     EnvLog ep;
     double clipfrac, kl; // sample reuse only
 } LogAcc;
@@ -88,10 +89,19 @@ static int log_header(int fd, int K, int reuse) {
     if (K > 0) {
         row_add(&r, ",cpc_loss");
         for (int k = 1; k <= K; k++) row_add(&r, ",cpc_acc_%d", k);
+        for (int k = 1; k <= K; k++) row_add(&r, ",cpc_bound_%d", k);
     }
     if (reuse) row_add(&r, ",clip_frac,approx_kl");
     row_add(&r, "\n");
     return write_all(fd, r.buf, r.len);
+}
+
+// N of InfoNCE's log N - L bound: the candidates each prediction is scored
+// against (the envs of a batch or a sample-reuse group, times T with
+// --cpc-negatives all).
+static int cpc_candidates(const Trainer *tr) {
+    const int B = tr->reuse ? tr->B / tr->cfg.minibatches : tr->B;
+    return tr->cfg.cpc_negatives == CPC_NEG_ALL ? tr->T * B : B;
 }
 
 static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K) {
@@ -107,6 +117,9 @@ static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K
         row_add(&r, ",%.6g", a->cpc / n);
         for (int k = 0; k < K; k++)
             row_add(&r, ",%.6g", a->accn[k] > 0 ? a->acc[k] / a->accn[k] : NAN);
+        const double logn = log((double)cpc_candidates(tr));
+        for (int k = 0; k < K; k++)
+            row_add(&r, ",%.6g", a->accn[k] > 0 ? logn - a->lossk[k] / a->accn[k] : NAN);
     }
     if (tr->reuse) row_add(&r, ",%.6g,%.6g", a->clipfrac / n, a->kl / n);
     row_add(&r, "\n");
@@ -117,15 +130,17 @@ static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K
 // doubles), so a checkpoint between two rows resumes to the same next row.
 #define LOGACC_DOUBLES (13 + 2 * CPC_MAX_K)
 _Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
+_Static_assert(CPC_MAX_K <= CKPT_EXTRA_LOGK, "state/logk too small for LogAcc");
 
 static void logacc_pack(const LogAcc *a, double *x) {
     double head[11] = {a->n, a->pl, a->vl, a->ent, a->cpc, a->gn, a->lr,
                        a->ep.episodes, a->ep.ret, a->ep.length, a->ep.success};
-    memset(x, 0, CKPT_EXTRA_LOG * sizeof *x);
+    memset(x, 0, (CKPT_EXTRA_LOG + CKPT_EXTRA_LOGK) * sizeof *x);
     memcpy(x, head, sizeof head);
     memcpy(x + 11, a->acc, sizeof a->acc);
     memcpy(x + 11 + CPC_MAX_K, a->accn, sizeof a->accn);
     x[11 + 2 * CPC_MAX_K] = a->clipfrac, x[12 + 2 * CPC_MAX_K] = a->kl;
+    memcpy(x + CKPT_EXTRA_LOG, a->lossk, sizeof a->lossk); // "state/logk"
 }
 
 static void logacc_unpack(LogAcc *a, const double *x) {
@@ -135,6 +150,7 @@ static void logacc_unpack(LogAcc *a, const double *x) {
     memcpy(a->acc, x + 11, sizeof a->acc);
     memcpy(a->accn, x + 11 + CPC_MAX_K, sizeof a->accn);
     a->clipfrac = x[11 + 2 * CPC_MAX_K], a->kl = x[12 + 2 * CPC_MAX_K];
+    memcpy(a->lossk, x + CKPT_EXTRA_LOG, sizeof a->lossk);
 }
 
 // ----------------------------------------------------------------------------
@@ -433,6 +449,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         for (int k = 0; k < K; k++) {
             acc.acc[k] += st.cpc_acc[k] * st.cpc_n[k];
             acc.accn[k] += st.cpc_n[k];
+            acc.lossk[k] += st.cpc_loss_k[k] * st.cpc_n[k];
         }
         acc.ep.episodes += tr.ep.episodes, acc.ep.ret += tr.ep.ret;
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
@@ -618,7 +635,7 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;
-    double accsum[CPC_MAX_K] = {0}, accn[CPC_MAX_K] = {0};
+    double accsum[CPC_MAX_K] = {0}, accn[CPC_MAX_K] = {0}, losssum[CPC_MAX_K] = {0};
     while (tally.n < E && !tally.failed) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
@@ -627,6 +644,7 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
             for (int k = 0; k < tr.model.K; k++) {
                 accsum[k] += st.cpc_acc[k] * st.cpc_n[k];
                 accn[k] += st.cpc_n[k];
+                losssum[k] += st.cpc_loss_k[k] * st.cpc_n[k];
             }
         }
     }
@@ -648,7 +666,11 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     out->mean_return = mean;
     out->ci95 = 1.96 * sqrt(var / n);
     out->K = tr.use_cpc ? tr.model.K : 0;
-    for (int k = 0; k < out->K; k++) out->cpc_acc[k] = accn[k] > 0 ? accsum[k] / accn[k] : NAN;
+    const double logn = log((double)cpc_candidates(&tr));
+    for (int k = 0; k < out->K; k++) {
+        out->cpc_acc[k] = accn[k] > 0 ? accsum[k] / accn[k] : NAN;
+        out->cpc_bound[k] = accn[k] > 0 ? logn - losssum[k] / accn[k] : NAN;
+    }
     out->success = tally.succ / n;
     out->mean_length = tally.len / n;
     free(tally.rets);

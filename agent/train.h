@@ -30,6 +30,7 @@ typedef struct {
     int episodes;
     double mean_return, ci95, success, mean_length;
     double cpc_acc[CPC_MAX_K]; // per k, when the checkpoint has a CPC head
+    double cpc_bound[CPC_MAX_K]; // per k: log N - L_k (nats), the InfoNCE bound
     int K;
 } EvalResult;
 

@@ -339,5 +339,24 @@ expect_exit "r: --minibatches that does not divide --envs is refused" 1 "must di
     "$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name ppo-bad --minibatches 3
 fi
 
+# ----------------------------------------------------------------------------
+# k. The InfoNCE bound log N - L_k per k (issue #17's hygiene, #16's instrument):
+#    log.csv has cpc_bound_1..K, every value at most log N (N = 8 envs, batch
+#    negatives) and above the loss-free floor log N - (a loss of 20 nats);
+#    eval prints one bound per k.
+
+if want k; then
+
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^cpc_bound_[0-9]+$/) c[++n] = i
+                   if (n != 3 || $c[1] != "cpc_bound_1" || $c[3] != "cpc_bound_3") exit 1; next }
+         { for (j = 1; j <= n; j++) if ($c[j] == "nan" || $c[j] + 0 > log(8) + 1e-6 || $c[j] + 0 < log(8) - 20) exit 1 }
+         END { exit NR < 2 }' "$CK/log.csv"
+check "k: log.csv's cpc_bound_1..3 within (log 8 - 20, log 8]" $? "$(head -1 "$CK/log.csv")"
+"$CPCRL" eval "$CK" --episodes 2 --threads 1 >"$TMP/bound.out" 2>&1
+grep -Eq '^CPC bound log N - L per k \(nats\): k1 -?[0-9.]+ k2 -?[0-9.]+ k3 -?[0-9.]+$' "$TMP/bound.out"
+check "k: eval prints the bound per k" $? "$(tail -2 "$TMP/bound.out")"
+
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
