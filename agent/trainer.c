@@ -5,18 +5,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/dist.h"
 #include "base/errs.h"
+#include "base/progress.h"
 #include "agent/policy.h"
 #include "env/rng.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 // ----------------------------------------------------------------------------
 // Set-up
@@ -167,7 +161,7 @@ void trainer_rollout(Trainer *tr) {
     Acts *a = &tr->acts;
     const int T = tr->T, B = tr->B, H = m->H, A = m->A;
     for (int t = 0; t < T; t++) {
-        double t0 = now();
+        double t0 = progress_now();
         size_t r0 = (size_t)t * B;
         trainer_prepare_step(tr, t);
         for (int b = 0; b < B; b++) {
@@ -180,11 +174,11 @@ void trainer_rollout(Trainer *tr) {
             const float *lg = a->logits + (r0 + b) * A;
             act[b] = tr->greedy ? nn_argmax(lg, A) : nn_sample_logits(lg, A, &tr->rng[b]);
         }
-        double t1 = now();
+        double t1 = progress_now();
         if (tr->env_step)
             tr->env_step(tr->env_ctx, act, tr->obs, tr->rewards, tr->term, tr->trunc, tr->final_obs);
         else vec_step_final(&tr->vec, act, tr->obs, tr->rewards, tr->term, tr->trunc, tr->final_obs);
-        double t2 = now();
+        double t2 = progress_now();
         for (int b = 0; b < B; b++) {
             float d = (tr->term[b] || tr->trunc[b]) ? 1.0f : 0.0f;
             tr->rew[r0 + b] = tr->rewards[b];
@@ -196,16 +190,16 @@ void trainer_rollout(Trainer *tr) {
         }
         memcpy(tr->h_carry, a->h + r0 * H, (size_t)B * H * sizeof(float));
         memcpy(tr->c_carry, a->cell + r0 * H, (size_t)B * H * sizeof(float));
-        double t3 = now();
+        double t3 = progress_now();
         bootstrap_truncated(tr, t);
-        tr->times.act += (t1 - t0) + (now() - t3);
+        tr->times.act += (t1 - t0) + (progress_now() - t3);
         tr->times.env += t2 - t1;
     }
     // bootstrap slot: V(c_T) under the current parameters
-    double t0 = now();
+    double t0 = progress_now();
     trainer_prepare_step(tr, T);
     model_forward(m, a, T * B, B);
-    tr->times.act += now() - t0;
+    tr->times.act += progress_now() - t0;
     tr->frames += (double)T * B * tr->world; // frames over all ranks
     vec_log_take(&tr->vec, &tr->ep);
 }
@@ -311,7 +305,7 @@ static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, const Acts *a, Grads *g, 
     nn_zero_grad(&m->p);
     memset(g->dh, 0, (size_t)N * m->H * sizeof(float));
     memset(g->dz, 0, (size_t)N * m->D * sizeof(float));
-    *t_cpc = now();
+    *t_cpc = progress_now();
     if (tr->use_cpc) {
         CPCStats cs;
         st->cpc_loss = cpc_forward_backward(cpc, g->dh, g->dz, nn_grad(&m->p, m->cpc_w), a->h,
@@ -335,14 +329,14 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
     Grads *g = &tr->grads;
     const int N = tr->T * tr->B;
     memset(st, 0, sizeof *st);
-    double t0 = now();
+    double t0 = progress_now();
 
     if (!tr->fixed_targets) compute_targets(tr);
     double t_cpc;
     float loss = heads_and_cpc_loss(tr, &tr->cpc, a, g, tr->actions, tr->adv, tr->ret, NULL,
                                     tr->starts, N, st, &t_cpc);
     tr->times.loss += t_cpc - t0;
-    tr->times.cpc += now() - t_cpc;
+    tr->times.cpc += progress_now() - t_cpc;
     return loss;
 }
 
@@ -353,16 +347,16 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
     Model *m = &tr->model;
     trainer_loss(tr, st);
     st->steps = 1;
-    double t2 = now();
+    double t2 = progress_now();
     model_backward(m, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B);
     if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total); // same update on every rank
-    double t3 = now();
+    double t3 = progress_now();
     st->grad_norm = nn_clip_grad_norm(&m->p, tr->cfg.max_grad_norm);
     st->lr = lr;
     tr->times.backward += t3 - t2;
     if (!isfinite(st->loss) || !isfinite(st->grad_norm)) return -1;
     opt_step(&tr->opt, m->p.params, m->p.grads, lr);
-    tr->times.optim += now() - t3;
+    tr->times.optim += progress_now() - t3;
     tr->updates++;
     return 0;
 }
@@ -486,15 +480,15 @@ static void reuse_forward(Trainer *tr, const int *envs) {
 
 float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {
     memset(st, 0, sizeof *st);
-    double t0 = now();
+    double t0 = progress_now();
     reuse_forward(tr, envs);
-    double t1 = now(), t_cpc;
+    double t1 = progress_now(), t_cpc;
     float loss = heads_and_cpc_loss(tr, &tr->mb_cpc, &tr->mb, &tr->mbg, tr->mb_actions, tr->mb_adv,
                                     tr->mb_ret, tr->mb_logp_old, tr->mb_starts, tr->T * tr->Bm, st,
                                     &t_cpc);
     tr->times.forward += t1 - t0;
     tr->times.loss += t_cpc - t1;
-    tr->times.cpc += now() - t_cpc;
+    tr->times.cpc += progress_now() - t_cpc;
     return loss;
 }
 
@@ -517,9 +511,9 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
     const Config *c = &tr->cfg;
     const int B = tr->B, Bm = tr->Bm, E = c->epochs, M = B / Bm;
     const int K = m->K < CPC_MAX_K ? m->K : CPC_MAX_K;
-    double t0 = now();
+    double t0 = progress_now();
     trainer_reuse_begin(tr);
-    tr->times.loss += now() - t0;
+    tr->times.loss += progress_now() - t0;
     UpdateStats acc, s;
     memset(&acc, 0, sizeof acc);
     int steps = 0, rc = 0;
@@ -533,10 +527,10 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
         }
         for (int gi = 0; gi < M; gi++) {
             trainer_reuse_loss(tr, tr->perm + (size_t)gi * Bm, &s);
-            double t2 = now();
+            double t2 = progress_now();
             model_backward(m, &tr->mb, &tr->mbg, tr->mb_mask, tr->T, Bm);
             if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total);
-            double t3 = now();
+            double t3 = progress_now();
             s.grad_norm = nn_clip_grad_norm(&m->p, c->max_grad_norm);
             tr->times.backward += t3 - t2;
             stats_add(&acc, &s, K);
@@ -548,7 +542,7 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
                 break;
             }
             opt_step(&tr->opt, m->p.params, m->p.grads, lr);
-            tr->times.optim += now() - t3;
+            tr->times.optim += progress_now() - t3;
         }
     }
     const float inv = 1.0f / (float)steps;

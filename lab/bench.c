@@ -28,18 +28,13 @@
 
 #include "agent/trainer.h"
 #include "agent/blas.h"
+#include "base/progress.h"
 #include "env/rng.h"
 
 #define BENCH_SECONDS 3.0
 #define BENCH_WARMUP 3 // updates before timing
 #define TORCH_PYTHON "/usr/bin/python3"
 #define TORCH_SCRIPT "scripts/bench_torch.py"
-
-static double bench_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double cpu_seconds(void) {
     struct rusage ru;
@@ -93,8 +88,8 @@ static double sgemm_rate(void) {
         do {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
                         c, n);
-            if (++reps == 0) t0 = bench_now();
-            dt = bench_now() - t0;
+            if (++reps == 0) t0 = progress_now();
+            dt = progress_now() - t0;
         } while (reps < 1 || dt < 0.3);
         rate = 2.0 * n * (double)n * n * reps / dt;
     }
@@ -130,13 +125,13 @@ static int run_cpcrl(const Config *c, ArmResult *r) {
         trainer_update(&tr, &st, c->lr);
     }
     memset(&tr.times, 0, sizeof tr.times);
-    double f0 = tr.frames, t0 = bench_now(), c0 = cpu_seconds();
+    double f0 = tr.frames, t0 = progress_now(), c0 = cpu_seconds();
     int64_t u0 = tr.updates;
-    while (bench_now() - t0 < BENCH_SECONDS) {
+    while (progress_now() - t0 < BENCH_SECONDS) {
         trainer_rollout(&tr);
         trainer_update(&tr, &st, c->lr);
     }
-    double el = bench_now() - t0;
+    double el = progress_now() - t0;
     r->fps = (tr.frames - f0) / el;
     r->gflops = cpcrl_flops(&tr.model, tr.T, tr.B) * (double)(tr.updates - u0) / el * 1e-9;
     r->cpu = (cpu_seconds() - c0) / el;
