@@ -36,15 +36,8 @@ trap 'exit 130' INT TERM # exit through cleanup (unmounts the tmpfs)
 export OPENBLAS_NUM_THREADS=1
 unset CPCRL_FAULT_NAN_AT
 
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; fail=$((fail + 1)); }
-check() { # NAME CONDITION-STATUS [details...]
-    local name=$1 st=$2
-    shift 2
-    if [ "$st" -eq 0 ]; then ok "$name"; else bad "$name" "$@"; fi
-}
+# shellcheck source=tests/check.sh
+. tests/check.sh
 
 TINY="--conv1 4 --conv2 4 --latent 32 --hidden 32 --envs 8 --unroll 8 --cpc-k 3
       --log-every 2e3 --ckpt-every 4e3 --threads 1 --progress 0"

@@ -28,15 +28,8 @@ export OPENBLAS_NUM_THREADS=1 SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 unset CPCRL_FAULT_NAN_AT
 
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; fail=$((fail + 1)); }
-check() { # NAME CONDITION-STATUS [details...]
-    local name=$1 st=$2
-    shift 2
-    if [ "$st" -eq 0 ]; then ok "$name"; else bad "$name" "$@"; fi
-}
+# shellcheck source=tests/check.sh
+. tests/check.sh
 # expect_exit NAME WANT PATTERN CMD...: CMD exits WANT and its stderr matches PATTERN
 expect_exit() {
     local name=$1 want=$2 pat=$3 st
