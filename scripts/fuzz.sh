@@ -22,7 +22,9 @@
 #
 # Environment: CLANG (default clang-14), CPCRL (default ./cpcrl, for seeds),
 # FUZZ_TARGETS (default: all), FUZZ_JOBS, FUZZ_BUILD (default build-fuzz),
-# FUZZ_SECONDS_<target> (campaign time of one target, e.g. FUZZ_SECONDS_ckpt).
+# FUZZ_SECONDS_<target> (campaign time of one target, e.g. FUZZ_SECONDS_ckpt),
+# FUZZ_RUNS (campaign: stop each target after this many executions, e.g. 1e7
+# as 10000000, whichever of it and the time limit comes first).
 # A crashing input is saved as build-fuzz/artifacts/TARGET/crash-*; rerun it
 # with build-fuzz/fuzz_TARGET FILE.
 set -uo pipefail
@@ -122,7 +124,7 @@ run_target() {
     mkdir -p "$work" "$B/artifacts/$t"
     OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ${NICE:-} "$B/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=64 \
+        ${NICE:-} "$B/fuzz_$t" -max_total_time="$secs" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=64 \
         -max_len="$(max_len "$t")" "$(dict_opt "$t")" -print_final_stats=1 \
         -artifact_prefix="$B/artifacts/$t/" "$work" "$@"
 }
