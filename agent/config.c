@@ -148,6 +148,10 @@ static const Opt OPTS[] = {
     {"cpc-ks", T_STR, CMP(cpc_ks), "", 0, 0, NULL, G_CMP_ARMS,
      "one arm per prediction horizon K, e.g. 1,10,19 (arms k1, ...; combined with --cpc-weights: w0.5-k10, ...)",
      OF_CMD, "LIST"},
+    {"arms", T_STR, CMP(arms), "", 0, 0, NULL, G_CMP_ARMS,
+     "arms by training flags, 'NAME=FLAGS;NAME=FLAGS', e.g. 'cpc=;paper=--unroll 100 --cpc-k 30' (each run gets the "
+     "passed flags, then its arm's; an empty FLAGS is the train defaults); replaces --cpc-weight(s) and --cpc-ks",
+     OF_CMD, "SPEC"},
     {"jobs", T_INT, CMP(jobs), "0", 1, 256, NULL, G_CMP_SCHED, "runs at once, each a child process", OF_CMD, "J",
      "number of cores"},
     {"threads", T_INT, CMP(threads), "0", 0, 256, NULL, G_CMP_SCHED,

@@ -66,6 +66,7 @@ typedef struct { // compare: the experiment (lab/compare.c)
     char out[512];
     double cpc_weight;
     char cpc_weights[256], cpc_ks[256];
+    char arms[2048]; // "NAME=FLAGS;NAME=FLAGS": arms by training flags (lab/plan.c)
     int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only, include_unfinished;
     double smooth;
 } CompareOpts;

@@ -78,6 +78,8 @@ static int cmp_aggrun(const void *pa, const void *pb) {
 
 static int cmp_aggarm(const void *pa, const void *pb) {
     const AggArm *a = pa, *b = pb;
+    int na = !strcmp(a->name, "nocpc"), nb = !strcmp(b->name, "nocpc");
+    if (na != nb) return nb - na; // the baseline first, also beside other weight-0 arms (--arms)
     if (a->weight != b->weight) return a->weight < b->weight ? -1 : 1;
     if (a->k != b->k) return a->k - b->k;
     return strcmp(a->name, b->name);
@@ -484,7 +486,7 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, i
                  nleft ? "finished " : "");
         goto done;
     }
-    // arms ordered by (weight, K): the baseline (weight 0) first
+    // arms ordered by (weight, K): the baseline (nocpc, else weight 0) first
     int order[MAX_ARMS];
     AggArm sorted[MAX_ARMS];
     memcpy(sorted, arms, sizeof(AggArm) * (size_t)narms);

@@ -56,6 +56,75 @@ static int parse_list(const char *cmd, const char *flag, const char *s, double *
     return n;
 }
 
+// Flags an arm may not set: compare sets them per run, or they are not settings.
+static const char *const ARM_OWN[] = {"task", "seed", "name", "runs-dir", "runs_dir", "progress", "frames",
+                                      "resume", "config", "threads"};
+
+// --arms "NAME=FLAGS;NAME=FLAGS": nocpc first, then one arm per item, its
+// flags checked over the base config (the passed flags) now.
+static int plan_custom_arms(const CompareOpts *o, const Config *base, Arm *arms, int *narms) {
+    if (o->cpc_weights[0] || o->cpc_ks[0])
+        return compare_usage("compare", "--arms replaces --cpc-weights and --cpc-ks: give one or the other");
+    char buf[sizeof o->arms];
+    snprintf(buf, sizeof buf, "%s", o->arms);
+    int n = 0;
+    memset(&arms[n], 0, sizeof arms[n]);
+    snprintf(arms[n].name, sizeof arms[n].name, "nocpc");
+    arms[n].weight = 0, arms[n].k = base->cpc_k, n++;
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        while (*item == ' ' || *item == '\t') item++;
+        if (!*item) continue;
+        char *eq = strchr(item, '=');
+        if (!eq) return compare_usage("compare", "--arms: expected NAME=FLAGS, got '%s' (no '=')", item);
+        *eq = 0;
+        char *name = item, *flags = eq + 1;
+        size_t nl = strlen(name);
+        while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t')) name[--nl] = 0;
+        int ok = nl > 0 && nl <= 24;
+        for (size_t i = 0; i < nl; i++)
+            ok &= (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+                  (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '_' || name[i] == '+';
+        if (!ok)
+            return compare_usage("compare", "--arms: arm name '%s': expected 1 to 24 of A-Z a-z 0-9 . _ +", name);
+        if (n >= MAX_ARMS) return compare_usage("compare", "--arms: more than %d arms", MAX_ARMS - 1);
+        for (int q = 0; q < n; q++)
+            if (!strcmp(arms[q].name, name))
+                return compare_usage("compare", "--arms: arm '%s' given twice%s", name,
+                                     strcmp(name, "nocpc") ? "" : " (nocpc, --cpc-weight 0, is always there)");
+        Arm *a = &arms[n];
+        memset(a, 0, sizeof *a);
+        snprintf(a->name, sizeof a->name, "%s", name);
+        a->custom = 1;
+        if (strlen(flags) >= sizeof a->flagbuf)
+            return compare_usage("compare", "--arms: flags of arm '%s' longer than %zu characters", name,
+                                 sizeof a->flagbuf - 1);
+        snprintf(a->flagbuf, sizeof a->flagbuf, "%s", flags);
+        char *fs = NULL;
+        for (char *w = strtok_r(a->flagbuf, " \t", &fs); w; w = strtok_r(NULL, " \t", &fs)) {
+            if (a->nflags >= (int)(sizeof a->flags / sizeof a->flags[0]))
+                return compare_usage("compare", "--arms: arm '%s' has too many words", name);
+            if (!strncmp(w, "--", 2))
+                for (size_t j = 0; j < sizeof ARM_OWN / sizeof ARM_OWN[0]; j++) {
+                    size_t l = strlen(ARM_OWN[j]);
+                    if (!strncmp(w + 2, ARM_OWN[j], l) && (w[2 + l] == 0 || w[2 + l] == '='))
+                        return compare_usage("compare", "--arms: arm '%s' sets --%s, which compare sets for every run",
+                                             name, ARM_OWN[j]);
+                }
+            a->flags[a->nflags++] = w;
+        }
+        Config c = *base;
+        char err[512], *pos[1];
+        int np = config_parse_args(&c, NULL, a->nflags, a->flags, G_TRAIN_ALL, pos, 0, NULL, NULL, err, sizeof err);
+        if (np < 0) return compare_usage("compare", "--arms: arm '%s': %s", name, err);
+        a->weight = c.cpc_weight, a->k = c.cpc_k;
+        n++;
+    }
+    if (n < 2) return compare_usage("compare", "--arms: no arm (expected NAME=FLAGS;...)");
+    *narms = n;
+    return 0;
+}
+
 // Arms from the options: nocpc first, then every weight (> 0) x K.
 static int plan_arms(const CompareOpts *o, int default_k, Arm *arms, int *narms) {
     double w[MAX_LIST], k[MAX_LIST];
@@ -93,10 +162,16 @@ static int plan_arms(const CompareOpts *o, int default_k, Arm *arms, int *narms)
 
 static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed, Config *c) {
     *c = *base;
+    if (a->custom) { // checked by plan_custom_arms
+        char err[512], *pos[1], *words[64];
+        memcpy(words, a->flags, sizeof words); // the parser may not keep argv intact
+        config_parse_args(c, NULL, a->nflags, words, G_TRAIN_ALL, pos, 0, NULL, NULL, err, sizeof err);
+    } else {
+        c->cpc_weight = (float)a->weight;
+        if (a->weight > 0) c->cpc_k = a->k;
+    }
     c->task = task;
     c->seed = seed;
-    c->cpc_weight = (float)a->weight;
-    if (a->weight > 0) c->cpc_k = a->k;
 }
 
 // The settings a run's config.txt must share with the plan; keys that only
@@ -241,7 +316,9 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     if (o->first_seed > UINT64_MAX - (uint64_t)(o->seeds - 1))
         return compare_usage("compare", "--first-seed %llu with --seeds %d: the seeds would pass 2^64-1 and wrap around",
                      (unsigned long long)o->first_seed, o->seeds);
-    if ((rc = plan_arms(o, pl->base.cpc_k, pl->arms, &pl->narms))) return rc;
+    if ((rc = o->arms[0] ? plan_custom_arms(o, &pl->base, pl->arms, &pl->narms)
+                         : plan_arms(o, pl->base.cpc_k, pl->arms, &pl->narms)))
+        return rc;
     // jobs x threads <= cores
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
@@ -290,8 +367,15 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
 void plan_record_command(const char *out, int argc, char **argv) {
     char path[1100], cmd[4096], line[4096];
     size_t n = (size_t)snprintf(cmd, sizeof cmd, "cpcrl compare");
-    for (int i = 0; i < argc && n < sizeof cmd; i++)
-        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " %s", argv[i]);
+    for (int i = 0; i < argc && n < sizeof cmd; i++) {
+        // quoted for a shell when it holds anything but [A-Za-z0-9_./=,:+-]
+        int plain = argv[i][0] != 0;
+        for (const char *c = argv[i]; *c; c++)
+            plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                     (*c && strchr("_./=,:+-", *c));
+        if (plain || strchr(argv[i], '\'')) n += (size_t)snprintf(cmd + n, sizeof cmd - n, " %s", argv[i]);
+        else n += (size_t)snprintf(cmd + n, sizeof cmd - n, " '%s'", argv[i]);
+    }
     if (n + 2 >= sizeof cmd) return;
     cmd[n++] = '\n', cmd[n] = 0;
     snprintf(path, sizeof path, "%s/command.txt", out);

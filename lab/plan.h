@@ -19,6 +19,11 @@ typedef struct {
     char name[48];
     double weight;
     int k;
+    // --arms: the arm's own training flags (custom = 1), split into words
+    // (pointers into flagbuf), applied after the passed flags
+    int custom, nflags;
+    char flagbuf[512];
+    char *flags[64];
 } Arm;
 
 typedef struct {

@@ -71,6 +71,10 @@ static void train_args(const Plan *pl, const Run *r, ArgList *a) {
     args_add(a, "--progress=1");
     if (pl->inject_log_every) args_addf(a, "--log-every=%.0f", fmax(1, floor(pl->o.frames / 100)));
     for (int i = 0; i < pl->npass; i++) args_add(a, pl->pass[i]);
+    if (arm->custom) { // last: the arm decides
+        for (int i = 0; i < arm->nflags; i++) args_add(a, arm->flags[i]);
+        return;
+    }
     char ws[32];
     compare_fmt_num(ws, sizeof ws, arm->weight);
     args_addf(a, "--cpc-weight=%s", ws); // last: the arm decides

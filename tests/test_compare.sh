@@ -28,6 +28,10 @@
 #              one without a checkpoint starts over (and the dry run leaves its
 #              log where it is); a run trained with other settings is refused.
 #
+#   arms       --arms "NAME=FLAGS;...": a tiny run of 3 arms (each config.txt
+#              has its arm's flags over the passed ones; nocpc stays the
+#              baseline beside another weight-0 arm) and bad specs refused.
+#
 # Mutations tried, each failing it: stats_auc without the held first value,
 # final return divided by m + 1 (golden and awk checks); a run "done" only
 # past its frames (f > frames), a dry run that moves a log aside (plan checks).
@@ -222,6 +226,45 @@ if [ $rc -eq 1 ] && grep -q "tmaze-nocpc-s1 was trained with other settings ('ga
 else
     bad "dry-run refuses a run trained with other settings (rc=$rc)" "$(cat "$TMP/plan.out")"
 fi
+
+# ----------------------------------------------------------------------------
+# arms: --arms "NAME=FLAGS;..." — one tiny task x 3 arms x 1 seed run for real:
+# each run's config.txt holds the passed flags with its arm's on top, the
+# baseline stays nocpc (first in results.csv) beside another weight-0 arm, and
+# bad specs are refused with exit 2 naming the arm
+
+AR=$TMP/arms
+mkdir -p "$AR"
+ARMS="cpc=--cpc-weight 0.5;lr+=--lr 1e-3 --cpc-weight 0"
+if (cd "$AR" && "$CPCRL" compare --tasks tmaze --seeds 1 --frames 200 --out exp --jobs 1 --threads 1 \
+        --probe 0 --plot 0 $NET --arms "$ARMS") >"$TMP/arms.log" 2>&1 &&
+    [ "$(conf "$AR/exp/runs/tmaze-cpc-s1/config.txt" cpc_weight)" = 0.5 ] &&
+    [ "$(conf "$AR/exp/runs/tmaze-cpc-s1/config.txt" cpc_k)" = 3 ] &&
+    [ "$(conf "$AR/exp/runs/tmaze-lr+-s1/config.txt" cpc_weight)" = 0 ] &&
+    [ "$(conf "$AR/exp/runs/tmaze-lr+-s1/config.txt" lr)" = 0.00100000005 ] &&
+    [ "$(conf "$AR/exp/runs/tmaze-nocpc-s1/config.txt" lr)" = "$(conf "$P/exp/runs/tmaze-cpc-s1/config.txt" lr)" ] &&
+    [ "$(cut -d, -f2 "$AR/exp/results.csv" | tr '\n' ' ')" = "arm nocpc lr+ cpc " ] &&
+    grep -q "^| lr+ | 1 | 200 |" "$AR/exp/summary.md" &&
+    grep -qF -- "--arms 'cpc=--cpc-weight 0.5;lr+=--lr 1e-3 --cpc-weight 0'" "$AR/exp/command.txt"; then
+    ok "--arms: 3 arms trained with their flags, nocpc the baseline"
+else
+    bad "--arms: 3 arms trained with their flags, nocpc the baseline" \
+        "$(tail -5 "$TMP/arms.log"; cat "$AR/exp/results.csv" 2>/dev/null)"
+fi
+armbad() { # spec, expected message
+    (cd "$AR" && "$CPCRL" compare --tasks tmaze --frames 200 --out exp2 --dry-run --arms "$1") >"$TMP/arms.out" 2>&1
+    local rc=$?
+    if [ $rc -eq 2 ] && grep -qF "$2" "$TMP/arms.out" && [ ! -e "$AR/exp2" ]; then ok "--arms '$1' refused"
+    else bad "--arms '$1' refused (rc=$rc)" "$(cat "$TMP/arms.out")"; fi
+}
+armbad "x" "expected NAME=FLAGS, got 'x'"
+armbad "a b=--lr 1" "arm name 'a b'"
+armbad "cpc=--frames 3" "arm 'cpc' sets --frames"
+armbad "cpc=--nope 1" "arm 'cpc': unknown option '--nope'"
+armbad "cpc=;cpc=--lr 1e-3" "arm 'cpc' given twice"
+armbad "nocpc=--lr 1e-3" "arm 'nocpc' given twice"
+armbad "cpc=--lr" "arm 'cpc': --lr: missing value"
+armbad "cpc=--lr 1 extra" "arm 'cpc': unexpected argument 'extra'"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
