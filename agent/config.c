@@ -132,6 +132,9 @@ static const Opt OPTS[] = {
      "continue the run in DIR from its model.ckpt (--frames may extend it)", OF_CMD | OF_NONEMPTY, "DIR", "none"},
     {"record-every", T_DOUBLE, O(record_every), 0, "0", 1, BIG, NULL, G_TRAIN,
      "every N frames, write one episode as runs/NAME/replays/frames_*.rpl", 0, "N", "0 = off"},
+    {"lock-stale", T_DOUBLE, O(lock_stale), 0, "600", 1, BIG, NULL, G_TRAIN,
+     "a run directory's lock whose holder runs on another host is stale (taken over) after S seconds "
+     "without a heartbeat; on this host, when its pid is gone", 0, "S"},
     // compare
     {"tasks", T_STR, CMP(tasks), "all", 0, 0, NULL, G_CMP,
      "comma-separated tasks, or all (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", OF_CMD, "LIST"},

@@ -54,6 +54,7 @@ typedef struct {
     int episodes, policy, greedy;
     char record[256];
     double record_every; // train --record-every: frames between recorded episodes (0 = off)
+    double lock_stale;   // train --lock-stale: seconds without a heartbeat before a lock is stale
 } Config;
 
 // Settings of one command that are not settings of a run: never written to
