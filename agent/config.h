@@ -69,6 +69,10 @@ typedef struct { // compare: the experiment (lab/compare.c)
     char cpc_weights[256], cpc_ks[256];
     int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only, include_unfinished;
     double smooth;
+    double lock_stale;          // seconds without a heartbeat before another host's run lock is stale
+    char only_run[128];         // --only-run NAME: that run of the plan alone, no aggregation
+    char emit_slurm[512];       // --emit-slurm DIR: write a Slurm job array, train nothing
+    int slurm_limit;            // the %N of #SBATCH --array (0: none)
 } CompareOpts;
 
 typedef struct { // probe (lab/probe.h's ProbeOptions, and the CSV path)

@@ -30,7 +30,7 @@
 #include <sys/types.h>
 
 #define RUNLOCK_STALE_DEFAULT 600.0 // seconds without a heartbeat before a lock is stale
-#define RUNLOCK_BEAT 30.0           // seconds between heartbeats
+#define RUNLOCK_BEAT 30.0           // seconds between heartbeats (tests: env CPCRL_LOCK_BEAT)
 
 typedef struct {
     int fd;           // open on the lock file while held (-1: not held)
