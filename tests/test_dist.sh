@@ -137,11 +137,12 @@ check "beat: the trainer touches its lock (aged 1 h, fresh again)" test $fresh -
 ck_before=$(stat -c %Y.%s "$R/beat/model.ckpt")
 fake_lock "$TMP" other-host.invalid 777
 mv "$TMP/train.lock" "$R/beat/train.lock" # what a take-over leaves
-wait $BG
-st=$?
+st=none # bounded: a trainer that never notices would run for ever
+for _ in $(seq 600); do kill -0 $BG 2>/dev/null || { wait $BG; st=$?; break; }; sleep 0.1; done
+[ "$st" = none ] && { kill $BG; wait $BG; }
 BG=""
 check "beat: a lock taken over stops the trainer (exit 1, says so)" \
-    eval '[ $st -eq 1 ] && grep -q "is no longer this process.s (now host other-host.invalid, pid 777" "$TMP/beat.err"'
+    eval '[ "$st" = 1 ] && grep -q "is no longer this process.s (now host other-host.invalid, pid 777" "$TMP/beat.err"'
 check "beat: ... without a checkpoint, leaving the new holder's lock" \
     eval '[ "$(stat -c %Y.%s "$R/beat/model.ckpt")" = "$ck_before" ] && grep -qx "pid 777" "$R/beat/train.lock"'
 
