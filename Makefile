@@ -80,6 +80,8 @@ test: setup
 # end-to-end checks run after the unit programs (make asan runs them on the ASan binary)
 E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BIN)" \
       "bash tests/test_reliability_cli.sh ./$(BIN)" "bash tests/test_compare.sh ./$(BIN)"
+# the run lock across hosts and compare --emit-slurm (no MPI, no Slurm needed)
+E2E += "bash tests/test_dist.sh ./$(BIN)"
 # the Python binding against the C side (Debian's python3 + python3-numpy; not under ASan)
 PY_TEST = "/usr/bin/python3 tests/python/test_binding.py --cpcrl ./$(BIN) --lib $(PYLIB) --ref $(PY_REF)"
 PY_DEPS = $(PYLIB) $(PY_REF)
@@ -94,12 +96,18 @@ train: setup
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN) train $(TRAIN_ARGS)
 
-# bench: set up, build, print env / BLAS / training throughput figures, then the
-# Python binding's steps/s against the same envs in a C loop (B = 256)
-bench: setup
+# bench: set up (plus python3-torch, for the PyTorch twin of bench train), build, print
+# env / BLAS / training throughput figures, then the Python binding's steps/s against
+# the same envs in a C loop (B = 256)
+bench: setup setup-bench
 	@$(MAKE) --no-print-directory $(BIN) lib
 	./$(BIN) bench all
 	CPCRL_LIB=$(PYLIB) /usr/bin/python3 scripts/bench_python.py
+
+.PHONY: setup-bench
+# setup-bench: python3-torch, which only make bench needs (not make test)
+setup-bench:
+	@PKGS="python3-torch" sh scripts/setup.sh
 
 # asan: ASan + UBSan build (in build-asan/) running the whole test suite
 asan: setup
@@ -124,10 +132,14 @@ mpi: setup setup-mpi
 setup-mpi:
 	@PKGS="openmpi-bin libopenmpi-dev" sh scripts/setup.sh
 
-# test-mpi: 2 ranks of B/2 envs must equal 1 process of B envs (same env seeds)
+# test-mpi: 2 ranks of B/2 envs must equal 1 process of B envs (same env seeds); then
+# `mpirun -np 2 ./cpcrl-mpi compare` of a tiny plan must equal `./cpcrl compare` of it
 test-mpi: setup setup-mpi
 	@$(MAKE) --no-print-directory BUILD=build-mpi CC=mpicc OPT="$(OPT) -DCPCRL_MPI" build-mpi/mpi_equiv
 	@sh scripts/test_mpi.sh build-mpi/mpi_equiv
+	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory BUILD=build-mpi CC=mpicc OPT="$(OPT) -DCPCRL_MPI" BIN=cpcrl-mpi cpcrl-mpi
+	@bash tests/test_mpi_compare.sh ./cpcrl-mpi ./$(BIN)
 
 build-mpi/mpi_equiv: tests/mpi/mpi_equiv.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)

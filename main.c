@@ -299,7 +299,10 @@ static int cmd_probe_main(Config *c, CmdOpts *o, char **pos, int npos, int argc,
 static const char COMPARE_NOTES[] =
     "  every other flag is a training flag passed to every run of every arm (see 'cpcrl help\n"
     "  train'), e.g. --envs 16 --hidden 128 --cpc-k 5; --log-every defaults to frames / 100.\n"
-    "  --task, --seed, --name, --runs-dir and --progress are set per run by compare.\n";
+    "  --task, --seed, --name, --runs-dir and --progress are set per run by compare.\n"
+    "  several machines sharing DIR: mpirun -np R ./cpcrl-mpi compare ... (each rank takes the runs nobody\n"
+    "  holds; rank 0 aggregates), or --emit-slurm for a Slurm job array (README: Running the experiment on\n"
+    "  a cluster).\n";
 
 static const Command COMMANDS[] = {
     {"train", "[--config FILE] [--resume DIR] [flags]",
@@ -388,9 +391,12 @@ int main(int argc, char **argv) {
         return usage_error(cmd->name, err);
     }
     if (!passes) npos = rc;
-    if (cmd->run == cmd_train) {
-        dist_init(&argc, &argv); // MPI (make mpi); a no-op in the plain build
-        rc = cmd_train(&c, &o, pos, npos, sub_argc, sub_argv);
+    // MPI (make mpi; a no-op in the plain build): train over ranks, compare's
+    // ranks sharing the runs; a run that compare started (CPCRL_COMPARE_CHILD)
+    // is one process, even when its parent is an MPI rank
+    if ((cmd->run == cmd_train || cmd->run == cmd_compare_main) && !getenv("CPCRL_COMPARE_CHILD")) {
+        dist_init(&argc, &argv);
+        rc = cmd->run(&c, &o, pos, npos, sub_argc, sub_argv);
         dist_finalize();
     } else {
         rc = cmd->run(&c, &o, pos, npos, sub_argc, sub_argv);

@@ -132,6 +132,9 @@ static const Opt OPTS[] = {
      "continue the run in DIR from its model.ckpt (--frames may extend it)", OF_CMD | OF_NONEMPTY, "DIR", "none"},
     {"record-every", T_DOUBLE, O(record_every), 0, "0", 1, BIG, NULL, G_TRAIN,
      "every N frames, write one episode as runs/NAME/replays/frames_*.rpl", 0, "N", "0 = off"},
+    {"lock-stale", T_DOUBLE, O(lock_stale), 0, "600", 1, BIG, NULL, G_TRAIN,
+     "a run directory's lock whose holder runs on another host is stale (taken over) after S seconds "
+     "without a heartbeat; on this host, when its pid is gone", 0, "S"},
     // compare
     {"tasks", T_STR, CMP(tasks), "all", 0, 0, NULL, G_CMP,
      "comma-separated tasks, or all (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", OF_CMD, "LIST"},
@@ -156,6 +159,17 @@ static const Opt OPTS[] = {
      "number of cores"},
     {"threads", T_INT, CMP(threads), "0", 0, 256, NULL, G_CMP_SCHED,
      "OpenBLAS threads per run (0 = cores / jobs; jobs x threads must not exceed the cores)", OF_CMD, "N"},
+    {"lock-stale", T_DOUBLE, CMP(lock_stale), "600", 1, BIG, NULL, G_CMP_SCHED,
+     "a run's lock held on another host is stale (taken over) after S seconds without a heartbeat; on this "
+     "host, once its processes are gone", OF_CMD, "S"},
+    {"only-run", T_STR, CMP(only_run), "", 0, 0, NULL, G_CMP_SCHED,
+     "carry out only the run NAME of the plan (train or resume, probe; skipped when done or in use), no "
+     "aggregation: what a Slurm array task runs", OF_CMD | OF_NONEMPTY, "NAME", "none"},
+    {"emit-slurm", T_STR, CMP(emit_slurm), "", 0, 0, NULL, G_CMP_SCHED,
+     "train nothing; write DIR/runs.txt (one command per run), DIR/array.sbatch (a Slurm job array over "
+     "them) and DIR/aggregate.sh", OF_CMD | OF_NONEMPTY, "DIR", "none"},
+    {"slurm-limit", T_INT, CMP(slurm_limit), "0", 0, 1e6, NULL, G_CMP_SCHED,
+     "with --emit-slurm: array tasks running at once (the %N of #SBATCH --array; 0 = no limit)", OF_CMD, "N"},
     {"dry-run", T_BOOL, CMP(dry_run), "0", 0, 1, NULL, G_CMP_SCHED,
      "print the plan (state of every run, the commands) and stop", OF_CMD},
     {"probe", T_INT, CMP(probe), "1", 0, 1, NULL, G_CMP_AGG, "probe every final checkpoint", OF_CMD, "0|1"},

@@ -54,6 +54,7 @@ typedef struct {
     int episodes, policy, greedy;
     char record[256];
     double record_every; // train --record-every: frames between recorded episodes (0 = off)
+    double lock_stale;   // train --lock-stale: seconds without a heartbeat before a lock is stale
 } Config;
 
 // Settings of one command that are not settings of a run: never written to
@@ -69,6 +70,10 @@ typedef struct { // compare: the experiment (lab/compare.c)
     char arms[2048]; // "NAME=FLAGS;NAME=FLAGS": arms by training flags (lab/plan.c)
     int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only, include_unfinished;
     double smooth;
+    double lock_stale;          // seconds without a heartbeat before another host's run lock is stale
+    char only_run[128];         // --only-run NAME: that run of the plan alone, no aggregation
+    char emit_slurm[512];       // --emit-slurm DIR: write a Slurm job array, train nothing
+    int slurm_limit;            // the %N of #SBATCH --array (0: none)
 } CompareOpts;
 
 typedef struct { // probe (lab/probe.h's ProbeOptions, and the CSV path)

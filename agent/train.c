@@ -4,7 +4,7 @@
 // rewritten from each checkpoint), log.csv (a row per --log-every frames,
 // every write checked), model.ckpt (latest checkpoint: at update 0, then
 // replaced atomically every --ckpt-every frames, at the end and on a signal),
-// train.lock (one trainer per directory).
+// train.lock (one trainer per directory, also across hosts: base/runlock.h).
 #include "agent/train.h"
 
 #include <assert.h>
@@ -26,6 +26,7 @@
 #include "base/errs.h"
 #include "base/file.h"
 #include "base/progress.h"
+#include "base/runlock.h"
 #include "base/stop.h"
 #include "env/rng.h"
 
@@ -190,27 +191,6 @@ static int log_truncate(const char *path, double frames, char *err, size_t errle
     return rc;
 }
 
-// One trainer per run directory: a POSIX record lock on DIR/train.lock, held
-// while the process lives (the kernel drops it when the holder dies, even by
-// SIGKILL, so a stale lock never needs cleaning up) and able to name its
-// holder (F_GETLK gives the pid). Returns the fd to keep open, or -1.
-static int run_lock(const char *dir, char *err, size_t errlen) {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/train.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    if (fcntl(fd, F_SETLK, &fl) == 0) return fd;
-    int e = errno;
-    struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    int got = (e == EACCES || e == EAGAIN) && fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK;
-    close(fd);
-    if (got)
-        return err_fail(err, errlen, "%s is in use by another trainer (pid %ld holds %s); stop it "
-                        "first, or pick another --name", dir, (long)who.l_pid, path);
-    return err_fail(err, errlen, "%s: cannot lock: %s", path, strerror(e));
-}
-
 // Checksum of the parameters (compared across MPI ranks).
 static uint64_t param_checksum(const Model *m) {
     uint64_t h = 1469598103934665603ull;
@@ -267,7 +247,10 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     double extra[CKPT_EXTRA] = {0};
     const int rank = dist_rank(), world = dist_size(), lead = rank == 0;
     char logpath[1100], cfgpath[1100], ckpath[1100];
-    int fail = 0, lockfd = -1;
+    int fail = 0;
+    RunLock lock;
+    runlock_init(&lock);
+    const double stale = cfg_in->lock_stale > 0 ? cfg_in->lock_stale : RUNLOCK_STALE_DEFAULT;
     char *cfgtext = NULL; // config.txt as last written
 
     if (resume_dir) {
@@ -296,7 +279,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
             fprintf(stderr, "cpcrl train --resume: %s%s: %s\n", ERR_PATH(dir),
                     stat(dir, &st) < 0 ? strerror(errno) : "not a directory");
             fail = 1;
-        } else if (lead && (lockfd = run_lock(dir, err, sizeof err)) < 0) {
+        } else if (lead && runlock_acquire(&lock, dir, stale, "cpcrl train", err, sizeof err) != RUNLOCK_HELD) {
             fprintf(stderr, "cpcrl train --resume: %s\n", err);
             fail = 1;
         } else if (access(ckpath, F_OK) < 0 && errno == ENOENT) {
@@ -325,7 +308,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     }
     if ((fail = dist_allreduce_max_i(fail))) {
         ckpt_free(&ck);
-        if (lockfd >= 0) close(lockfd);
+        runlock_release(&lock);
         return fail;
     }
 
@@ -336,7 +319,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     if (dist_allreduce_max_i(init_bad)) { // every rank stops together
         if (!init_bad) trainer_free(&tr);
         ckpt_free(&ck);
-        if (lockfd >= 0) close(lockfd);
+        runlock_release(&lock);
         return 1;
     }
     int newlog = !resume_dir;
@@ -359,7 +342,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         if (file_mkdir_p(dir) < 0) {
             fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
             fail = 1;
-        } else if ((lockfd = run_lock(dir, err, sizeof err)) < 0) {
+        } else if (runlock_acquire(&lock, dir, stale, "cpcrl train", err, sizeof err) != RUNLOCK_HELD) {
             fprintf(stderr, "cpcrl train: %s\n", err);
             fail = 1;
         } else if (access(ckpath, F_OK) == 0) {
@@ -407,7 +390,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     }
     if (dist_allreduce_max_i(fail)) {
         if (logfd >= 0) close(logfd);
-        if (lockfd >= 0) close(lockfd);
+        runlock_release(&lock);
         free(cfgtext);
         trainer_free(&tr);
         return 1;
@@ -455,7 +438,16 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);
         if (hook && hook->after_update) hook->after_update(hook->ctx, &tr, dir);
-        if (dist_allreduce_max_i(stop_requested())) interrupted = 1; // every rank stops together
+        // the lock's heartbeat; a lock taken over (this host looked dead) stops
+        // the run at once: another process may be writing the directory
+        int lost = lead && runlock_beat(&lock, 0, err, sizeof err) < 0;
+        if (lost) fprintf(stderr, "\ncpcrl train: %s; stopping without a checkpoint\n", err);
+        int halt = dist_allreduce_max_i(lost ? 2 : stop_requested() ? 1 : 0); // every rank stops together
+        if (halt == 2) {
+            status = 1;
+            break;
+        }
+        if (halt) interrupted = 1;
         if (world > 1 && tr.updates % 100 == 0 && !dist_all_equal_u64(param_checksum(&tr.model))) {
             if (lead)
                 fprintf(stderr, "\ncpcrl train: parameters differ across MPI ranks at update %lld\n",
@@ -535,7 +527,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
                 interrupted ? "interrupted, saved" : "done", tr.frames, ckpath);
         if (interrupted) fprintf(stderr, "  continue with: cpcrl train --resume %s\n", dir);
     }
-    if (lockfd >= 0) close(lockfd);
+    runlock_release(&lock);
     free(cfgtext);
     trainer_free(&tr);
     return status;

@@ -24,40 +24,98 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/dist.h"
 #include "base/file.h"
 #include "base/progress.h"
 #include "base/stop.h"
 #include "lab/plan.h"
 #include "lab/probe.h"
 #include "lab/runner.h"
+#include "lab/slurm.h"
+
+// After the runs (every rank's, under MPI): the runs whose training is not
+// finished, listed on stderr. Returns how many (-1: the plan cannot be read).
+static int unfinished_runs(const CompareOpts *opts, char **pass, int npass) {
+    Plan pl;
+    int rc = plan_build(&pl, opts, pass, npass), n = 0;
+    if (rc) {
+        free(pl.runs);
+        return -1;
+    }
+    for (int i = 0; i < pl.nruns; i++) {
+        const Run *r = &pl.runs[i];
+        if (r->state != RUN_TODO) continue;
+        if (!n++) fprintf(stderr, "compare: runs not finished (failed, stopped, or in use by another process; "
+                                  "run the same command again to carry on):\n");
+        fprintf(stderr, "  %s at %.0f of %.0f frames\n", r->name, r->frames, pl.o.frames);
+    }
+    free(pl.runs);
+    return n;
+}
 
 int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char **argv) {
+    const int rank = dist_rank(), world = dist_size();
+    if (opts->emit_slurm[0] && (opts->only_run[0] || opts->dry_run || opts->aggregate_only))
+        return compare_usage("compare", "--emit-slurm writes the job array and trains nothing: not with %s",
+                             opts->only_run[0] ? "--only-run" : opts->dry_run ? "--dry-run" : "--aggregate-only");
+    if (opts->slurm_limit && !opts->emit_slurm[0])
+        return compare_usage("compare", "--slurm-limit %d: only with --emit-slurm DIR", opts->slurm_limit);
+    if (opts->only_run[0] && opts->aggregate_only)
+        return compare_usage("compare", "--only-run trains one run and --aggregate-only none: choose one");
     Plan pl;
     int rc = plan_build(&pl, opts, pass, npass);
+    rc = dist_allreduce_max_i(rc); // every rank sees the same flags and files
     if (rc) {
         free(pl.runs);
         return rc;
     }
     const CompareOpts *o = &pl.o;
     if (o->aggregate_only) {
+        free(pl.runs);
         char err[1024];
-        if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
+        if (rank == 0 && compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err,
+                                           sizeof err) < 0) {
             fprintf(stderr, "cpcrl compare: %s\n", err);
-            return 1;
+            rc = 1;
         }
-        return 0;
+        return dist_allreduce_max_i(rc);
     }
-    int counts[6] = {0}, resumed = 0;
+    if (o->emit_slurm[0]) {
+        if (rank == 0) rc = slurm_emit(&pl, argc, argv);
+        free(pl.runs);
+        return dist_allreduce_max_i(rc);
+    }
+    if (o->only_run[0]) { // one run of the plan (a Slurm array task)
+        int k = -1;
+        for (int i = 0; i < pl.nruns && k < 0; i++)
+            if (!strcmp(pl.runs[i].name, o->only_run)) k = i;
+        if (k < 0) {
+            rc = compare_usage("compare", "--only-run %s: no such run in the plan (its runs are %s, ..., %s)",
+                               o->only_run, pl.runs[0].name, pl.runs[pl.nruns - 1].name);
+            free(pl.runs);
+            return rc;
+        }
+        pl.runs[0] = pl.runs[k];
+        pl.nruns = 1;
+    }
+    pl.quiet_busy = world > 1;
+    pl.rank = world > 1 ? rank : -1;
+    int counts[RUN_NSTATES] = {0}, resumed = 0;
     for (int i = 0; i < pl.nruns; i++) counts[pl.runs[i].state]++, resumed += pl.runs[i].resume;
     char fr[32];
     progress_count(fr, sizeof fr, o->frames);
-    fprintf(stderr,
-            "compare: %d tasks x %d arms x %d seeds = %d runs of %s frames in %s; %d jobs x %d "
-            "threads | %d done, %d to probe, %d to train (%d resumed)\n",
-            pl.ntasks, pl.narms, o->seeds, pl.nruns, fr, o->out, o->jobs, pl.threads,
-            counts[RUN_DONE], counts[RUN_TRAINED], counts[RUN_TODO], resumed);
+    if (rank == 0)
+        fprintf(stderr,
+                "compare: %d tasks x %d arms x %d seeds = %d runs of %s frames in %s; %d jobs x %d "
+                "threads | %d done, %d to probe, %d to train (%d resumed)\n",
+                pl.ntasks, pl.narms, o->seeds, o->seeds * pl.ntasks * pl.narms, fr, o->out, o->jobs,
+                pl.threads, counts[RUN_DONE], counts[RUN_TRAINED], counts[RUN_TODO], resumed);
+    if (o->only_run[0]) fprintf(stderr, "compare: only run %s (%s)\n", o->only_run, RUN_STATE_NAMES[pl.runs[0].state]);
+    if (world > 1 && rank == 0)
+        fprintf(stderr, "compare: %d MPI ranks of %d jobs each take the runs (each under its lock); rank 0 "
+                "aggregates\n", world, o->jobs);
     if (o->dry_run) {
-        for (int i = 0; i < pl.nruns; i++) {
+        for (int i = 0; i < pl.nruns && rank == 0; i++) {
             Run *r = &pl.runs[i];
             printf("%-28s %-9s %8.0f frames%s | ", r->name, RUN_STATE_NAMES[r->state], r->frames,
                    r->resume ? " (resume)" : "");
@@ -69,19 +127,42 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
     if (file_mkdir_p(o->out) < 0) {
         fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", o->out, strerror(errno));
         free(pl.runs);
-        return 1;
+        return dist_allreduce_max_i(1);
     }
-    plan_record_command(o->out, argc, argv);
-    rc = runner_run(&pl);
+    if (rank == 0 && !o->only_run[0]) plan_record_command(o->out, argc, argv);
+    int ran = 0;
+    rc = runner_run(&pl, &ran);
     int stopped = stop_requested();
-    free(pl.runs);
-    if (stopped) return rc;
-    char err[1024];
-    if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl compare: %s\n", err);
-        return 1;
+    if (o->only_run[0]) { // 0 when the run is done now (by this task or before), else 1
+        free(pl.runs);
+        if (stopped || rc) return 1;
+        Plan now;
+        int st = plan_build(&now, opts, pass, npass) ? RUN_FAILED : RUN_TODO;
+        for (int i = 0; i < now.nruns; i++)
+            if (!strcmp(now.runs[i].name, o->only_run)) st = now.runs[i].state;
+        free(now.runs);
+        if (st != RUN_DONE)
+            fprintf(stderr, "compare: %s is not finished (%s; in use by another process?)\n", o->only_run,
+                    RUN_STATE_NAMES[st]);
+        return st == RUN_DONE ? 0 : 1;
     }
-    return rc;
+    if (world > 1)
+        fprintf(stderr, "compare: rank %d of %d started %d run%s\n", rank, world, ran, ran == 1 ? "" : "s");
+    free(pl.runs);
+    // every rank's runs have ended (a collective call), or a stop reached them
+    rc = dist_allreduce_max_i(rc);
+    stopped = dist_allreduce_max_i(stopped);
+    if (stopped) return rc;
+    if (rank == 0) {
+        int left = unfinished_runs(opts, pass, npass);
+        if (left) rc = 1;
+        char err[1024];
+        if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl compare: %s\n", err);
+            rc = 1;
+        }
+    }
+    return dist_allreduce_max_i(rc);
 }
 
 // ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@
 
 #define ALL_TASKS "goal,watermaze,keys_doors,seekavoid,tmaze"
 
-const char *const RUN_STATE_NAMES[] = {"to train", "training", "to probe", "probing", "done", "failed"};
+const char *const RUN_STATE_NAMES[] = {"to train", "training", "to probe", "probing", "done", "failed", "in use"};
 
 int compare_usage(const char *cmd, const char *fmt, ...) {
     va_list ap;
@@ -210,8 +210,10 @@ static int config_differs(const Config *a, const Config *b, char *what, size_t n
     return differs;
 }
 
-// What is there already: sets r->state, r->resume, r->frames.
-static int scan_run(Run *r, const CompareOpts *o, const Config *planned) {
+// What is there already: sets r->state, r->resume, r->frames. move_aside:
+// a log without a checkpoint is renamed to log.csv.stale (only under the
+// run's lock; otherwise the run is just planned to start over).
+static int scan_run(Run *r, const CompareOpts *o, const Config *planned, int move_aside) {
     char log[1200], ck[1200], pr[1200], cfgp[1200];
     snprintf(log, sizeof log, "%s/log.csv", r->dir);
     snprintf(ck, sizeof ck, "%s/model.ckpt", r->dir);
@@ -252,7 +254,7 @@ static int scan_run(Run *r, const CompareOpts *o, const Config *planned) {
         // killed before its first checkpoint: nothing to resume from
         char stale[1300];
         snprintf(stale, sizeof stale, "%s.stale", log);
-        if (!o->dry_run) {
+        if (move_aside) {
             if (rename(log, stale) < 0) {
                 fprintf(stderr, "cpcrl compare: cannot move %s aside: %s\n", log, strerror(errno));
                 return -1;
@@ -271,6 +273,7 @@ static int scan_run(Run *r, const CompareOpts *o, const Config *planned) {
 int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     CompareOpts *o = &pl->o;
     memset(pl, 0, sizeof *pl);
+    pl->rank = -1;
     *o = *opts;
     config_defaults(&pl->base);
     pl->pass = pass, pl->npass = npass;
@@ -348,6 +351,7 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
         for (int t = 0; t < pl->ntasks; t++)
             for (int a = 0; a < pl->narms; a++) {
                 Run *r = &pl->runs[n++];
+                runlock_init(&r->lock);
                 r->task = pl->tasks[t], r->arm = a, r->seed = o->first_seed + (uint64_t)s;
                 Config c;
                 arm_config(&pl->base, &pl->arms[a], r->task, r->seed, &c);
@@ -357,9 +361,16 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
                                  r->name, sizeof c.name - 1);
                 memcpy(c.name, r->name, strlen(r->name) + 1);
                 snprintf(r->dir, sizeof r->dir, "%s/runs/%s", o->out, r->name);
-                if (scan_run(r, o, &c) < 0) return 1;
+                if (scan_run(r, o, &c, 0) < 0) return 1;
             }
     return 0;
+}
+
+int plan_rescan(Plan *pl, Run *r) {
+    Config c;
+    arm_config(&pl->base, &pl->arms[r->arm], r->task, r->seed, &c);
+    memcpy(c.name, r->name, strlen(r->name) + 1);
+    return scan_run(r, &pl->o, &c, 1);
 }
 
 // OUT/command.txt: every distinct command line that worked on OUT (a

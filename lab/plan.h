@@ -11,9 +11,12 @@
 #include <sys/types.h>
 
 #include "agent/config.h"
+#include "base/runlock.h"
 #include "env/env.h"
 
-enum { RUN_TODO, RUN_TRAINING, RUN_TRAINED, RUN_PROBING, RUN_DONE, RUN_FAILED };
+// RUN_BUSY: its lock is held by another process (another compare, rank or
+// array task, or a trainer started by hand); left to it.
+enum { RUN_TODO, RUN_TRAINING, RUN_TRAINED, RUN_PROBING, RUN_DONE, RUN_FAILED, RUN_BUSY, RUN_NSTATES };
 
 typedef struct {
     char name[48];
@@ -34,6 +37,7 @@ typedef struct {
     int state, resume, probe_failed;
     pid_t pid;
     double frames0, frames; // at the start of this session, latest seen
+    RunLock lock;           // held from before its child starts until it is reaped
 } Run;
 
 #define MAX_ARMS 64
@@ -50,6 +54,8 @@ typedef struct {
     int tasks[ENV_NTASKS], ntasks;
     Run *runs;
     int nruns;
+    int quiet_busy; // MPI ranks: runs in use by another rank are no news
+    int rank;       // MPI rank, in the progress line (-1: not under MPI)
 } Plan;
 
 // Names of the RUN_* states, for the dry run and the progress line.
@@ -60,10 +66,15 @@ int compare_usage(const char *cmd, const char *fmt, ...) __attribute__((format(p
 // %g of a weight without trailing noise (0.5, not 0.5000000001): arm names and flags.
 void compare_fmt_num(char *out, size_t n, double v);
 
-// Build the plan from the options and what OUT/runs/ holds (every run scanned).
+// Build the plan from the options and what OUT/runs/ holds (every run scanned,
+// nothing changed: runs are changed only under their lock, see plan_rescan).
 // 0, 2 on a usage error, 1 on another (message on stderr); pl->runs is to be
 // freed by the caller in every case.
 int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass);
+// Scan r's directory again (compare holds its lock): its state now, a log
+// without a checkpoint moved aside (it starts over). 0, or -1 (message on
+// stderr: a run trained with other settings, an unreadable config.txt).
+int plan_rescan(Plan *pl, Run *r);
 // OUT/command.txt: every distinct command line that worked on OUT.
 void plan_record_command(const char *out, int argc, char **argv);
 

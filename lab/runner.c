@@ -16,6 +16,7 @@
 
 #include "base/file.h"
 #include "base/progress.h"
+#include "base/runlock.h"
 #include "base/stop.h"
 #include "lab/stats.h"
 
@@ -167,13 +168,19 @@ static void progress(const Plan *pl, double t0, double f0_total, int tty, int fo
     progress_count(tot, sizeof tot, total);
     progress_count(fr, sizeof fr, rate);
     progress_time(eta, sizeof eta, el > 5 && rate > 0 ? (total - have) / rate : NAN);
-    fprintf(stderr, "%scompare: runs %d/%d done, %d running, %d left%s | %s/%s frames %3.0f%% | %s frames/s | ETA %s%s",
-            tty ? "\r\033[K" : "", done, pl->nruns, running, left, failed ? " (some failed)" : "",
+    char who[32] = "";
+    if (pl->rank >= 0) snprintf(who, sizeof who, " (rank %d)", pl->rank);
+    fprintf(stderr, "%scompare%s: runs %d/%d done, %d running, %d left%s | %s/%s frames %3.0f%% | %s frames/s | ETA %s%s",
+            tty ? "\r\033[K" : "", who, done, pl->nruns, running, left, failed ? " (some failed)" : "",
             h, tot, 100.0 * have / total, fr, eta, tty ? "" : "\n");
 }
 
-int runner_run(Plan *pl) {
+int runner_run(Plan *pl, int *ran) {
     const CompareOpts *o = &pl->o;
+    *ran = 0;
+    // the children: a run's lock is handed to them (base/runlock.h), and a
+    // child of an MPI rank runs as one process (main.c: no MPI_Init)
+    setenv("CPCRL_COMPARE_CHILD", "1", 1);
     StopSaved saved;
     stop_catch(0, &saved);
     int tty = isatty(STDERR_FILENO), signalled = 0, running = 0, nfail = 0, event = 0;
@@ -186,25 +193,47 @@ int runner_run(Plan *pl) {
             signalled = 1;
             fprintf(stderr, "%scompare: stopping; the runs save a checkpoint\n", tty ? "\n" : "");
         }
-        // launch: probes of finished runs first, then training in plan order
+        // launch: probes of finished runs first, then training in plan order;
+        // a run is taken only under its lock, and looked at again once held
         for (int pass = 0; pass < 2 && !stop_requested(); pass++)
             for (int i = 0; i < pl->nruns && running < o->jobs; i++) {
                 Run *r = &pl->runs[i];
                 if (r->state != (pass == 0 ? RUN_TRAINED : RUN_TODO)) continue;
-                ArgList a;
-                if (pass == 0) probe_args(pl, r, &a);
-                else train_args(pl, r, &a);
                 if (file_mkdir_p(r->dir) < 0) {
                     fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", r->dir, strerror(errno));
                     r->state = RUN_FAILED, nfail++;
                     continue;
                 }
+                char err[2048];
+                int lk = runlock_acquire(&r->lock, r->dir, o->lock_stale, "compare", err, sizeof err);
+                if (lk == RUNLOCK_BUSY) {
+                    if (!pl->quiet_busy)
+                        fprintf(stderr, "%scompare: %s left to its holder: %s\n", tty ? "\n" : "", r->name, err);
+                    r->state = RUN_BUSY;
+                    continue;
+                }
+                if (lk != RUNLOCK_HELD || plan_rescan(pl, r) < 0) {
+                    if (lk != RUNLOCK_HELD) fprintf(stderr, "cpcrl compare: %s\n", err);
+                    runlock_release(&r->lock);
+                    r->state = RUN_FAILED, nfail++;
+                    continue;
+                }
+                if (r->state != RUN_TODO && r->state != RUN_TRAINED) { // done by another process meanwhile
+                    runlock_release(&r->lock);
+                    continue;
+                }
+                int probe = r->state == RUN_TRAINED;
+                ArgList a;
+                if (probe) probe_args(pl, r, &a);
+                else train_args(pl, r, &a);
                 r->pid = spawn(&a, r->dir);
                 if (r->pid < 0) {
+                    runlock_release(&r->lock);
                     r->pid = 0, r->state = RUN_FAILED, nfail++;
                     continue;
                 }
-                r->state = pass == 0 ? RUN_PROBING : RUN_TRAINING;
+                r->state = probe ? RUN_PROBING : RUN_TRAINING;
+                (*ran)++;
                 running++;
             }
         // the line after the launches, so that it counts the runs just started
@@ -220,6 +249,7 @@ int runner_run(Plan *pl) {
             if (!r) continue;
             running--, event = 1;
             r->pid = 0;
+            runlock_release(&r->lock);
             int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
             char log[1200], ck[1200];
             snprintf(log, sizeof log, "%s/log.csv", r->dir);
@@ -252,6 +282,16 @@ int runner_run(Plan *pl) {
             for (int i = 0; i < pl->nruns; i++)
                 left += pl->runs[i].state == RUN_TODO || pl->runs[i].state == RUN_TRAINED;
             if (stop_requested() || !left) break;
+        }
+        // heartbeats of the locks held; a lock taken over means this host
+        // looked dead to another: its child stops at once, writing nothing more
+        for (int i = 0; i < pl->nruns; i++) {
+            Run *r = &pl->runs[i];
+            char err[2048];
+            if (r->pid > 0 && runlock_beat(&r->lock, 0, err, sizeof err) < 0) {
+                fprintf(stderr, "%scompare: %s: %s; stopping its process\n", tty ? "\n" : "", r->name, err);
+                kill(r->pid, SIGKILL);
+            }
         }
         double t = progress_now();
         if (t - last_poll > 2.0) { // frames of the running runs, from their log.csv

@@ -1,0 +1,249 @@
+// runlock.c — the run-directory lock (see runlock.h).
+#include "base/runlock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/errs.h"
+#include "base/progress.h"
+
+#define MAGIC "cpcrl run lock\n"
+#define MAXPIDS 8
+
+void runlock_init(RunLock *l) {
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+}
+
+static void my_host(char *h, size_t n) {
+    if (gethostname(h, n) < 0 || !h[0]) snprintf(h, n, "unknown");
+    h[n - 1] = 0;
+}
+
+// What a lock file says.
+typedef struct {
+    int exists, ours_format, npids;
+    long pids[MAXPIDS];
+    char host[256];
+    dev_t dev;
+    ino_t ino;
+    double age;      // seconds since its heartbeat (mtime)
+    off_t size;
+    long flock_pid;  // old format: pid holding an fcntl lock on it, 0 if none
+} LockInfo;
+
+// Reads path into *h. 0 (h->exists says whether it was there), -1 on an I/O error.
+static int lock_read(const char *path, LockInfo *h, char *err, size_t errlen) {
+    memset(h, 0, sizeof *h);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        return err_fail(err, errlen, "%s%s: cannot open: %s", ERR_PATH(path), strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return err_fail(err, errlen, "%s%s: cannot stat: %s", ERR_PATH(path), strerror(e));
+    }
+    h->exists = 1, h->dev = st.st_dev, h->ino = st.st_ino, h->size = st.st_size;
+    h->age = difftime(time(NULL), st.st_mtime);
+    char buf[2048];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    if (n > 0 && !strncmp(buf, MAGIC, strlen(MAGIC))) {
+        h->ours_format = 1;
+        char *save = NULL;
+        for (char *line = strtok_r(buf + strlen(MAGIC), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            if (!strncmp(line, "host ", 5)) snprintf(h->host, sizeof h->host, "%s", line + 5);
+            else if (!strncmp(line, "pid ", 4) && h->npids < MAXPIDS) {
+                long p = strtol(line + 4, NULL, 10);
+                if (p > 0) h->pids[h->npids++] = p;
+            }
+        }
+    } else if (st.st_size == 0) { // the flock format: held while a process keeps an fcntl lock on it
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+        if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK) h->flock_pid = who.l_pid;
+    }
+    close(fd);
+    return 0;
+}
+
+static int pid_alive(long pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+
+// Is the lock stale? 1 with the reason in why, 0 when it is held.
+static int lock_stale(const LockInfo *h, const char *host, double stale_after, char *why, size_t n) {
+    if (!h->ours_format && h->size == 0) {
+        if (h->flock_pid) return 0;
+        snprintf(why, n, "no process holds it");
+        return 1;
+    }
+    if (h->ours_format && h->host[0] && !strcmp(h->host, host)) {
+        for (int i = 0; i < h->npids; i++)
+            if (pid_alive(h->pids[i])) return 0;
+        snprintf(why, n, "no process of it runs on this host");
+        return 1;
+    }
+    if (h->age > stale_after) {
+        snprintf(why, n, "no heartbeat for %.0f s, more than the limit of %.0f s", h->age, stale_after);
+        return 1;
+    }
+    return 0;
+}
+
+static void holder_text(const LockInfo *h, char *out, size_t n) {
+    if (!h->ours_format && h->size == 0) {
+        if (h->flock_pid) snprintf(out, n, "pid %ld (old-format lock)", h->flock_pid);
+        else snprintf(out, n, "an old-format (empty) lock");
+        return;
+    }
+    if (!h->ours_format) {
+        snprintf(out, n, "an unreadable lock");
+        return;
+    }
+    size_t u = (size_t)snprintf(out, n, "host %s, pid", h->host[0] ? h->host : "?");
+    for (int i = 0; i < h->npids && u < n; i++) u += (size_t)snprintf(out + u, n - u, "%s %ld", i ? "," : "", h->pids[i]);
+    if (!h->npids && u < n) u += (size_t)snprintf(out + u, n - u, " ?");
+    if (u < n) snprintf(out + u, n - u, ", heartbeat %.0f s ago", h->age < 0 ? 0 : h->age);
+}
+
+static int write_all(int fd, const char *s) {
+    size_t len = strlen(s), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, s + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static int parent_holds(const LockInfo *h, const char *host) {
+    if (!getenv("CPCRL_COMPARE_CHILD") || !h->ours_format || strcmp(h->host, host)) return 0;
+    for (int i = 0; i < h->npids; i++)
+        if (h->pids[i] == (long)getppid()) return 1;
+    return 0;
+}
+
+int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char *who, char *err,
+                    size_t errlen) {
+    runlock_init(l);
+    char host[256], mine[1400], aside[1400], text[512], why[200], holder[400];
+    my_host(host, sizeof host);
+    snprintf(l->path, sizeof l->path, "%s/train.lock", dir);
+    snprintf(mine, sizeof mine, "%s/train.lock.%s.%ld", dir, host, (long)getpid());
+    snprintf(aside, sizeof aside, "%s/train.lock.stale.%s.%ld", dir, host, (long)getpid());
+    snprintf(text, sizeof text, MAGIC "host %s\npid %ld\n", host, (long)getpid());
+    for (int attempt = 0; attempt < 8; attempt++) {
+        // our lock, whole under a private name, then linked into place
+        int fd = open(mine, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
+        if (write_all(fd, text) < 0 || fsync(fd) < 0) {
+            int e = errno;
+            close(fd), unlink(mine);
+            return err_fail(err, errlen, "%s%s: cannot write: %s", ERR_PATH(mine), strerror(e));
+        }
+        struct stat st;
+        int linked = link(mine, l->path) == 0;
+        int e = errno;
+        // NFS: a lost reply to a link that was done shows as two links
+        if (!linked && fstat(fd, &st) == 0 && st.st_nlink == 2) linked = 1;
+        unlink(mine);
+        if (linked) {
+            if (fstat(fd, &st) < 0) {
+                e = errno;
+                close(fd), unlink(l->path);
+                return err_fail(err, errlen, "%s%s: cannot stat: %s", ERR_PATH(l->path), strerror(e));
+            }
+            l->fd = fd, l->owned = 1, l->dev = st.st_dev, l->ino = st.st_ino, l->last_beat = progress_now();
+            return RUNLOCK_HELD;
+        }
+        close(fd);
+        if (e != EEXIST)
+            return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(l->path), strerror(e));
+        // someone's lock is there
+        LockInfo h;
+        if (lock_read(l->path, &h, err, errlen) < 0) return -1;
+        if (!h.exists) continue; // released meanwhile
+        if (parent_holds(&h, host)) { // compare's child: the lock handed over
+            fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+            if (fd < 0) continue;
+            char line[64];
+            snprintf(line, sizeof line, "pid %ld\n", (long)getpid());
+            if (fstat(fd, &st) < 0 || st.st_dev != h.dev || st.st_ino != h.ino || write_all(fd, line) < 0) {
+                close(fd);
+                continue;
+            }
+            l->fd = fd, l->owned = 0, l->dev = st.st_dev, l->ino = st.st_ino, l->last_beat = progress_now();
+            return RUNLOCK_HELD;
+        }
+        holder_text(&h, holder, sizeof holder);
+        if (!lock_stale(&h, host, stale_after, why, sizeof why))
+            return err_fail(err, errlen, "%s%s is in use by another process (%s; lock %s%s); stop it first, or "
+                            "pick another --name (a lock whose host died is taken over once its heartbeat is "
+                            "older than --lock-stale, %.0f s)", ERR_PATH(dir), holder, ERR_PATH(l->path),
+                            stale_after), RUNLOCK_BUSY;
+        // take it over: move it aside, and make sure it was the file judged
+        if (rename(l->path, aside) < 0) {
+            if (errno == ENOENT) continue;
+            return err_fail(err, errlen, "%s%s: cannot move the stale lock aside: %s", ERR_PATH(l->path),
+                            strerror(errno));
+        }
+        if (stat(aside, &st) == 0 && (st.st_dev != h.dev || st.st_ino != h.ino)) {
+            // another process took it over in between: give its lock back
+            if (link(aside, l->path) < 0 && errno != EEXIST) {
+                int e2 = errno;
+                unlink(aside);
+                return err_fail(err, errlen, "%s%s: cannot restore a lock moved by mistake: %s",
+                                ERR_PATH(l->path), strerror(e2));
+            }
+            unlink(aside);
+            continue;
+        }
+        unlink(aside);
+        fprintf(stderr, "%s: %s%s: taking over the stale lock of %s: %s\n", who, ERR_PATH(l->path), holder, why);
+    }
+    return err_fail(err, errlen, "%s%s: could not take the lock (other processes keep taking it)",
+                    ERR_PATH(l->path)), RUNLOCK_BUSY;
+}
+
+// RUNLOCK_BEAT, or CPCRL_LOCK_BEAT seconds (tests: a heartbeat without the wait)
+static double beat_every(void) {
+    const char *e = getenv("CPCRL_LOCK_BEAT");
+    double v = e ? strtod(e, NULL) : 0;
+    return v > 0 ? v : RUNLOCK_BEAT;
+}
+
+int runlock_beat(RunLock *l, int force, char *err, size_t errlen) {
+    if (l->fd < 0) return 0;
+    double now = progress_now();
+    if (!force && now - l->last_beat < beat_every()) return 0;
+    l->last_beat = now;
+    struct stat st;
+    int rc = stat(l->path, &st);
+    if (rc < 0 && errno != ENOENT) return 0; // a file-system hiccup: try at the next beat
+    if (rc < 0 || st.st_dev != l->dev || st.st_ino != l->ino) {
+        LockInfo h;
+        char holder[400] = "nobody: it was removed";
+        if (lock_read(l->path, &h, NULL, 0) == 0 && h.exists) holder_text(&h, holder, sizeof holder);
+        return err_fail(err, errlen, "%s%s is no longer this process's (now %s): taken over as stale, or "
+                        "removed", ERR_PATH(l->path), holder);
+    }
+    (void)futimens(l->fd, NULL); // a missed heartbeat is retried at the next
+    return 0;
+}
+
+void runlock_release(RunLock *l) {
+    if (l->fd < 0) return;
+    struct stat st;
+    if (l->owned && stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino) unlink(l->path);
+    close(l->fd);
+    l->fd = -1;
+}

@@ -1,0 +1,219 @@
+#!/bin/bash
+# test_dist.sh — end-to-end tests of running an experiment on several
+# machines without MPI (issue #19): the run-directory lock across hosts
+# (base/runlock.c) and `compare --emit-slurm` (lab/slurm.c). No MPI, no
+# Slurm needed: other hosts are faked by writing their lock files, Slurm's
+# array tasks are run by hand in a loop (SLURM_ARRAY_TASK_ID=i bash
+# array.sbatch), as sbatch would run them.
+#
+#   lock     `cpcrl train` into a directory whose train.lock names
+#            - another host, heartbeat (mtime) 2 h old: taken over (exit 0,
+#              the message names host and pid, the run trains to its end,
+#              train.lock is gone afterwards);
+#            - another host, fresh heartbeat: refused (exit 1, names host and
+#              pid; nothing written into the directory, the lock unchanged);
+#            - another host, heartbeat 120 s old: refused at the default
+#              --lock-stale 600, taken over with --lock-stale 60;
+#            - this host, a pid that has exited: taken over;
+#            - this host, a live pid (this shell): refused;
+#            - the old flock format (an empty file nobody holds): taken over.
+#   beat     a trainer (CPCRL_LOCK_BEAT=0.2, the heartbeat every 0.2 s
+#            instead of 30 s) names this host and its pid in train.lock,
+#            touches it (a lock aged by the test becomes fresh again), and
+#            stops with exit 1 and a message once its lock is replaced by
+#            another host's (taken over as stale), writing no checkpoint.
+#   compare  one run of a plan locked by a live other host: compare trains
+#            the others, leaves that one alone, says so, exits 1; once the
+#            lock is 2 h old the same command takes it over and finishes.
+#   slurm    `compare --emit-slurm DIR` of a tiny plan (2 tasks x 2 arms x 2
+#            seeds): trains nothing; runs.txt has one command per run with
+#            absolute paths; array.sbatch and aggregate.sh pass `bash -n`;
+#            --array=0-7%3; every array task run by hand exits 0, a task run
+#            again on its done run trains nothing, a task past the last line
+#            exits 2; aggregate.sh writes a results.csv identical (cmp) to
+#            that of a local `compare` of the same plan, with finite figures.
+#            Usage errors (--only-run of no run, --slurm-limit -1): exit 2.
+#
+# Mutations tried, each failing it: stale test on this host by heartbeat
+# instead of pid (dead-pid case), the take-over without the age check (fresh
+# other-host case), runlock_beat not checking the inode (beat), runner not
+# taking the lock (compare), runs.txt without --only-run (slurm).
+#
+# usage: tests/test_dist.sh [CPCRL]   (default ./cpcrl)
+set -u
+CPCRL=${1:-./cpcrl}
+[ -x "$CPCRL" ] || { echo "test_dist: $CPCRL not built (run make)"; echo "0 passed, 1 failed"; exit 1; }
+CPCRL=$(cd "$(dirname "$CPCRL")" && pwd)/$(basename "$CPCRL")
+cd "$(dirname "$0")/.." || exit 1
+TMP=$(mktemp -d /tmp/cpcrl-dist.XXXXXX)
+BG=""
+trap '[ -n "$BG" ] && kill $BG 2>/dev/null; rm -rf "$TMP"' EXIT
+export OPENBLAS_NUM_THREADS=1
+unset CPCRL_COMPARE_CHILD
+
+pass=0
+fail=0
+ok() { echo "test_dist: $1 ok"; pass=$((pass + 1)); }
+bad() { echo "test_dist: $1 FAILED"; [ $# -gt 1 ] && printf '%s\n' "$2" | head -40 | sed 's/^/  | /'; fail=$((fail + 1)); }
+check() { # name, then a command: ok when it succeeds
+    local name=$1; shift
+    if "$@"; then ok "$name"; else bad "$name" "$(cat "$TMP/err" 2>/dev/null | tail -5)"; fi
+}
+
+HOST=$(hostname)
+TINY="--envs 4 --unroll 5 --conv1 4 --conv2 4 --latent 16 --hidden 16 --cpc-k 3 --threads 1 --progress 0"
+R=$TMP/runs
+mkdir -p "$R"
+fake_lock() { # dir host pid [touch -d date]
+    mkdir -p "$1"
+    printf 'cpcrl run lock\nhost %s\npid %s\n' "$2" "$3" >"$1/train.lock"
+    [ $# -gt 3 ] && touch -d "$4" "$1/train.lock"
+    return 0
+}
+train() { # name, extra flags...: exit status in $rc, stderr in $TMP/err
+    local name=$1; shift
+    "$CPCRL" train $TINY --runs-dir "$R" --name "$name" --frames 200 "$@" >/dev/null 2>"$TMP/err"
+    rc=$?
+}
+last_frames() { tail -1 "$1/log.csv" 2>/dev/null | cut -d, -f1; }
+
+# ----------------------------------------------------------------------------
+# lock: the stale cases and the live ones
+
+fake_lock "$R/old" other-host.invalid 4242 "2 hours ago"
+train old
+check "lock: another host's, heartbeat 2 h old: taken over" \
+    test $rc -eq 0 -a "$(last_frames "$R/old")" = 200 -a ! -e "$R/old/train.lock"
+check "lock: ... with a message naming host and pid" \
+    grep -q "taking over the stale lock of host other-host.invalid, pid 4242.*no heartbeat for" "$TMP/err"
+
+fake_lock "$R/fresh" other-host.invalid 4242
+cp "$R/fresh/train.lock" "$TMP/lock.copy"
+train fresh
+check "lock: another host's, fresh heartbeat: refused (exit 1, names host and pid)" \
+    eval '[ $rc -eq 1 ] && grep -q "in use by another process (host other-host.invalid, pid 4242, heartbeat" "$TMP/err"'
+check "lock: ... nothing written, the lock unchanged" \
+    eval '[ "$(ls "$R/fresh")" = train.lock ] && cmp -s "$TMP/lock.copy" "$R/fresh/train.lock"'
+
+fake_lock "$R/limit" other-host.invalid 4242 "120 seconds ago"
+train limit
+check "lock: heartbeat 120 s old, default --lock-stale 600: refused" test $rc -eq 1
+train limit --lock-stale 60
+check "lock: heartbeat 120 s old, --lock-stale 60: taken over" \
+    test $rc -eq 0 -a "$(last_frames "$R/limit")" = 200
+
+sleep 0 &
+dead=$!
+wait $dead
+fake_lock "$R/dead" "$HOST" $dead
+train dead
+check "lock: this host, pid $dead gone: taken over" \
+    eval '[ $rc -eq 0 ] && [ "$(last_frames "$R/dead")" = 200 ] && grep -q "no process of it runs on this host" "$TMP/err"'
+
+fake_lock "$R/live" "$HOST" $$
+train live
+check "lock: this host, live pid $$: refused" eval '[ $rc -eq 1 ] && grep -q "host $HOST, pid $$" "$TMP/err"'
+
+mkdir -p "$R/flock" && : >"$R/flock/train.lock"
+train flock
+check "lock: old-format empty lock nobody holds: taken over" \
+    test $rc -eq 0 -a "$(last_frames "$R/flock")" = 200
+
+# ----------------------------------------------------------------------------
+# beat: heartbeat, and a lock lost to a take-over stops the trainer
+
+CPCRL_LOCK_BEAT=0.2 "$CPCRL" train $TINY --runs-dir "$R" --name beat --frames 5e7 >/dev/null 2>"$TMP/beat.err" &
+BG=$!
+for _ in $(seq 600); do [ -s "$R/beat/log.csv" ] && [ "$(wc -l <"$R/beat/log.csv")" -ge 2 ] && break; sleep 0.1; done
+check "beat: train.lock names this host and the trainer's pid" \
+    grep -qx "pid $BG" "$R/beat/train.lock"
+touch -d "1 hour ago" "$R/beat/train.lock"
+fresh=0
+for _ in $(seq 600); do
+    [ $(( $(date +%s) - $(stat -c %Y "$R/beat/train.lock") )) -lt 600 ] && { fresh=1; break; }
+    sleep 0.1
+done
+check "beat: the trainer touches its lock (aged 1 h, fresh again)" test $fresh -eq 1
+ck_before=$(stat -c %Y.%s "$R/beat/model.ckpt")
+fake_lock "$TMP" other-host.invalid 777
+mv "$TMP/train.lock" "$R/beat/train.lock" # what a take-over leaves
+st=none # bounded: a trainer that never notices would run for ever
+for _ in $(seq 600); do kill -0 $BG 2>/dev/null || { wait $BG; st=$?; break; }; sleep 0.1; done
+[ "$st" = none ] && { kill $BG; wait $BG; }
+BG=""
+check "beat: a lock taken over stops the trainer (exit 1, says so)" \
+    eval '[ "$st" = 1 ] && grep -q "is no longer this process.s (now host other-host.invalid, pid 777" "$TMP/beat.err"'
+check "beat: ... without a checkpoint, leaving the new holder's lock" \
+    eval '[ "$(stat -c %Y.%s "$R/beat/model.ckpt")" = "$ck_before" ] && grep -qx "pid 777" "$R/beat/train.lock"'
+
+# ----------------------------------------------------------------------------
+# compare: a run in use elsewhere is left to its holder
+
+NET="--envs 4 --unroll 5 --conv1 4 --conv2 4 --latent 16 --hidden 16 --cpc-k 3"
+PLAN="--tasks tmaze,seekavoid --seeds 2 --frames 2000 --jobs 1 --threads 1 --cpc-weight 0.5 --probe-episodes 5 --plot 0 $NET"
+C=$TMP/c
+mkdir -p "$C"
+fake_lock "$C/busy/runs/seekavoid-cpc-s1" other-host.invalid 4242
+(cd "$C" && "$CPCRL" compare $PLAN --out busy) >/dev/null 2>"$TMP/err"
+rc=$?
+check "compare: a run locked by a live other host is left alone (exit 1, says so)" \
+    eval '[ $rc -eq 1 ] && grep -q "seekavoid-cpc-s1 left to its holder: .*host other-host.invalid, pid 4242" "$TMP/err" &&
+          [ ! -e "$C/busy/runs/seekavoid-cpc-s1/log.csv" ] && [ $(ls "$C"/busy/runs/*/probe.csv | wc -l) -eq 7 ]'
+touch -d "2 hours ago" "$C/busy/runs/seekavoid-cpc-s1/train.lock"
+(cd "$C" && "$CPCRL" compare $PLAN --out busy) >/dev/null 2>"$TMP/err"
+rc=$?
+check "compare: the same command once the lock is stale takes it over and finishes" \
+    eval '[ $rc -eq 0 ] && grep -q "taking over the stale lock of host other-host.invalid" "$TMP/err" &&
+          [ "$(grep -c "^== cpcrl train" "$C/busy/runs/seekavoid-cpc-s1/train.out")" = 1 ] &&
+          [ $(ls "$C"/busy/runs/*/train.lock 2>/dev/null | wc -l) -eq 0 ]'
+
+# ----------------------------------------------------------------------------
+# slurm: the job array, run by hand, equals a local compare
+
+(cd "$C" && "$CPCRL" compare $PLAN --out local) >/dev/null 2>"$TMP/err"
+check "slurm: local compare of the plan (the reference)" test $? -eq 0 -a -s "$C/local/results.csv"
+(cd "$C" && "$CPCRL" compare $PLAN --out viaslurm --emit-slurm slurm --slurm-limit 3) >"$TMP/emit.out" 2>"$TMP/err"
+rc=$?
+check "slurm: --emit-slurm exits 0 and trains nothing" \
+    eval '[ $rc -eq 0 ] && [ ! -e "$C/viaslurm/runs" ] && grep -q "sbatch $C/slurm/array.sbatch" "$TMP/emit.out"'
+S=$C/slurm
+check "slurm: runs.txt, one command per run, absolute paths" \
+    eval '[ $(wc -l <"$S/runs.txt") -eq 8 ] && [ $(grep -c "^cd '"'$C'"' && '"'$CPCRL'"' compare '"'--out=$C/viaslurm'"' .*'"'--only-run="'" "$S/runs.txt") -eq 8 ]'
+check "slurm: array.sbatch passes bash -n" bash -n "$S/array.sbatch"
+check "slurm: aggregate.sh passes bash -n" bash -n "$S/aggregate.sh"
+check "slurm: #SBATCH --array=0-7%3, one CPU per task" \
+    eval 'grep -qx "#SBATCH --array=0-7%3" "$S/array.sbatch" && grep -qx "#SBATCH --cpus-per-task=1" "$S/array.sbatch"'
+fails=""
+for i in $(seq 0 7); do
+    SLURM_ARRAY_TASK_ID=$i bash "$S/array.sbatch" >/dev/null 2>"$TMP/task$i.err" || fails="$fails $i"
+done
+check "slurm: the 8 array tasks, run by hand, exit 0" eval '[ -z "$fails" ] || { cat "$TMP"/task*.err >"$TMP/err"; false; }'
+only=""
+for i in $(seq 0 7); do
+    name=$(sed -n "$((i + 1))p" "$S/runs.txt" | sed "s/.*'--only-run=\([^']*\)'$/\1/")
+    grep -q "^compare: only run $name (" "$TMP/task$i.err" || only="$only $i"
+done
+check "slurm: task i carries out run i alone (line i+1 of runs.txt)" eval '[ -z "$only" ] || { echo "tasks:$only" >"$TMP/err"; false; }'
+SLURM_ARRAY_TASK_ID=3 bash "$S/array.sbatch" >/dev/null 2>"$TMP/err"
+rc=$?
+trains=$(cat "$C"/viaslurm/runs/*/train.out | grep -c "^== cpcrl train")
+check "slurm: a task run again on its done run exits 0 and trains nothing (8 trainings in all)" \
+    test $rc -eq 0 -a "$trains" -eq 8
+SLURM_ARRAY_TASK_ID=8 bash "$S/array.sbatch" >/dev/null 2>"$TMP/err"
+check "slurm: a task past the last line exits 2" test $? -eq 2
+bash "$S/aggregate.sh" >/dev/null 2>"$TMP/err"
+check "slurm: aggregate.sh exits 0" test $? -eq 0
+if cmp -s "$C/local/results.csv" "$C/viaslurm/results.csv"; then ok "slurm: results.csv equals the local compare's"
+else bad "slurm: results.csv equals the local compare's" "$(diff "$C/local/results.csv" "$C/viaslurm/results.csv")"; fi
+finite=$(awk -F, 'NR > 1 && $7 !~ /nan/ && $8 !~ /nan/ && $10 !~ /nan/ { n++ } END { print n + 0 }' "$C/local/results.csv")
+check "slurm: ... 8 rows, final return, auc and probe finite in every row" test "$finite" -eq 8
+
+(cd "$C" && "$CPCRL" compare $PLAN --out viaslurm --only-run nosuch-run) >/dev/null 2>"$TMP/err"
+rc=$?
+check "usage: --only-run of no run in the plan: exit 2, names it" \
+    eval '[ $rc -eq 2 ] && grep -q "only-run nosuch-run: no such run in the plan" "$TMP/err"'
+(cd "$C" && "$CPCRL" compare $PLAN --out viaslurm --emit-slurm slurm --slurm-limit -1) >/dev/null 2>"$TMP/err"
+check "usage: --slurm-limit -1: exit 2" test $? -eq 2
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
