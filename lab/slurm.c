@@ -67,7 +67,7 @@ static void flag_d(Text *t, const char *name, double v) {
 }
 
 static void flag_s(Text *t, const char *name, const char *v) {
-    char w[1200];
+    char w[2400];
     snprintf(w, sizeof w, "--%s=%s", name, v);
     text_word(t, w);
 }
@@ -137,6 +137,7 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
         flag_d(&runs, "cpc-weight", o->cpc_weight);
         if (o->cpc_weights[0]) flag_s(&runs, "cpc-weights", o->cpc_weights);
         if (o->cpc_ks[0]) flag_s(&runs, "cpc-ks", o->cpc_ks);
+        if (o->arms[0]) flag_s(&runs, "arms", o->arms);
         flag_d(&runs, "probe", o->probe);
         flag_d(&runs, "probe-episodes", o->probe_episodes);
         flag_d(&runs, "lock-stale", o->lock_stale);
