@@ -649,11 +649,15 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;
     double accsum[CPC_MAX_K] = {0}, accn[CPC_MAX_K] = {0}, losssum[CPC_MAX_K] = {0};
+    double gta = 0, gtc = 0, gtn = 0;
+    tr.measure_trunk = 1;
     while (tally.n < E && !tally.failed) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
-            UpdateStats st;
-            trainer_update_stats_only(&tr, &st);
+            UpdateStats st; // the loss's CPC figures are trainer_update_stats_only's
+            trainer_loss(&tr, &st);
+            trainer_backward(&tr, &st); // the trunk norms of the two losses
+            gta += st.trunk_a2c, gtc += st.trunk_cpc, gtn += st.trunk_n;
             for (int k = 0; k < tr.model.K; k++) {
                 accsum[k] += st.cpc_acc[k] * st.cpc_n[k];
                 accn[k] += st.cpc_n[k];
@@ -683,7 +687,10 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     for (int k = 0; k < out->K; k++) {
         out->cpc_acc[k] = accn[k] > 0 ? accsum[k] / accn[k] : NAN;
         out->cpc_bound[k] = accn[k] > 0 ? logn - losssum[k] / accn[k] : NAN;
+        out->cpc_loss_k[k] = accn[k] > 0 ? losssum[k] / accn[k] : NAN;
     }
+    out->trunk_a2c = gtn > 0 ? gta / gtn : NAN;
+    out->trunk_cpc = gtn > 0 ? gtc / gtn : NAN;
     out->success = tally.succ / n;
     out->mean_length = tally.len / n;
     free(tally.rets);
