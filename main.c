@@ -207,7 +207,10 @@ static int cmd_eval(Config *c, CmdOpts *o, char **pos, int npos, int argc, char 
         for (int k = 0; k < r.K; k++) printf(" k%d %.3f", k + 1, r.cpc_acc[k]);
         printf("\nCPC bound log N - L per k (nats):");
         for (int k = 0; k < r.K; k++) printf(" k%d %.3f", k + 1, r.cpc_bound[k]);
-        printf("\n");
+        printf("\nCPC InfoNCE loss per k (nats):");
+        for (int k = 0; k < r.K; k++) printf(" k%d %.3f", k + 1, r.cpc_loss_k[k]);
+        printf("\ntrunk gradient norms on eval's unrolls (T = K+1): A2C %.4g, CPC %.4g\n",
+               r.trunk_a2c, r.trunk_cpc);
     }
     return 0;
 }

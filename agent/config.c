@@ -113,6 +113,11 @@ static const Opt OPTS[] = {
      "negatives: other envs at the same step, or every latent of the unroll"},
     {"cpc-stop-target", T_INT, O(cpc_stop_target), 0, "0", 0, 1, NULL, G_CPC,
      "1 = no CPC gradient into the target latents z_{t+k}"},
+    {"cpc-k-weighting", T_CHOICE, O(cpc_k_weighting), 0, "pooled", 0, 0, "pooled|per-k", G_CPC,
+     "InfoNCE mean: pooled over all (t,k,b), or per k then over k (each k weighs the same)"},
+    {"cpc-trunk-ratio", T_FLOAT, O(cpc_trunk_ratio), 0, "0", 0, 1e6, NULL, G_CPC,
+     "rho > 0: scale CPC's gradient entering encoder+LSTM to rho x the A2C one's norm (W_k "
+     "unscaled; two backward passes); 0 = off"},
     // command extras
     {"episodes", T_INT, O(episodes), 0, "100", 1, 1e8, NULL, G_EVAL | G_BASE, "episodes to run"},
     {"policy", T_CHOICE, O(policy), 0, "random", 0, 0, "random|oracle", G_BASE, "baseline policy"},

@@ -50,6 +50,8 @@ typedef struct {
     // cpc
     float cpc_weight;
     int cpc_k, cpc_negatives, cpc_stop_target;
+    int cpc_k_weighting;   // CPC_KW_POOLED / CPC_KW_PER_K
+    float cpc_trunk_ratio; // > 0: CPC's trunk gradient scaled to this x the A2C one's norm
     // command extras (not written to config.txt)
     int episodes, policy, greedy;
     char record[256];

@@ -47,6 +47,7 @@ typedef struct {
     double lossk[CPC_MAX_K]; // per-k CPC loss x counted triples (the bound log N - L_k)
     EnvLog ep;
     double clipfrac, kl; // sample reuse only
+    double gta, gtc, gtn; // trunk gradient norms (A2C, CPC) x steps measured, steps measured
 } LogAcc;
 
 // Rows are formatted whole into a buffer and written with write(2) on an fd
@@ -81,8 +82,11 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-// Sample reuse (trainer.h) appends clip_frac and approx_kl; readers find
-// columns by name, and the default (A2C) log keeps its columns.
+// Sample reuse (trainer.h) appends clip_frac and approx_kl, CPC then
+// grad_trunk_a2c and grad_trunk_cpc (trainer.h: the mean over the row's
+// updates that measured them: the row's last one, or every one with
+// --cpc-trunk-ratio); readers find columns by name, and the default (A2C)
+// log keeps its columns.
 static int log_header(int fd, int K, int reuse) {
     Row r = {.len = 0};
     row_add(&r, "frames,updates,sps,episodes,return_mean,success_rate,episode_length,"
@@ -93,6 +97,7 @@ static int log_header(int fd, int K, int reuse) {
         for (int k = 1; k <= K; k++) row_add(&r, ",cpc_bound_%d", k);
     }
     if (reuse) row_add(&r, ",clip_frac,approx_kl");
+    if (K > 0) row_add(&r, ",grad_trunk_a2c,grad_trunk_cpc");
     row_add(&r, "\n");
     return write_all(fd, r.buf, r.len);
 }
@@ -123,13 +128,16 @@ static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K
             row_add(&r, ",%.6g", a->accn[k] > 0 ? logn - a->lossk[k] / a->accn[k] : NAN);
     }
     if (tr->reuse) row_add(&r, ",%.6g,%.6g", a->clipfrac / n, a->kl / n);
+    if (K > 0)
+        row_add(&r, ",%.6g,%.6g", a->gtn > 0 ? a->gta / a->gtn : NAN,
+                a->gtn > 0 ? a->gtc / a->gtn : NAN);
     row_add(&r, "\n");
     return write_all(fd, r.buf, r.len);
 }
 
 // The row being accumulated, in a checkpoint's "state/log" (CKPT_EXTRA_LOG
 // doubles), so a checkpoint between two rows resumes to the same next row.
-#define LOGACC_DOUBLES (13 + 2 * CPC_MAX_K)
+#define LOGACC_DOUBLES (16 + 2 * CPC_MAX_K)
 _Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
 _Static_assert(CPC_MAX_K <= CKPT_EXTRA_LOGK, "state/logk too small for LogAcc");
 
@@ -141,6 +149,7 @@ static void logacc_pack(const LogAcc *a, double *x) {
     memcpy(x + 11, a->acc, sizeof a->acc);
     memcpy(x + 11 + CPC_MAX_K, a->accn, sizeof a->accn);
     x[11 + 2 * CPC_MAX_K] = a->clipfrac, x[12 + 2 * CPC_MAX_K] = a->kl;
+    x[13 + 2 * CPC_MAX_K] = a->gta, x[14 + 2 * CPC_MAX_K] = a->gtc, x[15 + 2 * CPC_MAX_K] = a->gtn;
     memcpy(x + CKPT_EXTRA_LOG, a->lossk, sizeof a->lossk); // "state/logk"
 }
 
@@ -151,6 +160,7 @@ static void logacc_unpack(LogAcc *a, const double *x) {
     memcpy(a->acc, x + 11, sizeof a->acc);
     memcpy(a->accn, x + 11 + CPC_MAX_K, sizeof a->accn);
     a->clipfrac = x[11 + 2 * CPC_MAX_K], a->kl = x[12 + 2 * CPC_MAX_K];
+    a->gta = x[13 + 2 * CPC_MAX_K], a->gtc = x[14 + 2 * CPC_MAX_K], a->gtn = x[15 + 2 * CPC_MAX_K];
     memcpy(a->lossk, x + CKPT_EXTRA_LOG, sizeof a->lossk);
 }
 
@@ -413,6 +423,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         trainer_rollout(&tr);
         UpdateStats st;
         if (hook && hook->before_update) hook->before_update(hook->before_ctx, &tr);
+        tr.measure_trunk = tr.frames >= next_log || tr.frames >= cfg.frames; // closes a row
         int bad = trainer_update(&tr, &st, trainer_lr(&tr)) < 0;
         if (dist_allreduce_max_i(bad)) {
             if (lead)
@@ -429,6 +440,8 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         acc.n++, acc.pl += st.policy_loss, acc.vl += st.value_loss, acc.ent += st.entropy;
         acc.gn += st.grad_norm, acc.lr += st.lr, acc.cpc += st.cpc_loss;
         acc.clipfrac += st.clip_frac, acc.kl += st.approx_kl;
+        acc.gta += (double)st.trunk_a2c * st.trunk_n, acc.gtc += (double)st.trunk_cpc * st.trunk_n;
+        acc.gtn += st.trunk_n;
         for (int k = 0; k < K; k++) {
             acc.acc[k] += st.cpc_acc[k] * st.cpc_n[k];
             acc.accn[k] += st.cpc_n[k];
@@ -628,11 +641,15 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     tr.env_step = eval_env_step;
     tr.env_ctx = &tally;
     double accsum[CPC_MAX_K] = {0}, accn[CPC_MAX_K] = {0}, losssum[CPC_MAX_K] = {0};
+    double gta = 0, gtc = 0, gtn = 0;
+    tr.measure_trunk = 1;
     while (tally.n < E && !tally.failed) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
-            UpdateStats st;
-            trainer_update_stats_only(&tr, &st);
+            UpdateStats st; // the loss's CPC figures are trainer_update_stats_only's
+            trainer_loss(&tr, &st);
+            trainer_backward(&tr, &st); // the trunk norms of the two losses
+            gta += st.trunk_a2c, gtc += st.trunk_cpc, gtn += st.trunk_n;
             for (int k = 0; k < tr.model.K; k++) {
                 accsum[k] += st.cpc_acc[k] * st.cpc_n[k];
                 accn[k] += st.cpc_n[k];
@@ -662,7 +679,10 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     for (int k = 0; k < out->K; k++) {
         out->cpc_acc[k] = accn[k] > 0 ? accsum[k] / accn[k] : NAN;
         out->cpc_bound[k] = accn[k] > 0 ? logn - losssum[k] / accn[k] : NAN;
+        out->cpc_loss_k[k] = accn[k] > 0 ? losssum[k] / accn[k] : NAN;
     }
+    out->trunk_a2c = gtn > 0 ? gta / gtn : NAN;
+    out->trunk_cpc = gtn > 0 ? gtc / gtn : NAN;
     out->success = tally.succ / n;
     out->mean_length = tally.len / n;
     free(tally.rets);

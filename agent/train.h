@@ -31,6 +31,9 @@ typedef struct {
     double mean_return, ci95, success, mean_length;
     double cpc_acc[CPC_MAX_K]; // per k, when the checkpoint has a CPC head
     double cpc_bound[CPC_MAX_K]; // per k: log N - L_k (nats), the InfoNCE bound
+    double cpc_loss_k[CPC_MAX_K]; // per k: the InfoNCE loss L_k (nats)
+    double trunk_a2c, trunk_cpc; // trunk gradient norms of the two losses (trainer.h), mean over
+                                 // eval's unrolls (T = K+1 steps of its envs; no update made)
     int K;
 } EvalResult;
 

@@ -39,6 +39,8 @@ static int trainer_buffers(Trainer *tr, TrainerBuf *b) {
     return n;
 }
 
+static int trainer_balance_alloc(Trainer *tr);
+
 int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
@@ -64,6 +66,8 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     if (tr->use_cpc && cpc_init(&tr->cpc, T, B, cfg->latent, H, K, cfg->cpc_negatives,
                                 cfg->cpc_stop_target) < 0)
         goto oom;
+    tr->cpc.k_weighting = cfg->cpc_k_weighting;
+    if (tr->use_cpc && trainer_balance_alloc(tr) < 0) goto oom;
     if (vec_init(&tr->vec, &tr->ecfg, B, cfg->seed) < 0) goto oom;
     // data-parallel: env i of rank r is env r*B + i of the global batch
     tr->world = dist_size();
@@ -115,6 +119,8 @@ void trainer_free(Trainer *tr) {
     acts_free(&tr->mb);
     grads_free(&tr->mbg);
     cpc_free(&tr->mb_cpc);
+    float *bal[] = {tr->bal_dh, tr->bal_dz, tr->bal_zero, tr->bal_save, tr->bal_a2c};
+    for (size_t i = 0; i < sizeof bal / sizeof bal[0]; i++) free(bal[i]);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -340,6 +346,90 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
     return loss;
 }
 
+// ----------------------------------------------------------------------------
+// The two losses on the shared trunk (see trainer.h)
+
+// The trunk, conv1.w .. lstm.b_hh, leads the slab and the heads pi, v follow
+// it (model_init's order): floats of the trunk, and of trunk and heads.
+static size_t trunk_floats(const Model *m) {
+    assert(m->p.t[m->conv1_w].offset == 0 && m->pi_w == m->b_hh + 1 && m->v_b == m->pi_w + 3);
+    return m->p.t[m->pi_w].offset;
+}
+static size_t heads_end(const Model *m) { return m->p.t[m->v_b].offset + m->p.t[m->v_b].size; }
+
+static double l2_norm(const float *x, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return sqrt(s);
+}
+
+static int trainer_balance_alloc(Trainer *tr) {
+    const Model *m = &tr->model;
+    const size_t N = (size_t)tr->T * tr->B;
+    tr->bal_dh = calloc(N * m->H, sizeof(float));
+    tr->bal_dz = calloc(N * m->D, sizeof(float));
+    tr->bal_zero = calloc(N * (m->A + 1), sizeof(float));
+    tr->bal_save = calloc(heads_end(m), sizeof(float));
+    tr->bal_a2c = calloc(trunk_floats(m), sizeof(float));
+    return tr->bal_dh && tr->bal_dz && tr->bal_zero && tr->bal_save && tr->bal_a2c ? 0 : -1;
+}
+
+// model_backward of g's incoming gradients (dlogits, dvalue from A2C; dh, dz
+// from CPC) over T*B rows into the parameter gradients, the trunk's A2C and
+// CPC parts measured (and, ratio > 0, balanced) as trainer.h says.
+static void balanced_backward(Trainer *tr, Acts *a, Grads *g, const float *mask, int T, int B,
+                              float ratio, UpdateStats *st) {
+    Model *m = &tr->model;
+    float *G = m->p.grads;
+    const size_t N = (size_t)T * B, nt = trunk_floats(m), nh = heads_end(m);
+    assert(N <= (size_t)tr->T * tr->B);
+    memcpy(tr->bal_dh, g->dh, N * m->H * sizeof(float));
+    memcpy(tr->bal_dz, g->dz, N * m->D * sizeof(float));
+    if (ratio <= 0) { // the gradient used: today's single backward
+        model_backward(m, a, g, mask, T, B);
+        memcpy(tr->bal_save, G, nh * sizeof(float));
+    }
+    // A2C alone: CPC's incoming gradients at zero
+    memset(G, 0, nh * sizeof(float));
+    memset(g->dh, 0, N * m->H * sizeof(float));
+    memset(g->dz, 0, N * m->D * sizeof(float));
+    model_backward(m, a, g, mask, T, B);
+    const double na = l2_norm(G, nt);
+    if (ratio > 0) memcpy(tr->bal_a2c, G, nt * sizeof(float));
+    // CPC alone: the heads' incoming gradients at zero (they add 0 to the
+    // heads' gradients); the trunk's gradient starts from zero
+    Grads gc = *g;
+    gc.dh = tr->bal_dh, gc.dz = tr->bal_dz;
+    gc.dlogits = tr->bal_zero, gc.dvalue = tr->bal_zero + N * m->A;
+    memset(G, 0, nt * sizeof(float));
+    model_backward(m, a, &gc, mask, T, B);
+    const double nc = l2_norm(G, nt);
+    float s = 1.0f;
+    if (ratio > 0) {
+        s = nc > 0 ? (float)(ratio * na / nc) : 0.0f;
+        for (size_t i = 0; i < nt; i++) G[i] = tr->bal_a2c[i] + s * G[i];
+    } else {
+        memcpy(G, tr->bal_save, nh * sizeof(float));
+    }
+    st->trunk_a2c = (float)na, st->trunk_cpc = (float)nc, st->cpc_trunk_scale = s;
+    st->trunk_n = 1;
+}
+
+// The backward of one optimizer step: model_backward, or the balanced one
+// when the ratio control is on or this update measures the trunk norms.
+static void step_backward(Trainer *tr, Acts *a, Grads *g, const float *mask, int T, int B,
+                          UpdateStats *st) {
+    const float ratio = tr->cfg.cpc_trunk_ratio;
+    if (tr->use_cpc && (ratio > 0 || tr->measure_trunk))
+        balanced_backward(tr, a, g, mask, T, B, ratio, st);
+    else
+        model_backward(&tr->model, a, g, mask, T, B);
+}
+
+void trainer_backward(Trainer *tr, UpdateStats *st) {
+    step_backward(tr, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B, st);
+}
+
 static int reuse_update(Trainer *tr, UpdateStats *st, float lr);
 
 int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
@@ -348,7 +438,7 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
     trainer_loss(tr, st);
     st->steps = 1;
     double t2 = progress_now();
-    model_backward(m, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B);
+    trainer_backward(tr, st);
     if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total); // same update on every rank
     double t3 = progress_now();
     st->grad_norm = nn_clip_grad_norm(&m->p, tr->cfg.max_grad_norm);
@@ -416,6 +506,7 @@ int trainer_reuse_enable(Trainer *tr, char *err, size_t errlen) {
     if (tr->use_cpc && cpc_init(&tr->mb_cpc, T, Bm, tr->model.D, tr->model.H, tr->model.K,
                                 c->cpc_negatives, c->cpc_stop_target) < 0)
         goto oom;
+    tr->mb_cpc.k_weighting = c->cpc_k_weighting;
     tr->perm = calloc(B, sizeof(int));
     tr->logp_old = calloc((size_t)T * B, sizeof(float));
     tr->mb_actions = calloc(n, sizeof(int));
@@ -499,6 +590,8 @@ static void stats_add(UpdateStats *acc, const UpdateStats *s, int K) {
     acc->entropy += s->entropy, acc->grad_norm += s->grad_norm, acc->cpc_loss += s->cpc_loss;
     acc->clip_frac += s->clip_frac, acc->approx_kl += s->approx_kl;
     acc->cpc_count += s->cpc_count;
+    acc->trunk_a2c += s->trunk_a2c, acc->trunk_cpc += s->trunk_cpc;
+    acc->cpc_trunk_scale += s->cpc_trunk_scale, acc->trunk_n += s->trunk_n;
     for (int k = 0; k < K; k++) {
         acc->cpc_acc[k] += s->cpc_acc[k] * s->cpc_n[k];
         acc->cpc_loss_k[k] += s->cpc_loss_k[k] * s->cpc_n[k];
@@ -528,7 +621,7 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
         for (int gi = 0; gi < M; gi++) {
             trainer_reuse_loss(tr, tr->perm + (size_t)gi * Bm, &s);
             double t2 = progress_now();
-            model_backward(m, &tr->mb, &tr->mbg, tr->mb_mask, tr->T, Bm);
+            step_backward(tr, &tr->mb, &tr->mbg, tr->mb_mask, tr->T, Bm, &s);
             if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total);
             double t3 = progress_now();
             s.grad_norm = nn_clip_grad_norm(&m->p, c->max_grad_norm);
@@ -550,6 +643,10 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
     st->loss *= inv, st->policy_loss *= inv, st->value_loss *= inv, st->entropy *= inv;
     st->grad_norm *= inv, st->cpc_loss *= inv, st->clip_frac *= inv, st->approx_kl *= inv;
     st->cpc_count = (int)(acc.cpc_count / steps);
+    if (acc.trunk_n > 0) {
+        const float invn = 1.0f / (float)acc.trunk_n;
+        st->trunk_a2c *= invn, st->trunk_cpc *= invn, st->cpc_trunk_scale *= invn;
+    }
     for (int k = 0; k < K; k++) {
         st->cpc_acc[k] = acc.cpc_n[k] > 0 ? acc.cpc_acc[k] / acc.cpc_n[k] : 0.0f;
         st->cpc_loss_k[k] = acc.cpc_n[k] > 0 ? acc.cpc_loss_k[k] / acc.cpc_n[k] : 0.0f;

@@ -54,6 +54,25 @@
 //     gives the A2C loss and gradient (up to summation order: tests).
 // Costs per unroll over A2C: E forwards of T * B rows, E * M optimizer steps,
 // one extra Acts/Grads pair of T * B / M rows; no allocation per update.
+//
+// The two losses on the shared trunk (encoder + LSTM: conv1 .. lstm.b_hh).
+// The backward is linear in its incoming gradients, so the trunk's parameter
+// gradient is exactly g_a2c + g_cpc: g_a2c from the heads' dlogits, dvalue
+// alone, g_cpc from CPC's dc, dz alone, each one model_backward with the
+// other's incoming gradients at zero. With CPC on, an update (or, with
+// sample reuse, each optimizer step of it) takes these extra passes when
+//   - cpc_trunk_ratio rho > 0 (every update): two passes instead of one, and
+//     the trunk gradient used is g_a2c + s g_cpc, s = rho |g_a2c| / |g_cpc|
+//     (0 when g_cpc = 0): the CPC part entering the trunk has rho times the
+//     A2C part's norm; W_k's and the heads' gradients are unscaled (so
+//     cpc_weight then sets W_k's step size only);
+//   - tr->measure_trunk (the caller's: the update that closes a log.csv
+//     row): the combined backward as without it, bit for bit, then the two
+//     parts by two more passes, only to measure them; the gradient used is
+//     the combined one, restored.
+// Either way UpdateStats gets the norms |g_a2c|, |g_cpc| (L2 over the trunk's
+// parameters, before clipping and before s). Under MPI each rank measures
+// and scales its own gradient before the mean over ranks.
 #ifndef CPCRL_TRAINER_H
 #define CPCRL_TRAINER_H
 
@@ -72,6 +91,10 @@ typedef struct {
     float cpc_acc[CPC_MAX_K], cpc_loss_k[CPC_MAX_K], cpc_n[CPC_MAX_K]; // per k (index k-1)
     float clip_frac, approx_kl; // sample reuse only (0 otherwise)
     int steps;                  // optimizer steps this update took (E * M, or 1)
+    // trunk gradient norms of the two losses (see the header), the mean over
+    // the trunk_n optimizer steps that measured them (0: none measured)
+    float trunk_a2c, trunk_cpc, cpc_trunk_scale; // scale s (1 without the ratio control)
+    int trunk_n;
 } UpdateStats;
 
 // Time spent per phase (seconds, accumulated); forward = the learner's
@@ -132,6 +155,12 @@ typedef struct {
     int *mb_actions;     // (T*Bm) the group's rows, gathered
     float *mb_mask, *mb_adv, *mb_ret, *mb_logp_old;
     uint8_t *mb_starts;
+    // the two losses on the trunk (see the header); NULL when CPC is off
+    int measure_trunk;   // the caller's: this update measures |g_a2c|, |g_cpc|
+    float *bal_dh, *bal_dz; // (T*B, H), (T*B, D) CPC's incoming gradients
+    float *bal_zero;     // (T*B*(A+1)) zero dlogits, dvalue of the CPC pass
+    float *bal_save;     // the heads-and-trunk gradient of the combined pass
+    float *bal_a2c;      // the trunk gradient of the A2C pass
 } Trainer;
 
 // Build everything from a validated config. Returns 0, or -1 with a message.
@@ -146,6 +175,10 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr);
 // logits, values, c_t and z_t (in tr->grads); parameter grads zeroed, CPC
 // weight grads filled. trainer_update = this + model_backward + clip + step.
 float trainer_loss(Trainer *tr, UpdateStats *st);
+// The backward trainer_update takes after trainer_loss: model_backward of
+// the stored unroll, or, with CPC on and cpc_trunk_ratio > 0 or
+// tr->measure_trunk, the split one of the header (st gets the trunk norms).
+void trainer_backward(Trainer *tr, UpdateStats *st);
 // Recompute every activation of the stored unroll from the stored inputs
 // (observations, previous actions/rewards, initial state, done flags) under
 // the current parameters: what the learner would see with no caching. Tests.

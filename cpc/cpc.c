@@ -14,8 +14,9 @@
 //      P's buffer ends up holding dL/dP. BATCH: one small sgemm per (t,k),
 //      the (t,k) pairs split over nn_parallel's workers by target step.
 //   4. Per k: dc += dP_k W_k and dW_k += dP_k^T c over the same rows as 2.
-// The gradient scale weight / count is folded into dS, so every later sgemm
-// accumulates with alpha = 1, beta = 1 into the caller's gradients.
+// The gradient scale of step k's triples (weight / count pooled, weight /
+// (K' count_k) per-k) is folded into dS, so every later sgemm accumulates
+// with alpha = 1, beta = 1 into the caller's gradients.
 // Measured (B=32, D=H=256, 2 threads, this repo's VM): one sgemm over all
 // (T-1)*B rows per product -> per-k products over the (T-k)*B valid rows and
 // threaded scores: T=20/K=10 18.5 -> 13.9 ms per call, T=100/K=30 298 -> 238
@@ -154,7 +155,7 @@ typedef struct {
     const float *z;
     float *dz;
     int need_dp, grad;
-    float scale;
+    const float *scale; // [k-1]: the gradient scale of step k's triples
 } ScoreJob;
 
 static void score_pair(const ScoreJob *j, float *S, int t, int k) {
@@ -179,7 +180,7 @@ static void score_pair(const ScoreJob *j, float *S, int t, int k) {
                 continue;
             }
             int ok;
-            loss += cpc_row(row, B, b, j->grad, j->scale, &ok);
+            loss += cpc_row(row, B, b, j->grad, j->scale[k - 1], &ok);
             correct += ok;
         }
         if (j->dz)
@@ -226,7 +227,15 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
     if (p->stop_target) dz = NULL;
     const int need_dp = dc != NULL || dW != NULL;
     const int grad = need_dp || dz != NULL;
-    const float scale = weight / (float)count;
+    // pooled: every triple weighs weight / count; per-k: step k's triples
+    // weigh weight / (K' count_k), K' = the steps with a counted triple
+    float scale[CPC_MAX_K];
+    int kused = 0;
+    for (int k = 0; k < K; k++) kused += count_k[k] > 0;
+    for (int k = 0; k < K; k++)
+        scale[k] = p->k_weighting == CPC_KW_PER_K
+                       ? (count_k[k] > 0 ? weight / ((float)kused * (float)count_k[k]) : 0.0f)
+                       : weight / (float)count;
     const int *hz = p->horizon;
     float *P = p->pred, *S = p->scores;
 
@@ -269,7 +278,7 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
                         continue;
                     }
                     int ok;
-                    loss_k[k - 1] += cpc_row(row, N, (t + k) * B + b, grad, scale, &ok);
+                    loss_k[k - 1] += cpc_row(row, N, (t + k) * B + b, grad, scale[k - 1], &ok);
                     correct_k[k - 1] += ok;
                 }
             // dz (TB, D) += dS^T (TB, M) @ P_k (M, D)
@@ -296,9 +305,11 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
                         1.0f, dW + (size_t)(k - 1) * D * H, H);
     }
 
-    double total = 0.0;
+    double total = 0.0, means = 0.0;
     for (int k = 0; k < K; k++) total += loss_k[k];
-    const float loss = (float)(total / count);
+    for (int k = 0; k < K; k++)
+        if (count_k[k] > 0) means += loss_k[k] / count_k[k];
+    const float loss = (float)(p->k_weighting == CPC_KW_PER_K ? means / kused : total / count);
     if (stats) {
         stats->loss = loss;
         stats->count = count;
@@ -342,10 +353,16 @@ static double ref_score(const float *c, const float *z, const float *W, int D, i
 double cpc_ref_loss(const float *c, const float *z, const float *W,
                     const uint8_t *starts, int T, int B, int D, int H, int K,
                     int negatives, CPCStats *stats) {
+    return cpc_ref_loss_kw(c, z, W, starts, T, B, D, H, K, negatives, CPC_KW_POOLED, stats);
+}
+
+double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
+                       const uint8_t *starts, int T, int B, int D, int H, int K,
+                       int negatives, int k_weighting, CPCStats *stats) {
     const int all = negatives == CPC_NEG_ALL;
     const int N = all ? T * B : B;
-    double total = 0.0;
-    int count = 0;
+    double total = 0.0, sum_means = 0.0;
+    int count = 0, kused = 0;
     if (stats) {
         memset(stats, 0, sizeof *stats);
         stats->n_candidates = N;
@@ -378,6 +395,7 @@ double cpc_ref_loss(const float *c, const float *z, const float *W,
             }
         total += sum_k;
         count += n_k;
+        if (n_k > 0) sum_means += sum_k / n_k, kused++;
         if (stats && k <= CPC_MAX_K) {
             stats->count_k[k - 1] = n_k;
             if (n_k > 0) {
@@ -387,6 +405,7 @@ double cpc_ref_loss(const float *c, const float *z, const float *W,
         }
     }
     double loss = count > 0 ? total / count : 0.0;
+    if (k_weighting == CPC_KW_PER_K) loss = kused > 0 ? sum_means / kused : 0.0;
     if (stats) {
         stats->count = count;
         stats->loss = (float)loss;

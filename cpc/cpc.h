@@ -21,6 +21,11 @@
 //   A triple (t,k,b) counts when t+k < T and starts[s*B+b] == 0 for every
 //   s in t+1..t+k (no episode start in (t, t+k]).
 //   L_cpc = mean over counted triples of -log softmax_j(score)_positive
+//           (k_weighting CPC_KW_POOLED, the default: a k with more counted
+//           triples weighs more, as the short horizons do)
+//   L_cpc = 1/K' sum_k L_k, L_k = mean over the counted triples of step k,
+//           K' = the number of k with a counted triple (CPC_KW_PER_K: each
+//           k weighs the same, as in the paper's sum over k of per-k losses)
 // Gradients flow into W (dW), into the contexts (dc, then back through the
 // LSTM) and into every candidate latent (dz; the targets, positive and
 // negative). stop_target = 1 treats z as a constant (no dz).
@@ -43,11 +48,14 @@
 
 // Negative sampling modes (config's cpc_negatives holds one).
 enum { CPC_NEG_BATCH = 0, CPC_NEG_ALL = 1 };
+// How the triples' losses are averaged (config's cpc_k_weighting holds one).
+enum { CPC_KW_POOLED = 0, CPC_KW_PER_K = 1 };
 
 typedef struct {
     int T, B, D, H, K;
     int negatives;    // CPC_NEG_BATCH or CPC_NEG_ALL
     int stop_target;  // 1: no gradient into z
+    int k_weighting;  // CPC_KW_POOLED (cpc_init's) or CPC_KW_PER_K; set after cpc_init
     // workspace, allocated once by cpc_init
     float *pred;      // ((T-1)*B, K*D): P = c W^T, overwritten with dL/dP
     float *scores;    // BATCH (B, B) per worker thread; ALL ((T-1)*B, T*B): scores, then dL/dscores
@@ -92,8 +100,12 @@ float cpc_stats_bound(const CPCStats *s, int k);
 
 // Naive reference: the same loss in double with plain loops (no BLAS, no
 // workspace), kept for the tests. Fills stats like cpc_forward when non-NULL.
+// cpc_ref_loss is the pooled mean; cpc_ref_loss_kw takes the k_weighting.
 double cpc_ref_loss(const float *c, const float *z, const float *W,
                     const uint8_t *starts, int T, int B, int D, int H, int K,
                     int negatives, CPCStats *stats);
+double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
+                       const uint8_t *starts, int T, int B, int D, int H, int K,
+                       int negatives, int k_weighting, CPCStats *stats);
 
 #endif

@@ -4,7 +4,8 @@
 // For each setting (the configured T and K, then the CPC paper's T = 100,
 // K = 30) the real Trainer runs rollout + update for a few seconds with CPC
 // on and with CPC off, after a warm-up (the first setting also with sample
-// reuse, PPO's 4 epochs x 4 minibatches: its cost against A2C); frames/s
+// reuse, PPO's 4 epochs x 4 minibatches: its cost against A2C, and with
+// --cpc-trunk-ratio 1: its cost against CPC on); frames/s
 // counts env steps consumed by the learner per wall-clock second, acting
 // forward included. Then
 // scripts/bench_torch.py runs the same two arms in PyTorch (Debian's
@@ -339,6 +340,27 @@ static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
     return 0;
 }
 
+// The cost of the trunk-ratio control (trainer.h: --cpc-trunk-ratio, two
+// backward passes per update instead of one): the CPC-on arm again with
+// rho = 1, against the CPC-on figure just measured.
+static int bench_trunk_ratio(const Config *base, double cpc_fps, FILE *out) {
+    Config c = *base;
+    if (c.cpc_weight <= 0) c.cpc_weight = 1;
+    c.cpc_trunk_ratio = 1.0f;
+    ArmResult r;
+    if (run_cpcrl(&c, &r) < 0) return -1;
+    const PhaseTimes *p = &r.t;
+    double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
+    if (tot <= 0) tot = 1;
+    fprintf(out, "\n--cpc-trunk-ratio 1 (T=%d K=%d, B=%d): the A2C and CPC backward passes apart\n"
+            "  %-8s %9s %7s | %5s %5s %5s %5s %6s %5s\n", c.unroll, c.cpc_k, c.envs, "arm",
+            "cpcrl f/s", "vs CPC", "env", "act", "loss", "cpc", "backwd", "optim");
+    fprintf(out, "  %-8s %9.0f %6.2fx | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n", "ratio 1",
+            r.fps, cpc_fps > 0 ? r.fps / cpc_fps : 0.0, 100 * p->env / tot, 100 * p->act / tot,
+            100 * p->loss / tot, 100 * p->cpc / tot, 100 * p->backward / tot, 100 * p->optim / tot);
+    return 0;
+}
+
 int bench_train_check(const Config *base, char *err, size_t errlen) {
     Config c = *base;
     if (c.cpc_weight <= 0) c.cpc_weight = 1; // the CPC-on arm
@@ -364,6 +386,7 @@ int bench_train(const Config *base, FILE *out) {
     double peak = sgemm_rate(), fps[2] = {0, 0};
     if (bench_setting(base, base->unroll, base->cpc_k, threads, peak, out, fps) < 0) return -1;
     if (bench_reuse(base, fps, out) < 0) return -1;
+    if (bench_trunk_ratio(base, fps[0], out) < 0) return -1;
     if (base->unroll != 100 || base->cpc_k != 30)
         if (bench_setting(base, 100, 30, threads, peak, out, NULL) < 0) return -1;
     return 0;

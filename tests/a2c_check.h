@@ -226,7 +226,8 @@ static size_t relu_pattern(Trainer *tr, uint8_t *pat) {
 
 // The loss of trainer.h's header comment, evaluated in double from the float
 // activations, with the advantages/returns of the last trainer_loss held
-// fixed; the CPC part by cpc_ref_loss (the double reference of cpc.h). Its
+// fixed; the CPC part by cpc_ref_loss_kw (the double reference of cpc.h,
+// with the trainer's k weighting). Its
 // rounding noise is several times below that of trainer_loss's float total.
 static double loss_double(Trainer *tr) {
     const Model *m = &tr->model;
@@ -248,9 +249,9 @@ static double loss_double(Trainer *tr) {
     }
     double L = pl / N + c->value_coef * vl / N - c->entropy_coef * en / N;
     if (tr->use_cpc)
-        L += c->cpc_weight * cpc_ref_loss(a->h, a->z, tr->model.p.params + m->p.t[m->cpc_w].offset,
-                                          tr->starts, tr->T, tr->B, m->D, m->H, m->K,
-                                          c->cpc_negatives, NULL);
+        L += c->cpc_weight * cpc_ref_loss_kw(a->h, a->z, tr->model.p.params + m->p.t[m->cpc_w].offset,
+                                             tr->starts, tr->T, tr->B, m->D, m->H, m->K,
+                                             c->cpc_negatives, tr->cpc.k_weighting, NULL);
     return L;
 }
 

@@ -93,8 +93,11 @@ static float prob_fb(Prob *p, float weight, CPCStats *st) {
                                 weight, st);
 }
 
+// The reference with the instance's k weighting (pooled unless a test sets
+// p->cpc.k_weighting).
 static double prob_ref(const Prob *p, CPCStats *st) {
-    return cpc_ref_loss(p->c, p->z, p->W, p->starts, p->T, p->B, p->D, p->H, p->K, p->neg, st);
+    return cpc_ref_loss_kw(p->c, p->z, p->W, p->starts, p->T, p->B, p->D, p->H, p->K, p->neg,
+                           p->cpc.k_weighting, st);
 }
 
 static int close_to(double got, double want, double atol, double rtol) {
@@ -117,10 +120,11 @@ static void check_stats(const CPCStats *got, const CPCStats *want, int K) {
 // ----------------------------------------------------------------------------
 // fast vs naive reference
 
-static void check_vs_ref(int T, int B, int D, int H, int K, int neg, float pstart,
-                         uint64_t seed) {
+static void check_vs_ref_kw(int T, int B, int D, int H, int K, int neg, float pstart,
+                            uint64_t seed, int kw) {
     Prob p;
     prob_init(&p, T, B, D, H, K, neg);
+    p.cpc.k_weighting = kw;
     prob_random(&p, seed, 1.0f, 1.0f, 0.6f, pstart);
     CPCStats sf, sr;
     float lf = prob_fb(&p, 1.0f, &sf);
@@ -135,6 +139,11 @@ static void check_vs_ref(int T, int B, int D, int H, int K, int neg, float pstar
     assert_true(lo == lf);
     check_stats(&so, &sf, K);
     prob_free(&p);
+}
+
+static void check_vs_ref(int T, int B, int D, int H, int K, int neg, float pstart,
+                         uint64_t seed) {
+    check_vs_ref_kw(T, B, D, H, K, neg, pstart, seed, CPC_KW_POOLED);
 }
 
 static void test_fast_vs_ref(void **state) {
@@ -179,9 +188,10 @@ static size_t fd_check(Prob *p, float *x, const float *g, size_t n, const char *
     return bad;
 }
 
-static void check_fd(int neg) {
+static void check_fd_kw(int neg, int kw) {
     Prob p;
     prob_init(&p, 6, 4, 5, 7, 3, neg);
+    p.cpc.k_weighting = kw;
     prob_random(&p, 100 + neg, 1.0f, 1.0f, 0.6f, 0.0f);
     p.starts[2 * 4 + 1] = 1; // starts inside the unroll
     p.starts[4 * 4 + 2] = 1;
@@ -197,6 +207,8 @@ static void check_fd(int neg) {
     assert_int_equal(bad, 0);
     prob_free(&p);
 }
+
+static void check_fd(int neg) { check_fd_kw(neg, CPC_KW_POOLED); }
 
 // The score work is split over the worker threads by target step; the
 // result must not depend on how many there are: 1 thread and 2 threads give
@@ -586,6 +598,91 @@ static void test_count_zero(void **state) {
     }
 }
 
+// ----------------------------------------------------------------------------
+// k weighting (--cpc-k-weighting): pooled mean vs per-k mean averaged over k
+
+// Per-k (CPC_KW_PER_K) against the reference over the shapes of
+// test_fast_vs_ref (incl. K >= T, where the long k count nothing and K' < K),
+// and its gradients against finite differences of the per-k reference.
+static void test_per_k_vs_ref_and_fd(void **state) {
+    (void)state;
+    for (int neg = 0; neg < 2; neg++) {
+        check_vs_ref_kw(6, 4, 5, 7, 3, neg, 0.15f, 11, CPC_KW_PER_K);
+        check_vs_ref_kw(12, 8, 16, 12, 5, neg, 0.1f, 12, CPC_KW_PER_K);
+        check_vs_ref_kw(5, 3, 4, 6, 7, neg, 0.0f, 13, CPC_KW_PER_K);
+        check_vs_ref_kw(30, 6, 9, 10, 12, neg, 0.05f, 16, CPC_KW_PER_K);
+        check_fd_kw(neg, CPC_KW_PER_K);
+    }
+}
+
+// A case computed by hand. T = 3, B = 2, D = H = 1, K = 2, batch negatives;
+// c = 1 everywhere, W_1 = 1, W_2 = 0; z_{s,0} = a, z_{s,1} = -a with
+// e^{2a} = 3. Step 1 (t = 0, 1): scores (a, -a) for both envs, softmax
+// (3/4, 1/4); env 0's triple loses log(1 + e^{-2a}) = log(4/3), env 1's
+// log(1 + e^{2a}) = log 4: L_1 = log(16/3) / 2 over 4 triples. Step 2
+// (t = 0): scores 0, L_2 = log 2 over 2 triples.
+//   pooled: (4 L_1 + 2 L_2) / 6 = log(32/3) / 3
+//   per-k:  (L_1 + L_2) / 2     = log(64/3) / 4
+// dl/dW_1 of a triple = (sum_j p_j z_j - z_b) c: env 0 a/2 - a = -a/2, env 1
+// a/2 + a = 3a/2, so a per t and 2a over the 4 triples; the mean's weights
+// make dL/dW_1 = 2a / 6 pooled and 2a / (2 * 4) per-k (K' = 2, count_1 = 4).
+// With episode starts at step 2 in both envs only t = 0 of step 1 counts:
+// both means are L_1 (K' = 1) and dL/dW_1 = a / 2.
+static void test_per_k_by_hand(void **state) {
+    (void)state;
+    const double a = 0.5 * log(3.0);
+    for (int kw = 0; kw < 2; kw++)
+        for (int masked = 0; masked < 2; masked++) {
+            Prob p;
+            prob_init(&p, 3, 2, 1, 1, 2, CPC_NEG_BATCH);
+            p.cpc.k_weighting = kw;
+            for (int i = 0; i < 6; i++) {
+                p.c[i] = 1.0f;
+                p.z[i] = i % 2 ? (float)-a : (float)a;
+            }
+            p.W[0] = 1.0f, p.W[1] = 0.0f;
+            if (masked) p.starts[4] = p.starts[5] = 1;
+            zero_grads(&p);
+            CPCStats st;
+            const float l = prob_fb(&p, 1.0f, &st);
+            const double L1 = 0.5 * log(16.0 / 3.0);
+            const double want = masked ? L1
+                                : kw == CPC_KW_PER_K ? log(64.0 / 3.0) / 4 : log(32.0 / 3.0) / 3;
+            if (!close_to(l, want, 1e-7, 1e-6))
+                fail_msg("kw %d masked %d: loss %.8g, by hand %.8g", kw, masked, l, want);
+            assert_true(close_to(prob_ref(&p, NULL), want, 1e-7, 1e-6)); // a rounded to float
+            assert_true(close_to(st.loss_k[0], L1, 1e-7, 1e-6));
+            if (!masked) assert_true(close_to(st.loss_k[1], log(2.0), 1e-7, 1e-6));
+            assert_int_equal(st.count_k[1], masked ? 0 : 2);
+            const double dw1 = masked ? a / 2 : kw == CPC_KW_PER_K ? 2 * a / 8 : 2 * a / 6;
+            if (!close_to(p.dW[0], dw1, 1e-7, 1e-6))
+                fail_msg("kw %d masked %d: dW_1 %.8g, by hand %.8g", kw, masked, p.dW[0], dw1);
+            prob_free(&p);
+        }
+}
+
+// Pooled is the default of cpc_init, and per-k equals pooled exactly when
+// every k counts the same number of triples (K' count_k = count): K = 1.
+static void test_per_k_default_and_k1(void **state) {
+    (void)state;
+    Prob p;
+    prob_init(&p, 7, 4, 5, 6, 1, CPC_NEG_BATCH);
+    assert_int_equal(p.cpc.k_weighting, CPC_KW_POOLED);
+    prob_random(&p, 5, 1.0f, 1.0f, 0.6f, 0.1f);
+    const size_t n = (size_t)7 * 4 * 6;
+    float *dc0 = falloc(n);
+    zero_grads(&p);
+    const float l0 = prob_fb(&p, 0.3f, NULL);
+    memcpy(dc0, p.dc, n * sizeof(float));
+    p.cpc.k_weighting = CPC_KW_PER_K;
+    zero_grads(&p);
+    const float l1 = prob_fb(&p, 0.3f, NULL);
+    assert_true(l0 == l1);
+    assert_memory_equal(dc0, p.dc, n * sizeof(float));
+    free(dc0);
+    prob_free(&p);
+}
+
 static void test_init_rejects(void **state) {
     (void)state;
     CPC p;
@@ -616,6 +713,9 @@ int main(void) {
         cmocka_unit_test(test_stop_target),
         cmocka_unit_test(test_weight_and_accumulate),
         cmocka_unit_test(test_count_zero),
+        cmocka_unit_test(test_per_k_vs_ref_and_fd),
+        cmocka_unit_test(test_per_k_by_hand),
+        cmocka_unit_test(test_per_k_default_and_k1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -322,8 +322,9 @@ if want r; then
 "$CPCRL" train $TINY --task goal --frames 1024 --log-every 512 --ckpt-every 512 --runs-dir "$R" \
     --name ppo --epochs 2 --minibatches 2 --clip 0.2 >/dev/null 2>"$TMP/ppo.err"
 check "r: train with sample reuse" $? "$(tail -2 "$TMP/ppo.err")"
-head -1 "$R/ppo/log.csv" | grep -q ',clip_frac,approx_kl$'
-check "r: log.csv ends with clip_frac,approx_kl" $? "$(head -1 "$R/ppo/log.csv")"
+# (then the CPC trunk gradient norms, appended after every older column)
+head -1 "$R/ppo/log.csv" | grep -q ',clip_frac,approx_kl,grad_trunk_a2c,grad_trunk_cpc$'
+check "r: log.csv ends with clip_frac,approx_kl,grad_trunk_a2c,grad_trunk_cpc" $? "$(head -1 "$R/ppo/log.csv")"
 "$CPCRL" train --resume "$R/ppo" --frames 1536 --threads 1 --progress 0 >/dev/null 2>"$TMP/ppo2.err"
 check "r: --resume of a sample-reuse run" $? "$(tail -2 "$TMP/ppo2.err")"
 "$CPCRL" eval "$R/ppo" --episodes 3 --threads 1 >/dev/null 2>"$TMP/ppo3.err"
