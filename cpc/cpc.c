@@ -393,3 +393,96 @@ double cpc_ref_loss(const float *c, const float *z, const float *W,
     }
     return loss;
 }
+
+// ----------------------------------------------------------------------------
+// InfoNCE on predictions made elsewhere (CPC|A, cpc/cpca.c)
+//
+// The same masking, scores, softmax rows, statistics and threading as
+// cpc_forward_backward, minus its two ends: the caller has written P_k into
+// the pred blocks and applies dP itself. Kept beside the original so that
+// both read the same static helpers.
+
+int cpc_count(CPC *p, const uint8_t *starts) {
+    assert(p->horizon);
+    return cpc_horizon(p->horizon, p->count_k, starts, p->T, p->B, p->K);
+}
+
+float cpc_pred_forward_backward(CPC *p, float *dz, const float *z, const uint8_t *starts,
+                                float weight, int need_dp, CPCStats *stats) {
+    assert(p->pred && p->scores && p->horizon); // cpc_init succeeded
+    const int T = p->T, B = p->B, D = p->D, K = p->K;
+    const int KD = K * D, N = p->negatives == CPC_NEG_ALL ? T * B : B;
+    int *count_k = p->count_k;
+    double loss_k[CPC_MAX_K];
+    int correct_k[CPC_MAX_K];
+    const int count = cpc_horizon(p->horizon, count_k, starts, T, B, K);
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->n_candidates = N;
+        for (int k = 0; k < K; k++) stats->count_k[k] = count_k[k];
+    }
+    if (count == 0) return 0.0f;
+    if (p->stop_target) dz = NULL;
+    need_dp = need_dp != 0;
+    const int grad = need_dp || dz != NULL;
+    const float scale = weight / (float)count;
+    const int *hz = p->horizon;
+    float *P = p->pred, *S = p->scores;
+
+    if (p->negatives == CPC_NEG_BATCH) {
+        ScoreJob job = {p, z, dz, need_dp, grad, scale};
+        int parts = nn_threads();
+        if (parts > T - 1) parts = T - 1;
+        nn_run_parts(parts, score_part, &job);
+        for (int k = 1; k <= K; k++) {
+            loss_k[k - 1] = 0.0;
+            correct_k[k - 1] = 0;
+            if (count_k[k - 1] == 0) continue;
+            for (int t = 0; t + k < T; t++) {
+                loss_k[k - 1] += p->loss_tk[(size_t)(k - 1) * T + t];
+                correct_k[k - 1] += p->ok_tk[(size_t)(k - 1) * T + t];
+            }
+        }
+    } else {
+        for (int k = 1; k <= K; k++) {
+            loss_k[k - 1] = 0.0;
+            correct_k[k - 1] = 0;
+            if (count_k[k - 1] == 0) continue;
+            const int tmax = T - k, M = tmax * B;
+            float *Pk = P + (size_t)(k - 1) * D;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, D, 1.0f, Pk, KD, z, D,
+                        0.0f, S, N);
+            for (int t = 0; t < tmax; t++)
+                for (int b = 0; b < B; b++) {
+                    float *row = S + (size_t)(t * B + b) * N;
+                    if (t + k >= hz[t * B + b]) {
+                        if (grad) memset(row, 0, N * sizeof(float));
+                        continue;
+                    }
+                    int ok;
+                    loss_k[k - 1] += cpc_row(row, N, (t + k) * B + b, grad, scale, &ok);
+                    correct_k[k - 1] += ok;
+                }
+            if (dz)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, M, 1.0f, S, N, Pk,
+                            KD, 1.0f, dz, D);
+            if (need_dp)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, N, 1.0f, S, N, z,
+                            D, 0.0f, Pk, KD);
+        }
+    }
+
+    double total = 0.0;
+    for (int k = 0; k < K; k++) total += loss_k[k];
+    const float loss = (float)(total / count);
+    if (stats) {
+        stats->loss = loss;
+        stats->count = count;
+        for (int k = 0; k < K; k++)
+            if (count_k[k] > 0) {
+                stats->loss_k[k] = (float)(loss_k[k] / count_k[k]);
+                stats->acc[k] = (float)correct_k[k] / (float)count_k[k];
+            }
+    }
+    return loss;
+}

@@ -1,0 +1,317 @@
+// cpca.c — action-conditioned CPC: a GRU rolled over the actions, scored
+// with cpc.c's InfoNCE (see cpca.h for the formula and shapes).
+//
+// Layout of the work, for one unroll (M_j = (T-j)*B, a prefix of the rows):
+//   1. cpc_count: the masking; nothing to do when no triple counts.
+//   2. g_0 = tanh(c W_in^T + b_in) over the M_1 contexts: one sgemm.
+//   3. step j = 1..K: W_hh g_{j-1} over M_j rows (one sgemm), then the
+//      pointwise gates; the input term is a row of xa = W_ih^T + b_ih picked
+//      by the action (one-hot input: no product). States and gates stay for
+//      the backward.
+//   4. P_k = g_k W_out^T into block k of the InfoNCE's pred (one sgemm per
+//      k), then cpc_pred_forward_backward: loss, dz, and dP in place.
+//   5. backward, j = K..1: dg_j += dP_j W_out and dW_out += dP_j^T g_j, the
+//      pointwise GRU backward, dg_{j-1} = dg_j * u + dgh W_hh, dW_hh +=
+//      dgh^T g_{j-1}; rows M_j..M_{j-1} of dg_{j-1} start at 0 (those
+//      contexts took no step j). Then through the tanh into W_in, b_in, dc.
+// The gradient scale weight / count is already in dP, so every product
+// accumulates with alpha = 1 into the caller's gradients. Single-threaded
+// pointwise loops in a fixed order and OpenBLAS products: the result does
+// not depend on the number of threads.
+#include "cpc/cpca.h"
+
+#include "agent/nn.h" // before cblas.h, whose complex.h defines I
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ----------------------------------------------------------------------------
+// set-up
+
+static size_t rows_m(int T, int B) { return T > 1 ? (size_t)(T - 1) * B : 1; }
+
+size_t cpca_workspace_bytes(int T, int B, int D, int H, int K, int G, int A, int negatives) {
+    const size_t M = rows_m(T, B);
+    return cpc_workspace_bytes(T, B, D, H, K, negatives)
+         + ((size_t)(K + 1) * M * G + (size_t)K * M * 4 * G + (size_t)A * 3 * G
+            + 2 * M * G + M * 3 * G) * sizeof(float);
+}
+
+size_t cpca_param_count(int D, int H, int G, int A) {
+    return (size_t)G * H + G + 3 * (size_t)G * A + 3 * (size_t)G * G + 6 * (size_t)G
+         + (size_t)D * G;
+}
+
+void cpca_free(CPCA *p) {
+    cpc_free(&p->nce);
+    free(p->g);
+    free(p->gates);
+    free(p->xa);
+    free(p->dg);
+    free(p->dgp);
+    free(p->dgh);
+    p->g = p->gates = p->xa = p->dg = p->dgp = p->dgh = NULL;
+}
+
+int cpca_init(CPCA *p, int T, int B, int D, int H, int K, int G, int A, int negatives,
+              int stop_target) {
+    memset(p, 0, sizeof *p);
+    if (G < 1 || A < 1) return -1;
+    if (cpc_init(&p->nce, T, B, D, H, K, negatives, stop_target) < 0) return -1;
+    p->T = T, p->B = B, p->D = D, p->H = H, p->K = K, p->G = G, p->A = A;
+    const size_t M = rows_m(T, B);
+    p->g = malloc((size_t)(K + 1) * M * G * sizeof(float));
+    p->gates = malloc((size_t)K * M * 4 * G * sizeof(float));
+    p->xa = malloc((size_t)A * 3 * G * sizeof(float));
+    p->dg = malloc(M * G * sizeof(float));
+    p->dgp = malloc(M * G * sizeof(float));
+    p->dgh = malloc(M * 3 * G * sizeof(float));
+    if (!p->g || !p->gates || !p->xa || !p->dg || !p->dgp || !p->dgh) {
+        cpca_free(p);
+        return -1;
+    }
+    p->work_bytes = cpca_workspace_bytes(T, B, D, H, K, G, A, negatives);
+    return 0;
+}
+
+double cpca_flops(int T, int B, int D, int H, int K, int G, int negatives) {
+    const double M = T > 1 ? (double)(T - 1) * B : 0;
+    double f = 3 * 2.0 * M * H * G; // g_0: forward, dc, dW_in
+    for (int k = 1; k <= K && k < T; k++) {
+        const double Mk = (double)(T - k) * B;
+        f += 3 * 2.0 * Mk * 3 * G * G;      // GRU hidden product: forward, dg, dW_hh
+        f += 3 * 2.0 * Mk * D * G;          // predictions: forward, dg, dW_out
+        const double N = negatives == CPC_NEG_ALL ? (double)T * B : B;
+        f += 3 * 2.0 * Mk * N * D;          // scores, dz, dP
+    }
+    return f;
+}
+
+// ----------------------------------------------------------------------------
+// forward + backward
+
+static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, const float *c,
+                            const float *z, const int *actions, const CPCAParams *w,
+                            const uint8_t *starts, float weight, CPCStats *stats) {
+    assert(p->g && p->gates && p->dg); // cpca_init succeeded
+    const int T = p->T, B = p->B, D = p->D, H = p->H, K = p->K, G = p->G, A = p->A;
+    const int G3 = 3 * G, G4 = 4 * G, KD = K * D;
+    const size_t M = rows_m(T, B);
+    if (cpc_count(&p->nce, starts) == 0)
+        return cpc_pred_forward_backward(&p->nce, NULL, z, starts, weight, 0, stats);
+    const int *count_k = p->nce.count_k;
+    const int kmax = K < T - 1 ? K : T - 1; // steps with a target inside the unroll
+    float *P = p->nce.pred;
+
+    // g_0 = tanh(c W_in^T + b_in) over the M contexts t < T-1
+    float *g0 = p->g;
+    for (size_t i = 0; i < M; i++) memcpy(g0 + i * G, w->b_in, (size_t)G * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, G, H, 1.0f, c, H, w->w_in, H,
+                1.0f, g0, G);
+    for (size_t i = 0; i < M * G; i++) g0[i] = tanhf(g0[i]);
+
+    // xa[a] = column a of W_ih + b_ih
+    for (int a = 0; a < A; a++)
+        for (int q = 0; q < G3; q++) p->xa[(size_t)a * G3 + q] = w->w_ih[(size_t)q * A + a] + w->b_ih[q];
+
+    // the rollout: step j over the M_j contexts whose step-j target is inside
+    for (int j = 1; j <= kmax; j++) {
+        const int Mj = (T - j) * B;
+        const float *gp = p->g + (size_t)(j - 1) * M * G;
+        float *gj = p->g + (size_t)j * M * G, *gt = p->gates + (size_t)(j - 1) * M * G4;
+        float *hh = p->dgh; // scratch: W_hh g_{j-1}
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Mj, G3, G, 1.0f, gp, G, w->w_hh, G,
+                    0.0f, hh, G3);
+        for (int i = 0; i < Mj; i++) {
+            const int a = actions[i + (j - 1) * B];
+            assert(a >= 0 && a < A);
+            const float *x = p->xa + (size_t)a * G3, *hr = hh + (size_t)i * G3;
+            float *o = gt + (size_t)i * G4;
+            for (int h = 0; h < G; h++) {
+                const float r = sigmoidf(x[h] + hr[h] + w->b_hh[h]);
+                const float u = sigmoidf(x[G + h] + hr[G + h] + w->b_hh[G + h]);
+                const float hn = hr[2 * G + h] + w->b_hh[2 * G + h];
+                const float n = tanhf(x[2 * G + h] + r * hn);
+                o[h] = r, o[G + h] = u, o[2 * G + h] = n, o[3 * G + h] = hn;
+                gj[(size_t)i * G + h] = (1.0f - u) * n + u * gp[(size_t)i * G + h];
+            }
+        }
+    }
+
+    // P_k (M_k, D) = g_k (M_k, G) @ W_out^T (G, D) into block k
+    for (int k = 1; k <= kmax; k++)
+        if (count_k[k - 1] > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (T - k) * B, D, G, 1.0f,
+                        p->g + (size_t)k * M * G, G, w->w_out, G, 0.0f, P + (size_t)(k - 1) * D,
+                        KD);
+
+    const int need_dp = dc != NULL || dw != NULL;
+    const float loss = cpc_pred_forward_backward(&p->nce, dz, z, starts, weight, need_dp, stats);
+    if (!need_dp) return loss;
+
+    // backward through the rollout
+    float *dg = p->dg, *dgp = p->dgp, *dgh = p->dgh;
+    memset(dg, 0, (size_t)(T - kmax) * B * G * sizeof(float));
+    for (int j = kmax; j >= 1; j--) {
+        const int Mj = (T - j) * B;
+        const float *gp = p->g + (size_t)(j - 1) * M * G, *gj = p->g + (size_t)j * M * G;
+        const float *gt = p->gates + (size_t)(j - 1) * M * G4;
+        if (count_k[j - 1] > 0) {
+            const float *dPj = P + (size_t)(j - 1) * D;
+            // dg_j (M_j, G) += dP_j (M_j, D) @ W_out (D, G); dW_out (D, G) += dP_j^T @ g_j
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Mj, G, D, 1.0f, dPj, KD,
+                        w->w_out, G, 1.0f, dg, G);
+            if (dw)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, G, Mj, 1.0f, dPj, KD, gj,
+                            G, 1.0f, dw->w_out, G);
+        }
+        for (int i = 0; i < Mj; i++) {
+            const int a = actions[i + (j - 1) * B];
+            const float *o = gt + (size_t)i * G4, *hp = gp + (size_t)i * G;
+            const float *dh = dg + (size_t)i * G;
+            float *dr = dgh + (size_t)i * G3, *dprev = dgp + (size_t)i * G;
+            for (int h = 0; h < G; h++) {
+                const float r = o[h], u = o[G + h], n = o[2 * G + h], hn = o[3 * G + h];
+                const float dn = dh[h] * (1.0f - u), du = dh[h] * (hp[h] - n);
+                const float dpn = dn * (1.0f - n * n);
+                const float dpr = dpn * hn * r * (1.0f - r), dpu = du * u * (1.0f - u);
+                dr[h] = dpr, dr[G + h] = dpu, dr[2 * G + h] = dpn * r;
+                dprev[h] = dh[h] * u;
+                if (dw) {
+                    dw->w_ih[(size_t)h * A + a] += dpr;
+                    dw->w_ih[(size_t)(G + h) * A + a] += dpu;
+                    dw->w_ih[(size_t)(2 * G + h) * A + a] += dpn;
+                    dw->b_ih[h] += dpr, dw->b_ih[G + h] += dpu, dw->b_ih[2 * G + h] += dpn;
+                }
+            }
+        }
+        // dg_{j-1} (M_j, G) += dgh (M_j, 3G) @ W_hh (3G, G); dW_hh (3G, G) += dgh^T @ g_{j-1}
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Mj, G, G3, 1.0f, dgh, G3, w->w_hh,
+                    G, 1.0f, dgp, G);
+        if (dw) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G3, G, Mj, 1.0f, dgh, G3, gp, G,
+                        1.0f, dw->w_hh, G);
+            for (int i = 0; i < Mj; i++)
+                for (int q = 0; q < G3; q++) dw->b_hh[q] += dgh[(size_t)i * G3 + q];
+        }
+        // the contexts that took no step j start g_{j-1}'s gradient at 0
+        if (j > 1) memset(dgp + (size_t)Mj * G, 0, (size_t)B * G * sizeof(float));
+        float *x = dg;
+        dg = dgp, dgp = x;
+    }
+
+    // g_0 = tanh(pre): dpre = dg_0 (1 - g_0^2); dc += dpre W_in, dW_in += dpre^T c
+    for (size_t i = 0; i < M * G; i++) dg[i] *= 1.0f - g0[i] * g0[i];
+    if (dc)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, H, G, 1.0f, dg, G, w->w_in,
+                    H, 1.0f, dc, H);
+    if (dw) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (int)M, 1.0f, dg, G, c, H, 1.0f,
+                    dw->w_in, H);
+        for (size_t i = 0; i < M; i++)
+            for (int q = 0; q < G; q++) dw->b_in[q] += dg[i * G + q];
+    }
+    return loss;
+}
+
+// ----------------------------------------------------------------------------
+// naive reference
+
+static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+// p (D) = the step-k prediction of context row `row` in double.
+static void ref_predict(double *pred, const float *c, const int *actions, const CPCAParams *w,
+                        int row, int k, int B, int D, int H, int G, int A, double *g, double *gn) {
+    for (int q = 0; q < G; q++) {
+        double s = w->b_in[q];
+        for (int h = 0; h < H; h++) s += (double)w->w_in[(size_t)q * H + h] * c[(size_t)row * H + h];
+        g[q] = tanh(s);
+    }
+    for (int j = 1; j <= k; j++) {
+        const int a = actions[row + (j - 1) * B];
+        for (int q = 0; q < G; q++) {
+            double hr = w->b_hh[q], hu = w->b_hh[G + q], hn = w->b_hh[2 * G + q];
+            for (int h = 0; h < G; h++) {
+                hr += (double)w->w_hh[(size_t)q * G + h] * g[h];
+                hu += (double)w->w_hh[(size_t)(G + q) * G + h] * g[h];
+                hn += (double)w->w_hh[(size_t)(2 * G + q) * G + h] * g[h];
+            }
+            const double r = sigm(w->w_ih[(size_t)q * A + a] + (double)w->b_ih[q] + hr);
+            const double u = sigm(w->w_ih[(size_t)(G + q) * A + a] + (double)w->b_ih[G + q] + hu);
+            const double n = tanh(w->w_ih[(size_t)(2 * G + q) * A + a] + (double)w->b_ih[2 * G + q] + r * hn);
+            gn[q] = (1 - u) * n + u * g[q];
+        }
+        memcpy(g, gn, (size_t)G * sizeof(double));
+    }
+    for (int d = 0; d < D; d++) {
+        double s = 0;
+        for (int q = 0; q < G; q++) s += (double)w->w_out[(size_t)d * G + q] * g[q];
+        pred[d] = s;
+    }
+}
+
+double cpca_ref_loss(const float *c, const float *z, const int *actions, const CPCAParams *w,
+                     const uint8_t *starts, int T, int B, int D, int H, int K, int G, int A,
+                     int negatives, CPCStats *stats) {
+    const int all = negatives == CPC_NEG_ALL;
+    const int N = all ? T * B : B;
+    double total = 0.0;
+    int count = 0;
+    double *pred = malloc((size_t)(D + 2 * G) * sizeof(double));
+    if (!pred) return NAN;
+    double *g = pred + D, *gn = g + G;
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->n_candidates = N;
+    }
+    for (int k = 1; k <= K; k++) {
+        double sum_k = 0.0;
+        int n_k = 0, correct = 0;
+        for (int t = 0; t + k < T; t++)
+            for (int b = 0; b < B; b++) {
+                int straddles = 0;
+                for (int s = t + 1; s <= t + k; s++) straddles |= starts[s * B + b] != 0;
+                if (straddles) continue;
+                ref_predict(pred, c, actions, w, t * B + b, k, B, D, H, G, A, g, gn);
+                const int first = all ? 0 : (t + k) * B, pos = (t + k) * B + b;
+                double sp = 0;
+                for (int d = 0; d < D; d++) sp += pred[d] * z[(size_t)pos * D + d];
+                double mx = sp, se = 0.0;
+                int best = 1;
+                for (int j = 0; j < N; j++) {
+                    double sc = 0;
+                    for (int d = 0; d < D; d++) sc += pred[d] * z[(size_t)(first + j) * D + d];
+                    if (first + j != pos && !(sc < sp)) best = 0;
+                    if (sc > mx) {
+                        se = se * exp(mx - sc);
+                        mx = sc;
+                    }
+                    se += exp(sc - mx);
+                }
+                sum_k += mx + log(se) - sp;
+                n_k++;
+                correct += best;
+            }
+        total += sum_k;
+        count += n_k;
+        if (stats && k <= CPC_MAX_K) {
+            stats->count_k[k - 1] = n_k;
+            if (n_k > 0) {
+                stats->loss_k[k - 1] = (float)(sum_k / n_k);
+                stats->acc[k - 1] = (float)correct / (float)n_k;
+            }
+        }
+    }
+    free(pred);
+    double loss = count > 0 ? total / count : 0.0;
+    if (stats) {
+        stats->count = count;
+        stats->loss = (float)loss;
+    }
+    return loss;
+}
