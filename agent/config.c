@@ -113,6 +113,10 @@ static const Opt OPTS[] = {
      "negatives: other envs at the same step, or every latent of the unroll"},
     {"cpc-stop-target", T_INT, O(cpc_stop_target), 0, "0", 0, 1, NULL, G_CPC,
      "1 = no CPC gradient into the target latents z_{t+k}"},
+    {"cpc-mode", T_CHOICE, O(cpc_mode), 0, "linear", 0, 0, "linear|action", G_CPC,
+     "predict z_{t+k} by W_k c_t, or by a GRU rolled from c_t over a_t..a_{t+k-1} (CPC|A)"},
+    {"cpc-action-hidden", T_INT, O(cpc_action_hidden), 0, "64", 1, 8192, NULL, G_CPC,
+     "size of CPC|A's GRU (--cpc-mode action)"},
     // command extras
     {"episodes", T_INT, O(episodes), 0, "100", 1, 1e8, NULL, G_EVAL | G_BASE, "episodes to run"},
     {"policy", T_CHOICE, O(policy), 0, "random", 0, 0, "random|oracle", G_BASE, "baseline policy"},

@@ -19,6 +19,7 @@
 
 enum { INIT_TORCH = 0, INIT_ORTHOGONAL = 1 };
 enum { POLICY_RANDOM = 0, POLICY_ORACLE = 1 };
+enum { CPC_MODE_LINEAR = 0, CPC_MODE_ACTION = 1 }; // cpc_mode: W_k c_t, or CPC|A (cpc/cpca.h)
 
 typedef struct {
     // env
@@ -50,6 +51,7 @@ typedef struct {
     // cpc
     float cpc_weight;
     int cpc_k, cpc_negatives, cpc_stop_target;
+    int cpc_mode, cpc_action_hidden; // CPC_MODE_*; CPC|A's GRU size
     // command extras (not written to config.txt)
     int episodes, policy, greedy;
     char record[256];
