@@ -21,6 +21,7 @@
 #include "cpc/cpca.h"
 
 #include "agent/nn.h" // before cblas.h, whose complex.h defines I
+#include "agent/nn_math.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -36,7 +37,7 @@ static size_t rows_m(int T, int B) { return T > 1 ? (size_t)(T - 1) * B : 1; }
 size_t cpca_workspace_bytes(int T, int B, int D, int H, int K, int G, int A, int negatives) {
     const size_t M = rows_m(T, B);
     return cpc_workspace_bytes(T, B, D, H, K, negatives)
-         + ((size_t)(K + 1) * M * G + (size_t)K * M * 4 * G + (size_t)A * 3 * G
+         + ((size_t)(K + 1) * M * G + (size_t)K * M * 4 * G + (size_t)A * 6 * G
             + 2 * M * G + M * 3 * G) * sizeof(float);
 }
 
@@ -50,10 +51,11 @@ void cpca_free(CPCA *p) {
     free(p->g);
     free(p->gates);
     free(p->xa);
+    free(p->dxa);
     free(p->dg);
     free(p->dgp);
     free(p->dgh);
-    p->g = p->gates = p->xa = p->dg = p->dgp = p->dgh = NULL;
+    p->g = p->gates = p->xa = p->dxa = p->dg = p->dgp = p->dgh = NULL;
 }
 
 int cpca_init(CPCA *p, int T, int B, int D, int H, int K, int G, int A, int negatives,
@@ -66,10 +68,11 @@ int cpca_init(CPCA *p, int T, int B, int D, int H, int K, int G, int A, int nega
     p->g = malloc((size_t)(K + 1) * M * G * sizeof(float));
     p->gates = malloc((size_t)K * M * 4 * G * sizeof(float));
     p->xa = malloc((size_t)A * 3 * G * sizeof(float));
+    p->dxa = malloc((size_t)A * 3 * G * sizeof(float));
     p->dg = malloc(M * G * sizeof(float));
     p->dgp = malloc(M * G * sizeof(float));
     p->dgh = malloc(M * 3 * G * sizeof(float));
-    if (!p->g || !p->gates || !p->xa || !p->dg || !p->dgp || !p->dgh) {
+    if (!p->g || !p->gates || !p->xa || !p->dxa || !p->dg || !p->dgp || !p->dgh) {
         cpca_free(p);
         return -1;
     }
@@ -91,9 +94,71 @@ double cpca_flops(int T, int B, int D, int H, int K, int G, int negatives) {
 }
 
 // ----------------------------------------------------------------------------
-// forward + backward
+// the GRU's pointwise parts, one row in blocks of NN_LANES units through
+// restrict pointers (agent/nn_math.h: the shape GCC vectorises)
 
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+// x* = the action's input term (b_ih, and b_hh's r and z parts, folded in),
+// h* = W_hh g_{j-1}, bn = b_hh's n part; writes the gates and g_j.
+#define GRU_UNIT(u)                                                                        \
+    do {                                                                                   \
+        float r_ = nn_sigmoidf(xr[u] + hr[u]), z_ = nn_sigmoidf(xz[u] + hz[u]);            \
+        float hn_ = hn[u] + bn[u];                                                         \
+        float n_ = nn_tanhf(xn[u] + r_ * hn_);                                             \
+        gr[u] = r_, gz[u] = z_, gn[u] = n_, ghn[u] = hn_;                                  \
+        gout[u] = (1.0f - z_) * n_ + z_ * gp[u];                                           \
+    } while (0)
+
+static void gru_row(float *restrict gr, float *restrict gz, float *restrict gn,
+                    float *restrict ghn, float *restrict gout, const float *restrict xr,
+                    const float *restrict xz, const float *restrict xn, const float *restrict hr,
+                    const float *restrict hz, const float *restrict hn, const float *restrict bn,
+                    const float *restrict gp, int G) {
+    int j = 0;
+    for (; j + NN_LANES <= G; j += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) GRU_UNIT(j + k);
+    for (; j < G; j++) GRU_UNIT(j);
+}
+#undef GRU_UNIT
+
+// From dh = dL/dg_j: the gradients into W_hh g_{j-1} + b_hh (dr, dz, dn),
+// the direct part of dL/dg_{j-1} (dprev = dh * z), and adds the input
+// term's gradient into the action's row of dxa (ar, az, an).
+#define GRU_UNIT_BACKWARD(u)                                                               \
+    do {                                                                                   \
+        float r_ = gr[u], z_ = gz[u], n_ = gn[u], d_ = dh[u];                              \
+        float dpn_ = d_ * (1.0f - z_) * (1.0f - n_ * n_);                                  \
+        float dpr_ = dpn_ * ghn[u] * r_ * (1.0f - r_);                                     \
+        float dpz_ = d_ * (gp[u] - n_) * z_ * (1.0f - z_);                                 \
+        dr[u] = dpr_, dz[u] = dpz_, dn[u] = dpn_ * r_;                                     \
+        dprev[u] = d_ * z_;                                                                \
+        ar[u] += dpr_, az[u] += dpz_, an[u] += dpn_;                                       \
+    } while (0)
+
+static void gru_row_backward(float *restrict dr, float *restrict dz, float *restrict dn,
+                             float *restrict dprev, float *restrict ar, float *restrict az,
+                             float *restrict an, const float *restrict gr,
+                             const float *restrict gz, const float *restrict gn,
+                             const float *restrict ghn, const float *restrict gp,
+                             const float *restrict dh, int G) {
+    int j = 0;
+    for (; j + NN_LANES <= G; j += NN_LANES)
+        for (int k = 0; k < NN_LANES; k++) GRU_UNIT_BACKWARD(j + k);
+    for (; j < G; j++) GRU_UNIT_BACKWARD(j);
+}
+#undef GRU_UNIT_BACKWARD
+
+// acc (n) += the n rows of x (rows, n), in row order
+static void add_rows(float *restrict acc, const float *restrict x, size_t rows, int n) {
+    for (size_t i = 0; i < rows; i++)
+        for (int q = 0; q < n; q++) acc[q] += x[i * n + q];
+}
+
+static void tanh_inplace(float *restrict x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = nn_tanhf(x[i]);
+}
+
+// ----------------------------------------------------------------------------
+// forward + backward
 
 float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, const float *c,
                             const float *z, const int *actions, const CPCAParams *w,
@@ -113,11 +178,14 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
     for (size_t i = 0; i < M; i++) memcpy(g0 + i * G, w->b_in, (size_t)G * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, G, H, 1.0f, c, H, w->w_in, H,
                 1.0f, g0, G);
-    for (size_t i = 0; i < M * G; i++) g0[i] = tanhf(g0[i]);
+    tanh_inplace(g0, M * G);
 
-    // xa[a] = column a of W_ih + b_ih
+    // xa[a] = column a of W_ih + b_ih, plus b_hh's r and z parts (they add
+    // outside the reset gate; its n part stays inside: r * (W_hn g + b_hn))
     for (int a = 0; a < A; a++)
-        for (int q = 0; q < G3; q++) p->xa[(size_t)a * G3 + q] = w->w_ih[(size_t)q * A + a] + w->b_ih[q];
+        for (int q = 0; q < G3; q++)
+            p->xa[(size_t)a * G3 + q] = w->w_ih[(size_t)q * A + a] + w->b_ih[q] +
+                                        (q < 2 * G ? w->b_hh[q] : 0.0f);
 
     // the rollout: step j over the M_j contexts whose step-j target is inside
     for (int j = 1; j <= kmax; j++) {
@@ -130,16 +198,10 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
         for (int i = 0; i < Mj; i++) {
             const int a = actions[i + (j - 1) * B];
             assert(a >= 0 && a < A);
-            const float *x = p->xa + (size_t)a * G3, *hr = hh + (size_t)i * G3;
+            const float *x = p->xa + (size_t)a * G3, *h = hh + (size_t)i * G3;
             float *o = gt + (size_t)i * G4;
-            for (int h = 0; h < G; h++) {
-                const float r = sigmoidf(x[h] + hr[h] + w->b_hh[h]);
-                const float u = sigmoidf(x[G + h] + hr[G + h] + w->b_hh[G + h]);
-                const float hn = hr[2 * G + h] + w->b_hh[2 * G + h];
-                const float n = tanhf(x[2 * G + h] + r * hn);
-                o[h] = r, o[G + h] = u, o[2 * G + h] = n, o[3 * G + h] = hn;
-                gj[(size_t)i * G + h] = (1.0f - u) * n + u * gp[(size_t)i * G + h];
-            }
+            gru_row(o, o + G, o + 2 * G, o + 3 * G, gj + (size_t)i * G, x, x + G, x + 2 * G, h,
+                    h + G, h + 2 * G, w->b_hh + 2 * G, gp + (size_t)i * G, G);
         }
     }
 
@@ -157,6 +219,7 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
     // backward through the rollout
     float *dg = p->dg, *dgp = p->dgp, *dgh = p->dgh;
     memset(dg, 0, (size_t)(T - kmax) * B * G * sizeof(float));
+    memset(p->dxa, 0, (size_t)A * G3 * sizeof(float));
     for (int j = kmax; j >= 1; j--) {
         const int Mj = (T - j) * B;
         const float *gp = p->g + (size_t)(j - 1) * M * G, *gj = p->g + (size_t)j * M * G;
@@ -172,23 +235,11 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
         }
         for (int i = 0; i < Mj; i++) {
             const int a = actions[i + (j - 1) * B];
-            const float *o = gt + (size_t)i * G4, *hp = gp + (size_t)i * G;
-            const float *dh = dg + (size_t)i * G;
-            float *dr = dgh + (size_t)i * G3, *dprev = dgp + (size_t)i * G;
-            for (int h = 0; h < G; h++) {
-                const float r = o[h], u = o[G + h], n = o[2 * G + h], hn = o[3 * G + h];
-                const float dn = dh[h] * (1.0f - u), du = dh[h] * (hp[h] - n);
-                const float dpn = dn * (1.0f - n * n);
-                const float dpr = dpn * hn * r * (1.0f - r), dpu = du * u * (1.0f - u);
-                dr[h] = dpr, dr[G + h] = dpu, dr[2 * G + h] = dpn * r;
-                dprev[h] = dh[h] * u;
-                if (dw) {
-                    dw->w_ih[(size_t)h * A + a] += dpr;
-                    dw->w_ih[(size_t)(G + h) * A + a] += dpu;
-                    dw->w_ih[(size_t)(2 * G + h) * A + a] += dpn;
-                    dw->b_ih[h] += dpr, dw->b_ih[G + h] += dpu, dw->b_ih[2 * G + h] += dpn;
-                }
-            }
+            const float *o = gt + (size_t)i * G4;
+            float *d = dgh + (size_t)i * G3, *ax = p->dxa + (size_t)a * G3;
+            gru_row_backward(d, d + G, d + 2 * G, dgp + (size_t)i * G, ax, ax + G, ax + 2 * G, o,
+                             o + G, o + 2 * G, o + 3 * G, gp + (size_t)i * G, dg + (size_t)i * G,
+                             G);
         }
         // dg_{j-1} (M_j, G) += dgh (M_j, 3G) @ W_hh (3G, G); dW_hh (3G, G) += dgh^T @ g_{j-1}
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Mj, G, G3, 1.0f, dgh, G3, w->w_hh,
@@ -196,14 +247,20 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
         if (dw) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G3, G, Mj, 1.0f, dgh, G3, gp, G,
                         1.0f, dw->w_hh, G);
-            for (int i = 0; i < Mj; i++)
-                for (int q = 0; q < G3; q++) dw->b_hh[q] += dgh[(size_t)i * G3 + q];
+            add_rows(dw->b_hh, dgh, (size_t)Mj, G3);
         }
         // the contexts that took no step j start g_{j-1}'s gradient at 0
         if (j > 1) memset(dgp + (size_t)Mj * G, 0, (size_t)B * G * sizeof(float));
         float *x = dg;
         dg = dgp, dgp = x;
     }
+    if (dw) // the input terms: W_ih's column a and b_ih
+        for (int a = 0; a < A; a++)
+            for (int q = 0; q < G3; q++) {
+                const float v = p->dxa[(size_t)a * G3 + q];
+                dw->w_ih[(size_t)q * A + a] += v;
+                dw->b_ih[q] += v;
+            }
 
     // g_0 = tanh(pre): dpre = dg_0 (1 - g_0^2); dc += dpre W_in, dW_in += dpre^T c
     for (size_t i = 0; i < M * G; i++) dg[i] *= 1.0f - g0[i] * g0[i];
@@ -213,8 +270,7 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
     if (dw) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (int)M, 1.0f, dg, G, c, H, 1.0f,
                     dw->w_in, H);
-        for (size_t i = 0; i < M; i++)
-            for (int q = 0; q < G; q++) dw->b_in[q] += dg[i * G + q];
+        add_rows(dw->b_in, dg, M, G);
     }
     return loss;
 }
