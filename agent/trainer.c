@@ -52,8 +52,8 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
 
     tr->cpc_action = tr->use_cpc && cfg->cpc_mode == CPC_MODE_ACTION;
     const int G = tr->cpc_action ? cfg->cpc_action_hidden : 0;
-    if (model_init_cpc(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent, cfg->hidden,
-                       K, G, cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
+    if (model_init_cpc(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent,
+                       cfg->hidden, K, G, cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
         goto oom;
     if (cfg->forget_bias != 0.0f) model_add_forget_bias(&tr->model, cfg->forget_bias);
     const int H = cfg->hidden, N = T * B;
@@ -283,25 +283,26 @@ void a2c_policy_loss(float *dlogits, PolicyTerms *out, float *logp, float *dlogp
     out->approx_kl = kl / N;
 }
 
-// The loss of N rows of activations `a` (an unroll of N / cpc->B steps over
-// cpc->B envs): policy and entropy (a2c_policy_loss), value, CPC. Fills
-// g->dlogits, g->dvalue, g->dh, g->dz and the CPC weight gradient; zeroes
-// the other parameter gradients. *t_cpc = the clock when CPC's work began.
 // CPC|A's tensors in the model's slabs (cpc/cpca.h).
 static void cpca_tensors(Model *m, CPCAParams *w, CPCAGrads *d) {
     NNParams *p = &m->p;
-    *w = (CPCAParams){nn_param(p, m->cpca_w_in), nn_param(p, m->cpca_b_in), nn_param(p, m->cpca_w_ih),
-                      nn_param(p, m->cpca_w_hh), nn_param(p, m->cpca_b_ih), nn_param(p, m->cpca_b_hh),
+    *w = (CPCAParams){nn_param(p, m->cpca_w_in), nn_param(p, m->cpca_b_in),
+                      nn_param(p, m->cpca_w_ih), nn_param(p, m->cpca_w_hh),
+                      nn_param(p, m->cpca_b_ih), nn_param(p, m->cpca_b_hh),
                       nn_param(p, m->cpca_w_out)};
     *d = (CPCAGrads){nn_grad(p, m->cpca_w_in), nn_grad(p, m->cpca_b_in), nn_grad(p, m->cpca_w_ih),
                      nn_grad(p, m->cpca_w_hh), nn_grad(p, m->cpca_b_ih), nn_grad(p, m->cpca_b_hh),
                      nn_grad(p, m->cpca_w_out)};
 }
 
+// The loss of N rows of activations `a` (an unroll of N / cpc->B steps over
+// cpc->B envs): policy and entropy (a2c_policy_loss), value, CPC. Fills
+// g->dlogits, g->dvalue, g->dh, g->dz and the CPC weight gradient; zeroes
+// the other parameter gradients. *t_cpc = the clock when CPC's work began.
 static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, CPCA *cpca, const Acts *a, Grads *g,
-                                const int *actions,
-                                const float *adv, const float *ret, const float *logp_old,
-                                const uint8_t *starts, int N, UpdateStats *st, double *t_cpc) {
+                                const int *actions, const float *adv, const float *ret,
+                                const float *logp_old, const uint8_t *starts, int N,
+                                UpdateStats *st, double *t_cpc) {
     Model *m = &tr->model;
     const Config *c = &tr->cfg;
     PolicyTerms pt;
@@ -360,8 +361,8 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
 
     if (!tr->fixed_targets) compute_targets(tr);
     double t_cpc;
-    float loss = heads_and_cpc_loss(tr, &tr->cpc, &tr->cpca, a, g, tr->actions, tr->adv, tr->ret, NULL,
-                                    tr->starts, N, st, &t_cpc);
+    float loss = heads_and_cpc_loss(tr, &tr->cpc, &tr->cpca, a, g, tr->actions, tr->adv, tr->ret,
+                                    NULL, tr->starts, N, st, &t_cpc);
     tr->times.loss += t_cpc - t0;
     tr->times.cpc += progress_now() - t_cpc;
     return loss;
@@ -523,9 +524,9 @@ float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {
     double t0 = progress_now();
     reuse_forward(tr, envs);
     double t1 = progress_now(), t_cpc;
-    float loss = heads_and_cpc_loss(tr, &tr->mb_cpc, &tr->mb_cpca, &tr->mb, &tr->mbg, tr->mb_actions, tr->mb_adv,
-                                    tr->mb_ret, tr->mb_logp_old, tr->mb_starts, tr->T * tr->Bm, st,
-                                    &t_cpc);
+    float loss = heads_and_cpc_loss(tr, &tr->mb_cpc, &tr->mb_cpca, &tr->mb, &tr->mbg,
+                                    tr->mb_actions, tr->mb_adv, tr->mb_ret, tr->mb_logp_old,
+                                    tr->mb_starts, tr->T * tr->Bm, st, &t_cpc);
     tr->times.forward += t1 - t0;
     tr->times.loss += t_cpc - t1;
     tr->times.cpc += progress_now() - t_cpc;

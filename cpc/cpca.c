@@ -4,10 +4,10 @@
 // Layout of the work, for one unroll (M_j = (T-j)*B, a prefix of the rows):
 //   1. cpc_count: the masking; nothing to do when no triple counts.
 //   2. g_0 = tanh(c W_in^T + b_in) over the M_1 contexts: one sgemm.
-//   3. step j = 1..K: W_hh g_{j-1} over M_j rows (one sgemm), then the
-//      pointwise gates; the input term is a row of xa = W_ih^T + b_ih picked
-//      by the action (one-hot input: no product). States and gates stay for
-//      the backward.
+//   3. step j = 1..K: W_hh g_{j-1} over M_j rows, then the pointwise
+//      gates; the input term is a row of xa = W_ih^T + b_ih picked by the
+//      action (one-hot input: no product). States and gates stay for the
+//      backward.
 //   4. P_k = g_k W_out^T into block k of the InfoNCE's pred (one sgemm per
 //      k), then cpc_pred_forward_backward: loss, dz, and dP in place.
 //   5. backward, j = K..1: dg_j += dP_j W_out and dW_out += dP_j^T g_j, the
@@ -15,13 +15,19 @@
 //      dgh^T g_{j-1}; rows M_j..M_{j-1} of dg_{j-1} start at 0 (those
 //      contexts took no step j). Then through the tanh into W_in, b_in, dc.
 // The gradient scale weight / count is already in dP, so every product
-// accumulates with alpha = 1 into the caller's gradients. Single-threaded
-// pointwise loops in a fixed order and OpenBLAS products: the result does
-// not depend on the number of threads.
+// accumulates with alpha = 1 into the caller's gradients. Each GRU step's
+// rows (its W_hh products and pointwise parts) split over nn_run_parts'
+// workers: rows are independent, and every sum over rows (dW_out, dW_hh,
+// the biases, W_ih's columns) runs on the calling thread in row order, so
+// the result does not depend on the number of threads (test_cpca checks 1
+// against 2). One sgemm per step over all rows with OpenBLAS's 2 threads
+// measured ~2.6x slower per FLOP than linear mode's products in `cpcrl
+// bench train` on a loaded machine: the per-step products are small.
 #include "cpc/cpca.h"
 
 #include "agent/nn.h" // before cblas.h, whose complex.h defines I
 #include "agent/nn_math.h"
+#include "agent/pool.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -38,7 +44,7 @@ size_t cpca_workspace_bytes(int T, int B, int D, int H, int K, int G, int A, int
     const size_t M = rows_m(T, B);
     return cpc_workspace_bytes(T, B, D, H, K, negatives)
          + ((size_t)(K + 1) * M * G + (size_t)K * M * 4 * G + (size_t)A * 6 * G
-            + 2 * M * G + M * 3 * G) * sizeof(float);
+            + 3 * M * G + M * 3 * G) * sizeof(float);
 }
 
 size_t cpca_param_count(int D, int H, int G, int A) {
@@ -55,7 +61,8 @@ void cpca_free(CPCA *p) {
     free(p->dg);
     free(p->dgp);
     free(p->dgh);
-    p->g = p->gates = p->xa = p->dxa = p->dg = p->dgp = p->dgh = NULL;
+    free(p->dxn);
+    p->g = p->gates = p->xa = p->dxa = p->dg = p->dgp = p->dgh = p->dxn = NULL;
 }
 
 int cpca_init(CPCA *p, int T, int B, int D, int H, int K, int G, int A, int negatives,
@@ -72,7 +79,8 @@ int cpca_init(CPCA *p, int T, int B, int D, int H, int K, int G, int A, int nega
     p->dg = malloc(M * G * sizeof(float));
     p->dgp = malloc(M * G * sizeof(float));
     p->dgh = malloc(M * 3 * G * sizeof(float));
-    if (!p->g || !p->gates || !p->xa || !p->dxa || !p->dg || !p->dgp || !p->dgh) {
+    p->dxn = malloc(M * G * sizeof(float));
+    if (!p->g || !p->gates || !p->xa || !p->dxa || !p->dg || !p->dgp || !p->dgh || !p->dxn) {
         cpca_free(p);
         return -1;
     }
@@ -121,25 +129,23 @@ static void gru_row(float *restrict gr, float *restrict gz, float *restrict gn,
 #undef GRU_UNIT
 
 // From dh = dL/dg_j: the gradients into W_hh g_{j-1} + b_hh (dr, dz, dn),
-// the direct part of dL/dg_{j-1} (dprev = dh * z), and adds the input
-// term's gradient into the action's row of dxa (ar, az, an).
+// the direct part of dL/dg_{j-1} (dprev = dh * z), and the n gate's input
+// term (dxn; the r and z input terms get dr and dz, as b_hh's do).
 #define GRU_UNIT_BACKWARD(u)                                                               \
     do {                                                                                   \
         float r_ = gr[u], z_ = gz[u], n_ = gn[u], d_ = dh[u];                              \
         float dpn_ = d_ * (1.0f - z_) * (1.0f - n_ * n_);                                  \
         float dpr_ = dpn_ * ghn[u] * r_ * (1.0f - r_);                                     \
         float dpz_ = d_ * (gp[u] - n_) * z_ * (1.0f - z_);                                 \
-        dr[u] = dpr_, dz[u] = dpz_, dn[u] = dpn_ * r_;                                     \
+        dr[u] = dpr_, dz[u] = dpz_, dn[u] = dpn_ * r_, dxn[u] = dpn_;                      \
         dprev[u] = d_ * z_;                                                                \
-        ar[u] += dpr_, az[u] += dpz_, an[u] += dpn_;                                       \
     } while (0)
 
 static void gru_row_backward(float *restrict dr, float *restrict dz, float *restrict dn,
-                             float *restrict dprev, float *restrict ar, float *restrict az,
-                             float *restrict an, const float *restrict gr,
-                             const float *restrict gz, const float *restrict gn,
-                             const float *restrict ghn, const float *restrict gp,
-                             const float *restrict dh, int G) {
+                             float *restrict dxn, float *restrict dprev,
+                             const float *restrict gr, const float *restrict gz,
+                             const float *restrict gn, const float *restrict ghn,
+                             const float *restrict gp, const float *restrict dh, int G) {
     int j = 0;
     for (; j + NN_LANES <= G; j += NN_LANES)
         for (int k = 0; k < NN_LANES; k++) GRU_UNIT_BACKWARD(j + k);
@@ -157,6 +163,81 @@ static void tanh_inplace(float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = nn_tanhf(x[i]);
 }
 
+static void add_into(float *restrict acc, const float *restrict x, int n) {
+    for (int q = 0; q < n; q++) acc[q] += x[q];
+}
+
+// ----------------------------------------------------------------------------
+// one GRU step over rows [lo, hi) of its M_j contexts, forward or backward:
+// the rows are independent, so they split over nn_run_parts' workers (each
+// part's W_hh product on one OpenBLAS thread), and every row's numbers are
+// the same whatever the split
+
+typedef struct {
+    CPCA *p;
+    const CPCAParams *w;
+    const int *actions;
+    int j, Mj, dp; // step, its rows, dP_j holds a gradient (count_k > 0)
+} StepJob;
+
+static void step_forward_part(void *ctx, int part, int nparts) {
+    const StepJob *s = ctx;
+    CPCA *p = s->p;
+    const int G = p->G, G3 = 3 * G, G4 = 4 * G, B = p->B, j = s->j;
+    const size_t M = rows_m(p->T, B);
+    int lo, hi;
+    nn_part_range(s->Mj, part, nparts, &lo, &hi);
+    if (hi <= lo) return;
+    const float *gp = p->g + (size_t)(j - 1) * M * G;
+    float *gj = p->g + (size_t)j * M * G, *gt = p->gates + (size_t)(j - 1) * M * G4;
+    float *hh = p->dgh; // scratch: W_hh g_{j-1}
+    // hh (rows, 3G) = g_{j-1} (rows, G) @ W_hh^T (G, 3G)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, G3, G, 1.0f, gp + (size_t)lo * G,
+                G, s->w->w_hh, G, 0.0f, hh + (size_t)lo * G3, G3);
+    for (int i = lo; i < hi; i++) {
+        const int a = s->actions[i + (j - 1) * B];
+        assert(a >= 0 && a < p->A);
+        const float *x = p->xa + (size_t)a * G3, *h = hh + (size_t)i * G3;
+        float *o = gt + (size_t)i * G4;
+        gru_row(o, o + G, o + 2 * G, o + 3 * G, gj + (size_t)i * G, x, x + G, x + 2 * G, h, h + G,
+                h + 2 * G, s->w->b_hh + 2 * G, gp + (size_t)i * G, G);
+    }
+}
+
+// dg_j (rows) += dP_j W_out, the pointwise backward (dgh, dxn, dgp), and
+// dg_{j-1}'s rows dgp = dg_j * z + dgh W_hh.
+static void step_backward_part(void *ctx, int part, int nparts) {
+    const StepJob *s = ctx;
+    CPCA *p = s->p;
+    const int G = p->G, G3 = 3 * G, G4 = 4 * G, D = p->D, KD = p->K * p->D, j = s->j;
+    const size_t M = rows_m(p->T, p->B);
+    int lo, hi;
+    nn_part_range(s->Mj, part, nparts, &lo, &hi);
+    if (hi <= lo) return;
+    const float *gp = p->g + (size_t)(j - 1) * M * G, *gt = p->gates + (size_t)(j - 1) * M * G4;
+    float *dg = p->dg + (size_t)lo * G, *dgp = p->dgp + (size_t)lo * G;
+    float *dgh = p->dgh + (size_t)lo * G3;
+    if (s->dp) // dg_j (rows, G) += dP_j (rows, D) @ W_out (D, G)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, G, D, 1.0f,
+                    p->nce.pred + (size_t)lo * KD + (size_t)(j - 1) * D, KD, s->w->w_out, G, 1.0f,
+                    dg, G);
+    for (int i = lo; i < hi; i++) {
+        const float *o = gt + (size_t)i * G4;
+        float *d = p->dgh + (size_t)i * G3;
+        gru_row_backward(d, d + G, d + 2 * G, p->dxn + (size_t)i * G, p->dgp + (size_t)i * G, o,
+                         o + G, o + 2 * G, o + 3 * G, gp + (size_t)i * G, p->dg + (size_t)i * G, G);
+    }
+    // dgp (rows, G) += dgh (rows, 3G) @ W_hh (3G, G)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, G, G3, 1.0f, dgh, G3,
+                s->w->w_hh, G, 1.0f, dgp, G);
+}
+
+static int step_parts(int rows) {
+    int parts = nn_threads(), cap = rows / 8;
+    if (parts > cap) parts = cap;
+    return parts < 1 ? 1 : parts;
+}
+
 // ----------------------------------------------------------------------------
 // forward + backward
 
@@ -165,7 +246,7 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
                             const uint8_t *starts, float weight, CPCStats *stats) {
     assert(p->g && p->gates && p->dg); // cpca_init succeeded
     const int T = p->T, B = p->B, D = p->D, H = p->H, K = p->K, G = p->G, A = p->A;
-    const int G3 = 3 * G, G4 = 4 * G, KD = K * D;
+    const int G3 = 3 * G, KD = K * D;
     const size_t M = rows_m(T, B);
     if (cpc_count(&p->nce, starts) == 0)
         return cpc_pred_forward_backward(&p->nce, NULL, z, starts, weight, 0, stats);
@@ -188,21 +269,10 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
                                         (q < 2 * G ? w->b_hh[q] : 0.0f);
 
     // the rollout: step j over the M_j contexts whose step-j target is inside
+    StepJob job = {p, w, actions, 0, 0, 0};
     for (int j = 1; j <= kmax; j++) {
-        const int Mj = (T - j) * B;
-        const float *gp = p->g + (size_t)(j - 1) * M * G;
-        float *gj = p->g + (size_t)j * M * G, *gt = p->gates + (size_t)(j - 1) * M * G4;
-        float *hh = p->dgh; // scratch: W_hh g_{j-1}
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Mj, G3, G, 1.0f, gp, G, w->w_hh, G,
-                    0.0f, hh, G3);
-        for (int i = 0; i < Mj; i++) {
-            const int a = actions[i + (j - 1) * B];
-            assert(a >= 0 && a < A);
-            const float *x = p->xa + (size_t)a * G3, *h = hh + (size_t)i * G3;
-            float *o = gt + (size_t)i * G4;
-            gru_row(o, o + G, o + 2 * G, o + 3 * G, gj + (size_t)i * G, x, x + G, x + 2 * G, h,
-                    h + G, h + 2 * G, w->b_hh + 2 * G, gp + (size_t)i * G, G);
-        }
+        job.j = j, job.Mj = (T - j) * B;
+        nn_run_parts(step_parts(job.Mj), step_forward_part, &job);
     }
 
     // P_k (M_k, D) = g_k (M_k, G) @ W_out^T (G, D) into block k
@@ -216,44 +286,36 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
     const float loss = cpc_pred_forward_backward(&p->nce, dz, z, starts, weight, need_dp, stats);
     if (!need_dp) return loss;
 
-    // backward through the rollout
-    float *dg = p->dg, *dgp = p->dgp, *dgh = p->dgh;
-    memset(dg, 0, (size_t)(T - kmax) * B * G * sizeof(float));
+    // backward through the rollout (p->dg and p->dgp swap roles every step)
+    const float *dgh = p->dgh;
+    memset(p->dg, 0, (size_t)(T - kmax) * B * G * sizeof(float));
     memset(p->dxa, 0, (size_t)A * G3 * sizeof(float));
     for (int j = kmax; j >= 1; j--) {
         const int Mj = (T - j) * B;
         const float *gp = p->g + (size_t)(j - 1) * M * G, *gj = p->g + (size_t)j * M * G;
-        const float *gt = p->gates + (size_t)(j - 1) * M * G4;
-        if (count_k[j - 1] > 0) {
-            const float *dPj = P + (size_t)(j - 1) * D;
-            // dg_j (M_j, G) += dP_j (M_j, D) @ W_out (D, G); dW_out (D, G) += dP_j^T @ g_j
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Mj, G, D, 1.0f, dPj, KD,
-                        w->w_out, G, 1.0f, dg, G);
-            if (dw)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, G, Mj, 1.0f, dPj, KD, gj,
-                            G, 1.0f, dw->w_out, G);
-        }
-        for (int i = 0; i < Mj; i++) {
-            const int a = actions[i + (j - 1) * B];
-            const float *o = gt + (size_t)i * G4;
-            float *d = dgh + (size_t)i * G3, *ax = p->dxa + (size_t)a * G3;
-            gru_row_backward(d, d + G, d + 2 * G, dgp + (size_t)i * G, ax, ax + G, ax + 2 * G, o,
-                             o + G, o + 2 * G, o + 3 * G, gp + (size_t)i * G, dg + (size_t)i * G,
-                             G);
-        }
-        // dg_{j-1} (M_j, G) += dgh (M_j, 3G) @ W_hh (3G, G); dW_hh (3G, G) += dgh^T @ g_{j-1}
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Mj, G, G3, 1.0f, dgh, G3, w->w_hh,
-                    G, 1.0f, dgp, G);
+        job.j = j, job.Mj = Mj, job.dp = count_k[j - 1] > 0;
+        nn_run_parts(step_parts(Mj), step_backward_part, &job);
+        // the sums over rows, on this thread in row order
         if (dw) {
+            // dW_out (D, G) += dP_j^T (D, M_j) @ g_j; dW_hh (3G, G) += dgh^T (3G, M_j) @ g_{j-1}
+            if (job.dp)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, G, Mj, 1.0f,
+                            P + (size_t)(j - 1) * D, KD, gj, G, 1.0f, dw->w_out, G);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G3, G, Mj, 1.0f, dgh, G3, gp, G,
                         1.0f, dw->w_hh, G);
             add_rows(dw->b_hh, dgh, (size_t)Mj, G3);
+            for (int i = 0; i < Mj; i++) { // each row's action input term: dr, dz and dxn
+                float *ax = p->dxa + (size_t)actions[i + (j - 1) * B] * G3;
+                add_into(ax, dgh + (size_t)i * G3, 2 * G);
+                add_into(ax + 2 * G, p->dxn + (size_t)i * G, G);
+            }
         }
         // the contexts that took no step j start g_{j-1}'s gradient at 0
-        if (j > 1) memset(dgp + (size_t)Mj * G, 0, (size_t)B * G * sizeof(float));
-        float *x = dg;
-        dg = dgp, dgp = x;
+        if (j > 1) memset(p->dgp + (size_t)Mj * G, 0, (size_t)B * G * sizeof(float));
+        float *x = p->dg;
+        p->dg = p->dgp, p->dgp = x;
     }
+    float *dg = p->dg;
     if (dw) // the input terms: W_ih's column a and b_ih
         for (int a = 0; a < A; a++)
             for (int q = 0; q < G3; q++) {
@@ -285,7 +347,8 @@ static void ref_predict(double *pred, const float *c, const int *actions, const 
                         int row, int k, int B, int D, int H, int G, int A, double *g, double *gn) {
     for (int q = 0; q < G; q++) {
         double s = w->b_in[q];
-        for (int h = 0; h < H; h++) s += (double)w->w_in[(size_t)q * H + h] * c[(size_t)row * H + h];
+        for (int h = 0; h < H; h++)
+            s += (double)w->w_in[(size_t)q * H + h] * c[(size_t)row * H + h];
         g[q] = tanh(s);
     }
     for (int j = 1; j <= k; j++) {
@@ -299,7 +362,8 @@ static void ref_predict(double *pred, const float *c, const int *actions, const 
             }
             const double r = sigm(w->w_ih[(size_t)q * A + a] + (double)w->b_ih[q] + hr);
             const double u = sigm(w->w_ih[(size_t)(G + q) * A + a] + (double)w->b_ih[G + q] + hu);
-            const double n = tanh(w->w_ih[(size_t)(2 * G + q) * A + a] + (double)w->b_ih[2 * G + q] + r * hn);
+            const double n =
+                tanh(w->w_ih[(size_t)(2 * G + q) * A + a] + (double)w->b_ih[2 * G + q] + r * hn);
             gn[q] = (1 - u) * n + u * g[q];
         }
         memcpy(g, gn, (size_t)G * sizeof(double));

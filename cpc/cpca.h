@@ -74,10 +74,11 @@ typedef struct {
     CPC nce;          // the InfoNCE (its pred buffer holds P, then dL/dP)
     float *g;         // (K+1) blocks of (M, G): g_0 .. g_K
     float *gates;     // K blocks of (M, 4G): r, u, n, hn = W_hn g_{j-1} + b_hn
-    float *xa;        // (A, 3G): W_ih^T + b_ih (+ b_hh's r and z parts), the input term of each action
+    float *xa;        // (A, 3G): each action's input term, W_ih^T + b_ih (+ b_hh's r, z parts)
     float *dxa;       // (A, 3G): gradient into each action's input term
     float *dg, *dgp;  // (M, G): gradient into g_j, into g_{j-1}
     float *dgh;       // (M, 3G): gradient into W_hh g_{j-1} + b_hh
+    float *dxn;       // (M, G): gradient into the n gate's input term
     size_t work_bytes;
 } CPCA;
 

@@ -148,7 +148,8 @@ static void check_vs_ref(int T, int B, int D, int H, int K, int G, int neg, floa
     float lf = prob_fb(&p, 1.0f, &sf);
     double lr = prob_ref(&p, &sr);
     if (!close_to(lf, lr, 1e-6, 1e-5))
-        fail_msg("T%d B%d D%d H%d K%d G%d neg%d: fast %.8g ref %.8g", T, B, D, H, K, G, neg, lf, lr);
+        fail_msg("T%d B%d D%d H%d K%d G%d neg%d: fast %.8g ref %.8g", T, B, D, H, K, G, neg, lf,
+                 lr);
     assert_true(lf == sf.loss);
     check_stats(&sf, &sr, K);
     // without gradients: the same numbers
