@@ -155,6 +155,7 @@ $(BUILD)/memprobe: tests/tools/memprobe.c $(LIB_OBJ)
 fixtures:
 	/usr/bin/python3 scripts/make_fixtures.py tests/fixtures
 	/usr/bin/python3 scripts/make_fixtures_cpc.py tests/fixtures
+	/usr/bin/python3 scripts/make_fixtures_cpca.py tests/fixtures
 	/usr/bin/python3 scripts/make_fixtures_model.py tests/fixtures
 	/usr/bin/python3 scripts/make_fixtures_ppo.py tests/fixtures
 

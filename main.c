@@ -319,7 +319,7 @@ static const Command COMMANDS[] = {
      "mean return ± 95% CI and success of a random or scripted-oracle policy", G_ENV | G_BASE,
      cmd_baseline, NULL, NULL},
     {"bench", "[env|blas|train|all]", "throughput benchmarks (env steps/s, BLAS GFLOP/s)",
-     G_ENV | G_RUN, cmd_bench, NULL, NULL},
+     G_ENV | G_RUN | G_CPC, cmd_bench, NULL, NULL},
     {"compare", "[--tasks LIST] [--seeds N] [--frames N] [--jobs J] [--out DIR] [training flags]",
      "the with/without-CPC experiment over tasks x seeds (resumable): results.csv, summary.md, curves",
      G_COMPARE, cmd_compare_main, NULL, COMPARE_NOTES},

@@ -309,7 +309,18 @@ static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
     return 0;
 }
 
+// A CPC head of the other kind (--cpc-mode): say so, rather than "missing record".
+static int check_cpc_mode(const Ckpt *ck, const Model *m, char *err, size_t errlen) {
+    const int ck_action = ck->cfg.cpc_weight > 0 && ck->cfg.cpc_mode == CPC_MODE_ACTION;
+    if (m->K > 0 && ck->cfg.cpc_weight > 0 && ck_action != (m->G > 0))
+        return err_fail(err, errlen, "the checkpoint's CPC head is --cpc-mode %s, this model's is "
+                        "--cpc-mode %s: the modes cannot load each other's weights",
+                        ck_action ? "action" : "linear", m->G > 0 ? "action" : "linear");
+    return 0;
+}
+
 int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen) {
+    if (check_cpc_mode(ck, m, err, errlen) < 0) return -1;
     for (int i = 0; i < ck->nrec; i++) {
         const CkptRecord *q = &ck->rec[i];
         if (strncmp(q->name, "param/", 6) || q->dtype != CK_F32) continue;
@@ -429,6 +440,7 @@ static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char
 }
 
 int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen) {
+    if (check_cpc_mode(ck, &tr->model, err, errlen) < 0) return -1;
     if (check_trainer(ck, tr, extra != NULL, err, errlen) < 0) return -1;
     Entry e[MAX_ENTRIES];
     int n = trainer_entries(tr, extra, e);

@@ -118,6 +118,10 @@ static const Opt OPTS[] = {
     {"cpc-trunk-ratio", T_FLOAT, O(cpc_trunk_ratio), 0, "0", 0, 1e6, NULL, G_CPC,
      "rho > 0: scale CPC's gradient entering encoder+LSTM to rho x the A2C one's norm (W_k "
      "unscaled; two backward passes); 0 = off"},
+    {"cpc-mode", T_CHOICE, O(cpc_mode), 0, "linear", 0, 0, "linear|action", G_CPC,
+     "predict z_{t+k} by W_k c_t, or by a GRU rolled from c_t over a_t..a_{t+k-1} (CPC|A)"},
+    {"cpc-action-hidden", T_INT, O(cpc_action_hidden), 0, "64", 1, 8192, NULL, G_CPC,
+     "size of CPC|A's GRU (--cpc-mode action)"},
     // command extras
     {"episodes", T_INT, O(episodes), 0, "100", 1, 1e8, NULL, G_EVAL | G_BASE, "episodes to run"},
     {"policy", T_CHOICE, O(policy), 0, "random", 0, 0, "random|oracle", G_BASE, "baseline policy"},

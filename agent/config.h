@@ -19,6 +19,7 @@
 
 enum { INIT_TORCH = 0, INIT_ORTHOGONAL = 1 };
 enum { POLICY_RANDOM = 0, POLICY_ORACLE = 1 };
+enum { CPC_MODE_LINEAR = 0, CPC_MODE_ACTION = 1 }; // cpc_mode: W_k c_t, or CPC|A (cpc/cpca.h)
 
 typedef struct {
     // env
@@ -52,6 +53,7 @@ typedef struct {
     int cpc_k, cpc_negatives, cpc_stop_target;
     int cpc_k_weighting;   // CPC_KW_POOLED / CPC_KW_PER_K
     float cpc_trunk_ratio; // > 0: CPC's trunk gradient scaled to this x the A2C one's norm
+    int cpc_mode, cpc_action_hidden; // CPC_MODE_*; CPC|A's GRU size
     // command extras (not written to config.txt)
     int episodes, policy, greedy;
     char record[256];

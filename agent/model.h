@@ -6,6 +6,9 @@
 //   x_t = [z_t, onehot(a_{t-1}), clip(r_{t-1})] -> LSTM(H), gates i,f,g,o -> c_t (= h_t)
 //   logits = Linear(H->A)(c_t), value = Linear(H->1)(c_t)
 //   CPC: W (K*D, H), W_k = rows (k-1)*D .. k*D-1 (absent when K = 0)
+//   CPC|A (G > 0, instead of W): cpca.w_in (G,H), cpca.b_in (G), cpca.w_ih
+//   (3G,A), cpca.w_hh (3G,G), cpca.b_ih, cpca.b_hh (3G), cpca.w_out (D,G)
+//   (cpc/cpca.h), after the other tensors of the slab
 //
 // "c_t" is the LSTM output h_t (the CPC paper's context); the LSTM cell state
 // is called `cell` here to keep the two apart.
@@ -41,6 +44,8 @@ typedef struct {
     NNParams p;
     int conv1_w, conv1_b, conv2_w, conv2_b, fc_w, fc_b;
     int w_ih, w_hh, b_ih, b_hh, pi_w, pi_b, v_w, v_b, cpc_w; // tensor indices (cpc_w -1 if K = 0)
+    int G;                // CPC|A's GRU size (0 = linear CPC or none)
+    int cpca_w_in, cpca_b_in, cpca_w_ih, cpca_w_hh, cpca_b_ih, cpca_b_hh, cpca_w_out; // -1 unless G > 0
 } Model;
 
 // Per-row activations (N rows of capacity).
@@ -85,6 +90,11 @@ typedef struct {
 
 int model_init(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K,
                int orthogonal, uint64_t seed);
+// The same with the CPC head chosen: G = 0 the linear maps W_k (model_init),
+// G > 0 (and K > 0) CPC|A's tensors of GRU size G instead. The tensors
+// before the CPC head are initialized exactly as by model_init.
+int model_init_cpc(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K, int G,
+                   int orthogonal, uint64_t seed);
 void model_free(Model *m);
 int acts_alloc(Acts *a, const Model *m, int N);
 void acts_free(Acts *a);

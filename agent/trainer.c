@@ -52,8 +52,10 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     int K = tr->use_cpc ? cfg->cpc_k : 0;
     if (K > CPC_MAX_K) return err_fail(err, errlen, "--cpc-k %d: at most %d", K, CPC_MAX_K);
 
-    if (model_init(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent, cfg->hidden, K,
-                   cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
+    tr->cpc_action = tr->use_cpc && cfg->cpc_mode == CPC_MODE_ACTION;
+    const int G = tr->cpc_action ? cfg->cpc_action_hidden : 0;
+    if (model_init_cpc(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent,
+                       cfg->hidden, K, G, cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
         goto oom;
     if (cfg->forget_bias != 0.0f) model_add_forget_bias(&tr->model, cfg->forget_bias);
     const int H = cfg->hidden, N = T * B;
@@ -63,10 +65,14 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
                  cfg->lr, cfg->eps) < 0)
         goto oom;
     tr->opt.alpha = cfg->alpha, tr->opt.beta1 = cfg->beta1, tr->opt.beta2 = cfg->beta2;
-    if (tr->use_cpc && cpc_init(&tr->cpc, T, B, cfg->latent, H, K, cfg->cpc_negatives,
-                                cfg->cpc_stop_target) < 0)
+    if (tr->use_cpc && !tr->cpc_action && cpc_init(&tr->cpc, T, B, cfg->latent, H, K,
+                                                   cfg->cpc_negatives, cfg->cpc_stop_target) < 0)
+        goto oom;
+    if (tr->cpc_action && cpca_init(&tr->cpca, T, B, cfg->latent, H, K, G, ENV_A,
+                                    cfg->cpc_negatives, cfg->cpc_stop_target) < 0)
         goto oom;
     tr->cpc.k_weighting = cfg->cpc_k_weighting;
+    tr->cpca.nce.k_weighting = cfg->cpc_k_weighting; // CPC|A's InfoNCE (zeroed struct when unused)
     if (tr->use_cpc && trainer_balance_alloc(tr) < 0) goto oom;
     if (vec_init(&tr->vec, &tr->ecfg, B, cfg->seed) < 0) goto oom;
     // data-parallel: env i of rank r is env r*B + i of the global batch
@@ -109,6 +115,7 @@ void trainer_free(Trainer *tr) {
     grads_free(&tr->grads);
     opt_free(&tr->opt);
     if (tr->use_cpc) cpc_free(&tr->cpc);
+    cpca_free(&tr->cpca);
     vec_free(&tr->vec);
     TrainerBuf bufs[TRAINER_NBUF];
     const int nb = trainer_buffers(tr, bufs);
@@ -121,6 +128,7 @@ void trainer_free(Trainer *tr) {
     cpc_free(&tr->mb_cpc);
     float *bal[] = {tr->bal_dh, tr->bal_dz, tr->bal_zero, tr->bal_save, tr->bal_a2c};
     for (size_t i = 0; i < sizeof bal / sizeof bal[0]; i++) free(bal[i]);
+    cpca_free(&tr->mb_cpca);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -282,13 +290,26 @@ void a2c_policy_loss(float *dlogits, PolicyTerms *out, float *logp, float *dlogp
     out->approx_kl = kl / N;
 }
 
+// CPC|A's tensors in the model's slabs (cpc/cpca.h).
+static void cpca_tensors(Model *m, CPCAParams *w, CPCAGrads *d) {
+    NNParams *p = &m->p;
+    *w = (CPCAParams){nn_param(p, m->cpca_w_in), nn_param(p, m->cpca_b_in),
+                      nn_param(p, m->cpca_w_ih), nn_param(p, m->cpca_w_hh),
+                      nn_param(p, m->cpca_b_ih), nn_param(p, m->cpca_b_hh),
+                      nn_param(p, m->cpca_w_out)};
+    *d = (CPCAGrads){nn_grad(p, m->cpca_w_in), nn_grad(p, m->cpca_b_in), nn_grad(p, m->cpca_w_ih),
+                     nn_grad(p, m->cpca_w_hh), nn_grad(p, m->cpca_b_ih), nn_grad(p, m->cpca_b_hh),
+                     nn_grad(p, m->cpca_w_out)};
+}
+
 // The loss of N rows of activations `a` (an unroll of N / cpc->B steps over
 // cpc->B envs): policy and entropy (a2c_policy_loss), value, CPC. Fills
 // g->dlogits, g->dvalue, g->dh, g->dz and the CPC weight gradient; zeroes
 // the other parameter gradients. *t_cpc = the clock when CPC's work began.
-static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, const Acts *a, Grads *g, const int *actions,
-                                const float *adv, const float *ret, const float *logp_old,
-                                const uint8_t *starts, int N, UpdateStats *st, double *t_cpc) {
+static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, CPCA *cpca, const Acts *a, Grads *g,
+                                const int *actions, const float *adv, const float *ret,
+                                const float *logp_old, const uint8_t *starts, int N,
+                                UpdateStats *st, double *t_cpc) {
     Model *m = &tr->model;
     const Config *c = &tr->cfg;
     PolicyTerms pt;
@@ -314,9 +335,17 @@ static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, const Acts *a, Grads *g, 
     *t_cpc = progress_now();
     if (tr->use_cpc) {
         CPCStats cs;
-        st->cpc_loss = cpc_forward_backward(cpc, g->dh, g->dz, nn_grad(&m->p, m->cpc_w), a->h,
-                                            a->z, nn_param(&m->p, m->cpc_w), starts,
-                                            c->cpc_weight, &cs);
+        if (tr->cpc_action) {
+            CPCAParams w;
+            CPCAGrads dw;
+            cpca_tensors(m, &w, &dw);
+            st->cpc_loss = cpca_forward_backward(cpca, g->dh, g->dz, &dw, a->h, a->z, actions, &w,
+                                                 starts, c->cpc_weight, &cs);
+        } else {
+            st->cpc_loss = cpc_forward_backward(cpc, g->dh, g->dz, nn_grad(&m->p, m->cpc_w), a->h,
+                                                a->z, nn_param(&m->p, m->cpc_w), starts,
+                                                c->cpc_weight, &cs);
+        }
         st->cpc_count = cs.count;
         for (int k = 0; k < m->K && k < CPC_MAX_K; k++) {
             st->cpc_acc[k] = cs.acc[k];
@@ -339,8 +368,8 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
 
     if (!tr->fixed_targets) compute_targets(tr);
     double t_cpc;
-    float loss = heads_and_cpc_loss(tr, &tr->cpc, a, g, tr->actions, tr->adv, tr->ret, NULL,
-                                    tr->starts, N, st, &t_cpc);
+    float loss = heads_and_cpc_loss(tr, &tr->cpc, &tr->cpca, a, g, tr->actions, tr->adv, tr->ret,
+                                    NULL, tr->starts, N, st, &t_cpc);
     tr->times.loss += t_cpc - t0;
     tr->times.cpc += progress_now() - t_cpc;
     return loss;
@@ -474,8 +503,16 @@ void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {
     memset(st, 0, sizeof *st);
     if (!tr->use_cpc) return;
     CPCStats cs;
-    st->cpc_loss = cpc_forward_backward(&tr->cpc, NULL, NULL, NULL, tr->acts.h, tr->acts.z,
-                                        nn_param(&m->p, m->cpc_w), tr->starts, 0.0f, &cs);
+    if (tr->cpc_action) {
+        CPCAParams w;
+        CPCAGrads dw;
+        cpca_tensors(m, &w, &dw);
+        st->cpc_loss = cpca_forward_backward(&tr->cpca, NULL, NULL, NULL, tr->acts.h, tr->acts.z,
+                                             tr->actions, &w, tr->starts, 0.0f, &cs);
+    } else {
+        st->cpc_loss = cpc_forward_backward(&tr->cpc, NULL, NULL, NULL, tr->acts.h, tr->acts.z,
+                                            nn_param(&m->p, m->cpc_w), tr->starts, 0.0f, &cs);
+    }
     st->cpc_count = cs.count;
     for (int k = 0; k < m->K && k < CPC_MAX_K; k++) {
         st->cpc_acc[k] = cs.acc[k];
@@ -503,10 +540,16 @@ int trainer_reuse_enable(Trainer *tr, char *err, size_t errlen) {
     tr->Bm = Bm;
     if (acts_alloc(&tr->mb, &tr->model, n) < 0 || grads_alloc(&tr->mbg, &tr->model, n, Bm) < 0)
         goto oom;
-    if (tr->use_cpc && cpc_init(&tr->mb_cpc, T, Bm, tr->model.D, tr->model.H, tr->model.K,
-                                c->cpc_negatives, c->cpc_stop_target) < 0)
+    if (tr->use_cpc && !tr->cpc_action &&
+        cpc_init(&tr->mb_cpc, T, Bm, tr->model.D, tr->model.H, tr->model.K, c->cpc_negatives,
+                 c->cpc_stop_target) < 0)
+        goto oom;
+    if (tr->cpc_action && cpca_init(&tr->mb_cpca, T, Bm, tr->model.D, tr->model.H, tr->model.K,
+                                    tr->model.G, tr->model.A, c->cpc_negatives,
+                                    c->cpc_stop_target) < 0)
         goto oom;
     tr->mb_cpc.k_weighting = c->cpc_k_weighting;
+    tr->mb_cpca.nce.k_weighting = c->cpc_k_weighting;
     tr->perm = calloc(B, sizeof(int));
     tr->logp_old = calloc((size_t)T * B, sizeof(float));
     tr->mb_actions = calloc(n, sizeof(int));
@@ -574,9 +617,9 @@ float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {
     double t0 = progress_now();
     reuse_forward(tr, envs);
     double t1 = progress_now(), t_cpc;
-    float loss = heads_and_cpc_loss(tr, &tr->mb_cpc, &tr->mb, &tr->mbg, tr->mb_actions, tr->mb_adv,
-                                    tr->mb_ret, tr->mb_logp_old, tr->mb_starts, tr->T * tr->Bm, st,
-                                    &t_cpc);
+    float loss = heads_and_cpc_loss(tr, &tr->mb_cpc, &tr->mb_cpca, &tr->mb, &tr->mbg,
+                                    tr->mb_actions, tr->mb_adv, tr->mb_ret, tr->mb_logp_old,
+                                    tr->mb_starts, tr->T * tr->Bm, st, &t_cpc);
     tr->times.forward += t1 - t0;
     tr->times.loss += t_cpc - t1;
     tr->times.cpc += progress_now() - t_cpc;

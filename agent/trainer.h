@@ -82,6 +82,7 @@
 #include "agent/model.h"
 #include "agent/optim.h"
 #include "cpc/cpc.h"
+#include "cpc/cpca.h"
 #include "env/env.h"
 
 typedef struct {
@@ -111,6 +112,8 @@ typedef struct {
     Optim opt;
     CPC cpc;
     int use_cpc;
+    int cpc_action;      // --cpc-mode action: CPC|A (cpca) instead of cpc; both need use_cpc
+    CPCA cpca;
     VecEnv vec;
     uint8_t *obs;        // (B, obs_size) observation to act on next
     uint8_t *final_obs;  // (B, obs_size) last observation of episodes that ended this step
@@ -150,6 +153,7 @@ typedef struct {
     Acts mb;             // T*Bm rows: one group's forward, recomputed from the stored inputs
     Grads mbg;           // T*Bm rows
     CPC mb_cpc;          // InfoNCE over one group's envs (when use_cpc)
+    CPCA mb_cpca;        // the same for CPC|A (when cpc_action)
     int *perm;           // (B) env order of the current pass; group g = perm[g*Bm .. (g+1)*Bm)
     float *logp_old;     // (T*B) log pi_old(a_t) of the taken actions, from the rollout
     int *mb_actions;     // (T*Bm) the group's rows, gathered

@@ -211,33 +211,11 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
                            const float *z, const float *W, const uint8_t *starts,
                            float weight, CPCStats *stats) {
     assert(p->pred && p->scores && p->horizon); // cpc_init succeeded
-    const int T = p->T, B = p->B, D = p->D, H = p->H, K = p->K;
-    const int KD = K * D, N = p->negatives == CPC_NEG_ALL ? T * B : B;
-    int *count_k = p->count_k;
-    double loss_k[CPC_MAX_K];
-    int correct_k[CPC_MAX_K];
-    const int count = cpc_horizon(p->horizon, count_k, starts, T, B, K);
-    if (stats) {
-        memset(stats, 0, sizeof *stats);
-        stats->n_candidates = N;
-        for (int k = 0; k < K; k++) stats->count_k[k] = count_k[k];
-    }
-    if (count == 0) return 0.0f;
-
-    if (p->stop_target) dz = NULL;
+    const int T = p->T, B = p->B, D = p->D, H = p->H, K = p->K, KD = K * D;
+    const int *count_k = p->count_k;
+    if (cpc_count(p, starts) == 0) return cpc_pred_forward_backward(p, dz, z, starts, weight, 0, stats);
     const int need_dp = dc != NULL || dW != NULL;
-    const int grad = need_dp || dz != NULL;
-    // pooled: every triple weighs weight / count; per-k: step k's triples
-    // weigh weight / (K' count_k), K' = the steps with a counted triple
-    float scale[CPC_MAX_K];
-    int kused = 0;
-    for (int k = 0; k < K; k++) kused += count_k[k] > 0;
-    for (int k = 0; k < K; k++)
-        scale[k] = p->k_weighting == CPC_KW_PER_K
-                       ? (count_k[k] > 0 ? weight / ((float)kused * (float)count_k[k]) : 0.0f)
-                       : weight / (float)count;
-    const int *hz = p->horizon;
-    float *P = p->pred, *S = p->scores;
+    float *P = p->pred;
 
     // P_k (M_k, D) = c (M_k, H) @ W_k^T (H, D) over the M_k = (T-k)*B contexts
     // whose step-k target lies inside the unroll
@@ -246,54 +224,11 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (T - k) * B, D, H, 1.0f, c, H,
                         W + (size_t)(k - 1) * D * H, H, 0.0f, P + (size_t)(k - 1) * D, KD);
 
-    if (p->negatives == CPC_NEG_BATCH) {
-        ScoreJob job = {p, z, dz, need_dp, grad, scale};
-        int parts = nn_threads();
-        if (parts > T - 1) parts = T - 1;
-        nn_run_parts(parts, score_part, &job);
-        for (int k = 1; k <= K; k++) { // fixed order: independent of the parts
-            loss_k[k - 1] = 0.0;
-            correct_k[k - 1] = 0;
-            if (count_k[k - 1] == 0) continue;
-            for (int t = 0; t + k < T; t++) {
-                loss_k[k - 1] += p->loss_tk[(size_t)(k - 1) * T + t];
-                correct_k[k - 1] += p->ok_tk[(size_t)(k - 1) * T + t];
-            }
-        }
-    } else {
-        for (int k = 1; k <= K; k++) {
-            loss_k[k - 1] = 0.0;
-            correct_k[k - 1] = 0;
-            if (count_k[k - 1] == 0) continue;
-            const int tmax = T - k, M = tmax * B; // t < tmax has its target inside
-            float *Pk = P + (size_t)(k - 1) * D;  // block k, row stride KD
-            // S (M, TB) = P_k (M, D) @ z^T (D, TB)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, D, 1.0f, Pk, KD, z, D,
-                        0.0f, S, N);
-            for (int t = 0; t < tmax; t++)
-                for (int b = 0; b < B; b++) {
-                    float *row = S + (size_t)(t * B + b) * N;
-                    if (t + k >= hz[t * B + b]) {
-                        if (grad) memset(row, 0, N * sizeof(float));
-                        continue;
-                    }
-                    int ok;
-                    loss_k[k - 1] += cpc_row(row, N, (t + k) * B + b, grad, scale[k - 1], &ok);
-                    correct_k[k - 1] += ok;
-                }
-            // dz (TB, D) += dS^T (TB, M) @ P_k (M, D)
-            if (dz)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, M, 1.0f, S, N, Pk,
-                            KD, 1.0f, dz, D);
-            // dP_k (M, D) = dS (M, TB) @ z (TB, D), over P_k
-            if (need_dp)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, N, 1.0f, S, N, z,
-                            D, 0.0f, Pk, KD);
-        }
-    }
+    // scores, InfoNCE, dz, and dP_k over P_k
+    const float loss = cpc_pred_forward_backward(p, dz, z, starts, weight, need_dp, stats);
 
     // dc (M_k, H) += dP_k (M_k, D) @ W_k (D, H); dW_k (D, H) += dP_k^T (D, M_k) @ c (M_k, H)
-    for (int k = 1; k <= K; k++) {
+    for (int k = 1; k <= K && need_dp; k++) {
         if (count_k[k - 1] == 0) continue;
         const int M = (T - k) * B;
         const float *dPk = P + (size_t)(k - 1) * D;
@@ -303,21 +238,6 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
         if (dW)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, M, 1.0f, dPk, KD, c, H,
                         1.0f, dW + (size_t)(k - 1) * D * H, H);
-    }
-
-    double total = 0.0, means = 0.0;
-    for (int k = 0; k < K; k++) total += loss_k[k];
-    for (int k = 0; k < K; k++)
-        if (count_k[k] > 0) means += loss_k[k] / count_k[k];
-    const float loss = (float)(p->k_weighting == CPC_KW_PER_K ? means / kused : total / count);
-    if (stats) {
-        stats->loss = loss;
-        stats->count = count;
-        for (int k = 0; k < K; k++)
-            if (count_k[k] > 0) {
-                stats->loss_k[k] = (float)(loss_k[k] / count_k[k]);
-                stats->acc[k] = (float)correct_k[k] / (float)count_k[k];
-            }
     }
     return loss;
 }
@@ -409,6 +329,111 @@ double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
     if (stats) {
         stats->count = count;
         stats->loss = (float)loss;
+    }
+    return loss;
+}
+
+// ----------------------------------------------------------------------------
+// InfoNCE on predictions made elsewhere (CPC|A, cpc/cpca.c)
+//
+// The middle of cpc_forward_backward, which calls it: masking, scores,
+// softmax rows (weighted per k_weighting), statistics and threading; the
+// caller has written P_k into the pred blocks and applies dP itself.
+
+int cpc_count(CPC *p, const uint8_t *starts) {
+    assert(p->horizon);
+    return cpc_horizon(p->horizon, p->count_k, starts, p->T, p->B, p->K);
+}
+
+float cpc_pred_forward_backward(CPC *p, float *dz, const float *z, const uint8_t *starts,
+                                float weight, int need_dp, CPCStats *stats) {
+    assert(p->pred && p->scores && p->horizon); // cpc_init succeeded
+    const int T = p->T, B = p->B, D = p->D, K = p->K;
+    const int KD = K * D, N = p->negatives == CPC_NEG_ALL ? T * B : B;
+    int *count_k = p->count_k;
+    double loss_k[CPC_MAX_K];
+    int correct_k[CPC_MAX_K];
+    const int count = cpc_horizon(p->horizon, count_k, starts, T, B, K);
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->n_candidates = N;
+        for (int k = 0; k < K; k++) stats->count_k[k] = count_k[k];
+    }
+    if (count == 0) return 0.0f;
+    if (p->stop_target) dz = NULL;
+    need_dp = need_dp != 0;
+    const int grad = need_dp || dz != NULL;
+    // pooled: every triple weighs weight / count; per-k: step k's triples
+    // weigh weight / (K' count_k), K' = the steps with a counted triple
+    float scale[CPC_MAX_K];
+    int kused = 0;
+    for (int k = 0; k < K; k++) kused += count_k[k] > 0;
+    for (int k = 0; k < K; k++)
+        scale[k] = p->k_weighting == CPC_KW_PER_K
+                       ? (count_k[k] > 0 ? weight / ((float)kused * (float)count_k[k]) : 0.0f)
+                       : weight / (float)count;
+    const int *hz = p->horizon;
+    float *P = p->pred, *S = p->scores;
+
+    if (p->negatives == CPC_NEG_BATCH) {
+        ScoreJob job = {p, z, dz, need_dp, grad, scale};
+        int parts = nn_threads();
+        if (parts > T - 1) parts = T - 1;
+        nn_run_parts(parts, score_part, &job);
+        for (int k = 1; k <= K; k++) { // fixed order: independent of the parts
+            loss_k[k - 1] = 0.0;
+            correct_k[k - 1] = 0;
+            if (count_k[k - 1] == 0) continue;
+            for (int t = 0; t + k < T; t++) {
+                loss_k[k - 1] += p->loss_tk[(size_t)(k - 1) * T + t];
+                correct_k[k - 1] += p->ok_tk[(size_t)(k - 1) * T + t];
+            }
+        }
+    } else {
+        for (int k = 1; k <= K; k++) {
+            loss_k[k - 1] = 0.0;
+            correct_k[k - 1] = 0;
+            if (count_k[k - 1] == 0) continue;
+            const int tmax = T - k, M = tmax * B; // t < tmax has its target inside
+            float *Pk = P + (size_t)(k - 1) * D;  // block k, row stride KD
+            // S (M, TB) = P_k (M, D) @ z^T (D, TB)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, D, 1.0f, Pk, KD, z, D,
+                        0.0f, S, N);
+            for (int t = 0; t < tmax; t++)
+                for (int b = 0; b < B; b++) {
+                    float *row = S + (size_t)(t * B + b) * N;
+                    if (t + k >= hz[t * B + b]) {
+                        if (grad) memset(row, 0, N * sizeof(float));
+                        continue;
+                    }
+                    int ok;
+                    loss_k[k - 1] += cpc_row(row, N, (t + k) * B + b, grad, scale[k - 1], &ok);
+                    correct_k[k - 1] += ok;
+                }
+            // dz (TB, D) += dS^T (TB, M) @ P_k (M, D)
+            if (dz)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, M, 1.0f, S, N, Pk,
+                            KD, 1.0f, dz, D);
+            // dP_k (M, D) = dS (M, TB) @ z (TB, D), over P_k
+            if (need_dp)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, D, N, 1.0f, S, N, z,
+                            D, 0.0f, Pk, KD);
+        }
+    }
+
+    double total = 0.0, means = 0.0;
+    for (int k = 0; k < K; k++) total += loss_k[k];
+    for (int k = 0; k < K; k++)
+        if (count_k[k] > 0) means += loss_k[k] / count_k[k];
+    const float loss = (float)(p->k_weighting == CPC_KW_PER_K ? means / kused : total / count);
+    if (stats) {
+        stats->loss = loss;
+        stats->count = count;
+        for (int k = 0; k < K; k++)
+            if (count_k[k] > 0) {
+                stats->loss_k[k] = (float)(loss_k[k] / count_k[k]);
+                stats->acc[k] = (float)correct_k[k] / (float)count_k[k];
+            }
     }
     return loss;
 }

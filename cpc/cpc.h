@@ -108,4 +108,18 @@ double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
                        const uint8_t *starts, int T, int B, int D, int H, int K,
                        int negatives, int k_weighting, CPCStats *stats);
 
+// ----------------------------------------------------------------------------
+// For heads that make their own predictions (CPC|A, cpc/cpca.h). The
+// instance is sized as usual (H unused). cpc_count: the masking of
+// cpc_forward_backward for these episode starts; returns the number of
+// counted triples and fills p->count_k. cpc_pred_forward_backward: the
+// caller has written P_k (the step-k predictions of the contexts t < T-k)
+// into block k of p->pred, P[t*B+b, (k-1)*D + d]; returns L_cpc and adds
+// weight * dL/dz into dz (NULL: none; none anyway when stop_target), and
+// when need_dp overwrites the blocks with weight * dL/dP_k (the rows of
+// uncounted triples zero). stats as cpc_forward_backward. Never allocates.
+int cpc_count(CPC *p, const uint8_t *starts);
+float cpc_pred_forward_backward(CPC *p, float *dz, const float *z, const uint8_t *starts,
+                                float weight, int need_dp, CPCStats *stats);
+
 #endif

@@ -59,11 +59,18 @@ static double cpc_flops(int T, int B, int D, int H, int K) {
     return 3.0 * p + s;
 }
 
+// The CPC head's work: linear (cpc_flops) or CPC|A (cpc/cpca.h, batch
+// negatives like cpc_flops) when the model has its GRU.
+static double head_flops(const Model *m, int T, int B) {
+    if (m->G > 0) return cpca_flops(T, B, m->D, m->H, m->K, m->G, CPC_NEG_BATCH);
+    return cpc_flops(T, B, m->D, m->H, m->K);
+}
+
 // cpcrl: the acting forward of T+1 slots (the last one bootstraps V) and
 // the backward over T*B rows; no second forward.
 static double cpcrl_flops(const Model *m, int T, int B) {
     return model_flops_forward(m, (T + 1) * B) + model_flops_backward(m, T * B) +
-           cpc_flops(T, B, m->D, m->H, m->K);
+           head_flops(m, T, B);
 }
 
 // bench_torch.py: T acting steps, then the forward recomputed over T+1
@@ -246,24 +253,33 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
         else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
         if (run_cpcrl(&ca, &r[arm]) < 0) return -1;
         Model m; // sizes only, for the FLOP counts
-        if (model_init(&m, ENV_C, c.view, ENV_A, c.conv1, c.conv2, c.latent, c.hidden,
-                       arm == 0 ? K : 0, 0, 1) < 0) {
+        const int G = arm == 0 && c.cpc_mode == CPC_MODE_ACTION ? c.cpc_action_hidden : 0;
+        if (model_init_cpc(&m, ENV_C, c.view, ENV_A, c.conv1, c.conv2, c.latent, c.hidden,
+                           arm == 0 ? K : 0, G, 0, 1) < 0) {
             fprintf(stderr, "cpcrl bench: out of memory\n");
             return -1;
         }
         flops[arm] = cpcrl_flops(&m, T, c.envs);
         tflops[arm] = torch_flops(&m, T, c.envs);
         ph_act[arm] = model_flops_forward(&m, (T + 1) * c.envs);
-        ph_cpc[arm] = cpc_flops(T, c.envs, m.D, m.H, m.K);
+        ph_cpc[arm] = m.K > 0 ? head_flops(&m, T, c.envs) : 0.0;
         ph_bwd[arm] = model_flops_backward(&m, T * c.envs);
         model_free(&m);
     }
     TorchResult tr;
-    run_torch(&c, K, threads, &tr);
+    char mode[48] = "";
+    if (c.cpc_mode == CPC_MODE_ACTION) { // bench_torch.py has the linear head only
+        memset(&tr, 0, sizeof tr);
+        snprintf(tr.why, sizeof tr.why, "%s has no CPC|A head (--cpc-mode action)", TORCH_SCRIPT);
+        snprintf(mode, sizeof mode, ", CPC|A G=%d", c.cpc_action_hidden);
+        tflops[0] = tflops[1] = 0;
+    } else {
+        run_torch(&c, K, threads, &tr);
+    }
 
-    fprintf(out, "\nT=%d K=%d (B=%d, %d thread%s):  MFLOP/update cpcrl %.0f / %.0f, "
+    fprintf(out, "\nT=%d K=%d (B=%d, %d thread%s%s):  MFLOP/update cpcrl %.0f / %.0f, "
             "torch %.0f / %.0f (CPC on / off)\n", T, K, c.envs, threads, threads == 1 ? "" : "s",
-            flops[0] * 1e-6, flops[1] * 1e-6, tflops[0] * 1e-6, tflops[1] * 1e-6);
+            mode, flops[0] * 1e-6, flops[1] * 1e-6, tflops[0] * 1e-6, tflops[1] * 1e-6);
     fprintf(out, "  %-8s %9s %9s %7s %8s %8s %9s | %5s %5s %5s %5s %6s %5s\n", "arm",
             "cpcrl f/s", "torch f/s", "ratio", "cpcrl GF", "torch GF", "cpu c/t", "env", "act",
             "loss", "cpc", "backwd", "optim");

@@ -41,8 +41,9 @@ int actor_load(Actor *ac, const char *path_in, uint64_t seed, char *err, size_t 
     EnvConfig e;
     config_env(&ac->cfg, &e);
     int K = ac->cfg.cpc_weight > 0 ? ac->cfg.cpc_k : 0;
-    if (model_init(&ac->own, ENV_C, e.view, ENV_A, ac->cfg.conv1, ac->cfg.conv2, ac->cfg.latent,
-                   ac->cfg.hidden, K, 0, 1) < 0) {
+    int G = K > 0 && ac->cfg.cpc_mode == CPC_MODE_ACTION ? ac->cfg.cpc_action_hidden : 0;
+    if (model_init_cpc(&ac->own, ENV_C, e.view, ENV_A, ac->cfg.conv1, ac->cfg.conv2, ac->cfg.latent,
+                       ac->cfg.hidden, K, G, 0, 1) < 0) {
         ckpt_free(&ck);
         return err_fail(err, errlen, "%s: out of memory building the model", path);
     }
