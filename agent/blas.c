@@ -12,6 +12,7 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h> (and its macro I) out
 #include <cblas.h>
 
+#include "agent/gemm.h"
 #include "base/progress.h"
 
 #define REEXEC_VAR "CPCRL_BLAS_REEXEC"
@@ -77,6 +78,13 @@ const char *blas_pick_kernel(const char *corename, int cpu_class) {
 // ----------------------------------------------------------------------------
 // Selection by re-exec
 
+// The bf16 part of the kernel line: what --precision bf16 would run on.
+static const char *bf16_note(void) {
+    static char note[200];
+    snprintf(note, sizeof note, "; bf16 %s", gemm_bf16_status());
+    return note;
+}
+
 int blas_select_kernel(int argc, char **argv, int verbose) {
     const char *core = blas_kernel_name();
     const char *user = getenv("OPENBLAS_CORETYPE");
@@ -97,28 +105,28 @@ int blas_select_kernel(int argc, char **argv, int verbose) {
         if (user && strcasecmp(core, user) == 0) {
             if (verbose)
                 fprintf(stderr, "cpcrl: OpenBLAS kernel %s (auto-selected; CPU has %s, "
-                        "library default was %s)\n", core, cpu, marker);
+                        "library default was %s)%s\n", core, cpu, marker, bf16_note());
             return 0;
         }
         if (verbose)
             fprintf(stderr, "cpcrl: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s did not take "
-                    "effect; CPU has %s, library default was %s)\n", core,
-                    user ? user : "(unset)", cpu, marker);
+                    "effect; CPU has %s, library default was %s)%s\n", core,
+                    user ? user : "(unset)", cpu, marker, bf16_note());
         return blas_pick_kernel(core, cls) ? -1 : 0;
     }
     if (timeout_new && (user && *user)) { fflush(NULL); execv("/proc/self/exe", av); }
     if (user && *user) {
         if (verbose)
             fprintf(stderr, "cpcrl: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s set by the user; "
-                    "CPU has %s)\n", core, user, cpu);
+                    "CPU has %s)%s\n", core, user, cpu, bf16_note());
         return 0;
     }
     const char *want = blas_pick_kernel(core, cls);
     if (!want && timeout_new) { fflush(NULL); execv("/proc/self/exe", av); }
     if (!want) {
         if (verbose)
-            fprintf(stderr, "cpcrl: OpenBLAS kernel %s (library default; CPU has %s)\n", core,
-                    cpu);
+            fprintf(stderr, "cpcrl: OpenBLAS kernel %s (library default; CPU has %s)%s\n", core,
+                    cpu, bf16_note());
         return 0;
     }
     if (setenv("OPENBLAS_CORETYPE", want, 1) == 0 && setenv(REEXEC_VAR, core, 1) == 0) {
@@ -130,8 +138,8 @@ int blas_select_kernel(int argc, char **argv, int verbose) {
     unsetenv(REEXEC_VAR);
     if (verbose)
         fprintf(stderr, "cpcrl: OpenBLAS kernel %s (slow; CPU has %s but re-exec with "
-                "OPENBLAS_CORETYPE=%s failed: %s; set it yourself)\n", core, cpu, want,
-                strerror(err));
+                "OPENBLAS_CORETYPE=%s failed: %s; set it yourself)%s\n", core, cpu, want,
+                strerror(err), bf16_note());
     return -1;
 }
 

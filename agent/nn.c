@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/gemm.h"
 #include "env/rng.h"
 
 // Elementwise loops run over blocks of NN_LANES through restrict pointers:
@@ -88,12 +89,8 @@ void nn_linear_forward(float *out, const float *inp, const float *w, const float
 // db (O) += colsum(dout)
 static void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, int N, int I, int O, float beta) {
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, w, I,
-                    beta, dinp, I);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O, inp, I,
-                    1.0f, dw, I);
+    if (dinp) gemm_learner(0, 0, N, I, O, dout, O, w, I, beta, dinp, I);
+    if (dw) gemm_learner(1, 0, O, I, N, dout, O, inp, I, 1.0f, dw, I);
     if (db)
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * O;
@@ -334,7 +331,10 @@ void nn_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const 
     if (dc_prev) memset(dcp, 0, (size_t)N * H * sizeof(float));
     nn_lstm_backward_gates(dgates, dc_prev ? dcp : NULL, dh, dc, gates, c, c_prev, N, H);
     // dhp (N,H) = dgates (N,4H) @ w_hh (4H,H)
-    if (dh_prev) nn_sgemm_rows(0, N, H, G, 1.0f, dgates, G, w_hh, H, 0.0f, dhp, H);
+    if (dh_prev && gemm_precision() == GEMM_BF16)
+        gemm_learner(0, 0, N, H, G, dgates, G, w_hh, H, 0.0f, dhp, H);
+    else if (dh_prev)
+        nn_sgemm_rows(0, N, H, G, 1.0f, dgates, G, w_hh, H, 0.0f, dhp, H);
     for (int n = 0; n < N; n++) {
         const float mk = mask ? mask[n] : 1.0f;
         const size_t r = (size_t)n * H;
@@ -350,18 +350,12 @@ void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_i
     const int G = 4 * H;
     assert(Ix >= 0 && Ix <= I);
     // dw_ih (4H,I) += dgates^T (4H,N) @ x (N,I); dw_hh likewise with h_prev
-    if (dw_ih)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, N, 1.0f, dgates, G, x, I,
-                    1.0f, dw_ih, I);
-    if (dw_hh)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
-                    H, 1.0f, dw_hh, H);
+    if (dw_ih) gemm_learner(1, 0, G, I, N, dgates, G, x, I, 1.0f, dw_ih, I);
+    if (dw_hh) gemm_learner(1, 0, G, H, N, dgates, G, h_prev, H, 1.0f, dw_hh, H);
     for (int n = 0; n < N && db_ih; n++) axpy(db_ih, 1.0f, dgates + (size_t)n * G, (size_t)G);
     for (int n = 0; n < N && db_hh; n++) axpy(db_hh, 1.0f, dgates + (size_t)n * G, (size_t)G);
     // dx (N,Ix) += dgates (N,4H) @ w_ih[:, :Ix] (4H,Ix)
-    if (dx && Ix > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Ix, G, 1.0f, dgates, G, w_ih,
-                    I, 1.0f, dx, Ix);
+    if (dx && Ix > 0) gemm_learner(0, 0, N, Ix, G, dgates, G, w_ih, I, 1.0f, dx, Ix);
 }
 
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/dist.h"
+#include "agent/gemm.h"
 #include "base/errs.h"
 #include "base/progress.h"
 #include "agent/policy.h"
@@ -49,6 +50,9 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->use_cpc = cfg->cpc_weight > 0;
     int K = tr->use_cpc ? cfg->cpc_k : 0;
     if (K > CPC_MAX_K) return err_fail(err, errlen, "--cpc-k %d: at most %d", K, CPC_MAX_K);
+    if (cfg->precision == GEMM_BF16 && !gemm_bf16_available())
+        return err_fail(err, errlen, "--precision bf16: %s", gemm_bf16_status());
+    gemm_set_precision(cfg->precision); // process-wide: the learner's products (gemm.h)
 
     if (model_init(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent, cfg->hidden, K,
                    cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)

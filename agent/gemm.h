@@ -1,0 +1,80 @@
+// gemm.h — the learner's large products in fp32 (OpenBLAS) or bf16 (oneDNN).
+//
+// One call, gemm_learner(), stands for cblas_sgemm (row-major, alpha 1) at
+// the products the learner runs over all T*B rows or once per BPTT step:
+// the LSTM's weight and input gradients, the carried dh_prev, fc's backward,
+// CPC's predictions and their gradients. Under --precision fp32 (the
+// default) it IS cblas_sgemm. Under --precision bf16 a product of at least
+// GEMM_BF16_MIN multiply-adds runs as a oneDNN matmul with both operands
+// rounded to bf16 (round to nearest even: 8 significant bits) and fp32
+// accumulation and result; smaller ones stay on cblas_sgemm. Parameters,
+// optimizer state, losses and the acting forward stay fp32.
+//
+// Why oneDNN, measured on this repo's 2-core Xeon (AMX-BF16), one thread,
+// CPU time per product at the default net (T=20, B=32), conversions included
+// (scripts/bench_bf16.sh, README "bf16"): LSTM dW_ih 1024x261x640 3.0 ms
+// sgemm -> 0.86 ms; dz 640x256x1024 3.3 -> 1.0; CPC P_k 608x256x256 0.75 ->
+// 0.24; BPTT dh_prev 32x256x1024 0.23 -> 0.10; fc dinp 640x1568x256 4.4 ->
+// 4.0 (oneDNN 2.6's N-tail: 1568 = 24.5 x 64). Packing B in oneDNN's
+// blocked layout ahead of time measured no faster than its plain layout,
+// so operands are passed plain (strided, transposed by strides).
+//
+// Machinery: primitives are created on first use of a shape and kept in a
+// per-thread cache keyed by (transA, transB, M, N, K, lda, ldb, ldc, beta),
+// with their memory objects (only data handles change per call); operands
+// are converted into per-thread buffers that grow on first use. After the
+// first update nothing is created or allocated (gemm_bf16_stats; test_gemm).
+// oneDNN runs on OpenMP: a call uses as many OpenMP threads as OpenBLAS
+// has at that moment (1 inside nn_run_parts' parts).
+#ifndef CPCRL_GEMM_H
+#define CPCRL_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { GEMM_FP32 = 0, GEMM_BF16 = 1 };
+
+// Products below this many multiply-adds stay on cblas_sgemm under bf16:
+// the conversion and the call cost more than they save there.
+#define GEMM_BF16_MIN (1 << 20)
+
+// 1 when bf16 products can run here: built with oneDNN (CPCRL_DNNL), the CPU
+// has AVX512-BF16 or AMX-BF16, and CPCRL_NO_BF16 is unset or empty (a way to
+// see the refusal on a machine that has it). gemm_bf16_status() says which
+// ("oneDNN 2.6.3, AMX-BF16") or why not ("built without oneDNN: apt-get
+// install libdnnl-dev and rebuild").
+int gemm_bf16_available(void);
+const char *gemm_bf16_status(void);
+
+// The learner's precision, process-wide (trainer_init sets it from
+// --precision). Setting GEMM_BF16 where it is unavailable is a programming
+// error (assert): callers check gemm_bf16_available() first.
+void gemm_set_precision(int precision);
+int gemm_precision(void);
+
+// C (M,N) = op(A) op(B) + beta C, row-major: op(A) is (M,K), A stored (M,K)
+// with row stride lda, or (K,M) when ta; op(B) is (K,N), B stored (K,N), or
+// (N,K) when tb. beta is 0 or 1.
+void gemm_learner(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float beta, float *C, int ldc);
+
+// The bf16 product itself, whatever the precision and size (tests, bench).
+// Returns 0, or -1 when bf16 is unavailable or oneDNN refused (C untouched).
+int gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
+
+// Round to bf16, nearest even (NaN stays NaN), and back: the reference the
+// tests hold the oneDNN path to.
+uint16_t gemm_bf16_round(float x);
+float gemm_bf16_float(uint16_t b);
+// Convert n floats (vectorised where the CPU has AVX512-BF16).
+void gemm_bf16_convert(uint16_t *out, const float *x, size_t n);
+
+// Primitives created and scratch bytes allocated so far (all threads).
+typedef struct { long primitives, allocs; size_t scratch_bytes; } GemmStats;
+void gemm_bf16_stats(GemmStats *s);
+
+// Release every primitive and buffer (end of program; tests).
+void gemm_bf16_shutdown(void);
+
+#endif
