@@ -20,6 +20,18 @@ extern void omp_set_num_threads(int n);
 #endif
 
 static atomic_int g_precision = GEMM_FP32;
+static atomic_long g_epoch = 1;   // bumped whenever parameters may have changed
+static atomic_int g_fixed;        // 1 between gemm_params_fixed_begin and _end
+
+void gemm_params_fixed_begin(void) {
+    atomic_fetch_add(&g_epoch, 1);
+    atomic_store(&g_fixed, 1);
+}
+
+void gemm_params_fixed_end(void) {
+    atomic_store(&g_fixed, 0);
+    atomic_fetch_add(&g_epoch, 1);
+}
 
 // ----------------------------------------------------------------------------
 // bf16 rounding (portable reference; the vector path is below)
@@ -149,10 +161,22 @@ typedef struct {
     dnnl_memory_t a, b, c;
 } Entry;
 
+// A parameter operand converted once per epoch (see gemm_params_fixed_begin).
+typedef struct {
+    const float *src;
+    int rows, cols, ld;
+    long epoch;
+    uint16_t *buf;
+    size_t cap;
+} WeightCopy;
+#define WCOPIES 16
+
 typedef struct {
     dnnl_stream_t stream;
     Entry *cache; // CACHE entries
     int n;
+    WeightCopy w[WCOPIES];
+    int nw;
     uint16_t *buf; // converted A then B
     size_t cap;    // elements of buf
     int omp;       // OpenMP threads last set on this thread
@@ -272,8 +296,38 @@ static void pack(uint16_t *out, const float *x, int rows, int cols, int ld) {
         gemm_bf16_convert(out + (size_t)r * cols, x + (size_t)r * ld, (size_t)cols);
 }
 
-int gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-              int ldb, float beta, float *C, int ldc) {
+// B as a packed bf16 matrix: converted into the slot's buffer, or (a
+// parameter while parameters are fixed) taken from / put into the slot's
+// copy of this epoch. NULL when out of memory.
+static const uint16_t *weight_copy(Slot *s, const float *B, int rows, int cols, int ld) {
+    const long epoch = atomic_load(&g_epoch);
+    WeightCopy *w = NULL;
+    for (int i = 0; i < s->nw && !w; i++)
+        if (s->w[i].src == B && s->w[i].rows == rows && s->w[i].cols == cols && s->w[i].ld == ld)
+            w = &s->w[i];
+    if (w && w->epoch == epoch) return w->buf;
+    if (!w) {
+        if (s->nw == WCOPIES) return NULL; // caller converts per call
+        w = &s->w[s->nw++];
+        memset(w, 0, sizeof *w);
+        w->src = B, w->rows = rows, w->cols = cols, w->ld = ld;
+    }
+    const size_t need = (size_t)rows * cols;
+    if (need > w->cap) {
+        uint16_t *buf = aligned_alloc(64, ((need * sizeof(uint16_t) + 63) / 64) * 64);
+        if (!buf) return NULL;
+        free(w->buf);
+        atomic_fetch_add(&g_bytes, (need - w->cap) * sizeof(uint16_t));
+        atomic_fetch_add(&g_allocs, 1);
+        w->buf = buf, w->cap = need;
+    }
+    pack(w->buf, B, rows, cols, ld);
+    w->epoch = epoch;
+    return w->buf;
+}
+
+static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, int bconst, float beta, float *C, int ldc) {
     if (!gemm_bf16_available()) return -1;
     assert(beta == 0.0f || beta == 1.0f);
     Slot *s = slot_get();
@@ -290,19 +344,29 @@ int gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
     }
     Entry *e = entry_find(s, ta, tb, M, N, K, lda, ldb, ldc, beta);
     if (!e) return -1;
-    uint16_t *a = s->buf, *b = s->buf + na;
+    uint16_t *a = s->buf;
+    const uint16_t *b = NULL;
     pack(a, A, ta ? K : M, ta ? M : K, lda);
-    pack(b, B, tb ? N : K, tb ? K : N, ldb);
+    if (bconst && atomic_load(&g_fixed)) b = weight_copy(s, B, tb ? N : K, tb ? K : N, ldb);
+    if (!b) {
+        pack(s->buf + na, B, tb ? N : K, tb ? K : N, ldb);
+        b = s->buf + na;
+    }
     int threads = openblas_get_num_threads();
     if (threads < 1) threads = 1;
     if (threads != s->omp) omp_set_num_threads(threads), s->omp = threads;
     dnnl_memory_set_data_handle_v2(e->a, a, s->stream);
-    dnnl_memory_set_data_handle_v2(e->b, b, s->stream);
+    dnnl_memory_set_data_handle_v2(e->b, (void *)b, s->stream);
     dnnl_memory_set_data_handle_v2(e->c, C, s->stream);
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
     if (dnnl_primitive_execute(e->prim, s->stream, 3, args) != dnnl_success) return -1;
     dnnl_stream_wait(s->stream);
     return 0;
+}
+
+int gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc) {
+    return bf16_product(ta, tb, M, N, K, A, lda, B, ldb, 0, beta, C, ldc);
 }
 
 void gemm_bf16_stats(GemmStats *st) {
@@ -317,6 +381,7 @@ void gemm_bf16_shutdown(void) {
     for (int i = 0; i < n; i++) {
         Slot *s = &g_slots[i];
         for (int j = 0; j < s->n; j++) entry_free(&s->cache[j]);
+        for (int j = 0; j < s->nw; j++) free(s->w[j].buf);
         free(s->cache);
         free(s->buf);
         if (s->stream) dnnl_stream_destroy(s->stream);
@@ -327,6 +392,10 @@ void gemm_bf16_shutdown(void) {
     pthread_mutex_unlock(&g_mu);
 }
 #else
+static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, int bconst, float beta, float *C, int ldc) {
+    return -1;
+}
 int gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc) {
     return -1;
@@ -341,8 +410,14 @@ void gemm_bf16_shutdown(void) {}
 void gemm_learner(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc) {
     if (atomic_load(&g_precision) == GEMM_BF16 && (double)M * N * K >= GEMM_BF16_MIN &&
-        gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0)
+        bf16_product(ta, tb, M, N, K, A, lda, B, ldb, 0, beta, C, ldc) == 0)
         return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
                 N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+int gemm_param(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+               float beta, float *C, int ldc) {
+    if (atomic_load(&g_precision) != GEMM_BF16 || (double)M * N * K < GEMM_BF16_MIN) return -1;
+    return bf16_product(0, tb, M, N, K, A, lda, W, ldw, 1, beta, C, ldc);
 }

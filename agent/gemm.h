@@ -58,6 +58,21 @@ int gemm_precision(void);
 void gemm_learner(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
 
+// A product whose B is a parameter (weights), A (M,K) not transposed:
+// under bf16 and at least GEMM_BF16_MIN multiply-adds it runs in bf16 and
+// returns 0, and while parameters are fixed (below) W is converted once per
+// thread and reused; otherwise it returns -1 and does nothing (the caller
+// runs its fp32 product). The acting forward's fc and LSTM products, BPTT's
+// dh_prev, fc's dinp, the LSTM's dz and CPC's P_k and dc go through here.
+int gemm_param(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+               float beta, float *C, int ldc);
+
+// Parameters do not change between begin and end (the trainer brackets a
+// rollout, and the loss + backward of each optimizer step): bf16 copies of
+// them made in between are reused. Outside, they are converted per call.
+void gemm_params_fixed_begin(void);
+void gemm_params_fixed_end(void);
+
 // The bf16 product itself, whatever the precision and size (tests, bench).
 // Returns 0, or -1 when bf16 is unavailable or oneDNN refused (C untouched).
 int gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,

@@ -56,6 +56,8 @@ static int small_kernels(void) {
 
 void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc) {
+    if (alpha == 1.0f && gemm_param(transB, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0)
+        return; // --precision bf16 (B is always a parameter here)
     const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
     const double limit = 1e6;
     int chunk = N;
@@ -69,6 +71,18 @@ void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, n, K, alpha, A, lda, b, ldb, beta, C + j,
                     ldc);
     }
+}
+
+void nn_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+             int ldb, float beta, float *C, int ldc) {
+    gemm_learner(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nn_gemm_w(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+               float beta, float *C, int ldc) {
+    if (gemm_param(tb, M, N, K, A, lda, W, ldw, beta, C, ldc) != 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
+                    lda, W, ldw, beta, C, ldc);
 }
 
 // ----------------------------------------------------------------------------
@@ -89,7 +103,7 @@ void nn_linear_forward(float *out, const float *inp, const float *w, const float
 // db (O) += colsum(dout)
 static void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, int N, int I, int O, float beta) {
-    if (dinp) gemm_learner(0, 0, N, I, O, dout, O, w, I, beta, dinp, I);
+    if (dinp) nn_gemm_w(0, N, I, O, dout, O, w, I, beta, dinp, I);
     if (dw) gemm_learner(1, 0, O, I, N, dout, O, inp, I, 1.0f, dw, I);
     if (db)
         for (int n = 0; n < N; n++) {
@@ -331,10 +345,7 @@ void nn_lstm_backward_step(float *dgates, float *dh_prev, float *dc_prev, const 
     if (dc_prev) memset(dcp, 0, (size_t)N * H * sizeof(float));
     nn_lstm_backward_gates(dgates, dc_prev ? dcp : NULL, dh, dc, gates, c, c_prev, N, H);
     // dhp (N,H) = dgates (N,4H) @ w_hh (4H,H)
-    if (dh_prev && gemm_precision() == GEMM_BF16)
-        gemm_learner(0, 0, N, H, G, dgates, G, w_hh, H, 0.0f, dhp, H);
-    else if (dh_prev)
-        nn_sgemm_rows(0, N, H, G, 1.0f, dgates, G, w_hh, H, 0.0f, dhp, H);
+    if (dh_prev) nn_sgemm_rows(0, N, H, G, 1.0f, dgates, G, w_hh, H, 0.0f, dhp, H);
     for (int n = 0; n < N; n++) {
         const float mk = mask ? mask[n] : 1.0f;
         const size_t r = (size_t)n * H;
@@ -355,7 +366,7 @@ void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_i
     for (int n = 0; n < N && db_ih; n++) axpy(db_ih, 1.0f, dgates + (size_t)n * G, (size_t)G);
     for (int n = 0; n < N && db_hh; n++) axpy(db_hh, 1.0f, dgates + (size_t)n * G, (size_t)G);
     // dx (N,Ix) += dgates (N,4H) @ w_ih[:, :Ix] (4H,Ix)
-    if (dx && Ix > 0) gemm_learner(0, 0, N, Ix, G, dgates, G, w_ih, I, 1.0f, dx, Ix);
+    if (dx && Ix > 0) nn_gemm_w(0, N, Ix, G, dgates, G, w_ih, I, 1.0f, dx, Ix);
 }
 
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,

@@ -27,6 +27,18 @@
 void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);
 
+// C (M,N) = op(A) op(B) + beta C (row-major, beta 0 or 1): the learner's
+// large products (all-rows backward, BPTT's dh_prev, CPC's P_k and its
+// gradients). cblas_sgemm under --precision fp32; bf16 operands with fp32
+// accumulation under --precision bf16 (agent/gemm.h's gemm_learner).
+void nn_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+             int ldb, float beta, float *C, int ldc);
+// The same with B = W a parameter (op(W) = W^T when tb) and A not
+// transposed: under bf16, W's bf16 copy is reused while parameters are fixed
+// (agent/gemm.h's gemm_param).
+void nn_gemm_w(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+               float beta, float *C, int ldc);
+
 // ----------------------------------------------------------------------------
 // Linear: inp (N,I) @ w^T (O,I) + b (O) -> out (N,O). b may be NULL.
 void nn_linear_forward(float *out, const float *inp, const float *w, const float *b,

@@ -164,6 +164,7 @@ void trainer_rollout(Trainer *tr) {
     Model *m = &tr->model;
     Acts *a = &tr->acts;
     const int T = tr->T, B = tr->B, H = m->H, A = m->A;
+    gemm_params_fixed_begin(); // bf16 copies of the weights made once per rollout
     for (int t = 0; t < T; t++) {
         double t0 = progress_now();
         size_t r0 = (size_t)t * B;
@@ -204,6 +205,7 @@ void trainer_rollout(Trainer *tr) {
     trainer_prepare_step(tr, T);
     model_forward(m, a, T * B, B);
     tr->times.act += progress_now() - t0;
+    gemm_params_fixed_end();
     tr->frames += (double)T * B * tr->world; // frames over all ranks
     vec_log_take(&tr->vec, &tr->ep);
 }
@@ -349,11 +351,13 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr);
 int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
     if (tr->reuse) return reuse_update(tr, st, lr);
     Model *m = &tr->model;
+    gemm_params_fixed_begin(); // until the optimizer step
     trainer_loss(tr, st);
     st->steps = 1;
     double t2 = progress_now();
     model_backward(m, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B);
     if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total); // same update on every rank
+    gemm_params_fixed_end();
     double t3 = progress_now();
     st->grad_norm = nn_clip_grad_norm(&m->p, tr->cfg.max_grad_norm);
     st->lr = lr;
@@ -530,9 +534,11 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
             tr->perm[b] = tr->perm[j], tr->perm[j] = x;
         }
         for (int gi = 0; gi < M; gi++) {
+            gemm_params_fixed_begin();
             trainer_reuse_loss(tr, tr->perm + (size_t)gi * Bm, &s);
             double t2 = progress_now();
             model_backward(m, &tr->mb, &tr->mbg, tr->mb_mask, tr->T, Bm);
+            gemm_params_fixed_end();
             if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total);
             double t3 = progress_now();
             s.grad_norm = nn_clip_grad_norm(&m->p, c->max_grad_norm);
