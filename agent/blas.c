@@ -97,8 +97,14 @@ int blas_select_kernel(int argc, char **argv, int verbose) {
     // crowd out cpcrl's own worker threads on a 2-core machine (measured:
     // 2-thread training 7.4k -> 10.3k frames/s with a short timeout). Like the
     // kernel, this is read when the library loads, so it needs a re-exec.
-    int timeout_new = 0;
+    int timeout_new = 0; // an environment variable was set: re-exec for it to take effect
     if (!getenv("OPENBLAS_THREAD_TIMEOUT") && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0)
+        timeout_new = 1;
+    // The same for oneDNN's OpenMP threads (--precision bf16): libgomp's
+    // default spin-wait after each parallel product starves OpenBLAS's and
+    // the pool's threads on 2 cores (measured: bf16 training 7.0k -> 10.4k
+    // frames/s on 2 threads with PASSIVE). libgomp reads it at load time.
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0)
         timeout_new = 1;
 
     if (marker) { // we are the re-executed program (or a child of it)

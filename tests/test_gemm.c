@@ -153,6 +153,38 @@ static void test_learner_routing(void **state) {
     gemm_set_precision(GEMM_FP32);
 }
 
+// gemm_param: while parameters are fixed, W's bf16 copy is made once and
+// reused (a change to W in between is not seen: the trainer's contract);
+// after _end, and in the next begin/end, the product sees the new W.
+static void test_param_copies(void **state) {
+    if (!bf16_or_skip()) return;
+    uint64_t rng = 23;
+    const int M = 32, N = 256, K = 512;
+    float *A = frand((size_t)M * K, 1.0f, &rng), *W = frand((size_t)N * K, 1.0f, &rng);
+    float *C = fa((size_t)M * N), *S = fa((size_t)M * N), *S2 = fa((size_t)M * N);
+    gemm_set_precision(GEMM_BF16);
+    assert_int_equal(gemm_bf16(0, 1, M, N, K, A, K, W, K, 0.0f, S, N), 0);
+    gemm_params_fixed_begin();
+    assert_int_equal(gemm_param(1, M, N, K, A, K, W, K, 0.0f, C, N), 0);
+    assert_memory_equal(C, S, (size_t)M * N * sizeof(float));
+    for (int i = 0; i < N * K; i++) W[i] = -W[i] * 0.5f; // an "optimizer step" inside: not seen
+    assert_int_equal(gemm_param(1, M, N, K, A, K, W, K, 0.0f, C, N), 0);
+    assert_memory_equal(C, S, (size_t)M * N * sizeof(float));
+    gemm_params_fixed_end();
+    assert_int_equal(gemm_bf16(0, 1, M, N, K, A, K, W, K, 0.0f, S2, N), 0);
+    assert_memory_not_equal(S2, S, (size_t)M * N * sizeof(float));
+    assert_int_equal(gemm_param(1, M, N, K, A, K, W, K, 0.0f, C, N), 0); // outside: per call
+    assert_memory_equal(C, S2, (size_t)M * N * sizeof(float));
+    gemm_params_fixed_begin();
+    assert_int_equal(gemm_param(1, M, N, K, A, K, W, K, 0.0f, C, N), 0); // new epoch: new copy
+    assert_memory_equal(C, S2, (size_t)M * N * sizeof(float));
+    gemm_params_fixed_end();
+    // small products and fp32 mode: not taken (-1), the caller runs sgemm
+    assert_int_equal(gemm_param(1, 4, 4, 4, A, K, W, K, 0.0f, C, N), -1);
+    gemm_set_precision(GEMM_FP32);
+    assert_int_equal(gemm_param(1, M, N, K, A, K, W, K, 0.0f, C, N), -1);
+}
+
 // ============================================================================
 // The whole model
 
@@ -329,6 +361,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_refused_without_support, teardown),
         cmocka_unit_test_teardown(test_bf16_products_vs_ref, teardown),
         cmocka_unit_test_teardown(test_learner_routing, teardown),
+        cmocka_unit_test_teardown(test_param_copies, trainer_teardown),
         cmocka_unit_test_teardown(test_model_gradient_bf16, trainer_teardown),
         cmocka_unit_test_teardown(test_bf16_determinism_and_reuse, trainer_teardown),
     };
