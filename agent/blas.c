@@ -185,6 +185,11 @@ static const BenchShape bench_shapes[] = {
     {"LSTM x-part, all steps: (640,261) W_ih^T", 0, 1, 640, 1024, 261},
     {"LSTM bwd dw_hh, one step: da^T h", 1, 0, 1024, 256, 32},
     {"CPC predictions: c (640,256) [W_1..W_10]^T", 0, 1, 640, 2560, 256},
+    {"LSTM bwd dW_ih, all rows: dgates^T x", 1, 0, 1024, 261, 640},
+    {"LSTM bwd dz, all rows: dgates W_ih[:, :D]", 0, 0, 640, 256, 1024},
+    {"BPTT dh_prev, one step: dgates W_hh", 0, 0, 32, 256, 1024},
+    {"CPC P_1: c (608,256) W_1^T", 0, 1, 608, 256, 256},
+    {"CPC dW_1: dP_1^T c", 1, 0, 256, 256, 608},
     {"small: (64,256) (256,256)^T", 0, 1, 64, 256, 256},
 };
 
@@ -207,10 +212,15 @@ void blas_bench(FILE *out) {
     for (size_t i = 0; i < maxa; i++) A[i] = (float)((i * 7) % 13) * 0.01f - 0.06f;
     for (size_t i = 0; i < maxb; i++) B[i] = (float)((i * 5) % 11) * 0.01f - 0.05f;
 
-    fprintf(out, "sgemm (OpenBLAS kernel %s, %d threads, CPU has %s)\n", blas_kernel_name(),
-            blas_threads(), blas_class_name(blas_cpu_class()));
-    fprintf(out, "  %-44s %6s %6s %6s %10s %9s\n", "shape (row-major, as the layer calls it)",
-            "M", "N", "K", "ms/call", "GFLOP/s");
+    const int bf16 = gemm_bf16_available();
+    fprintf(out, "sgemm (OpenBLAS kernel %s, %d threads, CPU has %s); bf16 %s\n",
+            blas_kernel_name(), blas_threads(), blas_class_name(blas_cpu_class()),
+            gemm_bf16_status());
+    if (bf16)
+        fprintf(out, "  bf16 = gemm_bf16 (agent/gemm.h): both operands converted every call,\n"
+                "  fp32 accumulation; x = sgemm time / bf16 time\n");
+    fprintf(out, "  %-44s %6s %6s %6s %10s %9s%s\n", "shape (row-major, as the layer calls it)",
+            "M", "N", "K", "ms/call", "GFLOP/s", bf16 ? "    bf16 ms   GFLOP/s      x" : "");
     for (size_t s = 0; s < nshape; s++) {
         const BenchShape *b = &bench_shapes[s];
         int lda = b->ta ? b->M : b->K, ldb = b->tb ? b->K : b->N;
@@ -227,8 +237,21 @@ void blas_bench(FILE *out) {
             dt = progress_now() - t0;
         } while (dt < 0.3 || reps < 3);
         double flops = 2.0 * b->M * b->N * b->K * (double)reps;
-        fprintf(out, "  %-44s %6d %6d %6d %10.4f %9.1f\n", b->label, b->M, b->N, b->K,
+        fprintf(out, "  %-44s %6d %6d %6d %10.4f %9.1f", b->label, b->M, b->N, b->K,
                 1e3 * dt / (double)reps, flops / dt * 1e-9);
+        if (bf16 && gemm_bf16(b->ta, b->tb, b->M, b->N, b->K, A, lda, B, ldb, 0.0f, C, b->N) == 0) {
+            long r16 = 0;
+            double t16 = progress_now(), d16 = 0.0;
+            do {
+                gemm_bf16(b->ta, b->tb, b->M, b->N, b->K, A, lda, B, ldb, 0.0f, C, b->N);
+                r16++;
+                d16 = progress_now() - t16;
+            } while (d16 < 0.3 || r16 < 3);
+            fprintf(out, " %10.4f %9.1f %6.2f", 1e3 * d16 / (double)r16,
+                    2.0 * b->M * b->N * b->K * (double)r16 / d16 * 1e-9,
+                    (dt / (double)reps) / (d16 / (double)r16));
+        }
+        fprintf(out, "\n");
     }
     free(A);
     free(B);

@@ -161,7 +161,9 @@ typedef struct {
     dnnl_memory_t a, b, c;
 } Entry;
 
-// A parameter operand converted once per epoch (see gemm_params_fixed_begin).
+// An operand fixed for the epoch (a parameter; CPC's contexts), converted
+// once per epoch (see gemm_params_fixed_begin); a call on its first rows
+// reuses the copy (row-major: a prefix).
 typedef struct {
     const float *src;
     int rows, cols, ld;
@@ -169,7 +171,7 @@ typedef struct {
     uint16_t *buf;
     size_t cap;
 } WeightCopy;
-#define WCOPIES 16
+#define WCOPIES 128 // fc, LSTM, CPC's W_k (K <= 64) and contexts
 
 typedef struct {
     dnnl_stream_t stream;
@@ -303,14 +305,13 @@ static const uint16_t *weight_copy(Slot *s, const float *B, int rows, int cols, 
     const long epoch = atomic_load(&g_epoch);
     WeightCopy *w = NULL;
     for (int i = 0; i < s->nw && !w; i++)
-        if (s->w[i].src == B && s->w[i].rows == rows && s->w[i].cols == cols && s->w[i].ld == ld)
-            w = &s->w[i];
-    if (w && w->epoch == epoch) return w->buf;
+        if (s->w[i].src == B && s->w[i].cols == cols && s->w[i].ld == ld) w = &s->w[i];
+    if (w && w->epoch == epoch && w->rows >= rows) return w->buf;
     if (!w) {
         if (s->nw == WCOPIES) return NULL; // caller converts per call
         w = &s->w[s->nw++];
         memset(w, 0, sizeof *w);
-        w->src = B, w->rows = rows, w->cols = cols, w->ld = ld;
+        w->src = B, w->cols = cols, w->ld = ld;
     }
     const size_t need = (size_t)rows * cols;
     if (need > w->cap) {
@@ -322,11 +323,11 @@ static const uint16_t *weight_copy(Slot *s, const float *B, int rows, int cols, 
         w->buf = buf, w->cap = need;
     }
     pack(w->buf, B, rows, cols, ld);
-    w->epoch = epoch;
+    w->rows = rows, w->epoch = epoch;
     return w->buf;
 }
 
-static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int lda,
+static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int lda, int aconst,
                         const float *B, int ldb, int bconst, float beta, float *C, int ldc) {
     if (!gemm_bf16_available()) return -1;
     assert(beta == 0.0f || beta == 1.0f);
@@ -344,10 +345,14 @@ static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int
     }
     Entry *e = entry_find(s, ta, tb, M, N, K, lda, ldb, ldc, beta);
     if (!e) return -1;
-    uint16_t *a = s->buf;
-    const uint16_t *b = NULL;
-    pack(a, A, ta ? K : M, ta ? M : K, lda);
-    if (bconst && atomic_load(&g_fixed)) b = weight_copy(s, B, tb ? N : K, tb ? K : N, ldb);
+    const uint16_t *a = NULL, *b = NULL;
+    const int fixed = atomic_load(&g_fixed);
+    if (aconst && fixed) a = weight_copy(s, A, ta ? K : M, ta ? M : K, lda);
+    if (!a) {
+        pack(s->buf, A, ta ? K : M, ta ? M : K, lda);
+        a = s->buf;
+    }
+    if (bconst && fixed) b = weight_copy(s, B, tb ? N : K, tb ? K : N, ldb);
     if (!b) {
         pack(s->buf + na, B, tb ? N : K, tb ? K : N, ldb);
         b = s->buf + na;
@@ -355,7 +360,7 @@ static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int
     int threads = openblas_get_num_threads();
     if (threads < 1) threads = 1;
     if (threads != s->omp) omp_set_num_threads(threads), s->omp = threads;
-    dnnl_memory_set_data_handle_v2(e->a, a, s->stream);
+    dnnl_memory_set_data_handle_v2(e->a, (void *)a, s->stream);
     dnnl_memory_set_data_handle_v2(e->b, (void *)b, s->stream);
     dnnl_memory_set_data_handle_v2(e->c, C, s->stream);
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
@@ -366,7 +371,7 @@ static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int
 
 int gemm_bf16(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc) {
-    return bf16_product(ta, tb, M, N, K, A, lda, B, ldb, 0, beta, C, ldc);
+    return bf16_product(ta, tb, M, N, K, A, lda, 0, B, ldb, 0, beta, C, ldc);
 }
 
 void gemm_bf16_stats(GemmStats *st) {
@@ -392,7 +397,7 @@ void gemm_bf16_shutdown(void) {
     pthread_mutex_unlock(&g_mu);
 }
 #else
-static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int lda,
+static int bf16_product(int ta, int tb, int M, int N, int K, const float *A, int lda, int aconst,
                         const float *B, int ldb, int bconst, float beta, float *C, int ldc) {
     return -1;
 }
@@ -410,14 +415,19 @@ void gemm_bf16_shutdown(void) {}
 void gemm_learner(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc) {
     if (atomic_load(&g_precision) == GEMM_BF16 && (double)M * N * K >= GEMM_BF16_MIN &&
-        bf16_product(ta, tb, M, N, K, A, lda, B, ldb, 0, beta, C, ldc) == 0)
+        bf16_product(ta, tb, M, N, K, A, lda, 0, B, ldb, 0, beta, C, ldc) == 0)
         return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
                 N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
+int gemm_fixed(int ta, int tb, int M, int N, int K, const float *A, int lda, int afixed,
+               const float *B, int ldb, int bfixed, float beta, float *C, int ldc) {
+    if (atomic_load(&g_precision) != GEMM_BF16 || (double)M * N * K < GEMM_BF16_MIN) return -1;
+    return bf16_product(ta, tb, M, N, K, A, lda, afixed, B, ldb, bfixed, beta, C, ldc);
+}
+
 int gemm_param(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
                float beta, float *C, int ldc) {
-    if (atomic_load(&g_precision) != GEMM_BF16 || (double)M * N * K < GEMM_BF16_MIN) return -1;
-    return bf16_product(0, tb, M, N, K, A, lda, W, ldw, 1, beta, C, ldc);
+    return gemm_fixed(0, tb, M, N, K, A, lda, 0, W, ldw, 1, beta, C, ldc);
 }

@@ -67,6 +67,13 @@ void gemm_learner(int ta, int tb, int M, int N, int K, const float *A, int lda, 
 int gemm_param(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
                float beta, float *C, int ldc);
 
+// The general form: afixed / bfixed mark an operand that does not change
+// while parameters are fixed (a parameter, or an activation the learner
+// only reads, like CPC's contexts): its copy is reused, also by calls on its
+// first rows. Returns 0, or -1 (not bf16 / too small: the caller runs fp32).
+int gemm_fixed(int ta, int tb, int M, int N, int K, const float *A, int lda, int afixed,
+               const float *B, int ldb, int bfixed, float beta, float *C, int ldc);
+
 // Parameters do not change between begin and end (the trainer brackets a
 // rollout, and the loss + backward of each optimizer step): bf16 copies of
 // them made in between are reused. Outside, they are converted per call.

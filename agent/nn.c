@@ -78,6 +78,13 @@ void nn_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const
     gemm_learner(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
+void nn_gemm_fixed(int ta, int tb, int M, int N, int K, const float *A, int lda, int afixed,
+                   const float *B, int ldb, int bfixed, float beta, float *C, int ldc) {
+    if (gemm_fixed(ta, tb, M, N, K, A, lda, afixed, B, ldb, bfixed, beta, C, ldc) != 0)
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
 void nn_gemm_w(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
                float beta, float *C, int ldc) {
     if (gemm_param(tb, M, N, K, A, lda, W, ldw, beta, C, ldc) != 0)

@@ -38,6 +38,11 @@ void nn_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const
 // (agent/gemm.h's gemm_param).
 void nn_gemm_w(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
                float beta, float *C, int ldc);
+// The general form: afixed / bfixed = the operand is a parameter, or an
+// activation the update only reads (CPC's contexts): under bf16 its copy is
+// reused while parameters are fixed (agent/gemm.h's gemm_fixed).
+void nn_gemm_fixed(int ta, int tb, int M, int N, int K, const float *A, int lda, int afixed,
+                   const float *B, int ldb, int bfixed, float beta, float *C, int ldc);
 
 // ----------------------------------------------------------------------------
 // Linear: inp (N,I) @ w^T (O,I) + b (O) -> out (N,O). b may be NULL.

@@ -234,8 +234,8 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
     // whose step-k target lies inside the unroll
     for (int k = 1; k <= K; k++)
         if (count_k[k - 1] > 0)
-            nn_gemm_w(1, (T - k) * B, D, H, c, H, W + (size_t)(k - 1) * D * H, H, 0.0f,
-                      P + (size_t)(k - 1) * D, KD);
+            nn_gemm_fixed(0, 1, (T - k) * B, D, H, c, H, 1, W + (size_t)(k - 1) * D * H, H, 1,
+                          0.0f, P + (size_t)(k - 1) * D, KD);
 
     if (p->negatives == CPC_NEG_BATCH) {
         ScoreJob job = {p, z, dz, need_dp, grad, scale};
@@ -291,7 +291,7 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
         if (dc)
             nn_gemm_w(0, M, H, D, dPk, KD, W + (size_t)(k - 1) * D * H, H, 1.0f, dc, H);
         if (dW)
-            nn_gemm(1, 0, D, H, M, dPk, KD, c, H, 1.0f, dW + (size_t)(k - 1) * D * H, H);
+            nn_gemm_fixed(1, 0, D, H, M, dPk, KD, 0, c, H, 1, 1.0f, dW + (size_t)(k - 1) * D * H, H);
     }
 
     double total = 0.0;

@@ -179,6 +179,13 @@ static void test_param_copies(void **state) {
     assert_int_equal(gemm_param(1, M, N, K, A, K, W, K, 0.0f, C, N), 0); // new epoch: new copy
     assert_memory_equal(C, S2, (size_t)M * N * sizeof(float));
     gemm_params_fixed_end();
+    // a fixed A (CPC's contexts): a call on its first rows reuses the copy
+    gemm_params_fixed_begin();
+    assert_int_equal(gemm_fixed(0, 1, M, N, K, A, K, 1, W, K, 1, 0.0f, C, N), 0);
+    assert_int_equal(gemm_fixed(0, 1, M / 2, N, K, A, K, 1, W, K, 1, 0.0f, C, N), 0);
+    gemm_params_fixed_end();
+    assert_int_equal(gemm_bf16(0, 1, M / 2, N, K, A, K, W, K, 0.0f, S, N), 0);
+    assert_memory_equal(C, S, (size_t)(M / 2) * N * sizeof(float));
     // small products and fp32 mode: not taken (-1), the caller runs sgemm
     assert_int_equal(gemm_param(1, 4, 4, 4, A, K, W, K, 0.0f, C, N), -1);
     gemm_set_precision(GEMM_FP32);
@@ -223,8 +230,10 @@ static void trainer_ready(int threads) {
 static void gradient(int precision, float *out) {
     UpdateStats st;
     gemm_set_precision(precision);
+    gemm_params_fixed_begin(); // as trainer_update does: parameter and context copies reused
     trainer_loss(&g_tr, &st);
     model_backward(&g_tr.model, &g_tr.acts, &g_tr.grads, g_tr.mask, g_tr.T, g_tr.B);
+    gemm_params_fixed_end();
     memcpy(out, g_tr.model.p.grads, g_tr.model.p.total * sizeof(float));
     gemm_set_precision(GEMM_FP32);
 }
