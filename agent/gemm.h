@@ -1,29 +1,39 @@
 // gemm.h — the learner's large products in fp32 (OpenBLAS) or bf16 (oneDNN).
 //
-// One call, gemm_learner(), stands for cblas_sgemm (row-major, alpha 1) at
-// the products the learner runs over all T*B rows or once per BPTT step:
-// the LSTM's weight and input gradients, the carried dh_prev, fc's backward,
-// CPC's predictions and their gradients. Under --precision fp32 (the
-// default) it IS cblas_sgemm. Under --precision bf16 a product of at least
-// GEMM_BF16_MIN multiply-adds runs as a oneDNN matmul with both operands
-// rounded to bf16 (round to nearest even: 8 significant bits) and fp32
-// accumulation and result; smaller ones stay on cblas_sgemm. Parameters,
-// optimizer state, losses and the acting forward stay fp32.
+// gemm_learner() / gemm_fixed() / gemm_param() stand for cblas_sgemm
+// (row-major, alpha 1) at the learner's products: the LSTM's weight and
+// input gradients, BPTT's carried dh_prev, fc's backward, CPC's
+// predictions P_k and their gradients, and the acting forward's fc and
+// LSTM products (measured 3-4x faster in bf16 with the weights converted
+// once per rollout; acting was a quarter to a third of the update time).
+// Under --precision fp32 (the default) they are cblas_sgemm. Under
+// --precision bf16 a product of at least GEMM_BF16_MIN multiply-adds runs
+// as a oneDNN matmul with both operands rounded to bf16 (round to nearest
+// even: 8 significant bits) and fp32 accumulation and result; smaller ones
+// stay on cblas_sgemm. Parameters, optimizer state, activations, losses,
+// the pointwise kernels, the convolutions and CPC's score products stay fp32.
 //
-// Why oneDNN, measured on this repo's 2-core Xeon (AMX-BF16), one thread,
-// CPU time per product at the default net (T=20, B=32), conversions included
-// (scripts/bench_bf16.sh, README "bf16"): LSTM dW_ih 1024x261x640 3.0 ms
-// sgemm -> 0.86 ms; dz 640x256x1024 3.3 -> 1.0; CPC P_k 608x256x256 0.75 ->
-// 0.24; BPTT dh_prev 32x256x1024 0.23 -> 0.10; fc dinp 640x1568x256 4.4 ->
-// 4.0 (oneDNN 2.6's N-tail: 1568 = 24.5 x 64). Packing B in oneDNN's
-// blocked layout ahead of time measured no faster than its plain layout,
-// so operands are passed plain (strided, transposed by strides).
+// Why oneDNN: its matmul runs bf16 on AMX tiles (brgemm) where the CPU
+// has them and on AVX512-BF16 otherwise; OpenBLAS 0.3.21 has no sbgemm.
+// `cpcrl bench blas` prints both per shape; on this repo's 2-core Xeon
+// (AMX-BF16), 2 threads, conversions of both operands included, 2026-11-29:
+// LSTM dW_ih 1024x261x640 3.21 -> 1.01 ms, dz 640x256x1024 3.06 -> 0.87,
+// fc dW 256x1568x640 5.23 -> 1.29, fc dinp 640x1568x256 3.93 -> 1.81
+// (oneDNN 2.6's tail in N: 1568 = 24.5 x 64), CPC P_1 608x256x256 0.85 ->
+// 0.29, BPTT dh_prev 32x256x1024 0.34 -> 0.22 (W_hh converted every call
+// there; once per update in training). Every learner shape measured faster,
+// so all of them are routed; GEMM_BF16_MIN keeps the heads and CPC's
+// 32x32 score products on sgemm. Packing B in oneDNN's blocked layout
+// ahead of time measured no faster than its plain layout, so operands are
+// passed plain (strided, transposed by strides).
 //
 // Machinery: primitives are created on first use of a shape and kept in a
 // per-thread cache keyed by (transA, transB, M, N, K, lda, ldb, ldc, beta),
 // with their memory objects (only data handles change per call); operands
-// are converted into per-thread buffers that grow on first use. After the
-// first update nothing is created or allocated (gemm_bf16_stats; test_gemm).
+// are converted into per-thread buffers that grow on first use, parameters
+// (and CPC's contexts) once per rollout / optimizer step into per-thread
+// copies. After the first update nothing is created or allocated
+// (gemm_bf16_stats; test_gemm).
 // oneDNN runs on OpenMP: a call uses as many OpenMP threads as OpenBLAS
 // has at that moment (1 inside nn_run_parts' parts).
 #ifndef CPCRL_GEMM_H
