@@ -70,7 +70,7 @@ static const Opt OPTS[] = {
      "OpenBLAS threads (0 = all cores)"},
     {"progress", T_INT, O(progress), 0, "1", 0, 1, NULL, G_RUN, "progress output (0 = quiet)"},
     {"precision", T_CHOICE, O(precision), 0, "fp32", 0, 0, "fp32|bf16", G_RUN,
-     "learner's large products: fp32, or bf16 operands with fp32 accumulation (AVX512-BF16/AMX-BF16)"},
+     "big matrix products (acting, backward, CPC): fp32, or bf16 operands with fp32 accumulation (needs AVX512-BF16 or AMX-BF16)"},
     // model
     {"conv1", T_INT, O(conv1), 0, "16", 1, 1024, NULL, G_MODEL, "conv1 output channels"},
     {"conv2", T_INT, O(conv2), 0, "32", 1, 1024, NULL, G_MODEL, "conv2 output channels"},

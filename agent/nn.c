@@ -1,7 +1,8 @@
 // nn.c — the shared neural-network kernels of cpcrl (see nn.h for the contract).
 //
 // Every layer is a forward/backward pair over flat row-major arrays; backward
-// ADDS into gradients and skips NULL ones. All matrix work is cblas_sgemm:
+// ADDS into gradients and skips NULL ones. All matrix work is cblas_sgemm
+// (under --precision bf16 the big products go to agent/gemm.h instead):
 //   linear  out = inp w^T (+ b)                  one sgemm (nn_sgemm_rows)
 //   LSTM    a = x W_ih^T + h_prev W_hh^T + b_ih + b_hh   two sgemms into (N,4H);
 //           the pointwise parts with a vectorisable exp (nn_expf).

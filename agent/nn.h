@@ -8,7 +8,8 @@
 // just work; a NULL gradient pointer means "not needed" and is skipped.
 // Tensors use PyTorch layouts (row-major): Linear weight (O,I), Conv weight
 // (Co,Ci,K,K), activations NCHW, LSTM weights (4H,I)/(4H,H) with gate order
-// i, f, g, o. All matrix work goes through cblas_sgemm. No function here
+// i, f, g, o. All matrix work goes through cblas_sgemm, or under
+// --precision bf16 the learner's products through agent/gemm.h. No function here
 // allocates: workspaces are passed in, sized by the *_workspace helpers.
 // Each fast kernel has a naive reference (nn_ref_*, agent/nn_ref.h) kept for
 // the tests. Definitions: nn.c, nn_conv.c (the convolutions); the worker
