@@ -20,6 +20,14 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(WARN)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
+# bf16 learner products (agent/gemm.c) when oneDNN's header is there
+# (libdnnl-dev, installed by set-up); without it cpcrl builds and says bf16
+# is unavailable. DNNL=0 builds without it on purpose.
+DNNL    ?= $(shell echo '\#include <oneapi/dnnl/dnnl.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(DNNL),1)
+CFLAGS  += -DCPCRL_DNNL
+LDLIBS  += -ldnnl -lgomp
+endif
 
 BUILD   ?= build
 LIB_SRC := $(sort $(wildcard base/*.c env/*.c agent/*.c cpc/*.c lab/*.c replays/*.c))

@@ -12,6 +12,7 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h> (and its macro I) out
 #include <cblas.h>
 
+#include "agent/gemm.h"
 #include "base/progress.h"
 
 #define REEXEC_VAR "CPCRL_BLAS_REEXEC"
@@ -77,6 +78,13 @@ const char *blas_pick_kernel(const char *corename, int cpu_class) {
 // ----------------------------------------------------------------------------
 // Selection by re-exec
 
+// The bf16 part of the kernel line: what --precision bf16 would run on.
+static const char *bf16_note(void) {
+    static char note[200];
+    snprintf(note, sizeof note, "; bf16 %s", gemm_bf16_status());
+    return note;
+}
+
 int blas_select_kernel(int argc, char **argv, int verbose) {
     const char *core = blas_kernel_name();
     const char *user = getenv("OPENBLAS_CORETYPE");
@@ -89,36 +97,42 @@ int blas_select_kernel(int argc, char **argv, int verbose) {
     // crowd out cpcrl's own worker threads on a 2-core machine (measured:
     // 2-thread training 7.4k -> 10.3k frames/s with a short timeout). Like the
     // kernel, this is read when the library loads, so it needs a re-exec.
-    int timeout_new = 0;
+    int timeout_new = 0; // an environment variable was set: re-exec for it to take effect
     if (!getenv("OPENBLAS_THREAD_TIMEOUT") && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0)
+        timeout_new = 1;
+    // The same for oneDNN's OpenMP threads (--precision bf16): libgomp's
+    // default spin-wait after each parallel product starves OpenBLAS's and
+    // the pool's threads on 2 cores (measured: bf16 training 7.0k -> 10.4k
+    // frames/s on 2 threads with PASSIVE). libgomp reads it at load time.
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0)
         timeout_new = 1;
 
     if (marker) { // we are the re-executed program (or a child of it)
         if (user && strcasecmp(core, user) == 0) {
             if (verbose)
                 fprintf(stderr, "cpcrl: OpenBLAS kernel %s (auto-selected; CPU has %s, "
-                        "library default was %s)\n", core, cpu, marker);
+                        "library default was %s)%s\n", core, cpu, marker, bf16_note());
             return 0;
         }
         if (verbose)
             fprintf(stderr, "cpcrl: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s did not take "
-                    "effect; CPU has %s, library default was %s)\n", core,
-                    user ? user : "(unset)", cpu, marker);
+                    "effect; CPU has %s, library default was %s)%s\n", core,
+                    user ? user : "(unset)", cpu, marker, bf16_note());
         return blas_pick_kernel(core, cls) ? -1 : 0;
     }
     if (timeout_new && (user && *user)) { fflush(NULL); execv("/proc/self/exe", av); }
     if (user && *user) {
         if (verbose)
             fprintf(stderr, "cpcrl: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s set by the user; "
-                    "CPU has %s)\n", core, user, cpu);
+                    "CPU has %s)%s\n", core, user, cpu, bf16_note());
         return 0;
     }
     const char *want = blas_pick_kernel(core, cls);
     if (!want && timeout_new) { fflush(NULL); execv("/proc/self/exe", av); }
     if (!want) {
         if (verbose)
-            fprintf(stderr, "cpcrl: OpenBLAS kernel %s (library default; CPU has %s)\n", core,
-                    cpu);
+            fprintf(stderr, "cpcrl: OpenBLAS kernel %s (library default; CPU has %s)%s\n", core,
+                    cpu, bf16_note());
         return 0;
     }
     if (setenv("OPENBLAS_CORETYPE", want, 1) == 0 && setenv(REEXEC_VAR, core, 1) == 0) {
@@ -130,8 +144,8 @@ int blas_select_kernel(int argc, char **argv, int verbose) {
     unsetenv(REEXEC_VAR);
     if (verbose)
         fprintf(stderr, "cpcrl: OpenBLAS kernel %s (slow; CPU has %s but re-exec with "
-                "OPENBLAS_CORETYPE=%s failed: %s; set it yourself)\n", core, cpu, want,
-                strerror(err));
+                "OPENBLAS_CORETYPE=%s failed: %s; set it yourself)%s\n", core, cpu, want,
+                strerror(err), bf16_note());
     return -1;
 }
 
@@ -171,6 +185,11 @@ static const BenchShape bench_shapes[] = {
     {"LSTM x-part, all steps: (640,261) W_ih^T", 0, 1, 640, 1024, 261},
     {"LSTM bwd dw_hh, one step: da^T h", 1, 0, 1024, 256, 32},
     {"CPC predictions: c (640,256) [W_1..W_10]^T", 0, 1, 640, 2560, 256},
+    {"LSTM bwd dW_ih, all rows: dgates^T x", 1, 0, 1024, 261, 640},
+    {"LSTM bwd dz, all rows: dgates W_ih[:, :D]", 0, 0, 640, 256, 1024},
+    {"BPTT dh_prev, one step: dgates W_hh", 0, 0, 32, 256, 1024},
+    {"CPC P_1: c (608,256) W_1^T", 0, 1, 608, 256, 256},
+    {"CPC dW_1: dP_1^T c", 1, 0, 256, 256, 608},
     {"small: (64,256) (256,256)^T", 0, 1, 64, 256, 256},
 };
 
@@ -193,10 +212,15 @@ void blas_bench(FILE *out) {
     for (size_t i = 0; i < maxa; i++) A[i] = (float)((i * 7) % 13) * 0.01f - 0.06f;
     for (size_t i = 0; i < maxb; i++) B[i] = (float)((i * 5) % 11) * 0.01f - 0.05f;
 
-    fprintf(out, "sgemm (OpenBLAS kernel %s, %d threads, CPU has %s)\n", blas_kernel_name(),
-            blas_threads(), blas_class_name(blas_cpu_class()));
-    fprintf(out, "  %-44s %6s %6s %6s %10s %9s\n", "shape (row-major, as the layer calls it)",
-            "M", "N", "K", "ms/call", "GFLOP/s");
+    const int bf16 = gemm_bf16_available();
+    fprintf(out, "sgemm (OpenBLAS kernel %s, %d threads, CPU has %s); bf16 %s\n",
+            blas_kernel_name(), blas_threads(), blas_class_name(blas_cpu_class()),
+            gemm_bf16_status());
+    if (bf16)
+        fprintf(out, "  bf16 = gemm_bf16 (agent/gemm.h): both operands converted every call,\n"
+                "  fp32 accumulation; x = sgemm time / bf16 time\n");
+    fprintf(out, "  %-44s %6s %6s %6s %10s %9s%s\n", "shape (row-major, as the layer calls it)",
+            "M", "N", "K", "ms/call", "GFLOP/s", bf16 ? "    bf16 ms   GFLOP/s      x" : "");
     for (size_t s = 0; s < nshape; s++) {
         const BenchShape *b = &bench_shapes[s];
         int lda = b->ta ? b->M : b->K, ldb = b->tb ? b->K : b->N;
@@ -213,8 +237,21 @@ void blas_bench(FILE *out) {
             dt = progress_now() - t0;
         } while (dt < 0.3 || reps < 3);
         double flops = 2.0 * b->M * b->N * b->K * (double)reps;
-        fprintf(out, "  %-44s %6d %6d %6d %10.4f %9.1f\n", b->label, b->M, b->N, b->K,
+        fprintf(out, "  %-44s %6d %6d %6d %10.4f %9.1f", b->label, b->M, b->N, b->K,
                 1e3 * dt / (double)reps, flops / dt * 1e-9);
+        if (bf16 && gemm_bf16(b->ta, b->tb, b->M, b->N, b->K, A, lda, B, ldb, 0.0f, C, b->N) == 0) {
+            long r16 = 0;
+            double t16 = progress_now(), d16 = 0.0;
+            do {
+                gemm_bf16(b->ta, b->tb, b->M, b->N, b->K, A, lda, B, ldb, 0.0f, C, b->N);
+                r16++;
+                d16 = progress_now() - t16;
+            } while (d16 < 0.3 || r16 < 3);
+            fprintf(out, " %10.4f %9.1f %6.2f", 1e3 * d16 / (double)r16,
+                    2.0 * b->M * b->N * b->K * (double)r16 / d16 * 1e-9,
+                    (dt / (double)reps) / (d16 / (double)r16));
+        }
+        fprintf(out, "\n");
     }
     free(A);
     free(B);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/gemm.h"
 #include "base/errs.h"
 
 // ----------------------------------------------------------------------------
@@ -68,6 +69,8 @@ static const Opt OPTS[] = {
     {"threads", T_INT, O(threads), 0, "0", 0, 256, NULL, G_RUN | G_EVAL,
      "OpenBLAS threads (0 = all cores)"},
     {"progress", T_INT, O(progress), 0, "1", 0, 1, NULL, G_RUN, "progress output (0 = quiet)"},
+    {"precision", T_CHOICE, O(precision), 0, "fp32", 0, 0, "fp32|bf16", G_RUN,
+     "big matrix products (acting, backward, CPC): fp32, or bf16 operands with fp32 accumulation (needs AVX512-BF16 or AMX-BF16)"},
     // model
     {"conv1", T_INT, O(conv1), 0, "16", 1, 1024, NULL, G_MODEL, "conv1 output channels"},
     {"conv2", T_INT, O(conv2), 0, "32", 1, 1024, NULL, G_MODEL, "conv2 output channels"},
@@ -539,6 +542,9 @@ int config_check(const Config *c, char *err, size_t errlen) {
             return err_fail(err, errlen,
                         "--envs %d: CPC with batch negatives needs at least 2 envs", c->envs);
     }
+    if (c->precision == GEMM_BF16 && !gemm_bf16_available())
+        return err_fail(err, errlen, "--precision bf16: %s; use --precision fp32",
+                        gemm_bf16_status());
     if (c->optim == OPT_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
         return err_fail(err, errlen, "--beta1/--beta2 must be below 1");
     if (!c->runs_dir[0])

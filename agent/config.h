@@ -35,6 +35,7 @@ typedef struct {
     double ckpt_every; // frames between checkpoints
     int threads;       // OpenBLAS threads (0 = library default)
     int progress;      // 0 off, 1 auto (line on a tty, plain rows otherwise)
+    int precision;     // GEMM_FP32 / GEMM_BF16 (agent/gemm.h): the big matrix products
     // model
     int conv1, conv2, latent, hidden; // channels, D, H
     int init;

@@ -1,7 +1,8 @@
 // nn.c — the shared neural-network kernels of cpcrl (see nn.h for the contract).
 //
 // Every layer is a forward/backward pair over flat row-major arrays; backward
-// ADDS into gradients and skips NULL ones. All matrix work is cblas_sgemm:
+// ADDS into gradients and skips NULL ones. All matrix work is cblas_sgemm
+// (under --precision bf16 the big products go to agent/gemm.h instead):
 //   linear  out = inp w^T (+ b)                  one sgemm (nn_sgemm_rows)
 //   LSTM    a = x W_ih^T + h_prev W_hh^T + b_ih + b_hh   two sgemms into (N,4H);
 //           the pointwise parts with a vectorisable exp (nn_expf).
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "agent/nn_math.h"
+#include "agent/gemm.h"
 #include "env/rng.h"
 
 // Elementwise loops run over blocks of NN_LANES (agent/nn_math.h) through restrict pointers.
@@ -53,6 +55,8 @@ static int small_kernels(void) {
 
 void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc) {
+    if (alpha == 1.0f && gemm_param(transB, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0)
+        return; // --precision bf16 (B is always a parameter here)
     const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
     const double limit = 1e6;
     int chunk = N;
@@ -66,6 +70,25 @@ void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, n, K, alpha, A, lda, b, ldb, beta, C + j,
                     ldc);
     }
+}
+
+void nn_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+             int ldb, float beta, float *C, int ldc) {
+    gemm_learner(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nn_gemm_fixed(int ta, int tb, int M, int N, int K, const float *A, int lda, int afixed,
+                   const float *B, int ldb, int bfixed, float beta, float *C, int ldc) {
+    if (gemm_fixed(ta, tb, M, N, K, A, lda, afixed, B, ldb, bfixed, beta, C, ldc) != 0)
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nn_gemm_w(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
+               float beta, float *C, int ldc) {
+    if (gemm_param(tb, M, N, K, A, lda, W, ldw, beta, C, ldc) != 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
+                    lda, W, ldw, beta, C, ldc);
 }
 
 // ----------------------------------------------------------------------------
@@ -86,12 +109,8 @@ void nn_linear_forward(float *out, const float *inp, const float *w, const float
 // db (O) += colsum(dout)
 static void linear_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, int N, int I, int O, float beta) {
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, w, I,
-                    beta, dinp, I);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O, inp, I,
-                    1.0f, dw, I);
+    if (dinp) nn_gemm_w(0, N, I, O, dout, O, w, I, beta, dinp, I);
+    if (dw) gemm_learner(1, 0, O, I, N, dout, O, inp, I, 1.0f, dw, I);
     if (db)
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * O;
@@ -311,18 +330,12 @@ void nn_lstm_backward_weights(float *dx, float *dw_ih, float *dw_hh, float *db_i
     const int G = 4 * H;
     assert(Ix >= 0 && Ix <= I);
     // dw_ih (4H,I) += dgates^T (4H,N) @ x (N,I); dw_hh likewise with h_prev
-    if (dw_ih)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, I, N, 1.0f, dgates, G, x, I,
-                    1.0f, dw_ih, I);
-    if (dw_hh)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, N, 1.0f, dgates, G, h_prev,
-                    H, 1.0f, dw_hh, H);
+    if (dw_ih) gemm_learner(1, 0, G, I, N, dgates, G, x, I, 1.0f, dw_ih, I);
+    if (dw_hh) gemm_learner(1, 0, G, H, N, dgates, G, h_prev, H, 1.0f, dw_hh, H);
     for (int n = 0; n < N && db_ih; n++) axpy(db_ih, 1.0f, dgates + (size_t)n * G, (size_t)G);
     for (int n = 0; n < N && db_hh; n++) axpy(db_hh, 1.0f, dgates + (size_t)n * G, (size_t)G);
     // dx (N,Ix) += dgates (N,4H) @ w_ih[:, :Ix] (4H,Ix)
-    if (dx && Ix > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Ix, G, 1.0f, dgates, G, w_ih,
-                    I, 1.0f, dx, Ix);
+    if (dx && Ix > 0) nn_gemm_w(0, N, Ix, G, dgates, G, w_ih, I, 1.0f, dx, Ix);
 }
 
 void nn_lstm_backward(float *dx, float *dh_prev, float *dc_prev, float *dw_ih,

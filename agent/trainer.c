@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/dist.h"
+#include "agent/gemm.h"
 #include "base/errs.h"
 #include "base/progress.h"
 #include "agent/policy.h"
@@ -51,6 +52,9 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->use_cpc = cfg->cpc_weight > 0;
     int K = tr->use_cpc ? cfg->cpc_k : 0;
     if (K > CPC_MAX_K) return err_fail(err, errlen, "--cpc-k %d: at most %d", K, CPC_MAX_K);
+    if (cfg->precision == GEMM_BF16 && !gemm_bf16_available())
+        return err_fail(err, errlen, "--precision bf16: %s", gemm_bf16_status());
+    gemm_set_precision(cfg->precision); // process-wide: the learner's products (gemm.h)
 
     tr->cpc_action = tr->use_cpc && cfg->cpc_mode == CPC_MODE_ACTION;
     const int G = tr->cpc_action ? cfg->cpc_action_hidden : 0;
@@ -174,6 +178,7 @@ void trainer_rollout(Trainer *tr) {
     Model *m = &tr->model;
     Acts *a = &tr->acts;
     const int T = tr->T, B = tr->B, H = m->H, A = m->A;
+    gemm_params_fixed_begin(); // bf16 copies of the weights made once per rollout
     for (int t = 0; t < T; t++) {
         double t0 = progress_now();
         size_t r0 = (size_t)t * B;
@@ -214,6 +219,7 @@ void trainer_rollout(Trainer *tr) {
     trainer_prepare_step(tr, T);
     model_forward(m, a, T * B, B);
     tr->times.act += progress_now() - t0;
+    gemm_params_fixed_end();
     tr->frames += (double)T * B * tr->world; // frames over all ranks
     vec_log_take(&tr->vec, &tr->ep);
 }
@@ -464,11 +470,13 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr);
 int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
     if (tr->reuse) return reuse_update(tr, st, lr);
     Model *m = &tr->model;
+    gemm_params_fixed_begin(); // until the optimizer step
     trainer_loss(tr, st);
     st->steps = 1;
     double t2 = progress_now();
     trainer_backward(tr, st);
     if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total); // same update on every rank
+    gemm_params_fixed_end();
     double t3 = progress_now();
     st->grad_norm = nn_clip_grad_norm(&m->p, tr->cfg.max_grad_norm);
     st->lr = lr;
@@ -662,9 +670,11 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
             tr->perm[b] = tr->perm[j], tr->perm[j] = x;
         }
         for (int gi = 0; gi < M; gi++) {
+            gemm_params_fixed_begin();
             trainer_reuse_loss(tr, tr->perm + (size_t)gi * Bm, &s);
             double t2 = progress_now();
             step_backward(tr, &tr->mb, &tr->mbg, tr->mb_mask, tr->T, Bm, &s);
+            gemm_params_fixed_end();
             if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total);
             double t3 = progress_now();
             s.grad_norm = nn_clip_grad_norm(&m->p, c->max_grad_norm);

@@ -221,8 +221,8 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
     // whose step-k target lies inside the unroll
     for (int k = 1; k <= K; k++)
         if (count_k[k - 1] > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (T - k) * B, D, H, 1.0f, c, H,
-                        W + (size_t)(k - 1) * D * H, H, 0.0f, P + (size_t)(k - 1) * D, KD);
+            nn_gemm_fixed(0, 1, (T - k) * B, D, H, c, H, 1, W + (size_t)(k - 1) * D * H, H, 1,
+                          0.0f, P + (size_t)(k - 1) * D, KD);
 
     // scores, InfoNCE, dz, and dP_k over P_k
     const float loss = cpc_pred_forward_backward(p, dz, z, starts, weight, need_dp, stats);
@@ -233,11 +233,9 @@ float cpc_forward_backward(CPC *p, float *dc, float *dz, float *dW, const float 
         const int M = (T - k) * B;
         const float *dPk = P + (size_t)(k - 1) * D;
         if (dc)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, H, D, 1.0f, dPk, KD,
-                        W + (size_t)(k - 1) * D * H, H, 1.0f, dc, H);
+            nn_gemm_w(0, M, H, D, dPk, KD, W + (size_t)(k - 1) * D * H, H, 1.0f, dc, H);
         if (dW)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, H, M, 1.0f, dPk, KD, c, H,
-                        1.0f, dW + (size_t)(k - 1) * D * H, H);
+            nn_gemm_fixed(1, 0, D, H, M, dPk, KD, 0, c, H, 1, 1.0f, dW + (size_t)(k - 1) * D * H, H);
     }
     return loss;
 }

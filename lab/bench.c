@@ -3,15 +3,17 @@
 //
 // For each setting (the configured T and K, then the CPC paper's T = 100,
 // K = 30) the real Trainer runs rollout + update for a few seconds with CPC
-// on and with CPC off, after a warm-up (the first setting also with sample
+// on and with CPC off, in fp32 and (where the CPU has it) in bf16
+// (--precision, agent/gemm.h), after a warm-up (the first setting also with sample
 // reuse, PPO's 4 epochs x 4 minibatches: its cost against A2C, and with
 // --cpc-trunk-ratio 1: its cost against CPC on); frames/s
 // counts env steps consumed by the learner per wall-clock second, acting
 // forward included. Then
 // scripts/bench_torch.py runs the same two arms in PyTorch (Debian's
 // /usr/bin/python3 with python3-torch) with the same thread count and the
-// same OpenBLAS kernel (OPENBLAS_CORETYPE), and one table shows both and
-// their ratio. Also printed: the time split by phase, the GFLOP/s reached
+// same OpenBLAS kernel (OPENBLAS_CORETYPE), fp32 and under
+// torch.autocast(bfloat16), and one table shows all and their ratios.
+// Also printed: the time split by phase, the GFLOP/s reached
 // (FLOPs each implementation executes, per wall-clock second; the sgemm
 // 1024^3 rate measured alongside is the machine's reference), and the
 // process's CPU use (below 100% per thread means other work shared the
@@ -29,6 +31,7 @@
 
 #include "agent/trainer.h"
 #include "agent/blas.h"
+#include "agent/gemm.h"
 #include "base/progress.h"
 #include "env/rng.h"
 
@@ -181,7 +184,7 @@ static int torch_script(char *path, size_t n) {
     return -1;
 }
 
-static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
+static void run_torch(const Config *c, int K, int threads, int bf16, TorchResult *r) {
     memset(r, 0, sizeof *r);
     char script[600], cmd[1400];
     if (access(TORCH_PYTHON, X_OK) != 0) {
@@ -205,9 +208,10 @@ static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
              "OPENBLAS_CORETYPE='%s' OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d "
              "OMP_WAIT_POLICY=PASSIVE %s '%s' "
              "--threads %d --envs %d --unroll %d --cpc-k %d --seconds %g --planes %d --view %d "
-             "--actions %d --conv1 %d --conv2 %d --latent %d --hidden %d 2>&1",
+             "--actions %d --conv1 %d --conv2 %d --latent %d --hidden %d --precision %s 2>&1",
              core, threads, threads, TORCH_PYTHON, script, threads, c->envs, c->unroll, K,
-             BENCH_SECONDS, ENV_C, c->view, ENV_A, c->conv1, c->conv2, c->latent, c->hidden);
+             BENCH_SECONDS, ENV_C, c->view, ENV_A, c->conv1, c->conv2, c->latent, c->hidden,
+             bf16 ? "bf16" : "fp32");
     fflush(NULL);
     FILE *f = popen(cmd, "r");
     if (!f) {
@@ -238,20 +242,23 @@ static void run_torch(const Config *c, int K, int threads, TorchResult *r) {
 // ----------------------------------------------------------------------------
 // The table
 
-// One setting's table; fps (may be NULL) gets cpcrl's frames/s with CPC on, off.
+static const char *PREC_NAME[2] = {"fp32", "bf16"};
+
+// One setting's table: cpcrl with CPC on and off in fp32, then (where the
+// CPU has it) in bf16, each beside its PyTorch twin (fp32, and bf16 under
+// torch.autocast); fps (may be NULL) gets cpcrl's frames/s with CPC on, off
+// at --precision.
 static int bench_setting(const Config *base, int T, int K, int threads, double peak, FILE *out,
                          double *fps) {
     Config c = *base;
     c.unroll = T;
     c.cpc_k = K;
-    ArmResult r[2];
+    const int nprec = gemm_bf16_available() ? 2 : 1;
+    ArmResult r[2][2];   // [precision][cpc on, off]
+    TorchResult tr[2];   // [precision]
     double flops[2] = {0, 0}, tflops[2] = {0, 0};
     double ph_act[2] = {0, 0}, ph_cpc[2] = {0, 0}, ph_bwd[2] = {0, 0}; // FLOPs per update
     for (int arm = 0; arm < 2; arm++) {
-        Config ca = c;
-        if (arm == 1) ca.cpc_weight = 0;
-        else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
-        if (run_cpcrl(&ca, &r[arm]) < 0) return -1;
         Model m; // sizes only, for the FLOP counts
         const int G = arm == 0 && c.cpc_mode == CPC_MODE_ACTION ? c.cpc_action_hidden : 0;
         if (model_init_cpc(&m, ENV_C, c.view, ENV_A, c.conv1, c.conv2, c.latent, c.hidden,
@@ -266,58 +273,95 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
         ph_bwd[arm] = model_flops_backward(&m, T * c.envs);
         model_free(&m);
     }
-    TorchResult tr;
     char mode[48] = "";
     if (c.cpc_mode == CPC_MODE_ACTION) { // bench_torch.py has the linear head only
-        memset(&tr, 0, sizeof tr);
-        snprintf(tr.why, sizeof tr.why, "%s has no CPC|A head (--cpc-mode action)", TORCH_SCRIPT);
         snprintf(mode, sizeof mode, ", CPC|A G=%d", c.cpc_action_hidden);
         tflops[0] = tflops[1] = 0;
-    } else {
-        run_torch(&c, K, threads, &tr);
     }
+    for (int pr = 0; pr < nprec; pr++) {
+        for (int arm = 0; arm < 2; arm++) {
+            Config ca = c;
+            ca.precision = pr;
+            if (arm == 1) ca.cpc_weight = 0;
+            else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
+            if (run_cpcrl(&ca, &r[pr][arm]) < 0) return -1;
+        }
+        if (c.cpc_mode == CPC_MODE_ACTION) {
+            memset(&tr[pr], 0, sizeof tr[pr]);
+            snprintf(tr[pr].why, sizeof tr[pr].why, "%s has no CPC|A head (--cpc-mode action)", TORCH_SCRIPT);
+        } else {
+            run_torch(&c, K, threads, pr, &tr[pr]);
+        }
+    }
+    gemm_set_precision(GEMM_FP32);
 
     fprintf(out, "\nT=%d K=%d (B=%d, %d thread%s%s):  MFLOP/update cpcrl %.0f / %.0f, "
             "torch %.0f / %.0f (CPC on / off)\n", T, K, c.envs, threads, threads == 1 ? "" : "s",
             mode, flops[0] * 1e-6, flops[1] * 1e-6, tflops[0] * 1e-6, tflops[1] * 1e-6);
-    fprintf(out, "  %-8s %9s %9s %7s %8s %8s %9s | %5s %5s %5s %5s %6s %5s\n", "arm",
+    fprintf(out, "  %-13s %9s %9s %7s %8s %8s %9s | %5s %5s %5s %5s %6s %5s\n", "arm",
             "cpcrl f/s", "torch f/s", "ratio", "cpcrl GF", "torch GF", "cpu c/t", "env", "act",
             "loss", "cpc", "backwd", "optim");
-    for (int arm = 0; arm < 2; arm++) {
-        const PhaseTimes *p = &r[arm].t;
-        double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
-        if (tot <= 0) tot = 1;
-        char tf[16] = "-", ratio[16] = "-", tg[16] = "-", cpu[24];
-        snprintf(cpu, sizeof cpu, "%.0f%%/-", 100 * r[arm].cpu);
-        if (tr.ok) {
-            snprintf(cpu, sizeof cpu, "%.0f/%.0f%%", 100 * r[arm].cpu, 100 * tr.cpu[arm]);
-            snprintf(tf, sizeof tf, "%.0f", tr.fps[arm]);
-            snprintf(ratio, sizeof ratio, "%.2fx", r[arm].fps / tr.fps[arm]);
-            double frames_per_update = T * (double)c.envs;
-            snprintf(tg, sizeof tg, "%.1f", tflops[arm] / frames_per_update * tr.fps[arm] * 1e-9);
+    for (int pr = 0; pr < nprec; pr++)
+        for (int arm = 0; arm < 2; arm++) {
+            const PhaseTimes *p = &r[pr][arm].t;
+            const TorchResult *t = &tr[pr];
+            double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
+            if (tot <= 0) tot = 1;
+            char tf[16] = "-", ratio[16] = "-", tg[16] = "-", cpu[24], name[24];
+            snprintf(cpu, sizeof cpu, "%.0f%%/-", 100 * r[pr][arm].cpu);
+            if (t->ok) {
+                snprintf(cpu, sizeof cpu, "%.0f/%.0f%%", 100 * r[pr][arm].cpu, 100 * t->cpu[arm]);
+                snprintf(tf, sizeof tf, "%.0f", t->fps[arm]);
+                snprintf(ratio, sizeof ratio, "%.2fx", r[pr][arm].fps / t->fps[arm]);
+                double frames_per_update = T * (double)c.envs;
+                snprintf(tg, sizeof tg, "%.1f", tflops[arm] / frames_per_update * t->fps[arm] * 1e-9);
+            }
+            snprintf(name, sizeof name, "%s %s", arm == 0 ? "cpc on" : "cpc off", PREC_NAME[pr]);
+            fprintf(out, "  %-13s %9.0f %9s %7s %8.1f %8s %9s |", name, r[pr][arm].fps, tf, ratio,
+                    r[pr][arm].gflops, tg, cpu);
+            fprintf(out, " %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n", 100 * p->env / tot,
+                    100 * p->act / tot, 100 * p->loss / tot, 100 * p->cpc / tot,
+                    100 * p->backward / tot, 100 * p->optim / tot);
         }
-        fprintf(out, "  %-8s %9.0f %9s %7s %8.1f %8s %9s |", arm == 0 ? "cpc on" : "cpc off",
-                r[arm].fps, tf, ratio, r[arm].gflops, tg, cpu);
-        fprintf(out, " %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n", 100 * p->env / tot,
-                100 * p->act / tot, 100 * p->loss / tot, 100 * p->cpc / tot,
-                100 * p->backward / tot, 100 * p->optim / tot);
+    for (int pr = 0; pr < nprec; pr++)
+        for (int arm = 0; arm < 2; arm++) {
+            const PhaseTimes *p = &r[pr][arm].t;
+            const double u = r[pr][arm].updates * 1e-9;
+            fprintf(out, "  %-8s %s GFLOP/s by phase: act %.1f", arm == 0 ? "cpc on" : "cpc off",
+                    PREC_NAME[pr], p->act > 0 ? ph_act[arm] * u / p->act : 0.0);
+            if (ph_cpc[arm] > 0)
+                fprintf(out, ", cpc %.1f", p->cpc > 0 ? ph_cpc[arm] * u / p->cpc : 0.0);
+            fprintf(out, ", backwd %.1f; ms/update: act %.2f, cpc %.2f, backwd %.2f\n",
+                    p->backward > 0 ? ph_bwd[arm] * u / p->backward : 0.0,
+                    1e3 * p->act / r[pr][arm].updates, 1e3 * p->cpc / r[pr][arm].updates,
+                    1e3 * p->backward / r[pr][arm].updates);
+        }
+    for (int pr = 0; pr < nprec; pr++) {
+        fprintf(out, "  CPC overhead %s (frames/s off / on - 1): cpcrl %.0f%%", PREC_NAME[pr],
+                100 * (r[pr][1].fps / r[pr][0].fps - 1));
+        if (tr[pr].ok) fprintf(out, ", torch %.0f%%", 100 * (tr[pr].fps[1] / tr[pr].fps[0] - 1));
+        fprintf(out, "\n");
     }
-    for (int arm = 0; arm < 2; arm++) {
-        const PhaseTimes *p = &r[arm].t;
-        const double u = r[arm].updates * 1e-9;
-        fprintf(out, "  %-8s GFLOP/s by phase: act %.1f", arm == 0 ? "cpc on" : "cpc off",
-                p->act > 0 ? ph_act[arm] * u / p->act : 0.0);
-        if (ph_cpc[arm] > 0) fprintf(out, ", cpc %.1f", p->cpc > 0 ? ph_cpc[arm] * u / p->cpc : 0.0);
-        fprintf(out, ", backwd %.1f\n", p->backward > 0 ? ph_bwd[arm] * u / p->backward : 0.0);
+    if (nprec == 2)
+        for (int arm = 0; arm < 2; arm++) {
+            fprintf(out, "  %s, cpcrl bf16 against: cpcrl fp32 %.2fx", arm == 0 ? "CPC on" : "CPC off",
+                    r[1][arm].fps / r[0][arm].fps);
+            if (tr[0].ok) fprintf(out, ", torch fp32 %.2fx", r[1][arm].fps / tr[0].fps[arm]);
+            if (tr[1].ok) fprintf(out, ", torch bf16 %.2fx", r[1][arm].fps / tr[1].fps[arm]);
+            if (tr[0].ok && tr[1].ok)
+                fprintf(out, " (torch bf16 / fp32 %.2fx)", tr[1].fps[arm] / tr[0].fps[arm]);
+            fprintf(out, "\n");
+        }
+    else
+        fprintf(out, "  bf16: not run (%s)\n", gemm_bf16_status());
+    fprintf(out, "  cpcrl fp32 at %.0f%% of its sgemm 1024^3 rate (%.1f GFLOP/s) with CPC on\n",
+            peak > 0 ? 100 * r[0][0].gflops * 1e9 / peak : 0.0, peak * 1e-9);
+    for (int pr = 0; pr < nprec; pr++) {
+        if (tr[pr].ok) fprintf(out, "  torch %s: %s\n", PREC_NAME[pr], tr[pr].info);
+        else fprintf(out, "  torch %s: not run: %s\n", PREC_NAME[pr], tr[pr].why);
     }
-    fprintf(out, "  CPC overhead (frames/s off / on - 1): cpcrl %.0f%%",
-            100 * (r[1].fps / r[0].fps - 1));
-    if (tr.ok) fprintf(out, ", torch %.0f%%", 100 * (tr.fps[1] / tr.fps[0] - 1));
-    fprintf(out, "\n  cpcrl at %.0f%% of its sgemm 1024^3 rate (%.1f GFLOP/s) with CPC on\n",
-            peak > 0 ? 100 * r[0].gflops * 1e9 / peak : 0.0, peak * 1e-9);
-    if (tr.ok) fprintf(out, "  torch: %s\n", tr.info);
-    else fprintf(out, "  torch: not run: %s\n", tr.why);
-    if (fps) fps[0] = r[0].fps, fps[1] = r[1].fps;
+    const int pa = base->precision < nprec ? base->precision : 0;
+    if (fps) fps[0] = r[pa][0].fps, fps[1] = r[pa][1].fps;
     return 0;
 }
 
@@ -333,10 +377,10 @@ static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
             c.minibatches = m;
             break;
         }
-    fprintf(out, "\nsample reuse, --epochs %d --minibatches %d --clip %g (T=%d K=%d, B=%d): %d "
+    fprintf(out, "\nsample reuse, --epochs %d --minibatches %d --clip %g (T=%d K=%d, B=%d, %s): %d "
             "optimizer steps and %d learner forwards of T*B/%d rows per unroll\n", c.epochs,
-            c.minibatches, (double)c.clip, c.unroll, c.cpc_k, c.envs, c.epochs * c.minibatches,
-            c.epochs * c.minibatches, c.minibatches);
+            c.minibatches, (double)c.clip, c.unroll, c.cpc_k, c.envs, PREC_NAME[c.precision],
+            c.epochs * c.minibatches, c.epochs * c.minibatches, c.minibatches);
     fprintf(out, "  %-8s %9s %7s | %5s %5s %5s %5s %5s %6s %5s\n", "arm", "cpcrl f/s", "vs A2C",
             "env", "act", "fwd", "loss", "cpc", "backwd", "optim");
     for (int arm = 0; arm < 2; arm++) {
@@ -385,9 +429,10 @@ int bench_train_check(const Config *base, char *err, size_t errlen) {
 
 int bench_train(const Config *base, FILE *out) {
     const int threads = blas_threads();
-    fprintf(out, "training throughput, task %s, B=%d, %d thread%s, OpenBLAS kernel %s; "
+    fprintf(out, "training throughput, task %s, B=%d, %d thread%s, OpenBLAS kernel %s, bf16 %s; "
             "%.0f s per arm after %d warm-up updates\n", ENV_TASK_NAMES[base->task], base->envs,
-            threads, threads == 1 ? "" : "s", blas_kernel_name(), BENCH_SECONDS, BENCH_WARMUP);
+            threads, threads == 1 ? "" : "s", blas_kernel_name(), gemm_bf16_status(),
+            BENCH_SECONDS, BENCH_WARMUP);
     fprintf(out,
             "  frames/s = env steps consumed by the learner per wall-clock second, acting\n"
             "  included; ratio = cpcrl / torch; GF = GFLOP/s each executes; cpu c/t = CPU time\n"

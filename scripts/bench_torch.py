@@ -19,12 +19,17 @@ One update, as in agent/trainer.c (see its header for the loss):
            A2C loss (+ cpc_weight * InfoNCE with batch negatives: per k one
            matmul W_k c_t and one batched matmul of scores), backward,
            clip_grad_norm_, RMSprop step.
+  --precision bf16: acting and the learner's forward and loss run under
+           torch.autocast("cpu", dtype=torch.bfloat16) (the products in
+           bf16, parameters and optimizer in fp32), as `cpcrl --precision
+           bf16` runs its acting and learner products in bf16.
 Prints one line per arm:
     torch <arm> frames_per_s <f> cpu_per_s <c> act_s <a> update_s <u>
 (arm = cpc_on / cpc_off; c = process CPU seconds per wall second), and a
 first line naming the torch version, threads and OpenBLAS kernel.
 """
 import argparse
+import contextlib
 import ctypes
 import os
 import sys
@@ -96,6 +101,7 @@ def main():
     ap.add_argument("--conv2", type=int, default=32)
     ap.add_argument("--latent", type=int, default=256)
     ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -107,7 +113,10 @@ def main():
     except (OSError, AttributeError):
         core = "unknown"
     print(f"torch {torch.__version__} threads {torch.get_num_threads()} openblas {core} "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}", flush=True)
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')} precision {args.precision}",
+          flush=True)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if args.precision == "bf16" \
+        else contextlib.nullcontext
 
     C, V, A, B, T = args.planes, args.view, args.actions, args.envs, args.unroll
     D, H = args.latent, args.hidden
@@ -140,7 +149,7 @@ def main():
             # ---- acting: T batched steps
             obs, tails, masks, acts, rews, dones = [], [], [], [], [], []
             h_start, c_start = h, c
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 for t in range(T + 1):               # slot T: bootstrap observation
                     o = pool[obs_i % pool.shape[0]]
                     obs_i += 1
@@ -158,35 +167,36 @@ def main():
                     prev_a, prev_r, prev_done = a, r, d
             t1 = time.perf_counter()
             # ---- learner: recompute the forward with autograd, loss, backward, step
-            x = torch.stack(obs).float().reshape((T + 1) * B, C, V, V)
-            z = agent.encode(x).reshape(T + 1, B, D)
-            hh, cc, hs = h_start, c_start, []
-            for t in range(T + 1):
-                m = masks[t].unsqueeze(1)
-                hh, cc = agent.lstm(torch.cat([z[t], tails[t]], dim=1), (m * hh, m * cc))
-                hs.append(hh)
-            hs = torch.stack(hs)
-            logits = agent.pi(hs[:T])
-            value = agent.v(hs).squeeze(2)
-            actions, rewards = torch.stack(acts), torch.stack(rews).clamp(-1, 1)
-            done = torch.stack(dones)
-            with torch.no_grad():
-                adv = torch.zeros(T, B)
-                gae = torch.zeros(B)
-                for t in reversed(range(T)):
-                    nd = 1 - done[t]
-                    delta = rewards[t] + 0.99 * nd * value[t + 1] - value[t]
-                    gae = delta + 0.99 * 0.95 * nd * gae
-                    adv[t] = gae
-                ret = adv + value[:T]
-            logp = F.log_softmax(logits, dim=2)
-            policy = -(logp.gather(2, actions.unsqueeze(2)).squeeze(2) * adv).mean()
-            vloss = 0.5 * ((ret - value[:T]) ** 2).mean()
-            ent = -(logp.exp() * logp).sum(dim=2).mean()
-            loss = policy + 0.5 * vloss - 0.01 * ent
-            if cpc:
-                starts = torch.stack(masks[:T]) == 0
-                loss = loss + infonce(hs[:T], z[:T], agent.cpc_w, starts, K, D)
+            with autocast():
+                x = torch.stack(obs).float().reshape((T + 1) * B, C, V, V)
+                z = agent.encode(x).reshape(T + 1, B, D)
+                hh, cc, hs = h_start, c_start, []
+                for t in range(T + 1):
+                    m = masks[t].unsqueeze(1)
+                    hh, cc = agent.lstm(torch.cat([z[t], tails[t]], dim=1), (m * hh, m * cc))
+                    hs.append(hh)
+                hs = torch.stack(hs)
+                logits = agent.pi(hs[:T])
+                value = agent.v(hs).squeeze(2)
+                actions, rewards = torch.stack(acts), torch.stack(rews).clamp(-1, 1)
+                done = torch.stack(dones)
+                with torch.no_grad():
+                    adv = torch.zeros(T, B)
+                    gae = torch.zeros(B)
+                    for t in reversed(range(T)):
+                        nd = 1 - done[t]
+                        delta = rewards[t] + 0.99 * nd * value[t + 1] - value[t]
+                        gae = delta + 0.99 * 0.95 * nd * gae
+                        adv[t] = gae
+                    ret = adv + value[:T]
+                logp = F.log_softmax(logits, dim=2)
+                policy = -(logp.gather(2, actions.unsqueeze(2)).squeeze(2) * adv).mean()
+                vloss = 0.5 * ((ret - value[:T]) ** 2).mean()
+                ent = -(logp.exp() * logp).sum(dim=2).mean()
+                loss = policy + 0.5 * vloss - 0.01 * ent
+                if cpc:
+                    starts = torch.stack(masks[:T]) == 0
+                    loss = loss + infonce(hs[:T], z[:T], agent.cpc_w, starts, K, D)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(agent.parameters(), 0.5)

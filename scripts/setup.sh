@@ -2,7 +2,7 @@
 # Set-up step of `make test` / `make train`: make sure the Debian packages the
 # build needs are installed. As root, install the missing ones with apt-get
 # (running `apt-get update` first); otherwise print the exact line and fail.
-PKGS="${PKGS:-build-essential pkg-config libsdl2-dev libopenblas-dev zlib1g-dev libcmocka-dev xvfb xauth gnuplot-nox clang-14 libclang-rt-14-dev python3 python3-numpy python3-setuptools python3-pip}"
+PKGS="${PKGS:-build-essential pkg-config libsdl2-dev libopenblas-dev zlib1g-dev libcmocka-dev libdnnl-dev xvfb xauth gnuplot-nox clang-14 libclang-rt-14-dev python3 python3-numpy python3-setuptools python3-pip}"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

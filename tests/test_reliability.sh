@@ -463,10 +463,10 @@ fi
 if [ -n "${RELIABILITY_VALGRIND:-}" ]; then
     if command -v valgrind >/dev/null; then
         VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
-        # OPENBLAS_CORETYPE and OPENBLAS_THREAD_TIMEOUT set: cpcrl does not
-        # re-exec itself (under valgrind /proc/self/exe is valgrind's tool),
-        # and no AVX-512 kernels, which valgrind cannot run
-        export OPENBLAS_THREAD_TIMEOUT=4
+        # OPENBLAS_CORETYPE, OPENBLAS_THREAD_TIMEOUT and OMP_WAIT_POLICY set:
+        # cpcrl does not re-exec itself (under valgrind /proc/self/exe is
+        # valgrind's tool), and no AVX-512 kernels, which valgrind cannot run
+        export OPENBLAS_THREAD_TIMEOUT=4 OMP_WAIT_POLICY=PASSIVE
         OPENBLAS_CORETYPE=Haswell $VG "$CPCRL" train $TINY --runs-dir "$R" --name vg --frames 1e3 \
             --log-every 512 --ckpt-every 512 >/dev/null 2>"$TMP/vg1.err"
         check "valgrind: train clean" $? "$(grep -m3 "==\|Invalid\|lost" "$TMP/vg1.err")"
