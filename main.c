@@ -148,7 +148,8 @@ static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
             }
         }
     }
-    if (!resume && config_check(c, err, sizeof err) < 0) return usage_error("train", err);
+    if (!resume && (config_check(c, err, sizeof err) < 0 || config_check_machine(c, err, sizeof err) < 0))
+        return usage_error("train", err);
     TrainHook hook = {0};
     TrainRecorder rec;
     if (c->record_every > 0) { // one recorded episode takes up to the time limit: fewer frames apart is no schedule

@@ -526,6 +526,13 @@ void config_env(const Config *c, EnvConfig *e) {
     env_config_defaults(e);
 }
 
+int config_check_machine(const Config *c, char *err, size_t errlen) {
+    if (c->precision == GEMM_BF16 && !gemm_bf16_available())
+        return err_fail(err, errlen, "--precision bf16: %s; use --precision fp32",
+                        gemm_bf16_status());
+    return 0;
+}
+
 int config_check(const Config *c, char *err, size_t errlen) {
     EnvConfig e;
     config_env(c, &e);
@@ -542,9 +549,6 @@ int config_check(const Config *c, char *err, size_t errlen) {
             return err_fail(err, errlen,
                         "--envs %d: CPC with batch negatives needs at least 2 envs", c->envs);
     }
-    if (c->precision == GEMM_BF16 && !gemm_bf16_available())
-        return err_fail(err, errlen, "--precision bf16: %s; use --precision fp32",
-                        gemm_bf16_status());
     if (c->optim == OPT_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
         return err_fail(err, errlen, "--beta1/--beta2 must be below 1");
     if (!c->runs_dir[0])

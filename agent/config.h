@@ -134,6 +134,12 @@ int config_parse_args(Config *c, CmdOpts *o, int argc, char **argv, int groups, 
                       int max_pos, char **rest, int *nrest, char *err, size_t errlen);
 // Cross-field checks (env config valid, K < T, B >= 2 with CPC, ...).
 int config_check(const Config *c, char *err, size_t errlen);
+// What this machine can run of a valid config (training, bench, compare's arms):
+// --precision bf16 needs AVX512-BF16 or AMX-BF16 and a build with oneDNN. Not
+// part of config_check, so a checkpoint trained elsewhere in bf16 still loads
+// (eval, probe and the viewers fall back to fp32 products; trainer_init refuses
+// to train it here). Returns 0, or -1 with a message.
+int config_check_machine(const Config *c, char *err, size_t errlen);
 // config.txt: every training setting as `key = value`, readable back.
 int config_write(const Config *c, FILE *f);
 // The training settings that differ between a and b (keys in `skip`, a

@@ -23,6 +23,7 @@
 #include "agent/blas.h"
 #include "agent/ckpt.h"
 #include "agent/dist.h"
+#include "agent/gemm.h"
 #include "base/errs.h"
 #include "base/file.h"
 #include "base/progress.h"
@@ -612,6 +613,11 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     cfg.unroll = cfg.cpc_weight > 0 ? cfg.cpc_k + 1 : 1; // acting only; unroll sized for the CPC probe
     if (cfg.cpc_weight > 0 && cfg.envs < 2) cfg.envs = 2;
     cfg.epochs = cfg.minibatches = 1, cfg.clip = 0; // no updates: no sample-reuse buffers
+    if (cfg.precision == GEMM_BF16 && !gemm_bf16_available()) { // trained elsewhere in bf16
+        fprintf(stderr, "cpcrl eval: trained with --precision bf16, which this machine cannot run (%s); "
+                        "evaluating with fp32 products\n", gemm_bf16_status());
+        cfg.precision = GEMM_FP32;
+    }
     blas_set_threads(opts->threads);
     Trainer tr;
     if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
@@ -646,7 +652,7 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
     while (tally.n < E && !tally.failed) {
         trainer_rollout(&tr);
         if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
-            UpdateStats st; // the loss's CPC figures are trainer_update_stats_only's
+            UpdateStats st; // trainer_loss: the CPC figures of this unroll, no step
             trainer_loss(&tr, &st);
             trainer_backward(&tr, &st); // the trunk norms of the two losses
             gta += st.trunk_a2c, gtc += st.trunk_cpc, gtn += st.trunk_n;

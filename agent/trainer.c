@@ -506,29 +506,6 @@ void trainer_forward_unroll(Trainer *tr) {
     }
 }
 
-void trainer_update_stats_only(Trainer *tr, UpdateStats *st) {
-    Model *m = &tr->model;
-    memset(st, 0, sizeof *st);
-    if (!tr->use_cpc) return;
-    CPCStats cs;
-    if (tr->cpc_action) {
-        CPCAParams w;
-        CPCAGrads dw;
-        cpca_tensors(m, &w, &dw);
-        st->cpc_loss = cpca_forward_backward(&tr->cpca, NULL, NULL, NULL, tr->acts.h, tr->acts.z,
-                                             tr->actions, &w, tr->starts, 0.0f, &cs);
-    } else {
-        st->cpc_loss = cpc_forward_backward(&tr->cpc, NULL, NULL, NULL, tr->acts.h, tr->acts.z,
-                                            nn_param(&m->p, m->cpc_w), tr->starts, 0.0f, &cs);
-    }
-    st->cpc_count = cs.count;
-    for (int k = 0; k < m->K && k < CPC_MAX_K; k++) {
-        st->cpc_acc[k] = cs.acc[k];
-        st->cpc_loss_k[k] = cs.loss_k[k];
-        st->cpc_n[k] = (float)cs.count_k[k];
-    }
-}
-
 // ----------------------------------------------------------------------------
 // Sample reuse: E passes of M groups of env sequences (see trainer.h)
 

@@ -187,8 +187,6 @@ void trainer_backward(Trainer *tr, UpdateStats *st);
 // (observations, previous actions/rewards, initial state, done flags) under
 // the current parameters: what the learner would see with no caching. Tests.
 void trainer_forward_unroll(Trainer *tr);
-// CPC diagnostics of the last unroll without touching parameters (eval).
-void trainer_update_stats_only(Trainer *tr, UpdateStats *st);
 // Learning rate for the current frame count (linear decay when enabled).
 float trainer_lr(const Trainer *tr);
 

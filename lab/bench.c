@@ -424,7 +424,8 @@ static int bench_trunk_ratio(const Config *base, double cpc_fps, FILE *out) {
 int bench_train_check(const Config *base, char *err, size_t errlen) {
     Config c = *base;
     if (c.cpc_weight <= 0) c.cpc_weight = 1; // the CPC-on arm
-    return config_check(&c, err, errlen);
+    if (config_check(&c, err, errlen) < 0) return -1;
+    return config_check_machine(&c, err, errlen);
 }
 
 int bench_train(const Config *base, FILE *out) {

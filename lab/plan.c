@@ -338,7 +338,7 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
         for (int a = 0; a < pl->narms; a++) {
             Config c;
             arm_config(&pl->base, &pl->arms[a], pl->tasks[t], o->first_seed, &c);
-            if (config_check(&c, err, sizeof err) < 0)
+            if (config_check(&c, err, sizeof err) < 0 || config_check_machine(&c, err, sizeof err) < 0)
                 return compare_usage("compare", "arm %s, task %s: %s", pl->arms[a].name,
                              ENV_TASK_NAMES[pl->tasks[t]], err);
         }

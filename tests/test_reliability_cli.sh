@@ -352,5 +352,26 @@ check "k: eval prints the bound per k" $? "$(tail -2 "$TMP/bound.out")"
 
 fi
 
+# ----------------------------------------------------------------------------
+# p. --precision bf16 on a machine without it (CPCRL_NO_BF16=1 stands in for
+#    one): a fresh run is refused (exit 2), a bf16 checkpoint trained where
+#    bf16 runs still evaluates and probes (fp32 products, said on stderr) and
+#    its --resume is refused (exit 1), naming why.
+
+if want p; then
+expect_exit "p: train --precision bf16 without bf16: exit 2" 2 "precision bf16: unavailable" \
+    env CPCRL_NO_BF16=1 "$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name bf-no --precision bf16
+if "$CPCRL" train $TINY --task goal --frames 512 --runs-dir "$R" --name bf --precision bf16 >/dev/null 2>&1; then
+    expect_exit "p: eval of a bf16 checkpoint without bf16: exit 0, fp32 said" 0 "evaluating with fp32 products" \
+        env CPCRL_NO_BF16=1 "$CPCRL" eval "$R/bf" --episodes 2 --threads 1
+    expect_exit "p: probe of a bf16 checkpoint without bf16: exit 0" 0 "" \
+        env CPCRL_NO_BF16=1 "$CPCRL" probe "$R/bf" --episodes 4 --threads 1
+    expect_exit "p: --resume of a bf16 run without bf16: exit 1" 1 "precision bf16: unavailable" \
+        env CPCRL_NO_BF16=1 "$CPCRL" train --resume "$R/bf" --frames 1024 --threads 1 --progress 0
+else
+    echo "test_reliability_cli: p: this machine has no bf16 (or no oneDNN build): the checkpoint checks skipped"
+fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
