@@ -116,6 +116,59 @@ static int collect_metric(const AggRun *runs, int nruns, int task, int arm, int 
     return n;
 }
 
+// Sample efficiency (issue #16): per run, the frames of its first log row at
+// or above 90% of the baseline arm's mean final return on the task (a run
+// that never gets there counts with its last row's frames: a lower bound);
+// per arm the mean over seeds and its difference from the baseline with the
+// bootstrap CI of the verdicts. x, y: scratch of nruns doubles.
+#define EFFICIENCY_FRAC 0.9
+static void efficiency_table(FILE *f, const AggRun *runs, int nruns, const AggArm *arms, int narms,
+                             int base, const int *tasks, int ntasks, int resamples, double *x, double *y) {
+    fprintf(f, "## Sample efficiency (frames to %.0f%% of %s's final return)\n\n", 100 * EFFICIENCY_FRAC,
+            arms[base].name);
+    fprintf(f, "| task | target | arm | reached | frames, mean [95%% CI] | Δ frames vs %s [95%% CI] |\n",
+            arms[base].name);
+    fprintf(f, "|---|---|---|---|---|---|\n");
+    for (int t = 0; t < ntasks; t++) {
+        int nb = collect_metric(runs, nruns, tasks[t], base, 0, y);
+        if (nb == 0) continue;
+        const double target = EFFICIENCY_FRAC * stats_mean(y, nb);
+        int nbase = 0;
+        for (int i = 0; i < nruns; i++) { // the baseline's own figures, for the differences
+            const AggRun *r = &runs[i];
+            if (r->task != tasks[t] || r->arm != base) continue;
+            int hit;
+            double v = stats_frames_to(r->log.frames, r->log.ret, r->log.n, target, &hit);
+            if (isfinite(v)) y[nbase++] = v;
+        }
+        for (int a = 0; a < narms; a++) {
+            int n = 0, reached = 0;
+            for (int i = 0; i < nruns; i++) {
+                const AggRun *r = &runs[i];
+                if (r->task != tasks[t] || r->arm != a) continue;
+                int hit;
+                double v = stats_frames_to(r->log.frames, r->log.ret, r->log.n, target, &hit);
+                if (!isfinite(v)) continue;
+                x[n++] = v;
+                reached += hit;
+            }
+            if (n == 0) continue;
+            double lo, hi;
+            char m[96], d[96] = "—";
+            stats_bootstrap_ci(x, n, resamples, STATS_SEED, &lo, &hi);
+            snprintf(m, sizeof m, "%s%.0f [%.0f, %.0f]", reached < n ? "≥ " : "", stats_mean(x, n), lo, hi);
+            if (a != base && nbase > 0) {
+                stats_bootstrap_diff_ci(x, n, y, nbase, resamples, STATS_SEED, &lo, &hi);
+                snprintf(d, sizeof d, "%.0f [%.0f, %.0f]", stats_mean(x, n) - stats_mean(y, nbase), lo, hi);
+            }
+            fprintf(f, "| %s | %.3f | %s | %d of %d | %s | %s |\n", ENV_TASK_NAMES[tasks[t]], target,
+                    arms[a].name, reached, n, m, d);
+        }
+    }
+    fprintf(f, "\nA run that never reaches the target counts with its last row's frames (a lower "
+               "bound, marked ≥); Δ < 0: the arm gets there in fewer frames.\n\n");
+}
+
 static void results_header(FILE *f) {
     fprintf(f, "task,arm,seed,cpc_weight,cpc_k,frames,final_return,auc,success");
     for (int l = 0; l < PROBE_NLABELS; l++)
@@ -311,6 +364,7 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
             }
         fprintf(f, "\n");
     }
+    if (base >= 0) efficiency_table(f, runs, nruns, arms, narms, base, tasks, ntasks, resamples, x, y);
     for (int t = 0; t < ntasks; t++) {
         const int task = tasks[t];
         fprintf(f, "## %s\n\n", ENV_TASK_NAMES[task]);

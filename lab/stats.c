@@ -143,6 +143,17 @@ double stats_auc(const double *frames, const double *ret, int n) {
     return area / pf;
 }
 
+double stats_frames_to(const double *frames, const double *ret, int n, double target, int *reached) {
+    *reached = 0;
+    if (n <= 0) return NAN;
+    for (int i = 0; i < n; i++)
+        if (isfinite(ret[i]) && ret[i] >= target) {
+            *reached = 1;
+            return frames[i];
+        }
+    return frames[n - 1];
+}
+
 // ----------------------------------------------------------------------------
 // log.csv
 

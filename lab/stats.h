@@ -69,6 +69,10 @@ const char *stats_verdict_name(int v);
 // NaN when no row has a finite return.
 double stats_final_return(const double *frames, const double *ret, int n, double frac);
 double stats_auc(const double *frames, const double *ret, int n);
+// Sample efficiency: the frames of the first row whose return is >= target
+// (NaN rows skipped). Never reached: the frames of the last row, and
+// *reached = 0 (the figure is then a lower bound). NaN when n == 0.
+double stats_frames_to(const double *frames, const double *ret, int n, double target, int *reached);
 
 // ----------------------------------------------------------------------------
 // log.csv of a run, the columns the comparison needs.

@@ -128,6 +128,28 @@ done <"$S/results.csv"
 if [ -z "$off" ] && [ $rows -eq 12 ]; then ok "results.csv = log.csv/config.txt by the definitions ($rows runs)"
 else bad "results.csv = log.csv/config.txt by the definitions ($rows runs)" "$off"; fi
 
+# sample efficiency, recomputed from log.csv: target = 0.9 x the mean over
+# nocpc's seeds of final_return (results.csv); per run the first row with
+# return_mean >= target, else its last row; the mean per (task, arm) must be
+# summary.md's (printed to the frame)
+eff_off=""; eff_rows=0
+for task in $(cut -d, -f1 "$S/results.csv" | sed 1d | sort -u); do
+    target=$(awk -F, -v t="$task" '$1 == t && $2 == "nocpc" { s += $7; n++ } END { printf "%.17g", 0.9 * s / n }' "$S/results.csv")
+    for arm in $(awk -F, -v t="$task" 'NR > 1 && $1 == t { print $2 }' "$S/results.csv" | sort -u); do
+        want=$(for log in "$S"/runs/"$task-$arm"-s*/log.csv; do
+            awk -F, -v g="$target" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                { last = $c["frames"] } !hit && $c["return_mean"] !~ /nan/ && $c["return_mean"] + 0 >= g + 0 { hit = $c["frames"] }
+                END { print hit ? hit : last }' "$log"
+        done | awk '{ s += $1; n++ } END { printf "%.0f", s / n }')
+        got=$(grep "^| $task | [0-9.]* | $arm | " "$S/summary.md" | awk -F'|' '{ print $6 }' | sed 's/^ *\(≥ \)\{0,1\}//' | awk '{ print $1 }')
+        eff_rows=$((eff_rows + 1))
+        [ "$want" = "$got" ] || eff_off="$eff_off$task $arm: summary.md $got, from log.csv $want
+"
+    done
+done
+if [ -z "$eff_off" ] && [ $eff_rows -eq 4 ]; then ok "sample efficiency = log.csv by the definition ($eff_rows rows)"
+else bad "sample efficiency = log.csv by the definition ($eff_rows rows)" "$eff_off"; fi
+
 # ----------------------------------------------------------------------------
 # plan: --dry-run before and after the runs exist
 

@@ -197,6 +197,24 @@ static void test_auc(void **state) {
     assert_close(stats_auc(f3, r3, 4), 0.5, TOL);
 }
 
+static void test_frames_to(void **state) {
+    (void)state;
+    // rows (10, 1), (20, NaN), (30, 3), (40, 2.5): >= 2.5 first at 30 (the
+    // NaN row skipped, equality counts); >= 3 at 30; >= 1 at 10 (first row)
+    const double f[4] = {10, 20, 30, 40}, r[4] = {1, NAN, 3, 2.5};
+    int hit = -1;
+    assert_close(stats_frames_to(f, r, 4, 2.5, &hit), 30, TOL);
+    assert_int_equal(hit, 1);
+    assert_close(stats_frames_to(f, r, 4, 1, &hit), 10, TOL);
+    assert_int_equal(hit, 1);
+    // never reached: the last row's frames, flagged as not reached
+    assert_close(stats_frames_to(f, r, 4, 3.5, &hit), 40, TOL);
+    assert_int_equal(hit, 0);
+    // an empty log: NaN
+    assert_true(isnan(stats_frames_to(f, r, 0, 1, &hit)));
+    assert_int_equal(hit, 0);
+}
+
 static void test_runlog(void **state) {
     (void)state;
     char path[] = "/tmp/cpcrl_test_stats_XXXXXX";
@@ -323,6 +341,7 @@ int main(void) {
         cmocka_unit_test(test_prob_improvement),
         cmocka_unit_test(test_final_return),
         cmocka_unit_test(test_auc),
+        cmocka_unit_test(test_frames_to),
         cmocka_unit_test(test_runlog),
         cmocka_unit_test(test_cholesky),
         cmocka_unit_test(test_ridge),
