@@ -130,12 +130,12 @@ static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
             return usage_error("train", err);
     }
     if (resume) { // the run's own config.txt rules; only these may change
-        static const char *const OK[] = {"--frames", "--threads", "--progress", "--record-every"};
+        static const char *const OK[] = {"--frames", "--threads", "--progress", "--record-every", "--lock-stale"};
         for (int i = 0; i < argc; i++) {
             if (strncmp(argv[i], "--", 2) || !strcmp(argv[i], "--resume")) continue;
             if (!strncmp(argv[i], "--resume=", 9)) continue;
             int ok = 0;
-            for (int j = 0; j < 4; j++)
+            for (int j = 0; j < (int)(sizeof OK / sizeof OK[0]); j++)
                 ok |= !strncmp(argv[i], OK[j], strlen(OK[j])) &&
                       (argv[i][strlen(OK[j])] == 0 || argv[i][strlen(OK[j])] == '=');
             if (!ok) {

@@ -144,9 +144,9 @@ static const Opt OPTS[] = {
      "continue the run in DIR from its model.ckpt (--frames may extend it)", OF_CMD | OF_NONEMPTY, "DIR", "none"},
     {"record-every", T_DOUBLE, O(record_every), 0, "0", 1, BIG, NULL, G_TRAIN,
      "every N frames, write one episode as runs/NAME/replays/frames_*.rpl", 0, "N", "0 = off"},
-    {"lock-stale", T_DOUBLE, O(lock_stale), 0, "600", 1, BIG, NULL, G_TRAIN,
+    {"lock-stale", T_DOUBLE, O(lock_stale), 0, "600", 120, BIG, NULL, G_TRAIN,
      "a run directory's lock whose holder runs on another host is stale (taken over) after S seconds "
-     "without a heartbeat; on this host, when its pid is gone", 0, "S"},
+     "without a heartbeat (at least 120: 4 heartbeats); on this host, when its process is gone", 0, "S"},
     // compare
     {"tasks", T_STR, CMP(tasks), "all", 0, 0, NULL, G_CMP,
      "comma-separated tasks, or all (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", OF_CMD, "LIST"},
@@ -171,9 +171,9 @@ static const Opt OPTS[] = {
      "number of cores"},
     {"threads", T_INT, CMP(threads), "0", 0, 256, NULL, G_CMP_SCHED,
      "OpenBLAS threads per run (0 = cores / jobs; jobs x threads must not exceed the cores)", OF_CMD, "N"},
-    {"lock-stale", T_DOUBLE, CMP(lock_stale), "600", 1, BIG, NULL, G_CMP_SCHED,
-     "a run's lock held on another host is stale (taken over) after S seconds without a heartbeat; on this "
-     "host, once its processes are gone", OF_CMD, "S"},
+    {"lock-stale", T_DOUBLE, CMP(lock_stale), "600", 120, BIG, NULL, G_CMP_SCHED,
+     "a run's lock held on another host is stale (taken over) after S seconds without a heartbeat (at least "
+     "120: 4 heartbeats); on this host, once its processes are gone", OF_CMD, "S"},
     {"only-run", T_STR, CMP(only_run), "", 0, 0, NULL, G_CMP_SCHED,
      "carry out only the run NAME of the plan (train or resume, probe; skipped when done or in use), no "
      "aggregation: what a Slurm array task runs", OF_CMD | OF_NONEMPTY, "NAME", "none"},

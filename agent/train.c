@@ -353,10 +353,15 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         if (file_mkdir_p(dir) < 0) {
             fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
             fail = 1;
+        } else if (access(ckpath, F_OK) == 0) { // before the lock: a fresh start never takes one over
+            fprintf(stderr,
+                    "cpcrl train: %s already holds a run; continue it with --resume %s, or pick "
+                    "another --name\n", dir, dir);
+            fail = 1;
         } else if (runlock_acquire(&lock, dir, stale, "cpcrl train", err, sizeof err) != RUNLOCK_HELD) {
             fprintf(stderr, "cpcrl train: %s\n", err);
             fail = 1;
-        } else if (access(ckpath, F_OK) == 0) {
+        } else if (access(ckpath, F_OK) == 0) { // written meanwhile by the holder we found stale
             fprintf(stderr,
                     "cpcrl train: %s already holds a run; continue it with --resume %s, or pick "
                     "another --name\n", dir, dir);

@@ -31,7 +31,8 @@ static void my_host(char *h, size_t n) {
 typedef struct {
     int exists, ours_format, npids;
     long pids[MAXPIDS];
-    char host[256];
+    unsigned long long starts[MAXPIDS]; // the pid's start time (clock ticks after boot), 0 unknown
+    char host[256], boot[64];            // boot: the holder's boot id ("" unknown)
     dev_t dev;
     ino_t ino;
     double age;      // seconds since its heartbeat (mtime)
@@ -63,9 +64,12 @@ static int lock_read(const char *path, LockInfo *h, char *err, size_t errlen) {
         char *save = NULL;
         for (char *line = strtok_r(buf + strlen(MAGIC), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             if (!strncmp(line, "host ", 5)) snprintf(h->host, sizeof h->host, "%s", line + 5);
+            else if (!strncmp(line, "boot ", 5)) snprintf(h->boot, sizeof h->boot, "%s", line + 5);
             else if (!strncmp(line, "pid ", 4) && h->npids < MAXPIDS) {
-                long p = strtol(line + 4, NULL, 10);
-                if (p > 0) h->pids[h->npids++] = p;
+                char *end;
+                long p = strtol(line + 4, &end, 10);
+                unsigned long long s = strtoull(end, NULL, 10); // "pid N START" (START optional)
+                if (p > 0) h->starts[h->npids] = s, h->pids[h->npids++] = p;
             }
         }
     } else if (st.st_size == 0) { // the flock format: held while a process keeps an fcntl lock on it
@@ -78,6 +82,40 @@ static int lock_read(const char *path, LockInfo *h, char *err, size_t errlen) {
 
 static int pid_alive(long pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
 
+// Start time of a process (field 22 of /proc/PID/stat, clock ticks after
+// boot), 0 when unknown: with the pid it names one process, so a pid reused
+// by another process does not keep a dead holder's lock alive.
+static unsigned long long pid_start(long pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); // the command name may hold blanks and parentheses
+    if (!p) return 0;
+    unsigned long long v = 0;
+    for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+    if (p) v = strtoull(p + 1, NULL, 10);
+    return v;
+}
+
+// This boot's id ("" when unknown): a lock of this host from another boot is stale.
+static void boot_id(char *out, size_t n) {
+    out[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f) return;
+    if (fgets(out, (int)n, f)) out[strcspn(out, "\n")] = 0;
+    fclose(f);
+}
+
+// The holder's process i runs: alive, and the same process (start time) when known.
+static int holder_alive(const LockInfo *h, int i) {
+    if (!pid_alive(h->pids[i])) return 0;
+    return h->starts[i] == 0 || pid_start(h->pids[i]) == h->starts[i];
+}
+
 // Is the lock stale? 1 with the reason in why, 0 when it is held.
 static int lock_stale(const LockInfo *h, const char *host, double stale_after, char *why, size_t n) {
     if (!h->ours_format && h->size == 0) {
@@ -86,8 +124,14 @@ static int lock_stale(const LockInfo *h, const char *host, double stale_after, c
         return 1;
     }
     if (h->ours_format && h->host[0] && !strcmp(h->host, host)) {
+        char boot[64];
+        boot_id(boot, sizeof boot);
+        if (h->boot[0] && strcmp(h->boot, "?") && boot[0] && strcmp(h->boot, boot)) {
+            snprintf(why, n, "written before this host last booted");
+            return 1;
+        }
         for (int i = 0; i < h->npids; i++)
-            if (pid_alive(h->pids[i])) return 0;
+            if (holder_alive(h, i)) return 0;
         snprintf(why, n, "no process of it runs on this host");
         return 1;
     }
@@ -140,7 +184,10 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
     snprintf(l->path, sizeof l->path, "%s/train.lock", dir);
     snprintf(mine, sizeof mine, "%s/train.lock.%s.%ld", dir, host, (long)getpid());
     snprintf(aside, sizeof aside, "%s/train.lock.stale.%s.%ld", dir, host, (long)getpid());
-    snprintf(text, sizeof text, MAGIC "host %s\npid %ld\n", host, (long)getpid());
+    char boot[64];
+    boot_id(boot, sizeof boot);
+    snprintf(text, sizeof text, MAGIC "host %s\nboot %s\npid %ld %llu\n", host, boot[0] ? boot : "?",
+             (long)getpid(), pid_start((long)getpid()));
     for (int attempt = 0; attempt < 8; attempt++) {
         // our lock, whole under a private name, then linked into place
         int fd = open(mine, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -176,7 +223,7 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
             fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC);
             if (fd < 0) continue;
             char line[64];
-            snprintf(line, sizeof line, "pid %ld\n", (long)getpid());
+            snprintf(line, sizeof line, "pid %ld %llu\n", (long)getpid(), pid_start((long)getpid()));
             if (fstat(fd, &st) < 0 || st.st_dev != h.dev || st.st_ino != h.ino || write_all(fd, line) < 0) {
                 close(fd);
                 continue;
@@ -224,8 +271,7 @@ static double beat_every(void) {
 int runlock_beat(RunLock *l, int force, char *err, size_t errlen) {
     if (l->fd < 0) return 0;
     double now = progress_now();
-    if (!force && now - l->last_beat < beat_every()) return 0;
-    l->last_beat = now;
+    const int touch = force || now - l->last_beat >= beat_every();
     struct stat st;
     int rc = stat(l->path, &st);
     if (rc < 0 && errno != ENOENT) return 0; // a file-system hiccup: try at the next beat
@@ -236,7 +282,10 @@ int runlock_beat(RunLock *l, int force, char *err, size_t errlen) {
         return err_fail(err, errlen, "%s%s is no longer this process's (now %s): taken over as stale, or "
                         "removed", ERR_PATH(l->path), holder);
     }
-    (void)futimens(l->fd, NULL); // a missed heartbeat is retried at the next
+    if (touch) {
+        l->last_beat = now;
+        (void)futimens(l->fd, NULL); // a missed heartbeat is retried at the next
+    }
     return 0;
 }
 

@@ -5,12 +5,15 @@
 // private name and link(2)ed into place (atomic on NFS too), holds
 //     cpcrl run lock
 //     host NAME
-//     pid N
+//     boot ID      (/proc/sys/kernel/random/boot_id, "?" unknown)
+//     pid N START  (START: the process's start time, /proc/N/stat field 22)
 // (plus a "pid N" line per process the holder handed it to, see below), and
 // its mtime is the heartbeat: the holder touches it every RUNLOCK_BEAT
 // seconds. Release unlinks it. A lock that is there is stale, and is taken
 // over with a message, when
-//   - it names this host and none of its pids is running, or
+//   - it names this host and was written in an earlier boot, or none of its
+//     processes runs (a pid now used by another process, another start
+//     time, does not count), or
 //   - its heartbeat is older than the stale limit (--lock-stale, default
 //     RUNLOCK_STALE_DEFAULT s): its host died or lost the file system;
 // otherwise it is busy and the message names host, pid and heartbeat age.
@@ -48,9 +51,11 @@ enum { RUNLOCK_HELD = 0, RUNLOCK_BUSY = 1 };
 // taken over is reported on stderr, prefixed by `who` ("cpcrl train").
 int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char *who, char *err,
                     size_t errlen);
-// Heartbeat: touches the lock at most every RUNLOCK_BEAT s (force: now).
-// 0, or -1 when the lock is no longer this process's (taken over as stale,
-// or removed; err says so).
+// Heartbeat: checks at every call that the lock is still this process's (a
+// stat: the trainer calls it before every update's log row or checkpoint can
+// be written) and touches it at most every RUNLOCK_BEAT s (force: now). 0, or
+// -1 when the lock is no longer this process's (taken over as stale, or
+// removed; err says so).
 int runlock_beat(RunLock *l, int force, char *err, size_t errlen);
 // Release (unlink when owned and still ours); safe on a lock not held.
 void runlock_release(RunLock *l);

@@ -234,7 +234,11 @@ static int collect(const Ckpt *ck, const ProbeOptions *o, uint64_t seed, Samples
     if (use_cpc && cfg.envs < 2) cfg.envs = 2;
     cfg.epochs = cfg.minibatches = 1, cfg.clip = 0; // no updates: no sample-reuse buffers
     cfg.unroll = use_cpc && cfg.cpc_k + 1 > 20 ? cfg.cpc_k + 1 : 20;
-    if (cfg.precision == GEMM_BF16 && !gemm_bf16_available()) cfg.precision = GEMM_FP32; // trained elsewhere
+    if (cfg.precision == GEMM_BF16 && !gemm_bf16_available()) { // trained elsewhere in bf16
+        fprintf(stderr, "cpcrl probe: trained with --precision bf16, which this machine cannot run (%s); "
+                        "probing with fp32 products\n", gemm_bf16_status());
+        cfg.precision = GEMM_FP32;
+    }
     Trainer tr;
     if (trainer_init(&tr, &cfg, err, errlen) < 0) return -1;
     Collector cl = {.tr = &tr};

@@ -12,10 +12,14 @@
 #              train.lock is gone afterwards);
 #            - another host, fresh heartbeat: refused (exit 1, names host and
 #              pid; nothing written into the directory, the lock unchanged);
-#            - another host, heartbeat 120 s old: refused at the default
-#              --lock-stale 600, taken over with --lock-stale 60;
+#            - another host, heartbeat 300 s old: refused at the default
+#              --lock-stale 600, taken over with --lock-stale 120 (60, under
+#              4 heartbeats, is a usage error), also by --resume;
+#            - a fresh start into a directory with model.ckpt and a stale
+#              lock: refused, the lock untouched;
 #            - this host, a pid that has exited: taken over;
-#            - this host, a live pid (this shell): refused;
+#            - this host, a live pid (this shell): refused; with another
+#              start time (a reused pid) or from an earlier boot: taken over;
 #            - the old flock format (an empty file nobody holds): taken over.
 #   beat     a trainer (CPCRL_LOCK_BEAT=0.2, the heartbeat every 0.2 s
 #            instead of 30 s) names this host and its pid in train.lock,
@@ -95,12 +99,26 @@ check "lock: another host's, fresh heartbeat: refused (exit 1, names host and pi
 check "lock: ... nothing written, the lock unchanged" \
     eval '[ "$(ls "$R/fresh")" = train.lock ] && cmp -s "$TMP/lock.copy" "$R/fresh/train.lock"'
 
-fake_lock "$R/limit" other-host.invalid 4242 "120 seconds ago"
+fake_lock "$R/limit" other-host.invalid 4242 "300 seconds ago"
 train limit
-check "lock: heartbeat 120 s old, default --lock-stale 600: refused" test $rc -eq 1
+check "lock: heartbeat 300 s old, default --lock-stale 600: refused" test $rc -eq 1
 train limit --lock-stale 60
-check "lock: heartbeat 120 s old, --lock-stale 60: taken over" \
+check "lock: --lock-stale 60 (under 4 heartbeats): exit 2" eval '[ $rc -eq 2 ] && grep -q "lock-stale" "$TMP/err"'
+train limit --lock-stale 120
+check "lock: heartbeat 300 s old, --lock-stale 120: taken over" \
     test $rc -eq 0 -a "$(last_frames "$R/limit")" = 200
+fake_lock "$R/limit" other-host.invalid 4242 "300 seconds ago"
+"$CPCRL" train --resume "$R/limit" --frames 400 --threads 1 --progress 0 --lock-stale 120 >/dev/null 2>"$TMP/err"
+rc=$?
+check "lock: --resume with --lock-stale takes a dead host's lock over" \
+    test $rc -eq 0 -a "$(last_frames "$R/limit")" = 400
+# a fresh start into a directory that holds a run is refused before the lock is looked at
+fake_lock "$R/limit" other-host.invalid 4242 "2 hours ago"
+cp "$R/limit/train.lock" "$TMP/lock.copy"
+train limit
+check "lock: a fresh start over a run with a stale lock: refused, the lock left alone" \
+    eval '[ $rc -eq 1 ] && grep -q "already holds a run" "$TMP/err" && cmp -s "$TMP/lock.copy" "$R/limit/train.lock"'
+rm "$R/limit/train.lock"
 
 sleep 0 &
 dead=$!
@@ -113,6 +131,23 @@ check "lock: this host, pid $dead gone: taken over" \
 fake_lock "$R/live" "$HOST" $$
 train live
 check "lock: this host, live pid $$: refused" eval '[ $rc -eq 1 ] && grep -q "host $HOST, pid $$" "$TMP/err"'
+rm -rf "$R/live"
+
+# a pid that runs, but is not the process that wrote the lock (another start
+# time: the pid was reused), and a lock of this host from an earlier boot
+mystart=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)
+printf 'cpcrl run lock\nhost %s\npid %s %s\n' "$HOST" $$ $((mystart + 1)) >"$TMP/l" && mkdir -p "$R/reused" && mv "$TMP/l" "$R/reused/train.lock"
+train reused
+check "lock: this host, pid $$ alive but started at another time (reused): taken over" \
+    eval '[ $rc -eq 0 ] && grep -q "no process of it runs on this host" "$TMP/err"'
+printf 'cpcrl run lock\nhost %s\npid %s %s\n' "$HOST" $$ "$mystart" >"$TMP/l" && mkdir -p "$R/same" && mv "$TMP/l" "$R/same/train.lock"
+train same
+check "lock: this host, pid $$ with its own start time: refused" eval '[ $rc -eq 1 ] && grep -q "host $HOST, pid $$" "$TMP/err"'
+rm -rf "$R/same"
+printf 'cpcrl run lock\nhost %s\nboot 00000000-not-this-boot\npid %s\n' "$HOST" $$ >"$TMP/l" && mkdir -p "$R/boot" && mv "$TMP/l" "$R/boot/train.lock"
+train boot
+check "lock: this host, an earlier boot (live pid $$): taken over" \
+    eval '[ $rc -eq 0 ] && grep -q "written before this host last booted" "$TMP/err"'
 
 mkdir -p "$R/flock" && : >"$R/flock/train.lock"
 train flock
@@ -126,7 +161,7 @@ CPCRL_LOCK_BEAT=0.2 "$CPCRL" train $TINY --runs-dir "$R" --name beat --frames 5e
 BG=$!
 for _ in $(seq 600); do [ -s "$R/beat/log.csv" ] && [ "$(wc -l <"$R/beat/log.csv")" -ge 2 ] && break; sleep 0.1; done
 check "beat: train.lock names this host and the trainer's pid" \
-    grep -qx "pid $BG" "$R/beat/train.lock"
+    grep -qx "pid $BG [0-9]*" "$R/beat/train.lock"
 touch -d "1 hour ago" "$R/beat/train.lock"
 fresh=0
 for _ in $(seq 600); do
