@@ -128,13 +128,19 @@ done <"$S/results.csv"
 if [ -z "$off" ] && [ $rows -eq 12 ]; then ok "results.csv = log.csv/config.txt by the definitions ($rows runs)"
 else bad "results.csv = log.csv/config.txt by the definitions ($rows runs)" "$off"; fi
 
-# sample efficiency, recomputed from log.csv: target = 0.9 x the mean over
-# nocpc's seeds of final_return (results.csv); per run the first row with
-# return_mean >= target, else its last row; the mean per (task, arm) must be
-# summary.md's (printed to the frame)
+# sample efficiency, recomputed from log.csv: target = first + 0.9 (final -
+# first), first = the mean over nocpc's seeds of the first finite
+# return_mean, final = their mean final_return (results.csv); per run the
+# first row with return_mean >= target, else its last row; the mean per
+# (task, arm) must be summary.md's (printed to the frame)
 eff_off=""; eff_rows=0
 for task in $(cut -d, -f1 "$S/results.csv" | sed 1d | sort -u); do
-    target=$(awk -F, -v t="$task" '$1 == t && $2 == "nocpc" { s += $7; n++ } END { printf "%.17g", 0.9 * s / n }' "$S/results.csv")
+    final=$(awk -F, -v t="$task" '$1 == t && $2 == "nocpc" { s += $7; n++ } END { printf "%.17g", s / n }' "$S/results.csv")
+    first=$(for log in "$S"/runs/"$task"-nocpc-s*/log.csv; do
+        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+            $c["return_mean"] !~ /nan/ { printf "%.17g\n", $c["return_mean"]; exit }' "$log"
+    done | awk '{ s += $1; n++ } END { printf "%.17g", s / n }')
+    target=$(awk -v a="$first" -v b="$final" 'BEGIN { printf "%.17g", a + 0.9 * (b - a) }')
     for arm in $(awk -F, -v t="$task" 'NR > 1 && $1 == t { print $2 }' "$S/results.csv" | sort -u); do
         want=$(for log in "$S"/runs/"$task-$arm"-s*/log.csv; do
             awk -F, -v g="$target" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
