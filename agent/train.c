@@ -88,7 +88,13 @@ static int write_all(int fd, const char *p, size_t n) {
 // updates that measured them: the row's last one, or every one with
 // --cpc-trunk-ratio); readers find columns by name, and the default (A2C)
 // log keeps its columns.
+static void log_header_text(Row *r, int K, int reuse);
 static int log_header(int fd, int K, int reuse) {
+    Row r = {.len = 0};
+    log_header_text(&r, K, reuse);
+    return write_all(fd, r.buf, r.len);
+}
+static void log_header_text(Row *rp, int K, int reuse) {
     Row r = {.len = 0};
     row_add(&r, "frames,updates,sps,episodes,return_mean,success_rate,episode_length,"
                 "policy_loss,value_loss,entropy,grad_norm,lr");
@@ -100,7 +106,7 @@ static int log_header(int fd, int K, int reuse) {
     if (reuse) row_add(&r, ",clip_frac,approx_kl");
     if (K > 0) row_add(&r, ",grad_trunk_a2c,grad_trunk_cpc");
     row_add(&r, "\n");
-    return write_all(fd, r.buf, r.len);
+    *rp = r;
 }
 
 // N of InfoNCE's log N - L bound: the candidates each prediction is scored
@@ -174,7 +180,18 @@ static void logacc_unpack(LogAcc *a, const double *x) {
 // atomically; untouched when nothing is dropped. Returns 0, 1 when there is
 // no log to continue (missing, or not even a whole header: the caller starts
 // a new one), or -1 with a message.
-static int log_truncate(const char *path, double frames, char *err, size_t errlen) {
+static int count_fields(const char *s) {
+    int n = 1;
+    for (; *s && *s != '\n'; s++) n += *s == ',';
+    return n;
+}
+
+// On resume: drop rows past the checkpoint's frames and a cut last line (0,
+// or 1 when there is no log or no header). A log begun by an older cpcrl,
+// whose header the current one extends by appended columns, gets the current
+// header and "nan" in the new columns of its rows, so every row has the
+// header's fields. want: the current header line.
+static int log_truncate(const char *path, double frames, const char *want, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f && errno == ENOENT) return 1;
     if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -182,13 +199,30 @@ static int log_truncate(const char *path, double frames, char *err, size_t errle
     size_t outlen = 0;
     FILE *mf = open_memstream(&out, &outlen);
     if (!mf) { fclose(f); return err_fail(err, errlen, "out of memory"); }
-    int lineno = 0, dropped = 0, header = 0;
+    int lineno = 0, dropped = 0, header = 0, pad = 0;
+    const size_t wl = strlen(want);
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t l = strlen(line);
         int whole = l > 0 && line[l - 1] == '\n';
-        if (lineno == 1) header = whole;
+        if (lineno == 1) {
+            header = whole;
+            // an older header: a prefix of the current one up to a ','
+            if (whole && l < wl && !strncmp(line, want, l - 1) && want[l - 1] == ',') {
+                pad = count_fields(want) - count_fields(line);
+                fputs(want, mf);
+                dropped = 1; // rewrite the file
+                continue;
+            }
+        }
         if (!whole || (lineno > 1 && strtod(line, NULL) > frames)) { dropped = 1; continue; }
+        if (lineno > 1 && pad > 0) {
+            line[l - 1] = 0;
+            fputs(line, mf);
+            for (int i = 0; i < pad; i++) fputs(",nan", mf);
+            fputs("\n", mf);
+            continue;
+        }
         fputs(line, mf);
     }
     int rerr = ferror(f);
@@ -334,14 +368,16 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         return 1;
     }
     int newlog = !resume_dir;
+    Row want_header = {.len = 0}; // log.csv's header for this run (set once the trainer is built)
     if (resume_dir) {
         // validate everything before touching the run directory
         int rc = ckpt_load_trainer(&ck, &tr, extra, err, sizeof err);
         ckpt_free(&ck);
+        if (rc == 0) log_header_text(&want_header, tr.use_cpc ? tr.model.K : 0, tr.reuse);
         if (rc < 0) {
             fprintf(stderr, "cpcrl train --resume: %s: %s\n", ckpath, err);
             fail = 1;
-        } else if (lead && (rc = log_truncate(logpath, tr.frames, err, sizeof err)) < 0) {
+        } else if (lead && (rc = log_truncate(logpath, tr.frames, want_header.buf, err, sizeof err)) < 0) {
             fprintf(stderr, "cpcrl train --resume: %s\n", err);
             fail = 1;
         } else if (lead && rc == 1) {

@@ -353,6 +353,22 @@ check "k: eval prints the bound per k" $? "$(tail -2 "$TMP/bound.out")"
 fi
 
 # ----------------------------------------------------------------------------
+# o. A log.csv begun by an older cpcrl (without the two trunk-norm columns it
+#    now appends): --resume gives it the current header and "nan" in the new
+#    columns of the old rows, so every row has the header's fields.
+
+if want o; then
+"$CPCRL" train $TINY --task goal --frames 1024 --log-every 256 --ckpt-every 512 --runs-dir "$R" --name oldlog \
+    >/dev/null 2>&1
+awk -F, -v OFS=, '{ NF = NF - 2; print }' "$R/oldlog/log.csv" >"$TMP/oldlog" && mv "$TMP/oldlog" "$R/oldlog/log.csv"
+"$CPCRL" train --resume "$R/oldlog" --frames 1536 --threads 1 --progress 0 >/dev/null 2>&1
+awk -F, 'NR == 1 { n = NF; ok = $(NF - 1) == "grad_trunk_a2c" && $NF == "grad_trunk_cpc"; next }
+         NF != n { ok = 0 } NR == 2 && ($(NF - 1) != "nan" || $NF != "nan") { ok = 0 }
+         END { exit !(ok && NR >= 6) }' "$R/oldlog/log.csv"
+check "o: resume of an older log: current header, old rows padded with nan" $? "$(awk -F, '{ print NF }' "$R/oldlog/log.csv" | uniq -c)"
+fi
+
+# ----------------------------------------------------------------------------
 # p. --precision bf16 on a machine without it (CPCRL_NO_BF16=1 stands in for
 #    one): a fresh run is refused (exit 2), a bf16 checkpoint trained where
 #    bf16 runs still evaluates and probes (fp32 products, said on stderr) and
