@@ -116,6 +116,12 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s%s%s", o->emit_slurm[0] == '/' ? "" : cwd, o->emit_slurm[0] == '/' ? "" : "/",
              o->emit_slurm);
     snprintf(out, sizeof out, "%s%s%s", o->out[0] == '/' ? "" : cwd, o->out[0] == '/' ? "" : "/", o->out);
+    // the scripts name DIR in #SBATCH lines and shell words, which cannot quote
+    if (strpbrk(dir, " \t\n'\"\\$`%")) {
+        fprintf(stderr, "cpcrl compare: --emit-slurm %s: a directory whose path holds blanks, quotes, '\\', '$', "
+                        "'`' or '%%' cannot be named in the job script's #SBATCH lines; pick another\n", dir);
+        return 2;
+    }
     char logs[PATH_MAX + 700];
     snprintf(logs, sizeof logs, "%s/logs", dir);
     if (file_mkdir_p(logs) < 0 || file_mkdir_p(out) < 0) {

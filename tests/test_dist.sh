@@ -255,6 +255,10 @@ check "slurm: --arms written to runs.txt, quoted; its line plans the arm's run" 
 rc=$?
 check "usage: --only-run of no run in the plan: exit 2, names it" \
     eval '[ $rc -eq 2 ] && grep -q "only-run nosuch-run: no such run in the plan" "$TMP/err"'
+(cd "$C" && "$CPCRL" compare $PLAN --out viaslurm --emit-slurm "it's slurm") >/dev/null 2>"$TMP/err"
+rc=$?
+check "usage: --emit-slurm into a path with a quote and a blank: exit 2, nothing written" \
+    eval '[ $rc -eq 2 ] && grep -q "cannot be named in the job script" "$TMP/err" && [ ! -e "$C/it'"'"'s slurm" ]'
 (cd "$C" && "$CPCRL" compare $PLAN --out viaslurm --emit-slurm slurm --slurm-limit -1) >/dev/null 2>"$TMP/err"
 check "usage: --slurm-limit -1: exit 2" test $? -eq 2
 
