@@ -284,6 +284,20 @@ int runlock_beat(RunLock *l, int force, char *err, size_t errlen) {
     }
     if (touch) {
         l->last_beat = now;
+        // the same inode may be another's lock on NFS (numbers are reused): it must name us
+        LockInfo h;
+        if (lock_read(l->path, &h, NULL, 0) == 0 && h.exists && h.ours_format) {
+            int named = 0;
+            for (int i = 0; i < h.npids; i++) named |= h.pids[i] == (long)getpid();
+            char host[256];
+            my_host(host, sizeof host);
+            if (!named || strcmp(h.host, host)) {
+                char holder[400];
+                holder_text(&h, holder, sizeof holder);
+                return err_fail(err, errlen, "%s%s is no longer this process's (now %s): taken over as "
+                                "stale, or removed", ERR_PATH(l->path), holder);
+            }
+        }
         (void)futimens(l->fd, NULL); // a missed heartbeat is retried at the next
     }
     return 0;
