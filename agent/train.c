@@ -389,10 +389,22 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         if (file_mkdir_p(dir) < 0) {
             fprintf(stderr, "cpcrl train: cannot create %s: %s\n", dir, strerror(errno));
             fail = 1;
-        } else if (access(ckpath, F_OK) == 0) { // before the lock: a fresh start never takes one over
+        } else if (access(ckpath, F_OK) == 0) {
+            // a run is there: never take another host's lock over for it (no stale limit);
+            // a live holder is named, else the run is pointed at
+            const char *who = "";
+            if (runlock_acquire(&lock, dir, INFINITY, "cpcrl train", err, sizeof err) != RUNLOCK_HELD) {
+                char *p = strstr(err, "in use by another process (");
+                if (p) {
+                    p += strlen("in use by another process ");
+                    char *q = strchr(p, ';');
+                    if (q) *q++ = ')', *q = 0;
+                    who = p;
+                }
+            }
             fprintf(stderr,
-                    "cpcrl train: %s already holds a run; continue it with --resume %s, or pick "
-                    "another --name\n", dir, dir);
+                    "cpcrl train: %s already holds a run%s%s; continue it with --resume %s, or pick "
+                    "another --name\n", dir, who[0] ? ", in use by " : "", who, dir);
             fail = 1;
         } else if (runlock_acquire(&lock, dir, stale, "cpcrl train", err, sizeof err) != RUNLOCK_HELD) {
             fprintf(stderr, "cpcrl train: %s\n", err);
