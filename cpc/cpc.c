@@ -254,18 +254,17 @@ float cpc_stats_bound(const CPCStats *s, int k) {
 // ----------------------------------------------------------------------------
 // naive reference
 
-// z_j^T W_k c_{t,b} in double, j indexing rows of z directly.
-static double ref_score(const float *c, const float *z, const float *W, int D, int H,
-                        int k, int row_c, int row_z) {
-    double sc = 0.0;
-    for (int d = 0; d < D; d++) {
-        const float *w = W + ((size_t)(k - 1) * D + d) * H;
-        const float *ct = c + (size_t)row_c * H;
+// W_k c_{t,b} in double: the linear head's prediction of z_{t+k}.
+typedef struct { const float *c, *W; int D, H; } LinearRef;
+static void ref_predict_linear(void *ctx, int row_c, int k, double *pred) {
+    const LinearRef *r = ctx;
+    const float *ct = r->c + (size_t)row_c * r->H;
+    for (int d = 0; d < r->D; d++) {
+        const float *w = r->W + ((size_t)(k - 1) * r->D + d) * r->H;
         double pd = 0.0;
-        for (int h = 0; h < H; h++) pd += (double)w[h] * ct[h];
-        sc += (double)z[(size_t)row_z * D + d] * pd;
+        for (int h = 0; h < r->H; h++) pd += (double)w[h] * ct[h];
+        pred[d] = pd;
     }
-    return sc;
 }
 
 double cpc_ref_loss(const float *c, const float *z, const float *W,
@@ -277,10 +276,19 @@ double cpc_ref_loss(const float *c, const float *z, const float *W,
 double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
                        const uint8_t *starts, int T, int B, int D, int H, int K,
                        int negatives, int k_weighting, CPCStats *stats) {
+    LinearRef r = {c, W, D, H};
+    return cpc_ref_loss_pred(ref_predict_linear, &r, z, starts, T, B, D, K, negatives, k_weighting, stats);
+}
+
+double cpc_ref_loss_pred(void (*predict)(void *ctx, int row_c, int k, double *pred), void *ctx,
+                         const float *z, const uint8_t *starts, int T, int B, int D, int K,
+                         int negatives, int k_weighting, CPCStats *stats) {
     const int all = negatives == CPC_NEG_ALL;
     const int N = all ? T * B : B;
     double total = 0.0, sum_means = 0.0;
     int count = 0, kused = 0;
+    double *pred = malloc((size_t)D * sizeof(double));
+    if (!pred) return NAN;
     if (stats) {
         memset(stats, 0, sizeof *stats);
         stats->n_candidates = N;
@@ -293,13 +301,16 @@ double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
                 int straddles = 0;
                 for (int s = t + 1; s <= t + k; s++) straddles |= starts[s * B + b] != 0;
                 if (straddles) continue;
+                predict(ctx, t * B + b, k, pred);
                 const int first = all ? 0 : (t + k) * B; // row of z of candidate 0
                 const int pos = (t + k) * B + b;         // row of z of the positive
-                const double sp = ref_score(c, z, W, D, H, k, t * B + b, pos);
+                double sp = 0.0;
+                for (int d = 0; d < D; d++) sp += (double)z[(size_t)pos * D + d] * pred[d];
                 double mx = sp, se = 0.0; // running log-sum-exp: mx + log(se)
                 int best = 1;
                 for (int j = 0; j < N; j++) {
-                    double sc = ref_score(c, z, W, D, H, k, t * B + b, first + j);
+                    double sc = 0.0;
+                    for (int d = 0; d < D; d++) sc += (double)z[(size_t)(first + j) * D + d] * pred[d];
                     if (first + j != pos && !(sc < sp)) best = 0;
                     if (sc > mx) {
                         se = se * exp(mx - sc);
@@ -322,6 +333,7 @@ double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
             }
         }
     }
+    free(pred);
     double loss = count > 0 ? total / count : 0.0;
     if (k_weighting == CPC_KW_PER_K) loss = kused > 0 ? sum_means / kused : 0.0;
     if (stats) {

@@ -107,6 +107,12 @@ double cpc_ref_loss(const float *c, const float *z, const float *W,
 double cpc_ref_loss_kw(const float *c, const float *z, const float *W,
                        const uint8_t *starts, int T, int B, int D, int H, int K,
                        int negatives, int k_weighting, CPCStats *stats);
+// The same reference for any head: predict(ctx, row, k, pred) writes, in
+// double, the D-vector that predicts z_{t+k} from the context of row t*B+b
+// (cpc_ref_loss_kw: W_k c_t; CPC|A's reference: its GRU). NaN when out of memory.
+double cpc_ref_loss_pred(void (*predict)(void *ctx, int row_c, int k, double *pred), void *ctx,
+                         const float *z, const uint8_t *starts, int T, int B, int D, int K,
+                         int negatives, int k_weighting, CPCStats *stats);
 
 // ----------------------------------------------------------------------------
 // For heads that make their own predictions (CPC|A, cpc/cpca.h). The

@@ -375,63 +375,26 @@ static void ref_predict(double *pred, const float *c, const int *actions, const 
     }
 }
 
+typedef struct {
+    const float *c;
+    const int *actions;
+    const CPCAParams *w;
+    int B, D, H, G, A;
+    double *g, *gn;
+} ActionRef;
+static void ref_predict_action(void *ctx, int row_c, int k, double *pred) {
+    const ActionRef *r = ctx;
+    ref_predict(pred, r->c, r->actions, r->w, row_c, k, r->B, r->D, r->H, r->G, r->A, r->g, r->gn);
+}
+
 double cpca_ref_loss(const float *c, const float *z, const int *actions, const CPCAParams *w,
                      const uint8_t *starts, int T, int B, int D, int H, int K, int G, int A,
                      int negatives, CPCStats *stats) {
-    const int all = negatives == CPC_NEG_ALL;
-    const int N = all ? T * B : B;
-    double total = 0.0;
-    int count = 0;
-    double *pred = malloc((size_t)(D + 2 * G) * sizeof(double));
-    if (!pred) return NAN;
-    double *g = pred + D, *gn = g + G;
-    if (stats) {
-        memset(stats, 0, sizeof *stats);
-        stats->n_candidates = N;
-    }
-    for (int k = 1; k <= K; k++) {
-        double sum_k = 0.0;
-        int n_k = 0, correct = 0;
-        for (int t = 0; t + k < T; t++)
-            for (int b = 0; b < B; b++) {
-                int straddles = 0;
-                for (int s = t + 1; s <= t + k; s++) straddles |= starts[s * B + b] != 0;
-                if (straddles) continue;
-                ref_predict(pred, c, actions, w, t * B + b, k, B, D, H, G, A, g, gn);
-                const int first = all ? 0 : (t + k) * B, pos = (t + k) * B + b;
-                double sp = 0;
-                for (int d = 0; d < D; d++) sp += pred[d] * z[(size_t)pos * D + d];
-                double mx = sp, se = 0.0;
-                int best = 1;
-                for (int j = 0; j < N; j++) {
-                    double sc = 0;
-                    for (int d = 0; d < D; d++) sc += pred[d] * z[(size_t)(first + j) * D + d];
-                    if (first + j != pos && !(sc < sp)) best = 0;
-                    if (sc > mx) {
-                        se = se * exp(mx - sc);
-                        mx = sc;
-                    }
-                    se += exp(sc - mx);
-                }
-                sum_k += mx + log(se) - sp;
-                n_k++;
-                correct += best;
-            }
-        total += sum_k;
-        count += n_k;
-        if (stats && k <= CPC_MAX_K) {
-            stats->count_k[k - 1] = n_k;
-            if (n_k > 0) {
-                stats->loss_k[k - 1] = (float)(sum_k / n_k);
-                stats->acc[k - 1] = (float)correct / (float)n_k;
-            }
-        }
-    }
-    free(pred);
-    double loss = count > 0 ? total / count : 0.0;
-    if (stats) {
-        stats->count = count;
-        stats->loss = (float)loss;
-    }
+    double *g = malloc((size_t)2 * G * sizeof(double));
+    if (!g) return NAN;
+    ActionRef r = {c, actions, w, B, D, H, G, A, g, g + G};
+    double loss = cpc_ref_loss_pred(ref_predict_action, &r, z, starts, T, B, D, K, negatives, CPC_KW_POOLED,
+                                    stats);
+    free(g);
     return loss;
 }
