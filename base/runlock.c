@@ -176,14 +176,64 @@ static int parent_holds(const LockInfo *h, const char *host) {
     return 0;
 }
 
+// Removes the stale lock judged in *h, under the take-over guard DIR/
+// train.lock.takeover (made like the lock: a private file linked into
+// place): only the guard's holder may remove a lock, and only the very file
+// it judged (same inode) if it is still stale. So of two processes judging
+// one stale lock, the second finds the first one's new lock, not the stale
+// one, and leaves it. 1 when removed, 0 when the lock changed meanwhile
+// (look again), -1 on an I/O error. A guard older than RUNLOCK_GUARD_STALE s
+// is one whose holder died in the microseconds it holds it: removed.
+static int take_over(const char *path, const LockInfo *h, const char *host, double stale_after,
+                     const char *guard, const char *mine, char *err, size_t errlen) {
+    for (;;) {
+        int fd = open(mine, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
+        struct stat st;
+        int got = link(mine, guard) == 0;
+        int e = errno;
+        if (!got && fstat(fd, &st) == 0 && st.st_nlink == 2) got = 1; // NFS: a lost reply
+        close(fd);
+        unlink(mine);
+        if (got) break;
+        if (e != EEXIST)
+            return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(guard), strerror(e));
+        if (stat(guard, &st) == 0 && difftime(time(NULL), st.st_mtime) > RUNLOCK_GUARD_STALE) unlink(guard);
+        struct timespec nap = {0, 1000000}; // another process is taking it over: 1 ms
+        nanosleep(&nap, NULL);
+    }
+    LockInfo now;
+    char why[200];
+    int rc = lock_read(path, &now, err, errlen);
+    if (rc == 0) {
+        rc = now.exists && now.dev == h->dev && now.ino == h->ino &&
+             lock_stale(&now, host, stale_after, why, sizeof why);
+        if (rc && unlink(path) < 0 && errno != ENOENT)
+            rc = err_fail(err, errlen, "%s%s: cannot remove the stale lock: %s", ERR_PATH(path), strerror(errno));
+    }
+    unlink(guard);
+    return rc;
+}
+
+// Tests: CPCRL_LOCK_TEST_WAIT_US widens the window between judging a lock
+// stale and taking it over (where contenders overlap).
+static void test_wait(void) {
+    const char *e = getenv("CPCRL_LOCK_TEST_WAIT_US");
+    long us = e ? strtol(e, NULL, 10) : 0;
+    if (us > 0 && us < 1000000) {
+        struct timespec t = {0, us * 1000};
+        nanosleep(&t, NULL);
+    }
+}
+
 int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char *who, char *err,
                     size_t errlen) {
     runlock_init(l);
-    char host[256], mine[1400], aside[1400], text[512], why[200], holder[400];
+    char host[256], mine[1400], guard[1400], text[512], why[200], holder[400];
     my_host(host, sizeof host);
     snprintf(l->path, sizeof l->path, "%s/train.lock", dir);
     snprintf(mine, sizeof mine, "%s/train.lock.%s.%ld", dir, host, (long)getpid());
-    snprintf(aside, sizeof aside, "%s/train.lock.stale.%s.%ld", dir, host, (long)getpid());
+    snprintf(guard, sizeof guard, "%s/train.lock.takeover", dir);
     char boot[64];
     boot_id(boot, sizeof boot);
     snprintf(text, sizeof text, MAGIC "host %s\nboot %s\npid %ld %llu\n", host, boot[0] ? boot : "?",
@@ -237,24 +287,10 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
                             "pick another --name (a lock whose host died is taken over once its heartbeat is "
                             "older than --lock-stale, %.0f s)", ERR_PATH(dir), holder, ERR_PATH(l->path),
                             stale_after), RUNLOCK_BUSY;
-        // take it over: move it aside, and make sure it was the file judged
-        if (rename(l->path, aside) < 0) {
-            if (errno == ENOENT) continue;
-            return err_fail(err, errlen, "%s%s: cannot move the stale lock aside: %s", ERR_PATH(l->path),
-                            strerror(errno));
-        }
-        if (stat(aside, &st) == 0 && (st.st_dev != h.dev || st.st_ino != h.ino)) {
-            // another process took it over in between: give its lock back
-            if (link(aside, l->path) < 0 && errno != EEXIST) {
-                int e2 = errno;
-                unlink(aside);
-                return err_fail(err, errlen, "%s%s: cannot restore a lock moved by mistake: %s",
-                                ERR_PATH(l->path), strerror(e2));
-            }
-            unlink(aside);
-            continue;
-        }
-        unlink(aside);
+        test_wait();
+        int took = take_over(l->path, &h, host, stale_after, guard, mine, err, errlen);
+        if (took < 0) return -1;
+        if (!took) continue; // it changed meanwhile: look again
         fprintf(stderr, "%s: %s%s: taking over the stale lock of %s: %s\n", who, ERR_PATH(l->path), holder, why);
     }
     return err_fail(err, errlen, "%s%s: could not take the lock (other processes keep taking it)",

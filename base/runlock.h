@@ -17,8 +17,10 @@
 //   - its heartbeat is older than the stale limit (--lock-stale, default
 //     RUNLOCK_STALE_DEFAULT s): its host died or lost the file system;
 // otherwise it is busy and the message names host, pid and heartbeat age.
-// A take-over renames the stale file aside and checks it moved the very file
-// it judged, so two processes taking over at once cannot both win. An empty
+// A take-over removes the stale file under a guard (DIR/train.lock.takeover,
+// held for microseconds), and only if it is still the very file it judged
+// and still stale: two processes taking over at once cannot both win, nor
+// remove a third one's new lock. An empty
 // train.lock is the older flock(2) format: stale unless a process holds an
 // fcntl lock on it.
 //
@@ -34,6 +36,7 @@
 
 #define RUNLOCK_STALE_DEFAULT 600.0 // seconds without a heartbeat before a lock is stale
 #define RUNLOCK_BEAT 30.0           // seconds between heartbeats (tests: env CPCRL_LOCK_BEAT)
+#define RUNLOCK_GUARD_STALE 30.0    // seconds after which a take-over guard is its dead holder's
 
 typedef struct {
     int fd;           // open on the lock file while held (-1: not held)

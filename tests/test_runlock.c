@@ -1,0 +1,135 @@
+// test_runlock.c — base/runlock.[ch] under contention: many processes taking
+// over the same stale lock at once must never hold it together.
+//
+// Each child process loops on runlock_acquire until it holds the run's lock,
+// then proves it is alone (it creates DIR/inside with O_EXCL: a second holder
+// would find it there), checks with runlock_beat that the lock is still its
+// own, leaves, and exits *without* releasing, so the next child finds a stale
+// lock (its pid is gone) and must take it over. CPCRL_LOCK_TEST_WAIT_US
+// widens the window between judging a lock stale and taking it over, where a
+// take-over that moves the file aside can move a newer holder's lock instead
+// (the race this test was written for): with it the contenders overlap on
+// every round. The parent reaps children as they exit (a zombie's pid still
+// answers kill(pid, 0), so an unreaped holder would look alive).
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/runlock.h"
+
+enum { KIDS = 12, ROUNDS = 3 };
+
+static void nap_us(long us) {
+    struct timespec t = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&t, NULL);
+}
+
+// A child: ROUNDS times, hold the lock alone, then die holding it (stale).
+// Exit 0 when it always held the lock alone, 2 when it found another holder
+// inside, 3 when its lock was taken while it held it, 4 on an error.
+static int child(const char *dir, int round) {
+    char err[1600], inside[1200];
+    snprintf(inside, sizeof inside, "%s/inside", dir);
+    for (int tries = 0; tries < 200000; tries++) {
+        RunLock l;
+        int rc = runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "child %d: %s\n", (int)getpid(), err);
+            return 4;
+        }
+        if (rc == RUNLOCK_BUSY) {
+            nap_us(200);
+            continue;
+        }
+        int fd = open(inside, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0) {
+            fprintf(stderr, "child %d (round %d): another process holds the lock too\n", (int)getpid(), round);
+            return 2;
+        }
+        close(fd);
+        nap_us(3000); // hold it a while: the others judge and take over meanwhile
+        if (runlock_beat(&l, 1, err, sizeof err) < 0) {
+            fprintf(stderr, "child %d (round %d): %s\n", (int)getpid(), round, err);
+            return 3;
+        }
+        unlink(inside);
+        return 0; // dies holding it: the lock is stale for the next one
+    }
+    fprintf(stderr, "child %d: never got the lock\n", (int)getpid());
+    return 4;
+}
+
+static void test_takeover_race(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("CPCRL_LOCK_TEST_WAIT_US", "2000", 1);
+    int bad = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        pid_t kids[KIDS];
+        for (int i = 0; i < KIDS; i++) {
+            kids[i] = fork();
+            assert_true(kids[i] >= 0);
+            if (kids[i] == 0) _exit(child(dir, round));
+        }
+        for (int n = 0; n < KIDS; n++) { // reap in exit order
+            int st = 0;
+            pid_t p = waitpid(-1, &st, 0);
+            assert_true(p > 0);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) bad++;
+        }
+    }
+    unsetenv("CPCRL_LOCK_TEST_WAIT_US");
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    if (bad) fail_msg("%d of %d contenders did not hold the lock alone (see stderr)", bad, KIDS * ROUNDS);
+}
+
+// The take-over leaves nothing behind: no private or aside files in DIR.
+static void test_takeover_leaves_no_files(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) { // hold, then die holding it
+        RunLock l;
+        char err[1600];
+        _exit(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err) == RUNLOCK_HELD ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    RunLock l;
+    char err[1600], path[1200];
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A %s)\" = train.lock", dir);
+    assert_int_equal(system(cmd), 0);
+    runlock_release(&l);
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_takeover_race),
+        cmocka_unit_test(test_takeover_leaves_no_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
