@@ -352,9 +352,9 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
     // verdicts first
     if (base >= 0) {
         fprintf(f, "## Verdicts (each arm against %s, final return)\n\n", arms[base].name);
-        fprintf(f, "| task | arm | seeds | Δ final return [95%% CI] | Δ AUC [95%% CI] | P(arm > %s) | verdict |\n",
-                arms[base].name);
-        fprintf(f, "|---|---|---|---|---|---|---|\n");
+        fprintf(f, "| task | arm | seeds | Δ final return [95%% CI] | Δ AUC [95%% CI] | P(arm > %s) | verdict | "
+                   "final or AUC |\n", arms[base].name);
+        fprintf(f, "|---|---|---|---|---|---|---|---|\n");
         for (int t = 0; t < ntasks; t++)
             for (int a = 0; a < narms; a++) {
                 if (a == base) continue;
@@ -364,11 +364,13 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
                 double lo = NAN, hi = NAN, alo = NAN, ahi = NAN;
                 char d[96], da[96];
                 const char *verdict = "—";
+                int judged = 0; // 2+ seeds per arm
                 double p = stats_prob_improvement(x, nx, y, ny);
                 if (ny > 0) {
                     stats_bootstrap_diff_ci(x, nx, y, ny, resamples, STATS_SEED, &lo, &hi);
                     fmt_ci(d, sizeof d, stats_mean(x, nx) - stats_mean(y, ny), lo, hi);
-                    verdict = nx >= 2 && ny >= 2 ? stats_verdict_name(stats_verdict(lo, hi))
+                    judged = nx >= 2 && ny >= 2;
+                    verdict = judged ? stats_verdict_name(stats_verdict(lo, hi))
                                                  : "— (needs 2+ seeds per arm)";
                 } else {
                     snprintf(d, sizeof d, "—");
@@ -381,8 +383,10 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
                 } else {
                     snprintf(da, sizeof da, "—");
                 }
-                fprintf(f, "| %s | %s | %d vs %d | %s | %s | %.2f | %s |\n", ENV_TASK_NAMES[tasks[t]],
-                        arms[a].name, nx, ny, d, da, p, verdict);
+                const char *either = "—";
+                if (judged) either = stats_verdict_name(stats_verdict_either(lo, hi, alo, ahi));
+                fprintf(f, "| %s | %s | %d vs %d | %s | %s | %.2f | %s | %s |\n", ENV_TASK_NAMES[tasks[t]],
+                        arms[a].name, nx, ny, d, da, p, verdict, either);
             }
         fprintf(f, "\n");
     }
@@ -471,7 +475,9 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
             "seeds, P(X > Y) + ½ P(X = Y) (Mann-Whitney U / (n m)).\n"
             "- **verdict**: *better* when the 95%% bootstrap CI of mean(arm) − mean(baseline) of the final "
             "return (seeds resampled independently in each arm, %d resamples) lies above 0, *worse* when below, "
-            "otherwise *no significant difference*.\n"
+            "otherwise *no significant difference*. **final or AUC**: the same on the final return's and the "
+            "AUC's CIs together: *better* when either lies above 0 and neither below, *worse* when either lies "
+            "below and neither above, *mixed* when one lies above and the other below.\n"
             "- **probe**: `cpcrl probe` on the final checkpoint: linear read-out (ridge on one-hot targets, "
             "standardized features) of the agent's cell, heading, and goal cell (tmaze: the rewarded arm) from "
             "c_t (LSTM output) and z_t (encoder latent), fit on the training episodes, accuracy on as many "

@@ -112,7 +112,16 @@ int stats_verdict(double lo, double hi) {
 }
 
 const char *stats_verdict_name(int v) {
-    return v == VERDICT_BETTER ? "better" : v == VERDICT_WORSE ? "worse" : "no significant difference";
+    return v == VERDICT_BETTER  ? "better"
+           : v == VERDICT_WORSE ? "worse"
+           : v == VERDICT_MIXED ? "mixed"
+                                : "no significant difference";
+}
+
+int stats_verdict_either(double lo1, double hi1, double lo2, double hi2) {
+    const int a = stats_verdict(lo1, hi1), b = stats_verdict(lo2, hi2);
+    const int up = a == VERDICT_BETTER || b == VERDICT_BETTER, down = a == VERDICT_WORSE || b == VERDICT_WORSE;
+    return up && down ? VERDICT_MIXED : up ? VERDICT_BETTER : down ? VERDICT_WORSE : VERDICT_NSD;
 }
 
 // ----------------------------------------------------------------------------

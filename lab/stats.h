@@ -61,9 +61,14 @@ double stats_trim_mean(const double *x, int n, double cut);
 // P(X > Y) with ties counted 1/2. NaN when either is empty.
 double stats_prob_improvement(const double *x, int nx, const double *y, int ny);
 
-enum { VERDICT_NSD = 0, VERDICT_BETTER = 1, VERDICT_WORSE = -1 };
+enum { VERDICT_NSD = 0, VERDICT_BETTER = 1, VERDICT_WORSE = -1, VERDICT_MIXED = 2 };
 int stats_verdict(double diff_lo, double diff_hi);
 const char *stats_verdict_name(int v);
+// Two CIs of differences (final return, AUC): better when one lies above 0 and
+// none below, worse when one lies below and none above, mixed when one lies
+// above and the other below, else no significant difference (issue #16's
+// "final-return or AUC" criterion). NaN bounds count as not significant.
+int stats_verdict_either(double lo1, double hi1, double lo2, double hi2);
 
 // Per-run metrics over log rows (frames ascending; NaN returns skipped).
 // NaN when no row has a finite return.

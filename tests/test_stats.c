@@ -105,6 +105,14 @@ static void test_diff_ci_and_verdict(void **state) {
     assert_int_equal(stats_verdict(-0.1, 0.2), VERDICT_NSD);
     assert_int_equal(stats_verdict(0.0, 0.2), VERDICT_NSD); // touching 0 is not significant
     assert_string_equal(stats_verdict_name(VERDICT_NSD), "no significant difference");
+    // final return or AUC: one significant side decides, both sides disagreeing is mixed
+    assert_int_equal(stats_verdict_either(-0.1, 0.2, 0.05, 0.3), VERDICT_BETTER);
+    assert_int_equal(stats_verdict_either(0.1, 0.2, -0.05, 0.3), VERDICT_BETTER);
+    assert_int_equal(stats_verdict_either(-0.1, 0.2, -0.3, -0.05), VERDICT_WORSE);
+    assert_int_equal(stats_verdict_either(0.1, 0.2, -0.3, -0.05), VERDICT_MIXED);
+    assert_int_equal(stats_verdict_either(-0.1, 0.2, -0.3, 0.05), VERDICT_NSD);
+    assert_int_equal(stats_verdict_either(NAN, NAN, 0.1, 0.2), VERDICT_BETTER); // no final-return CI
+    assert_string_equal(stats_verdict_name(VERDICT_MIXED), "mixed");
     // identical samples: the CI of the difference straddles 0
     assert_int_equal(stats_bootstrap_diff_ci(a, 3, a, 3, 10000, STATS_SEED, &lo, &hi), 0);
     assert_true(lo < 0 && hi > 0);
