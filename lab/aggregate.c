@@ -351,7 +351,7 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
     }
     // verdicts first
     if (base >= 0) {
-        fprintf(f, "## Verdicts (each arm against %s, final return)\n\n", arms[base].name);
+        fprintf(f, "## Verdicts (each arm against %s: final return, and final return or AUC)\n\n", arms[base].name);
         fprintf(f, "| task | arm | seeds | Δ final return [95%% CI] | Δ AUC [95%% CI] | P(arm > %s) | verdict | "
                    "final or AUC |\n", arms[base].name);
         fprintf(f, "|---|---|---|---|---|---|---|---|\n");
