@@ -176,47 +176,8 @@ static int parent_holds(const LockInfo *h, const char *host) {
     return 0;
 }
 
-// Removes the stale lock judged in *h, under the take-over guard DIR/
-// train.lock.takeover (made like the lock: a private file linked into
-// place): only the guard's holder may remove a lock, and only the very file
-// it judged (same inode) if it is still stale. So of two processes judging
-// one stale lock, the second finds the first one's new lock, not the stale
-// one, and leaves it. 1 when removed, 0 when the lock changed meanwhile
-// (look again), -1 on an I/O error. A guard older than RUNLOCK_GUARD_STALE s
-// is one whose holder died in the microseconds it holds it: removed.
-static int take_over(const char *path, const LockInfo *h, const char *host, double stale_after,
-                     const char *guard, const char *mine, char *err, size_t errlen) {
-    for (;;) {
-        int fd = open(mine, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
-        struct stat st;
-        int got = link(mine, guard) == 0;
-        int e = errno;
-        if (!got && fstat(fd, &st) == 0 && st.st_nlink == 2) got = 1; // NFS: a lost reply
-        close(fd);
-        unlink(mine);
-        if (got) break;
-        if (e != EEXIST)
-            return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(guard), strerror(e));
-        if (stat(guard, &st) == 0 && difftime(time(NULL), st.st_mtime) > RUNLOCK_GUARD_STALE) unlink(guard);
-        struct timespec nap = {0, 1000000}; // another process is taking it over: 1 ms
-        nanosleep(&nap, NULL);
-    }
-    LockInfo now;
-    char why[200];
-    int rc = lock_read(path, &now, err, errlen);
-    if (rc == 0) {
-        rc = now.exists && now.dev == h->dev && now.ino == h->ino &&
-             lock_stale(&now, host, stale_after, why, sizeof why);
-        if (rc && unlink(path) < 0 && errno != ENOENT)
-            rc = err_fail(err, errlen, "%s%s: cannot remove the stale lock: %s", ERR_PATH(path), strerror(errno));
-    }
-    unlink(guard);
-    return rc;
-}
-
-// Tests: CPCRL_LOCK_TEST_WAIT_US widens the window between judging a lock
-// stale and taking it over (where contenders overlap).
+// Tests: CPCRL_LOCK_TEST_WAIT_US widens the windows where contenders overlap
+// (between judging a lock stale and taking it over, and inside the guard).
 static void test_wait(void) {
     const char *e = getenv("CPCRL_LOCK_TEST_WAIT_US");
     long us = e ? strtol(e, NULL, 10) : 0;
@@ -226,19 +187,108 @@ static void test_wait(void) {
     }
 }
 
+static int same_file(const char *path, dev_t dev, ino_t ino) {
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+// A guard judged stale (*g): moved aside, and given back if what moved was
+// not the file judged (another process broke it first and took the guard).
+static void break_guard(const char *guard, const LockInfo *g, const char *aside) {
+    if (rename(guard, aside) < 0) return;
+    if (!same_file(aside, g->dev, g->ino)) (void)link(aside, guard);
+    unlink(aside);
+}
+
+// Removes the stale lock judged in *h, under the take-over guard
+// DIR/train.lock.takeover: a file like the lock (host, boot, pid; made whole
+// under the private name `mine` and linked into place), held for the
+// microseconds of a re-read and an unlink. Only the guard's holder removes a
+// lock, and only the very file judged (same inode) if it is still stale; so
+// of two processes judging one stale lock, the second finds the first one's
+// new lock and leaves it. A guard is stale by the lock's own rule (its
+// process gone on this host, or older than stale_after from another host):
+// then it is broken. A wait of more than a second says whom it waits for;
+// past stale_after + 60 s it fails. 1 when removed, 0 when the lock changed
+// meanwhile (look again), -1 on an error.
+static int take_over(const char *path, const LockInfo *h, const char *host, double stale_after,
+                     const char *guard, const char *mine, const char *aside, const char *text,
+                     const char *who, char *err, size_t errlen) {
+    const double since = progress_now();
+    long nap_us = 100;
+    int said = 0;
+    struct stat gst;
+    for (;;) {
+        int fd = open(mine, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
+        if (write_all(fd, text) < 0 || fsync(fd) < 0) {
+            int e = errno;
+            close(fd), unlink(mine);
+            return err_fail(err, errlen, "%s%s: cannot write: %s", ERR_PATH(mine), strerror(e));
+        }
+        int got = link(mine, guard) == 0;
+        int e = errno;
+        if (!got && fstat(fd, &gst) == 0 && gst.st_nlink == 2) got = 1; // NFS: a lost reply
+        if (got && fstat(fd, &gst) < 0) got = 0, e = errno, unlink(guard);
+        close(fd);
+        unlink(mine);
+        if (got) break;
+        if (e != EEXIST)
+            return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(guard), strerror(e));
+        LockInfo g;
+        char why[200], holder[400];
+        if (lock_read(guard, &g, err, errlen) < 0) return -1;
+        if (g.exists && lock_stale(&g, host, stale_after, why, sizeof why)) {
+            break_guard(guard, &g, aside);
+            continue;
+        }
+        const double waited = progress_now() - since;
+        if (g.exists) holder_text(&g, holder, sizeof holder);
+        else snprintf(holder, sizeof holder, "nobody now");
+        if (waited > stale_after + 60)
+            return err_fail(err, errlen, "%s%s: held by %s for %.0f s: cannot take the stale lock over",
+                            ERR_PATH(guard), holder, waited);
+        if (!said && waited > 1) {
+            fprintf(stderr, "%s: waiting for %s (%s: another process is taking the stale lock over)\n", who,
+                    guard, holder);
+            said = 1;
+        }
+        struct timespec nap = {0, nap_us * 1000};
+        nanosleep(&nap, NULL);
+        if (nap_us < 50000) nap_us *= 2;
+    }
+    LockInfo now;
+    char why[200];
+    int rc = lock_read(path, &now, err, errlen);
+    if (rc == 0) {
+        rc = now.exists && now.dev == h->dev && now.ino == h->ino &&
+             lock_stale(&now, host, stale_after, why, sizeof why);
+        test_wait();
+        // still our guard (not broken as stale meanwhile)? only then remove
+        if (rc && !same_file(guard, gst.st_dev, gst.st_ino)) rc = 0;
+        if (rc && unlink(path) < 0 && errno != ENOENT)
+            rc = err_fail(err, errlen, "%s%s: cannot remove the stale lock: %s", ERR_PATH(path), strerror(errno));
+    }
+    if (same_file(guard, gst.st_dev, gst.st_ino)) unlink(guard);
+    return rc;
+}
+
 int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char *who, char *err,
                     size_t errlen) {
     runlock_init(l);
-    char host[256], mine[1400], guard[1400], text[512], why[200], holder[400];
+    char host[256], mine[1400], guard[1400], aside[1500], text[512], why[200], holder[400];
     my_host(host, sizeof host);
     snprintf(l->path, sizeof l->path, "%s/train.lock", dir);
     snprintf(mine, sizeof mine, "%s/train.lock.%s.%ld", dir, host, (long)getpid());
     snprintf(guard, sizeof guard, "%s/train.lock.takeover", dir);
+    snprintf(aside, sizeof aside, "%s/train.lock.takeover.stale.%s.%ld", dir, host, (long)getpid());
     char boot[64];
     boot_id(boot, sizeof boot);
     snprintf(text, sizeof text, MAGIC "host %s\nboot %s\npid %ld %llu\n", host, boot[0] ? boot : "?",
              (long)getpid(), pid_start((long)getpid()));
-    for (int attempt = 0; attempt < 8; attempt++) {
+    // attempts lost to another process's progress; a lock removed or gone
+    // meanwhile costs none (up to 64 times)
+    for (int attempt = 0, free_rounds = 0; attempt < 8; attempt++) {
         // our lock, whole under a private name, then linked into place
         int fd = open(mine, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
@@ -268,7 +318,10 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
         // someone's lock is there
         LockInfo h;
         if (lock_read(l->path, &h, err, errlen) < 0) return -1;
-        if (!h.exists) continue; // released meanwhile
+        if (!h.exists) { // released meanwhile
+            if (free_rounds++ < 64) attempt--;
+            continue;
+        }
         if (parent_holds(&h, host)) { // compare's child: the lock handed over
             fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC);
             if (fd < 0) continue;
@@ -288,9 +341,10 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
                             "older than --lock-stale, %.0f s)", ERR_PATH(dir), holder, ERR_PATH(l->path),
                             stale_after), RUNLOCK_BUSY;
         test_wait();
-        int took = take_over(l->path, &h, host, stale_after, guard, mine, err, errlen);
+        int took = take_over(l->path, &h, host, stale_after, guard, mine, aside, text, who, err, errlen);
         if (took < 0) return -1;
         if (!took) continue; // it changed meanwhile: look again
+        if (free_rounds++ < 64) attempt--;
         fprintf(stderr, "%s: %s%s: taking over the stale lock of %s: %s\n", who, ERR_PATH(l->path), holder, why);
     }
     return err_fail(err, errlen, "%s%s: could not take the lock (other processes keep taking it)",

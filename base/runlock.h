@@ -18,9 +18,10 @@
 //     RUNLOCK_STALE_DEFAULT s): its host died or lost the file system;
 // otherwise it is busy and the message names host, pid and heartbeat age.
 // A take-over removes the stale file under a guard (DIR/train.lock.takeover,
-// held for microseconds), and only if it is still the very file it judged
-// and still stale: two processes taking over at once cannot both win, nor
-// remove a third one's new lock. An empty
+// a file like the lock, held for microseconds), and only if it is still the
+// very file it judged and still stale: two processes taking over at once
+// cannot both win, nor remove a third one's new lock. A guard is stale (its
+// holder died inside) by the lock's own rule, and is then broken. An empty
 // train.lock is the older flock(2) format: stale unless a process holds an
 // fcntl lock on it.
 //

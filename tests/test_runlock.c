@@ -6,10 +6,11 @@
 // would find it there), checks with runlock_beat that the lock is still its
 // own, leaves, and exits *without* releasing, so the next child finds a stale
 // lock (its pid is gone) and must take it over. CPCRL_LOCK_TEST_WAIT_US
-// widens the window between judging a lock stale and taking it over, where a
+// widens the windows between judging a lock stale and taking it over, where a
 // take-over that moves the file aside can move a newer holder's lock instead
-// (the race this test was written for): with it the contenders overlap on
-// every round. The parent reaps children as they exit (a zombie's pid still
+// (the race this test was written for), and inside the take-over guard
+// (between re-reading the lock and removing it): with it the contenders
+// overlap on every round. The parent reaps children as they exit (a zombie's pid still
 // answers kill(pid, 0), so an unreaped holder would look alive).
 
 #include <setjmp.h>
@@ -94,6 +95,14 @@ static void test_takeover_race(void **state) {
     }
     unsetenv("CPCRL_LOCK_TEST_WAIT_US");
     char cmd[200];
+    // the last child died holding it: the lock is all that is left (no guard,
+    // no private or aside file)
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A %s)\" = train.lock", dir);
+    if (system(cmd) != 0) {
+        snprintf(cmd, sizeof cmd, "ls -A %s >&2", dir);
+        (void)system(cmd);
+        bad++;
+    }
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     if (bad) fail_msg("%d of %d contenders did not hold the lock alone (see stderr)", bad, KIDS * ROUNDS);
@@ -126,10 +135,51 @@ static void test_takeover_leaves_no_files(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+// A dead process's lock in DIR (stale) made with runlock_acquire in a
+// child that exits holding it.
+static void dead_holder_lock(const char *dir) {
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        RunLock l;
+        char err[1600];
+        _exit(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err) == RUNLOCK_HELD ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+// A take-over guard left by a process that died holding it (a lock file of a
+// dead pid under the guard's name) is broken, the stale lock taken over, and
+// nothing is left but the new lock.
+static void test_dead_guard(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX", other[] = "/tmp/cpcrl_runlock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(mkdtemp(other));
+    dead_holder_lock(dir);
+    dead_holder_lock(other);
+    char from[1200], to[1200], cmd[1400];
+    snprintf(from, sizeof from, "%s/train.lock", other);
+    snprintf(to, sizeof to, "%s/train.lock.takeover", dir);
+    assert_int_equal(rename(from, to), 0);
+    assert_int_equal(rmdir(other), 0);
+    RunLock l;
+    char err[1600];
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    assert_int_equal(runlock_beat(&l, 1, err, sizeof err), 0);
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A %s)\" = train.lock", dir);
+    assert_int_equal(system(cmd), 0);
+    runlock_release(&l);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_takeover_race),
         cmocka_unit_test(test_takeover_leaves_no_files),
+        cmocka_unit_test(test_dead_guard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
