@@ -176,6 +176,37 @@ static int parent_holds(const LockInfo *h, const char *host) {
     return 0;
 }
 
+// `text` made whole under the private name `mine`, then link(2)ed to `to`
+// (atomic, also on NFS). 1 when linked: *fd is open on it and *st its stat;
+// 0 when `to` exists (EEXIST: nothing left behind); -1 on an error (err).
+static int link_whole(const char *mine, const char *to, const char *text, int *fd_out, struct stat *st,
+                      char *err, size_t errlen) {
+    int fd = open(mine, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
+    if (write_all(fd, text) < 0 || fsync(fd) < 0) {
+        int e = errno;
+        close(fd), unlink(mine);
+        return err_fail(err, errlen, "%s%s: cannot write: %s", ERR_PATH(mine), strerror(e));
+    }
+    int linked = link(mine, to) == 0;
+    int e = errno;
+    // NFS: a lost reply to a link that was done shows as two links
+    if (!linked && fstat(fd, st) == 0 && st->st_nlink == 2) linked = 1;
+    unlink(mine);
+    if (linked && fstat(fd, st) < 0) {
+        e = errno;
+        close(fd), unlink(to);
+        return err_fail(err, errlen, "%s%s: cannot stat: %s", ERR_PATH(to), strerror(e));
+    }
+    if (linked) {
+        *fd_out = fd;
+        return 1;
+    }
+    close(fd);
+    if (e != EEXIST) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(to), strerror(e));
+    return 0;
+}
+
 // Tests: CPCRL_LOCK_TEST_WAIT_US widens the windows where contenders overlap
 // (between judging a lock stale and taking it over, and inside the guard).
 static void test_wait(void) {
@@ -219,22 +250,12 @@ static int take_over(const char *path, const LockInfo *h, const char *host, doub
     int said = 0;
     struct stat gst;
     for (;;) {
-        int fd = open(mine, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
-        if (write_all(fd, text) < 0 || fsync(fd) < 0) {
-            int e = errno;
-            close(fd), unlink(mine);
-            return err_fail(err, errlen, "%s%s: cannot write: %s", ERR_PATH(mine), strerror(e));
+        int fd = -1, got = link_whole(mine, guard, text, &fd, &gst, err, errlen);
+        if (got < 0) return -1;
+        if (got) {
+            close(fd);
+            break;
         }
-        int got = link(mine, guard) == 0;
-        int e = errno;
-        if (!got && fstat(fd, &gst) == 0 && gst.st_nlink == 2) got = 1; // NFS: a lost reply
-        if (got && fstat(fd, &gst) < 0) got = 0, e = errno, unlink(guard);
-        close(fd);
-        unlink(mine);
-        if (got) break;
-        if (e != EEXIST)
-            return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(guard), strerror(e));
         LockInfo g;
         char why[200], holder[400];
         if (lock_read(guard, &g, err, errlen) < 0) return -1;
@@ -290,31 +311,13 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
     // meanwhile costs none (up to 64 times)
     for (int attempt = 0, free_rounds = 0; attempt < 8; attempt++) {
         // our lock, whole under a private name, then linked into place
-        int fd = open(mine, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
-        if (write_all(fd, text) < 0 || fsync(fd) < 0) {
-            int e = errno;
-            close(fd), unlink(mine);
-            return err_fail(err, errlen, "%s%s: cannot write: %s", ERR_PATH(mine), strerror(e));
-        }
         struct stat st;
-        int linked = link(mine, l->path) == 0;
-        int e = errno;
-        // NFS: a lost reply to a link that was done shows as two links
-        if (!linked && fstat(fd, &st) == 0 && st.st_nlink == 2) linked = 1;
-        unlink(mine);
+        int fd = -1, linked = link_whole(mine, l->path, text, &fd, &st, err, errlen);
+        if (linked < 0) return -1;
         if (linked) {
-            if (fstat(fd, &st) < 0) {
-                e = errno;
-                close(fd), unlink(l->path);
-                return err_fail(err, errlen, "%s%s: cannot stat: %s", ERR_PATH(l->path), strerror(e));
-            }
             l->fd = fd, l->owned = 1, l->dev = st.st_dev, l->ino = st.st_ino, l->last_beat = progress_now();
             return RUNLOCK_HELD;
         }
-        close(fd);
-        if (e != EEXIST)
-            return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(l->path), strerror(e));
         // someone's lock is there
         LockInfo h;
         if (lock_read(l->path, &h, err, errlen) < 0) return -1;

@@ -108,33 +108,6 @@ static void test_takeover_race(void **state) {
     if (bad) fail_msg("%d of %d contenders did not hold the lock alone (see stderr)", bad, KIDS * ROUNDS);
 }
 
-// The take-over leaves nothing behind: no private or aside files in DIR.
-static void test_takeover_leaves_no_files(void **state) {
-    (void)state;
-    char dir[] = "/tmp/cpcrl_runlock_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    pid_t p = fork();
-    assert_true(p >= 0);
-    if (p == 0) { // hold, then die holding it
-        RunLock l;
-        char err[1600];
-        _exit(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err) == RUNLOCK_HELD ? 0 : 1);
-    }
-    int st = 0;
-    assert_int_equal(waitpid(p, &st, 0), p);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    RunLock l;
-    char err[1600], path[1200];
-    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
-    char cmd[1300];
-    snprintf(cmd, sizeof cmd, "test \"$(ls -A %s)\" = train.lock", dir);
-    assert_int_equal(system(cmd), 0);
-    runlock_release(&l);
-    snprintf(path, sizeof path, "%s/train.lock", dir);
-    assert_int_equal(access(path, F_OK), -1);
-    assert_int_equal(rmdir(dir), 0);
-}
-
 // A dead process's lock in DIR (stale) made with runlock_acquire in a
 // child that exits holding it.
 static void dead_holder_lock(const char *dir) {
@@ -148,6 +121,24 @@ static void dead_holder_lock(const char *dir) {
     int st = 0;
     assert_int_equal(waitpid(p, &st, 0), p);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+// The take-over leaves nothing behind: no private or aside files in DIR.
+static void test_takeover_leaves_no_files(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    dead_holder_lock(dir);
+    RunLock l;
+    char err[1600], path[1200];
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A %s)\" = train.lock", dir);
+    assert_int_equal(system(cmd), 0);
+    runlock_release(&l);
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 // A take-over guard left by a process that died holding it (a lock file of a
