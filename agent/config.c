@@ -35,9 +35,16 @@ typedef struct {
     int flags;           // OF_*
     const char *arg;     // help: what the value is ("N", "DIR"); NULL for run settings
     const char *shown;   // help: the default as shown, when not the value itself
+    // A run setting whose default changed after cpcrl began writing config.txt:
+    // the value a config.txt written by cpcrl (its first line is the header
+    // config_write writes) means when it lacks the key, i.e. when it predates
+    // the key. Such a file lists every setting of its time, so an absent key
+    // had, in that run, the value it had before the key existed.
+    const char *before;
 } Opt;
 
 #define O(f) offsetof(Config, f)
+#define CONFIG_HEADER "# cpcrl config:" // config_write's first line begins so
 #define BIG 1e15
 // flags, arg and shown are optional: a run setting's line ends at its help
 #pragma GCC diagnostic push
@@ -109,7 +116,7 @@ static const Opt OPTS[] = {
     {"lr-decay", T_INT, O(lr_decay), 0, "0", 0, 1, NULL, G_OPT,
      "1 = decay lr linearly to 0 over --frames"},
     // cpc
-    {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "0.1", 0, 1e6, NULL, G_CPC,
+    {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "1", 0, 1e6, NULL, G_CPC,
      "weight of the CPC loss (0 = baseline arm, no CPC work)"},
     {"cpc-k", T_INT, O(cpc_k), 0, "10", 1, CPC_MAX_K, NULL, G_CPC, "CPC predicts z_{t+1..t+K}"},
     {"cpc-negatives", T_CHOICE, O(cpc_negatives), 0, "batch", 0, 0, "batch|all", G_CPC,
@@ -118,9 +125,9 @@ static const Opt OPTS[] = {
      "1 = no CPC gradient into the target latents z_{t+k}"},
     {"cpc-k-weighting", T_CHOICE, O(cpc_k_weighting), 0, "pooled", 0, 0, "pooled|per-k", G_CPC,
      "InfoNCE mean: pooled over all (t,k,b), or per k then over k (each k weighs the same)"},
-    {"cpc-trunk-ratio", T_FLOAT, O(cpc_trunk_ratio), 0, "0", 0, 1e6, NULL, G_CPC,
+    {"cpc-trunk-ratio", T_FLOAT, O(cpc_trunk_ratio), 0, "0.5", 0, 1e6, NULL, G_CPC,
      "rho > 0: scale CPC's gradient entering encoder+LSTM to rho x the A2C one's norm (W_k "
-     "unscaled; two backward passes); 0 = off"},
+     "unscaled; two backward passes); 0 = off", 0, NULL, NULL, "0"},
     {"cpc-mode", T_CHOICE, O(cpc_mode), 0, "linear", 0, 0, "linear|action", G_CPC,
      "predict z_{t+k} by W_k c_t, or by a GRU rolled from c_t over a_t..a_{t+k-1} (CPC|A)"},
     {"cpc-action-hidden", T_INT, O(cpc_action_hidden), 0, "64", 1, 8192, NULL, G_CPC,
@@ -156,8 +163,8 @@ static const Opt OPTS[] = {
     {"out", T_STR, CMP(out), "runs/compare", 0, 0, NULL, G_CMP,
      "experiment directory: DIR/runs/<task>-<arm>-s<seed>/, results.csv, summary.md, curves_<task>.png", OF_CMD,
      "DIR"},
-    {"cpc-weight", T_DOUBLE, CMP(cpc_weight), "0.1", 0, 1e6, NULL, G_CMP_ARMS,
-     "CPC loss weight of the cpc arm", OF_CMD, "W", "0.1, as train"},
+    {"cpc-weight", T_DOUBLE, CMP(cpc_weight), "1", 0, 1e6, NULL, G_CMP_ARMS,
+     "CPC loss weight of the cpc arm", OF_CMD, "W", "1, as train"},
     {"cpc-weights", T_STR, CMP(cpc_weights), "", 0, 0, NULL, G_CMP_ARMS,
      "one arm per weight, e.g. 0.5,1,2 (arms w0.5, w1, w2)", OF_CMD, "LIST"},
     {"cpc-ks", T_STR, CMP(cpc_ks), "", 0, 0, NULL, G_CMP_ARMS,
@@ -566,7 +573,7 @@ int config_check(const Config *c, char *err, size_t errlen) {
 
 int config_write(const Config *c, FILE *f) {
     char key[64], val[300];
-    fprintf(f, "# cpcrl config: every training setting, `key = value`; load with --config\n");
+    fprintf(f, "%s every training setting, `key = value`; load with --config\n", CONFIG_HEADER);
     for (int i = 0; i < NOPTS; i++) {
         const Opt *o = &OPTS[i];
         if (!(o->group & G_TRAIN_ALL)) continue;
@@ -615,6 +622,7 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
     int seen[NOPTS]; // line of each key so far (0 = not yet)
     memset(seen, 0, sizeof seen);
     if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) i = 3; // UTF-8 BOM (editors on Windows)
+    const int written = len - i >= strlen(CONFIG_HEADER) && !memcmp(text + i, CONFIG_HEADER, strlen(CONFIG_HEADER));
     while (i < len) {
         size_t j = i;
         while (j < len && text[j] != '\n') j++;
@@ -645,6 +653,12 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
         if (set_opt((char *)c + o->off, o, val, 1, msg, sizeof msg) < 0)
             return err_fail(err, errlen, "%s:%d: %s", origin, lineno, msg);
     }
+    for (int k = 0; k < NOPTS && written; k++) // a key the writer's cpcrl did not have yet
+        if (OPTS[k].before && !seen[k] && (OPTS[k].group & G_TRAIN_ALL)) {
+            char msg[200];
+            if (set_opt((char *)c + OPTS[k].off, &OPTS[k], OPTS[k].before, 1, msg, sizeof msg) < 0)
+                return err_fail(err, errlen, "%s: %s", origin, msg);
+        }
     return 0;
 }
 

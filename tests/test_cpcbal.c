@@ -222,13 +222,14 @@ static void test_config_options(void **state) {
     Config c, back;
     config_defaults(&c);
     assert_int_equal(c.cpc_k_weighting, CPC_KW_POOLED);
-    assert_true(c.cpc_trunk_ratio == 0.0f);
+    assert_true(c.cpc_trunk_ratio == 0.5f); // the default since issue #16's experiment
+    assert_true(c.cpc_weight == 1.0f);
     char err[512];
-    char *argv[] = {"--cpc-k-weighting", "per-k", "--cpc-trunk-ratio=0.5"};
+    char *argv[] = {"--cpc-k-weighting", "per-k", "--cpc-trunk-ratio=0.25"};
     assert_int_equal(config_parse_args(&c, NULL, 3, argv, G_TRAIN_ALL, NULL, 0, NULL, NULL, err,
                                        sizeof err), 0);
     assert_int_equal(c.cpc_k_weighting, CPC_KW_PER_K);
-    assert_true(c.cpc_trunk_ratio == 0.5f);
+    assert_true(c.cpc_trunk_ratio == 0.25f);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -236,12 +237,27 @@ static void test_config_options(void **state) {
     assert_int_equal(config_write(&c, f), 0);
     fclose(f);
     assert_non_null(strstr(text, "cpc_k_weighting = per-k\n"));
-    assert_non_null(strstr(text, "cpc_trunk_ratio = 0.5\n"));
+    assert_non_null(strstr(text, "cpc_trunk_ratio = 0.25\n"));
     config_defaults(&back);
     assert_int_equal(config_parse_text(&back, text, len, "test", err, sizeof err), 0);
-    free(text);
     assert_int_equal(back.cpc_k_weighting, CPC_KW_PER_K);
+    assert_true(back.cpc_trunk_ratio == 0.25f);
+    // A config.txt written by a cpcrl older than --cpc-trunk-ratio (cpcrl's
+    // header, no cpc_trunk_ratio line) meant no ratio control: 0, not today's
+    // default. A file without the header (a user's partial --config) gets
+    // the defaults for what it leaves out.
+    char *line = strstr(text, "cpc_trunk_ratio = 0.25\n");
+    memmove(line, line + strlen("cpc_trunk_ratio = 0.25\n"), strlen(line + strlen("cpc_trunk_ratio = 0.25\n")) + 1);
+    config_defaults(&back);
+    assert_int_equal(config_parse_text(&back, text, strlen(text), "old", err, sizeof err), 0);
+    assert_true(back.cpc_trunk_ratio == 0.0f);
+    assert_true(back.cpc_weight == c.cpc_weight); // present: as written
+    free(text);
+    const char *partial = "cpc_weight = 0.1\n";
+    config_defaults(&back);
+    assert_int_equal(config_parse_text(&back, partial, strlen(partial), "user", err, sizeof err), 0);
     assert_true(back.cpc_trunk_ratio == 0.5f);
+    assert_true(back.cpc_weight == 0.1f);
     char *bad1[] = {"--cpc-k-weighting", "equal"}, *bad2[] = {"--cpc-trunk-ratio", "-1"};
     assert_int_equal(config_parse_args(&c, NULL, 2, bad1, G_TRAIN_ALL, NULL, 0, NULL, NULL, err,
                                        sizeof err), -1);

@@ -133,6 +133,7 @@ static void trainer_up(int optim) {
     c.conv1 = 2, c.conv2 = 3, c.latent = 8, c.hidden = 6;
     c.cpc_k = 2;
     c.cpc_weight = 0.5f;
+    c.cpc_trunk_ratio = 0; // the reference steps with the loss's gradient (the control: test_cpcbal)
     c.seed = 3;
     c.threads = 1;
     c.optim = optim;
