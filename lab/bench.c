@@ -282,6 +282,7 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
         for (int arm = 0; arm < 2; arm++) {
             Config ca = c;
             ca.precision = pr;
+            ca.cpc_trunk_ratio = 0; // the twin's update: the loss's gradient (the control: its own line)
             if (arm == 1) ca.cpc_weight = 0;
             else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
             if (run_cpcrl(&ca, &r[pr][arm]) < 0) return -1;
@@ -385,6 +386,7 @@ static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
             "env", "act", "fwd", "loss", "cpc", "backwd", "optim");
     for (int arm = 0; arm < 2; arm++) {
         Config ca = c;
+        ca.cpc_trunk_ratio = 0;
         if (arm == 1) ca.cpc_weight = 0;
         else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
         ArmResult r;
@@ -402,20 +404,23 @@ static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
 
 // The cost of the trunk-ratio control (trainer.h: --cpc-trunk-ratio, two
 // backward passes per update instead of one): the CPC-on arm again with
-// rho = 1, against the CPC-on figure just measured.
+// the given rho (0.5 when it is off), against the CPC-on figure just
+// measured (rho = 0).
 static int bench_trunk_ratio(const Config *base, double cpc_fps, FILE *out) {
     Config c = *base;
     if (c.cpc_weight <= 0) c.cpc_weight = 1;
-    c.cpc_trunk_ratio = 1.0f;
+    if (c.cpc_trunk_ratio <= 0) c.cpc_trunk_ratio = 0.5f;
     ArmResult r;
     if (run_cpcrl(&c, &r) < 0) return -1;
     const PhaseTimes *p = &r.t;
     double tot = p->env + p->act + p->loss + p->cpc + p->backward + p->optim;
     if (tot <= 0) tot = 1;
-    fprintf(out, "\n--cpc-trunk-ratio 1 (T=%d K=%d, B=%d): the A2C and CPC backward passes apart\n"
-            "  %-8s %9s %7s | %5s %5s %5s %5s %6s %5s\n", c.unroll, c.cpc_k, c.envs, "arm",
+    char label[32];
+    snprintf(label, sizeof label, "ratio %g", c.cpc_trunk_ratio);
+    fprintf(out, "\n--cpc-trunk-ratio %g (T=%d K=%d, B=%d): the A2C and CPC backward passes apart\n"
+            "  %-8s %9s %7s | %5s %5s %5s %5s %6s %5s\n", c.cpc_trunk_ratio, c.unroll, c.cpc_k, c.envs, "arm",
             "cpcrl f/s", "vs CPC", "env", "act", "loss", "cpc", "backwd", "optim");
-    fprintf(out, "  %-8s %9.0f %6.2fx | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n", "ratio 1",
+    fprintf(out, "  %-8s %9.0f %6.2fx | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n", label,
             r.fps, cpc_fps > 0 ? r.fps / cpc_fps : 0.0, 100 * p->env / tot, 100 * p->act / tot,
             100 * p->loss / tot, 100 * p->cpc / tot, 100 * p->backward / tot, 100 * p->optim / tot);
     return 0;
@@ -440,7 +445,9 @@ int bench_train(const Config *base, FILE *out) {
             "  / wall time of cpcrl / torch (below 100%% per thread: other processes shared\n"
             "  the cores); phases of cpcrl: env step, act (forward + sampling), loss (A2C),\n"
             "  cpc (InfoNCE fwd+bwd), backwd (heads, BPTT, encoder), optim (clip + RMSProp);\n"
-            "  A2C has no learner forward; sample reuse recomputes it each pass (fwd)\n");
+            "  A2C has no learner forward; sample reuse recomputes it each pass (fwd);\n"
+            "  CPC on = the loss's gradient (--cpc-trunk-ratio 0, as the twin), the ratio\n"
+            "  control's cost on its own line\n");
     const char *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");
     if (threads > 1 && !(timeout && *timeout))
         fprintf(out, "  note: OPENBLAS_THREAD_TIMEOUT is unset: idle OpenBLAS threads spin ~0.1 s\n"
