@@ -179,6 +179,11 @@ static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed
 static int config_differs(const Config *a, const Config *b, char *what, size_t n) {
     static const char *IGNORE[] = {"name", "runs_dir", "frames", "threads", "progress",
                                    "log_every", "ckpt_every"};
+    // with --cpc-weight 0 the CPC head is not built: its settings do nothing (a
+    // nocpc run made when another CPC default held is the same run)
+    static const char *CPC_ONLY[] = {"cpc_k", "cpc_negatives", "cpc_stop_target", "cpc_k_weighting",
+                                     "cpc_trunk_ratio", "cpc_mode", "cpc_action_hidden"};
+    const int no_cpc = a->cpc_weight == 0 && b->cpc_weight == 0;
     char *ta = NULL, *tb = NULL;
     size_t la = 0, lb = 0;
     FILE *fa = open_memstream(&ta, &la), *fb = open_memstream(&tb, &lb);
@@ -199,6 +204,10 @@ static int config_differs(const Config *a, const Config *b, char *what, size_t n
         for (size_t i = 0; i < sizeof IGNORE / sizeof IGNORE[0]; i++) {
             size_t l = strlen(IGNORE[i]);
             if (!strncmp(la_, IGNORE[i], l) && la_[l] == ' ') skip = 1;
+        }
+        for (size_t i = 0; i < sizeof CPC_ONLY / sizeof CPC_ONLY[0] && no_cpc; i++) {
+            size_t l = strlen(CPC_ONLY[i]);
+            if (!strncmp(la_, CPC_ONLY[i], l) && la_[l] == ' ') skip = 1;
         }
         if (!skip && strcmp(la_, lb_)) {
             snprintf(what, n, "'%s' in the run, '%s' planned", la_, lb_);

@@ -26,7 +26,8 @@
 #              exact probe command; a run whose log stops early but has a
 #              checkpoint is "to train ... (resume)" with the resume command;
 #              one without a checkpoint starts over (and the dry run leaves its
-#              log where it is); a run trained with other settings is refused.
+#              log where it is); a run trained with other settings is refused,
+#              except a nocpc run whose only difference is CPC settings.
 #
 #   arms       --arms "NAME=FLAGS;...": a tiny run of 3 arms (each config.txt
 #              has its arm's flags over the passed ones; nocpc stays the
@@ -253,6 +254,17 @@ if [ $rc -eq 1 ] && grep -q "tmaze-nocpc-s1 was trained with other settings ('ga
     ok "dry-run refuses a run trained with other settings"
 else
     bad "dry-run refuses a run trained with other settings (rc=$rc)" "$(cat "$TMP/plan.out")"
+fi
+# ... but not a nocpc run whose CPC settings differ (weight 0 builds no CPC head:
+# a nocpc run made under another CPC default is the same run)
+sed -i 's/^gamma = .*/gamma = 0.99000001/; s/^cpc_trunk_ratio = .*/cpc_trunk_ratio = 0.25/; s/^cpc_mode = .*/cpc_mode = action/' \
+    "$P/exp/runs/tmaze-nocpc-s1/config.txt"
+(cd "$P" && "$CPCRL" compare $PLAN --probe 0 --dry-run) >"$TMP/plan.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^tmaze-nocpc-s1 *done" "$TMP/plan.out"; then
+    ok "dry-run takes a nocpc run with other CPC settings as done"
+else
+    bad "dry-run takes a nocpc run with other CPC settings as done (rc=$rc)" "$(cat "$TMP/plan.out")"
 fi
 
 # ----------------------------------------------------------------------------
