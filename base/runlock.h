@@ -37,7 +37,6 @@
 
 #define RUNLOCK_STALE_DEFAULT 600.0 // seconds without a heartbeat before a lock is stale
 #define RUNLOCK_BEAT 30.0           // seconds between heartbeats (tests: env CPCRL_LOCK_BEAT)
-#define RUNLOCK_GUARD_STALE 30.0    // seconds after which a take-over guard is its dead holder's
 
 typedef struct {
     int fd;           // open on the lock file while held (-1: not held)
