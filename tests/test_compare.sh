@@ -246,26 +246,22 @@ fi
 if cmp -s "$TMP/r2log" "$R2/log.csv" && [ ! -e "$R2/log.csv.stale" ]; then ok "dry-run leaves a log without checkpoint alone"
 else bad "dry-run leaves a log without checkpoint alone" "$(ls "$R2")"; fi
 
+# settings CHECK RC PATTERN SED: edit tmaze-nocpc-s1's config.txt with SED, plan
+# again: exit RC and a line matching PATTERN
+settings() {
+    sed -i "$4" "$P/exp/runs/tmaze-nocpc-s1/config.txt"
+    (cd "$P" && "$CPCRL" compare $PLAN --probe 0 --dry-run) >"$TMP/plan.out" 2>&1
+    local rc=$?
+    if [ $rc -eq "$2" ] && grep -q "$3" "$TMP/plan.out"; then ok "$1"
+    else bad "$1 (rc=$rc)" "$(cat "$TMP/plan.out")"; fi
+}
 # a run trained with other settings: refused, exit 1, says which setting
-sed -i 's/^gamma = .*/gamma = 0.5/' "$P/exp/runs/tmaze-nocpc-s1/config.txt"
-(cd "$P" && "$CPCRL" compare $PLAN --probe 0 --dry-run) >"$TMP/plan.out" 2>&1
-rc=$?
-if [ $rc -eq 1 ] && grep -q "tmaze-nocpc-s1 was trained with other settings ('gamma = 0.5' in the run" "$TMP/plan.out"; then
-    ok "dry-run refuses a run trained with other settings"
-else
-    bad "dry-run refuses a run trained with other settings (rc=$rc)" "$(cat "$TMP/plan.out")"
-fi
+settings "dry-run refuses a run trained with other settings" 1 \
+    "tmaze-nocpc-s1 was trained with other settings ('gamma = 0.5' in the run" 's/^gamma = .*/gamma = 0.5/'
 # ... but not a nocpc run whose CPC settings differ (weight 0 builds no CPC head:
 # a nocpc run made under another CPC default is the same run)
-sed -i 's/^gamma = .*/gamma = 0.99000001/; s/^cpc_trunk_ratio = .*/cpc_trunk_ratio = 0.25/; s/^cpc_mode = .*/cpc_mode = action/' \
-    "$P/exp/runs/tmaze-nocpc-s1/config.txt"
-(cd "$P" && "$CPCRL" compare $PLAN --probe 0 --dry-run) >"$TMP/plan.out" 2>&1
-rc=$?
-if [ $rc -eq 0 ] && grep -q "^tmaze-nocpc-s1 *done" "$TMP/plan.out"; then
-    ok "dry-run takes a nocpc run with other CPC settings as done"
-else
-    bad "dry-run takes a nocpc run with other CPC settings as done (rc=$rc)" "$(cat "$TMP/plan.out")"
-fi
+settings "dry-run takes a nocpc run with other CPC settings as done" 0 "^tmaze-nocpc-s1 *done" \
+    's/^gamma = .*/gamma = 0.99000001/; s/^cpc_trunk_ratio = .*/cpc_trunk_ratio = 0.25/; s/^cpc_mode = .*/cpc_mode = action/'
 
 # ----------------------------------------------------------------------------
 # arms: --arms "NAME=FLAGS;..." — one tiny task x 3 arms x 1 seed run for real:
