@@ -203,6 +203,9 @@ static const Opt OPTS[] = {
      "seeds (0 = raw)", OF_CMD, "F"},
     {"aggregate-only", T_BOOL, CMP(aggregate_only), "0", 0, 1, NULL, G_CMP_AGG,
      "only re-aggregate the runs already in DIR/runs (no training)", OF_CMD},
+    {"baseline", T_STR, CMP(baseline), "", 0, 0, NULL, G_CMP_AGG,
+     "the arm every other arm is compared against in summary.md (verdicts, differences, P(>), frames to "
+     "the mark)", OF_CMD, "ARM", "nocpc, else the first arm with CPC weight 0"},
     {"include-unfinished", T_BOOL, CMP(include_unfinished), "0", 0, 1, NULL, G_CMP_AGG,
      "also aggregate runs whose log.csv stops before their frames (by default they are left out of every "
      "table and verdict, and listed)", OF_CMD},

@@ -78,6 +78,7 @@ typedef struct { // compare: the experiment (lab/compare.c)
     double lock_stale;          // seconds without a heartbeat before another host's run lock is stale
     char only_run[128];         // --only-run NAME: that run of the plan alone, no aggregation
     char emit_slurm[512];       // --emit-slurm DIR: write a Slurm job array, train nothing
+    char baseline[48];          // --baseline ARM: the arm the others are compared against ("": nocpc, else weight 0)
     int slurm_limit;            // the %N of #SBATCH --array (0: none)
 } CompareOpts;
 

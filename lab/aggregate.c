@@ -489,8 +489,9 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
     free(x), free(y);
 }
 
-int compare_aggregate(const char *out, int resamples, double smooth, int plot, int include_unfinished, char *err,
-                      size_t errlen) {
+int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
+    const char *out = o->out;
+    const int resamples = o->bootstrap;
     char runsdir[1100];
     snprintf(runsdir, sizeof runsdir, "%s/runs", out);
     DIR *d = opendir(runsdir);
@@ -530,7 +531,7 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, i
         r.weight = c.cpc_weight, r.k = c.cpc_weight > 0 ? c.cpc_k : 0, r.envs = c.envs;
         r.frames = r.log.frames[r.log.n - 1];
         r.budget = c.frames;
-        if (r.frames < c.frames && !include_unfinished) { // still training, failed or killed
+        if (r.frames < c.frames && !o->include_unfinished) { // still training, failed or killed
             if (lleft < sizeof left - 1)
                 lleft += (size_t)snprintf(left + lleft, sizeof left - lleft, "%s%s (%.0f of %.0f frames)",
                                           nleft ? ", " : "", de->d_name, r.frames, c.frames);
@@ -569,18 +570,36 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, i
                  nleft ? "finished " : "");
         goto done;
     }
-    // arms ordered by (weight, K): the baseline (nocpc, else weight 0) first
+    // arms ordered by (weight, K), the baseline first: --baseline, else nocpc,
+    // else the first arm of weight 0
     int order[MAX_ARMS];
     AggArm sorted[MAX_ARMS];
     memcpy(sorted, arms, sizeof(AggArm) * (size_t)narms);
     qsort(sorted, (size_t)narms, sizeof(AggArm), cmp_aggarm);
+    if (o->baseline[0]) {
+        int b = -1;
+        for (int a = 0; a < narms && b < 0; a++)
+            if (!strcmp(sorted[a].name, o->baseline)) b = a;
+        if (b < 0) {
+            char names[MAX_ARMS * 50] = "";
+            size_t ln = 0;
+            for (int a = 0; a < narms && ln < sizeof names; a++)
+                ln += (size_t)snprintf(names + ln, sizeof names - ln, "%s%s", a ? ", " : "", sorted[a].name);
+            snprintf(err, errlen, "--baseline %s: no run of that arm in %s (its arms: %s)", o->baseline, runsdir,
+                     names);
+            goto done;
+        }
+        AggArm keep = sorted[b];
+        memmove(sorted + 1, sorted, sizeof(AggArm) * (size_t)b);
+        sorted[0] = keep;
+    }
     for (int i = 0; i < narms; i++)
         for (int j = 0; j < narms; j++)
             if (!strcmp(arms[i].name, sorted[j].name)) order[i] = j;
     for (int i = 0; i < nruns; i++) runs[i].arm = order[runs[i].arm];
     memcpy(arms, sorted, sizeof(AggArm) * (size_t)narms);
     qsort(runs, (size_t)nruns, sizeof(AggRun), cmp_aggrun);
-    int base = -1;
+    int base = o->baseline[0] ? 0 : -1;
     for (int a = 0; a < narms && base < 0; a++)
         if (arms[a].weight == 0) base = a;
 
@@ -618,7 +637,7 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, i
     int curve_R = resamples < 2000 ? resamples : 2000; // per point: plenty for a band
     for (int t = 0; t < ENV_NTASKS; t++)
         for (int a = 0; a < narms; a++)
-            if (write_curve(out, runs, nruns, t, a, arms, curve_R, smooth) < 0) {
+            if (write_curve(out, runs, nruns, t, a, arms, curve_R, o->smooth) < 0) {
                 snprintf(err, errlen, "writing the curves of %s failed", ENV_TASK_NAMES[t]);
                 goto done;
             }
@@ -626,14 +645,14 @@ int compare_aggregate(const char *out, int resamples, double smooth, int plot, i
     text = NULL, len = 0;
     f = open_memstream(&text, &len);
     if (!f) { snprintf(err, errlen, "out of memory"); goto done; }
-    write_summary(f, out, runs, nruns, arms, narms, base, resamples, smooth, nleft ? left : NULL);
+    write_summary(f, out, runs, nruns, arms, narms, base, resamples, o->smooth, nleft ? left : NULL);
     fclose(f);
     snprintf(path, sizeof path, "%s/summary.md", out);
     bad = write_text(path, text, len) < 0;
     free(text);
     if (bad) { snprintf(err, errlen, "%s: write failed", path); goto done; }
     fprintf(stderr, "compare: %d runs aggregated into %s/results.csv and %s/summary.md\n", nruns, out, out);
-    if (plot) run_plot(out);
+    if (o->plot) run_plot(out);
     rc = 0;
 done:
     closedir(d);

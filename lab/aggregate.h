@@ -6,14 +6,18 @@
 
 #include <stddef.h>
 
+#include "agent/config.h" // CompareOpts
+
 // The aggregation step alone (compare --aggregate-only): reads every run in
 // OUT/runs/ and writes results.csv, summary.md, results/curve_*.csv (each
 // run's series averaged over a trailing window of smooth x its frames) and,
 // when plot is set and gnuplot is there, curves_<task>.png. A run whose
 // log.csv stops before the frames of its config.txt is unfinished: left out
-// and listed (stderr, summary.md) unless include_unfinished. Returns 0 or -1
-// with a message.
-int compare_aggregate(const char *out, int resamples, double smooth, int plot, int include_unfinished,
-                      char *err, size_t errlen);
+// and listed (stderr, summary.md) unless include_unfinished. Every arm is
+// compared against the baseline: o->baseline when set (an arm with no run
+// there is an error), else nocpc, else the first arm of CPC weight 0. Uses
+// o's out, bootstrap, smooth, plot, include_unfinished and baseline. Returns
+// 0 or -1 with a message.
+int compare_aggregate(const CompareOpts *o, char *err, size_t errlen);
 
 #endif

@@ -70,11 +70,21 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
         return rc;
     }
     const CompareOpts *o = &pl.o;
+    if (o->baseline[0] && !o->aggregate_only) { // the runs to be trained must include it
+        int b = -1;
+        for (int a = 0; a < pl.narms && b < 0; a++)
+            if (!strcmp(pl.arms[a].name, o->baseline)) b = a;
+        if (b < 0) {
+            rc = compare_usage("compare", "--baseline %s: no such arm in the plan (its arms are %s, ..., %s)",
+                               o->baseline, pl.arms[0].name, pl.arms[pl.narms - 1].name);
+            free(pl.runs);
+            return rc;
+        }
+    }
     if (o->aggregate_only) {
         free(pl.runs);
         char err[1024];
-        if (rank == 0 && compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err,
-                                           sizeof err) < 0) {
+        if (rank == 0 && compare_aggregate(o, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl compare: %s\n", err);
             rc = 1;
         }
@@ -157,7 +167,7 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
         int left = unfinished_runs(opts, pass, npass);
         if (left) rc = 1;
         char err[1024];
-        if (compare_aggregate(o->out, o->bootstrap, o->smooth, o->plot, o->include_unfinished, err, sizeof err) < 0) {
+        if (compare_aggregate(o, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl compare: %s\n", err);
             rc = 1;
         }

@@ -200,6 +200,7 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
     flag_d(&ag, "smooth", o->smooth);
     flag_d(&ag, "plot", o->plot);
     flag_d(&ag, "include-unfinished", o->include_unfinished);
+    if (o->baseline[0]) flag_s(&ag, "baseline", o->baseline);
     text_add(&ag, "\n");
     snprintf(path, sizeof path, "%s/aggregate.sh", dir);
     rc = write_file(path, &ag, 0755);

@@ -29,6 +29,12 @@
 #              log where it is); a run trained with other settings is refused,
 #              except a nocpc run whose only difference is CPC settings.
 #
+#   baseline   --baseline nocpc rewrites the golden summary.md unchanged;
+#              --baseline cpc compares against cpc (nocpc's Δ final return is
+#              recomputed from results.csv); an arm with no runs is refused
+#              (exit 1, nothing written), and one not in the plan before any
+#              training (exit 2).
+#
 #   arms       --arms "NAME=FLAGS;...": a tiny run of 3 arms (each config.txt
 #              has its arm's flags over the passed ones; nocpc stays the
 #              baseline beside another weight-0 arm) and bad specs refused.
@@ -156,6 +162,44 @@ for task in $(cut -d, -f1 "$S/results.csv" | sed 1d | sort -u); do
 done
 if [ -z "$eff_off" ] && [ $eff_rows -eq 4 ]; then ok "sample efficiency = log.csv by the definition ($eff_rows rows)"
 else bad "sample efficiency = log.csv by the definition ($eff_rows rows)" "$eff_off"; fi
+
+# ----------------------------------------------------------------------------
+# baseline: --baseline ARM picks the arm the others are compared against
+
+B=$TMP/base
+mkdir -p "$B/results"
+cp -r "$S" "$B/results/smoke"
+(cd "$B" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0 --baseline nocpc) >"$TMP/b.log" 2>&1
+same "--baseline nocpc: summary.md as without it" "$GOLD/summary.md" "$B/results/smoke/summary.md"
+(cd "$B" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0 --baseline cpc) >"$TMP/b.log" 2>&1
+rc=$?
+BS=$B/results/smoke/summary.md
+# per task: the nocpc row's Δ final return = mean(nocpc) − mean(cpc) of results.csv's final_return
+b_off=""; b_rows=0
+for task in $(cut -d, -f1 "$S/results.csv" | sed 1d | sort -u); do
+    want=$(awk -F, -v t="$task" '$1 == t && $2 == "nocpc" { a += $7; na++ } $1 == t && $2 == "cpc" { b += $7; nb++ }
+        END { printf "%.3f", a / na - b / nb }' "$S/results.csv")
+    got=$(grep "^| $task | nocpc | " "$BS" | awk -F'|' '{ print $5 }' | awk '{ print $1 }')
+    b_rows=$((b_rows + 1))
+    close "${got:-nan}" "$want" || awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; exit !(d < 0.0015 && d > -0.0015) }' ||
+        b_off="$b_off$task: summary.md $got, from results.csv $want
+"
+done
+if [ $rc -eq 0 ] && [ -z "$b_off" ] && [ $b_rows -eq 2 ] && grep -q "^## Verdicts (each arm against cpc:" "$BS" &&
+   grep -q "^## Sample efficiency (frames to 90% of cpc's improvement)" "$BS" && ! grep -q "^| [a-z_]* | cpc | " "$BS"
+then ok "--baseline cpc: verdicts and frames against cpc, nocpc's Δ = results.csv's ($b_rows tasks)"
+else bad "--baseline cpc: verdicts and frames against cpc, nocpc's Δ = results.csv's ($b_rows tasks)" "rc=$rc $b_off$(cat "$TMP/b.log")"; fi
+rm -f "$B/results/smoke/summary.md"
+(cd "$B" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0 --baseline bf16) >"$TMP/b.log" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "baseline bf16: no run of that arm in results/smoke/runs (its arms: nocpc, cpc)" "$TMP/b.log" &&
+   [ ! -e "$B/results/smoke/summary.md" ]; then ok "--baseline of no arm there: exit 1, names the arms, writes nothing"
+else bad "--baseline of no arm there: exit 1, names the arms, writes nothing" "rc=$rc $(cat "$TMP/b.log")"; fi
+(cd "$B" && "$CPCRL" compare --tasks tmaze --seeds 1 --out fresh --baseline bf16 --dry-run) >"$TMP/b.log" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q "baseline bf16: no such arm in the plan" "$TMP/b.log" && [ ! -e "$B/fresh" ]
+then ok "--baseline of no planned arm: usage error before training"
+else bad "--baseline of no planned arm: usage error before training" "rc=$rc $(cat "$TMP/b.log")"; fi
 
 # ----------------------------------------------------------------------------
 # plan: --dry-run before and after the runs exist

@@ -244,12 +244,13 @@ finite=$(awk -F, 'NR > 1 && $7 !~ /nan/ && $8 !~ /nan/ && $10 !~ /nan/ { n++ } E
 check "slurm: ... 8 rows, final return, auc and probe finite in every row" test "$finite" -eq 8
 
 # --arms (a spec with blanks and ';') survives runs.txt: a line, run as a dry run, plans that arm's run
-(cd "$C" && "$CPCRL" compare $PLAN --out viaarms --emit-slurm slurm-arms --arms "lo=--lr 1e-3; hi=--lr 3e-3") \
+(cd "$C" && "$CPCRL" compare $PLAN --out viaarms --emit-slurm slurm-arms --arms "lo=--lr 1e-3; hi=--lr 3e-3" --baseline lo) \
     >/dev/null 2>"$TMP/err"
 line=$(grep -F -- "'--only-run=tmaze-hi-s2'" "$C/slurm-arms/runs.txt")
 bash -c "$line --dry-run" >"$TMP/arms.out" 2>&1
 check "slurm: --arms written to runs.txt, quoted; its line plans the arm's run" \
     eval '[ $(wc -l <"$C/slurm-arms/runs.txt") -eq 12 ] && grep -q "^tmaze-hi-s2 .*--lr 3e-3" "$TMP/arms.out"'
+check "slurm: --baseline written to aggregate.sh" grep -q -- "--baseline=lo" "$C/slurm-arms/aggregate.sh"
 
 (cd "$C" && "$CPCRL" compare $PLAN --out viaslurm --only-run nosuch-run) >/dev/null 2>"$TMP/err"
 rc=$?
