@@ -30,6 +30,7 @@ static void my_host(char *h, size_t n) {
 // What a lock file says.
 typedef struct {
     int exists, ours_format, npids;
+    int more;        // more pid lines than MAXPIDS, or longer than read: judged by its heartbeat only
     long pids[MAXPIDS];
     unsigned long long starts[MAXPIDS]; // the pid's start time (clock ticks after boot), 0 unknown
     char host[256], boot[64];            // boot: the holder's boot id ("" unknown)
@@ -61,11 +62,13 @@ static int lock_read(const char *path, LockInfo *h, char *err, size_t errlen) {
     buf[n > 0 ? n : 0] = 0;
     if (n > 0 && !strncmp(buf, MAGIC, strlen(MAGIC))) {
         h->ours_format = 1;
+        h->more = n == (ssize_t)sizeof buf - 1;
         char *save = NULL;
         for (char *line = strtok_r(buf + strlen(MAGIC), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             if (!strncmp(line, "host ", 5)) snprintf(h->host, sizeof h->host, "%s", line + 5);
             else if (!strncmp(line, "boot ", 5)) snprintf(h->boot, sizeof h->boot, "%s", line + 5);
-            else if (!strncmp(line, "pid ", 4) && h->npids < MAXPIDS) {
+            else if (!strncmp(line, "pid ", 4) && h->npids == MAXPIDS) h->more = 1;
+            else if (!strncmp(line, "pid ", 4)) {
                 char *end;
                 long p = strtol(line + 4, &end, 10);
                 unsigned long long s = strtoull(end, NULL, 10); // "pid N START" (START optional)
@@ -132,8 +135,10 @@ static int lock_stale(const LockInfo *h, const char *host, double stale_after, c
         }
         for (int i = 0; i < h->npids; i++)
             if (holder_alive(h, i)) return 0;
-        snprintf(why, n, "no process of it runs on this host");
-        return 1;
+        if (!h->more) { // else a process not read may run: the heartbeat decides, as for another host
+            snprintf(why, n, "no process of it runs on this host");
+            return 1;
+        }
     }
     if (h->age > stale_after) {
         snprintf(why, n, "no heartbeat for %.0f s, more than the limit of %.0f s", h->age, stale_after);
@@ -208,7 +213,8 @@ static int link_whole(const char *mine, const char *to, const char *text, int *f
 }
 
 // Tests: CPCRL_LOCK_TEST_WAIT_US widens the windows where contenders overlap
-// (between judging a lock stale and taking it over, and inside the guard).
+// (between judging a lock stale and taking it over, inside the guard, and in
+// a release between finding the lock ours and moving it aside).
 static void test_wait(void) {
     const char *e = getenv("CPCRL_LOCK_TEST_WAIT_US");
     long us = e ? strtol(e, NULL, 10) : 0;
@@ -398,8 +404,19 @@ int runlock_beat(RunLock *l, int force, char *err, size_t errlen) {
 
 void runlock_release(RunLock *l) {
     if (l->fd < 0) return;
-    struct stat st;
-    if (l->owned && stat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino) unlink(l->path);
+    if (l->owned && same_file(l->path, l->dev, l->ino)) {
+        // Moved aside, then removed only if what moved is ours: a lock that
+        // replaced ours since the check (taken over while this process was
+        // judged stale) is given back, not removed.
+        char host[256], aside[1500];
+        my_host(host, sizeof host);
+        snprintf(aside, sizeof aside, "%s.release.%s.%ld", l->path, host, (long)getpid());
+        test_wait();
+        if (rename(l->path, aside) == 0) {
+            if (!same_file(aside, l->dev, l->ino)) (void)link(aside, l->path);
+            unlink(aside);
+        }
+    }
     close(l->fd);
     l->fd = -1;
 }

@@ -9,11 +9,13 @@
 //     pid N START  (START: the process's start time, /proc/N/stat field 22)
 // (plus a "pid N" line per process the holder handed it to, see below), and
 // its mtime is the heartbeat: the holder touches it every RUNLOCK_BEAT
-// seconds. Release unlinks it. A lock that is there is stale, and is taken
-// over with a message, when
+// seconds. Release unlinks it if it is still its own (moved aside first, so
+// a lock that replaced it meanwhile is given back, never removed). A lock
+// that is there is stale, and is taken over with a message, when
 //   - it names this host and was written in an earlier boot, or none of its
 //     processes runs (a pid now used by another process, another start
-//     time, does not count), or
+//     time, does not count; a lock naming more than the 8 it reads is judged
+//     by its heartbeat alone), or
 //   - its heartbeat is older than the stale limit (--lock-stale, default
 //     RUNLOCK_STALE_DEFAULT s): its host died or lost the file system;
 // otherwise it is busy and the message names host, pid and heartbeat age.

@@ -1,5 +1,7 @@
 // test_runlock.c — base/runlock.[ch] under contention: many processes taking
-// over the same stale lock at once must never hold it together.
+// over the same stale lock at once must never hold it together; a release
+// racing a take-over keeps the new lock; a lock naming more processes than
+// are read is not judged by the ones read.
 //
 // Each child process loops on runlock_acquire until it holds the run's lock,
 // then proves it is alone (it creates DIR/inside with O_EXCL: a second holder
@@ -166,11 +168,82 @@ static void test_dead_guard(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+// A lock naming more processes than runlock reads (9 pid lines, the 9th
+// alive) is not judged by the 8 dead ones: busy while its heartbeat is fresh,
+// stale once it is older than the limit.
+static void test_many_pids(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    dead_holder_lock(dir); // host, boot and one dead pid
+    char path[1200], err[1600], line[64];
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    FILE *f = fopen(path, "r+");
+    assert_non_null(f);
+    char first[4096];
+    size_t n = fread(first, 1, sizeof first - 1, f);
+    first[n] = 0;
+    const char *pid = strstr(first, "\npid ");
+    assert_non_null(pid);
+    long dead = strtol(pid + 5, NULL, 10);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    for (int i = 0; i < 7; i++) fprintf(f, "pid %ld 0\n", dead);
+    snprintf(line, sizeof line, "pid %ld 0\n", (long)getpid()); // the 9th: alive
+    fputs(line, f);
+    assert_int_equal(fclose(f), 0);
+    RunLock l;
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_BUSY);
+    struct timespec old[2] = {{time(NULL) - 700, 0}, {time(NULL) - 700, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    runlock_release(&l);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+// Release while another process replaces the lock (a take-over of a holder
+// judged stale, between release finding the lock its own and moving it
+// aside, the window CPCRL_LOCK_TEST_WAIT_US widens): the new lock stays.
+static void test_release_race(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    RunLock l;
+    char err[1600], path[1200], cmd[1400];
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) { // the other process: replaces the lock inside the parent's release
+        nap_us(50000);
+        if (unlink(path) < 0) _exit(1);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        _exit(fd >= 0 && write(fd, "new\n", 4) == 4 ? 0 : 1);
+    }
+    setenv("CPCRL_LOCK_TEST_WAIT_US", "300000", 1);
+    runlock_release(&l);
+    unsetenv("CPCRL_LOCK_TEST_WAIT_US");
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char got[16] = "";
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(got, sizeof got, f));
+    fclose(f);
+    assert_string_equal(got, "new\n");
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A %s)\" = train.lock", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_takeover_race),
         cmocka_unit_test(test_takeover_leaves_no_files),
         cmocka_unit_test(test_dead_guard),
+        cmocka_unit_test(test_many_pids),
+        cmocka_unit_test(test_release_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
