@@ -76,8 +76,10 @@ static const Opt OPTS[] = {
     {"threads", T_INT, O(threads), 0, "0", 0, 256, NULL, G_RUN | G_EVAL,
      "OpenBLAS threads (0 = all cores)"},
     {"progress", T_INT, O(progress), 0, "1", 0, 1, NULL, G_RUN, "progress output (0 = quiet)"},
-    {"precision", T_CHOICE, O(precision), 0, "fp32", 0, 0, "fp32|bf16", G_RUN,
-     "big matrix products (acting, backward, CPC): fp32, or bf16 operands with fp32 accumulation (needs AVX512-BF16 or AMX-BF16)"},
+    {"precision", T_CHOICE, O(precision), 0, "auto", 0, 0, "fp32|bf16|auto", G_RUN,
+     "the learner's big matrix products: fp32, or bf16 operands with fp32 accumulation (needs AVX512-BF16 or "
+     "AMX-BF16); auto = bf16 where this machine has it, else fp32 (config.txt records which)",
+     0, NULL, NULL, "fp32"},
     // model
     {"conv1", T_INT, O(conv1), 0, "16", 1, 1024, NULL, G_MODEL, "conv1 output channels"},
     {"conv2", T_INT, O(conv2), 0, "32", 1, 1024, NULL, G_MODEL, "conv2 output channels"},
@@ -536,7 +538,12 @@ void config_env(const Config *c, EnvConfig *e) {
     env_config_defaults(e);
 }
 
-int config_check_machine(const Config *c, char *err, size_t errlen) {
+void config_resolve_auto(Config *c) {
+    if (c->precision == CONFIG_PRECISION_AUTO) c->precision = gemm_bf16_available() ? GEMM_BF16 : GEMM_FP32;
+}
+
+int config_for_machine(Config *c, char *err, size_t errlen) {
+    config_resolve_auto(c);
     if (c->precision == GEMM_BF16 && !gemm_bf16_available())
         return err_fail(err, errlen, "--precision bf16: %s; use --precision fp32",
                         gemm_bf16_status());

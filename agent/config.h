@@ -35,7 +35,7 @@ typedef struct {
     double ckpt_every; // frames between checkpoints
     int threads;       // OpenBLAS threads (0 = library default)
     int progress;      // 0 off, 1 auto (line on a tty, plain rows otherwise)
-    int precision;     // GEMM_FP32 / GEMM_BF16 (agent/gemm.h): the big matrix products
+    int precision;     // GEMM_FP32 / GEMM_BF16 (agent/gemm.h) / CONFIG_PRECISION_AUTO: the big matrix products
     // model
     int conv1, conv2, latent, hidden; // channels, D, H
     int init;
@@ -135,12 +135,20 @@ int config_parse_args(Config *c, CmdOpts *o, int argc, char **argv, int groups, 
                       int max_pos, char **rest, int *nrest, char *err, size_t errlen);
 // Cross-field checks (env config valid, K < T, B >= 2 with CPC, ...).
 int config_check(const Config *c, char *err, size_t errlen);
-// What this machine can run of a valid config (training, bench, compare's arms):
-// --precision bf16 needs AVX512-BF16 or AMX-BF16 and a build with oneDNN. Not
-// part of config_check, so a checkpoint trained elsewhere in bf16 still loads
-// (eval, probe and the viewers fall back to fp32 products; trainer_init refuses
-// to train it here). Returns 0, or -1 with a message.
-int config_check_machine(const Config *c, char *err, size_t errlen);
+// --precision auto (the default): bf16 where this machine runs it (AVX512-BF16
+// or AMX-BF16, a build with oneDNN, CPCRL_NO_BF16 unset), else fp32. Resolved
+// before a run starts (config_resolve_auto), so config.txt and checkpoints
+// hold fp32 or bf16, never auto. A config.txt or checkpoint without the key
+// predates bf16: fp32.
+enum { CONFIG_PRECISION_AUTO = 2 };
+// --precision auto made fp32 or bf16 for this machine; other values kept.
+void config_resolve_auto(Config *c);
+// What this machine runs of a valid config (training, bench, compare's arms):
+// resolves --precision auto, then refuses bf16 where this machine lacks it.
+// Not part of config_check, so a checkpoint trained elsewhere in bf16 still
+// loads (eval, probe and the viewers fall back to fp32 products; trainer_init
+// refuses to train it here). Returns 0, or -1 with a message.
+int config_for_machine(Config *c, char *err, size_t errlen);
 // config.txt: every training setting as `key = value`, readable back.
 int config_write(const Config *c, FILE *f);
 // The training settings that differ between a and b (keys in `skip`, a

@@ -465,10 +465,11 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     int tty = isatty(STDERR_FILENO) && cfg.progress && lead;
     if (lead)
         fprintf(stderr,
-                "cpcrl train: %s %s in %s | task %s, B=%d%s T=%d, CPC %s, %d params | %.0f/%.0f frames\n",
+                "cpcrl train: %s %s in %s | task %s, B=%d%s T=%d, CPC %s, %s, %d params | %.0f/%.0f frames\n",
                 resume_dir ? "resuming" : "starting", cfg.name, dir, ENV_TASK_NAMES[cfg.task],
                 cfg.envs * world, world > 1 ? " (over MPI ranks)" : "", cfg.unroll,
-                tr.use_cpc ? "on" : "off", (int)tr.model.p.total, tr.frames, cfg.frames);
+                tr.use_cpc ? "on" : "off", tr.cfg.precision == GEMM_BF16 ? "bf16" : "fp32",
+                (int)tr.model.p.total, tr.frames, cfg.frames);
 
     double t_start = progress_now(), f_start = tr.frames, t_row = t_start, f_row = tr.frames;
     double last_ret = NAN, ck_frames = tr.frames; // frames of the last checkpoint

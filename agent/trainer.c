@@ -45,6 +45,8 @@ static int trainer_balance_alloc(Trainer *tr);
 int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
+    config_resolve_auto(&tr->cfg);
+    cfg = &tr->cfg;
     config_env(cfg, &tr->ecfg);
     const int T = cfg->unroll, B = cfg->envs, V = tr->ecfg.view;
     tr->T = T, tr->B = B;

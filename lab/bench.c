@@ -430,7 +430,7 @@ int bench_train_check(const Config *base, char *err, size_t errlen) {
     Config c = *base;
     if (c.cpc_weight <= 0) c.cpc_weight = 1; // the CPC-on arm
     if (config_check(&c, err, errlen) < 0) return -1;
-    return config_check_machine(&c, err, errlen);
+    return config_for_machine(&c, err, errlen);
 }
 
 int bench_train(const Config *base, FILE *out) {

@@ -172,6 +172,7 @@ static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed
     }
     c->task = task;
     c->seed = seed;
+    config_resolve_auto(c); // as the run's own train will: what its config.txt holds
 }
 
 // The settings a run's config.txt must share with the plan; keys that only
@@ -347,7 +348,7 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
         for (int a = 0; a < pl->narms; a++) {
             Config c;
             arm_config(&pl->base, &pl->arms[a], pl->tasks[t], o->first_seed, &c);
-            if (config_check(&c, err, sizeof err) < 0 || config_check_machine(&c, err, sizeof err) < 0)
+            if (config_check(&c, err, sizeof err) < 0 || config_for_machine(&c, err, sizeof err) < 0)
                 return compare_usage("compare", "arm %s, task %s: %s", pl->arms[a].name,
                              ENV_TASK_NAMES[pl->tasks[t]], err);
         }
