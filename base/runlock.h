@@ -10,8 +10,9 @@
 // (plus a "pid N" line per process the holder handed it to, see below), and
 // its mtime is the heartbeat: the holder touches it every RUNLOCK_BEAT
 // seconds. Release unlinks it if it is still its own (moved aside first, so
-// a lock that replaced it meanwhile is given back, never removed). A lock
-// that is there is stale, and is taken over with a message, when
+// a lock that replaced it meanwhile is given back; only a third process
+// locking in the microseconds between can lose it). A lock that is there is
+// stale, and is taken over with a message, when
 //   - it names this host and was written in an earlier boot, or none of its
 //     processes runs (a pid now used by another process, another start
 //     time, does not count; a lock naming more than the 8 it reads is judged

@@ -499,7 +499,7 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
         return -1;
     }
-    int cap = 16, nruns = 0, narms = 0, rc = -1, nleft = 0;
+    int cap = 16, nruns = 0, narms = 0, rc = -1, nleft = 0, base_left = 0;
     char left[2048] = ""; // unfinished runs left out
     size_t lleft = 0;
     AggRun *runs = calloc((size_t)cap, sizeof(AggRun));
@@ -537,6 +537,7 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
                                           nleft ? ", " : "", de->d_name, r.frames, c.frames);
             if (lleft > sizeof left - 1) lleft = sizeof left - 1;
             nleft++;
+            base_left += o->baseline[0] && !strcmp(arm, o->baseline);
             runlog_free(&r.log);
             continue;
         }
@@ -585,8 +586,12 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
             size_t ln = 0;
             for (int a = 0; a < narms && ln < sizeof names; a++)
                 ln += (size_t)snprintf(names + ln, sizeof names - ln, "%s%s", a ? ", " : "", sorted[a].name);
-            snprintf(err, errlen, "--baseline %s: no run of that arm in %s (its arms: %s)", o->baseline, runsdir,
-                     names);
+            if (base_left)
+                snprintf(err, errlen, "--baseline %s: no finished run of that arm in %s (%d unfinished, left "
+                         "out: --include-unfinished counts them)", o->baseline, runsdir, base_left);
+            else
+                snprintf(err, errlen, "--baseline %s: no run of that arm in %s (its arms: %s)", o->baseline,
+                         runsdir, names);
             goto done;
         }
         AggArm keep = sorted[b];

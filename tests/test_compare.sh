@@ -31,9 +31,9 @@
 #
 #   baseline   --baseline nocpc rewrites the golden summary.md unchanged;
 #              --baseline cpc compares against cpc (nocpc's Δ final return is
-#              recomputed from results.csv); an arm with no runs is refused
-#              (exit 1, nothing written), and one not in the plan before any
-#              training (exit 2).
+#              recomputed from results.csv); an arm with no runs, or with
+#              unfinished runs only, is refused (exit 1, nothing written), and
+#              one not in the plan before any training (exit 2).
 #
 #   arms       --arms "NAME=FLAGS;...": a tiny run of 3 arms (each config.txt
 #              has its arm's flags over the passed ones; nocpc stays the
@@ -195,6 +195,12 @@ rc=$?
 if [ $rc -eq 1 ] && grep -q "baseline bf16: no run of that arm in results/smoke/runs (its arms: nocpc, cpc)" "$TMP/b.log" &&
    [ ! -e "$B/results/smoke/summary.md" ]; then ok "--baseline of no arm there: exit 1, names the arms, writes nothing"
 else bad "--baseline of no arm there: exit 1, names the arms, writes nothing" "rc=$rc $(cat "$TMP/b.log")"; fi
+for f in "$B"/results/smoke/runs/*-cpc-s*/log.csv; do head -3 "$f" >"$f.short" && mv "$f.short" "$f"; done
+(cd "$B" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0 --baseline cpc) >"$TMP/b.log" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "baseline cpc: no finished run of that arm in results/smoke/runs (6 unfinished" "$TMP/b.log"
+then ok "--baseline of an arm with unfinished runs only: exit 1, says so"
+else bad "--baseline of an arm with unfinished runs only: exit 1, says so" "rc=$rc $(cat "$TMP/b.log")"; fi
 (cd "$B" && "$CPCRL" compare --tasks tmaze --seeds 1 --out fresh --baseline bf16 --dry-run) >"$TMP/b.log" 2>&1
 rc=$?
 if [ $rc -eq 2 ] && grep -q "baseline bf16: no such arm in the plan" "$TMP/b.log" && [ ! -e "$B/fresh" ]
