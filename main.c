@@ -14,6 +14,7 @@
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "agent/dist.h"
+#include "agent/gemm.h"
 #include "agent/train.h"
 #include "env/env.h"
 #include "replays/cmd.h"
@@ -148,6 +149,9 @@ static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
             }
         }
     }
+    // --precision auto over MPI ranks: bf16 only if every rank runs it (one precision per run)
+    if (c->precision == CONFIG_PRECISION_AUTO && dist_allreduce_max_i(!gemm_bf16_available()))
+        c->precision = GEMM_FP32;
     if (!resume && (config_check(c, err, sizeof err) < 0 || config_for_machine(c, err, sizeof err) < 0))
         return usage_error("train", err);
     TrainHook hook = {0};

@@ -251,6 +251,7 @@ static const char *PREC_NAME[2] = {"fp32", "bf16"};
 static int bench_setting(const Config *base, int T, int K, int threads, double peak, FILE *out,
                          double *fps) {
     Config c = *base;
+    config_resolve_auto(&c);
     c.unroll = T;
     c.cpc_k = K;
     const int nprec = gemm_bf16_available() ? 2 : 1;
@@ -361,7 +362,7 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
         if (tr[pr].ok) fprintf(out, "  torch %s: %s\n", PREC_NAME[pr], tr[pr].info);
         else fprintf(out, "  torch %s: not run: %s\n", PREC_NAME[pr], tr[pr].why);
     }
-    const int pa = base->precision < nprec ? base->precision : 0;
+    const int pa = c.precision < nprec ? c.precision : 0;
     if (fps) fps[0] = r[pa][0].fps, fps[1] = r[pa][1].fps;
     return 0;
 }
@@ -372,6 +373,7 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
 // A2C figures just measured. fwd = the learner's recomputed forward.
 static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
     Config c = *base;
+    config_resolve_auto(&c);
     c.epochs = 4, c.clip = 0.2f, c.minibatches = 1;
     for (int m = 4; m > 1; m--)
         if (c.envs % m == 0 && c.envs / m >= 2) {

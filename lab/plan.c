@@ -160,7 +160,7 @@ static int plan_arms(const CompareOpts *o, int default_k, Arm *arms, int *narms)
     return 0;
 }
 
-static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed, Config *c) {
+static void arm_config_flags(const Config *base, const Arm *a, int task, uint64_t seed, Config *c) {
     *c = *base;
     if (a->custom) { // checked by plan_custom_arms
         char err[512], *pos[1], *words[64];
@@ -172,7 +172,31 @@ static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed
     }
     c->task = task;
     c->seed = seed;
-    config_resolve_auto(c); // as the run's own train will: what its config.txt holds
+}
+
+// A run's planned config: the arm's flags, and --precision auto made the arm's.
+static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed, Config *c) {
+    arm_config_flags(base, a, task, seed, c);
+    if (c->precision == CONFIG_PRECISION_AUTO && a->precision >= 0) c->precision = a->precision;
+    config_resolve_auto(c);
+}
+
+// The precision of the arm's first run in OUT/runs that has a config.txt
+// (planned tasks and seeds), -1 when none has.
+static int arm_runs_precision(const Plan *pl, const Arm *a) {
+    for (int s = 0; s < pl->o.seeds; s++)
+        for (int t = 0; t < pl->ntasks; t++) {
+            char path[1400];
+            snprintf(path, sizeof path, "%s/runs/%s-%s-s%llu/config.txt", pl->o.out, ENV_TASK_NAMES[pl->tasks[t]],
+                     a->name, (unsigned long long)(pl->o.first_seed + (uint64_t)s));
+            if (!file_exists(path)) continue;
+            Config have;
+            char err[512];
+            config_defaults(&have);
+            if (config_load(&have, path, err, sizeof err) == 0 && have.precision != CONFIG_PRECISION_AUTO)
+                return have.precision;
+        }
+    return -1;
 }
 
 // The settings a run's config.txt must share with the plan; keys that only
@@ -343,6 +367,20 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     if ((long)o->jobs * pl->threads > cores)
         return compare_usage("compare", "--jobs %d x --threads %d = %d threads exceeds the %ld cores",
                      o->jobs, pl->threads, o->jobs * pl->threads, cores);
+    // --precision auto, per arm: what its runs have, else this machine's
+    Config here = pl->base;
+    here.precision = CONFIG_PRECISION_AUTO;
+    config_resolve_auto(&here);
+    for (int a = 0; a < pl->narms; a++) {
+        Arm *arm = &pl->arms[a];
+        Config c;
+        arm->precision = -1, arm->inject_precision = 0;
+        arm_config_flags(&pl->base, arm, pl->tasks[0], o->first_seed, &c);
+        if (c.precision != CONFIG_PRECISION_AUTO) continue;
+        arm->precision = arm_runs_precision(pl, arm);
+        if (arm->precision < 0) arm->precision = here.precision;
+        arm->inject_precision = arm->precision != here.precision;
+    }
     // every arm's config must be valid for every task
     for (int t = 0; t < pl->ntasks; t++)
         for (int a = 0; a < pl->narms; a++) {

@@ -27,6 +27,11 @@ typedef struct {
     int custom, nflags;
     char flagbuf[512];
     char *flags[64];
+    // --precision auto left by the flags: the arm's precision is that of its
+    // runs already in OUT/runs (an experiment keeps one precision), else this
+    // machine's (-1: the flags set it); inject: given to its new runs as
+    // --precision, because it is not what auto gives on this machine
+    int precision, inject_precision;
 } Arm;
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/gemm.h"
 #include "base/file.h"
 #include "base/progress.h"
 #include "base/runlock.h"
@@ -72,6 +73,7 @@ static void train_args(const Plan *pl, const Run *r, ArgList *a) {
     args_add(a, "--progress=1");
     if (pl->inject_log_every) args_addf(a, "--log-every=%.0f", fmax(1, floor(pl->o.frames / 100)));
     for (int i = 0; i < pl->npass; i++) args_add(a, pl->pass[i]);
+    if (arm->inject_precision) args_addf(a, "--precision=%s", arm->precision == GEMM_BF16 ? "bf16" : "fp32");
     if (arm->custom) { // last: the arm decides
         for (int i = 0; i < arm->nflags; i++) args_add(a, arm->flags[i]);
         return;

@@ -257,6 +257,32 @@ EOF
 if plan "$TMP/want_done" --probe 0; then ok "dry-run plan, every run done"
 else bad "dry-run plan, every run done" "$(diff -u "$TMP/want_done" "$TMP/plan.out")"; fi
 
+# --precision auto (the default) keeps an experiment in the precision its runs
+# have: the runs made the other precision, the plan counts them done and gives
+# a new seed's runs that precision (on a machine without bf16, runs in bf16
+# cannot go on: refused before training)
+here=$(sed -n 's/^precision = //p' "$P/exp/runs/tmaze-cpc-s1/config.txt")
+other=fp32; [ "$here" = fp32 ] && other=bf16
+rm -rf "$P/prec" && cp -r "$P/exp" "$P/prec"
+sed -i "s/^precision = .*/precision = $other/" "$P"/prec/runs/*/config.txt
+(cd "$P" && "$CPCRL" compare ${PLAN/--out exp/--out prec} --seeds 3 --probe 0 --dry-run) >"$TMP/prec.out" 2>&1
+rc=$?
+if [ "$other" = fp32 ]; then
+    if [ $rc -eq 0 ] && [ "$(grep -c " done  " "$TMP/prec.out")" -eq 8 ] &&
+       [ "$(grep -c "^[a-z]*-[a-z]*-s3 .*to train .* --precision=fp32 " "$TMP/prec.out")" -eq 4 ]
+    then ok "precision auto: an fp32 experiment stays fp32 on a bf16 machine (8 done, 4 new runs --precision=fp32)"
+    else bad "precision auto: an fp32 experiment stays fp32 on a bf16 machine (8 done, 4 new runs --precision=fp32)" "rc=$rc $(cat "$TMP/prec.out")"; fi
+else
+    if [ $rc -eq 2 ] && grep -q "precision bf16" "$TMP/prec.out"
+    then ok "precision auto: a bf16 experiment on a machine without bf16 is refused (exit 2)"
+    else bad "precision auto: a bf16 experiment on a machine without bf16 is refused (exit 2)" "rc=$rc $(cat "$TMP/prec.out")"; fi
+fi
+(cd "$P" && "$CPCRL" compare ${PLAN/--out exp/--out prec} --precision "$here" --probe 0 --dry-run) >"$TMP/prec.out" 2>&1
+if [ $? -eq 1 ] && grep -q "trained with other settings ('precision = $other' in the run, 'precision = $here' planned)" "$TMP/prec.out"
+then ok "precision given: runs of the other precision refused, named"
+else bad "precision given: runs of the other precision refused, named" "$(cat "$TMP/prec.out")"; fi
+rm -rf "$P/prec"
+
 : >"$TMP/want_probe"
 for r in $names; do
     printf '%-28s to probe       200 frames | cpcrl probe exp/runs/%s --out=exp/runs/%s/probe.csv --episodes=100 --threads=1\n' \
