@@ -70,17 +70,6 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
         return rc;
     }
     const CompareOpts *o = &pl.o;
-    if (o->baseline[0] && !o->aggregate_only) { // the runs to be trained must include it
-        int b = -1;
-        for (int a = 0; a < pl.narms && b < 0; a++)
-            if (!strcmp(pl.arms[a].name, o->baseline)) b = a;
-        if (b < 0) {
-            rc = compare_usage("compare", "--baseline %s: no such arm in the plan (its arms are %s, ..., %s)",
-                               o->baseline, pl.arms[0].name, pl.arms[pl.narms - 1].name);
-            free(pl.runs);
-            return rc;
-        }
-    }
     if (o->aggregate_only) {
         free(pl.runs);
         char err[1024];

@@ -356,6 +356,11 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     if ((rc = o->arms[0] ? plan_custom_arms(o, &pl->base, pl->arms, &pl->narms)
                          : plan_arms(o, pl->base.cpc_k, pl->arms, &pl->narms)))
         return rc;
+    int has_base = !o->baseline[0]; // the runs to be trained include --baseline's arm
+    for (int a = 0; a < pl->narms; a++) has_base |= !strcmp(pl->arms[a].name, o->baseline);
+    if (!has_base)
+        return compare_usage("compare", "--baseline %s: no such arm in the plan (its arms are %s, ..., %s)",
+                             o->baseline, pl->arms[0].name, pl->arms[pl->narms - 1].name);
     // jobs x threads <= cores
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
