@@ -76,7 +76,7 @@ static const Opt OPTS[] = {
     {"threads", T_INT, O(threads), 0, "0", 0, 256, NULL, G_RUN | G_EVAL,
      "OpenBLAS threads (0 = all cores)"},
     {"progress", T_INT, O(progress), 0, "1", 0, 1, NULL, G_RUN, "progress output (0 = quiet)"},
-    {"precision", T_CHOICE, O(precision), 0, "auto", 0, 0, "fp32|bf16|auto", G_RUN,
+    {"precision", T_CHOICE, O(precision), 0, "fp32", 0, 0, "fp32|bf16|auto", G_RUN,
      "the learner's big matrix products: fp32, or bf16 operands with fp32 accumulation (needs AVX512-BF16 or "
      "AMX-BF16); auto = bf16 where this machine has it, else fp32 (config.txt records which)",
      0, NULL, NULL, "fp32"},

@@ -135,8 +135,8 @@ int config_parse_args(Config *c, CmdOpts *o, int argc, char **argv, int groups, 
                       int max_pos, char **rest, int *nrest, char *err, size_t errlen);
 // Cross-field checks (env config valid, K < T, B >= 2 with CPC, ...).
 int config_check(const Config *c, char *err, size_t errlen);
-// --precision auto (the default): bf16 where this machine runs it (AVX512-BF16
-// or AMX-BF16, a build with oneDNN, CPCRL_NO_BF16 unset), else fp32. Resolved
+// --precision auto: bf16 where this machine runs it (AVX512-BF16 or AMX-BF16,
+// a build with oneDNN, CPCRL_NO_BF16 unset), else fp32. Resolved
 // before a run starts (config_resolve_auto), so config.txt and checkpoints
 // hold fp32 or bf16, never auto. A config.txt or checkpoint without the key
 // predates bf16: fp32.

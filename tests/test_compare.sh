@@ -257,15 +257,16 @@ EOF
 if plan "$TMP/want_done" --probe 0; then ok "dry-run plan, every run done"
 else bad "dry-run plan, every run done" "$(diff -u "$TMP/want_done" "$TMP/plan.out")"; fi
 
-# --precision auto (the default) keeps an experiment in the precision its runs
-# have: the runs made the other precision, the plan counts them done and gives
-# a new seed's runs that precision (on a machine without bf16, runs in bf16
-# cannot go on: refused before training)
-here=$(sed -n 's/^precision = //p' "$P/exp/runs/tmaze-cpc-s1/config.txt")
+# --precision auto keeps an experiment in the precision its runs have: the
+# runs made the precision auto does not pick here, the plan counts them done
+# and gives a new seed's runs that precision (on a machine without bf16, runs
+# in bf16 cannot go on: refused before training)
+"$CPCRL" train $NET --frames 20 --threads 1 --progress 0 --precision auto --runs-dir "$TMP/auto" --name a >/dev/null 2>&1
+here=$(sed -n 's/^precision = //p' "$TMP/auto/a/config.txt")
 other=fp32; [ "$here" = fp32 ] && other=bf16
 rm -rf "$P/prec" && cp -r "$P/exp" "$P/prec"
 sed -i "s/^precision = .*/precision = $other/" "$P"/prec/runs/*/config.txt
-(cd "$P" && "$CPCRL" compare ${PLAN/--out exp/--out prec} --seeds 3 --probe 0 --dry-run) >"$TMP/prec.out" 2>&1
+(cd "$P" && "$CPCRL" compare ${PLAN/--out exp/--out prec} --precision auto --seeds 3 --probe 0 --dry-run) >"$TMP/prec.out" 2>&1
 rc=$?
 if [ "$other" = fp32 ]; then
     if [ $rc -eq 0 ] && [ "$(grep -c " done  " "$TMP/prec.out")" -eq 8 ] &&

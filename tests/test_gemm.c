@@ -329,16 +329,17 @@ static void test_bf16_determinism_and_reuse(void **state) {
 
 // Run in a child before this process probes anything: with CPCRL_NO_BF16
 // set, bf16 is unavailable and --precision bf16 is refused with a message
-// that says why; the default (auto) becomes fp32; fp32 is accepted. Where bf16 really is unavailable, the
+// that says why; auto becomes fp32; fp32 (the default) is accepted. Where bf16 really is unavailable, the
 // same holds without the variable (checked in the parent test below).
 static int refusal_child(void) {
     setenv("CPCRL_NO_BF16", "1", 1);
     Config c;
     config_defaults(&c);
     char err[300] = "";
-    if (c.precision != CONFIG_PRECISION_AUTO) return 15;
+    if (c.precision != GEMM_FP32) return 15;
     if (config_check(&c, err, sizeof err) != 0 || config_for_machine(&c, err, sizeof err) != 0) return 10;
-    if (c.precision != GEMM_FP32) return 16;
+    c.precision = CONFIG_PRECISION_AUTO;
+    if (config_for_machine(&c, err, sizeof err) != 0 || c.precision != GEMM_FP32) return 16;
     c.precision = GEMM_BF16;
     if (config_check(&c, err, sizeof err) != 0) return 14; // a valid setting: a bf16 checkpoint loads anywhere
     if (config_for_machine(&c, err, sizeof err) == 0) return 11;
@@ -361,8 +362,9 @@ static void test_refused_without_support(void **state) {
         assert_non_null(strstr(err, "unavailable"));
         print_message("  refused as it should be: %s\n", err);
     }
-    Config a; // the default: what this machine runs
+    Config a; // auto: what this machine runs
     config_defaults(&a);
+    a.precision = CONFIG_PRECISION_AUTO;
     char err2[300] = "";
     assert_int_equal(config_for_machine(&a, err2, sizeof err2), 0);
     assert_int_equal(a.precision, gemm_bf16_available() ? GEMM_BF16 : GEMM_FP32);

@@ -372,17 +372,17 @@ fi
 # p. --precision bf16 on a machine without it (CPCRL_NO_BF16=1 stands in for
 #    one): a fresh run is refused (exit 2), a bf16 checkpoint trained where
 #    bf16 runs still evaluates and probes (fp32 products, said on stderr) and
-#    its --resume is refused (exit 1), naming why. The default, auto, is
+#    its --resume is refused (exit 1), naming why. --precision auto is
 #    written as fp32 there, and as what this machine runs here; the start line
 #    names it.
 
 if want p; then
-env CPCRL_NO_BF16=1 "$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name auto-no >/dev/null 2>"$TMP/an.err"
+env CPCRL_NO_BF16=1 "$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name auto-no --precision auto >/dev/null 2>"$TMP/an.err"
 check "p: auto without bf16: train exits 0" $? "$(tail -2 "$TMP/an.err")"
 [ "$(grep -c "^precision = fp32$" "$R/auto-no/config.txt")$(grep -c "CPC on, fp32," "$TMP/an.err")" = 11 ]
 check "p: auto without bf16: config.txt and the start line say fp32" $? \
     "$(grep precision "$R/auto-no/config.txt"; grep starting "$TMP/an.err")"
-"$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name auto-here >/dev/null 2>"$TMP/ah.err"
+"$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name auto-here --precision auto >/dev/null 2>"$TMP/ah.err"
 hw=$(sed -n 's/^precision = //p' "$R/auto-here/config.txt")
 if "$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name auto-bf --precision bf16 >/dev/null 2>&1; then want_p=bf16; else want_p=fp32; fi
 [ "$hw" = "$want_p" ] && grep -q "CPC on, $want_p," "$TMP/ah.err"
