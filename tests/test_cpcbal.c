@@ -23,10 +23,14 @@
 //   per-k learner   finite differences of the whole learner's loss with the
 //                   per-k mean (a2c_check.h's loss in double takes the
 //                   trainer's k weighting): tolerances of test_a2c.c.
-//   config          the two options round-trip through config.txt's text;
+//   config          the two options round-trip through config.txt's text (a
+//                   cpcrl config.txt without a key means its earlier value:
+//                   ratio 0, precision fp32);
 //                   bad values are refused with the flag named.
 // Run from the repo root.
 #include "tests/a2c_check.h"
+
+#include "agent/gemm.h" // GEMM_FP32
 
 // ----------------------------------------------------------------------------
 // References by hand
@@ -252,6 +256,15 @@ static void test_config_options(void **state) {
     assert_int_equal(config_parse_text(&back, text, strlen(text), "old", err, sizeof err), 0);
     assert_true(back.cpc_trunk_ratio == 0.0f);
     assert_true(back.cpc_weight == c.cpc_weight); // present: as written
+    // the same for --precision: a cpcrl config.txt without the key predates
+    // bf16, so fp32 whatever the struct held (auto here)
+    line = strstr(text, "precision = fp32\n");
+    assert_non_null(line);
+    memmove(line, line + strlen("precision = fp32\n"), strlen(line + strlen("precision = fp32\n")) + 1);
+    config_defaults(&back);
+    back.precision = CONFIG_PRECISION_AUTO;
+    assert_int_equal(config_parse_text(&back, text, strlen(text), "old", err, sizeof err), 0);
+    assert_int_equal(back.precision, GEMM_FP32);
     free(text);
     const char *partial = "cpc_weight = 0.1\n";
     config_defaults(&back);
