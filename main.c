@@ -238,7 +238,6 @@ static int cmd_bench(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
             return usage_error("bench", msg);
         }
     }
-    config_resolve_auto(c);
     if ((all || !strcmp(what, "train")) && bench_train_check(c, err, sizeof err) < 0) return usage_error("bench", err);
     if (all || !strcmp(what, "env")) {
         printf("env steps/s on one thread, B=32, observations written (view %d):\n", c->view);

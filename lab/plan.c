@@ -174,11 +174,11 @@ static void arm_config_flags(const Config *base, const Arm *a, int task, uint64_
     c->seed = seed;
 }
 
-// A run's planned config: the arm's flags, and --precision auto made the arm's.
+// A run's planned config: the arm's flags, and --precision auto made the
+// arm's (plan_build sets a->precision for every arm its flags leave at auto).
 static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed, Config *c) {
     arm_config_flags(base, a, task, seed, c);
-    if (c->precision == CONFIG_PRECISION_AUTO && a->precision >= 0) c->precision = a->precision;
-    config_resolve_auto(c);
+    if (c->precision == CONFIG_PRECISION_AUTO) c->precision = a->precision;
 }
 
 // The precision of the arm's first run in OUT/runs that has a config.txt
