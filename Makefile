@@ -90,6 +90,12 @@ E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BI
       "bash tests/test_reliability_cli.sh ./$(BIN)" "bash tests/test_compare.sh ./$(BIN)"
 # the run lock across hosts and compare --emit-slurm (no MPI, no Slurm needed)
 E2E += "bash tests/test_dist.sh ./$(BIN)"
+# set-up as a user who is not root: one `sudo apt-get install` line, nothing installed
+E2E += "bash tests/test_setup.sh"
+# portability: the unit programs again under every OpenBLAS kernel this CPU runs
+# (Haswell/Zen = AVX2, Sandybridge, Prescott, SkylakeX where AVX-512) and with
+# CPCRL_NO_BF16=1, so what fails on another kind of machine fails here too
+PORT = "bash tests/test_kernels.sh $(TESTS)"
 # the Python binding against the C side (Debian's python3 + python3-numpy; not under ASan)
 PY_TEST = "/usr/bin/python3 tests/python/test_binding.py --cpcrl ./$(BIN) --lib $(PYLIB) --ref $(PY_REF)"
 PY_DEPS = $(PYLIB) $(PY_REF)
@@ -97,7 +103,7 @@ FUZZ_REGRESS = "FUZZ_BUILD=$(BUILD)/fuzz bash scripts/fuzz.sh regress 3"
 FUZZ_SECONDS ?= 600
 
 test-run: $(BIN) $(TESTS) $(PY_DEPS)
-	@sh scripts/run_tests.sh $(TESTS) $(E2E) $(PY_TEST) $(FUZZ_REGRESS)
+	@sh scripts/run_tests.sh $(TESTS) $(E2E) $(PORT) $(PY_TEST) $(FUZZ_REGRESS)
 
 # train: set up, build, train the default task headless into runs/
 train: setup
@@ -121,7 +127,7 @@ setup-bench:
 asan: setup
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/cpcrl \
 	  OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  FUZZ_REGRESS= PY_TEST= PY_DEPS= test-run
+	  FUZZ_REGRESS= PY_TEST= PY_DEPS= PORT= test-run
 
 # fuzz: libFuzzer campaign over every loader, FUZZ_SECONDS per target (corpus in tests/fuzz/)
 fuzz: setup

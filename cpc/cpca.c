@@ -17,10 +17,12 @@
 // The gradient scale weight / count is already in dP, so every product
 // accumulates with alpha = 1 into the caller's gradients. Each GRU step's
 // rows (its W_hh products and pointwise parts) split over nn_run_parts'
-// workers: rows are independent, and every sum over rows (dW_out, dW_hh,
-// the biases, W_ih's columns) runs on the calling thread in row order, so
-// the result does not depend on the number of threads (test_cpca checks 1
-// against 2). One sgemm per step over all rows with OpenBLAS's 2 threads
+// workers in chunks fixed by the problem's size (step_chunks): rows are
+// independent, and every sum over rows (dW_out, dW_hh, the biases, W_ih's
+// columns) runs on the calling thread in row order, so the split does not
+// depend on the number of threads (test_cpca checks 1 against 2 on problems
+// below OpenBLAS's own threading threshold; the whole-unroll products
+// outside the steps are OpenBLAS's, threaded by it, with no such promise). One sgemm per step over all rows with OpenBLAS's 2 threads
 // measured ~2.6x slower per FLOP than linear mode's products in `cpcrl
 // bench train` on a loaded machine: the per-step products are small.
 #include "cpc/cpca.h"
@@ -170,24 +172,23 @@ static void add_into(float *restrict acc, const float *restrict x, int n) {
 // ----------------------------------------------------------------------------
 // one GRU step over rows [lo, hi) of its M_j contexts, forward or backward:
 // the rows are independent, so they split over nn_run_parts' workers (each
-// part's W_hh product on one OpenBLAS thread), and every row's numbers are
-// the same whatever the split
+// part's W_hh products on one OpenBLAS thread) in whole chunks of a
+// thread-independent size, so every row's numbers are the same whatever the
+// number of threads
 
 typedef struct {
     CPCA *p;
     const CPCAParams *w;
     const int *actions;
     int j, Mj, dp; // step, its rows, dP_j holds a gradient (count_k > 0)
+    int nchunks;   // step_chunks(Mj)
 } StepJob;
 
-static void step_forward_part(void *ctx, int part, int nparts) {
-    const StepJob *s = ctx;
+
+static void step_forward_rows(const StepJob *s, int lo, int hi) {
     CPCA *p = s->p;
-    const int G = p->G, G3 = 3 * G, G4 = 4 * G, B = p->B, j = s->j;
-    const size_t M = rows_m(p->T, B);
-    int lo, hi;
-    nn_part_range(s->Mj, part, nparts, &lo, &hi);
-    if (hi <= lo) return;
+    const int G = p->G, G3 = 3 * G, G4 = 4 * G, j = s->j;
+    const size_t M = rows_m(p->T, p->B);
     const float *gp = p->g + (size_t)(j - 1) * M * G;
     float *gj = p->g + (size_t)j * M * G, *gt = p->gates + (size_t)(j - 1) * M * G4;
     float *hh = p->dgh; // scratch: W_hh g_{j-1}
@@ -195,7 +196,7 @@ static void step_forward_part(void *ctx, int part, int nparts) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, G3, G, 1.0f, gp + (size_t)lo * G,
                 G, s->w->w_hh, G, 0.0f, hh + (size_t)lo * G3, G3);
     for (int i = lo; i < hi; i++) {
-        const int a = s->actions[i + (j - 1) * B];
+        const int a = s->actions[i + (j - 1) * p->B];
         assert(a >= 0 && a < p->A);
         const float *x = p->xa + (size_t)a * G3, *h = hh + (size_t)i * G3;
         float *o = gt + (size_t)i * G4;
@@ -204,16 +205,24 @@ static void step_forward_part(void *ctx, int part, int nparts) {
     }
 }
 
+static void step_forward_part(void *ctx, int part, int nparts) {
+    const StepJob *s = ctx;
+    int c0, c1;
+    nn_part_range(s->nchunks, part, nparts, &c0, &c1);
+    for (int c = c0; c < c1; c++) {
+        int lo, hi;
+        nn_part_range(s->Mj, c, s->nchunks, &lo, &hi);
+        if (hi > lo) step_forward_rows(s, lo, hi);
+    }
+}
+
 // dg_j (rows) += dP_j W_out, the pointwise backward (dgh, dxn, dgp), and
 // dg_{j-1}'s rows dgp = dg_j * z + dgh W_hh.
-static void step_backward_part(void *ctx, int part, int nparts) {
-    const StepJob *s = ctx;
+
+static void step_backward_rows(const StepJob *s, int lo, int hi) {
     CPCA *p = s->p;
     const int G = p->G, G3 = 3 * G, G4 = 4 * G, D = p->D, KD = p->K * p->D, j = s->j;
     const size_t M = rows_m(p->T, p->B);
-    int lo, hi;
-    nn_part_range(s->Mj, part, nparts, &lo, &hi);
-    if (hi <= lo) return;
     const float *gp = p->g + (size_t)(j - 1) * M * G, *gt = p->gates + (size_t)(j - 1) * M * G4;
     float *dg = p->dg + (size_t)lo * G, *dgp = p->dgp + (size_t)lo * G;
     float *dgh = p->dgh + (size_t)lo * G3;
@@ -232,10 +241,32 @@ static void step_backward_part(void *ctx, int part, int nparts) {
                 s->w->w_hh, G, 1.0f, dgp, G);
 }
 
-static int step_parts(int rows) {
-    int parts = nn_threads(), cap = rows / 8;
-    if (parts > cap) parts = cap;
-    return parts < 1 ? 1 : parts;
+static void step_backward_part(void *ctx, int part, int nparts) {
+    const StepJob *s = ctx;
+    int c0, c1;
+    nn_part_range(s->nchunks, part, nparts, &c0, &c1);
+    for (int c = c0; c < c1; c++) {
+        int lo, hi;
+        nn_part_range(s->Mj, c, s->nchunks, &lo, &hi);
+        if (hi > lo) step_backward_rows(s, lo, hi);
+    }
+}
+
+// A step's rows are cut into chunks by the problem's size alone (at most
+// NN_MAX_THREADS, at least 8 rows each), one product per chunk, and the
+// threads take whole chunks: a row's product is the same call whatever the
+// thread count. (Splitting the rows by the thread count instead changed the
+// bits under OpenBLAS's Haswell/Zen kernels, whose row tails sum in another
+// order.)
+static int step_chunks(int rows) {
+    int n = rows / 8;
+    if (n > NN_MAX_THREADS) n = NN_MAX_THREADS;
+    return n < 1 ? 1 : n;
+}
+
+static int step_parts(int chunks) {
+    int parts = nn_threads();
+    return parts > chunks ? chunks : parts;
 }
 
 // ----------------------------------------------------------------------------
@@ -269,10 +300,10 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
                                         (q < 2 * G ? w->b_hh[q] : 0.0f);
 
     // the rollout: step j over the M_j contexts whose step-j target is inside
-    StepJob job = {p, w, actions, 0, 0, 0};
+    StepJob job = {p, w, actions, 0, 0, 0, 1};
     for (int j = 1; j <= kmax; j++) {
-        job.j = j, job.Mj = (T - j) * B;
-        nn_run_parts(step_parts(job.Mj), step_forward_part, &job);
+        job.j = j, job.Mj = (T - j) * B, job.nchunks = step_chunks(job.Mj);
+        nn_run_parts(step_parts(job.nchunks), step_forward_part, &job);
     }
 
     // P_k (M_k, D) = g_k (M_k, G) @ W_out^T (G, D) into block k
@@ -293,8 +324,8 @@ float cpca_forward_backward(CPCA *p, float *dc, float *dz, const CPCAGrads *dw, 
     for (int j = kmax; j >= 1; j--) {
         const int Mj = (T - j) * B;
         const float *gp = p->g + (size_t)(j - 1) * M * G, *gj = p->g + (size_t)j * M * G;
-        job.j = j, job.Mj = Mj, job.dp = count_k[j - 1] > 0;
-        nn_run_parts(step_parts(Mj), step_backward_part, &job);
+        job.j = j, job.Mj = Mj, job.dp = count_k[j - 1] > 0, job.nchunks = step_chunks(Mj);
+        nn_run_parts(step_parts(job.nchunks), step_backward_part, &job);
         // the sums over rows, on this thread in row order
         if (dw) {
             // dW_out (D, G) += dP_j^T (D, M_j) @ g_j; dW_hh (3G, G) += dgh^T (3G, M_j) @ g_{j-1}
