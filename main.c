@@ -131,7 +131,8 @@ static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
             return usage_error("train", err);
     }
     if (resume) { // the run's own config.txt rules; only these may change
-        static const char *const OK[] = {"--frames", "--threads", "--progress", "--record-every", "--lock-stale"};
+        static const char *const OK[] = {"--frames", "--threads", "--progress", "--record-every", "--lock-stale",
+                                           "--trace-every"};
         for (int i = 0; i < argc; i++) {
             if (strncmp(argv[i], "--", 2) || !strcmp(argv[i], "--resume")) continue;
             if (!strncmp(argv[i], "--resume=", 9)) continue;
@@ -143,7 +144,7 @@ static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
                 char msg[300];
                 snprintf(msg, sizeof msg,
                          "%.60s cannot be changed when resuming (the run keeps the settings stored in "
-                         "its model.ckpt); only --frames, --threads, --progress and --record-every can",
+                         "its model.ckpt); only --frames, --threads, --progress, --record-every, --lock-stale and --trace-every can",
                          argv[i]);
                 return usage_error("train", msg);
             }

@@ -76,6 +76,13 @@ static const Opt OPTS[] = {
     {"threads", T_INT, O(threads), 0, "0", 0, 256, NULL, G_RUN | G_EVAL,
      "OpenBLAS threads (0 = all cores)"},
     {"progress", T_INT, O(progress), 0, "1", 0, 1, NULL, G_RUN, "progress output (0 = quiet)"},
+    {"eval-every", T_DOUBLE, O(eval_every), 0, "1e5", 0, BIG, NULL, G_RUN,
+     "every N frames and at the end, evaluate on held-out env seeds (1000000 + seed): a row of "
+     "runs/NAME/eval.csv; the best evaluation's checkpoint is kept as best.ckpt", 0, NULL, "1e5; 0 = off"},
+    {"eval-episodes", T_INT, O(eval_episodes), 0, "32", 1, 100000, NULL, G_RUN,
+     "episodes per evaluation (--eval-every)"},
+    {"eval-greedy", T_BOOL, O(eval_greedy), 0, "0", 0, 1, NULL, G_RUN,
+     "evaluate acting greedily (argmax) instead of sampling (--eval-every)"},
     {"precision", T_CHOICE, O(precision), 0, "fp32", 0, 0, "fp32|bf16|auto", G_RUN,
      "the learner's big matrix products: fp32, or bf16 operands with fp32 accumulation (needs AVX512-BF16 or "
      "AMX-BF16); auto = bf16 where this machine has it, else fp32 (config.txt records which)",
@@ -156,6 +163,9 @@ static const Opt OPTS[] = {
     {"lock-stale", T_DOUBLE, O(lock_stale), 0, "600", 120, BIG, NULL, G_TRAIN,
      "a run directory's lock whose holder runs on another host is stale (taken over) after S seconds "
      "without a heartbeat (at least 120: 4 heartbeats); on this host, when its process is gone", 0, "S"},
+    {"trace-every", T_INT, O(trace_every), 0, "0", 0, 1e9, NULL, G_TRAIN,
+     "every U updates, a diagnostic row in runs/NAME/trace.csv: per tensor group the gradient, the "
+     "optimizer's step and its denominator; advantage scale, losses, entropy", 0, "U", "0 = off"},
     // compare
     {"tasks", T_STR, CMP(tasks), "all", 0, 0, NULL, G_CMP,
      "comma-separated tasks, or all (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", OF_CMD, "LIST"},

@@ -35,6 +35,8 @@ typedef struct {
     double ckpt_every; // frames between checkpoints
     int threads;       // OpenBLAS threads (0 = library default)
     int progress;      // 0 off, 1 auto (line on a tty, plain rows otherwise)
+    double eval_every; // frames between evaluations on held-out env seeds (0 = off)
+    int eval_episodes, eval_greedy; // episodes per evaluation; 1 = act greedily in them
     int precision;     // GEMM_FP32 / GEMM_BF16 (agent/gemm.h) / CONFIG_PRECISION_AUTO: the big matrix products
     // model
     int conv1, conv2, latent, hidden; // channels, D, H
@@ -60,6 +62,7 @@ typedef struct {
     char record[256];
     double record_every; // train --record-every: frames between recorded episodes (0 = off)
     double lock_stale;   // train --lock-stale: seconds without a heartbeat before a lock is stale
+    int trace_every;     // train --trace-every: updates between trace.csv rows (0 = off; agent/trace.h)
 } Config;
 
 // Settings of one command that are not settings of a run: never written to

@@ -24,6 +24,7 @@
 #include "agent/ckpt.h"
 #include "agent/dist.h"
 #include "agent/gemm.h"
+#include "agent/trace.h"
 #include "base/errs.h"
 #include "base/file.h"
 #include "base/progress.h"
@@ -109,10 +110,7 @@ static void log_header_text(Row *rp, int K, int reuse) {
     *rp = r;
 }
 
-// N of InfoNCE's log N - L bound: the candidates each prediction is scored
-// against (the envs of a batch or a sample-reuse group, times T with
-// --cpc-negatives all).
-static int cpc_candidates(const Trainer *tr) {
+int cpc_candidates(const Trainer *tr) {
     const int B = tr->reuse ? tr->B / tr->cfg.minibatches : tr->B;
     return tr->cfg.cpc_negatives == CPC_NEG_ALL ? tr->T * B : B;
 }
@@ -236,6 +234,15 @@ static int log_truncate(const char *path, double frames, const char *want, char 
     return rc;
 }
 
+// eval.csv: a row per evaluation (train --eval-every), written like log.csv's.
+#define EVAL_HEADER "frames,updates,episodes,return_mean,return_ci95,success_rate,episode_length,best\n"
+static int eval_row(int fd, const Trainer *tr, const EvalResult *e, double best_before) {
+    Row r = {.len = 0};
+    row_add(&r, "%.0f,%lld,%d,%g,%g,%g,%g,%d\n", tr->frames, (long long)tr->updates, e->episodes,
+            e->mean_return, e->ci95, e->success, e->mean_length, e->mean_return > best_before);
+    return write_all(fd, r.buf, r.len);
+}
+
 // Checksum of the parameters (compared across MPI ranks).
 static uint64_t param_checksum(const Model *m) {
     uint64_t h = 1469598103934665603ull;
@@ -291,7 +298,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     Ckpt ck = {0};
     double extra[CKPT_EXTRA] = {0};
     const int rank = dist_rank(), world = dist_size(), lead = rank == 0;
-    char logpath[1100], cfgpath[1100], ckpath[1100];
+    char logpath[1100], cfgpath[1100], ckpath[1100], evalpath[1100], bestpath[1100];
     int fail = 0;
     RunLock lock;
     runlock_init(&lock);
@@ -314,6 +321,8 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     }
     snprintf(logpath, sizeof logpath, "%s/log.csv", dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/config.txt", dir);
+    snprintf(evalpath, sizeof evalpath, "%s/eval.csv", dir);
+    snprintf(bestpath, sizeof bestpath, "%s/best.ckpt", dir);
     // rank 0 owns model.ckpt; other ranks keep their own env state beside it
     if (lead) snprintf(ckpath, sizeof ckpath, "%s/model.ckpt", dir);
     else snprintf(ckpath, sizeof ckpath, "%s/model.rank%d.ckpt", dir, rank);
@@ -367,7 +376,20 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         runlock_release(&lock);
         return 1;
     }
-    int newlog = !resume_dir;
+    // the evaluator is built on every rank (trainer_init is collective under
+    // MPI); rank 0 alone evaluates
+    Evaluator ev = {0};
+    const int evaluate = cfg.eval_every > 0;
+    int ev_bad = evaluate && evaluator_init(&ev, &tr.cfg, err, sizeof err) < 0;
+    if (ev_bad) fprintf(stderr, "cpcrl train: %s\n", err);
+    if (dist_allreduce_max_i(ev_bad)) {
+        evaluator_free(&ev);
+        trainer_free(&tr);
+        ckpt_free(&ck);
+        runlock_release(&lock);
+        return 1;
+    }
+    int newlog = !resume_dir, neweval = !resume_dir;
     Row want_header = {.len = 0}; // log.csv's header for this run (set once the trainer is built)
     if (resume_dir) {
         // validate everything before touching the run directory
@@ -384,6 +406,14 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
             fprintf(stderr, "cpcrl train --resume: %s is missing or has no header: starting a new "
                     "one (rows before %.0f frames are not in it)\n", logpath, tr.frames);
             newlog = 1;
+        }
+        if (!fail && lead && evaluate) { // eval.csv: rows past the checkpoint are done again
+            rc = log_truncate(evalpath, tr.frames, EVAL_HEADER, err, sizeof err);
+            if (rc < 0) {
+                fprintf(stderr, "cpcrl train --resume: %s\n", err);
+                fail = 1;
+            }
+            neweval = rc == 1;
         }
     } else if (lead) {
         if (file_mkdir_p(dir) < 0) {
@@ -422,6 +452,13 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     // the schedule, and the row being accumulated (a checkpoint between rows)
     double next_log = resume_dir ? extra[0] : cfg.log_every;
     double next_ckpt = resume_dir ? extra[1] : cfg.ckpt_every;
+    // extra[2]: the next evaluation (0 in a checkpoint from before evaluations:
+    // the next multiple of --eval-every); extra[3], extra[4]: the best
+    // evaluation's mean return, and 1 once there is one (best.ckpt)
+    double next_eval = resume_dir && extra[2] > 0 ? extra[2] : cfg.eval_every;
+    if (evaluate && resume_dir && !(extra[2] > 0))
+        next_eval = (floor(tr.frames / cfg.eval_every) + 1) * cfg.eval_every;
+    double best_eval = extra[4] > 0 ? extra[3] : -INFINITY;
     LogAcc acc;
     memset(&acc, 0, sizeof acc);
     if (resume_dir) logacc_unpack(&acc, extra + CKPT_EXTRA_SCHED);
@@ -430,7 +467,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     // rank 0 to have made the directory)
     fail = dist_allreduce_max_i(fail);
     if (!fail && !resume_dir) {
-        extra[0] = next_log, extra[1] = next_ckpt;
+        extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
         logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
         if (lead && write_config_txt(&tr.cfg, cfgpath, &cfgtext, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl train: %s\n", err);
@@ -440,8 +477,29 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
             fail = 1;
         }
     }
-    int logfd = -1;
+    int logfd = -1, evalfd = -1, tracefd = -1;
     const int K = tr.use_cpc ? tr.model.K : 0;
+    if (!fail && lead && cfg.trace_every > 0) {
+        char tpath[1100];
+        snprintf(tpath, sizeof tpath, "%s/trace.csv", dir);
+        tracefd = open(tpath, O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND, 0644);
+        struct stat tst;
+        if (tracefd < 0 || fstat(tracefd, &tst) < 0 ||
+            (tst.st_size == 0 && write_all(tracefd, trace_header(), strlen(trace_header())) < 0)) {
+            fprintf(stderr, "cpcrl train: %s: %s\n", tpath, strerror(errno));
+            fail = 1;
+        }
+    }
+    if (!fail && lead && evaluate) {
+        evalfd = open(evalpath, O_WRONLY | O_CREAT | O_CLOEXEC | (neweval ? O_TRUNC : O_APPEND), 0644);
+        if (evalfd < 0) {
+            fprintf(stderr, "cpcrl train: cannot open %s: %s\n", evalpath, strerror(errno));
+            fail = 1;
+        } else if (neweval && write_all(evalfd, EVAL_HEADER, strlen(EVAL_HEADER)) < 0) {
+            fprintf(stderr, "cpcrl train: writing %s failed: %s\n", evalpath, strerror(errno));
+            fail = 1;
+        }
+    }
     if (!fail && lead) {
         logfd = open(logpath, O_WRONLY | O_CREAT | O_CLOEXEC | (newlog ? O_TRUNC : O_APPEND), 0644);
         if (logfd < 0) {
@@ -454,8 +512,11 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     }
     if (dist_allreduce_max_i(fail)) {
         if (logfd >= 0) close(logfd);
+        if (evalfd >= 0) close(evalfd);
+        if (tracefd >= 0) close(tracefd);
         runlock_release(&lock);
         free(cfgtext);
+        evaluator_free(&ev);
         trainer_free(&tr);
         return 1;
     }
@@ -492,6 +553,15 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
             status = 1;
             break;
         }
+        if (tracefd >= 0 && tr.updates % cfg.trace_every == 0) {
+            char trow[2048];
+            size_t tl = trace_row(trow, sizeof trow, &tr, &st, st.lr);
+            if (tl > 0 && write_all(tracefd, trow, tl) < 0) {
+                fprintf(stderr, "\ncpcrl train: writing trace.csv failed: %s; tracing stops\n", strerror(errno));
+                close(tracefd);
+                tracefd = -1;
+            }
+        }
         acc.n++, acc.pl += st.policy_loss, acc.vl += st.value_loss, acc.ent += st.entropy;
         acc.gn += st.grad_norm, acc.lr += st.lr, acc.cpc += st.cpc_loss;
         acc.clipfrac += st.clip_frac, acc.kl += st.approx_kl;
@@ -525,7 +595,10 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         }
 
         int done = tr.frames >= cfg.frames;
-        if (tr.frames >= next_log || done || interrupted) {
+        // an interrupt writes no row: the row being accumulated goes into the
+        // checkpoint, so an interrupted-and-resumed run logs the same rows as
+        // one that never stopped
+        if (tr.frames >= next_log || done) {
             double epsum[4] = {acc.ep.episodes, acc.ep.ret, acc.ep.length, acc.ep.success};
             dist_allreduce_sum_d(epsum, 4); // episode stats of every rank
             acc.ep.episodes = (float)epsum[0], acc.ep.ret = (float)epsum[1];
@@ -562,15 +635,57 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
                         rate, last_ret, cpcs, eta, tty ? "" : "\n");
             }
         }
+        // evaluations on their own schedule, and at the end (rank 0; the
+        // others go on to the next collective call)
+        if (evaluate && (tr.frames >= next_eval || done)) {
+            while (next_eval <= tr.frames) next_eval += cfg.eval_every;
+            int efail = 0;
+            if (lead) {
+                EvalResult er;
+                evaluator_run(&ev, &tr.model, &er);
+                efail = eval_row(evalfd, &tr, &er, best_eval) < 0;
+                if (efail)
+                    fprintf(stderr, "\ncpcrl train: writing %s failed: %s; stopping (the checkpoint at "
+                            "%.0f frames is kept; resume with --resume %s)\n", evalpath, strerror(errno),
+                            ck_frames, dir);
+                const int better = er.mean_return > best_eval;
+                if (!efail && better) {
+                    // best.ckpt: this state, written atomically like model.ckpt
+                    best_eval = er.mean_return;
+                    double nc = next_ckpt; // as the checkpoint below will store it
+                    while (nc <= tr.frames) nc += cfg.ckpt_every;
+                    extra[0] = next_log, extra[1] = nc, extra[2] = next_eval;
+                    extra[3] = best_eval, extra[4] = 1;
+                    logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
+                    if (ckpt_save(&tr, extra, bestpath, err, sizeof err) < 0) {
+                        fprintf(stderr, "\ncpcrl train: best checkpoint failed: %s\n", err);
+                        efail = 1;
+                    }
+                }
+                if (cfg.progress && !efail)
+                    fprintf(stderr, "%s%s eval at %.0f frames: return %.3g ± %.2g, success %.2f%s%s",
+                            tty ? "\r\033[K" : "", cfg.name, tr.frames, er.mean_return, er.ci95, er.success,
+                            better ? ", best so far: best.ckpt" : "", "\n");
+            }
+            if (dist_allreduce_max_i(efail)) {
+                status = 1;
+                break;
+            }
+        }
         // checkpoints on their own schedule (also between log rows)
         if (tr.frames >= next_ckpt || done || interrupted) {
             while (next_ckpt <= tr.frames) next_ckpt += cfg.ckpt_every;
-            extra[0] = next_log, extra[1] = next_ckpt;
+            extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
+            extra[3] = best_eval > -INFINITY ? best_eval : 0, extra[4] = best_eval > -INFINITY;
             logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
             int ckfail = 0;
             // the rows the checkpoint covers are on disk before it is
             if (lead && fsync(logfd) < 0 && errno != EINVAL) {
                 snprintf(err, sizeof err, "%s: fsync failed: %s", logpath, strerror(errno));
+                ckfail = 1;
+            }
+            if (!ckfail && evalfd >= 0 && fsync(evalfd) < 0 && errno != EINVAL) {
+                snprintf(err, sizeof err, "%s: fsync failed: %s", evalpath, strerror(errno));
                 ckfail = 1;
             }
             if (!ckfail && ckpt_save(&tr, extra, ckpath, err, sizeof err) < 0) ckfail = 1;
@@ -590,6 +705,11 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         fprintf(stderr, "cpcrl train: writing %s failed: %s\n", logpath, strerror(errno));
         status = 1;
     }
+    if (tracefd >= 0) close(tracefd);
+    if (evalfd >= 0 && close(evalfd) != 0 && status == 0) {
+        fprintf(stderr, "cpcrl train: writing %s failed: %s\n", evalpath, strerror(errno));
+        status = 1;
+    }
     if (status == 0 && lead) {
         fprintf(stderr, "cpcrl train: %s at %.0f frames; checkpoint %s\n",
                 interrupted ? "interrupted, saved" : "done", tr.frames, ckpath);
@@ -597,155 +717,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     }
     runlock_release(&lock);
     free(cfgtext);
+    evaluator_free(&ev);
     trainer_free(&tr);
     return status;
-}
-
-// ----------------------------------------------------------------------------
-// eval
-
-// eval's env step: the plain batch step, then each env that just ended an
-// episode hands over that episode's stats (its EnvLog holds exactly it).
-typedef struct {
-    VecEnv *v;
-    int quota[32], done_eps[32]; // episodes env b counts / has counted
-    double *rets;                // (E) counted returns
-    int n;                       // counted so far
-    double succ, len;            // sums over the counted episodes
-    const Trainer *tr;           // for the hook: the step's value and logits
-    int failed;                  // the hook failed (message in err)
-    char err[600];
-    EvalHook hook;               // the caller's observer (all NULL: none)
-} EvalTally;
-
-static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, uint8_t *term,
-                          uint8_t *trunc, uint8_t *final_obs) {
-    EvalTally *e = ctx;
-    const EvalHook *h = &e->hook;
-    if (h->before && !e->failed) {
-        const Trainer *tr = e->tr;
-        // trainer_rollout passes tr->actions + t*B: the step's row of acts
-        assert(act >= tr->actions && (act - tr->actions) % tr->B == 0 && act - tr->actions < (ptrdiff_t)tr->T * tr->B);
-        size_t r0 = (size_t)(act - tr->actions);
-        uint8_t counted[32];
-        for (int b = 0; b < e->v->n; b++) counted[b] = e->done_eps[b] < e->quota[b];
-        if (h->before(h->ctx, e->v, act, tr->acts.value + r0, tr->acts.logits + r0 * tr->model.A, tr->model.A,
-                      counted, e->err, sizeof e->err) < 0)
-            e->failed = 1;
-    }
-    vec_step_final(e->v, act, obs, rew, term, trunc, final_obs);
-    if (h->after && !e->failed) {
-        int slot[32], n = e->n;
-        for (int b = 0; b < e->v->n; b++)
-            slot[b] = (term[b] || trunc[b]) && e->done_eps[b] < e->quota[b] ? n++ : -1;
-        if (h->after(h->ctx, e->v, act, rew, term, trunc, slot, e->err, sizeof e->err) < 0) e->failed = 1;
-    }
-    for (int b = 0; b < e->v->n; b++) {
-        if (!term[b] && !trunc[b]) continue;
-        EnvLog one = {0};
-        env_log_take(&e->v->envs[b], &one);
-        if (e->done_eps[b] >= e->quota[b]) continue;
-        e->done_eps[b]++;
-        e->rets[e->n++] = one.ret;
-        e->succ += one.success;
-        e->len += one.length;
-    }
-}
-
-int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, EvalResult *out) {
-    char err[512], path[1100];
-    ckpt_path_for(path_in, path, sizeof path);
-    Ckpt ck;
-    if (ckpt_read(&ck, path, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl eval: %s\n", err);
-        return 1;
-    }
-    Config cfg = ck.cfg;
-    int E = opts->episodes;
-    cfg.envs = E < 32 ? E : 32;
-    cfg.seed = opts->seed;
-    cfg.unroll = cfg.cpc_weight > 0 ? cfg.cpc_k + 1 : 1; // acting only; unroll sized for the CPC probe
-    if (cfg.cpc_weight > 0 && cfg.envs < 2) cfg.envs = 2;
-    cfg.epochs = cfg.minibatches = 1, cfg.clip = 0; // no updates: no sample-reuse buffers
-    if (cfg.precision == GEMM_BF16 && !gemm_bf16_available()) { // trained elsewhere in bf16
-        fprintf(stderr, "cpcrl eval: trained with --precision bf16, which this machine cannot run (%s); "
-                        "evaluating with fp32 products\n", gemm_bf16_status());
-        cfg.precision = GEMM_FP32;
-    }
-    blas_set_threads(opts->threads);
-    Trainer tr;
-    if (trainer_init(&tr, &cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl eval: %s\n", err);
-        ckpt_free(&ck);
-        return 1;
-    }
-    int rc = ckpt_load_model(&ck, &tr.model, err, sizeof err);
-    ckpt_free(&ck);
-    if (rc < 0) {
-        fprintf(stderr, "cpcrl eval: %s: %s\n", path, err);
-        trainer_free(&tr);
-        return 1;
-    }
-    tr.greedy = opts->greedy;
-    const int B = tr.B;
-    // env b counts its first quota[b] episodes only (no bias towards short
-    // episodes); return, success and length all come from those episodes
-    EvalTally tally = {&tr.vec, {0}, {0}, malloc((size_t)E * sizeof(double)), 0, 0, 0, &tr, 0, "", {0}};
-    if (!tally.rets) {
-        trainer_free(&tr);
-        fprintf(stderr, "cpcrl eval: out of memory\n");
-        return 1;
-    }
-    if (hook) tally.hook = *hook;
-    for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
-    tr.env_step = eval_env_step;
-    tr.env_ctx = &tally;
-    double accsum[CPC_MAX_K] = {0}, accn[CPC_MAX_K] = {0}, losssum[CPC_MAX_K] = {0};
-    double gta = 0, gtc = 0, gtn = 0;
-    tr.measure_trunk = 1;
-    while (tally.n < E && !tally.failed) {
-        trainer_rollout(&tr);
-        if (tr.use_cpc) { // CPC diagnostics over this unroll (no parameter update)
-            UpdateStats st; // trainer_loss: the CPC figures of this unroll, no step
-            trainer_loss(&tr, &st);
-            trainer_backward(&tr, &st); // the trunk norms of the two losses
-            gta += st.trunk_a2c, gtc += st.trunk_cpc, gtn += st.trunk_n;
-            for (int k = 0; k < tr.model.K; k++) {
-                accsum[k] += st.cpc_acc[k] * st.cpc_n[k];
-                accn[k] += st.cpc_n[k];
-                losssum[k] += st.cpc_loss_k[k] * st.cpc_n[k];
-            }
-        }
-    }
-    if (tally.failed) {
-        fprintf(stderr, "cpcrl eval: %s\n", tally.err);
-        free(tally.rets);
-        trainer_free(&tr);
-        return 1;
-    }
-    const int n = tally.n;
-    const double *rets = tally.rets;
-    double mean = 0, var = 0;
-    for (int i = 0; i < n; i++) mean += rets[i];
-    mean /= n;
-    for (int i = 0; i < n; i++) var += (rets[i] - mean) * (rets[i] - mean);
-    var = n > 1 ? var / (n - 1) : 0;
-    memset(out, 0, sizeof *out);
-    out->episodes = n;
-    out->mean_return = mean;
-    out->ci95 = 1.96 * sqrt(var / n);
-    out->K = tr.use_cpc ? tr.model.K : 0;
-    const double logn = log((double)cpc_candidates(&tr));
-    for (int k = 0; k < out->K; k++) {
-        out->cpc_acc[k] = accn[k] > 0 ? accsum[k] / accn[k] : NAN;
-        out->cpc_bound[k] = accn[k] > 0 ? logn - losssum[k] / accn[k] : NAN;
-        out->cpc_loss_k[k] = accn[k] > 0 ? losssum[k] / accn[k] : NAN;
-    }
-    out->trunk_a2c = gtn > 0 ? gta / gtn : NAN;
-    out->trunk_cpc = gtn > 0 ? gtc / gtn : NAN;
-    out->success = tally.succ / n;
-    out->mean_length = tally.len / n;
-    free(tally.rets);
-    trainer_free(&tr);
-    return 0;
 }

@@ -57,6 +57,28 @@ typedef struct {
 // hook (NULL: none) observes every env step.
 int eval_main(const char *path, const Config *opts, const EvalHook *hook, EvalResult *out);
 
+// train --eval-every: an acting-only trainer evaluating the learner's
+// parameters every N frames on env seeds of its own (EVAL_SEED_OFFSET +
+// seed: disjoint from training's, which are rng_derive(seed, env index)),
+// the same episodes every time, so evaluations of one run compare checkpoints
+// and not luck. evaluator_run(ev, m, out) equals `cpcrl eval` of a checkpoint
+// holding m with --seed EVAL_SEED_OFFSET + seed --episodes E (--greedy).
+#define EVAL_SEED_OFFSET 1000000ull
+typedef struct {
+    Trainer tr;
+    double *rets; // (episodes)
+    int episodes, greedy, ready;
+    uint64_t seed;
+} Evaluator;
+int evaluator_init(Evaluator *ev, const Config *cfg, char *err, size_t errlen);
+int evaluator_run(Evaluator *ev, const Model *m, EvalResult *out); // 0 (no hook: cannot fail)
+void evaluator_free(Evaluator *ev);
+
+// N of InfoNCE's log N - L bound: the candidates each prediction is scored
+// against (the envs of a batch or a sample-reuse group, times T with
+// --cpc-negatives all).
+int cpc_candidates(const Trainer *tr);
+
 // Resolve "runs/NAME" or a file path to the checkpoint file path.
 void ckpt_path_for(const char *path, char *out, size_t n);
 
