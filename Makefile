@@ -92,6 +92,8 @@ E2E = "sh tests/window_smoke.sh ./$(BIN)" "bash tests/test_reliability.sh ./$(BI
 E2E += "bash tests/test_dist.sh ./$(BIN)"
 # train's evaluations (eval.csv, best.ckpt) and resume across interruptions
 E2E += "bash tests/test_train_eval.sh ./$(BIN)"
+# docs: the generated flag reference is current; every `cpcrl CMD --flag` in README.md and docs/ exists
+E2E += "bash tests/test_docs.sh ./$(BIN)"
 # set-up as a user who is not root: one `sudo apt-get install` line, nothing installed
 E2E += "bash tests/test_setup.sh"
 # portability: the unit programs again under every OpenBLAS kernel this CPU runs
