@@ -5,7 +5,8 @@
 // stays private to C, so a change of env.h's struct layout cannot silently
 // break the binding), configs travel as five ints, and the vectorized step
 // checks the actions before env/ asserts on them (a bad action from Python
-// must raise, not abort the interpreter). Linked with env/*.c into
+// must raise, not abort the interpreter). Pointers come from the Python side,
+// which checks them (not NULL, not freed) under a lock before every call. Linked with env/*.c into
 // libcpcrl_env.so (`make lib`, or the package's build step); no SDL, no BLAS.
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "env/env.h"
 #include "env/rng.h"
 
-#define CPCRL_CAPI_VERSION 1
+#define CPCRL_CAPI_VERSION 2
 
 int cpcrl_capi_version(void) { return CPCRL_CAPI_VERSION; }
 int cpcrl_num_channels(void) { return ENV_C; }
@@ -59,6 +60,13 @@ Env *cpcrl_env_new(const int *cfg, uint64_t seed) {
 }
 
 void cpcrl_env_free(Env *e) { free(e); }
+
+// An independent copy of e (Env holds no pointers): copy.copy / deepcopy.
+Env *cpcrl_env_clone(const Env *e) {
+    Env *c = malloc(sizeof *c);
+    if (c) memcpy(c, e, sizeof *c);
+    return c;
+}
 void cpcrl_env_seed(Env *e, uint64_t seed) {
     EnvConfig c = e->cfg; // env_init clears *e before it copies the config
     env_init(e, &c, seed);
@@ -113,6 +121,20 @@ void cpcrl_vec_free(VecEnv *v) {
     free(v);
 }
 
+// An independent copy of v and its envs; NULL when out of memory.
+VecEnv *cpcrl_vec_clone(const VecEnv *v) {
+    VecEnv *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    *c = *v;
+    c->envs = malloc(sizeof *c->envs * (size_t)v->n);
+    if (!c->envs) {
+        free(c);
+        return NULL;
+    }
+    memcpy(c->envs, v->envs, sizeof *c->envs * (size_t)v->n);
+    return c;
+}
+
 // Re-seed all envs in place (same as a fresh cpcrl_vec_new with this seed).
 void cpcrl_vec_seed(VecEnv *v, uint64_t seed) {
     for (int i = 0; i < v->n; i++) {
@@ -129,13 +151,20 @@ void cpcrl_vec_reset(VecEnv *v) {
 Env *cpcrl_vec_env(VecEnv *v, int i) { return i >= 0 && i < v->n ? &v->envs[i] : NULL; }
 void cpcrl_vec_observe(const VecEnv *v, uint8_t *obs) { vec_observe(v, obs); }
 
-// vec_step_final over caller-owned arrays. Returns -1 - i when actions[i] is
-// out of range (nothing is stepped), else 0.
-int cpcrl_vec_step(VecEnv *v, const int *actions, uint8_t *obs, float *rewards,
-                   uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs) {
-    for (int i = 0; i < v->n; i++)
-        if ((unsigned)actions[i] >= ENV_A) return -1 - i;
-    vec_step_final(v, actions, obs, rewards, terminated, truncated, final_obs);
+// vec_step_final over caller-owned arrays, plus dones[i] = terminated[i] |
+// truncated[i]. actions are int64 (what numpy gives, so Python checks nothing
+// per element and nothing wraps on the way): each is checked and narrowed into
+// scratch[n]. Returns -1 - i when actions[i] is not in 0..ENV_A-1 (nothing is
+// stepped), else 0.
+int cpcrl_vec_step(VecEnv *v, const int64_t *actions, int *scratch, uint8_t *obs,
+                   float *rewards, uint8_t *terminated, uint8_t *truncated, uint8_t *final_obs,
+                   uint8_t *dones) {
+    for (int i = 0; i < v->n; i++) {
+        if ((uint64_t)actions[i] >= ENV_A) return -1 - i;
+        scratch[i] = (int)actions[i];
+    }
+    vec_step_final(v, scratch, obs, rewards, terminated, truncated, final_obs);
+    for (int i = 0; i < v->n; i++) dones[i] = terminated[i] | truncated[i];
     return 0;
 }
 

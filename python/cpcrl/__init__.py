@@ -4,15 +4,23 @@
     env = cpcrl.CpcrlEnv("seekavoid")                 # Gymnasium Env API
     obs, info = env.reset(seed=0)                     # = `cpcrl show seekavoid --seed 0`
     obs, reward, terminated, truncated, info = env.step(2)
+    # the step that ends an episode: info["cpcrl"] = {"r", "l", "success"}
 
     venv = cpcrl.CpcrlVecEnv("goal", num_envs=256, seed=0)   # one C call per step
     obs, info = venv.reset()
     obs, rewards, terminations, truncations, info = venv.step(actions)
 
 Needs numpy only; with gymnasium importable CpcrlEnv is a gymnasium.Env, its
-spaces are gymnasium's, and the tasks are registered as "cpcrl/TASK-v0".
+spaces are gymnasium's, and the tasks are registered as "cpcrl/TASK-v0" with
+spec.max_episode_steps = the task's default time limit (max_steps), the step
+at which the C env itself truncates. gymnasium.make adds its TimeLimit at that
+count; with max_steps=N in make's kwargs pass max_episode_steps=N too.
 """
-from ._lib import ACTIONS, KINDS, NUM_ACTIONS, NUM_CHANNELS, TASKS, rng_derive
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ._lib import ACTIONS, KINDS, NUM_ACTIONS, NUM_CHANNELS, TASKS, Task, make_config, rng_derive
 from .env import PALETTE, CpcrlEnv
 from .spaces import HAVE_GYMNASIUM
 from .vector import CpcrlVecEnv
@@ -22,19 +30,25 @@ __all__ = ["CpcrlEnv", "CpcrlVecEnv", "make", "make_vec", "TASKS", "KINDS", "ACT
            "NUM_CHANNELS", "NUM_ACTIONS", "PALETTE", "rng_derive", "HAVE_GYMNASIUM"]
 
 
-def make(task="goal", **kwargs):
+def make(task: Task = "goal", **kwargs: Any) -> CpcrlEnv:
     """CpcrlEnv(task, **kwargs): size, view, max_steps, items, render_mode, tile."""
     return CpcrlEnv(task, **kwargs)
 
 
-def make_vec(task="goal", num_envs=32, seed=None, **kwargs):
+def make_vec(task: Task = "goal", num_envs: int = 32, seed: Optional[int] = None,
+             **kwargs: Any) -> CpcrlVecEnv:
     """CpcrlVecEnv(task, num_envs, seed, **kwargs): size, view, max_steps, items."""
     return CpcrlVecEnv(task, num_envs, seed, **kwargs)
 
 
+def _register() -> None:
+    import gymnasium
+    for t in TASKS:
+        gid = "cpcrl/%s-v0" % t
+        if gid not in gymnasium.registry:
+            gymnasium.register(id=gid, entry_point="cpcrl.env:CpcrlEnv", kwargs={"task": t},
+                               max_episode_steps=int(make_config(t)[3]))
+
+
 if HAVE_GYMNASIUM:
-    import gymnasium as _gym
-    for _t in TASKS:
-        _id = "cpcrl/%s-v0" % _t
-        if _id not in _gym.registry:
-            _gym.register(id=_id, entry_point="cpcrl.env:CpcrlEnv", kwargs={"task": _t})
+    _register()

@@ -12,8 +12,19 @@ with that seed. reset() in the middle of an episode abandons it and starts the
 next one from the env's rng; reset() before any seed draws a seed from
 np_random. Stepping on after an episode ended without calling reset() simply
 continues in the next episode.
+
+Safety. Every call into C goes through a lock and a check that the C env
+exists: a method called before reset() or after close() raises RuntimeError,
+close() from another thread waits for a step in progress, and copy.copy /
+copy.deepcopy give an independent env with the same state (the C env is
+cloned). Pickling is refused (TypeError): pickle a factory instead.
 """
+from __future__ import annotations
+
+import copy
 import ctypes
+import threading
+from typing import Any, Dict, NoReturn, Optional, Tuple
 
 import numpy as np
 
@@ -34,14 +45,14 @@ _STATE_KEYS = ("w", "h", "ax", "ay", "dir", "carrying", "tx", "ty", "steps", "ta
                "ep_success")
 
 
-def env_state(e):
+def env_state(e: int) -> Dict[str, int]:
     """Pose and counters of the C Env at pointer e (cpcrl_env_state)."""
     out = np.zeros(len(_STATE_KEYS), np.intc)
     lib.cpcrl_env_state(e, out.ctypes.data)
     return dict(zip(_STATE_KEYS, (int(x) for x in out)))
 
 
-def render_text(e):
+def render_text(e: int) -> str:
     """env_render_map: one char per cell, agent ^>v<, as `cpcrl show` prints."""
     s = env_state(e)
     buf = ctypes.create_string_buffer((s["w"] + 1) * s["h"] + 1)
@@ -57,11 +68,11 @@ def _agent_mask(tile):
     return np.stack([np.rot90(north, -k) for k in range(4)])
 
 
-def render_rgb(e, tile=16):
+def render_rgb(e: int, tile: int = 16) -> np.ndarray:
     """RGB array [h*tile][w*tile][3] of the C Env's map: replays/draw.c's
     colours, the agent as a white triangle, watermaze's platform shown."""
     s = env_state(e)
-    w, h, t = s["w"], s["h"], int(tile)
+    w, h, t = s["w"], s["h"], tile
     grid = np.ctypeslib.as_array(ctypes.cast(lib.cpcrl_env_grid(e),
                                              ctypes.POINTER(ctypes.c_uint8)), (h, w))
     cells = PALETTE[grid]
@@ -76,10 +87,10 @@ def render_rgb(e, tile=16):
 if HAVE_GYMNASIUM:
     _Base = gymnasium.Env
 else:
-    class _Base:
+    class _Base:  # type: ignore[no-redef]
         """The parts of gymnasium.Env the binding uses, for when it is absent."""
-        metadata = {"render_modes": []}
-        render_mode = None
+        metadata: Dict[str, Any] = {"render_modes": []}
+        render_mode: Optional[str] = None
         spec = None
         _np_random = None
 
@@ -108,32 +119,49 @@ else:
             return False
 
 
+def refuse_pickle(obj: Any) -> NoReturn:
+    name = type(obj).__name__
+    raise TypeError("cpcrl: a %s cannot be pickled: it owns a C env. Pickle what makes it "
+                    "instead (e.g. functools.partial(cpcrl.%s, task, ...)); copy.deepcopy "
+                    "works within a process" % (name, name))
+
+
 class CpcrlEnv(_Base):
     """One env of a cpcrl task: goal, watermaze, keys_doors, seekavoid or tmaze.
 
-    size / view / max_steps / items as cpcrl's flags (0 or negative = the
-    task's default). Observations are uint8 one-hot planes [14][V][V];
-    actions 0 left, 1 right, 2 forward, 3 interact. info of the step that ends
-    an episode holds "episode": {"r": return, "l": length, "success": 0/1}
-    (goal, watermaze: the target was reached at least once)."""
+    size / view / max_steps / items as cpcrl's flags (0 = the task's default;
+    -1 for items); each must be an integer (TypeError otherwise) and the
+    config valid (ValueError with the C check's message). Observations are
+    uint8 one-hot planes [14][V][V]; actions integers 0 left, 1 right, 2
+    forward, 3 interact (anything else: TypeError / ValueError). The info of
+    the step that ends an episode holds "cpcrl": {"r": return, "l": length,
+    "success": 0/1} (goal, watermaze: the target was reached at least once);
+    other steps' info is empty. Each step returns a new info dict."""
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 8}
 
-    def __init__(self, task="goal", *, size=0, view=0, max_steps=0, items=-1,
-                 render_mode=None, tile=16):
+    def __init__(self, task: _lib.Task = "goal", *, size: int = 0, view: int = 0,
+                 max_steps: int = 0, items: int = -1, render_mode: Optional[str] = None,
+                 tile: int = 16) -> None:
+        self._e: Optional[int] = None  # the C Env, made by the first reset
+        self._closed = False
+        self._lock = threading.Lock()  # held around every C call on _e
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError("cpcrl: render_mode %r (valid: %s)"
                              % (render_mode, ", ".join(self.metadata["render_modes"])))
+        self.tile = _lib.as_int("tile", tile, 1, 1024, " (pixels per cell)")
         self._cfg = _lib.make_config(task, size, view, max_steps, items)
-        self.task = _lib.TASKS[self._cfg[0]]
+        self.task: str = _lib.TASKS[self._cfg[0]]
         self.size, self.view, self.max_steps, self.items = (int(x) for x in self._cfg[1:])
         self.render_mode = render_mode
-        self.tile = int(tile)
         V = self.view
         self.observation_space = Box(0, 1, (_lib.NUM_CHANNELS, V, V), np.uint8)
         self.action_space = Discrete(_lib.NUM_ACTIONS)
-        self._e = None          # the C Env, made by the first reset
         self._ended = False     # the last step ended an episode
+        self._buffers()
+
+    def _buffers(self) -> None:
+        V = self.view
         self._obs = np.zeros((_lib.NUM_CHANNELS, V, V), np.uint8)
         self._rew = np.zeros(1, np.float32)
         self._flags = np.zeros(2, np.uint8)
@@ -141,79 +169,132 @@ class CpcrlEnv(_Base):
         self._p = [ctypes.c_void_p(a.ctypes.data) for a in
                    (self._obs, self._rew, self._flags, self._flags[1:], self._log)]
 
+    def _live(self, what: str) -> int:
+        """The C env, or RuntimeError saying why there is none. Call with the lock held."""
+        if self._e is None:
+            if self._closed:
+                raise RuntimeError("cpcrl: %s() on a closed env" % what)
+            raise RuntimeError("cpcrl: call reset() before %s()" % what)
+        return self._e
+
     # -- Gymnasium API --------------------------------------------------------
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
+    def reset(self, *, seed: Optional[int] = None,
+              options: Optional[Dict[str, Any]] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
         if seed is not None:
-            self._seed(int(seed))
-        elif self._e is None:
-            self._seed(int(self.np_random.integers(2**63)))
-        elif not self._ended:
-            lib.cpcrl_env_reset(self._e)
-        self._ended = False
-        lib.cpcrl_env_observe(self._e, self._p[0])
-        return self._obs.copy(), {}
+            seed = _lib.as_seed(seed)
+        if self._closed:
+            raise RuntimeError("cpcrl: reset() on a closed env (make a new one)")
+        super().reset(seed=seed)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cpcrl: reset() on a closed env (make a new one)")
+            if seed is not None:
+                self._seed(seed)
+            elif self._e is None:
+                self._seed(int(self.np_random.integers(2**63)))
+            elif not self._ended:
+                lib.cpcrl_env_reset(self._e)
+            self._ended = False
+            lib.cpcrl_env_observe(self._e, self._p[0])
+            return self._obs.copy(), {}
 
-    def step(self, action):
-        if self._e is None:
-            raise RuntimeError("cpcrl: call reset() before step()")
-        a = int(action)
-        po, pr, pt, ptr = self._p[:4]
-        if lib.cpcrl_env_step(self._e, a, pr, pt, ptr, po) < 0:
-            raise ValueError("cpcrl: action %r is not in 0..%d" % (action, _lib.NUM_ACTIONS - 1))
-        terminated, truncated = bool(self._flags[0]), bool(self._flags[1])
-        info = {}
-        self._ended = terminated or truncated
-        if self._ended:  # _obs holds the ended episode's last observation
-            lib.cpcrl_env_log_take(self._e, self._p[4])
-            info["episode"] = {"r": float(self._log[1]), "l": int(self._log[2]),
-                               "success": float(self._log[3])}
-        else:
-            lib.cpcrl_env_observe(self._e, po)
-        return self._obs.copy(), float(self._rew[0]), terminated, truncated, info
+    def step(self, action: Any) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
+        a = _lib.as_action(action)
+        po, pr, pt, ptr, pl = self._p
+        with self._lock:
+            e = self._live("step")
+            lib.cpcrl_env_step(e, a, pr, pt, ptr, po)  # a is checked: returns 0
+            terminated, truncated = bool(self._flags[0]), bool(self._flags[1])
+            info: Dict[str, Any] = {}
+            self._ended = terminated or truncated
+            if self._ended:  # _obs holds the ended episode's last observation
+                lib.cpcrl_env_log_take(e, pl)
+                info["cpcrl"] = {"r": float(self._log[1]), "l": int(self._log[2]),
+                                 "success": float(self._log[3])}
+            else:
+                lib.cpcrl_env_observe(e, po)
+            return self._obs.copy(), float(self._rew[0]), terminated, truncated, info
 
-    def render(self):
+    def render(self) -> Any:
         """An RGB array [H*tile][W*tile][3] of the whole map (render_mode
         "rgb_array" or None), or its text (render_mode "ansi"). After the step
         that ended an episode it shows the next episode's start."""
-        if self._e is None:
-            raise RuntimeError("cpcrl: call reset() before render()")
-        if self.render_mode == "ansi":
-            return self.render_text()
-        return render_rgb(self._e, self.tile)
+        with self._lock:
+            e = self._live("render")
+            return render_text(e) if self.render_mode == "ansi" else render_rgb(e, self.tile)
 
-    def close(self):
-        if self._e is not None:
-            lib.cpcrl_env_free(self._e)
-            self._e = None
+    def close(self) -> None:
+        """Free the C env; later calls raise RuntimeError. Idempotent; safe
+        while another thread steps (it waits for that step to end)."""
+        lock = getattr(self, "_lock", None)  # None: __init__ failed before it
+        if lock is None:
+            return
+        with lock:
+            self._closed = True
+            if self._e is not None:
+                lib.cpcrl_env_free(self._e)
+                self._e = None
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:
             pass
 
+    # -- copies ---------------------------------------------------------------
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "CpcrlEnv":
+        """An independent env in the same state: the C env is cloned, the
+        Python attributes (spaces, np_random, ...) deep-copied."""
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        with self._lock:
+            skip = ("_e", "_lock", "_obs", "_rew", "_flags", "_log", "_p")
+            for k, v in self.__dict__.items():
+                if k not in skip:
+                    new.__dict__[k] = copy.deepcopy(v, memo)
+            new._lock = threading.Lock()
+            new._e = None
+            new._buffers()
+            new._obs[...] = self._obs
+            if self._e is not None:
+                new._e = lib.cpcrl_env_clone(self._e)
+                if not new._e:
+                    raise MemoryError("cpcrl: out of memory copying the env")
+        return new
+
+    def __copy__(self) -> "CpcrlEnv":
+        """As deepcopy: two envs sharing one C env could not both be freed."""
+        return self.__deepcopy__({})
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        refuse_pickle(self)
+
     # -- cpcrl extras ---------------------------------------------------------
 
-    def render_text(self):
+    def render_text(self) -> str:
         """The map as text, as `cpcrl show` prints it (agent ^>v<)."""
-        return render_text(self._e)
+        with self._lock:
+            return render_text(self._live("render_text"))
 
-    def state(self):
+    def state(self) -> Dict[str, int]:
         """The C env's pose and counters (after an ended episode: the next one's)."""
-        return env_state(self._e)
+        with self._lock:
+            return env_state(self._live("state"))
 
-    def state_hash(self):
+    def state_hash(self) -> int:
         """env_hash of the world state: what replays check."""
-        return int(lib.cpcrl_env_hash(self._e))
+        with self._lock:
+            return int(lib.cpcrl_env_hash(self._live("state_hash")))
 
-    def oracle_action(self):
+    def oracle_action(self) -> int:
         """The scripted oracle's action (env/oracle.c) for the current state."""
-        return int(lib.cpcrl_env_oracle(self._e))
+        with self._lock:
+            return int(lib.cpcrl_env_oracle(self._live("oracle_action")))
 
-    def _seed(self, seed):
-        seed &= (1 << 64) - 1
+    def _seed(self, seed: int) -> None:
+        """Call with the lock held; seed is checked (0 <= seed < 2**64)."""
         if self._e is None:
             self._e = lib.cpcrl_env_new(self._cfg.ctypes.data, seed)
             if not self._e:
