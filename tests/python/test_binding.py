@@ -13,6 +13,7 @@ otherwise). With pip and setuptools importable, `pip install ./python` is
 checked offline in a temporary directory (skipped otherwise).
 """
 import argparse
+import glob
 import os
 import shutil
 import signal
@@ -669,34 +670,80 @@ class Gymnasium(unittest.TestCase):
 
 class PipInstall(unittest.TestCase):
     """`pip install ./python` (offline, no build isolation) builds the library
-    and the README example runs against the installed copy."""
+    portably (-O2, no -march=native unless CPCRL_NATIVE=1) and the README
+    example runs against the installed copy; so does an sdist made by
+    `setup.py sdist`, installed where no checkout is near."""
 
-    def test_install(self):
+    def setUp(self):
         py = sys.executable
         for mod in ("pip", "setuptools"):
             if subprocess.run([py, "-c", "import " + mod], stderr=subprocess.DEVNULL).returncode:
                 self.skipTest("%s is not importable: pip install not checked" % mod)
-        with tempfile.TemporaryDirectory() as tmp:
-            src = os.path.join(tmp, "src")  # a copy, so the build leaves the checkout clean
-            shutil.copytree(os.path.join(ROOT, "env"), os.path.join(src, "env"))
-            shutil.copytree(os.path.join(ROOT, "base"), os.path.join(src, "base"))  # env/ uses base/errs
-            shutil.copytree(os.path.join(ROOT, "python"), os.path.join(src, "python"),
-                            ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info",
-                                                          "*.so"))
-            target = os.path.join(tmp, "site")
-            env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-            env.pop("CPCRL_LIB", None)
-            r = subprocess.run([py, "-m", "pip", "install", "-q", "--no-build-isolation",
-                                "--no-deps", "--target", target, os.path.join(src, "python")],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               timeout=300)
-            self.assertEqual(r.returncode, 0, r.stdout.decode())
-            example = readme_example()
-            env["PYTHONPATH"] = target
-            r = subprocess.run([py, "-c", example], env=env, cwd=tmp, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, timeout=120)
-            self.assertEqual(r.returncode, 0, r.stdout.decode())
-            self.assertIn(os.path.join(target, "cpcrl", "libcpcrl_env.so"), r.stdout.decode())
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        src = os.path.join(self.tmp.name, "src")  # a copy, so the build leaves the checkout clean
+        shutil.copytree(os.path.join(ROOT, "env"), os.path.join(src, "env"))
+        # env/ uses base/errs
+        shutil.copytree(os.path.join(ROOT, "base"), os.path.join(src, "base"))
+        shutil.copytree(os.path.join(ROOT, "python"), os.path.join(src, "python"),
+                        ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info", "*.so"))
+        self.pkg = os.path.join(src, "python")
+        self.env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+        for k in ("CPCRL_LIB", "CPCRL_NATIVE", "CPCRL_CFLAGS", "CPCRL_SRC"):
+            self.env.pop(k, None)
+
+    def install(self, what, cwd, **env):
+        """pip install what into a new target; returns (target, the compile line's flags)."""
+        target = tempfile.mkdtemp(dir=self.tmp.name)
+        r = subprocess.run([sys.executable, "-m", "pip", "install", "-v", "--no-build-isolation",
+                            "--no-deps", "--target", target, what], env=dict(self.env, **env),
+                           cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        out = r.stdout.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out)
+        said = [l for l in out.splitlines() if "cpcrl: compiling libcpcrl_env.so with" in l]
+        self.assertEqual(len(said), 1, out)
+        flags = said[0].split(" with ", 1)[1].split(" (", 1)[0].split()
+        self.assertTrue(os.path.exists(os.path.join(target, "cpcrl", "py.typed")))
+        return target, flags
+
+    def run_example(self, target):
+        env = dict(self.env, PYTHONPATH=target)
+        r = subprocess.run([sys.executable, "-c", readme_example()], env=env, cwd=self.tmp.name,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout.decode())
+        self.assertIn(os.path.join(target, "cpcrl", "libcpcrl_env.so"), r.stdout.decode())
+
+    def test_install(self):
+        target, flags = self.install(self.pkg, self.tmp.name)
+        self.assertEqual(flags, ["-O2"])  # portable by default
+        self.run_example(target)
+
+    def test_install_native(self):
+        target, flags = self.install(self.pkg, self.tmp.name, CPCRL_NATIVE="1")
+        self.assertEqual(flags, ["-O2", "-march=native"])
+        self.run_example(target)
+
+    def test_sdist(self):
+        import tarfile
+        dist = os.path.join(self.tmp.name, "dist")
+        r = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", dist], env=self.env,
+                           cwd=self.pkg, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout.decode())
+        (name,) = os.listdir(dist)
+        with tarfile.open(os.path.join(dist, name)) as tf:
+            members = {m.split("/", 1)[1] for m in tf.getnames() if "/" in m}
+        need = ["capi.c", "cpcrl/py.typed", "csrc/base/errs.c", "csrc/base/errs.h"]
+        need += ["csrc/env/" + os.path.basename(p)
+                 for p in glob.glob(os.path.join(ROOT, "env", "*.[ch]"))]
+        for f in need:
+            self.assertIn(f, members)
+        alone = tempfile.mkdtemp(dir=self.tmp.name)  # no env/ above it: the sdist must suffice
+        shutil.move(os.path.join(dist, name), alone)
+        shutil.rmtree(os.path.dirname(self.pkg))
+        target, flags = self.install(os.path.join(alone, name), alone)
+        self.assertEqual(flags, ["-O2"])
+        self.run_example(target)
 
 
 def readme_example():
