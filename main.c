@@ -103,6 +103,9 @@ static int cmd_baseline(Config *c, CmdOpts *o, char **pos, int npos, int argc, c
     printf("%s %s: %d episodes, return %.3f ± %.3f (95%% CI), success %.1f%%, length %.1f\n",
            ENV_TASK_NAMES[e.task], c->policy == POLICY_ORACLE ? "oracle" : "random", r.episodes,
            r.mean_return, r.ci95, 100.0 * r.success_rate, r.mean_length);
+    if (isfinite(r.find_tau))
+        printf("time to find the goal, restricted mean over %.0f steps (Kaplan-Meier, censored at episode end): "
+               "first find %.2f steps, later finds %.2f\n", r.find_tau, r.find_first, r.find_later);
     return 0;
 }
 
@@ -217,6 +220,17 @@ static int cmd_eval(Config *c, CmdOpts *o, char **pos, int npos, int argc, char 
         for (int k = 0; k < r.K; k++) printf(" k%d %.3f", k + 1, r.cpc_loss_k[k]);
         printf("\ntrunk gradient norms on eval's unrolls (T = K+1): A2C %.4g, CPC %.4g\n",
                r.trunk_a2c, r.trunk_cpc);
+    }
+    const EvalMemory *m = &r.memory;
+    if (m->valid) {
+        printf("time to find the goal, restricted mean over %.0f steps (Kaplan-Meier, censored at episode end):\n"
+               "  first find %.2f steps (%d waits), later finds %.2f (%d waits), later finds with the memory "
+               "wiped at each find %.2f (%d waits)\n",
+               m->tau, m->rmst_first, m->n_first, m->rmst_later, m->n_later, m->rmst_later_wiped,
+               m->n_later_wiped);
+        printf("memory use (wiped - intact, later finds): %+.2f steps [%.2f, %.2f] (95%% bootstrap CI over "
+               "episodes; > 0: memory helps); return with the memory wiped %.3f\n",
+               m->use, m->use_lo, m->use_hi, m->return_wiped);
     }
     return 0;
 }

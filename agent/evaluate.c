@@ -19,6 +19,7 @@
 #include "agent/ckpt.h"
 #include "agent/gemm.h"
 #include "base/errs.h"
+#include "env/findtime.h"
 #include "env/rng.h"
 
 // ----------------------------------------------------------------------------
@@ -36,6 +37,9 @@ typedef struct {
     int failed;                  // the hook failed (message in err)
     char err[600];
     EvalHook hook;               // the caller's observer (all NULL: none)
+    FindTimes *ft;               // waits until finds (goal, watermaze), or NULL
+    int first_ep[32];            // env b's counted episodes are first_ep[b] + 0, 1, ...
+    int wipe;                    // the memory-wiped control: a find starts the state afresh
 } EvalTally;
 
 static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, uint8_t *term,
@@ -60,6 +64,10 @@ static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, u
             slot[b] = (term[b] || trunc[b]) && e->done_eps[b] < e->quota[b] ? n++ : -1;
         if (h->after(h->ctx, e->v, act, rew, term, trunc, slot, e->err, sizeof e->err) < 0) e->failed = 1;
     }
+    if (e->ft)
+        for (int b = 0; b < e->v->n; b++)
+            findtime_step(e->ft, b, rew[b] > 0, term[b] || trunc[b], e->done_eps[b] < e->quota[b],
+                          e->first_ep[b] + e->done_eps[b]);
     for (int b = 0; b < e->v->n; b++) {
         if (!term[b] && !trunc[b]) continue;
         EnvLog one = {0};
@@ -70,6 +78,11 @@ static void eval_env_step(void *ctx, const int *act, uint8_t *obs, float *rew, u
         e->succ += one.success;
         e->len += one.length;
     }
+    // the control: after a find the model sees an episode start (its LSTM
+    // state zeroed, no previous action or reward), the env goes on as it is
+    if (e->wipe)
+        for (int b = 0; b < e->v->n; b++)
+            if (rew[b] > 0 && !term[b] && !trunc[b]) term[b] = 1;
 }
 
 // A fresh start of every env and of the carried state, as trainer_init
@@ -93,12 +106,14 @@ static void eval_restart(Trainer *tr, uint64_t seed) {
 // the CPC diagnostics of every unroll (no parameter update). Returns 0, or
 // -1 when the hook failed (message in err).
 static int eval_episodes(Trainer *tr, int E, double *rets, const EvalHook *hook, int diag,
-                         EvalResult *out, char *err, size_t errlen) {
+                         FindTimes *ft, int wipe, EvalResult *out, char *err, size_t errlen) {
     const int B = tr->B;
     assert(B <= 32 && E >= 1);
-    EvalTally tally = {&tr->vec, {0}, {0}, rets, 0, 0, 0, tr, 0, "", {0}};
+    EvalTally tally = {.v = &tr->vec, .rets = rets, .tr = tr};
     if (hook) tally.hook = *hook;
     for (int b = 0; b < B; b++) tally.quota[b] = E / B + (b < E % B);
+    for (int b = 1; b < B; b++) tally.first_ep[b] = tally.first_ep[b - 1] + tally.quota[b - 1];
+    tally.ft = ft, tally.wipe = wipe;
     void (*saved_step)(void *, const int *, uint8_t *, float *, uint8_t *, uint8_t *, uint8_t *) = tr->env_step;
     void *saved_ctx = tr->env_ctx;
     tr->env_step = eval_env_step;
@@ -202,8 +217,35 @@ int eval_main(const char *path_in, const Config *opts, const EvalHook *hook, Eva
         fprintf(stderr, "cpcrl eval: out of memory\n");
         return 1;
     }
-    rc = eval_episodes(&tr, E, rets, hook, 1, out, err, sizeof err);
+    // goal and watermaze: the waits until finds, then the same episodes
+    // again with the memory wiped at every find (agent and env seeds as
+    // before; the control's episodes part from the first find on)
+    const int mem = findtime_applies(tr.ecfg.task);
+    FindTimes ft, ftw;
+    findtime_init(&ft), findtime_init(&ftw);
+    rc = eval_episodes(&tr, E, rets, hook, 1, mem ? &ft : NULL, 0, out, err, sizeof err);
     if (rc < 0) fprintf(stderr, "cpcrl eval: %s\n", err);
+    if (rc == 0 && mem) {
+        EvalResult wiped;
+        eval_restart(&tr, opts->seed);
+        eval_episodes(&tr, E, rets, NULL, 0, &ftw, 1, &wiped, err, sizeof err);
+        if (ft.failed || ftw.failed) {
+            fprintf(stderr, "cpcrl eval: out of memory (find times)\n");
+            rc = -1;
+        } else {
+            EvalMemory *m = &out->memory;
+            m->tau = 0.5 * tr.ecfg.max_steps;
+            m->rmst_first = findtime_rmst(&ft.first, m->tau, NULL);
+            m->rmst_later = findtime_rmst(&ft.later, m->tau, NULL);
+            m->rmst_later_wiped = findtime_rmst(&ftw.later, m->tau, NULL);
+            m->n_first = (int)ft.first.n, m->n_later = (int)ft.later.n, m->n_later_wiped = (int)ftw.later.n;
+            m->use = findtime_diff_ci(&ft.later, E, &ftw.later, E, m->tau, 1000, opts->seed, &m->use_lo,
+                                      &m->use_hi);
+            m->return_wiped = wiped.mean_return;
+            m->valid = 1;
+        }
+    }
+    findtime_free(&ft), findtime_free(&ftw);
     free(rets);
     trainer_free(&tr);
     return rc < 0 ? 1 : 0;
@@ -233,7 +275,7 @@ int evaluator_run(Evaluator *ev, const Model *m, EvalResult *out) {
     eval_restart(&ev->tr, ev->seed);
     ev->tr.greedy = ev->greedy;
     char err[8];
-    return eval_episodes(&ev->tr, ev->episodes, ev->rets, NULL, 0, out, err, sizeof err);
+    return eval_episodes(&ev->tr, ev->episodes, ev->rets, NULL, 0, NULL, 0, out, err, sizeof err);
 }
 
 void evaluator_free(Evaluator *ev) {

@@ -26,9 +26,21 @@ typedef struct {
 // hook may be NULL.
 int train_main(Config *cfg, const char *resume_dir, int cfg_frames_given, const TrainHook *hook);
 
+// goal and watermaze (env/findtime.h): restricted mean waits (steps, over
+// [0, tau], tau = half the time limit) until the first find of an episode,
+// until each later find, and the later ones again with the agent's memory
+// wiped at every find; use = wiped - intact with its 95% bootstrap CI over
+// episodes (> 0: memory makes the agent find the goal again sooner).
+typedef struct {
+    int valid;
+    double tau, rmst_first, rmst_later, rmst_later_wiped, use, use_lo, use_hi, return_wiped;
+    int n_first, n_later, n_later_wiped; // waits counted (finds and censored ones)
+} EvalMemory;
+
 typedef struct {
     int episodes;
     double mean_return, ci95, success, mean_length;
+    EvalMemory memory;
     double cpc_acc[CPC_MAX_K]; // per k, when the checkpoint has a CPC head
     double cpc_bound[CPC_MAX_K]; // per k: log N - L_k (nats), the InfoNCE bound
     double cpc_loss_k[CPC_MAX_K]; // per k: the InfoNCE loss L_k (nats)

@@ -189,6 +189,9 @@ typedef struct {
     double mean_return, ci95;  // mean episode return and 1.96 * sd / sqrt(n)
     double success_rate;       // fraction of episodes with success
     double mean_length;        // mean episode length (steps)
+    // goal, watermaze (env/findtime.h; else NAN): restricted mean waits over
+    // [0, max_steps / 2] until the first find and until each later find
+    double find_tau, find_first, find_later;
 } BaselineResult;
 
 // Run `episodes` full episodes of one env seeded `seed` under policy 0 =

@@ -14,6 +14,7 @@
 //                           away a wrong key), face the door and open it, then
 //                           walk to the goal.
 #include "env/env.h"
+#include "env/findtime.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -126,10 +127,14 @@ int env_baseline(const EnvConfig *cfg, int policy, int episodes, uint64_t seed,
     uint64_t prng = rng_derive(seed, 0x9A11C7ull); // the random policy's own stream
     double sum = 0, sumsq = 0, succ = 0, len = 0;
     int done = 0;
+    FindTimes ft;
+    findtime_init(&ft);
+    const int finds = findtime_applies(c.task);
     while (done < episodes) {
         int a = policy ? oracle_action(e) : rng_int(&prng, ENV_A);
         uint8_t term, trunc;
-        env_step(e, a, &term, &trunc);
+        float r = env_step(e, a, &term, &trunc);
+        if (finds) findtime_step(&ft, 0, r > 0, term || trunc, 1, done);
         if (term || trunc) {
             EnvLog l = {0};
             env_log_take(e, &l);
@@ -141,6 +146,10 @@ int env_baseline(const EnvConfig *cfg, int policy, int episodes, uint64_t seed,
         }
     }
     free(e);
+    out->find_tau = finds ? 0.5 * c.max_steps : NAN;
+    out->find_first = finds && !ft.failed ? findtime_rmst(&ft.first, out->find_tau, NULL) : NAN;
+    out->find_later = finds && !ft.failed ? findtime_rmst(&ft.later, out->find_tau, NULL) : NAN;
+    findtime_free(&ft);
     double n = episodes, mean = sum / n;
     double var = n > 1 ? (sumsq - n * mean * mean) / (n - 1) : 0.0;
     out->episodes = episodes;
