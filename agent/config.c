@@ -137,6 +137,10 @@ static const Opt OPTS[] = {
     {"cpc-trunk-ratio", T_FLOAT, O(cpc_trunk_ratio), 0, "0.5", 0, 1e6, NULL, G_CPC,
      "rho > 0: scale CPC's gradient entering encoder+LSTM to rho x the A2C one's norm (W_k "
      "unscaled; two backward passes); 0 = off", 0, NULL, NULL, "0"},
+    {"cpc-balance-every", T_INT, O(cpc_balance_every), 0, "1", 1, 1e6, NULL, G_CPC,
+     "with --cpc-trunk-ratio: measure the two trunk norms (two backward passes) every N optimizer steps and "
+     "hold the scale s in between (one backward pass with CPC's incoming gradient times s)", 0, NULL, NULL,
+     "1"},
     {"cpc-mode", T_CHOICE, O(cpc_mode), 0, "linear", 0, 0, "linear|action", G_CPC,
      "predict z_{t+k} by W_k c_t, or by a GRU rolled from c_t over a_t..a_{t+k-1} (CPC|A)"},
     {"cpc-action-hidden", T_INT, O(cpc_action_hidden), 0, "64", 1, 8192, NULL, G_CPC,

@@ -56,6 +56,7 @@ typedef struct {
     int cpc_k, cpc_negatives, cpc_stop_target;
     int cpc_k_weighting;   // CPC_KW_POOLED / CPC_KW_PER_K
     float cpc_trunk_ratio; // > 0: CPC's trunk gradient scaled to this x the A2C one's norm
+    int cpc_balance_every; // the ratio's scale measured every N optimizer steps (1 = every step), held in between
     int cpc_mode, cpc_action_hidden; // CPC_MODE_*; CPC|A's GRU size
     // command extras (not written to config.txt)
     int episodes, policy, greedy;

@@ -395,6 +395,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         // validate everything before touching the run directory
         int rc = ckpt_load_trainer(&ck, &tr, extra, err, sizeof err);
         ckpt_free(&ck);
+        tr.bal_scale = (float)extra[5]; // --cpc-balance-every's held scale
         if (rc == 0) log_header_text(&want_header, tr.use_cpc ? tr.model.K : 0, tr.reuse);
         if (rc < 0) {
             fprintf(stderr, "cpcrl train --resume: %s: %s\n", ckpath, err);
@@ -454,7 +455,8 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     double next_ckpt = resume_dir ? extra[1] : cfg.ckpt_every;
     // extra[2]: the next evaluation (0 in a checkpoint from before evaluations:
     // the next multiple of --eval-every); extra[3], extra[4]: the best
-    // evaluation's mean return, and 1 once there is one (best.ckpt)
+    // evaluation's mean return, and 1 once there is one (best.ckpt);
+    // extra[5]: the trainer's held CPC trunk scale (--cpc-balance-every)
     double next_eval = resume_dir && extra[2] > 0 ? extra[2] : cfg.eval_every;
     if (evaluate && resume_dir && !(extra[2] > 0))
         next_eval = (floor(tr.frames / cfg.eval_every) + 1) * cfg.eval_every;
@@ -467,7 +469,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     // rank 0 to have made the directory)
     fail = dist_allreduce_max_i(fail);
     if (!fail && !resume_dir) {
-        extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
+        extra[5] = tr.bal_scale, extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
         logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
         if (lead && write_config_txt(&tr.cfg, cfgpath, &cfgtext, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl train: %s\n", err);
@@ -654,7 +656,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
                     best_eval = er.mean_return;
                     double nc = next_ckpt; // as the checkpoint below will store it
                     while (nc <= tr.frames) nc += cfg.ckpt_every;
-                    extra[0] = next_log, extra[1] = nc, extra[2] = next_eval;
+                    extra[5] = tr.bal_scale, extra[0] = next_log, extra[1] = nc, extra[2] = next_eval;
                     extra[3] = best_eval, extra[4] = 1;
                     logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
                     if (ckpt_save(&tr, extra, bestpath, err, sizeof err) < 0) {
@@ -675,7 +677,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         // checkpoints on their own schedule (also between log rows)
         if (tr.frames >= next_ckpt || done || interrupted) {
             while (next_ckpt <= tr.frames) next_ckpt += cfg.ckpt_every;
-            extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
+            extra[5] = tr.bal_scale, extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
             extra[3] = best_eval > -INFINITY ? best_eval : 0, extra[4] = best_eval > -INFINITY;
             logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
             int ckfail = 0;

@@ -457,10 +457,27 @@ static void balanced_backward(Trainer *tr, Acts *a, Grads *g, const float *mask,
 static void step_backward(Trainer *tr, Acts *a, Grads *g, const float *mask, int T, int B,
                           UpdateStats *st) {
     const float ratio = tr->cfg.cpc_trunk_ratio;
-    if (tr->use_cpc && (ratio > 0 || tr->measure_trunk))
-        balanced_backward(tr, a, g, mask, T, B, ratio, st);
-    else
+    const int every = tr->cfg.cpc_balance_every > 1 ? tr->cfg.cpc_balance_every : 1;
+    if (tr->use_cpc && ratio > 0 && every > 1) {
+        // the schedule is the optimizer's alone (not the log's: measure_trunk
+        // is not looked at), so --log-every changes nothing of training
+        if (tr->opt.step % every == 0) {
+            balanced_backward(tr, a, g, mask, T, B, ratio, st);
+            tr->bal_scale = st->cpc_trunk_scale;
+            return;
+        }
+        // between measurements: one pass, CPC's incoming gradients times the held s
+        const size_t N = (size_t)T * B;
+        const float s = tr->bal_scale;
+        for (size_t i = 0; i < N * (size_t)tr->model.H; i++) g->dh[i] *= s;
+        for (size_t i = 0; i < N * (size_t)tr->model.D; i++) g->dz[i] *= s;
         model_backward(&tr->model, a, g, mask, T, B);
+    } else if (tr->use_cpc && (ratio > 0 || tr->measure_trunk)) {
+        balanced_backward(tr, a, g, mask, T, B, ratio, st);
+        tr->bal_scale = st->cpc_trunk_scale;
+    } else {
+        model_backward(&tr->model, a, g, mask, T, B);
+    }
 }
 
 void trainer_backward(Trainer *tr, UpdateStats *st) {

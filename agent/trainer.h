@@ -70,8 +70,13 @@
 //     row): the combined backward as without it, bit for bit, then the two
 //     parts by two more passes, only to measure them; the gradient used is
 //     the combined one, restored.
+//   - cpc_balance_every N > 1 (with rho > 0): the two passes (and a new s)
+//     only on optimizer steps N, 2N, ... (counted by the optimizer's step,
+//     so it resumes); the steps between take one pass with CPC's incoming
+//     gradients dc, dz times the held s, which is g_a2c + s g_cpc by the
+//     same linearity (in another summation order: not bit for bit).
 // Either way UpdateStats gets the norms |g_a2c|, |g_cpc| (L2 over the trunk's
-// parameters, before clipping and before s). Under MPI each rank measures
+// parameters, before clipping and before s) when they were measured. Under MPI each rank measures
 // and scales its own gradient before the mean over ranks.
 #ifndef CPCRL_TRAINER_H
 #define CPCRL_TRAINER_H
@@ -165,6 +170,7 @@ typedef struct {
     float *bal_zero;     // (T*B*(A+1)) zero dlogits, dvalue of the CPC pass
     float *bal_save;     // the heads-and-trunk gradient of the combined pass
     float *bal_a2c;      // the trunk gradient of the A2C pass
+    float bal_scale;     // the scale s last measured (cpc_balance_every > 1 holds it; checkpointed by train.c)
 } Trainer;
 
 // Build everything from a validated config. Returns 0, or -1 with a message.

@@ -18,6 +18,11 @@
 //                   entering the trunk, |G - g_A|, is rho |g_A| (1e-4 relative:
 //                   the difference cancels); W_k's gradient is CPC's, unscaled,
 //                   and the heads' A2C's, both bit for bit.
+//   held scale      --cpc-balance-every 3: optimizer step 0 measures (the
+//                   ratio's gradient bit for bit); steps 1, 2 take one pass
+//                   whose trunk gradient is g_A + s0 g_P with the held s0
+//                   (the same tolerance), W_k and the heads as with the
+//                   control, no norms reported; step 3 measures again.
 //   sample reuse    the reuse path at 1/1/0 (2 epochs) reports the same norms
 //                   (1e-5 relative: envs shuffled) and applies the same scale.
 //   per-k learner   finite differences of the whole learner's loss with the
@@ -180,6 +185,71 @@ static void test_ratio_control(void **state) {
     }
 }
 
+// --cpc-balance-every 3 on one stored unroll: the optimizer's step counter
+// decides (set by hand here; trainer_update counts it).
+static void test_held_scale(void **state) {
+    (void)state;
+    const float rho = 0.5f;
+    up_with_cpc(NULL, rho);
+    g_tr.cfg.cpc_balance_every = 3;
+    Model *m = &g_tr.model;
+    const size_t P = m->p.total, nt = trunk_end(m);
+    Parts g;
+    parts_by_hand(&g_tr, &g);
+    const double na = norm_of(g.A, nt), np = norm_of(g.P, nt), s0 = rho * na / np;
+    UpdateStats st;
+    // step 0: measured, as every step without the option
+    g_tr.opt.step = 0;
+    trainer_loss(&g_tr, &st);
+    trainer_backward(&g_tr, &st);
+    float *measured = talloc(P * sizeof(float));
+    memcpy(measured, m->p.grads, P * sizeof(float));
+    assert_int_equal(st.trunk_n, 1);
+    assert_true(rel_close(g_tr.bal_scale, s0, 1e-6));
+    g_tr.cfg.cpc_balance_every = 1;
+    g_tr.opt.step = 0;
+    trainer_loss(&g_tr, &st);
+    trainer_backward(&g_tr, &st);
+    assert_memory_equal(m->p.grads, measured, P * sizeof(float));
+    // steps 1 and 2: one pass with the held scale (made different from the
+    // one these parameters would give, to see that it is held)
+    g_tr.cfg.cpc_balance_every = 3;
+    g_tr.bal_scale = (float)(2.0 * s0);
+    const double s = g_tr.bal_scale;
+    for (long step = 1; step <= 2; step++) {
+        g_tr.opt.step = step;
+        g_tr.measure_trunk = 1; // a log row's update: the schedule alone decides
+        trainer_loss(&g_tr, &st);
+        trainer_backward(&g_tr, &st);
+        assert_int_equal(st.trunk_n, 0);
+        const float *G = m->p.grads;
+        size_t bad = 0;
+        for (size_t i = 0; i < nt; i++) {
+            const double want = (double)g.A[i] + s * g.P[i];
+            // the linearity check's tolerance: the single pass sums in another order
+            if (!(fabs(G[i] - want) <= 1e-7 + 1e-5 * (fabs(g.A[i]) + s * fabs(g.P[i])))) {
+                if (bad < 3) printf("  entry %zu: %.9g vs %.9g (A %.6g P %.6g)\n", i, G[i], want, g.A[i], g.P[i]);
+                bad++;
+            }
+        }
+        assert_int_equal(bad, 0);
+        const NNTensor *w = &m->p.t[m->cpc_w];
+        assert_memory_equal(G + w->offset, g.P + w->offset, w->size * sizeof(float));
+        const NNTensor *vb = &m->p.t[nn_params_find(&m->p, "v.b")];
+        for (size_t i = nt; i < vb->offset + vb->size; i++)
+            if (!(fabs(G[i] - g.A[i]) <= 1e-7 + 1e-6 * fabs(g.A[i]))) bad++;
+        assert_int_equal(bad, 0);
+        assert_true(g_tr.bal_scale == (float)s);
+    }
+    // step 3: measured again, the scale is these parameters' s0
+    g_tr.opt.step = 3;
+    trainer_loss(&g_tr, &st);
+    trainer_backward(&g_tr, &st);
+    assert_int_equal(st.trunk_n, 1);
+    assert_memory_equal(m->p.grads, measured, P * sizeof(float));
+    assert_true(rel_close(g_tr.bal_scale, s0, 1e-6));
+}
+
 // The sample-reuse path (forced at 1 minibatch, clip 0, 2 epochs): the first
 // step's gradient is A2C's up to the shuffled env order, so its norms and
 // scale match; trainer_update averages over the 2 steps it measured.
@@ -285,6 +355,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_parts_and_measuring, teardown),
         cmocka_unit_test_teardown(test_ratio_control, teardown),
+        cmocka_unit_test_teardown(test_held_scale, teardown),
         cmocka_unit_test_teardown(test_ratio_reuse_path, teardown),
         cmocka_unit_test_teardown(test_per_k_whole_learner_fd, teardown),
         cmocka_unit_test(test_config_options),
