@@ -124,6 +124,9 @@ static const Opt OPTS[] = {
      "global gradient-norm clip (0 = off)"},
     {"lr-decay", T_INT, O(lr_decay), 0, "0", 0, 1, NULL, G_OPT,
      "1 = decay lr linearly to 0 over --frames"},
+    {"update-clip", T_FLOAT, O(update_clip), 0, "0", 0, 1e6, NULL, G_OPT,
+     "d > 0: per tensor, cap the RMS of the optimizer's normalized step g / (sqrt(v) + eps) at d (Adafactor's "
+     "update clipping: no step many times the usual size after a quiet stretch); 0 = off"},
     // cpc
     {"cpc-weight", T_FLOAT, O(cpc_weight), 0, "1", 0, 1e6, NULL, G_CPC,
      "weight of the CPC loss (0 = baseline arm, no CPC work)"},

@@ -51,6 +51,7 @@ typedef struct {
     int optim;
     float lr, alpha, eps, beta1, beta2, max_grad_norm;
     int lr_decay;
+    float update_clip; // > 0: per-tensor RMS of the optimizer's normalized step capped at this (agent/optim.h)
     // cpc
     float cpc_weight;
     int cpc_k, cpc_negatives, cpc_stop_target;

@@ -65,6 +65,56 @@ void opt_step(Optim *o, float *params, const float *grads, float lr) {
     adam_range(params, grads, o->m, o->v, o->n, b1, b2, step_size, bc2_sqrt, o->eps);
 }
 
+// RMSProp / Adam over [lo, hi): the state update, then the sum of u^2 (u the
+// normalized step before lr), then the step times `scale` (a second pass, so
+// the scale can depend on the whole tensor).
+static double state_and_u2(Optim *o, const float *restrict grads, size_t lo, size_t hi, float b1,
+                           float b2, float bc1, float bc2_sqrt) {
+    double u2 = 0.0;
+    float *restrict v = o->v, *restrict m = o->m;
+    if (o->kind == OPT_RMSPROP) {
+        const float a = o->alpha;
+        for (size_t i = lo; i < hi; i++) {
+            const float g = grads[i];
+            v[i] = a * v[i] + (1.0f - a) * g * g;
+            const float u = g / (sqrt_nonneg(v[i]) + o->eps);
+            u2 += (double)u * u;
+        }
+    } else {
+        for (size_t i = lo; i < hi; i++) {
+            const float g = grads[i];
+            m[i] = b1 * m[i] + (1.0f - b1) * g;
+            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+            const float u = (m[i] / bc1) / (sqrt_nonneg(v[i]) / bc2_sqrt + o->eps);
+            u2 += (double)u * u;
+        }
+    }
+    return u2;
+}
+
+void opt_step_clipped(Optim *o, float *params, const float *grads, float lr, float d,
+                      const size_t *offsets, const size_t *sizes, int ntensors) {
+    if (!(d > 0)) {
+        opt_step(o, params, grads, lr);
+        return;
+    }
+    o->step++;
+    const float b1 = o->beta1, b2 = o->beta2;
+    const float bc1 = o->kind == OPT_ADAM ? (float)(1.0 - pow((double)b1, (double)o->step)) : 1.0f;
+    const float bc2_sqrt = o->kind == OPT_ADAM ? (float)sqrt(1.0 - pow((double)b2, (double)o->step)) : 1.0f;
+    for (int t = 0; t < ntensors; t++) {
+        const size_t lo = offsets[t], hi = offsets[t] + sizes[t];
+        if (hi <= lo) continue;
+        const double rms = sqrt(state_and_u2(o, grads, lo, hi, b1, b2, bc1, bc2_sqrt) / (double)(hi - lo));
+        const float step = lr / (float)(rms > d ? rms / d : 1.0);
+        if (o->kind == OPT_RMSPROP)
+            for (size_t i = lo; i < hi; i++) params[i] -= step * grads[i] / (sqrt_nonneg(o->v[i]) + o->eps);
+        else
+            for (size_t i = lo; i < hi; i++)
+                params[i] -= step * (o->m[i] / bc1) / (sqrt_nonneg(o->v[i]) / bc2_sqrt + o->eps);
+    }
+}
+
 void opt_reset(Optim *o) {
     if (o->state) memset(o->state, 0, o->nstate * sizeof(float));
     o->step = 0;

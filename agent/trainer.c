@@ -484,6 +484,18 @@ void trainer_backward(Trainer *tr, UpdateStats *st) {
     step_backward(tr, &tr->acts, &tr->grads, tr->mask, tr->T, tr->B, st);
 }
 
+// The optimizer's step, with --update-clip per tensor when set.
+static void optimizer_step(Trainer *tr, float lr) {
+    NNParams *p = &tr->model.p;
+    if (!(tr->cfg.update_clip > 0)) {
+        opt_step(&tr->opt, p->params, p->grads, lr);
+        return;
+    }
+    size_t off[NN_MAX_TENSORS], sz[NN_MAX_TENSORS];
+    for (int i = 0; i < p->n; i++) off[i] = p->t[i].offset, sz[i] = p->t[i].size;
+    opt_step_clipped(&tr->opt, p->params, p->grads, lr, tr->cfg.update_clip, off, sz, p->n);
+}
+
 static int reuse_update(Trainer *tr, UpdateStats *st, float lr);
 
 int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
@@ -501,7 +513,7 @@ int trainer_update(Trainer *tr, UpdateStats *st, float lr) {
     st->lr = lr;
     tr->times.backward += t3 - t2;
     if (!isfinite(st->loss) || !isfinite(st->grad_norm)) return -1;
-    opt_step(&tr->opt, m->p.params, m->p.grads, lr);
+    optimizer_step(tr, lr);
     tr->times.optim += progress_now() - t3;
     tr->updates++;
     return 0;
@@ -683,7 +695,7 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
                 rc = -1;
                 break;
             }
-            opt_step(&tr->opt, m->p.params, m->p.grads, lr);
+            optimizer_step(tr, lr);
             tr->times.optim += progress_now() - t3;
         }
     }

@@ -5,6 +5,12 @@
 // adam.bin, written by scripts/make_fixtures.py in float64; file format in
 // tests/fixture.h). Tolerance: |c - torch| <= 1e-6 + 1e-5 |torch| on the
 // parameters after every step and on the final optimizer state.
+// Update clipping (opt_step_clipped) is checked against a plain double
+// reference written here (per tensor: state, RMS of the normalized step,
+// step scaled by 1 / max(1, RMS / d)), 1e-6 relative; with a d no step
+// reaches it equals opt_step (RMSProp bit for bit); after 400 quiet steps
+// a 100x gradient makes an unclipped RMSProp step ~10x the usual, the
+// clipped one the usual size.
 // Run from the repo root (fixture paths).
 
 #include <setjmp.h>
@@ -203,6 +209,105 @@ static void test_converges(void **state) {
     }
 }
 
+// ----------------------------------------------------------------------------
+// update clipping
+
+typedef struct { double *p, *m, *v; long step; } RefOpt;
+
+static void ref_step(RefOpt *r, int kind, const float *g, size_t n, double lr, double d, double eps,
+                     const size_t *off, const size_t *sz, int nt) {
+    r->step++;
+    const double a = 0.99, b1 = 0.9, b2 = 0.999;
+    const double bc1 = 1 - pow(b1, (double)r->step), bc2 = 1 - pow(b2, (double)r->step);
+    double *u = malloc(n * sizeof(double));
+    assert_non_null(u);
+    for (size_t i = 0; i < n; i++) {
+        if (kind == OPT_RMSPROP) {
+            r->v[i] = a * r->v[i] + (1 - a) * (double)g[i] * g[i];
+            u[i] = g[i] / (sqrt(r->v[i]) + eps);
+        } else {
+            r->m[i] = b1 * r->m[i] + (1 - b1) * g[i];
+            r->v[i] = b2 * r->v[i] + (1 - b2) * (double)g[i] * g[i];
+            u[i] = (r->m[i] / bc1) / (sqrt(r->v[i] / bc2) + eps);
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        double s2 = 0;
+        for (size_t i = off[t]; i < off[t] + sz[t]; i++) s2 += u[i] * u[i];
+        const double rms = sqrt(s2 / (double)sz[t]), f = rms > d ? d / rms : 1.0;
+        for (size_t i = off[t]; i < off[t] + sz[t]; i++) r->p[i] -= lr * f * u[i];
+    }
+    free(u);
+}
+
+static void check_clipped(int kind) {
+    enum { N = 40 };
+    const size_t off[3] = {0, 7, 25}, sz[3] = {7, 18, 15};
+    float p[N], g[N];
+    double rp[N], rm[N] = {0}, rv[N] = {0};
+    RefOpt r = {rp, rm, rv, 0};
+    uint64_t rng = 99;
+    for (int i = 0; i < N; i++) p[i] = rng_float(&rng) - 0.5f, rp[i] = p[i];
+    assert_int_equal(opt_init(&g_opt, kind, N, 0.01f, 1e-5f), 0);
+    for (int s = 0; s < 60; s++) {
+        // tensor 1's gradient jumps 100x at step 40
+        for (int i = 0; i < N; i++) g[i] = (rng_float(&rng) - 0.5f) * 1e-3f * (s == 40 && i >= 7 && i < 25 ? 100.0f : 1.0f);
+        opt_step_clipped(&g_opt, p, g, 0.01f, 1.0f, off, sz, 3);
+        ref_step(&r, kind, g, N, 0.01, 1.0, 1e-5, off, sz, 3);
+        for (int i = 0; i < N; i++)
+            if (!(fabs(p[i] - rp[i]) <= 1e-6 + 1e-6 * fabs(rp[i])))
+                fail_msg("%s step %d [%d]: %.9g vs reference %.9g", kind ? "adam" : "rmsprop", s, i, p[i], rp[i]);
+    }
+    opt_free(&g_opt);
+}
+
+static void test_update_clip_reference(void **state) {
+    (void)state;
+    check_clipped(OPT_RMSPROP);
+    check_clipped(OPT_ADAM);
+}
+
+static void test_update_clip_spike(void **state) {
+    (void)state;
+    enum { N = 64 };
+    const size_t off[1] = {0}, sz[1] = {N};
+    float p0[N], p1[N], g[N];
+    assert_int_equal(opt_init(&g_opt, OPT_RMSPROP, N, 0.001f, 1e-5f), 0);
+    assert_int_equal(opt_init(&g_opt2, OPT_RMSPROP, N, 0.001f, 1e-5f), 0);
+    memset(p0, 0, sizeof p0), memset(p1, 0, sizeof p1);
+    uint64_t rng = 5;
+    double quiet = 0;
+    for (int s = 0; s <= 400; s++) {
+        const float scale = s == 400 ? 1e-1f : 1e-3f;
+        for (int i = 0; i < N; i++) g[i] = (rng_float(&rng) < 0.5f ? -1.0f : 1.0f) * scale;
+        float b0[N], b1[N];
+        memcpy(b0, p0, sizeof b0), memcpy(b1, p1, sizeof b1);
+        opt_step(&g_opt, p0, g, 0.001f);                       // unclipped
+        opt_step_clipped(&g_opt2, p1, g, 0.001f, 1.0f, off, sz, 1); // clipped at 1
+        double d0 = 0, d1 = 0;
+        for (int i = 0; i < N; i++) d0 += (p0[i] - b0[i]) * (p0[i] - b0[i]), d1 += (p1[i] - b1[i]) * (p1[i] - b1[i]);
+        d0 = sqrt(d0 / N), d1 = sqrt(d1 / N);
+        if (s == 399) quiet = d0;
+        if (s == 400) {
+            // v ~ 1e-6 then: u = 0.1 / sqrt(0.99e-6 + 0.01 * 0.01) ~ 9.95
+            assert_true(d0 > 9.0 * quiet);
+            assert_true(fabs(d1 - 0.001) < 1e-6); // the usual size: lr x RMS 1
+        }
+    }
+    assert_true(quiet > 0.9e-3 && quiet < 1.1e-3); // RMS(u) ~ 1 in the quiet stretch
+    // no clip reached: the same as opt_step, bit for bit (RMSProp)
+    float q0[N], q1[N];
+    memset(q0, 0, sizeof q0), memset(q1, 0, sizeof q1);
+    opt_reset(&g_opt), opt_reset(&g_opt2);
+    for (int s = 0; s < 20; s++) {
+        for (int i = 0; i < N; i++) g[i] = rng_float(&rng) - 0.5f;
+        opt_step(&g_opt, q0, g, 0.01f);
+        opt_step_clipped(&g_opt2, q1, g, 0.01f, 1e9f, off, sz, 1);
+    }
+    assert_memory_equal(q0, q1, sizeof q0);
+    assert_memory_equal(g_opt.v, g_opt2.v, N * sizeof(float));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_rmsprop_fixture, teardown),
@@ -212,6 +317,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_state_roundtrip, teardown),
         cmocka_unit_test_teardown(test_lr_argument, teardown),
         cmocka_unit_test_teardown(test_converges, teardown),
+        cmocka_unit_test_teardown(test_update_clip_reference, teardown),
+        cmocka_unit_test_teardown(test_update_clip_spike, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
