@@ -14,7 +14,7 @@
 #include "env/env.h"
 #include "env/rng.h"
 
-#define CPCRL_CAPI_VERSION 2
+#define CPCRL_CAPI_VERSION 3
 
 int cpcrl_capi_version(void) { return CPCRL_CAPI_VERSION; }
 int cpcrl_num_channels(void) { return ENV_C; }
@@ -165,6 +165,33 @@ int cpcrl_vec_step(VecEnv *v, const int64_t *actions, int *scratch, uint8_t *obs
     }
     vec_step_final(v, scratch, obs, rewards, terminated, truncated, final_obs);
     for (int i = 0; i < v->n; i++) dones[i] = terminated[i] | truncated[i];
+    return 0;
+}
+
+// Gymnasium's next-step autoreset over the same arrays. On entry dones[i]
+// says env i ended at the previous step: its next episode (started by C inside
+// that step) is not stepped now, obs[i] is that episode's first observation,
+// rewards[i] 0 and no flag set. Every other env steps, and obs[i] of one that
+// ends now is its episode's last observation. On return dones[i] = env i
+// ended at this step. Returns -1 - i when actions[i] is not in 0..ENV_A-1
+// (nothing is stepped), else 0.
+int cpcrl_vec_step_next(VecEnv *v, const int64_t *actions, uint8_t *obs, float *rewards,
+                        uint8_t *terminated, uint8_t *truncated, uint8_t *dones) {
+    for (int i = 0; i < v->n; i++)
+        if ((uint64_t)actions[i] >= ENV_A) return -1 - i;
+    for (int i = 0; i < v->n; i++) {
+        Env *e = &v->envs[i];
+        uint8_t *o = obs + (size_t)i * v->obs_size;
+        if (dones[i]) {
+            env_observe(e, o);
+            rewards[i] = 0.0f;
+            terminated[i] = truncated[i] = dones[i] = 0;
+            continue;
+        }
+        rewards[i] = env_step_final(e, (int)actions[i], &terminated[i], &truncated[i], o);
+        dones[i] = terminated[i] | truncated[i];
+        if (!dones[i]) env_observe(e, o);
+    }
     return 0;
 }
 

@@ -10,7 +10,9 @@ timed in thread CPU time, as `cpcrl bench env` is, best of --rounds
 interleaved measurements per side:
   C      cpcrl_vec_run: 256 steps per call, the loop in C (python/capi.c);
   Python CpcrlVecEnv.step(actions) once per step, the loop in Python.
-With --cpcrl, `cpcrl bench env` (the C bench, B = 32) is printed too.
+--autoreset-mode NextStep times the Python side in next-step mode
+(cpcrl_vec_step_next; the C loop stays same-step). With --cpcrl,
+`cpcrl bench env` (the C bench, B = 32) is printed too.
 Needs numpy; the library from $CPCRL_LIB or build/libcpcrl_env.so (`make lib`).
 """
 import argparse
@@ -41,8 +43,8 @@ def rate(step_block, B, seconds):
     return steps / (t1 - t0)
 
 
-def bench(task, B, seconds, rounds):
-    v = cpcrl.CpcrlVecEnv(task, B, seed=1)
+def bench(task, B, seconds, rounds, mode):
+    v = cpcrl.CpcrlVecEnv(task, B, seed=1, autoreset_mode=mode)
     v.reset()
     actions = np.random.default_rng(0).integers(0, cpcrl.NUM_ACTIONS, (CHUNK, B)).astype(np.intc)
     pa = actions.ctypes.data
@@ -71,14 +73,16 @@ def main():
     p.add_argument("--seconds", type=float, default=0.5, help="CPU seconds per measurement")
     p.add_argument("--rounds", type=int, default=3, help="measurements per side (best counts)")
     p.add_argument("--tasks", default=",".join(cpcrl.TASKS))
+    p.add_argument("--autoreset-mode", default="SameStep", choices=("SameStep", "NextStep"),
+                   help="the Python side's autoreset mode (default SameStep)")
     p.add_argument("--cpcrl", help="path of the cpcrl binary: also print `cpcrl bench env`")
     a = p.parse_args()
-    print("Python binding vs C loop, one thread, B=%d, observations written (%s):"
-          % (a.B, lib.path))
+    print("Python binding (%s) vs C loop, one thread, B=%d, observations written (%s):"
+          % (a.autoreset_mode, a.B, lib.path))
     print("  %-11s %10s %10s %7s" % ("task", "C M/s", "Python M/s", "ratio"))
     ratios = []
     for task in a.tasks.split(","):
-        c, py = bench(task, a.B, a.seconds, a.rounds)
+        c, py = bench(task, a.B, a.seconds, a.rounds, a.autoreset_mode)
         ratios.append(py / c)
         print("  %-11s %10.2f %10.2f %6.0f%%" % (task, c / 1e6, py / 1e6, 100 * py / c), flush=True)
     print("  Python/C: min %.0f%%, mean %.0f%% (target >= 80%%)"

@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import numpy as np
 
-CAPI_VERSION = 2
+CAPI_VERSION = 3
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _candidates = [
@@ -57,6 +57,7 @@ _SIGNATURES = {
     "cpcrl_vec_env": (_p, [_p, _i]),
     "cpcrl_vec_observe": (None, [_p, _p]),
     "cpcrl_vec_step": (_i, [_p, _p, _p, _p, _p, _p, _p, _p, _p]),
+    "cpcrl_vec_step_next": (_i, [_p, _p, _p, _p, _p, _p, _p]),
     "cpcrl_vec_run": (_i, [_p, _p, _i, _p, _p, _p, _p, _p]),
     "cpcrl_vec_log_take": (None, [_p, _p]),
 }

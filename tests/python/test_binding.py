@@ -8,9 +8,12 @@ comparison is with something C computed on its own: the map and agent view
 that `cpcrl show` prints, and the per-step CRC32 lines of ref_trace (tests/
 python/ref_trace.c), a C program that steps env/ directly with the actions
 Python chose. The CRCs are zlib's on the C side and Python's zlib here. With
-gymnasium importable, gymnasium.utils.env_checker.check_env runs too (skipped
-otherwise). With pip and setuptools importable, `pip install ./python` is
-checked offline in a temporary directory (skipped otherwise).
+gymnasium importable (0.29 or 1.x), gymnasium.utils.env_checker.check_env,
+the registration, and the vector env as a gymnasium.vector.VectorEnv
+(make_vec, SyncVectorEnv giving the same batches, vector wrappers) are checked
+too (skipped otherwise, saying why). With pip and setuptools importable, `pip
+install ./python` is checked offline in a temporary directory (skipped
+otherwise).
 """
 import argparse
 import glob
@@ -194,6 +197,203 @@ class VecEqualsSingles(unittest.TestCase):
                 np.testing.assert_array_equal(vobs[i], o)
 
 
+class VecAutoresetAndSeeds(unittest.TestCase):
+    """Next-step autoreset and per-env seed lists, against single envs (which
+    the tests above hold to the C side)."""
+
+    def test_next_step_equals_singles(self):
+        import numpy as np
+        import cpcrl
+        B, S = 5, 31
+        for task in ("tmaze", "keys_doors"):
+            v = cpcrl.CpcrlVecEnv(task, B, S, autoreset_mode="NextStep")
+            self.assertEqual(v.autoreset_mode, "NextStep")
+            singles = [cpcrl.CpcrlEnv(task) for _ in range(B)]
+            vobs, _ = v.reset()
+            for i, e in enumerate(singles):
+                np.testing.assert_array_equal(vobs[i], e.reset(seed=splitmix_derive(S, i))[0])
+            rng = np.random.default_rng(1)
+            pending = [False] * B  # env i ended at the last step
+            ends = 0
+            for t in range(260):
+                a = np.array([e.oracle_action() if rng.random() < 0.6 else int(rng.integers(4))
+                              for e in singles])
+                vobs, vr, vterm, vtrunc, info = v.step(a)
+                self.assertEqual(info, {})
+                for i, e in enumerate(singles):
+                    if pending[i]:  # not stepped: the next episode's first observation
+                        o, _ = e.reset()
+                        r, term, trunc = 0.0, False, False
+                        pending[i] = False
+                    else:
+                        o, r, term, trunc, _ = e.step(a[i])
+                        pending[i] = term or trunc
+                        ends += pending[i]
+                    self.assertEqual((r, term, trunc), (vr[i], vterm[i], vtrunc[i]), (task, t, i))
+                    np.testing.assert_array_equal(vobs[i], o)
+                    self.assertEqual(v.env_hash(i), e.state_hash())
+            self.assertGreater(ends, 5)
+            vobs, _ = v.reset()  # an env pending is in its next episode already
+            for i, e in enumerate(singles):
+                np.testing.assert_array_equal(vobs[i], e.reset()[0])
+            v.close()
+
+    def test_next_step_reset_keeps_pending_episode(self):
+        import numpy as np
+        import cpcrl
+        v = cpcrl.CpcrlVecEnv("goal", 2, seed=3, max_steps=5, autoreset_mode="NextStep")
+        e = [cpcrl.CpcrlEnv("goal", max_steps=5) for _ in range(2)]
+        v.reset()
+        for i in range(2):
+            e[i].reset(seed=splitmix_derive(3, i))
+        for t in range(5):  # both end (truncated) at the 5th step
+            _, _, _, trunc, _ = v.step([0, 0])
+            for x in e:
+                x.step(0)
+        self.assertTrue(trunc.all())
+        obs, _ = v.reset()  # the episodes C started at the end, not the ones after
+        for i in range(2):
+            np.testing.assert_array_equal(obs[i], e[i].reset()[0])
+
+    def test_seed_lists(self):
+        import numpy as np
+        import cpcrl
+        B = 4
+        seeds = [7, 2**64 - 1, 0, 123456789]
+        v = cpcrl.CpcrlVecEnv("seekavoid", B)
+        obs, _ = v.reset(seed=seeds)  # the first reset
+        for i, s in enumerate(seeds):
+            np.testing.assert_array_equal(obs[i], cpcrl.CpcrlEnv("seekavoid").reset(seed=s)[0])
+        for t in range(30):
+            v.step(np.full(B, 2))
+        twin = cpcrl.CpcrlVecEnv("seekavoid", B, seed=5)
+        twin.reset()
+        h1 = twin.env_hash(1)
+        obs, _ = v.reset(seed=np.array([9, 9, 9, 9], np.uint64))
+        for i in range(B):
+            np.testing.assert_array_equal(obs[i], cpcrl.CpcrlEnv("seekavoid").reset(seed=9)[0])
+        # None: that env's next episode; the others re-seeded
+        single = cpcrl.CpcrlEnv("seekavoid")
+        single.reset(seed=9)
+        o_next, _ = single.reset()  # its next episode
+        obs, _ = v.reset(seed=[None, 1, None, 2])
+        for i in (0, 2):
+            np.testing.assert_array_equal(obs[i], o_next)
+            self.assertEqual(v.env_hash(i), single.state_hash())
+        np.testing.assert_array_equal(obs[1], cpcrl.CpcrlEnv("seekavoid").reset(seed=1)[0])
+        # a first reset whose list holds None: those envs keep the constructor's seeds
+        w = cpcrl.CpcrlVecEnv("seekavoid", B, seed=5)
+        w.reset(seed=[None, None, 4, None])
+        self.assertEqual(w.env_hash(1), h1)
+        for bad, exc, words in (([1, 2, 3], ValueError, "list of 4|got 3"),
+                                ([1, 2, 3, -1], ValueError, "seed[3]|got -1"),
+                                ([1, 2.5, 3, 4], TypeError, "seed[1]|2.5"),
+                                ((1, 2, 3, 2**64), ValueError, "seed[3]")):
+            with self.assertRaises(exc, msg=repr(bad)) as cm:
+                v.reset(seed=bad)
+            for w_ in words.split("|"):
+                self.assertIn(w_, str(cm.exception))
+
+    def test_modes_and_np_random(self):
+        import numpy as np
+        import cpcrl
+        self.assertEqual(cpcrl.CpcrlVecEnv("goal", 2).autoreset_mode, "SameStep")
+        for ok in ("SameStep", "same_step", "NEXT_STEP", "NextStep"):
+            cpcrl.CpcrlVecEnv("goal", 2, autoreset_mode=ok)
+        for bad in ("Disabled", "same", 1, None):
+            with self.assertRaises(ValueError, msg=repr(bad)):
+                cpcrl.CpcrlVecEnv("goal", 2, autoreset_mode=bad)
+        tag = cpcrl.CpcrlVecEnv("goal", 2, autoreset_mode="NextStep").metadata["autoreset_mode"]
+        self.assertEqual(getattr(tag, "value", tag), "NextStep")
+        self.assertEqual(getattr(cpcrl.CpcrlVecEnv.metadata["autoreset_mode"], "value",
+                                 cpcrl.CpcrlVecEnv.metadata["autoreset_mode"]), "SameStep")
+        a, b = cpcrl.CpcrlVecEnv("goal", 2), cpcrl.CpcrlVecEnv("goal", 2)
+        a.reset(seed=11)
+        b.reset(seed=11)
+        self.assertEqual(a.np_random.integers(1 << 30), b.np_random.integers(1 << 30))
+        # no seed anywhere: one is drawn from np_random, so seeding np_random fixes it
+        c, d = cpcrl.CpcrlVecEnv("goal", 2), cpcrl.CpcrlVecEnv("goal", 2)
+        c.np_random, d.np_random = np.random.default_rng(4), np.random.default_rng(4)
+        c.reset()
+        d.reset()
+        self.assertEqual(c.env_hash(1), d.env_hash(1))
+        self.assertFalse(c.closed)
+        c.close()
+        self.assertTrue(c.closed)
+
+    def test_vector_entry_point_time_limit(self):
+        from cpcrl.vector import make_vector_env
+        self.assertEqual(make_vector_env(2, "goal").max_steps, 100)
+        self.assertEqual(make_vector_env(2, "goal", max_episode_steps=100).max_steps, 100)
+        self.assertEqual(make_vector_env(2, "goal", max_episode_steps=30).max_steps, 30)
+        self.assertEqual(make_vector_env(2, "goal", max_episode_steps=500).max_steps, 100)
+        self.assertEqual(make_vector_env(2, "goal", 100, max_steps=40).max_steps, 40)
+        with self.assertRaises(ValueError):
+            make_vector_env(2, "goal", max_episode_steps=0)
+
+
+class VecCallAttrs(unittest.TestCase):
+    """call / get_attr / set_attr / render reach the single envs of a batch."""
+
+    def test_call_get_set(self):
+        import numpy as np
+        import cpcrl
+        B, S = 3, 8
+        v = cpcrl.CpcrlVecEnv("keys_doors", B, S)
+        with self.assertRaises(RuntimeError):
+            v.call("oracle_action")
+        self.assertEqual(v.get_attr("task"), ("keys_doors",) * B)  # config: no reset needed
+        v.reset()
+        singles = [cpcrl.CpcrlEnv("keys_doors") for _ in range(B)]
+        for i, e in enumerate(singles):
+            e.reset(seed=splitmix_derive(S, i))
+        self.assertEqual(v.call("oracle_action"), tuple(e.oracle_action() for e in singles))
+        self.assertEqual(v.call("state_hash"), tuple(v.env_hash(i) for i in range(B)))
+        self.assertEqual(v.call("state"), tuple(e.state() for e in singles))
+        self.assertEqual(v.get_attr("render_text"), tuple(e.render_text() for e in singles))
+        self.assertEqual(v.get_attr("max_steps"), (100,) * B)
+        self.assertIs(v.get_attr("observation_space")[0], v.single_observation_space)
+        v.set_attr("level", [1, 2, 3])
+        self.assertEqual(v.get_attr("level"), (1, 2, 3))
+        v.set_attr("level", 7)
+        self.assertEqual(v.get_attr("level"), (7, 7, 7))
+        v.set_attr("scale", lambda x: 2 * x)
+        self.assertEqual(v.call("scale", 4), (8, 8, 8))
+        for name in ("max_steps", "task", "render", "oracle_action", "observation_space"):
+            with self.assertRaises(AttributeError, msg=name):
+                v.set_attr(name, 1)
+        with self.assertRaises(AttributeError):
+            v.get_attr("no_such_thing")
+        with self.assertRaises(ValueError):
+            v.set_attr("level", [1, 2])
+        with self.assertRaises(TypeError):
+            v.call("oracle_action", 1)
+        c = __import__("copy").deepcopy(v)
+        c.set_attr("level", 0)
+        self.assertEqual(v.get_attr("level"), (7, 7, 7))  # the copy's own
+        v.close()
+        with self.assertRaises(RuntimeError):
+            v.call("render")
+        self.assertEqual(v.get_attr("task"), ("keys_doors",) * B)
+
+    def test_render(self):
+        import numpy as np
+        import cpcrl
+        v = cpcrl.CpcrlVecEnv("goal", 3, seed=2, tile=4)
+        v.reset()
+        frames = v.render()  # Gymnasium's VectorEnv.render: one frame per env
+        self.assertEqual(len(frames), 3)
+        for i, f in enumerate(frames):
+            np.testing.assert_array_equal(f, v.render(i))
+            self.assertEqual(f.shape, (36, 36, 3))
+        self.assertEqual(v.render(1, tile=2).shape, (18, 18, 3))
+        t = cpcrl.CpcrlVecEnv("goal", 2, seed=2, render_mode="ansi")
+        t.reset()
+        self.assertEqual(t.render(), (t.render_text(0), t.render_text(1)))
+        with self.assertRaises(ValueError):
+            cpcrl.CpcrlVecEnv("goal", 2, render_mode="human")
+
+
 class Api(unittest.TestCase):
     def test_spaces_and_checks(self):
         import numpy as np
@@ -373,6 +573,30 @@ class Lifecycle(unittest.TestCase):
                 assert not th.is_alive(), "the stepping thread did not stop"
                 assert len(errors) == 1 and "closed" in errors[0], errors
         """)
+
+
+class LibraryVersion(unittest.TestCase):
+    def test_other_capi_version_is_an_import_error(self):
+        """A libcpcrl_env.so of another C API version (a stale build) is
+        refused at import, naming both versions, before any symbol is looked up."""
+        cc = shutil.which("cc")
+        if cc is None:
+            self.skipTest("no C compiler (cc) to build a stand-in library")
+        import cpcrl
+        with tempfile.TemporaryDirectory() as tmp:
+            src, so = os.path.join(tmp, "old.c"), os.path.join(tmp, "libold.so")
+            with open(src, "w") as f:
+                f.write("int cpcrl_capi_version(void) { return %d; }\n"
+                        % (cpcrl._lib.CAPI_VERSION - 1))
+            subprocess.run([cc, "-shared", "-fPIC", "-o", so, src], check=True, timeout=60)
+            env = dict(os.environ, CPCRL_LIB=so, PYTHONPATH=os.path.join(ROOT, "python"))
+            r = subprocess.run([sys.executable, "-c", "import cpcrl"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ImportError", out)
+        self.assertIn("has C API version %d, this package expects %d"
+                      % (cpcrl._lib.CAPI_VERSION - 1, cpcrl._lib.CAPI_VERSION), out)
 
 
 class Copies(unittest.TestCase):
@@ -615,7 +839,8 @@ class Typing(unittest.TestCase):
         import typing
         import cpcrl
         self.assertTrue(os.path.exists(os.path.join(os.path.dirname(cpcrl.__file__), "py.typed")))
-        fns = [cpcrl.make, cpcrl.make_vec, cpcrl.rng_derive]
+        from cpcrl.vector import make_vector_env
+        fns = [cpcrl.make, cpcrl.make_vec, cpcrl.rng_derive, make_vector_env]
         for cls in (cpcrl.CpcrlEnv, cpcrl.CpcrlVecEnv):
             fns += [getattr(cls, m) for m in vars(cls)
                     if not m.startswith("_") and callable(getattr(cls, m))] + [cls.__init__]
@@ -666,6 +891,151 @@ class Gymnasium(unittest.TestCase):
         self.assertEqual(info["cpcrl"]["l"], t)             # the binding's
         self.assertAlmostEqual(float(info["episode"]["r"]), info["cpcrl"]["r"], places=4)
         env.close()
+
+
+def gymnasium_or_skip(test, need_1x=False):
+    """gymnasium and its major version, or skip the test saying why."""
+    import cpcrl
+    if not cpcrl.HAVE_GYMNASIUM:
+        test.skipTest("gymnasium is not importable")
+    import gymnasium
+    major = int(gymnasium.__version__.split(".")[0])
+    if need_1x and major < 1:
+        test.skipTest("gymnasium %s: this is Gymnasium 1.x's vector API" % gymnasium.__version__)
+    return gymnasium, major
+
+
+class GymnasiumVector(unittest.TestCase):
+    """CpcrlVecEnv as a gymnasium.vector.VectorEnv: make_vec, Gymnasium's own
+    SyncVectorEnv over CpcrlEnv giving the same batches, its vector wrappers."""
+
+    def test_is_a_vector_env(self):
+        gymnasium, major = gymnasium_or_skip(self)
+        import cpcrl
+        v = cpcrl.CpcrlVecEnv("goal", 3, seed=1)
+        self.assertIsInstance(v, gymnasium.vector.VectorEnv)
+        mode = getattr(gymnasium.vector, "AutoresetMode", None)
+        if mode is not None:  # 1.1+
+            self.assertIs(v.metadata["autoreset_mode"], mode.SAME_STEP)
+            n = cpcrl.CpcrlVecEnv("goal", 3, autoreset_mode=mode.NEXT_STEP)
+            self.assertIs(n.metadata["autoreset_mode"], mode.NEXT_STEP)
+        else:
+            self.assertEqual(v.metadata["autoreset_mode"], "SameStep")
+        v.reset(seed=[1, 2, 3])
+        self.assertFalse(v.closed)
+        v.close()
+        self.assertTrue(v.closed)
+
+    def test_make_vec(self):
+        gymnasium, _ = gymnasium_or_skip(self, need_1x=True)
+        import warnings
+        import numpy as np
+        import cpcrl
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. 1.1+'s "autoreset_mode is not an AutoresetMode"
+            v = gymnasium.make_vec("cpcrl/goal-v0", 4, vectorization_mode="vector_entry_point")
+        self.assertIsInstance(v, cpcrl.CpcrlVecEnv)
+        self.assertEqual((v.num_envs, v.task, v.max_steps), (4, "goal", 100))
+        self.assertEqual(v.spec.id, "cpcrl/goal-v0")
+        obs, _ = v.reset(seed=[1, 2, 3, 4])
+        for i in range(4):
+            np.testing.assert_array_equal(obs[i], cpcrl.CpcrlEnv("goal").reset(seed=i + 1)[0])
+        v.close()
+        w = gymnasium.make_vec("cpcrl/tmaze-v0", 2, vectorization_mode="vector_entry_point",
+                               max_episode_steps=20, autoreset_mode="NextStep", view=5)
+        self.assertEqual((w.max_steps, w.view, w.autoreset_mode), (20, 5, "NextStep"))
+
+    def check_same_batches(self, gymnasium, mode, steps=300):
+        """Gymnasium's SyncVectorEnv over CpcrlEnvs seeded S+i, and
+        CpcrlVecEnv reset(seed=[S+i, ...]), give the same batches."""
+        import numpy as np
+        B, S = 4, 40
+        kw = dict(max_episode_steps=1000)  # Gymnasium's TimeLimit out of the way: C's own is 100
+        vk = {} if mode == "NextStep" else {"autoreset_mode": gymnasium.vector.AutoresetMode(mode)}
+        sync = gymnasium.make_vec("cpcrl/tmaze-v0", B, vectorization_mode="sync",
+                                  vector_kwargs=vk, **kw)
+        ours = gymnasium.make_vec("cpcrl/tmaze-v0", B, vectorization_mode="vector_entry_point",
+                                  autoreset_mode=mode, **kw)
+        o1, _ = sync.reset(seed=S)
+        o2, _ = ours.reset(seed=[S + i for i in range(B)])
+        np.testing.assert_array_equal(o1, o2)
+        rng = np.random.default_rng(0)
+        ends = 0
+        for t in range(steps):
+            a = np.array(ours.call("oracle_action")) if rng.random() < 0.8 else rng.integers(0, 4, B)
+            a1 = sync.step(a)
+            a2 = ours.step(a)
+            for x, y in zip(a1[:4], a2[:4]):
+                np.testing.assert_array_equal(x, y, "%s step %d" % (mode, t))
+            done = a1[2] | a1[3]
+            ends += int(done.sum())
+            if mode == "SameStep" and done.any():
+                np.testing.assert_array_equal(np.stack(a1[4]["final_obs"][done]),
+                                              a2[4]["final_obs"][done])
+        self.assertGreater(ends, 4)
+
+    def test_sync_vector_env_gives_the_same_batches(self):
+        gymnasium, _ = gymnasium_or_skip(self, need_1x=True)
+        self.check_same_batches(gymnasium, "NextStep")  # SyncVectorEnv's own mode
+        if not hasattr(gymnasium.vector, "AutoresetMode"):
+            self.skipTest("gymnasium %s: SyncVectorEnv has no same-step mode (1.1+)"
+                          % gymnasium.__version__)
+        self.check_same_batches(gymnasium, "SameStep")
+
+    def test_record_episode_statistics(self):
+        """Gymnasium's episode stats over the vector env equal the binding's
+        (each env's episodes as the single env reports them)."""
+        gymnasium, major = gymnasium_or_skip(self)
+        import numpy as np
+        import cpcrl
+        B, S = 4, 9
+        if major >= 1:
+            from gymnasium.wrappers.vector import RecordEpisodeStatistics
+            mode = "NextStep"  # same-step stats are right from Gymnasium 1.4 on only
+        else:
+            from gymnasium.wrappers import RecordEpisodeStatistics
+            mode = "SameStep"  # 0.29's vector API
+        env = RecordEpisodeStatistics(cpcrl.CpcrlVecEnv("tmaze", B, autoreset_mode=mode))
+        singles = [cpcrl.CpcrlEnv("tmaze") for _ in range(B)]
+        env.reset(seed=[S + i for i in range(B)])
+        for i, e in enumerate(singles):
+            e.reset(seed=S + i)
+        pending, seen = [False] * B, 0
+        rng = np.random.default_rng(2)
+        for t in range(400):
+            a = np.array([e.oracle_action() if rng.random() < 0.7 else int(rng.integers(4))
+                          for e in singles])
+            _, _, term, trunc, info = env.step(a)
+            for i, e in enumerate(singles):
+                if pending[i]:  # next-step: env i was not stepped
+                    e.reset()
+                    pending[i] = False
+                    continue
+                _, _, t1, t2, inf = e.step(a[i])
+                if t1 or t2:
+                    self.assertTrue(info["_episode"][i])
+                    self.assertEqual(info["episode"]["l"][i], inf["cpcrl"]["l"])
+                    self.assertAlmostEqual(float(info["episode"]["r"][i]), inf["cpcrl"]["r"],
+                                           places=4)
+                    seen += 1
+                    if mode == "NextStep":
+                        pending[i] = True
+                    else:
+                        e.reset()
+        self.assertGreater(seen, 8)
+
+    def test_observation_wrappers(self):
+        gymnasium, _ = gymnasium_or_skip(self, need_1x=True)
+        import numpy as np
+        import cpcrl
+        from gymnasium.wrappers.vector import DtypeObservation, NormalizeObservation
+        env = NormalizeObservation(DtypeObservation(
+            cpcrl.CpcrlVecEnv("goal", 4, seed=1, autoreset_mode="NextStep"), np.float32))
+        obs, _ = env.reset()
+        for t in range(120):
+            obs, *_ = env.step(np.zeros(4, np.int64))
+        self.assertEqual(obs.dtype, np.float32)
+        self.assertEqual(obs.shape, (4, 14, 7, 7))
 
 
 class PipInstall(unittest.TestCase):
