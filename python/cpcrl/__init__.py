@@ -19,6 +19,9 @@ truncates. gymnasium.make adds its TimeLimit at that count; with max_steps=N
 in make's kwargs pass max_episode_steps=N too. The registration's vector entry
 point is cpcrl.vector.make_vector_env: gymnasium.make_vec("cpcrl/goal-v0", 4,
 vectorization_mode="vector_entry_point") gives a CpcrlVecEnv.
+
+Stable-Baselines3: cpcrl.sb3.CpcrlSB3VecEnv, SB3's VecEnv over a CpcrlVecEnv
+(import cpcrl.sb3 to get it; `import cpcrl` itself never imports SB3 or torch).
 """
 from __future__ import annotations
 

@@ -412,6 +412,19 @@ class CpcrlVecEnv(_Base):
         d = max(n, 1.0)
         return {"episodes": int(n), "return": r / d, "length": l / d, "success": s / d}
 
+    def _take_episodes(self, indices: Sequence[int]) -> List[Dict[str, Any]]:
+        """For each env i in indices, the stats of its episodes ended since
+        they were last taken, as CpcrlEnv's info["cpcrl"] (the last one's,
+        when taken at each end). They leave what log_take() sums."""
+        out = []
+        with self._lock:
+            v = self._live("log_take")
+            for i in indices:
+                lib.cpcrl_env_log_take(lib.cpcrl_vec_env(v, int(i)), self._log.ctypes.data)
+                out.append({"r": float(self._log[1]), "l": int(self._log[2]),
+                            "success": float(self._log[3])})
+        return out
+
     def env_hash(self, i: int) -> int:
         """env_hash of env i's world state."""
         with self._lock:

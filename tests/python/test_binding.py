@@ -1038,6 +1038,101 @@ class GymnasiumVector(unittest.TestCase):
         self.assertEqual(obs.shape, (4, 14, 7, 7))
 
 
+def sb3_or_skip(test):
+    """stable_baselines3, or skip the test saying why."""
+    try:
+        import stable_baselines3
+    except ImportError as e:
+        test.skipTest("stable_baselines3 is not importable (%s)" % e)
+    return stable_baselines3
+
+
+class StableBaselines3(unittest.TestCase):
+    """cpcrl.sb3.CpcrlSB3VecEnv: what SB3's DummyVecEnv over CpcrlEnvs gives."""
+
+    def test_import_cpcrl_leaves_sb3_alone(self):
+        r = subprocess.run([sys.executable, "-c", "import sys, cpcrl\n"
+                            "print(sorted(m for m in ('stable_baselines3', 'torch', 'cpcrl.sb3')"
+                            " if m in sys.modules))"],
+                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                               [os.path.join(ROOT, "python")] + sys.path[1:])),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(r.stdout.decode().strip().splitlines()[-1], "[]", r.stdout.decode())
+
+    def test_equals_dummy_vec_env(self):
+        sb3_or_skip(self)
+        import numpy as np
+        import cpcrl
+        from cpcrl.sb3 import CpcrlSB3VecEnv
+        from stable_baselines3.common.vec_env import DummyVecEnv
+        B = 4
+        for task in ("tmaze", "goal"):
+            ours = CpcrlSB3VecEnv(task, B, max_steps=60)
+            theirs = DummyVecEnv([lambda: cpcrl.CpcrlEnv(task, max_steps=60)] * B)
+            self.assertEqual(ours.seed(10), theirs.seed(10))  # env i seeded 10 + i at reset
+            np.testing.assert_array_equal(ours.reset(), theirs.reset())
+            rng = np.random.default_rng(0)
+            ends = 0
+            for t in range(300):
+                a = rng.integers(0, 4, B)
+                o1, r1, d1, i1 = ours.step(a)
+                o2, r2, d2, i2 = theirs.step(a)
+                for x, y in ((o1, o2), (r1, r2), (d1, d2)):
+                    np.testing.assert_array_equal(x, y)
+                    self.assertEqual(x.dtype, y.dtype)
+                for i in range(B):
+                    self.assertEqual(i1[i]["TimeLimit.truncated"], i2[i]["TimeLimit.truncated"])
+                    if d1[i]:
+                        ends += 1
+                        np.testing.assert_array_equal(i1[i]["terminal_observation"],
+                                                      i2[i]["terminal_observation"])
+                        self.assertEqual(i1[i]["cpcrl"], i2[i]["cpcrl"])
+                        self.assertEqual(i1[i]["is_success"], i2[i]["cpcrl"]["success"] > 0)
+                    else:
+                        self.assertNotIn("terminal_observation", i1[i])
+            self.assertGreater(ends, 8)
+            prev = o1
+            ours.step(rng.integers(0, 4, B))
+            self.assertFalse(np.shares_memory(prev, ours.venv.observations))  # SB3 keeps obs
+            ours.close()
+            self.assertTrue(ours.venv.closed)
+
+    def test_attrs_and_checks(self):
+        sb3_or_skip(self)
+        import cpcrl
+        from cpcrl.sb3 import CpcrlSB3VecEnv
+        from stable_baselines3.common.vec_env import VecMonitor
+        env = CpcrlSB3VecEnv(cpcrl.CpcrlVecEnv("keys_doors", 3, seed=4, render_mode="rgb_array"))
+        self.assertEqual(env.render_mode, "rgb_array")
+        self.assertEqual(env.get_attr("task"), ["keys_doors"] * 3)
+        env.reset()
+        self.assertEqual(env.env_method("oracle_action", indices=[0, 2]),
+                         [env.venv.call("oracle_action")[i] for i in (0, 2)])
+        env.set_attr("level", 2, indices=1)
+        self.assertEqual(env.get_attr("level", indices=[1]), [2])
+        with self.assertRaises(AttributeError):
+            env.get_attr("level", indices=[0])
+        self.assertEqual(env.env_is_wrapped(VecMonitor), [False] * 3)
+        self.assertEqual(len(env.get_images()), 3)
+        with self.assertRaises(ValueError):
+            CpcrlSB3VecEnv("goal", 2, autoreset_mode="NextStep")
+        with self.assertRaises(TypeError):
+            CpcrlSB3VecEnv(cpcrl.CpcrlVecEnv("goal", 2), size=9)
+
+    def test_ppo_runs(self):
+        sb3_or_skip(self)
+        from cpcrl.sb3 import CpcrlSB3VecEnv
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import VecMonitor
+        env = VecMonitor(CpcrlSB3VecEnv("goal", 8, seed=0, max_steps=20))
+        model = PPO("MlpPolicy", env, n_steps=32, batch_size=64, n_epochs=1, seed=0,
+                    device="cpu")
+        model.learn(512)
+        self.assertGreater(len(model.ep_info_buffer), 8)  # VecMonitor saw whole episodes
+        self.assertEqual(model.ep_info_buffer[0]["l"], 20)
+        env.close()
+
+
 class PipInstall(unittest.TestCase):
     """`pip install ./python` (offline, no build isolation) builds the library
     portably (-O2, no -march=native unless CPCRL_NATIVE=1) and the README
