@@ -1133,6 +1133,41 @@ class StableBaselines3(unittest.TestCase):
         env.close()
 
 
+class Example(unittest.TestCase):
+    """python/examples/ppo_lstm_tmaze.py starts and updates (with torch), or
+    says clearly that it needs torch (without)."""
+    SCRIPT = os.path.join(ROOT, "python", "examples", "ppo_lstm_tmaze.py")
+
+    def run_script(self, *args, path=()):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            list(path) + [os.path.join(ROOT, "python")] + sys.path[1:]))
+        return subprocess.run([sys.executable, self.SCRIPT] + list(args), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+
+    def test_without_torch(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.mkdir(os.path.join(tmp, "torch"))
+            with open(os.path.join(tmp, "torch", "__init__.py"), "w") as f:
+                f.write("raise ImportError('no torch in this test')\n")
+            r = self.run_script("--help", path=[tmp])
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 1, out)
+        self.assertIn("needs PyTorch", out)
+        self.assertIn("apt-get install python3-torch", out)
+
+    def test_a_few_updates(self):
+        if subprocess.run([sys.executable, "-c", "import torch"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode:
+            self.skipTest("torch is not importable (Debian: python3-torch): example not run")
+        r = self.run_script("--total-timesteps", "384", "--num-envs", "4", "--num-steps", "32",
+                            "--num-minibatches", "2", "--update-epochs", "2")
+        out = r.stdout.decode()
+        self.assertEqual(r.returncode, 0, out)
+        iters = [l for l in out.splitlines() if l.startswith("iter ")]
+        self.assertEqual(len(iters), 3, out)
+        self.assertIn("step      384", iters[-1])
+
+
 class PipInstall(unittest.TestCase):
     """`pip install ./python` (offline, no build isolation) builds the library
     portably (-O2, no -march=native unless CPCRL_NATIVE=1) and the README
