@@ -1,10 +1,13 @@
 // file.c — atomic whole-file writes and mkdir -p (see file.h).
 #include "base/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,12 +31,61 @@ int file_mkdir_p(const char *path) {
     return 0;
 }
 
-// Write bytes to path atomically: path.tmp, fsync, rename, fsync the directory.
+// The temporary name: path.tmp.WHO.PID.N, WHO = HOST-NS (the host name and
+// the inode of this process's PID namespace), N counting this process's
+// writes, so that two processes (on one host or on several sharing the
+// directory) writing the same file at once never write into, or rename, each
+// other's temporary file: the last rename wins whole. *pre: the length of
+// "path.tmp.WHO." (the names tmp_sweep looks at).
+static int tmp_name(char *tmp, size_t n, const char *path, size_t *pre) {
+    static unsigned counter;
+    char host[256];
+    if (gethostname(host, sizeof host) < 0 || !host[0]) snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = 0;
+    for (char *c = host; *c; c++)
+        if (*c == '/' || *c == '.') *c = '_';
+    struct stat st;
+    unsigned long ns = stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long)st.st_ino : 0;
+    unsigned k = __atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED);
+    int l = snprintf(tmp, n, "%s.tmp.%.64s-%lu.", path, host, ns);
+    if (l < 0 || (size_t)l >= n) return -1;
+    *pre = (size_t)l;
+    return snprintf(tmp + l, n - (size_t)l, "%ld.%u", (long)getpid(), k) < (int)(n - (size_t)l) ? 0 : -1;
+}
+
+// Temporary files of path left by writers of this host and PID namespace
+// that were killed while writing (their pid runs no more) are removed, so
+// that kills do not pile them up. Another host's are left alone.
+static void tmp_sweep(const char *tmp, size_t pre) {
+    char dir[1400];
+    snprintf(dir, sizeof dir, "%.*s", (int)pre, tmp);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    if (slash) *slash = 0;
+    DIR *d = opendir(slash ? (dir[0] ? dir : "/") : ".");
+    if (!d) return;
+    const size_t bl = strlen(base);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, base, bl)) continue;
+        char *end;
+        long pid = strtol(de->d_name + bl, &end, 10);
+        if (pid <= 0 || pid == (long)getpid() || *end != '.' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char stale[2800];
+        snprintf(stale, sizeof stale, "%s/%s", slash ? (dir[0] ? dir : "") : ".", de->d_name);
+        unlink(stale);
+    }
+    closedir(d);
+}
+
+// Write bytes to path atomically: a temporary file of its own (tmp_name),
+// fsync, rename, fsync the directory; then the dead writers' ones swept.
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
-    char tmp[1100];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return err_fail(err, errlen, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char tmp[1400];
+    size_t pre;
+    if (tmp_name(tmp, sizeof tmp, path, &pre) < 0) return err_fail(err, errlen, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return err_fail(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
     const uint8_t *p = data;
     size_t left = len;
@@ -70,5 +122,6 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
     if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
     int dfd = open(dir, O_RDONLY);
     if (dfd >= 0) { fsync(dfd); close(dfd); }
+    tmp_sweep(tmp, pre);
     return 0;
 }

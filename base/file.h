@@ -1,13 +1,17 @@
-// file.h — files that survive a crash: a whole file written to NAME.tmp,
-// fsync'd and renamed over NAME (the directory fsync'd too), and mkdir -p.
+// file.h — files that survive a crash: a whole file written to a temporary
+// file of its own (NAME.tmp.HOST-NS.PID.N), fsync'd and renamed over NAME
+// (the directory fsync'd too), and mkdir -p.
 // Used by checkpoints, replays, images, logs and the experiment driver.
 #ifndef CPCRL_FILE_H
 #define CPCRL_FILE_H
 
 #include <stddef.h>
 
-// Write bytes to path atomically (path.tmp, fsync, rename, fsync dir).
-// 0, or -1 with a message naming the file in err.
+// Write bytes to path atomically (path.tmp.HOST-NS.PID.N, fsync, rename,
+// fsync dir): concurrent writers of one path each rename a whole file of
+// their own (the last one wins). A writer killed in the middle leaves its
+// temporary file, which the next write of path on this host (and PID
+// namespace) removes. 0, or -1 with a message naming the file in err.
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 // 1 when path exists (access F_OK), else 0.

@@ -27,6 +27,15 @@ static void my_host(char *h, size_t n) {
     h[n - 1] = 0;
 }
 
+// This process's PID namespace ("pid:[4026531836]", "" unknown): a pid
+// means a process only inside the namespace it was written in, and two
+// containers may share a host name.
+static void my_pidns(char *out, size_t n) {
+    ssize_t l = readlink("/proc/self/ns/pid", out, n - 1);
+    out[l > 0 ? l : 0] = 0;
+    if (strchr(out, '\n')) out[0] = 0; // (it would split the lock's lines)
+}
+
 // What a lock file says.
 typedef struct {
     int exists, ours_format, npids;
@@ -34,6 +43,7 @@ typedef struct {
     long pids[MAXPIDS];
     unsigned long long starts[MAXPIDS]; // the pid's start time (clock ticks after boot), 0 unknown
     char host[256], boot[64];            // boot: the holder's boot id ("" unknown)
+    char pidns[64];                      // the holder's PID namespace ("" unknown: an older lock)
     dev_t dev;
     ino_t ino;
     double age;      // seconds since its heartbeat (mtime)
@@ -44,9 +54,14 @@ typedef struct {
 // Reads path into *h. 0 (h->exists says whether it was there), -1 on an I/O error.
 static int lock_read(const char *path, LockInfo *h, char *err, size_t errlen) {
     memset(h, 0, sizeof *h);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO put in its place must not block the open (nor the
+    // read); O_NOFOLLOW: a lock is never a symbolic link
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
+        if (errno == ELOOP)
+            return err_fail(err, errlen, "%s%s is a symbolic link, not a lock file; remove it if no process "
+                            "uses the run", ERR_PATH(path));
         return err_fail(err, errlen, "%s%s: cannot open: %s", ERR_PATH(path), strerror(errno));
     }
     struct stat st;
@@ -54,6 +69,13 @@ static int lock_read(const char *path, LockInfo *h, char *err, size_t errlen) {
         int e = errno;
         close(fd);
         return err_fail(err, errlen, "%s%s: cannot stat: %s", ERR_PATH(path), strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_fail(err, errlen, "%s%s is not a regular file (%s), so not a lock this program wrote; "
+                        "remove it if no process uses the run", ERR_PATH(path),
+                        S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" :
+                        S_ISSOCK(st.st_mode) ? "a socket" : "a device or other special file");
     }
     h->exists = 1, h->dev = st.st_dev, h->ino = st.st_ino, h->size = st.st_size;
     h->age = difftime(time(NULL), st.st_mtime);
@@ -67,6 +89,7 @@ static int lock_read(const char *path, LockInfo *h, char *err, size_t errlen) {
         for (char *line = strtok_r(buf + strlen(MAGIC), "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             if (!strncmp(line, "host ", 5)) snprintf(h->host, sizeof h->host, "%s", line + 5);
             else if (!strncmp(line, "boot ", 5)) snprintf(h->boot, sizeof h->boot, "%s", line + 5);
+            else if (!strncmp(line, "pidns ", 6)) snprintf(h->pidns, sizeof h->pidns, "%s", line + 6);
             else if (!strncmp(line, "pid ", 4) && h->npids == MAXPIDS) h->more = 1;
             else if (!strncmp(line, "pid ", 4)) {
                 char *end;
@@ -119,6 +142,14 @@ static int holder_alive(const LockInfo *h, int i) {
     return h->starts[i] == 0 || pid_start(h->pids[i]) == h->starts[i];
 }
 
+// Were the lock's pids written in this process's PID namespace? (1 also when
+// either side does not know: an older lock, no /proc.)
+static int same_pidns(const LockInfo *h) {
+    char ns[64];
+    my_pidns(ns, sizeof ns);
+    return !h->pidns[0] || !ns[0] || !strcmp(h->pidns, ns);
+}
+
 // Is the lock stale? 1 with the reason in why, 0 when it is held.
 static int lock_stale(const LockInfo *h, const char *host, double stale_after, char *why, size_t n) {
     if (!h->ours_format && h->size == 0) {
@@ -133,11 +164,16 @@ static int lock_stale(const LockInfo *h, const char *host, double stale_after, c
             snprintf(why, n, "written before this host last booted");
             return 1;
         }
-        for (int i = 0; i < h->npids; i++)
-            if (holder_alive(h, i)) return 0;
-        if (!h->more) { // else a process not read may run: the heartbeat decides, as for another host
-            snprintf(why, n, "no process of it runs on this host");
-            return 1;
+        // its pids mean processes here only when written in this PID
+        // namespace (or by an older cpcrl that did not say): a lock from
+        // another container of the same host name is judged by its heartbeat
+        if (same_pidns(h)) {
+            for (int i = 0; i < h->npids; i++)
+                if (holder_alive(h, i)) return 0;
+            if (!h->more) { // else a process not read may run: the heartbeat decides, as for another host
+                snprintf(why, n, "no process of it runs on this host");
+                return 1;
+            }
         }
     }
     if (h->age > stale_after) {
@@ -160,6 +196,7 @@ static void holder_text(const LockInfo *h, char *out, size_t n) {
     size_t u = (size_t)snprintf(out, n, "host %s, pid", h->host[0] ? h->host : "?");
     for (int i = 0; i < h->npids && u < n; i++) u += (size_t)snprintf(out + u, n - u, "%s %ld", i ? "," : "", h->pids[i]);
     if (!h->npids && u < n) u += (size_t)snprintf(out + u, n - u, " ?");
+    if (u < n && !same_pidns(h)) u += (size_t)snprintf(out + u, n - u, " in another PID namespace (%s)", h->pidns);
     if (u < n) snprintf(out + u, n - u, ", heartbeat %.0f s ago", h->age < 0 ? 0 : h->age);
 }
 
@@ -175,7 +212,7 @@ static int write_all(int fd, const char *s) {
 }
 
 static int parent_holds(const LockInfo *h, const char *host) {
-    if (!getenv("CPCRL_COMPARE_CHILD") || !h->ours_format || strcmp(h->host, host)) return 0;
+    if (!getenv("CPCRL_COMPARE_CHILD") || !h->ours_format || strcmp(h->host, host) || !same_pidns(h)) return 0;
     for (int i = 0; i < h->npids; i++)
         if (h->pids[i] == (long)getppid()) return 1;
     return 0;
@@ -186,7 +223,7 @@ static int parent_holds(const LockInfo *h, const char *host) {
 // 0 when `to` exists (EEXIST: nothing left behind); -1 on an error (err).
 static int link_whole(const char *mine, const char *to, const char *text, int *fd_out, struct stat *st,
                       char *err, size_t errlen) {
-    int fd = open(mine, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(mine, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd < 0) return err_fail(err, errlen, "%s%s: cannot create: %s", ERR_PATH(mine), strerror(errno));
     if (write_all(fd, text) < 0 || fsync(fd) < 0) {
         int e = errno;
@@ -302,16 +339,24 @@ static int take_over(const char *path, const LockInfo *h, const char *host, doub
 
 int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char *who, char *err,
                     size_t errlen) {
+    return runlock_acquire_named(l, dir, "train.lock", stale_after, who, err, errlen);
+}
+
+int runlock_acquire_named(RunLock *l, const char *dir, const char *name, double stale_after, const char *who,
+                          char *err, size_t errlen) {
     runlock_init(l);
-    char host[256], mine[1400], guard[1400], aside[1500], text[512], why[200], holder[400];
+    const int run = !strcmp(name, "train.lock"); // a run's lock: handed to compare's children
+    char host[256], mine[1400], guard[1400], aside[1500], text[640], why[200], holder[400];
     my_host(host, sizeof host);
-    snprintf(l->path, sizeof l->path, "%s/train.lock", dir);
-    snprintf(mine, sizeof mine, "%s/train.lock.%s.%ld", dir, host, (long)getpid());
-    snprintf(guard, sizeof guard, "%s/train.lock.takeover", dir);
-    snprintf(aside, sizeof aside, "%s/train.lock.takeover.stale.%s.%ld", dir, host, (long)getpid());
-    char boot[64];
+    snprintf(l->path, sizeof l->path, "%s/%s", dir, name);
+    snprintf(mine, sizeof mine, "%s/%s.%s.%ld", dir, name, host, (long)getpid());
+    snprintf(guard, sizeof guard, "%s/%s.takeover", dir, name);
+    snprintf(aside, sizeof aside, "%s/%s.takeover.stale.%s.%ld", dir, name, host, (long)getpid());
+    char boot[64], ns[64], nsline[80] = "";
     boot_id(boot, sizeof boot);
-    snprintf(text, sizeof text, MAGIC "host %s\nboot %s\npid %ld %llu\n", host, boot[0] ? boot : "?",
+    my_pidns(ns, sizeof ns);
+    if (ns[0]) snprintf(nsline, sizeof nsline, "pidns %s\n", ns);
+    snprintf(text, sizeof text, MAGIC "host %s\nboot %s\n%spid %ld %llu\n", host, boot[0] ? boot : "?", nsline,
              (long)getpid(), pid_start((long)getpid()));
     // attempts lost to another process's progress; a lock removed or gone
     // meanwhile costs none (up to 64 times)
@@ -331,8 +376,8 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
             if (free_rounds++ < 64) attempt--;
             continue;
         }
-        if (parent_holds(&h, host)) { // compare's child: the lock handed over
-            fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (run && parent_holds(&h, host)) { // compare's child: the lock handed over
+            fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
             if (fd < 0) continue;
             char line[64];
             snprintf(line, sizeof line, "pid %ld %llu\n", (long)getpid(), pid_start((long)getpid()));
@@ -344,11 +389,15 @@ int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char 
             return RUNLOCK_HELD;
         }
         holder_text(&h, holder, sizeof holder);
-        if (!lock_stale(&h, host, stale_after, why, sizeof why))
+        if (!lock_stale(&h, host, stale_after, why, sizeof why)) {
+            if (!run)
+                return err_fail(err, errlen, "%s%s is held by another process (%s)", ERR_PATH(l->path), holder),
+                       RUNLOCK_BUSY;
             return err_fail(err, errlen, "%s%s is in use by another process (%s; lock %s%s); stop it first, or "
                             "pick another --name (a lock whose host died is taken over once its heartbeat is "
                             "older than --lock-stale, %.0f s)", ERR_PATH(dir), holder, ERR_PATH(l->path),
                             stale_after), RUNLOCK_BUSY;
+        }
         test_wait();
         int took = take_over(l->path, &h, host, stale_after, guard, mine, aside, text, who, err, errlen);
         if (took < 0) return -1;
@@ -388,6 +437,7 @@ int runlock_beat(RunLock *l, int force, char *err, size_t errlen) {
         if (lock_read(l->path, &h, NULL, 0) == 0 && h.exists && h.ours_format) {
             int named = 0;
             for (int i = 0; i < h.npids; i++) named |= h.pids[i] == (long)getpid();
+            named &= same_pidns(&h);
             char host[256];
             my_host(host, sizeof host);
             if (!named || strcmp(h.host, host)) {

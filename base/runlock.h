@@ -6,6 +6,8 @@
 //     cpcrl run lock
 //     host NAME
 //     boot ID      (/proc/sys/kernel/random/boot_id, "?" unknown)
+//     pidns NS     (readlink /proc/self/ns/pid, e.g. pid:[4026531836];
+//                   absent when unknown, and in locks of older versions)
 //     pid N START  (START: the process's start time, /proc/N/stat field 22)
 // (plus a "pid N" line per process the holder handed it to, see below), and
 // its mtime is the heartbeat: the holder touches it every RUNLOCK_BEAT
@@ -16,7 +18,9 @@
 //   - it names this host and was written in an earlier boot, or none of its
 //     processes runs (a pid now used by another process, another start
 //     time, does not count; a lock naming more than the 8 it reads is judged
-//     by its heartbeat alone), or
+//     by its heartbeat alone; so is one written in another PID namespace,
+//     another container with this host name, whose pids mean nothing here;
+//     a lock without a pidns line is taken as of this namespace), or
 //   - its heartbeat is older than the stale limit (--lock-stale, default
 //     RUNLOCK_STALE_DEFAULT s): its host died or lost the file system;
 // otherwise it is busy and the message names host, pid and heartbeat age.
@@ -26,7 +30,9 @@
 // cannot both win, nor remove a third one's new lock. A guard is stale (its
 // holder died inside) by the lock's own rule, and is then broken. An empty
 // train.lock is the older flock(2) format: stale unless a process holds an
-// fcntl lock on it.
+// fcntl lock on it. A train.lock that is not a regular file (a FIFO, a
+// directory, a symbolic link) is refused with a message, never opened in a
+// way that could block.
 //
 // Hand-over: compare holds a run's lock and runs `cpcrl train`/`probe` as a
 // child with CPCRL_COMPARE_CHILD=1 in its environment; a child whose parent
@@ -57,6 +63,11 @@ enum { RUNLOCK_HELD = 0, RUNLOCK_BUSY = 1 };
 // taken over is reported on stderr, prefixed by `who` ("cpcrl train").
 int runlock_acquire(RunLock *l, const char *dir, double stale_after, const char *who, char *err,
                     size_t errlen);
+// The same for the lock file DIR/NAME of something other than a run (compare's
+// OUT/aggregate.lock): the same format and rules, never handed to a child;
+// busy: err names the lock and its holder.
+int runlock_acquire_named(RunLock *l, const char *dir, const char *name, double stale_after, const char *who,
+                          char *err, size_t errlen);
 // Heartbeat: checks at every call that the lock is still this process's (a
 // stat: the trainer calls it before every update's log row or checkpoint can
 // be written) and touches it at most every RUNLOCK_BEAT s (force: now). 0, or

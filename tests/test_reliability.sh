@@ -185,7 +185,7 @@ missing=$(comm -23 <(sort "$TMP/s.fu") <(sort "$TMP/i.fu") | wc -l)
 [ "$extra" -le 1 ] && [ "$missing" -eq 0 ]
 check "SIGINT + resume: log.csv = straight rows + at most 1 partial row (at interrupt, row $int_rows)" $? \
     "extra rows $extra, missing rows $missing"
-ls "$R/int"/*.tmp >/dev/null 2>&1
+ls "$R/int"/*.tmp* >/dev/null 2>&1
 check "SIGINT + resume: no *.tmp left" $((! $?))
 rm -rf "$R/int"
 
@@ -204,7 +204,7 @@ cmp -s "$TMP/straight/model.ckpt" "$R/int/model.ckpt"
 check "SIGKILL + resume: final model.ckpt identical to straight-through" $?
 cmp -s <(nosps "$TMP/straight/log.csv") <(nosps "$R/int/log.csv")
 check "SIGKILL + resume: log.csv identical except sps (rows past the checkpoint dropped, redone)" $?
-ls "$R/int"/*.tmp >/dev/null 2>&1
+ls "$R/int"/*.tmp* >/dev/null 2>&1
 check "SIGKILL + resume: no *.tmp left" $((! $?))
 rm -rf "$R/int"
 
@@ -245,7 +245,7 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/disk" &&
     st=$?
     [ $st -eq 1 ] && grep -q "No space left on device" "$TMP/full.err"
     check "full disk: exit 1 with a clear error (status $st)" $? "$(grep -i "fail\|space" "$TMP/full.err" | head -2)"
-    ls "$TMP/disk/full"/*.tmp >/dev/null 2>&1
+    ls "$TMP/disk/full"/*.tmp* >/dev/null 2>&1
     check "full disk: no *.tmp left behind" $((! $?))
     # the checkpoint left is the first one (update 0): same bytes as a run
     # stopped by a NaN right after it (same config text, same path)

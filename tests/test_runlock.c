@@ -1,7 +1,10 @@
 // test_runlock.c — base/runlock.[ch] under contention: many processes taking
 // over the same stale lock at once must never hold it together; a release
 // racing a take-over keeps the new lock; a lock naming more processes than
-// are read is not judged by the ones read.
+// are read is not judged by the ones read; a FIFO or a symbolic link as the
+// lock is refused without blocking; a lock from another PID namespace of
+// this host name is judged by its heartbeat alone; a named lock
+// (runlock_acquire_named) follows the same rules.
 //
 // Each child process loops on runlock_acquire until it holds the run's lock,
 // then proves it is alone (it creates DIR/inside with O_EXCL: a second holder
@@ -246,8 +249,125 @@ static void test_release_race(void **state) {
     assert_true(hit);
 }
 
+// A FIFO as train.lock: refused (-1, "not a regular file") at once, never an
+// open that waits for a writer (SIGALRM after 10 s fails the test); a
+// symbolic link likewise; a regular file put back in place is a lock again.
+static void test_not_a_regular_file(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX", path[1200], err[1600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    RunLock l;
+    alarm(10);
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), -1);
+    alarm(0);
+    assert_non_null(strstr(err, "is not a regular file (a FIFO)"));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/dev/null", path), 0);
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), -1);
+    assert_non_null(strstr(err, "is a symbolic link"));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    runlock_release(&l);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+// The PID namespace: a lock names this process's; one of this host name
+// from another namespace (pidns pid:[1], a pid that runs nowhere here) is
+// busy while its heartbeat is fresh, stale once it is older than the limit;
+// one without a pidns line (an older version's) is judged by its pid.
+static void test_other_pid_namespace(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX", path[1200], err[1600], host[256], ns[64] = "", text[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/train.lock", dir);
+    assert_int_equal(gethostname(host, sizeof host), 0);
+    ssize_t k = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    ns[k > 0 ? k : 0] = 0;
+    RunLock l;
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    char want[128];
+    snprintf(want, sizeof want, "\npidns %s\n", ns);
+    if (ns[0]) assert_non_null(strstr(text, want));
+    runlock_release(&l);
+    pid_t p = fork(); // a pid that has exited
+    assert_true(p >= 0);
+    if (p == 0) _exit(0);
+    assert_int_equal(waitpid(p, NULL, 0), p);
+    for (int older = 0; older < 2; older++) {
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "cpcrl run lock\nhost %s\n%spid %ld 1\n", host, older ? "" : "pidns pid:[1]\n", (long)p);
+        assert_int_equal(fclose(f), 0);
+        int rc = runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err);
+        if (older) { // pid judged here: it has exited
+            assert_int_equal(rc, RUNLOCK_HELD);
+            runlock_release(&l);
+            continue;
+        }
+        assert_int_equal(rc, RUNLOCK_BUSY);
+        assert_non_null(strstr(err, "in another PID namespace (pid:[1])"));
+        struct timespec old[2] = {{time(NULL) - 700, 0}, {time(NULL) - 700, 0}};
+        assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+        assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+        runlock_release(&l);
+    }
+    assert_int_equal(rmdir(dir), 0);
+}
+
+// runlock_acquire_named: DIR/NAME, held by one process at a time (busy for a
+// live other holder, naming the lock), stale when its holder is gone.
+static void test_named_lock(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX", path[1200], err[1600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/aggregate.lock", dir);
+    RunLock l, m;
+    assert_int_equal(runlock_acquire_named(&l, dir, "aggregate.lock", 600, "test_runlock", err, sizeof err),
+                     RUNLOCK_HELD);
+    assert_int_equal(access(path, F_OK), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) { // another process: busy while the parent holds it
+        close(fds[0]);
+        int rc = runlock_acquire_named(&m, dir, "aggregate.lock", 600, "test_runlock", err, sizeof err);
+        char c = rc == RUNLOCK_BUSY && strstr(err, "aggregate.lock is held by another process") ? 'b' : 'x';
+        _exit(write(fds[1], &c, 1) == 1 ? 0 : 1);
+    }
+    close(fds[1]);
+    char c = 0;
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    close(fds[0]);
+    assert_int_equal(waitpid(p, NULL, 0), p);
+    assert_int_equal(c, 'b');
+    runlock_release(&l);
+    assert_int_equal(access(path, F_OK), -1);
+    p = fork(); // a holder that dies holding it
+    assert_true(p >= 0);
+    if (p == 0)
+        _exit(runlock_acquire_named(&m, dir, "aggregate.lock", 600, "t", err, sizeof err) == RUNLOCK_HELD ? 0 : 1);
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(runlock_acquire_named(&l, dir, "aggregate.lock", 600, "test_runlock", err, sizeof err),
+                     RUNLOCK_HELD);
+    runlock_release(&l);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_not_a_regular_file),
+        cmocka_unit_test(test_other_pid_namespace),
+        cmocka_unit_test(test_named_lock),
         cmocka_unit_test(test_takeover_race),
         cmocka_unit_test(test_takeover_leaves_no_files),
         cmocka_unit_test(test_dead_guard),
