@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/file.h"
 #include "base/progress.h"
-#include "lab/plan.h" // MAX_ARMS
+#include "base/runlock.h"
 #include "lab/probe.h"
 #include "lab/stats.h"
 
@@ -24,8 +25,6 @@ static int write_text(const char *path, const char *text, size_t len) {
     }
     return 0;
 }
-
-// %g of a weight without trailing noise (0.5, not 0.5000000001)
 
 // Aggregation
 
@@ -489,7 +488,74 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
     free(x), free(y);
 }
 
+// ----------------------------------------------------------------------------
+// The aggregation lock: OUT/aggregate.lock (base/runlock.h's format and
+// rules), held from before the runs are read until the last file is
+// written, so that of two aggregations at once the later one reads the runs
+// after the earlier one has written, and its files are the ones that stay.
+
+static int agg_lock(const CompareOpts *o, RunLock *lk, char *err, size_t errlen) {
+    const double stale = o->lock_stale > 0 ? o->lock_stale : RUNLOCK_STALE_DEFAULT;
+    const double t0 = progress_now();
+    int said = 0;
+    for (;;) {
+        char msg[2400];
+        int rc = runlock_acquire_named(lk, o->out, "aggregate.lock", stale, "cpcrl compare", msg, sizeof msg);
+        if (rc == RUNLOCK_HELD) return 0;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s", msg);
+            return -1;
+        }
+        const double waited = progress_now() - t0;
+        if (waited > stale + 60) { // its holder lives and beats, but never ends
+            snprintf(err, errlen, "%s; waited %.0f s", msg, waited);
+            return -1;
+        }
+        if (!said++) fprintf(stderr, "compare: waiting for another aggregation of %s (%s)\n", o->out, msg);
+        struct timespec nap = {0, 100 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+// The lock still ours? (a heartbeat at most every RUNLOCK_BEAT s) 0, or -1
+// with a message: then nothing more is written.
+static int agg_beat(RunLock *lk, char *err, size_t errlen) {
+    char msg[2400];
+    if (runlock_beat(lk, 0, msg, sizeof msg) == 0) return 0;
+    snprintf(err, errlen, "%s; stopping this aggregation", msg);
+    return -1;
+}
+
+// Tests: CPCRL_AGG_TEST_WAIT_US holds the aggregation between reading the
+// runs and writing (two aggregations overlap for sure).
+static void agg_test_wait(void) {
+    const char *e = getenv("CPCRL_AGG_TEST_WAIT_US");
+    long us = e ? strtol(e, NULL, 10) : 0;
+    if (us > 0 && us < 60000000) {
+        struct timespec t = {us / 1000000, (us % 1000000) * 1000};
+        nanosleep(&t, NULL);
+    }
+}
+
+static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t errlen);
+
 int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
+    char runsdir[1100];
+    snprintf(runsdir, sizeof runsdir, "%s/runs", o->out);
+    DIR *d = opendir(runsdir);
+    if (!d) {
+        snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
+        return -1;
+    }
+    closedir(d);
+    RunLock lk;
+    if (agg_lock(o, &lk, err, errlen) < 0) return -1;
+    int rc = aggregate_locked(o, &lk, err, errlen);
+    runlock_release(&lk);
+    return rc;
+}
+
+static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t errlen) {
     const char *out = o->out;
     const int resamples = o->bootstrap;
     char runsdir[1100];
@@ -499,11 +565,13 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
         return -1;
     }
-    int cap = 16, nruns = 0, narms = 0, rc = -1, nleft = 0, base_left = 0;
+    int cap = 16, nruns = 0, narms = 0, acap = 0, rc = -1, nleft = 0, base_left = 0;
     char left[2048] = ""; // unfinished runs left out
     size_t lleft = 0;
     AggRun *runs = calloc((size_t)cap, sizeof(AggRun));
-    AggArm arms[MAX_ARMS];
+    AggArm *arms = NULL, *sorted = NULL;
+    int *order = NULL;
+    char *names = NULL;
     struct dirent *de;
     if (!runs) { closedir(d); snprintf(err, errlen, "out of memory"); return -1; }
     while ((de = readdir(d))) {
@@ -531,10 +599,21 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
         r.weight = c.cpc_weight, r.k = c.cpc_weight > 0 ? c.cpc_k : 0, r.envs = c.envs;
         r.frames = r.log.frames[r.log.n - 1];
         r.budget = c.frames;
-        if (r.frames < c.frames && !o->include_unfinished) { // still training, failed or killed
-            if (lleft < sizeof left - 1)
+        // its checkpoint, when there: it must have reached the frames too (a
+        // last checkpoint never written, e.g. on a full disk, leaves the run
+        // to be resumed), and a probe.csv must have measured it
+        ProbeCkptId id = {-1, 0};
+        snprintf(path, sizeof path, "%s/%s/model.ckpt", runsdir, de->d_name);
+        const int has_ck = file_exists(path);
+        if (has_ck && probe_ckpt_id(path, &id) < 0) id.frames = -1;
+        const int ck_behind = has_ck && id.frames < c.frames;
+        if ((r.frames < c.frames || ck_behind) && !o->include_unfinished) { // still training, failed or killed
+            if (lleft < sizeof left - 1 && r.frames < c.frames)
                 lleft += (size_t)snprintf(left + lleft, sizeof left - lleft, "%s%s (%.0f of %.0f frames)",
                                           nleft ? ", " : "", de->d_name, r.frames, c.frames);
+            else if (lleft < sizeof left - 1)
+                lleft += (size_t)snprintf(left + lleft, sizeof left - lleft, "%s%s (its checkpoint at %.0f of "
+                                          "%.0f frames)", nleft ? ", " : "", de->d_name, id.frames, c.frames);
             if (lleft > sizeof left - 1) lleft = sizeof left - 1;
             nleft++;
             base_left += o->baseline[0] && !strcmp(arm, o->baseline);
@@ -546,11 +625,23 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
         r.success = stats_final_return(r.log.frames, r.log.success, r.log.n, STATS_FINAL_FRAC);
         snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, de->d_name);
         r.has_probe = file_exists(path) && probe_read_csv(&r.pr, path, msg, sizeof msg) == 0;
+        if (r.has_probe && r.pr.has_ckpt && has_ck &&
+            (r.pr.ckpt.frames != id.frames || r.pr.ckpt.crc != id.crc)) { // an older checkpoint's
+            fprintf(stderr, "compare: %s: probe.csv measured the checkpoint at %.0f frames (CRC %08x), not "
+                    "the model.ckpt there now (%.0f frames, CRC %08x): left out (compare probes it again)\n",
+                    de->d_name, r.pr.ckpt.frames, (unsigned)r.pr.ckpt.crc, id.frames, (unsigned)id.crc);
+            r.has_probe = 0;
+        }
         int a = -1;
         for (int i = 0; i < narms && a < 0; i++)
             if (!strcmp(arms[i].name, arm)) a = i;
         if (a < 0) {
-            if (narms >= MAX_ARMS) { runlog_free(&r.log); continue; }
+            if (narms == acap) {
+                int ncap = acap ? 2 * acap : 16;
+                AggArm *q = realloc(arms, sizeof(AggArm) * (size_t)ncap);
+                if (!q) { runlog_free(&r.log); snprintf(err, errlen, "out of memory"); goto done; }
+                arms = q, acap = ncap;
+            }
             a = narms++;
             snprintf(arms[a].name, sizeof arms[a].name, "%s", arm);
             arms[a].weight = r.weight, arms[a].k = r.k;
@@ -571,10 +662,13 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
                  nleft ? "finished " : "");
         goto done;
     }
+    agg_test_wait();
     // arms ordered by (weight, K), the baseline first: --baseline, else nocpc,
     // else the first arm of weight 0
-    int order[MAX_ARMS];
-    AggArm sorted[MAX_ARMS];
+    order = malloc(sizeof(int) * (size_t)narms);
+    sorted = malloc(sizeof(AggArm) * (size_t)narms);
+    names = malloc((size_t)narms * (sizeof arms[0].name + 2) + 1);
+    if (!order || !sorted || !names) { snprintf(err, errlen, "out of memory"); goto done; }
     memcpy(sorted, arms, sizeof(AggArm) * (size_t)narms);
     qsort(sorted, (size_t)narms, sizeof(AggArm), cmp_aggarm);
     if (o->baseline[0]) {
@@ -582,10 +676,10 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
         for (int a = 0; a < narms && b < 0; a++)
             if (!strcmp(sorted[a].name, o->baseline)) b = a;
         if (b < 0) {
-            char names[MAX_ARMS * 50] = "";
-            size_t ln = 0;
-            for (int a = 0; a < narms && ln < sizeof names; a++)
-                ln += (size_t)snprintf(names + ln, sizeof names - ln, "%s%s", a ? ", " : "", sorted[a].name);
+            size_t ln = 0, nn = (size_t)narms * (sizeof arms[0].name + 2) + 1;
+            names[0] = 0;
+            for (int a = 0; a < narms && ln < nn; a++)
+                ln += (size_t)snprintf(names + ln, nn - ln, "%s%s", a ? ", " : "", sorted[a].name);
             if (base_left)
                 snprintf(err, errlen, "--baseline %s: no finished run of that arm in %s (%d unfinished, left "
                          "out: --include-unfinished counts them)", o->baseline, runsdir, base_left);
@@ -609,6 +703,7 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
         if (arms[a].weight == 0) base = a;
 
     char path[1300];
+    if (agg_beat(lk, err, errlen) < 0) goto done;
     // per-run metrics.csv and results.csv
     char *text = NULL;
     size_t len = 0;
@@ -641,12 +736,15 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
     }
     int curve_R = resamples < 2000 ? resamples : 2000; // per point: plenty for a band
     for (int t = 0; t < ENV_NTASKS; t++)
-        for (int a = 0; a < narms; a++)
+        for (int a = 0; a < narms; a++) {
+            if (agg_beat(lk, err, errlen) < 0) goto done;
             if (write_curve(out, runs, nruns, t, a, arms, curve_R, o->smooth) < 0) {
                 snprintf(err, errlen, "writing the curves of %s failed", ENV_TASK_NAMES[t]);
                 goto done;
             }
+        }
     // summary.md
+    if (agg_beat(lk, err, errlen) < 0) goto done;
     text = NULL, len = 0;
     f = open_memstream(&text, &len);
     if (!f) { snprintf(err, errlen, "out of memory"); goto done; }
@@ -662,6 +760,6 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
 done:
     closedir(d);
     for (int i = 0; i < nruns; i++) runlog_free(&runs[i].log);
-    free(runs);
+    free(runs), free(arms), free(sorted), free(order), free(names);
     return rc;
 }

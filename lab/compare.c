@@ -9,10 +9,14 @@
 // (/proc/self/exe train ...), at most --jobs at once with --threads OpenBLAS
 // threads each, their output in OUT/runs/NAME/train.out. State lives only in
 // the run directories, so re-running the same command carries on: a run whose
-// log.csv reaches --frames is finished and skipped, one with a checkpoint is
-// resumed (--resume), one with neither starts over. After training, each
-// final checkpoint is probed (cpcrl probe, OUT/runs/NAME/probe.csv), then
-// everything is aggregated (stats.h) and plotted (scripts/plot_compare.sh).
+// log.csv and model.ckpt both reach --frames is trained, one with a
+// checkpoint short of them is resumed (--resume) from it, one with neither
+// starts over. After training, each final checkpoint is probed (cpcrl probe,
+// OUT/runs/NAME/probe.csv, which names the checkpoint it measured: a probe of
+// another checkpoint is done again), and a run is done once probed; a probe
+// that fails fails compare (exit 1, the run named). Then everything is
+// aggregated (stats.h; under OUT/aggregate.lock) and plotted
+// (scripts/plot_compare.sh).
 //
 // The parts: plan.c (arms, runs, what each run directory holds), runner.c
 // (the child processes and the progress line), aggregate.c (results.csv,
@@ -33,8 +37,9 @@
 #include "lab/runner.h"
 #include "lab/slurm.h"
 
-// After the runs (every rank's, under MPI): the runs whose training is not
-// finished, listed on stderr. Returns how many (-1: the plan cannot be read).
+// After the runs (every rank's, under MPI): the runs whose training or
+// probe is not finished, listed on stderr. Returns how many (-1: the plan
+// cannot be read).
 static int unfinished_runs(const CompareOpts *opts, char **pass, int npass) {
     Plan pl;
     int rc = plan_build(&pl, opts, pass, npass), n = 0;
@@ -44,10 +49,11 @@ static int unfinished_runs(const CompareOpts *opts, char **pass, int npass) {
     }
     for (int i = 0; i < pl.nruns; i++) {
         const Run *r = &pl.runs[i];
-        if (r->state != RUN_TODO) continue;
+        if (r->state != RUN_TODO && r->state != RUN_TRAINED) continue;
         if (!n++) fprintf(stderr, "compare: runs not finished (failed, stopped, or in use by another process; "
                                   "run the same command again to carry on):\n");
-        fprintf(stderr, "  %s at %.0f of %.0f frames\n", r->name, r->frames, pl.o.frames);
+        if (r->state == RUN_TODO) fprintf(stderr, "  %s at %.0f of %.0f frames\n", r->name, r->frames, pl.o.frames);
+        else fprintf(stderr, "  %s trained, not probed (see %s/train.out)\n", r->name, r->dir);
     }
     free(pl.runs);
     return n;

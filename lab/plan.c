@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/gemm.h"
 #include "agent/trainer.h"
 #include "base/file.h"
+#include "lab/probe.h"
 #include "lab/stats.h"
 
 #define ALL_TASKS "goal,watermaze,keys_doors,seekavoid,tmaze"
@@ -28,7 +30,13 @@ int compare_usage(const char *cmd, const char *fmt, ...) {
     return 2;
 }
 
-void compare_fmt_num(char *out, size_t n, double v) { snprintf(out, n, "%g", v); }
+void compare_fmt_num(char *out, size_t n, double v) {
+    const float f = (float)v; // what a run's cpc_weight holds
+    for (int prec = 6; prec <= 9; prec++) { // 9 digits read back as any float
+        snprintf(out, n, "%.*g", prec, (double)f);
+        if ((float)strtod(out, NULL) == f) return;
+    }
+}
 
 // ----------------------------------------------------------------------------
 // Arms and runs
@@ -135,6 +143,17 @@ static int plan_arms(const CompareOpts *o, int default_k, Arm *arms, int *narms)
         return -nw;
     if (by_k && (nk = parse_list("compare", "cpc-ks", o->cpc_ks, k, MAX_LIST, 1, 1, CPC_MAX_K)) < 0)
         return -nk;
+    // a run's weight is a float: two values given that it cannot tell apart
+    // would be two arms trained alike (names and flags hold the float's text)
+    for (int i = 0; i < nw; i++)
+        for (int j = 0; j < i; j++)
+            if (w[i] != w[j] && (float)w[i] == (float)w[j]) {
+                char t[32];
+                compare_fmt_num(t, sizeof t, w[i]);
+                return compare_usage("compare", "--cpc-weights: %.15g and %.15g are one weight for a run (which "
+                                     "holds it as a float, %s): give weights that differ within 7 significant "
+                                     "digits", w[j], w[i], t);
+            }
     int n = 0;
     snprintf(arms[n].name, sizeof arms[n].name, "nocpc");
     arms[n].weight = 0, arms[n].k = default_k, n++;
@@ -182,8 +201,8 @@ static void arm_config(const Config *base, const Arm *a, int task, uint64_t seed
 }
 
 // The precision of the arm's first run in OUT/runs that has a config.txt
-// (planned tasks and seeds), -1 when none has.
-static int arm_runs_precision(const Plan *pl, const Arm *a) {
+// (planned tasks and seeds; its path in where), -1 when none has.
+static int arm_runs_precision(const Plan *pl, const Arm *a, char *where, size_t n) {
     for (int s = 0; s < pl->o.seeds; s++)
         for (int t = 0; t < pl->ntasks; t++) {
             char path[1400];
@@ -193,8 +212,10 @@ static int arm_runs_precision(const Plan *pl, const Arm *a) {
             Config have;
             char err[512];
             config_defaults(&have);
-            if (config_load(&have, path, err, sizeof err) == 0 && have.precision != CONFIG_PRECISION_AUTO)
+            if (config_load(&have, path, err, sizeof err) == 0 && have.precision != CONFIG_PRECISION_AUTO) {
+                snprintf(where, n, "%s", path);
                 return have.precision;
+            }
         }
     return -1;
 }
@@ -244,9 +265,22 @@ static int config_differs(const Config *a, const Config *b, char *what, size_t n
     return differs;
 }
 
-// What is there already: sets r->state, r->resume, r->frames. move_aside:
-// a log without a checkpoint is renamed to log.csv.stale (only under the
-// run's lock; otherwise the run is just planned to start over).
+// Does dir/probe.csv measure the checkpoint *id? (a probe.csv of an older
+// version, which does not say, is done again)
+static int probe_matches(const char *path, const ProbeCkptId *id) {
+    ProbeResult pr;
+    char err[600];
+    return file_exists(path) && probe_read_csv(&pr, path, err, sizeof err) == 0 && pr.has_ckpt &&
+           pr.ckpt.frames == id->frames && pr.ckpt.crc == id->crc;
+}
+
+// What is there already: sets r->state, r->resume, r->frames. A run is
+// trained when its log.csv and its model.ckpt have both reached the frames
+// (a checkpoint behind its log, e.g. its last one never written on a full
+// disk, is resumed from; a run without model.ckpt is judged by its log), and
+// probed when its probe.csv names that very checkpoint (frames and CRC).
+// move_aside: a log without a checkpoint is renamed to log.csv.stale (only
+// under the run's lock; otherwise the run is just planned to start over).
 static int scan_run(Run *r, const CompareOpts *o, const Config *planned, int move_aside) {
     char log[1200], ck[1200], pr[1200], cfgp[1200];
     snprintf(log, sizeof log, "%s/log.csv", r->dir);
@@ -276,14 +310,18 @@ static int scan_run(Run *r, const CompareOpts *o, const Config *planned, int mov
     }
     double f = runlog_last_frames(log);
     r->frames = f > 0 ? f : 0;
-    if (f >= o->frames) {
-        if (o->probe && !file_exists(pr) && file_exists(ck)) r->state = RUN_TRAINED;
+    const int has_ck = file_exists(ck);
+    ProbeCkptId id = {-1, 0};
+    if (has_ck && probe_ckpt_id(ck, &id) < 0) id.frames = -1; // unreadable: resumed, which says why
+    if (f >= o->frames && (!has_ck || id.frames >= o->frames)) {
+        if (o->probe && has_ck && !probe_matches(pr, &id)) r->state = RUN_TRAINED;
         else r->state = RUN_DONE;
         return 0;
     }
     r->state = RUN_TODO;
-    if (file_exists(ck)) {
+    if (has_ck) {
         r->resume = 1;
+        if (id.frames < r->frames) r->frames = id.frames > 0 ? id.frames : 0; // where it goes on from
     } else {
         // killed before its first checkpoint: nothing to resume from
         char stale[1300];
@@ -372,26 +410,37 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     if ((long)o->jobs * pl->threads > cores)
         return compare_usage("compare", "--jobs %d x --threads %d = %d threads exceeds the %ld cores",
                      o->jobs, pl->threads, o->jobs * pl->threads, cores);
-    // --precision auto, per arm: what its runs have, else this machine's
+    // --precision auto, per arm: what its runs have, else this machine's;
+    // given to its runs as their last flag, so that neither the arm's own
+    // flags (--arms 'x=--precision auto') nor the child decide it again. Runs
+    // in bf16 where it cannot run: refused once one of them is to be trained
+    // (after the scan below); trained ones are still probed and aggregated.
     Config here = pl->base;
     here.precision = CONFIG_PRECISION_AUTO;
     config_resolve_auto(&here);
     for (int a = 0; a < pl->narms; a++) {
         Arm *arm = &pl->arms[a];
         Config c;
-        arm->precision = -1, arm->inject_precision = 0;
+        char where[1200];
+        arm->precision = -1, arm->inject_precision = 0, arm->machine_err[0] = 0;
         arm_config_flags(&pl->base, arm, pl->tasks[0], o->first_seed, &c);
         if (c.precision != CONFIG_PRECISION_AUTO) continue;
-        arm->precision = arm_runs_precision(pl, arm);
+        arm->precision = arm_runs_precision(pl, arm, where, sizeof where);
+        if (arm->precision == GEMM_BF16 && !gemm_bf16_available())
+            snprintf(arm->machine_err, sizeof arm->machine_err,
+                     "arm %s: its runs have precision bf16 (%s), which --precision auto keeps, and this machine "
+                     "cannot train precision bf16 (%s): carry them on where bf16 runs (the runs already trained "
+                     "are probed and aggregated here too)", arm->name, where, gemm_bf16_status());
         if (arm->precision < 0) arm->precision = here.precision;
-        arm->inject_precision = arm->precision != here.precision;
+        arm->inject_precision = 1;
     }
     // every arm's config must be valid for every task
     for (int t = 0; t < pl->ntasks; t++)
         for (int a = 0; a < pl->narms; a++) {
             Config c;
             arm_config(&pl->base, &pl->arms[a], pl->tasks[t], o->first_seed, &c);
-            if (config_check(&c, err, sizeof err) < 0 || config_for_machine(&c, err, sizeof err) < 0)
+            if (config_check(&c, err, sizeof err) < 0 ||
+                (!pl->arms[a].machine_err[0] && config_for_machine(&c, err, sizeof err) < 0))
                 return compare_usage("compare", "arm %s, task %s: %s", pl->arms[a].name,
                              ENV_TASK_NAMES[pl->tasks[t]], err);
         }
@@ -416,6 +465,10 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
                 snprintf(r->dir, sizeof r->dir, "%s/runs/%s", o->out, r->name);
                 if (scan_run(r, o, &c, 0) < 0) return 1;
             }
+    for (int i = 0; i < pl->nruns; i++)
+        if (pl->runs[i].state == RUN_TODO && pl->arms[pl->runs[i].arm].machine_err[0])
+            return compare_usage("compare", "%s; %s is one to train", pl->arms[pl->runs[i].arm].machine_err,
+                                 pl->runs[i].name);
     return 0;
 }
 
@@ -426,31 +479,51 @@ int plan_rescan(Plan *pl, Run *r) {
     return scan_run(r, &pl->o, &c, 1);
 }
 
-// OUT/command.txt: every distinct command line that worked on OUT (a
-// convenience for the summary; failures to write it are ignored).
+// OUT/command.txt: every distinct command line that worked on OUT, each
+// word as a shell reads it back (a word of [A-Za-z0-9_./=,:+-] as it is,
+// any other in single quotes, a ' inside written '\''), so that the line
+// run again is the same command and runs nothing else. A convenience for
+// the summary: failures to write it are ignored.
 void plan_record_command(const char *out, int argc, char **argv) {
-    char path[1100], cmd[4096], line[4096];
-    size_t n = (size_t)snprintf(cmd, sizeof cmd, "cpcrl compare");
-    for (int i = 0; i < argc && n < sizeof cmd; i++) {
-        // quoted for a shell when it holds anything but [A-Za-z0-9_./=,:+-]
+    char path[1100], *cmd = NULL, *have = NULL;
+    size_t n = 0, hn = 0;
+    FILE *m = open_memstream(&cmd, &n);
+    if (!m) return;
+    fputs("cpcrl compare", m);
+    for (int i = 0; i < argc; i++) {
         int plain = argv[i][0] != 0;
         for (const char *c = argv[i]; *c; c++)
             plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                     (*c && strchr("_./=,:+-", *c));
-        if (plain || strchr(argv[i], '\'')) n += (size_t)snprintf(cmd + n, sizeof cmd - n, " %s", argv[i]);
-        else n += (size_t)snprintf(cmd + n, sizeof cmd - n, " '%s'", argv[i]);
+                     strchr("_./=,:+-", *c) != NULL;
+        if (plain) {
+            fprintf(m, " %s", argv[i]);
+            continue;
+        }
+        fputs(" '", m);
+        for (const char *c = argv[i]; *c; c++)
+            if (*c == '\'') fputs("'\\''", m);
+            else fputc(*c, m);
+        fputc('\'', m);
     }
-    if (n + 2 >= sizeof cmd) return;
-    cmd[n++] = '\n', cmd[n] = 0;
+    fputc('\n', m);
+    if (fclose(m) != 0) { free(cmd); return; }
     snprintf(path, sizeof path, "%s/command.txt", out);
+    // already there? (whole entries: a quoted word may hold a line break)
     FILE *f = fopen(path, "r");
     if (f) {
-        int seen = 0;
-        while (!seen && fgets(line, sizeof line, f)) seen = !strcmp(line, cmd);
+        m = open_memstream(&have, &hn);
+        char buf[4096];
+        size_t k;
+        while (m && (k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, m);
         fclose(f);
-        if (seen) return;
+        if (m) fclose(m);
+        for (const char *p = have; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+            if (!strncmp(p, cmd, n)) { free(cmd), free(have); return; }
+        free(have);
     }
-    if (!(f = fopen(path, "a"))) return;
-    fputs(cmd, f);
-    fclose(f);
+    if ((f = fopen(path, "a"))) {
+        fputs(cmd, f);
+        fclose(f);
+    }
+    free(cmd);
 }

@@ -30,8 +30,10 @@ typedef struct {
     // --precision auto left by the flags: the arm's precision is that of its
     // runs already in OUT/runs (an experiment keeps one precision), else this
     // machine's (-1: the flags set it); inject: given to its new runs as
-    // --precision, because it is not what auto gives on this machine
+    // their last flag, --precision=fp32|bf16. machine_err: its runs' precision
+    // cannot run here (refused when one of them is to be trained)
     int precision, inject_precision;
+    char machine_err[1600];
 } Arm;
 
 typedef struct {
@@ -39,7 +41,7 @@ typedef struct {
     uint64_t seed;
     char name[128];
     char dir[1024];
-    int state, resume, probe_failed;
+    int state, resume;
     pid_t pid;
     double frames0, frames; // at the start of this session, latest seen
     RunLock lock;           // held from before its child starts until it is reaped
@@ -68,7 +70,9 @@ extern const char *const RUN_STATE_NAMES[];
 
 // "cpcrl CMD: <message>\nsee 'cpcrl help CMD'" on stderr; returns 2 (usage error).
 int compare_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// %g of a weight without trailing noise (0.5, not 0.5000000001): arm names and flags.
+// A CPC weight as the shortest %g text that reads back as the same float
+// (a run's cpc_weight is one): 0.5, not 0.5000000001; 0.1234567, not
+// 0.123457 (another weight). Arm names and flags.
 void compare_fmt_num(char *out, size_t n, double v);
 
 // Build the plan from the options and what OUT/runs/ holds (every run scanned,

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/trainer.h"
 #include "agent/blas.h"
@@ -18,6 +21,10 @@
 #include <cblas.h> // after the project headers: its complex.h defines I
 
 const char *const PROBE_LABEL_NAMES[PROBE_NLABELS] = {"position", "heading", "goal"};
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 void probe_defaults(ProbeOptions *o) {
     memset(o, 0, sizeof *o);
@@ -313,6 +320,12 @@ int probe_run(const char *path_in, const ProbeOptions *o, ProbeResult *r, char *
         return err_fail(err, errlen, "%s: %s", path, msg);
     }
     r->task = ck.cfg.task;
+    const CkptRecord *fr = ckpt_find(&ck, "state/frames"); // validated by ckpt_read
+    if (fr && fr->dtype == CK_F64 && fr->count == 1 && ck.len >= 4) {
+        memcpy(&r->ckpt.frames, fr->data, sizeof r->ckpt.frames);
+        r->ckpt.crc = le32(ck.buf + ck.len - 4);
+        r->has_ckpt = 1;
+    }
     ckpt_free(&ck);
     r->n_train = tr_s.n, r->n_test = te_s.n, r->episodes = o->episodes;
     int rc = 0;
@@ -341,14 +354,74 @@ int probe_write_csv(const ProbeResult *r, const char *path, char *err, size_t er
     size_t len = 0;
     FILE *mf = open_memstream(&text, &len);
     if (!mf) return err_fail(err, errlen, "%s: out of memory", path);
-    fprintf(mf, "label,has,classes,chance,acc_c,acc_z,n_train,n_test,task,episodes\n");
-    for (int l = 0; l < PROBE_NLABELS; l++)
-        fprintf(mf, "%s,%d,%d,%.6g,%.6g,%.6g,%d,%d,%s,%d\n", PROBE_LABEL_NAMES[l], r->has[l],
+    fprintf(mf, "label,has,classes,chance,acc_c,acc_z,n_train,n_test,task,episodes%s\n",
+            r->has_ckpt ? ",ckpt_frames,ckpt_crc32" : "");
+    for (int l = 0; l < PROBE_NLABELS; l++) {
+        fprintf(mf, "%s,%d,%d,%.6g,%.6g,%.6g,%d,%d,%s,%d", PROBE_LABEL_NAMES[l], r->has[l],
                 r->classes[l], r->chance[l], r->acc_c[l], r->acc_z[l], r->n_train, r->n_test,
                 ENV_TASK_NAMES[r->task], r->episodes);
+        if (r->has_ckpt) fprintf(mf, ",%.0f,%08x", r->ckpt.frames, (unsigned)r->ckpt.crc);
+        fprintf(mf, "\n");
+    }
     fclose(mf);
     int rc = file_write_atomic(path, text, len, err, errlen);
     free(text);
+    return rc;
+}
+
+int probe_ckpt_id(const char *path, ProbeCkptId *id) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); // a FIFO there must not block
+    struct stat st;
+    if (fd < 0) return -1;
+    FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        close(fd);
+        return -1;
+    }
+    int rc = -1, found = 0;
+    uint8_t b[16];
+    if (st.st_size < 24) goto done;
+    const uint64_t end = (uint64_t)st.st_size - 4; // the CRC
+    if (fread(b, 1, 16, f) != 16 || memcmp(b, "CPCRLCKP", 8)) goto done;
+    uint64_t off = 16 + (uint64_t)le32(b + 12); // the config text
+    if (off + 4 > end || fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(b, 1, 4, f) != 4) goto done;
+    uint32_t nrec = le32(b);
+    off += 4;
+    for (uint32_t i = 0; i < nrec && !found; i++) {
+        char name[64];
+        if (off + 4 > end || fread(b, 1, 4, f) != 4) goto done;
+        uint32_t nl = le32(b);
+        if (nl == 0 || nl >= sizeof name || off + 4 + nl + 8 > end || fread(name, 1, nl, f) != nl ||
+            fread(b, 1, 8, f) != 8)
+            goto done;
+        name[nl] = 0;
+        uint32_t dtype = le32(b), ndim = le32(b + 4);
+        static const uint64_t SIZE[4] = {4, 1, 8, 8};
+        if (dtype > 3 || ndim > 4) goto done;
+        off += 4 + nl + 8 + 4ull * ndim;
+        uint64_t count = 1;
+        for (uint32_t d = 0; d < ndim; d++) {
+            if (fread(b, 1, 4, f) != 4) goto done;
+            const uint64_t dim = le32(b);
+            if (dim && count > end / dim) goto done;
+            count *= dim;
+        }
+        const uint64_t bytes = count * SIZE[dtype];
+        if (off + bytes > end) goto done;
+        if (!strcmp(name, "state/frames")) {
+            double v;
+            if (dtype != CK_F64 || count != 1 || fread(&v, 8, 1, f) != 1 || !isfinite(v)) goto done;
+            id->frames = v, found = 1;
+        }
+        off += bytes;
+        if (fseeko(f, (off_t)off, SEEK_SET) != 0) goto done;
+    }
+    if (found && fseeko(f, (off_t)end, SEEK_SET) == 0 && fread(b, 1, 4, f) == 4) {
+        id->crc = le32(b);
+        rc = 0;
+    }
+done:
+    fclose(f);
     return rc;
 }
 
@@ -364,12 +437,16 @@ int probe_read_csv(ProbeResult *r, const char *path, char *err, size_t errlen) {
     while (rc == 0 && fgets(line, sizeof line, f)) {
         char name[32], task[32];
         int has, cls, ntr, nte, eps;
-        double ch, ac, az;
-        if (sscanf(line, "%31[^,],%d,%d,%lf,%lf,%lf,%d,%d,%31[^,],%d", name, &has, &cls, &ch, &ac,
-                   &az, &ntr, &nte, task, &eps) != 10) {
-            rc = err_fail(err, errlen, "%s:%d: expected 10 fields", path, rows + 2);
+        double ch, ac, az, ckf = 0;
+        unsigned ckc = 0;
+        int nf = sscanf(line, "%31[^,],%d,%d,%lf,%lf,%lf,%d,%d,%31[^,],%d,%lf,%x", name, &has, &cls, &ch, &ac,
+                        &az, &ntr, &nte, task, &eps, &ckf, &ckc);
+        if ((nf != 10 && nf != 12) || (rows > 0 && (nf == 12) != r->has_ckpt)) {
+            rc = err_fail(err, errlen, "%s:%d: expected 10 or 12 fields, as in every row", path, rows + 2);
             break;
         }
+        r->has_ckpt = nf == 12;
+        if (nf == 12) r->ckpt.frames = ckf, r->ckpt.crc = ckc;
         r->episodes = eps;
         for (int l = 0; l < PROBE_NLABELS; l++) {
             if (strcmp(name, PROBE_LABEL_NAMES[l])) continue;

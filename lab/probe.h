@@ -38,8 +38,18 @@ typedef struct {
     int threads;    // OpenBLAS threads (0 = all cores)
 } ProbeOptions;
 
+// Which checkpoint a probe measured: its frames (record state/frames) and
+// its CRC32 (the file's last 4 bytes: zlib's CRC32 of every byte before
+// them), so a probe.csv can be matched with the model.ckpt there now.
+typedef struct {
+    double frames;
+    uint32_t crc;
+} ProbeCkptId;
+
 typedef struct {
     int task;
+    int has_ckpt;                      // ckpt known (probe.csv of older versions: not)
+    ProbeCkptId ckpt;
     int episodes;                      // per split
     int n_train, n_test;               // samples (env steps)
     int has[PROBE_NLABELS];            // label exists for this task
@@ -51,10 +61,15 @@ void probe_defaults(ProbeOptions *o);
 // Run the probe on a checkpoint (file, or run directory holding model.ckpt).
 // Returns 0, or -1 with a message naming the file and what failed.
 int probe_run(const char *path, const ProbeOptions *o, ProbeResult *r, char *err, size_t errlen);
-// probe.csv: label,has,classes,chance,acc_c,acc_z,n_train,n_test,task,episodes
-// (one row per label; written atomically).
+// probe.csv: label,has,classes,chance,acc_c,acc_z,n_train,n_test,task,episodes,
+// ckpt_frames,ckpt_crc32 (one row per label; written atomically). The reader
+// also takes the older file without the last two columns (has_ckpt 0).
 int probe_write_csv(const ProbeResult *r, const char *path, char *err, size_t errlen);
 int probe_read_csv(ProbeResult *r, const char *path, char *err, size_t errlen);
+// The ProbeCkptId of a checkpoint file, from its record headers alone (a
+// few small reads; neither its CRC nor its values are checked: loading it
+// does that). 0, or -1 when it cannot be read as a checkpoint.
+int probe_ckpt_id(const char *path, ProbeCkptId *id);
 
 // ----------------------------------------------------------------------------
 // The linear algebra (exposed for the tests). Row-major, double.

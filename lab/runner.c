@@ -19,36 +19,47 @@
 #include "base/progress.h"
 #include "base/runlock.h"
 #include "base/stop.h"
+#include "lab/probe.h"
 #include "lab/stats.h"
 
 // ----------------------------------------------------------------------------
 // Child processes
 
+// A child's argument vector, as long as the flags passed through make it
+// (allocated; oom: a word could not be added, and the list is not used).
 typedef struct {
-    char *argv[160];
-    char store[8192];
-    size_t used;
-    int argc;
+    char **argv; // argc words and a NULL
+    int argc, cap, oom;
 } ArgList;
 
-static void args_add(ArgList *a, const char *s) {
-    size_t l = strlen(s) + 1;
-    if (a->argc >= (int)(sizeof a->argv / sizeof a->argv[0]) - 1 || a->used + l > sizeof a->store)
-        return; // the plan's argument lists are far below both limits
-    char *p = a->store + a->used;
-    memcpy(p, s, l);
-    a->used += l;
-    a->argv[a->argc++] = p;
-    a->argv[a->argc] = NULL;
+static void args_free(ArgList *a) {
+    for (int i = 0; i < a->argc; i++) free(a->argv[i]);
+    free(a->argv);
+    memset(a, 0, sizeof *a);
 }
 
+static void args_add(ArgList *a, const char *s) {
+    if (a->oom) return;
+    if (a->argc + 2 > a->cap) {
+        int cap = a->cap ? 2 * a->cap : 64;
+        char **p = realloc(a->argv, (size_t)cap * sizeof *p);
+        if (!p) { a->oom = 1; return; }
+        a->argv = p, a->cap = cap;
+    }
+    if (!(a->argv[a->argc] = strdup(s))) { a->oom = 1; return; }
+    a->argv[++a->argc] = NULL;
+}
+
+static void args_addf(ArgList *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void args_addf(ArgList *a, const char *fmt, ...) {
-    char buf[1100];
+    char *buf = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vasprintf(&buf, fmt, ap);
     va_end(ap);
+    if (n < 0) { a->oom = 1; return; }
     args_add(a, buf);
+    free(buf);
 }
 
 static void train_args(const Plan *pl, const Run *r, ArgList *a) {
@@ -73,15 +84,16 @@ static void train_args(const Plan *pl, const Run *r, ArgList *a) {
     args_add(a, "--progress=1");
     if (pl->inject_log_every) args_addf(a, "--log-every=%.0f", fmax(1, floor(pl->o.frames / 100)));
     for (int i = 0; i < pl->npass; i++) args_add(a, pl->pass[i]);
-    if (arm->inject_precision) args_addf(a, "--precision=%s", arm->precision == GEMM_BF16 ? "bf16" : "fp32");
-    if (arm->custom) { // last: the arm decides
+    if (arm->custom) { // then the arm's flags: the arm decides
         for (int i = 0; i < arm->nflags; i++) args_add(a, arm->flags[i]);
-        return;
+    } else {
+        char ws[32];
+        compare_fmt_num(ws, sizeof ws, arm->weight);
+        args_addf(a, "--cpc-weight=%s", ws);
+        if (arm->weight > 0) args_addf(a, "--cpc-k=%d", arm->k);
     }
-    char ws[32];
-    compare_fmt_num(ws, sizeof ws, arm->weight);
-    args_addf(a, "--cpc-weight=%s", ws); // last: the arm decides
-    if (arm->weight > 0) args_addf(a, "--cpc-k=%d", arm->k);
+    // --precision auto resolved for the arm (plan.h), after everything that could say auto again
+    if (arm->inject_precision) args_addf(a, "--precision=%s", arm->precision == GEMM_BF16 ? "bf16" : "fp32");
 }
 
 static void probe_args(const Plan *pl, const Run *r, ArgList *a) {
@@ -139,10 +151,13 @@ static pid_t spawn(const ArgList *a, const char *dir) {
 }
 
 void runner_print_next(FILE *f, const Plan *pl, const Run *r) {
-    ArgList a;
-    if (r->state == RUN_TODO) train_args(pl, r, &a), print_args(f, &a);
-    else if (r->state == RUN_TRAINED) probe_args(pl, r, &a), print_args(f, &a);
+    ArgList a = {0};
+    if (r->state == RUN_TODO) train_args(pl, r, &a);
+    else if (r->state == RUN_TRAINED) probe_args(pl, r, &a);
+    if (a.oom) fprintf(f, "(out of memory)\n");
+    else if (a.argc) print_args(f, &a);
     else fprintf(f, "-\n");
+    args_free(&a);
 }
 
 // ----------------------------------------------------------------------------
@@ -228,7 +243,9 @@ int runner_run(Plan *pl, int *ran) {
                 ArgList a;
                 if (probe) probe_args(pl, r, &a);
                 else train_args(pl, r, &a);
-                r->pid = spawn(&a, r->dir);
+                if (a.oom) fprintf(stderr, "cpcrl compare: %s: out of memory for its command line\n", r->name);
+                r->pid = a.oom ? -1 : spawn(&a, r->dir);
+                args_free(&a);
                 if (r->pid < 0) {
                     runlock_release(&r->lock);
                     r->pid = 0, r->state = RUN_FAILED, nfail++;
@@ -257,26 +274,36 @@ int runner_run(Plan *pl, int *ran) {
             snprintf(log, sizeof log, "%s/log.csv", r->dir);
             snprintf(ck, sizeof ck, "%s/model.ckpt", r->dir);
             if (r->state == RUN_PROBING) {
-                r->state = RUN_DONE;
-                if (!ok && !stop_requested()) {
-                    r->probe_failed = 1;
+                if (ok) {
+                    r->state = RUN_DONE;
+                } else if (stop_requested()) {
+                    r->state = RUN_TRAINED;
+                } else { // a failed measurement is a failed run: named, and compare exits 1
+                    r->state = RUN_FAILED, nfail++;
                     fprintf(stderr, "%scompare: probe of %s failed (see %s/train.out)\n",
                             tty ? "\n" : "", r->name, r->dir);
                 }
-                if (!ok && stop_requested()) r->state = RUN_TRAINED;
                 continue;
             }
             double f = runlog_last_frames(log);
             r->frames = f > 0 ? f : 0;
-            if (ok && r->frames >= o->frames) {
-                r->state = o->probe && file_exists(ck) ? RUN_TRAINED : RUN_DONE;
+            // trained: exit 0, and both the log and the checkpoint at the frames
+            ProbeCkptId id = {-1, 0};
+            const int has_ck = file_exists(ck);
+            if (has_ck && probe_ckpt_id(ck, &id) < 0) id.frames = -1;
+            if (ok && r->frames >= o->frames && (!has_ck || id.frames >= o->frames)) {
+                r->state = o->probe && has_ck ? RUN_TRAINED : RUN_DONE;
             } else if (stop_requested()) {
                 r->state = RUN_TODO, r->resume = file_exists(ck);
             } else {
                 r->state = RUN_FAILED, nfail++;
+                char why[64];
+                if (WIFSIGNALED(status)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
+                else if (!ok) snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
+                else if (r->frames < o->frames) snprintf(why, sizeof why, "exit 0 before its frames: stopped");
+                else snprintf(why, sizeof why, "exit 0, but its checkpoint at %.0f frames", id.frames);
                 fprintf(stderr, "%scompare: %s failed at %.0f frames (%s; see %s/train.out)\n",
-                        tty ? "\n" : "", r->name, r->frames,
-                        WIFEXITED(status) ? "exit status" : "killed by a signal", r->dir);
+                        tty ? "\n" : "", r->name, r->frames, why, r->dir);
             }
         }
         if (running == 0) {

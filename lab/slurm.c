@@ -89,6 +89,16 @@ static int write_file(const char *path, const Text *t, mode_t mode) {
     return 0;
 }
 
+// runs.txt is read a line per array task: a word with a line break in it
+// would split its run's line, the rest run as a command of its own. 1 (and
+// a message) when w holds one.
+static int line_break(const char *what, const char *w) {
+    if (!strpbrk(w, "\n\r")) return 0;
+    fprintf(stderr, "cpcrl compare: --emit-slurm: %s holds a line break, which would split the lines of "
+                    "runs.txt (one command per line): rename it; nothing written\n", what);
+    return 1;
+}
+
 // ----------------------------------------------------------------------------
 // The three files
 
@@ -122,6 +132,14 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
                         "'`' or '%%' cannot be named in the job script's #SBATCH lines; pick another\n", dir);
         return 2;
     }
+    // every word of runs.txt, checked before anything is written
+    int nl = line_break("the working directory", cwd) + line_break("this binary's path", exe) +
+             line_break("--out", out) + line_break("--tasks", o->tasks) +
+             line_break("--cpc-weights", o->cpc_weights) + line_break("--cpc-ks", o->cpc_ks) +
+             line_break("--arms", o->arms) + line_break("--baseline", o->baseline);
+    for (int j = 0; j < pl->npass; j++) nl += line_break("a training flag", pl->pass[j]);
+    for (int i = 0; i < pl->nruns; i++) nl += line_break("a run name", pl->runs[i].name);
+    if (nl) return 2;
     char logs[PATH_MAX + 700];
     snprintf(logs, sizeof logs, "%s/logs", dir);
     if (file_mkdir_p(logs) < 0 || file_mkdir_p(out) < 0) {

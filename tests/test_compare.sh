@@ -379,5 +379,199 @@ armbad "nocpc=--lr 1e-3" "arm 'nocpc' given twice"
 armbad "cpc=--lr" "arm 'cpc': --lr: missing value"
 armbad "cpc=--lr 1 extra" "arm 'cpc': unexpected argument 'extra'"
 
+# ----------------------------------------------------------------------------
+# review: what "done" means, concurrent aggregations, the children's command
+# lines, the arms' names and precision, command.txt (items of the adversarial
+# review; each check fails on the code before its fix)
+
+V=$TMP/review
+mkdir -p "$V"
+EXP="--tasks goal --seeds 1 --frames 2000 --probe-episodes 4 --jobs 1 --threads 1 --plot 0 --bootstrap 100 $NET --eval-every 0"
+ckcol() { sed -n 2p "$1" | cut -d, -f11; } # probe.csv: the frames of the checkpoint it measured
+(cd "$V" && "$CPCRL" compare $EXP --out e) >"$TMP/r.log" 2>&1
+if [ $? -eq 0 ] && [ "$(ckcol "$V/e/runs/goal-cpc-s1/probe.csv")" = 2000 ] &&
+   head -1 "$V/e/runs/goal-cpc-s1/probe.csv" | grep -q ',ckpt_frames,ckpt_crc32$'
+then ok "probe.csv names the checkpoint it measured (frames 2000, CRC32)"
+else bad "probe.csv names the checkpoint it measured (frames 2000, CRC32)" "$(tail -5 "$TMP/r.log"; cat "$V/e/runs/goal-cpc-s1/probe.csv")"; fi
+
+# 5. a run extended to more frames is probed again: once trained further with
+# --probe 0, its probe.csv (of the 2000-frame checkpoint) is left out of the
+# aggregation, the plan says "to probe", and compare probes the new checkpoint
+(cd "$V" && "$CPCRL" compare ${EXP/--frames 2000/--frames 4000} --out e --probe 0) >"$TMP/r.log" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "goal-cpc-s1: probe.csv measured the checkpoint at 2000 frames" "$TMP/r.log" &&
+   [ "$(awk -F, '$2 == "cpc" { print $6 "," $10 }' "$V/e/results.csv")" = "4000,nan" ]
+then ok "5: an extended run's old probe is left out of results.csv (nan), said on stderr"
+else bad "5: an extended run's old probe is left out of results.csv (nan), said on stderr" "rc=$rc $(tail -5 "$TMP/r.log")"; fi
+(cd "$V" && "$CPCRL" compare ${EXP/--frames 2000/--frames 4000} --out e --dry-run) >"$TMP/r.log" 2>&1
+if [ "$(grep -c '^goal-[a-z]*-s1 *to probe *4000 frames | cpcrl probe ' "$TMP/r.log")" = 2 ]
+then ok "5: extended runs are planned 'to probe' (their probe.csv names another checkpoint)"
+else bad "5: extended runs are planned 'to probe' (their probe.csv names another checkpoint)" "$(cat "$TMP/r.log")"; fi
+(cd "$V" && "$CPCRL" compare ${EXP/--frames 2000/--frames 4000} --out e) >"$TMP/r.log" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && [ "$(ckcol "$V/e/runs/goal-cpc-s1/probe.csv")" = 4000 ] &&
+   [ "$(ckcol "$V/e/runs/goal-nocpc-s1/probe.csv")" = 4000 ] && awk -F, '$2 == "cpc" { exit $10 == "nan" }' "$V/e/results.csv"
+then ok "5: compare probes the extended runs again (probe.csv at 4000 frames, in results.csv)"
+else bad "5: compare probes the extended runs again (probe.csv at 4000 frames, in results.csv)" "rc=$rc $(tail -5 "$TMP/r.log")"; fi
+
+# 6. a probe that fails (a flipped byte in model.ckpt, probe.csv removed) is a
+# failure of compare, which names the run
+ck=$V/e/runs/goal-cpc-s1/model.ckpt
+printf '\xff' | dd of="$ck" bs=1 seek=$(( $(stat -c %s "$ck") / 2 )) conv=notrunc status=none
+rm "$V/e/runs/goal-cpc-s1/probe.csv"
+(cd "$V" && "$CPCRL" compare ${EXP/--frames 2000/--frames 4000} --out e) >"$TMP/r.log" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "probe of goal-cpc-s1 failed" "$TMP/r.log" &&
+   grep -q "goal-cpc-s1 trained, not probed" "$TMP/r.log" && awk -F, '$2 == "cpc" { exit $10 != "nan" }' "$V/e/results.csv"
+then ok "6: a failed probe: exit 1, the run named (and listed as not probed), nan in results.csv"
+else bad "6: a failed probe: exit 1, the run named (and listed as not probed), nan in results.csv" "rc=$rc $(tail -5 "$TMP/r.log")"; fi
+
+# 2. "done" means the checkpoint reached the frames: the disk fills up when
+# the last checkpoint is written (a tmpfs with room for one checkpoint and a
+# half); the run fails, and once there is room again the same command
+# resumes it from the checkpoint there, then probes the new one
+ck_kb=$(( $(stat -c %s "$ck") / 1024 ))
+if [ "$(id -u)" = 0 ] && mkdir -p "$V/full" && mount -t tmpfs -o size=$(( ck_kb * 3 / 2 + 40 ))k tmpfs "$V/full" 2>/dev/null; then
+    (cd "$V" && "$CPCRL" compare $EXP --out full/cmp --only-run goal-cpc-s1) >"$TMP/r.log" 2>&1
+    rc=$?
+    cp -a "$V/full/cmp" "$V/cmp"
+    umount "$V/full"
+    R2=$V/cmp/runs/goal-cpc-s1
+    if [ $rc -eq 1 ] && grep -q "No space left on device" "$R2/train.out" && [ "$(tail -1 "$R2/log.csv" | cut -d, -f1)" = 2000 ]
+    then ok "2: full disk at the last checkpoint: exit 1 (the log reached 2000 frames, ENOSPC)"
+    else bad "2: full disk at the last checkpoint: exit 1 (the log reached 2000 frames, ENOSPC)" "rc=$rc $(tail -5 "$TMP/r.log"; tail -3 "$R2/train.out")"; fi
+    (cd "$V" && "$CPCRL" compare $EXP --out cmp --only-run goal-cpc-s1 --dry-run) >"$TMP/r.log" 2>&1
+    if grep -q "^goal-cpc-s1 *to train *[0-9]* frames (resume) | cpcrl train --resume cmp/runs/goal-cpc-s1 " "$TMP/r.log"
+    then ok "2: ... planned to resume from its checkpoint, not done"
+    else bad "2: ... planned to resume from its checkpoint, not done" "$(cat "$TMP/r.log")"; fi
+    (cd "$V" && "$CPCRL" compare $EXP --out cmp --only-run goal-cpc-s1) >"$TMP/r.log" 2>&1
+    rc=$?
+    (cd "$V" && "$CPCRL" compare --out cmp --aggregate-only --plot 0 --bootstrap 100) >>"$TMP/r.log" 2>&1
+    if [ $rc -eq 0 ] && [ "$(grep -c '^== cpcrl train --resume' "$R2/train.out")" = 1 ] &&
+       [ "$(ckcol "$R2/probe.csv")" = 2000 ] && grep -q "^goal,cpc,1,1,3,2000," "$V/cmp/results.csv"
+    then ok "2: ... with room again: resumed, the 2000-frame checkpoint probed, counted (exit 0)"
+    else bad "2: ... with room again: resumed, the 2000-frame checkpoint probed, counted (exit 0)" "rc=$rc $(tail -5 "$TMP/r.log"; grep '^==' "$R2/train.out")"; fi
+else
+    echo "test_compare: skip 2 (full disk): needs root and mount -t tmpfs"
+fi
+
+# 4. aggregations at once: each under OUT/aggregate.lock, with a temporary
+# file of its own. Two at once, the first held between reading the runs and
+# writing (CPCRL_AGG_TEST_WAIT_US), while a run it read as unfinished
+# finishes: the one that writes last read last, so results.csv counts it
+G=$V/agg
+mkdir -p "$G/results" && cp -r "$S" "$G/results/smoke"
+run1=$G/results/smoke/runs/tmaze-cpc-s1
+cp "$run1/log.csv" "$TMP/full.log" && head -3 "$TMP/full.log" >"$run1/log.csv"
+(cd "$G" && CPCRL_AGG_TEST_WAIT_US=1500000 "$CPCRL" compare --aggregate-only --out results/smoke --plot 0) >"$TMP/a1.log" 2>&1 &
+a1=$!
+sleep 0.5
+cp "$TMP/full.log" "$run1/log.csv"
+(cd "$G" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0) >"$TMP/a2.log" 2>&1
+rc2=$?
+wait $a1
+rc1=$?
+if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && cmp -s "$GOLD/results.csv" "$G/results/smoke/results.csv" &&
+   grep -q "waiting for another aggregation of results/smoke" "$TMP/a2.log" && [ ! -e "$G/results/smoke/aggregate.lock" ]
+then ok "4: two aggregations at once: the second waits, reads after the first wrote; results.csv complete"
+else bad "4: two aggregations at once: the second waits, reads after the first wrote; results.csv complete" \
+    "rc $rc1 $rc2 $(cat "$TMP/a1.log" "$TMP/a2.log"; diff "$GOLD/results.csv" "$G/results/smoke/results.csv")"; fi
+# (and a temporary file of a writer killed on this host is swept away)
+sleep 0 &
+deadw=$!
+wait $deadw
+: >"$G/results/smoke/results.csv.tmp.$(hostname | tr ./ __)-$(stat -Lc %i /proc/self/ns/pid).$deadw.0"
+pids=""
+for i in 1 2 3 4 5 6; do
+    (cd "$G" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0) >"$TMP/a$i.log" 2>&1 &
+    pids="$pids $!"
+done
+st=0
+for p in $pids; do wait "$p" || st=1; done
+if [ $st -eq 0 ] && cmp -s "$GOLD/results.csv" "$G/results/smoke/results.csv" &&
+   cmp -s "$GOLD/summary.md" "$G/results/smoke/summary.md" && [ -z "$(find "$G" -name '*.tmp*')" ]
+then ok "4: six aggregations at once all exit 0, results.csv and summary.md golden, no temporary file left (a dead writer's swept)"
+else bad "4: six aggregations at once all exit 0, results.csv and summary.md golden, no temporary file left (a dead writer's swept)" "$(cat "$TMP"/a[1-6].log | grep -v aggregated)"; fi
+
+# 7. the children's command lines have no length limit: 300 passed words,
+# and the arm's own flags still come last
+many=""
+for i in $(seq 150); do many="$many --lr 1e-3"; done
+(cd "$P" && "$CPCRL" compare --tasks goal --seeds 1 --frames 200 --out long $NET $many --dry-run) >"$TMP/r.log" 2>&1
+if [ $? -eq 0 ] && grep -q "^goal-nocpc-s1 .* --lr 1e-3 --cpc-weight=0$" "$TMP/r.log" &&
+   grep -q "^goal-cpc-s1 .* --lr 1e-3 --cpc-weight=1 --cpc-k=3$" "$TMP/r.log" &&
+   [ "$(grep "^goal-cpc-s1" "$TMP/r.log" | grep -o -- "--lr 1e-3" | wc -l)" = 150 ]
+then ok "7: 300 passed words: every one in the child's command, the arm's flags last"
+else bad "7: 300 passed words: every one in the child's command, the arm's flags last" "$(cut -c1-300 "$TMP/r.log")"; fi
+
+# 8. weights as given: two weights a float tells apart make two arms, each
+# trained at its own weight; two it cannot tell apart are refused
+(cd "$P" && "$CPCRL" compare --tasks goal --seeds 1 --frames 200 --out w $NET --cpc-weights 0.1234567,0.1234568 --dry-run) >"$TMP/r.log" 2>&1
+if [ $? -eq 0 ] && grep -q "^goal-w0.1234567-s1 .* --cpc-weight=0.1234567 --cpc-k=3$" "$TMP/r.log" &&
+   grep -q "^goal-w0.1234568-s1 .* --cpc-weight=0.1234568 --cpc-k=3$" "$TMP/r.log" && grep -q "3 runs" "$TMP/r.log"
+then ok "8: --cpc-weights 0.1234567,0.1234568: arms w0.1234567 and w0.1234568 at those weights"
+else bad "8: --cpc-weights 0.1234567,0.1234568: arms w0.1234567 and w0.1234568 at those weights" "$(cut -c1-200 "$TMP/r.log")"; fi
+(cd "$P" && "$CPCRL" compare --tasks goal --seeds 1 --frames 200 --out w --cpc-weights 0.123456781,0.123456782 --dry-run) >"$TMP/r.log" 2>&1
+if [ $? -eq 2 ] && grep -q "0.123456781 and 0.123456782 are one weight for a run" "$TMP/r.log"
+then ok "8: weights a float cannot tell apart are refused (exit 2)"
+else bad "8: weights a float cannot tell apart are refused (exit 2)" "$(cat "$TMP/r.log")"; fi
+
+# 9. --arms 'x=--precision auto': the arm's precision is resolved by compare
+# and given last, after the arm's own --precision auto (which came after an
+# injected one and won); without bf16 (CPCRL_NO_BF16=1) it is fp32
+for nob in "" 1; do
+    want=$here; [ -n "$nob" ] && want=fp32
+    rm -rf "$P/px"
+    (cd "$P" && CPCRL_NO_BF16=$nob "$CPCRL" compare --tasks goal --seeds 1 --frames 200 --out px --jobs 1 --threads 1 \
+        --probe 0 --plot 0 --eval-every 0 $NET --arms "x=--precision auto --lr 1e-3" --dry-run) >"$TMP/r.log" 2>&1
+    d=$?
+    (cd "$P" && CPCRL_NO_BF16=$nob "$CPCRL" compare --tasks goal --seeds 1 --frames 200 --out px --jobs 1 --threads 1 \
+        --probe 0 --plot 0 --eval-every 0 $NET --arms "x=--precision auto --lr 1e-3") >>"$TMP/r.log" 2>&1
+    if [ $d -eq 0 ] && [ $? -eq 0 ] && grep -q "^goal-x-s1 .* --precision auto --lr 1e-3 --precision=$want$" "$TMP/r.log" &&
+       [ "$(conf "$P/px/runs/goal-x-s1/config.txt" precision)" = "$want" ]
+    then ok "9: --arms 'x=--precision auto'${nob:+ (CPCRL_NO_BF16=1)}: --precision=$want given last, the run is $want"
+    else bad "9: --arms 'x=--precision auto'${nob:+ (CPCRL_NO_BF16=1)}: --precision=$want given last, the run is $want" "$(cut -c1-300 "$TMP/r.log")"; fi
+done
+
+# 15. --precision auto over bf16 runs where bf16 cannot run: the plan is
+# refused only when one of them is to be trained, with advice that works
+rm -rf "$P/pb" && cp -r "$P/px" "$P/pb"
+sed -i "s/^precision = .*/precision = bf16/" "$P"/pb/runs/*/config.txt
+PB="--tasks goal --frames 200 --out pb --jobs 1 --threads 1 --probe 0 --plot 0 --eval-every 0 $NET --precision auto"
+(cd "$P" && CPCRL_NO_BF16=1 "$CPCRL" compare $PB --seeds 1 --arms "x=--lr 1e-3" --dry-run) >"$TMP/r.log" 2>&1
+r1=$?
+(cd "$P" && CPCRL_NO_BF16=1 "$CPCRL" compare $PB --seeds 2 --arms "x=--lr 1e-3" --dry-run) >"$TMP/r2.log" 2>&1
+r2=$?
+if [ $r1 -eq 0 ] && [ $r2 -eq 2 ] && grep -q "its runs have precision bf16 (pb/runs/goal-nocpc-s1/config.txt)" "$TMP/r2.log" &&
+   grep -q "goal-nocpc-s2 is one to train" "$TMP/r2.log" && ! grep -q "use --precision" "$TMP/r2.log"
+then ok "15: bf16 runs without bf16: all trained, accepted; one to train, refused naming it (no flag that is then refused)"
+else bad "15: bf16 runs without bf16: all trained, accepted; one to train, refused naming it (no flag that is then refused)" "$r1 $r2 $(cat "$TMP/r.log" "$TMP/r2.log")"; fi
+
+# 12. command.txt quotes every word as a shell reads it back: the recorded
+# line of a compare whose --out holds quotes and a ';' runs that very
+# compare, and no injected command
+Q=$V/quote
+mkdir -p "$Q"
+QOUT="'a' ;touch PWN3; 'b'"
+(cd "$Q" && "$CPCRL" compare --tasks goal --seeds 1 --frames 200 --jobs 1 --threads 1 --probe 0 --plot 0 \
+    --eval-every 0 $NET --out "$QOUT") >"$TMP/r.log" 2>&1
+line=$(head -1 "$Q/$QOUT/command.txt")
+(cd "$Q" && bash -c "${line/#cpcrl/\"\$0\"} --dry-run" "$CPCRL") >"$TMP/r2.log" 2>&1
+rq=$?
+if [ -n "$line" ] && [ $rq -eq 0 ] && [ ! -e "$Q/PWN3" ] && grep -q "2 done" "$TMP/r2.log" &&
+   grep -qF -- "--out ''\''a'\'' ;touch PWN3; '\''b'\'''" "$Q/$QOUT/summary.md"
+then ok "12: command.txt (and summary.md's copy) re-run as recorded: the same compare, no injected command"
+else bad "12: command.txt (and summary.md's copy) re-run as recorded: the same compare, no injected command" "rc=$rq $line $(cat "$TMP/r2.log"; ls "$Q")"; fi
+
+# 15. aggregation of more than 64 arms: every run counted (none skipped)
+M=$V/many
+mkdir -p "$M/runs"
+for i in $(seq 70); do cp -r "$S/runs/tmaze-cpc-s1" "$M/runs/tmaze-a$i-s1"; rm -f "$M/runs/tmaze-a$i-s1/metrics.csv"; done
+cp -r "$S/runs/tmaze-nocpc-s1" "$M/runs/"
+"$CPCRL" compare --aggregate-only --out "$M" --plot 0 --bootstrap 100 >"$TMP/r.log" 2>&1
+if [ $? -eq 0 ] && [ "$(($(wc -l <"$M/results.csv") - 1))" = 71 ] && [ "$(grep -c '^| a[0-9]* | 1 | ' "$M/summary.md")" = 70 ]
+then ok "15: aggregation of 71 arms counts every run"
+else bad "15: aggregation of 71 arms counts every run" "$(tail -3 "$TMP/r.log"; wc -l "$M/results.csv")"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

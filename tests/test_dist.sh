@@ -263,5 +263,92 @@ check "usage: --emit-slurm into a path with a quote and a blank: exit 2, nothing
 (cd "$C" && "$CPCRL" compare $PLAN --out viaslurm --emit-slurm slurm --slurm-limit -1) >/dev/null 2>"$TMP/err"
 check "usage: --slurm-limit -1: exit 2" test $? -eq 2
 
+# ----------------------------------------------------------------------------
+# review: a lock that is not a regular file, locks of another PID namespace
+# with this host name, line breaks in what runs.txt holds (items of the
+# adversarial review; each check fails on the code before its fix)
+
+# 10. a FIFO (or a symbolic link) as train.lock: refused at once, never a
+# read that blocks (timeout 20: 124 = hung)
+train fifo
+mkfifo "$R/fifo/train.lock"
+timeout -k 2 20 "$CPCRL" train --resume "$R/fifo" --frames 400 --threads 1 --progress 0 >/dev/null 2>"$TMP/err"
+rc=$?
+check "10: train --resume with a FIFO as train.lock: exit 1 at once, says it is not a regular file (rc $rc)" \
+    eval '[ $rc -eq 1 ] && grep -q "fifo/train.lock is not a regular file (a FIFO)" "$TMP/err" && [ -p "$R/fifo/train.lock" ]'
+mkdir -p "$R/fifo2" && mkfifo "$R/fifo2/train.lock"
+timeout -k 2 20 "$CPCRL" train $TINY --runs-dir "$R" --name fifo2 --frames 200 >/dev/null 2>"$TMP/err"
+rc=$?
+check "10: a fresh train over a FIFO lock: exit 1 at once (rc $rc)" \
+    eval '[ $rc -eq 1 ] && grep -q "not a regular file" "$TMP/err"'
+rm "$R/fifo/train.lock" && ln -s /dev/zero "$R/fifo/train.lock"
+timeout -k 2 20 "$CPCRL" train --resume "$R/fifo" --frames 400 --threads 1 --progress 0 >/dev/null 2>"$TMP/err"
+rc=$?
+check "10: a symbolic link as train.lock: refused, exit 1 (rc $rc)" \
+    eval '[ $rc -eq 1 ] && grep -q "is a symbolic link" "$TMP/err"'
+F=$TMP/cfifo
+mkdir -p "$F/o/runs/tmaze-nocpc-s1" && mkfifo "$F/o/runs/tmaze-nocpc-s1/train.lock"
+(cd "$F" && timeout -k 2 60 "$CPCRL" compare --tasks tmaze --seeds 1 --frames 200 --jobs 1 --threads 1 --probe 0 --plot 0 \
+    $NET --out o) >/dev/null 2>"$TMP/err"
+rc=$?
+check "10: compare with a FIFO as one run's lock: the others trained, that one named, exit 1 (rc $rc)" \
+    eval '[ $rc -eq 1 ] && grep -q "tmaze-nocpc-s1/train.lock is not a regular file" "$TMP/err" &&
+          [ "$(tail -1 "$F/o/runs/tmaze-cpc-s1/log.csv" | cut -d, -f1)" = 200 ]'
+
+# 13. the same host name in another PID namespace (another container): its
+# pids mean nothing here, so the lock is judged by its heartbeat. A fake
+# lock naming a pid that does not run here, fresh: refused (it was taken
+# over as "no process of it runs"); 2 h old: taken over
+sleep 0 &
+dead=$!
+wait $dead
+printf 'cpcrl run lock\nhost %s\nboot %s\npidns pid:[1]\npid %s 1\n' "$HOST" "$(cat /proc/sys/kernel/random/boot_id)" $dead \
+    >"$TMP/l" && mkdir -p "$R/ns" && mv "$TMP/l" "$R/ns/train.lock"
+train ns
+check "13: this host, another PID namespace, fresh heartbeat, its pid not running here: refused (exit 1)" \
+    eval '[ $rc -eq 1 ] && grep -q "pid $dead in another PID namespace (pid:\[1\]), heartbeat" "$TMP/err" && [ ! -e "$R/ns/log.csv" ]'
+touch -d "2 hours ago" "$R/ns/train.lock"
+train ns
+check "13: ... with a heartbeat 2 h old: taken over" \
+    eval '[ $rc -eq 0 ] && grep -q "no heartbeat for" "$TMP/err" && [ "$(last_frames "$R/ns")" = 200 ]'
+# a real one (root: unshare): a trainer in a new PID namespace, pid 1 there,
+# holds its run; from here pid 1 runs (init, another start time) and the old
+# rule took the live lock over
+if [ "$(id -u)" = 0 ] && unshare -pf --mount-proc true 2>/dev/null; then
+    unshare -pf --mount-proc "$CPCRL" train $TINY --runs-dir "$R" --name inns --frames 5e7 >/dev/null 2>"$TMP/inns.err" &
+    U=$!
+    BG="$U"
+    for _ in $(seq 300); do [ -s "$R/inns/log.csv" ] && [ "$(wc -l <"$R/inns/log.csv")" -ge 3 ] && break; sleep 0.1; done
+    inner=$(pgrep -P "$U" | head -1)
+    BG="$U $inner"
+    timeout -k 2 20 "$CPCRL" train --resume "$R/inns" --frames 6e7 --threads 1 --progress 0 >/dev/null 2>"$TMP/err"
+    rc=$?
+    grep -q "^pid 1 " "$R/inns/train.lock" && grep -q "^pidns pid:\[" "$R/inns/train.lock" &&
+        ! grep -qx "pidns $(readlink /proc/self/ns/pid)" "$R/inns/train.lock"
+    named=$?
+    kill -9 $inner 2>/dev/null
+    wait $U 2>/dev/null
+    BG=""
+    check "13: a live trainer in another PID namespace (pid 1 there) keeps its run: --resume from here refused (rc $rc)" \
+        eval '[ $named -eq 0 ] && [ $rc -eq 1 ] && grep -q "in use by another process (host $HOST, pid 1 in another PID namespace" "$TMP/err"'
+else
+    echo "test_dist: skip 13 (a real PID namespace): needs root and unshare"
+fi
+
+# 11. a line break in any word runs.txt would hold (here --out, and the
+# working directory) is refused, nothing written: it would split a run's
+# line, the rest run as a command of its own
+(cd "$C" && "$CPCRL" compare $PLAN --out "$(printf 'nl\ntouch PWN11')" --emit-slurm slurm-nl) >/dev/null 2>"$TMP/err"
+rc=$?
+check "11: --emit-slurm with a line break in --out: exit 2, nothing written (rc $rc)" \
+    eval '[ $rc -eq 2 ] && grep -q "\-\-out holds a line break" "$TMP/err" && [ ! -e "$C/slurm-nl" ] && [ ! -e "$C/nl" ]'
+NL="$C/cwd
+x"
+mkdir -p "$NL"
+(cd "$NL" && "$CPCRL" compare $PLAN --out "$C/nlout" --emit-slurm "$C/slurm-nl") >/dev/null 2>"$TMP/err"
+rc=$?
+check "11: --emit-slurm from a working directory with a line break: exit 2, nothing written (rc $rc)" \
+    eval '[ $rc -eq 2 ] && grep -q "the working directory holds a line break" "$TMP/err" && [ ! -e "$C/slurm-nl" ] && [ ! -e "$C/nlout" ]'
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
