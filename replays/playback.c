@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,6 +130,58 @@ static int encoder_close(Encoder *enc, char *err, size_t n) {
     return 0;
 }
 
+// What ffmpeg wrote, checked: its exit status says little (ffmpeg 5.1 exits
+// 0 on a full disk, leaving an MP4 without its index, "moov atom not
+// found"). Every file must be non-empty; an .mp4 must be a sequence of
+// top-level boxes (u32 big-endian size, 4-character type; size 1: a u64
+// size follows, size 0: to the end of the file) that ends exactly at the end
+// of the file and holds a 'moov' box. 0, or -1 with a message.
+static int video_check(const char *path, char *err, size_t n) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return err_fail(err, n, "cannot open what ffmpeg wrote: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_fail(err, n, "ffmpeg wrote no regular file");
+    }
+    const uint64_t size = (uint64_t)st.st_size;
+    int rc = 0, moov = 0;
+    uint64_t off = 0;
+    if (size == 0) rc = err_fail(err, n, "ffmpeg exited 0 but the file is empty (a full disk?)");
+    while (rc == 0 && ends_with(path, ".mp4") && off < size) {
+        uint8_t h[16];
+        if (size - off < 8 || pread(fd, h, 8, (off_t)off) != 8) {
+            rc = err_fail(err, n, "not a complete MP4: %llu stray bytes at its end (truncated: a full disk?)",
+                          (unsigned long long)(size - off));
+            break;
+        }
+        uint64_t box = (uint64_t)h[0] << 24 | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 8 | h[3], hdr = 8;
+        if (box == 1) { // a u64 size (0 when it cannot be read: reported as running past the end)
+            box = 0, hdr = 16;
+            if (size - off >= 16 && pread(fd, h + 8, 8, (off_t)(off + 8)) == 8)
+                for (int i = 8; i < 16; i++) box = box << 8 | h[i];
+        } else if (box == 0) {
+            box = size - off;
+        }
+        char type[5];
+        for (int i = 0; i < 4; i++) type[i] = h[4 + i] >= 0x20 && h[4 + i] < 0x7f ? (char)h[4 + i] : '?';
+        type[4] = 0;
+        if (box < hdr || box > size - off) {
+            rc = err_fail(err, n, "not a complete MP4: its box '%s' at byte %llu runs past the end of the %llu "
+                          "bytes written (truncated: a full disk?)", type, (unsigned long long)off,
+                          (unsigned long long)size);
+            break;
+        }
+        moov |= !memcmp(h + 4, "moov", 4);
+        off += box;
+    }
+    if (rc == 0 && ends_with(path, ".mp4") && !moov)
+        rc = err_fail(err, n, "not a complete MP4: no 'moov' box, the index ffmpeg writes last (\"moov atom not "
+                      "found\": a full disk?)");
+    close(fd);
+    return rc;
+}
+
 static int replay_export(const Replay *r, const Opts *o) {
     char err[600];
     const int W = o->win_w, H = o->win_h;
@@ -212,6 +265,10 @@ static int replay_export(const Replay *r, const Opts *o) {
             rc = 1;
         } else if (!wrote) {
             fprintf(stderr, "cpcrl replay: writing frames to ffmpeg failed (%s)\n", o->export_path);
+            rc = 1;
+        } else if (video_check(o->export_path, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl replay: --export %s: %s; the broken file is removed\n", o->export_path, err);
+            unlink(o->export_path);
             rc = 1;
         }
     }

@@ -3,6 +3,7 @@
 #include "replays/record.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -113,6 +114,27 @@ EvalRecorder *replay_eval_recorder_begin(const char *ckpt_path, const char *dir,
     if (fr && fr->dtype == CK_F64 && fr->count == 1) memcpy(&er->train_frames, fr->data, sizeof er->train_frames);
     ckpt_free(&ck);
     er->source = greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED;
+    // episodes of an earlier call there would mix with this one's (a run of
+    // fewer episodes leaves the higher numbers): refused, nothing removed
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        char first[256] = "";
+        int n = 0;
+        while ((de = readdir(d))) {
+            size_t l = strlen(de->d_name);
+            if (l < 6 || strncmp(de->d_name, "ep", 2) || strcmp(de->d_name + l - 4, ".rpl")) continue;
+            if (!n++) snprintf(first, sizeof first, "%s", de->d_name);
+        }
+        closedir(d);
+        if (n) {
+            err_fail(err, errlen, "%s already holds %d recorded episode%s (%s%s), which would mix with this "
+                     "evaluation's: record into an empty or new directory, or remove them first", dir, n,
+                     n == 1 ? "" : "s", first, n > 1 ? ", ..." : "");
+            free(er);
+            return NULL;
+        }
+    }
     if (file_mkdir_p(dir) < 0) {
         err_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         free(er);

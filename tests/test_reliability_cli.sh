@@ -117,6 +117,16 @@ if has_python; then
     check "9: replays' mean return and success = eval's ($got vs $want)" $? "$(cat "$TMP/ev.out")"
 fi
 
+# review 15: eval --record into a directory that holds episodes of an
+# earlier call (here 12 of them, then a call of 3): refused, nothing changed
+# (the 9 stale ones would have been taken for this call's)
+before=$(ls "$TMP/ev" | wc -l)
+"$CPCRL" eval "$CK" --episodes 3 --threads 1 --record "$TMP/ev" >/dev/null 2>"$TMP/ev2.err"
+st=$?
+[ $st -eq 1 ] && grep -q "already holds 12 recorded episodes" "$TMP/ev2.err" && [ "$(ls "$TMP/ev" | wc -l)" = "$before" ]
+check "15: eval --record into a directory with episodes of another call: refused, nothing changed (exit $st)" $? \
+    "$(tail -2 "$TMP/ev2.err")"
+
 fi
 
 # ----------------------------------------------------------------------------
@@ -145,12 +155,19 @@ if want 14; then
 
 mkdir -p "$TMP/bin" "$TMP/exp"
 cat >"$TMP/bin/ffmpeg" <<'EOF'
-#!/bin/sh
+#!/bin/bash
 [ -n "${FAKE_FFMPEG_FAIL:-}" ] && { echo "fake ffmpeg: failing" >&2; exit 3; }
 for a; do last=$a; done
 cat >/dev/null
 echo "$#" >"$(dirname "$0")/argc"
-printf 'video' >"${last#file:}"
+out=${last#file:}
+# an MP4 of two boxes: ftyp (16 bytes), moov (8); FAKE_FFMPEG_TRUNCATE: ftyp
+# and an mdat of 4096 bytes cut at 100 (no moov), as a full disk leaves it,
+# exit 0 (ffmpeg 5.1 does); FAKE_FFMPEG_EMPTY: an empty file, exit 0
+ftyp='\x00\x00\x00\x10ftypisom\x00\x00\x02\x00'
+if [ -n "${FAKE_FFMPEG_EMPTY:-}" ]; then : >"$out"
+elif [ -n "${FAKE_FFMPEG_TRUNCATE:-}" ]; then { printf "$ftyp"'\x00\x00\x10\x00mdat'; head -c 76 /dev/zero; } >"$out"
+else printf "$ftyp"'\x00\x00\x00\x08moov' >"$out"; fi
 EOF
 chmod +x "$TMP/bin/ffmpeg"
 (cd "$TMP/exp" && PATH="$TMP/bin:$PATH" "$CPCRL" replay "$RPL" --window 64x64 \
@@ -170,6 +187,33 @@ check "14: an encoder that fails: exit 1 (not SIGPIPE) naming its status (exit $
 st=$?
 [ $st -eq 1 ] && grep -q "ffmpeg not found" "$TMP/exp3.err"
 check "14: no ffmpeg on PATH: exit 1, says so (exit $st)" $? "$(tail -2 "$TMP/exp3.err")"
+# review 14: ffmpeg exits 0 on a full disk with the MP4 cut short ("moov atom
+# not found"): the file written is checked (non-empty; an .mp4's top-level
+# boxes end at its end and hold a moov), else exit 1 and the file removed
+(cd "$TMP/exp" && PATH="$TMP/bin:$PATH" "$CPCRL" replay "$RPL" --window 64x64 --export ok.mp4 >/dev/null 2>"$TMP/exp4.err")
+check "14: a complete MP4 (ftyp, moov): exit 0, kept (exit $?)" $? "$(tail -2 "$TMP/exp4.err")"
+(cd "$TMP/exp" && FAKE_FFMPEG_TRUNCATE=1 PATH="$TMP/bin:$PATH" "$CPCRL" replay "$RPL" --window 64x64 \
+    --export cut.mp4 >/dev/null 2>"$TMP/exp5.err")
+st=$?
+[ $st -eq 1 ] && grep -q "cut.mp4: not a complete MP4: its box 'mdat' at byte 16 runs past the end" "$TMP/exp5.err" &&
+    grep -q "removed" "$TMP/exp5.err" && [ ! -e "$TMP/exp/cut.mp4" ]
+check "14: ffmpeg exits 0 leaving an MP4 cut short (no moov): exit 1, says so, file removed (exit $st)" $? \
+    "$(tail -2 "$TMP/exp5.err")"
+(cd "$TMP/exp" && FAKE_FFMPEG_EMPTY=1 PATH="$TMP/bin:$PATH" "$CPCRL" replay "$RPL" --window 64x64 \
+    --export empty.webm >/dev/null 2>"$TMP/exp6.err")
+st=$?
+[ $st -eq 1 ] && grep -q "empty.webm: ffmpeg exited 0 but the file is empty" "$TMP/exp6.err" && [ ! -e "$TMP/exp/empty.webm" ]
+check "14: ffmpeg exits 0 leaving an empty file: exit 1, file removed (exit $st)" $? "$(tail -2 "$TMP/exp6.err")"
+if [ -x "$(command -v ffmpeg)" ] && [ "$(id -u)" = 0 ] && mkdir -p "$TMP/fullmp4" &&
+    mount -t tmpfs -o size=24k tmpfs "$TMP/fullmp4" 2>/dev/null; then
+    # the real encoder on a disk with room for part of the video
+    "$CPCRL" replay "$RPL" --window 256x256 --export "$TMP/fullmp4/v.mp4" >/dev/null 2>"$TMP/exp7.err"
+    st=$?
+    ls -A "$TMP/fullmp4" >"$TMP/exp7.ls"
+    umount "$TMP/fullmp4"
+    [ $st -eq 1 ] && [ ! -s "$TMP/exp7.ls" ]
+    check "14: real ffmpeg onto a full disk: exit 1, nothing left (exit $st)" $? "$(tail -2 "$TMP/exp7.err")"
+fi
 
 fi
 
