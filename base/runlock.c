@@ -111,8 +111,10 @@ static int pid_alive(long pid) { return kill((pid_t)pid, 0) == 0 || errno == EPE
 // Start time of a process (field 22 of /proc/PID/stat, clock ticks after
 // boot), 0 when unknown: with the pid it names one process, so a pid reused
 // by another process does not keep a dead holder's lock alive.
-static unsigned long long pid_start(long pid) {
+// *state: field 3 ('R', 'S', ..., 'Z' a zombie; 0 unknown).
+static unsigned long long pid_stat(long pid, char *state) {
     char path[64], buf[1024];
+    *state = 0;
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f) return 0;
@@ -121,10 +123,16 @@ static unsigned long long pid_start(long pid) {
     buf[n] = 0;
     char *p = strrchr(buf, ')'); // the command name may hold blanks and parentheses
     if (!p) return 0;
+    if (p[1] == ' ' && p[2]) *state = p[2];
     unsigned long long v = 0;
     for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
     if (p) v = strtoull(p + 1, NULL, 10);
     return v;
+}
+
+static unsigned long long pid_start(long pid) {
+    char state;
+    return pid_stat(pid, &state);
 }
 
 // This boot's id ("" when unknown): a lock of this host from another boot is stale.
@@ -136,10 +144,16 @@ static void boot_id(char *out, size_t n) {
     fclose(f);
 }
 
-// The holder's process i runs: alive, and the same process (start time) when known.
+// The holder's process i runs: alive, and the same process (start time)
+// when known. A zombie (exited, not yet reaped: an orphan waits for an init
+// that may reap late, or never in a container whose pid 1 does not) runs no
+// more, though kill(pid, 0) still answers for it.
 static int holder_alive(const LockInfo *h, int i) {
     if (!pid_alive(h->pids[i])) return 0;
-    return h->starts[i] == 0 || pid_start(h->pids[i]) == h->starts[i];
+    char state;
+    unsigned long long start = pid_stat(h->pids[i], &state);
+    if (state == 'Z' || state == 'X' || state == 'x') return 0;
+    return h->starts[i] == 0 || start == h->starts[i];
 }
 
 // Were the lock's pids written in this process's PID namespace? (1 also when

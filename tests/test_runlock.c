@@ -2,7 +2,7 @@
 // over the same stale lock at once must never hold it together; a release
 // racing a take-over keeps the new lock; a lock naming more processes than
 // are read is not judged by the ones read; a FIFO or a symbolic link as the
-// lock is refused without blocking; a lock from another PID namespace of
+// lock is refused without blocking; a zombie holder is no holder; a lock from another PID namespace of
 // this host name is judged by its heartbeat alone; a named lock
 // (runlock_acquire_named) follows the same rules.
 //
@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,42 @@ static void test_other_pid_namespace(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+// A holder that exited but was not reaped (a zombie: kill(pid, 0) still
+// answers) runs no more: its lock is stale. (An orphan's init may reap it
+// late, or never: a container's pid 1 that does not.)
+static void test_zombie_holder(void **state) {
+    (void)state;
+    char dir[] = "/tmp/cpcrl_runlock_XXXXXX", err[1600], stat_path[64], buf[512];
+    assert_non_null(mkdtemp(dir));
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        RunLock l;
+        _exit(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err) == RUNLOCK_HELD ? 0 : 1);
+    }
+    snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", (long)p);
+    int zombie = 0;
+    for (int i = 0; i < 5000 && !zombie; i++) { // not reaped: wait until it is a zombie
+        FILE *f = fopen(stat_path, "r");
+        assert_non_null(f);
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *q = strrchr(buf, ')');
+        zombie = q && q[1] == ' ' && q[2] == 'Z';
+        if (!zombie) nap_us(1000);
+    }
+    assert_true(zombie);
+    assert_int_equal(kill(p, 0), 0);
+    RunLock l;
+    assert_int_equal(runlock_acquire(&l, dir, 600, "test_runlock", err, sizeof err), RUNLOCK_HELD);
+    runlock_release(&l);
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 // runlock_acquire_named: DIR/NAME, held by one process at a time (busy for a
 // live other holder, naming the lock), stale when its holder is gone.
 static void test_named_lock(void **state) {
@@ -368,6 +405,7 @@ int main(void) {
         cmocka_unit_test(test_not_a_regular_file),
         cmocka_unit_test(test_other_pid_namespace),
         cmocka_unit_test(test_named_lock),
+        cmocka_unit_test(test_zombie_holder),
         cmocka_unit_test(test_takeover_race),
         cmocka_unit_test(test_takeover_leaves_no_files),
         cmocka_unit_test(test_dead_guard),
