@@ -94,6 +94,9 @@ E2E += "bash tests/test_dist.sh ./$(BIN)"
 E2E += "bash tests/test_train_eval.sh ./$(BIN)"
 # docs: the generated flag reference is current; every `cpcrl CMD --flag` in README.md and docs/ exists
 E2E += "bash tests/test_docs.sh ./$(BIN)"
+# compare under faults: killed workers, trainers, probes, aggregators and a full disk end in the
+# same results.csv (2 rounds here; FAULT_SEED=1 bash tests/fault_campaign.sh ./cpcrl 50 for the campaign)
+E2E += "bash tests/fault_campaign.sh ./$(BIN) 2"
 # set-up as a user who is not root: one `sudo apt-get install` line, nothing installed
 E2E += "bash tests/test_setup.sh"
 # portability: the unit programs again under every OpenBLAS kernel this CPU runs
