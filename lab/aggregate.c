@@ -39,6 +39,9 @@ typedef struct {
     double budget; // the frames its config.txt asks for
     ProbeResult pr;
     int has_probe;
+    // its eval.csv (train --eval-every: held-out env seeds), when there
+    int has_eval, collapsed;
+    double eval_final, eval_best, eval_last;
 } AggRun;
 
 typedef struct {
@@ -195,7 +198,7 @@ static void results_header(FILE *f) {
     for (int l = 0; l < PROBE_NLABELS; l++)
         fprintf(f, ",probe_%s_c,probe_%s_z,probe_%s_chance", PROBE_LABEL_NAMES[l],
                 PROBE_LABEL_NAMES[l], PROBE_LABEL_NAMES[l]);
-    fprintf(f, "\n");
+    fprintf(f, ",eval_final,eval_best,eval_last,collapsed\n");
 }
 
 static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
@@ -207,7 +210,82 @@ static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
         fprintf(f, ",%.6g,%.6g,%.6g", h ? r->pr.acc_c[l] : NAN, h ? r->pr.acc_z[l] : NAN,
                 h ? r->pr.chance[l] : NAN);
     }
-    fprintf(f, "\n");
+    if (r->has_eval) fprintf(f, ",%.6g,%.6g,%.6g,%d\n", r->eval_final, r->eval_best, r->eval_last, r->collapsed);
+    else fprintf(f, ",nan,nan,nan,nan\n");
+}
+
+// ----------------------------------------------------------------------------
+// Held-out evaluation (eval.csv): a run's final evaluation is the mean return of
+// its last EVAL_LAST evaluations (one evaluation is a lottery over where
+// training stopped); it collapsed when its last evaluation is below half of
+// its best one (best > 0).
+#define EVAL_LAST 3
+
+static void read_eval(AggRun *r, const char *path) {
+    RunLog ev;
+    char msg[600];
+    r->has_eval = 0;
+    if (!file_exists(path) || runlog_read(&ev, path, msg, sizeof msg) < 0) return;
+    int n = 0;
+    double best = -INFINITY, sum = 0;
+    for (int i = 0; i < ev.n; i++)
+        if (isfinite(ev.ret[i]) && ev.ret[i] > best) best = ev.ret[i];
+    for (int i = ev.n - 1; i >= 0 && n < EVAL_LAST; i--)
+        if (isfinite(ev.ret[i])) sum += ev.ret[i], n++;
+    if (n > 0) {
+        r->has_eval = 1;
+        r->eval_final = sum / n, r->eval_best = best, r->eval_last = ev.ret[ev.n - 1];
+        r->collapsed = best > 0 && r->eval_last < 0.5 * best;
+    }
+    runlog_free(&ev);
+}
+
+static int collect_eval(const AggRun *runs, int nruns, int task, int arm, double *out, int *collapses) {
+    int n = 0;
+    *collapses = 0;
+    for (int i = 0; i < nruns; i++) {
+        const AggRun *r = &runs[i];
+        if (r->task != task || r->arm != arm || !r->has_eval) continue;
+        out[n++] = r->eval_final;
+        *collapses += r->collapsed;
+    }
+    return n;
+}
+
+static void eval_table(FILE *f, const AggRun *runs, int nruns, const AggArm *arms, int narms, int base,
+                       const int *tasks, int ntasks, int resamples, double *x, double *y) {
+    int any = 0;
+    for (int i = 0; i < nruns; i++) any |= runs[i].has_eval;
+    if (!any) return; // runs trained before evaluations existed: no section
+    fprintf(f, "## Held-out evaluation (eval.csv)\n\n");
+    fprintf(f, "| task | arm | runs | final evaluation, mean [95%% CI] | Δ vs %s [95%% CI] | verdict | collapses |\n",
+            base >= 0 ? arms[base].name : "baseline");
+    fprintf(f, "|---|---|---|---|---|---|---|\n");
+    for (int t = 0; t < ntasks; t++) {
+        int cb = 0;
+        const int nb = base >= 0 ? collect_eval(runs, nruns, tasks[t], base, y, &cb) : 0;
+        for (int a = 0; a < narms; a++) {
+            int col;
+            const int n = collect_eval(runs, nruns, tasks[t], a, x, &col);
+            if (n == 0) continue;
+            double lo, hi;
+            char m[96], d[96] = "—";
+            const char *v = "—";
+            stats_bootstrap_ci(x, n, resamples, STATS_SEED, &lo, &hi);
+            snprintf(m, sizeof m, "%.3f [%.3f, %.3f]", stats_mean(x, n), lo, hi);
+            if (a != base && nb > 0) {
+                stats_bootstrap_diff_ci(x, n, y, nb, resamples, STATS_SEED, &lo, &hi);
+                snprintf(d, sizeof d, "%+.3f [%.3f, %.3f]", stats_mean(x, n) - stats_mean(y, nb), lo, hi);
+                v = stats_verdict_name(stats_verdict(lo, hi));
+            }
+            fprintf(f, "| %s | %s | %d | %s | %s | %s | %d of %d |\n", ENV_TASK_NAMES[tasks[t]], arms[a].name, n,
+                    m, d, v, col, n);
+        }
+    }
+    fprintf(f, "\nEach run is evaluated during training (`train --eval-every`) on env seeds 1000000 + seed, "
+               "never trained on. Final evaluation = the mean return of a run's last %d evaluations; a run "
+               "collapsed when its last evaluation is below half of its best. Runs without `eval.csv` "
+               "(trained before evaluations existed) are left out of this table.\n\n", EVAL_LAST);
 }
 
 // Trailing-window mean of y (NaN skipped): out_i = mean of y_j over the rows
@@ -389,6 +467,7 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
             }
         fprintf(f, "\n");
     }
+    eval_table(f, runs, nruns, arms, narms, base, tasks, ntasks, resamples, x, y);
     if (base >= 0) efficiency_table(f, runs, nruns, arms, narms, base, tasks, ntasks, resamples, x, y);
     for (int t = 0; t < ntasks; t++) {
         const int task = tasks[t];
@@ -623,6 +702,8 @@ static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t
         r.final = stats_final_return(r.log.frames, r.log.ret, r.log.n, STATS_FINAL_FRAC);
         r.auc = stats_auc(r.log.frames, r.log.ret, r.log.n);
         r.success = stats_final_return(r.log.frames, r.log.success, r.log.n, STATS_FINAL_FRAC);
+        snprintf(path, sizeof path, "%s/%s/eval.csv", runsdir, de->d_name);
+        read_eval(&r, path);
         snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, de->d_name);
         r.has_probe = file_exists(path) && probe_read_csv(&r.pr, path, msg, sizeof msg) == 0;
         if (r.has_probe && r.pr.has_ckpt && has_ck &&

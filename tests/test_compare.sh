@@ -573,5 +573,29 @@ if [ $? -eq 0 ] && [ "$(($(wc -l <"$M/results.csv") - 1))" = 71 ] && [ "$(grep -
 then ok "15: aggregation of 71 arms counts every run"
 else bad "15: aggregation of 71 arms counts every run" "$(tail -3 "$TMP/r.log"; wc -l "$M/results.csv")"; fi
 
+# held-out evaluation: runs with an eval.csv get eval_final (the mean of their
+# last 3 evaluations), eval_best, eval_last and collapsed (last < half the
+# best) in results.csv, and the summary a table of them; runs without one nan
+E=$V/evalcsv
+mkdir -p "$E"
+cp -r "$S" "$E/smoke"
+rm -f "$E/smoke/runs/"*/metrics.csv
+H="frames,updates,episodes,return_mean,return_ci95,success_rate,episode_length,best"
+printf '%s\n%s\n%s\n%s\n%s\n' "$H" "20000,1,32,0.2,0,0.2,90,1" "40000,2,32,1,0,1,20,1" \
+    "60000,3,32,0.9,0,0.9,22,0" "80000,4,32,0.3,0,0.3,70,0" >"$E/smoke/runs/tmaze-cpc-s1/eval.csv"
+printf '%s\n%s\n%s\n' "$H" "50000,1,32,0.5,0,0.5,50,1" "100000,2,32,0.6,0,0.6,40,1" >"$E/smoke/runs/tmaze-nocpc-s1/eval.csv"
+"$CPCRL" compare --aggregate-only --out "$E/smoke" --plot 0 --bootstrap 200 >"$TMP/r.log" 2>&1
+rc=$?
+# tmaze-cpc-s1: last 3 = 1, 0.9, 0.3 -> 0.733333; best 1; last 0.3 < 0.5: collapsed
+# tmaze-nocpc-s1: last 3 = 0.5, 0.6 -> 0.55; best 0.6; last 0.6: not collapsed
+got=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $1 == "tmaze" && $3 == 1 { printf "%s:%s,%s,%s,%s ", $2, $c["eval_final"], $c["eval_best"], $c["eval_last"], $c["collapsed"] }
+    $1 == "seekavoid" && $3 == 1 && $2 == "cpc" { printf "none:%s,%s ", $c["eval_final"], $c["collapsed"] }' "$E/smoke/results.csv")
+if [ $rc -eq 0 ] && [ "$got" = "none:nan,nan nocpc:0.55,0.6,0.6,0 cpc:0.733333,1,0.3,1 " ] &&
+   grep -q '^| tmaze | cpc | 1 | 0.733 \[0.733, 0.733\] | +0.183 \[0.183, 0.183\] | better | 1 of 1 |$' "$E/smoke/summary.md" &&
+   grep -q '^| tmaze | nocpc | 1 | 0.550 \[0.550, 0.550\] | — | — | 0 of 1 |$' "$E/smoke/summary.md"
+then ok "held-out evaluation: eval_final = mean of the last 3 evaluations, collapses counted, summary table"
+else bad "held-out evaluation: eval_final = mean of the last 3 evaluations, collapses counted, summary table" "rc=$rc got '$got' $(grep -A6 'Held-out' "$E/smoke/summary.md")"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
