@@ -1,6 +1,6 @@
 // main.c — the `cpcrl` entry point: subcommand dispatch and flag parsing.
-// Everything else lives in base/, env/, agent/, cpc/, lab/, replays/ (README
-// "Layout"). Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage
+// Everything else lives in base/, env/, agent/, cpc/, lab/, replays/
+// (docs/design.md, "Layout"). Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage
 // error (bad flag or value).
 #include <math.h>
 #include <stdio.h>
@@ -324,7 +324,7 @@ static const char COMPARE_NOTES[] =
     "  train'), e.g. --envs 16 --hidden 128 --cpc-k 5; --log-every defaults to frames / 100.\n"
     "  --task, --seed, --name, --runs-dir and --progress are set per run by compare.\n"
     "  several machines sharing DIR: mpirun -np R ./cpcrl-mpi compare ... (each rank takes the runs nobody\n"
-    "  holds; rank 0 aggregates), or --emit-slurm for a Slurm job array (README: Running the experiment on\n"
+    "  holds; rank 0 aggregates), or --emit-slurm for a Slurm job array (docs/usage.md: Running the experiment on\n"
     "  a cluster).\n";
 
 static const Command COMMANDS[] = {

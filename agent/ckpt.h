@@ -1,6 +1,6 @@
 // ckpt.h — checkpoint files: everything needed to resume a run exactly.
 //
-// Layout (little-endian), documented in README so a short Python script reads it
+// Layout (little-endian), documented in docs/files.md so a short Python script reads it
 // (scripts/read_ckpt.py):
 //   "CPCRLCKP"            8 bytes magic
 //   u32 version           CKPT_VERSION

@@ -65,7 +65,7 @@ extern const int ENV_DX[4], ENV_DY[4];
 
 typedef struct {
     int task;      // ENV_TASK_*
-    int size;      // grid side incl. outer walls (task-specific meaning, see README)
+    int size;      // grid side incl. outer walls (task-specific meaning, see docs/usage.md and `cpcrl show`)
     int view;      // observation window side V (odd, >= 3)
     int max_steps; // time limit per episode (truncation)
     int items;     // seekavoid: apples (= lemons); keys_doors: distractor keys (0/1)
@@ -73,7 +73,7 @@ typedef struct {
 
 // Parse a task name; returns ENV_TASK_* or -1.
 int env_task_from_name(const char *name);
-// Fill the task's defaults (view 7; sizes goal 9, watermaze 9, keys_doors 7,
+// Fill the task's defaults (view 7; sizes goal 9, watermaze 9, keys_doors 6,
 // seekavoid 9, tmaze view + 4 = 11, so the cue is out of sight from the
 // junction; max_steps 100 everywhere; items seekavoid 6, keys_doors 1).
 // Idempotent. Leaves an unknown task alone for env_config_check to report.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Read a cpcrl checkpoint (format in README / agent/ckpt.h) with the standard library + numpy.
+"""Read a cpcrl checkpoint (format in docs/files.md / agent/ckpt.h) with the standard library + numpy.
 usage: read_ckpt.py runs/NAME/model.ckpt   -> prints the config and every record's name, dtype, shape"""
 import struct, sys, zlib
 import numpy as np

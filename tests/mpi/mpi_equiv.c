@@ -7,7 +7,7 @@
 // R = 2 ranks of B/2 envs must give the parameters of one process of B envs
 // with the same env seeds (env i of rank r is env r*B + i), up to float
 // summation order in the gradient average. CPC is off here: with batch
-// negatives each rank contrasts only its own envs (documented in README).
+// negatives each rank contrasts only its own envs (documented in docs/usage.md).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

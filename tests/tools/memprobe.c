@@ -1,4 +1,4 @@
-// memprobe.c — the delayed-memory probe behind README's "Why tmaze was not
+// memprobe.c — the delayed-memory probe behind results/learner's "Why tmaze was not
 // learned": the real Trainer (any `cpcrl train` flags) on a probe env where a
 // cue is shown at an episode's first step, L-1 steps of a blank observation
 // follow, and the action at the last step pays +1 if it equals the cue (0 or
