@@ -11,6 +11,7 @@
 
 #include "lab/bench.h"
 #include "lab/compare.h"
+#include "lab/readout.h"
 #include "agent/blas.h"
 #include "agent/config.h"
 #include "agent/dist.h"
@@ -316,6 +317,7 @@ static int cmd_compare_main(Config *c, CmdOpts *o, char **pos, int npos, int arg
 }
 
 static int cmd_probe_main(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
+    if (o->probe.save) return readout_cmd_probe(&o->probe, pos, npos); // lab/readout.h: the table, then readout.bin
     return cmd_probe(&o->probe, pos, npos);
 }
 
@@ -343,7 +345,7 @@ static const Command COMMANDS[] = {
     {"compare", "[--tasks LIST] [--seeds N] [--frames N] [--jobs J] [--out DIR] [training flags]",
      "the with/without-CPC experiment over tasks x seeds (resumable): results.csv, summary.md, curves",
      G_COMPARE, cmd_compare_main, NULL, COMPARE_NOTES},
-    {"probe", "CKPT|RUN_DIR [--episodes N] [--greedy] [--out FILE]",
+    {"probe", "CKPT|RUN_DIR [--episodes N] [--greedy] [--out FILE] [--save]",
      "linear probe: held-out accuracy of position, heading, goal read from c_t and z_t", G_PROBE,
      cmd_probe_main, NULL, NULL},
     {"watch", "CKPT|RUN_DIR [flags]", "watch a checkpoint (or a training run) act live in a window",

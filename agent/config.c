@@ -240,6 +240,9 @@ static const Opt OPTS[] = {
     {"threads", T_INT, PRB(threads), "0", 0, 256, NULL, G_PROBE, "OpenBLAS threads (0 = all cores)", OF_CMD, "N"},
     {"out", T_STR, PRB(out), "", 0, 0, NULL, G_PROBE, "also write the table as CSV to FILE", OF_CMD, "FILE",
      "\"\": none"},
+    {"save", T_BOOL, PRB(save), "0", 0, 1, NULL, G_PROBE,
+     "also fit softmax read-outs (what watch and replay draw) and save them with the ridge ones as readout.bin "
+     "beside the checkpoint", OF_CMD},
     // watch
     {"seed", T_U64, VW(seed), "1", 0, 0, NULL, G_WATCH, "seed of the env the agent acts in", OF_CMD, "N"},
     {"greedy", T_BOOL, VW(greedy), "0", 0, 1, NULL, G_WATCH, "start with greedy actions (argmax; G toggles)", OF_CMD},
@@ -276,6 +279,17 @@ static const Opt OPTS[] = {
      "N"},
     {"start", T_INT, VW(start), "0", 0, 1e9, NULL, G_REPLAY, "first frame shown", OF_CMD, "T"},
     {"loop", T_BOOL, VW(loop), "0", 0, 1, NULL, G_REPLAY, "start over at the end (L toggles)", OF_CMD},
+    {"ckpt", T_STR, VW(ckpt), "", 0, 0, NULL, G_REPLAY,
+     "checkpoint that recomputes the agent's c_t for the belief overlay (default: model.ckpt in the replay's "
+     "directory or the one above, when a readout.bin is there)", OF_CMD | OF_NONEMPTY, "CKPT|RUN",
+     "model.ckpt near the replay"},
+    // watch and replay
+    {"overlay", T_INT, VW(overlay), "1", 0, 1, NULL, G_WATCH | G_REPLAY,
+     "draw the belief overlay (position and goal decoded from c_t) when read-outs are found; B and T toggle "
+     "its layers", OF_CMD, "0|1"},
+    {"readout", T_STR, VW(readout), "", 0, 0, NULL, G_WATCH | G_REPLAY,
+     "read-outs for the overlay (cpcrl probe RUN --save)", OF_CMD | OF_NONEMPTY, "FILE",
+     "readout.bin beside the checkpoint"},
     // every window
     {"window", T_WXH, VW(win_w), "1280x720", 64, 8192, NULL, G_WINDOW,
      "window size (also the size of exported frames)", OF_CMD, "WxH"},

@@ -94,6 +94,7 @@ typedef struct { // probe (lab/probe.h's ProbeOptions, and the CSV path)
     double lambda;
     int threads;
     char out[512];
+    int save;           // --save: also write the read-outs beside the checkpoint (lab/readout.h)
 } ProbeCli;
 
 typedef struct { // watch, play, replay (replays/cmd.c)
@@ -104,6 +105,9 @@ typedef struct { // watch, play, replay (replays/cmd.c)
     int auto_quit, start;
     char keys[1024], screenshot[1024], record[1024], out[1024], export_path[1024], frames[1024];
     int size, view, max_steps, items; // play: env settings (0 / -1 = task default)
+    int overlay;        // watch, replay: draw the belief overlay when read-outs are there
+    char readout[1024]; // watch, replay: the read-outs (default: readout.bin beside the checkpoint)
+    char ckpt[1024];    // replay: the checkpoint that recomputes c_t for the overlay
 } ViewOpts;
 
 typedef struct {

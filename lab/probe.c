@@ -97,32 +97,39 @@ int probe_ridge(const double *X, int N, int F, const double *Y, int M, double la
     return ridge_solve(G, F, lam, W, M);
 }
 
-int probe_classify(const float *Xtr, const int *ytr, int Ntr, const float *Xte, const int *yte,
-                   int Nte, int F, double lambda, double *acc, double *chance, int *classes) {
-    *acc = *chance = NAN;
-    if (classes) *classes = 0;
-    if (Ntr < 1 || Nte < 1 || F < 1) return -1;
+void probe_fit_free(ProbeFit *pf) {
+    free(pf->mu), free(pf->sc), free(pf->cls), free(pf->W), free(pf->p), free(pf->map);
+    memset(pf, 0, sizeof *pf);
+}
+
+int probe_fit(ProbeFit *pf, const float *Xtr, const int *ytr, int Ntr, int F, double lambda) {
+    memset(pf, 0, sizeof *pf);
+    if (Ntr < 1 || F < 1) return -1;
     int maxlab = 0;
-    for (int i = 0; i < Ntr; i++) maxlab = ytr[i] > maxlab ? ytr[i] : maxlab;
-    int *map = malloc((size_t)(maxlab + 1) * sizeof(int));
-    double *mu = calloc((size_t)F, sizeof(double)), *sc = calloc((size_t)F, sizeof(double));
+    for (int i = 0; i < Ntr; i++) {
+        if (ytr[i] < 0) return -1;
+        maxlab = ytr[i] > maxlab ? ytr[i] : maxlab;
+    }
+    pf->F = F, pf->maxlab = maxlab;
+    pf->map = malloc((size_t)(maxlab + 1) * sizeof(int));
+    pf->mu = calloc((size_t)F, sizeof(double)), pf->sc = calloc((size_t)F, sizeof(double));
     double *X = malloc((size_t)Ntr * F * sizeof(double));
     double *G = malloc((size_t)F * F * sizeof(double));
-    int rc = -1, M = 0;
-    double *W = NULL, *p = NULL, *S = NULL, *xs = NULL;
-    int *cnt = NULL;
-    if (!map || !mu || !sc || !X || !G) goto done;
-    for (int l = 0; l <= maxlab; l++) map[l] = -1;
+    int *cnt = NULL, M = 0, rc = -1;
+    if (!pf->map || !pf->mu || !pf->sc || !X || !G) goto done;
+    for (int l = 0; l <= maxlab; l++) pf->map[l] = -1;
     for (int i = 0; i < Ntr; i++)
-        if (map[ytr[i]] < 0) map[ytr[i]] = M++;
-    W = calloc((size_t)F * M, sizeof(double));
-    p = calloc((size_t)M, sizeof(double));
+        if (pf->map[ytr[i]] < 0) pf->map[ytr[i]] = M++;
+    pf->M = M;
+    pf->W = calloc((size_t)F * M, sizeof(double));
+    pf->p = calloc((size_t)M, sizeof(double));
+    pf->cls = malloc((size_t)M * sizeof(int));
     cnt = calloc((size_t)M, sizeof(int));
-    enum { CHUNK = 512 };
-    S = malloc((size_t)CHUNK * M * sizeof(double));
-    xs = malloc((size_t)CHUNK * F * sizeof(double));
-    if (!W || !p || !cnt || !S || !xs) goto done;
+    if (!pf->W || !pf->p || !pf->cls || !cnt) goto done;
+    for (int l = 0; l <= maxlab; l++)
+        if (pf->map[l] >= 0) pf->cls[pf->map[l]] = l;
     // standardize with the training statistics (constant features -> 0)
+    double *mu = pf->mu, *sc = pf->sc;
     for (int i = 0; i < Ntr; i++)
         for (int f = 0; f < F; f++) mu[f] += Xtr[(size_t)i * F + f];
     for (int f = 0; f < F; f++) mu[f] /= Ntr;
@@ -141,42 +148,70 @@ int probe_classify(const float *Xtr, const int *ytr, int Ntr, const float *Xte, 
     // X^T (Y - mean Y) = X^T Y since the columns of X sum to zero: column j
     // of X^T Y is the sum of the rows of class j
     for (int i = 0; i < Ntr; i++) {
-        int j = map[ytr[i]];
+        int j = pf->map[ytr[i]];
         cnt[j]++;
-        for (int f = 0; f < F; f++) W[(size_t)f * M + j] += X[(size_t)i * F + f];
+        for (int f = 0; f < F; f++) pf->W[(size_t)f * M + j] += X[(size_t)i * F + f];
     }
-    int major = 0;
+    pf->major = 0;
     for (int j = 0; j < M; j++) {
-        p[j] = (double)cnt[j] / Ntr;
-        if (cnt[j] > cnt[major]) major = j;
+        pf->p[j] = (double)cnt[j] / Ntr;
+        if (cnt[j] > cnt[pf->major]) pf->major = j;
     }
     cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, F, Ntr, 1.0, X, F, 0.0, G, F);
-    if (ridge_solve(G, F, lambda * Ntr, W, M) < 0) goto done;
-    // held-out accuracy
+    if (ridge_solve(G, F, lambda * Ntr, pf->W, M) < 0) goto done;
+    rc = 0;
+done:
+    free(X), free(G), free(cnt);
+    if (rc < 0) probe_fit_free(pf);
+    return rc;
+}
+
+int probe_fit_eval(const ProbeFit *pf, const float *Xte, const int *yte, int Nte, double *acc,
+                   double *chance) {
+    *acc = *chance = NAN;
+    if (Nte < 1) return -1;
+    const int F = pf->F, M = pf->M;
+    enum { CHUNK = 512 };
+    double *S = malloc((size_t)CHUNK * M * sizeof(double));
+    double *xs = malloc((size_t)CHUNK * F * sizeof(double));
+    if (!S || !xs) {
+        free(S), free(xs);
+        return -1;
+    }
     int hit = 0, hit_chance = 0;
     for (int i0 = 0; i0 < Nte; i0 += CHUNK) {
         int n = Nte - i0 < CHUNK ? Nte - i0 : CHUNK;
         for (int i = 0; i < n; i++)
             for (int f = 0; f < F; f++)
-                xs[(size_t)i * F + f] = (Xte[(size_t)(i0 + i) * F + f] - mu[f]) * sc[f];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, M, F, 1.0, xs, F, W, M, 0.0, S,
+                xs[(size_t)i * F + f] = (Xte[(size_t)(i0 + i) * F + f] - pf->mu[f]) * pf->sc[f];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, M, F, 1.0, xs, F, pf->W, M, 0.0, S,
                     M);
         for (int i = 0; i < n; i++) {
             int best = 0;
             for (int j = 1; j < M; j++)
-                if (S[(size_t)i * M + j] + p[j] > S[(size_t)i * M + best] + p[best]) best = j;
+                if (S[(size_t)i * M + j] + pf->p[j] > S[(size_t)i * M + best] + pf->p[best]) best = j;
             int y = yte[i0 + i];
-            int truth = y >= 0 && y <= maxlab ? map[y] : -1; // unseen in training: a miss
+            int truth = y >= 0 && y <= pf->maxlab ? pf->map[y] : -1; // unseen in training: a miss
             hit += truth == best;
-            hit_chance += truth == major;
+            hit_chance += truth == pf->major;
         }
     }
     *acc = (double)hit / Nte;
     *chance = (double)hit_chance / Nte;
-    if (classes) *classes = M;
-    rc = 0;
-done:
-    free(map), free(mu), free(sc), free(X), free(G), free(W), free(p), free(cnt), free(S), free(xs);
+    free(S), free(xs);
+    return 0;
+}
+
+int probe_classify(const float *Xtr, const int *ytr, int Ntr, const float *Xte, const int *yte,
+                   int Nte, int F, double lambda, double *acc, double *chance, int *classes) {
+    *acc = *chance = NAN;
+    if (classes) *classes = 0;
+    if (Ntr < 1 || Nte < 1 || F < 1) return -1;
+    ProbeFit pf;
+    if (probe_fit(&pf, Xtr, ytr, Ntr, F, lambda) < 0) return -1;
+    int rc = probe_fit_eval(&pf, Xte, yte, Nte, acc, chance);
+    if (rc == 0 && classes) *classes = pf.M;
+    probe_fit_free(&pf);
     return rc;
 }
 
@@ -184,18 +219,12 @@ done:
 // Collecting representations with labels
 
 typedef struct {
-    int n, cap, H, D;
-    float *c, *z;               // (cap, H), (cap, D)
-    int *lab[PROBE_NLABELS];    // (cap)
-} Samples;
-
-typedef struct {
     Trainer *tr;
     int t;
     int *lab[PROBE_NLABELS]; // (T, B) labels of the unroll being collected
 } Collector;
 
-static void samples_free(Samples *s) {
+void probe_samples_free(ProbeSamples *s) {
     free(s->c), free(s->z);
     for (int l = 0; l < PROBE_NLABELS; l++) free(s->lab[l]);
     memset(s, 0, sizeof *s);
@@ -230,7 +259,7 @@ static void collect_step(void *ctx, const int *actions, uint8_t *obs, float *rew
 
 // Roll out `episodes` episodes with env seed `seed` and append every step's
 // c_t, z_t and labels to s (allocated here).
-static int collect(const Ckpt *ck, const ProbeOptions *o, uint64_t seed, Samples *s, char *err,
+static int collect(const Ckpt *ck, const ProbeOptions *o, uint64_t seed, ProbeSamples *s, char *err,
                    size_t errlen) {
     memset(s, 0, sizeof *s);
     Config cfg = ck->cfg;
@@ -252,7 +281,7 @@ static int collect(const Ckpt *ck, const ProbeOptions *o, uint64_t seed, Samples
     const int B = tr.B, T = tr.T;
     int *quota = calloc((size_t)B, sizeof(int)), *done = calloc((size_t)B, sizeof(int));
     for (int l = 0; l < PROBE_NLABELS; l++) cl.lab[l] = malloc((size_t)T * B * sizeof(int));
-    s->H = tr.model.H, s->D = tr.model.D;
+    s->H = tr.model.H, s->D = tr.model.D, s->envs = B;
     s->cap = E * tr.ecfg.max_steps;
     s->c = malloc((size_t)s->cap * s->H * sizeof(float));
     s->z = malloc((size_t)s->cap * s->D * sizeof(float));
@@ -294,32 +323,36 @@ done:
     free(quota), free(done);
     for (int l = 0; l < PROBE_NLABELS; l++) free(cl.lab[l]);
     trainer_free(&tr);
-    if (rc < 0) samples_free(s);
+    if (rc < 0) probe_samples_free(s);
     return rc;
 }
 
-int probe_run(const char *path_in, const ProbeOptions *o, ProbeResult *r, char *err,
-              size_t errlen) {
+int probe_run_samples(const char *path_in, const ProbeOptions *o, ProbeResult *r, ProbeSamples *train,
+                      ProbeSamples *test, char *err, size_t errlen) {
     char path[1100];
     memset(r, 0, sizeof *r);
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
     if (o->episodes < 1 || o->envs < 1 || !(o->lambda > 0))
         return err_fail(err, errlen, "probe: episodes, envs and lambda must be positive");
     ckpt_path_for(path_in, path, sizeof path);
     Ckpt ck;
     if (ckpt_read(&ck, path, err, errlen) < 0) return -1;
     blas_set_threads(o->threads);
-    Samples tr_s, te_s;
+    ProbeSamples tr_s, te_s;
     char msg[512];
     if (collect(&ck, o, o->seed, &tr_s, msg, sizeof msg) < 0) {
         ckpt_free(&ck);
         return err_fail(err, errlen, "%s: %s", path, msg);
     }
     if (collect(&ck, o, o->seed + PROBE_TEST_SEED_OFFSET, &te_s, msg, sizeof msg) < 0) {
-        samples_free(&tr_s);
+        probe_samples_free(&tr_s);
         ckpt_free(&ck);
         return err_fail(err, errlen, "%s: %s", path, msg);
     }
     r->task = ck.cfg.task;
+    r->hidden = tr_s.H;
+    r->envs = tr_s.envs;
     const CkptRecord *fr = ckpt_find(&ck, "state/frames"); // validated by ckpt_read
     if (fr && fr->dtype == CK_F64 && fr->count == 1 && ck.len >= 4) {
         memcpy(&r->ckpt.frames, fr->data, sizeof r->ckpt.frames);
@@ -341,9 +374,38 @@ int probe_run(const char *path_in, const ProbeOptions *o, ProbeResult *r, char *
             rc = err_fail(err, errlen, "%s: ridge fit of the %s probe failed (out of memory?)", path,
                       PROBE_LABEL_NAMES[l]);
     }
-    samples_free(&tr_s);
-    samples_free(&te_s);
+    if (rc < 0) {
+        probe_samples_free(&tr_s);
+        probe_samples_free(&te_s);
+        return rc;
+    }
+    *train = tr_s, *test = te_s;
+    return 0;
+}
+
+int probe_run(const char *path, const ProbeOptions *o, ProbeResult *r, char *err, size_t errlen) {
+    ProbeSamples tr_s, te_s;
+    int rc = probe_run_samples(path, o, r, &tr_s, &te_s, err, errlen);
+    probe_samples_free(&tr_s);
+    probe_samples_free(&te_s);
     return rc;
+}
+
+void probe_print_table(FILE *f, const char *path, const ProbeOptions *o, const ProbeResult *r) {
+    fprintf(f, "probe %s: task %s, %d + %d episodes (%s, seeds %llu / %llu), %d train / %d held-out steps, "
+               "ridge lambda %g\n",
+            path, ENV_TASK_NAMES[r->task], o->episodes, o->episodes, o->greedy ? "greedy" : "sampled",
+            (unsigned long long)o->seed, (unsigned long long)(o->seed + PROBE_TEST_SEED_OFFSET), r->n_train,
+            r->n_test, o->lambda);
+    fprintf(f, "  %-9s %8s %8s %8s %8s\n", "label", "classes", "chance", "c_t", "z_t");
+    for (int l = 0; l < PROBE_NLABELS; l++) {
+        if (!r->has[l]) {
+            fprintf(f, "  %-9s %8s %8s %8s %8s\n", PROBE_LABEL_NAMES[l], "-", "-", "-", "-");
+            continue;
+        }
+        fprintf(f, "  %-9s %8d %8.3f %8.3f %8.3f\n", PROBE_LABEL_NAMES[l], r->classes[l], r->chance[l],
+                r->acc_c[l], r->acc_z[l]);
+    }
 }
 
 // ----------------------------------------------------------------------------

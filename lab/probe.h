@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PROBE_TEST_SEED_OFFSET 1000003ull
 
@@ -48,6 +49,8 @@ typedef struct {
 
 typedef struct {
     int task;
+    int hidden;                        // H, the size of c_t
+    int envs;                          // B actually rolled out (env b seeded rng_derive(seed, b))
     int has_ckpt;                      // ckpt known (probe.csv of older versions: not)
     ProbeCkptId ckpt;
     int episodes;                      // per split
@@ -57,10 +60,26 @@ typedef struct {
     double acc_c[PROBE_NLABELS], acc_z[PROBE_NLABELS], chance[PROBE_NLABELS];
 } ProbeResult;
 
+// The representations and labels of one split: row i is the step whose
+// observation was taken in the state the labels describe.
+typedef struct {
+    int n, cap, H, D, envs;
+    float *c, *z;               // (cap, H), (cap, D)
+    int *lab[PROBE_NLABELS];    // (cap); -1 where the task has no such label
+} ProbeSamples;
+
 void probe_defaults(ProbeOptions *o);
 // Run the probe on a checkpoint (file, or run directory holding model.ckpt).
 // Returns 0, or -1 with a message naming the file and what failed.
 int probe_run(const char *path, const ProbeOptions *o, ProbeResult *r, char *err, size_t errlen);
+// probe_run that also hands back both splits' samples (the read-outs saved
+// by `probe --save` are fitted on them, lab/readout.h); the caller frees
+// them with probe_samples_free. On failure they are empty.
+int probe_run_samples(const char *path, const ProbeOptions *o, ProbeResult *r, ProbeSamples *train,
+                      ProbeSamples *test, char *err, size_t errlen);
+void probe_samples_free(ProbeSamples *s);
+// The accuracy table `cpcrl probe` prints.
+void probe_print_table(FILE *f, const char *path, const ProbeOptions *o, const ProbeResult *r);
 // probe.csv: label,has,classes,chance,acc_c,acc_z,n_train,n_test,task,episodes,
 // ckpt_frames,ckpt_crc32 (one row per label; written atomically). The reader
 // also takes the older file without the last two columns (has_ckpt 0).
@@ -85,6 +104,21 @@ void probe_cholesky_solve(const double *L, int n, double *B, int m);
 // system is singular (lam = 0 and X rank-deficient).
 int probe_ridge(const double *X, int N, int F, const double *Y, int M, double lam, double *W,
                 double *G);
+// A fitted ridge read-out: standardization (mu, sc = 1/sd, 0 for a constant
+// feature), the classes seen in training (cls[j] = the label of class j, in
+// order of first appearance; map[label] = j or -1), W (F, M) and the class
+// prior p = mean Y (M). Prediction: argmax_j (xs W)_j + p_j, xs = (x - mu) sc.
+typedef struct {
+    int F, M, maxlab, major;
+    double *mu, *sc;
+    int *cls, *map;
+    double *W, *p;
+} ProbeFit;
+int probe_fit(ProbeFit *pf, const float *Xtr, const int *ytr, int Ntr, int F, double lambda);
+// Held-out accuracy of pf on (Xte, yte), and chance (the majority training class).
+int probe_fit_eval(const ProbeFit *pf, const float *Xte, const int *yte, int Nte, double *acc,
+                   double *chance);
+void probe_fit_free(ProbeFit *pf);
 // Standardize, fit one-vs-rest ridge on (Xtr, ytr) and classify Xte:
 // accuracy on yte and chance (majority training class). Labels are
 // arbitrary non-negative ints. Returns -1 when out of memory or singular.
