@@ -239,23 +239,28 @@ done:
 
 void readout_apply(const Readout *r, const float *c, ReadoutBelief *b) {
     const int F = r->F;
-    for (int f = 0; f < F; f++) b->xs[f] = (c[f] - r->mu[f]) * r->inv_sd[f];
+    // |xs| < 2^128 * 2^128 and |w| < 2^128: every product and the sum of up
+    // to READOUT_MAX_F of them stay far inside double's range
+    for (int f = 0; f < F; f++) {
+        const double x = ((double)c[f] - r->mu[f]) * r->inv_sd[f];
+        b->xs[f] = isfinite(x) ? x : 0.0;
+    }
     for (int l = 0; l < PROBE_NLABELS; l++) {
         const ReadoutLabel *L = &r->lab[l];
         b->has[l] = L->has;
         memset(b->p[l], 0, sizeof b->p[l]);
         if (!L->has) continue;
         const int M = L->M;
-        memcpy(b->s, L->soft_b, (size_t)M * sizeof(float));
+        for (int j = 0; j < M; j++) b->s[j] = L->soft_b[j];
         for (int f = 0; f < F; f++) {
-            const float x = b->xs[f], *w = L->soft_w + (size_t)f * M;
-            if (x != 0.0f)
+            const double x = b->xs[f];
+            const float *w = L->soft_w + (size_t)f * M;
+            if (x != 0.0)
                 for (int j = 0; j < M; j++) b->s[j] += x * w[j];
         }
-        float mx = b->s[0];
+        double mx = b->s[0], z = 0;
         for (int j = 1; j < M; j++) mx = b->s[j] > mx ? b->s[j] : mx;
-        double z = 0;
-        for (int j = 0; j < M; j++) z += (b->s[j] = expf(b->s[j] - mx));
+        for (int j = 0; j < M; j++) z += (b->s[j] = exp(b->s[j] - mx));
         for (int j = 0; j < M; j++) b->p[l][L->cls[j]] = (float)(b->s[j] / z);
     }
 }

@@ -85,7 +85,7 @@ typedef struct {
 typedef struct {
     int has[PROBE_NLABELS];
     float p[PROBE_NLABELS][READOUT_CELLS];
-    float xs[READOUT_MAX_F], s[READOUT_CELLS];
+    double xs[READOUT_MAX_F], s[READOUT_CELLS];
 } ReadoutBelief;
 
 // Fit every read-out from a probe's two splits (probe_run_samples), pr
@@ -113,7 +113,8 @@ int readout_fitted_seed(const Readout *r, uint64_t env_seed);
 // a checkpoint file.
 void readout_path_for(const char *ckpt_or_run, char *out, size_t n);
 
-// Decode c (F floats) into b.
+// Decode c (F floats) into b: in double precision, so that any finite
+// weights give finite scores (a non-finite feature counts as 0).
 void readout_apply(const Readout *r, const float *c, ReadoutBelief *b);
 
 // `cpcrl probe CKPT|RUN --save`: the probe's table (and --out CSV) as

@@ -1,9 +1,10 @@
 #!/bin/bash
 # fuzz.sh — libFuzzer targets for cpcrl's loaders (tests/fuzz/fuzz_*.c):
-# the checkpoint loader, the config.txt parser, command-line parsing and the
-# replay loader. Built with clang-14 -fsanitize=fuzzer,address,undefined
-# against the project's sources (base/ env/ agent/ cpc/ lab/ replays/, not main.c) into
-# build-fuzz/. Any crash, leak, timeout or out-of-memory fails the run.
+# the checkpoint loader, the config.txt parser, command-line parsing, the
+# replay loader and the read-out loader (RUN/readout.bin). Built with
+# clang-14 -fsanitize=fuzzer,address,undefined against the project's sources
+# (base/ env/ agent/ cpc/ lab/ replays/, not main.c) into build-fuzz/. Any
+# crash, leak, timeout or out-of-memory fails the run.
 #
 #   scripts/fuzz.sh build               build the targets
 #   scripts/fuzz.sh regress [SECONDS]   each target over its committed corpus
@@ -34,7 +35,7 @@ CLANG=${CLANG:-clang-14}
 B=${FUZZ_BUILD:-build-fuzz}
 CORPUS=tests/fuzz/corpus
 REPRO=tests/fuzz/repro # inputs that once broke a loader: run by regress, never merged away
-ALL_TARGETS="ckpt config args replay"
+ALL_TARGETS="ckpt config args replay readout"
 
 die() { echo "fuzz.sh: $*" >&2; exit 1; }
 
@@ -113,6 +114,7 @@ max_len() {
     case $1 in
         ckpt) echo 32768 ;;
         replay) echo 16384 ;;
+        readout) echo 16384 ;;
         *) echo 4096 ;;
     esac
 }
@@ -212,7 +214,7 @@ seeds() {
     [ -x "$cpcrl" ] || die "$cpcrl not built (make)"
     build
     tmp=$(mktemp -d /tmp/cpcrl-seeds.XXXXXX)
-    mkdir -p "$CORPUS/ckpt" "$CORPUS/config" "$CORPUS/args" "$CORPUS/replay"
+    mkdir -p "$CORPUS/ckpt" "$CORPUS/config" "$CORPUS/args" "$CORPUS/replay" "$CORPUS/readout"
     local tiny="--conv1 1 --conv2 1 --latent 4 --hidden 4 --envs 2 --unroll 4 --cpc-k 2 \
         --frames 16 --log-every 8 --ckpt-every 8 --threads 1 --progress 0 --view 3"
     local variants=(
@@ -231,6 +233,12 @@ seeds() {
         cp "$tmp/r$i/model.ckpt" "$CORPUS/ckpt/seed-$i.ckpt"
         cp "$tmp/r$i/config.txt" "$CORPUS/config/seed-$i.txt"
         i=$((i + 1))
+    done
+    # read-outs of three of them (goal, seekavoid: no goal label, tmaze: the cue)
+    for i in 0 4 5; do
+        OPENBLAS_NUM_THREADS=1 "$cpcrl" probe "$tmp/r$i" --save --episodes 3 --envs 2 --threads 1 \
+            >/dev/null 2>&1 || die "seed probe --save of r$i failed"
+        cp "$tmp/r$i/readout.bin" "$CORPUS/readout/seed-$i.bin"
     done
     # config.txt variants a person might write: comments, blanks, CRLF, flag spelling
     printf '# a comment\n\n  task = tmaze  \n cpc-k = 3\r\nunroll=8\nlr = 1e-3\n' >"$CORPUS/config/hand-1.txt"
@@ -282,7 +290,7 @@ seeds() {
         cp "$tmp/rpl/agent/ep0000.rpl" "$CORPUS/replay/agent-0.rpl"
     fi
     rm -rf "$tmp"
-    for t in ckpt config args replay; do
+    for t in ckpt config args replay readout; do
         echo "seeds: $CORPUS/$t: $(ls "$CORPUS/$t" | wc -l) files, $(cat "$CORPUS/$t"/* | wc -c) bytes"
     done
 }
@@ -311,6 +319,7 @@ coverage() {
         case $t in
             ckpt) files="agent/ckpt.c" ;;
             replay) files="replays/replay.c" ;;
+            readout) files="lab/readout.c" ;;
             *) files="agent/config.c" ;;
         esac
         # shellcheck disable=SC2086
