@@ -426,11 +426,14 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
         arm_config_flags(&pl->base, arm, pl->tasks[0], o->first_seed, &c);
         if (c.precision != CONFIG_PRECISION_AUTO) continue;
         arm->precision = arm_runs_precision(pl, arm, where, sizeof where);
-        if (arm->precision == GEMM_BF16 && !gemm_bf16_available())
+        if (arm->precision == GEMM_BF16 && !gemm_bf16_available()) {
+            char name[sizeof arm->name]; // a copy: the message goes into the same struct
+            snprintf(name, sizeof name, "%s", arm->name);
             snprintf(arm->machine_err, sizeof arm->machine_err,
                      "arm %s: its runs have precision bf16 (%s), which --precision auto keeps, and this machine "
                      "cannot train precision bf16 (%s): carry them on where bf16 runs (the runs already trained "
-                     "are probed and aggregated here too)", arm->name, where, gemm_bf16_status());
+                     "are probed and aggregated here too)", name, where, gemm_bf16_status());
+        }
         if (arm->precision < 0) arm->precision = here.precision;
         arm->inject_precision = 1;
     }
