@@ -12,6 +12,10 @@
 //              action probabilities as bars, the chosen action marked; value
 //              estimate; legend; keys
 //   bottom     status line, transient message, replay slider
+//   overlay    with a DrawBelief and a layer on: the decoded position and
+//              goal distributions as tints over the map (position: whole
+//              cells, goal: a disc in each cell), the true cells outlined, and
+//              the BELIEF block at the foot of the side panel
 #include "replays/draw.h"
 
 #include <math.h>
@@ -35,6 +39,10 @@ const uint32_t DRAW_FLOOR_SEEN_COLOUR = DRAW_RGB(92, 90, 62);
 const uint32_t DRAW_AGENT_COLOUR = DRAW_RGB(255, 255, 255);
 const uint32_t DRAW_BG_COLOUR = DRAW_RGB(24, 25, 30);
 const char *const DRAW_ACTION_LABELS[ENV_A] = {"turn left", "turn right", "forward", "interact"};
+const uint32_t DRAW_BELIEF_POS_COLOUR = DRAW_RGB(40, 150, 255);
+const uint32_t DRAW_BELIEF_GOAL_COLOUR = DRAW_RGB(235, 60, 225);
+const uint32_t DRAW_BELIEF_POS_TRUE_COLOUR = DRAW_RGB(170, 220, 255);
+const uint32_t DRAW_BELIEF_GOAL_TRUE_COLOUR = DRAW_RGB(255, 175, 250);
 
 static const uint32_t C_TEXT = DRAW_RGB(230, 230, 235);
 static const uint32_t C_DIM = DRAW_RGB(150, 152, 160);
@@ -55,6 +63,22 @@ static uint32_t shade(uint32_t c, int num, int den) { // scale RGB by num/den (<
     uint32_t g = ((c >> 8) & 255) * (uint32_t)num / (uint32_t)den;
     uint32_t b = (c & 255) * (uint32_t)num / (uint32_t)den;
     return DRAW_RGB(r > 255 ? 255 : r, g > 255 ? 255 : g, b > 255 ? 255 : b);
+}
+
+uint32_t draw_blend(uint32_t under, uint32_t over, int a) {
+    a = a < 0 ? 0 : a > 255 ? 255 : a;
+    uint32_t out = 0xFF000000u;
+    for (int sh = 0; sh <= 16; sh += 8) {
+        int u = (int)(under >> sh & 255), o = (int)(over >> sh & 255);
+        out |= (uint32_t)((u * (255 - a) + o * a + 127) / 255) << sh;
+    }
+    return out;
+}
+
+int draw_belief_alpha(float p) {
+    if (!(p > 0)) return 0;
+    if (p > 1) p = 1;
+    return (int)lrintf((float)DRAW_BELIEF_ALPHA * sqrtf(p));
 }
 
 // ----------------------------------------------------------------------------
@@ -117,6 +141,22 @@ void draw_rect(Canvas *c, int x, int y, int w, int h, int t, uint32_t col) {
 
 static void put_px(Canvas *c, int x, int y, uint32_t col) {
     if ((unsigned)x < (unsigned)c->w && (unsigned)y < (unsigned)c->h) c->px[(size_t)y * c->stride + x] = col;
+}
+
+// Blend col over a rectangle (clipped) with alpha a. A cell is mostly one
+// colour: the last blend is reused while the pixel under it repeats.
+static void tint_rect(Canvas *c, int x, int y, int w, int h, uint32_t col, int a) {
+    if (a <= 0) return;
+    int x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
+    int x1 = x + w > c->w ? c->w : x + w, y1 = y + h > c->h ? c->h : y + h;
+    uint32_t under = 0, out = draw_blend(0, col, a);
+    for (int yy = y0; yy < y1; yy++) {
+        uint32_t *row = c->px + (size_t)yy * c->stride;
+        for (int xx = x0; xx < x1; xx++) {
+            if (row[xx] != under) under = row[xx], out = draw_blend(under, col, a);
+            row[xx] = out;
+        }
+    }
 }
 
 int draw_text_width(const char *str, int s) { return (int)strlen(str) * 6 * s; }
@@ -398,6 +438,132 @@ static void legend_swatch(Canvas *c, const LegendItem *it, int lx, int ly, int s
     }
 }
 
+// ----------------------------------------------------------------------------
+// The belief overlay
+
+static int belief_pos_on(const DrawFrame *f) { return f->belief && f->belief->show_pos && f->belief->pos; }
+static int belief_goal_on(const DrawFrame *f) {
+    return f->belief && f->belief->show_goal && (f->belief->goal || f->belief->cue);
+}
+static int belief_on(const DrawFrame *f) { return belief_pos_on(f) || belief_goal_on(f); }
+
+// Lines of the side panel's BELIEF block (0: not drawn).
+static int belief_lines(const DrawFrame *f) {
+    if (!belief_on(f)) return 0;
+    const DrawBelief *b = f->belief;
+    int n = 1 + (b->pos ? 2 : 0) + (b->goal || b->cue ? 2 : 0) + (b->cue ? 1 : 0);
+    return n + (b->note != NULL) + (b->warn != NULL);
+}
+
+// A disc of radius r about (cx, cy), blended, by rows.
+static void tint_disc(Canvas *c, int cx, int cy, int r, uint32_t col, int a) {
+    for (int dy = -r; dy <= r; dy++) {
+        int w = (int)floor(sqrt((double)(r * r - dy * dy)));
+        tint_rect(c, cx - w, cy + dy, 2 * w + 1, 1, col, a);
+    }
+}
+
+// Geometry of the goal layer's disc in a cell of side n at (x, y).
+static void goal_disc(int x, int y, int n, int *cx, int *cy, int *r) {
+    const int m = n - (n >= 8 ? 1 : 0);
+    *cx = x + m / 2, *cy = y + m / 2, *r = n * 3 / 10 > 1 ? n * 3 / 10 : 1;
+}
+
+// The tints over the map's cells: the position layer over each cell's
+// interior (n minus its grid line), the goal layer as a disc in its middle.
+static void belief_map(Canvas *c, const DrawFrame *f, int mx, int my, int n) {
+    const DrawBelief *b = f->belief;
+    const int m = n - (n >= 8 ? 1 : 0);
+    for (int y = 0; y < f->h; y++)
+        for (int x = 0; x < f->w; x++) {
+            const int v = y * ENV_MAX_SIZE + x;
+            if (belief_pos_on(f))
+                tint_rect(c, mx + x * n, my + y * n, m, m, DRAW_BELIEF_POS_COLOUR, draw_belief_alpha(b->pos[v]));
+            if (b->show_goal && b->goal) {
+                int cx, cy, r;
+                goal_disc(mx + x * n, my + y * n, n, &cx, &cy, &r);
+                tint_disc(c, cx, cy, r, DRAW_BELIEF_GOAL_COLOUR, draw_belief_alpha(b->goal[v]));
+            }
+        }
+}
+
+// The true cell of each layer outlined in a light shade of the layer's
+// colour (seen on the layer's full colour too): the position cell's edge, a
+// ring around the goal cell's disc.
+static void belief_truth(Canvas *c, const DrawFrame *f, int mx, int my, int n) {
+    const DrawBelief *b = f->belief;
+    const int m = n - (n >= 8 ? 1 : 0), t = n >= 24 ? 3 : n >= 12 ? 2 : 1;
+    if (belief_pos_on(f) && (unsigned)f->ax < (unsigned)f->w && (unsigned)f->ay < (unsigned)f->h)
+        draw_rect(c, mx + f->ax * n, my + f->ay * n, m, m, t, DRAW_BELIEF_POS_TRUE_COLOUR);
+    if (b->show_goal && b->goal && (unsigned)f->tx < (unsigned)f->w && (unsigned)f->ty < (unsigned)f->h) {
+        int cx, cy, r;
+        goal_disc(mx + f->tx * n, my + f->ty * n, n, &cx, &cy, &r);
+        ring(c, cx, cy, r + t, t, DRAW_BELIEF_GOAL_TRUE_COLOUR);
+    }
+}
+
+static float clamp01(float p) { return p > 0 ? (p < 1 ? p : 1) : 0; }
+
+// The block at y in the side panel (x0, width pw). Returns the y below it.
+static int belief_panel(Canvas *c, const DrawFrame *f, int x0, int y, int pw, int s, DrawLayout *L) {
+    const DrawBelief *b = f->belief;
+    const int cw = 6 * s, lh = 10 * s, sw = lh - 2 * s, tx = x0 + sw + cw;
+    char buf[96];
+    L->belief_y = y, L->line_x = tx, L->swatch_x = x0, L->swatch_w = sw;
+    L->pos_line_y = L->goal_line_y = -1;
+    draw_text(c, x0, y, s, C_HEAD, "BELIEF");
+    draw_text(c, x0 + 7 * cw, y, s, C_DIM, "read from c_t");
+    y += lh;
+    for (int layer = 0; layer < 2; layer++) {
+        const int on = layer == 0 ? belief_pos_on(f) : belief_goal_on(f);
+        const uint32_t col = layer == 0 ? DRAW_BELIEF_POS_COLOUR : DRAW_BELIEF_GOAL_COLOUR;
+        if (layer == 0 && !b->pos) continue;
+        if (layer == 1 && !b->goal && !b->cue) continue;
+        const char *name = layer == 0 ? "position" : b->goal_name ? b->goal_name : "goal";
+        const char *key = layer == 0 ? "B" : "T";
+        float pt = 0;
+        if (layer == 0 && (unsigned)f->ax < ENV_MAX_SIZE && (unsigned)f->ay < ENV_MAX_SIZE)
+            pt = b->pos[f->ay * ENV_MAX_SIZE + f->ax];
+        if (layer == 1 && b->goal && (unsigned)f->tx < ENV_MAX_SIZE && (unsigned)f->ty < ENV_MAX_SIZE)
+            pt = b->goal[f->ty * ENV_MAX_SIZE + f->tx];
+        if (layer == 1 && !b->goal && b->cue) pt = b->cue[f->cue ? 1 : 0];
+        if (on) draw_fill(c, x0, y, sw, sw, col);
+        else draw_rect(c, x0, y, sw, sw, s, col);
+        if (on) snprintf(buf, sizeof buf, "%s  p(true) %.2f  [%s]", name, (double)clamp01(pt), key);
+        else snprintf(buf, sizeof buf, "%s  off  [%s]", name, key);
+        draw_text(c, tx, y + s, s, on ? C_TEXT : C_DIM, buf);
+        if (layer == 0) L->pos_line_y = y;
+        else L->goal_line_y = y;
+        y += lh;
+        const float acc = layer == 0 ? b->acc_pos : b->acc_goal, ch = layer == 0 ? b->chance_pos : b->chance_goal;
+        snprintf(buf, sizeof buf, "held-out acc %.2f, chance %.2f", (double)acc, (double)ch);
+        draw_text(c, tx, y + s, s, C_DIM, buf);
+        y += lh;
+        if (layer == 1 && b->cue) { // tmaze: left arm | right arm, the true side outlined
+            const int bw = pw - (tx - x0), bh = lh - 2 * s;
+            const float pl = clamp01(b->cue[0]);
+            const int split = (int)lrintf(pl * (float)bw);
+            draw_fill(c, tx, y, bw, bh, C_BAR_BG);
+            if (on) {
+                draw_fill(c, tx, y, split, bh, DRAW_KIND_COLOUR[ENV_CUE0]);
+                draw_fill(c, tx + split, y, bw - split, bh, DRAW_KIND_COLOUR[ENV_CUE1]);
+                if (f->cue) draw_rect(c, tx + split, y, bw - split, bh, s, C_TEXT);
+                else draw_rect(c, tx, y, split, bh, s, C_TEXT);
+                snprintf(buf, sizeof buf, "L %.2f", (double)pl);
+                draw_text(c, tx + s * 2, y + s / 2, s, DRAW_RGB(0, 0, 0), buf);
+                snprintf(buf, sizeof buf, "R %.2f", (double)(1 - pl));
+                draw_text(c, tx + bw - draw_text_width(buf, s) - 2 * s, y + s / 2, s, DRAW_RGB(0, 0, 0), buf);
+            }
+            L->cue_x = tx, L->cue_y = y, L->cue_w = bw, L->cue_h = bh;
+            y += lh;
+        }
+    }
+    if (b->note) draw_text(c, x0, y + s, s, C_DIM, b->note), y += lh;
+    if (b->warn) draw_text(c, x0, y + s, s, C_BAD, b->warn), y += lh;
+    L->belief_h = y - L->belief_y;
+    return y;
+}
+
 void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
     DrawLayout L;
     memset(&L, 0, sizeof L);
@@ -463,6 +629,7 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
             draw_cell(c, mx + xx * n, my + y * n, n, k,
                       seen[y * f->w + xx] ? DRAW_FLOOR_SEEN_COLOUR : DRAW_FLOOR_COLOUR);
         }
+    if (belief_on(f)) belief_map(c, f, mx, my, n);
     int hidden = f->task == ENV_TASK_WATERMAZE || f->task == ENV_TASK_TMAZE;
     if (hidden && (unsigned)f->tx < (unsigned)f->w && (unsigned)f->ty < (unsigned)f->h) {
         int t = n >= 16 ? 2 : 1;
@@ -484,6 +651,7 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
         draw_rect(c, mx + x0 * n - t / 2, my + y0 * n - t / 2, (x1 - x0 + 1) * n + t, (y1 - y0 + 1) * n + t,
                   t, C_CONE);
     }
+    if (belief_on(f)) belief_truth(c, f, mx, my, n);
     draw_agent(c, mx + f->ax * n, my + f->ay * n, n, f->dir, DRAW_AGENT_COLOUR);
     if (f->has_policy && !f->ended) action_marker(c, mx + f->ax * n, my + f->ay * n, n, f->dir, f->action);
     if (f->carrying) // the key carried, small, in the agent's cell corner
@@ -553,6 +721,8 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
 
     // below the view: the policy (heading, A bars, next action)
     int below = lh + pad / 2 + ENV_A * (lh + s) + lh + pad;
+    const int blines = belief_lines(f);
+    if (blines) below += blines * lh + pad;
     int vavail = H - y - lh - below - 2 * pad;
     int V = f->view > 0 ? f->view : 1;
     int vn = vavail / V < pw / V ? vavail / V : pw / V;
@@ -585,9 +755,12 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
         draw_text(c, x0, y, s, C_HEAD, "POLICY");
         snprintf(buf, sizeof buf, "value V(s) %+.3f", (double)f->value);
         draw_text(c, x0 + 8 * cw, y, s, C_TEXT, buf);
-    } else {
+    } else if (f->person) {
         draw_text(c, x0, y, s, C_HEAD, "ACTIONS");
-        draw_text(c, x0 + 8 * cw, y, s, C_DIM, "(a person plays)");
+        draw_text(c, x0 + 8 * cw, y, s, C_DIM, f->person == 1 ? "(a person plays)" : "(a person played)");
+    } else { // an agent with no decision here: the episode's last frame, or a replay without one
+        draw_text(c, x0, y, s, C_HEAD, "POLICY");
+        draw_text(c, x0 + 8 * cw, y, s, C_DIM, f->ended ? "(episode over)" : "(none recorded here)");
     }
     y += lh + pad / 2;
     int labw = 12 * cw, numw = 5 * cw;
@@ -611,12 +784,15 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
         }
         y += lh + s;
     }
-    const char *what = f->has_policy ? "next action" : "you pressed";
+    const char *what = f->person == 1 ? "you pressed" : "next action";
     if (f->action >= 0 && f->action < ENV_A)
         snprintf(buf, sizeof buf, "%s: %s", what, DRAW_ACTION_LABELS[f->action]);
+    else if (!f->person && f->ended)
+        snprintf(buf, sizeof buf, "%s: none", what);
     else
         snprintf(buf, sizeof buf, "%s: -", what);
     draw_text(c, x0, y, s, C_BAR_PICK, buf);
     y += lh + pad;
+    if (blines) y = belief_panel(c, f, x0, y, pw, s, &L);
     if (lay) *lay = L;
 }

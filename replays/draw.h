@@ -32,6 +32,32 @@ extern const char *const DRAW_ACTION_LABELS[ENV_A]; // "turn left", ...
 
 #define DRAW_MAX_KEYS 16
 
+// The belief overlay: what the agent's LSTM state c_t says, decoded by the
+// read-outs of `cpcrl probe --save` (replays/overlay.h fills this). Over the
+// map, each cell is tinted by its probability, the position layer over the
+// whole cell and the goal layer as a disc in its middle (radius 3/10 of the
+// cell), alpha = DRAW_BELIEF_ALPHA * sqrt(p) (draw_belief_alpha); the true
+// cell of each layer is outlined in a light shade of its colour (position:
+// the cell's edge, goal: a ring around the disc). In the side
+// panel, a line per layer gives p(true cell) with the read-out's held-out
+// accuracy and chance, tmaze's cue belief is a bar (left arm | right arm),
+// then a note (the fitting seed) and a warning. Both layers off draws the
+// plain frame, pixel for pixel.
+extern const uint32_t DRAW_BELIEF_POS_COLOUR, DRAW_BELIEF_GOAL_COLOUR;
+extern const uint32_t DRAW_BELIEF_POS_TRUE_COLOUR, DRAW_BELIEF_GOAL_TRUE_COLOUR; // the true cells' outlines
+#define DRAW_BELIEF_ALPHA 230
+typedef struct {
+    int show_pos, show_goal;        // the layers (keys B and T)
+    const float *pos;               // [ENV_MAX_SIZE * ENV_MAX_SIZE]: p of cell y * ENV_MAX_SIZE + x (NULL: none)
+    const float *goal;              // the same for the goal / platform cell (NULL: none)
+    const float *cue;               // tmaze: [2] p(cue says left), p(cue says right) (NULL: none)
+    const char *goal_name;          // "goal", "platform", "cue"
+    float acc_pos, chance_pos;      // held-out accuracy of the read-out and chance
+    float acc_goal, chance_goal;
+    const char *note;               // a dim line, e.g. the fitting seed (NULL: none)
+    const char *warn;               // a red line (NULL: none)
+} DrawBelief;
+
 // Everything one frame shows. Strings may be NULL.
 typedef struct {
     // world
@@ -58,6 +84,10 @@ typedef struct {
     int nkeys;
     // replay slider (slider_len > 0 shows it): position pos of 0..slider_len
     int slider_pos, slider_len;
+    // who acts: 0 an agent (has_policy 0 then means no decision at this frame,
+    // e.g. the last one of an episode), 1 a person playing now, 2 a person's replay
+    int person;
+    const DrawBelief *belief;    // the belief overlay (NULL: none)
 } DrawFrame;
 
 // Where things landed (for mouse hits and for tests).
@@ -67,6 +97,12 @@ typedef struct {
     int panel_x;                      // left edge of the side panel
     int slider_x, slider_y, slider_w, slider_h; // slider track (w = 0: none)
     int bar_x[ENV_A], bar_y[ENV_A], bar_w, bar_h; // probability bars (full length)
+    // belief block (belief_h = 0: not drawn): its lines' text origins, the
+    // swatch of each layer line, the cue bar
+    int belief_y, belief_h;
+    int line_x, pos_line_y, goal_line_y;          // p(true) lines (y -1: none)
+    int swatch_x, swatch_w;                       // each line's swatch at (swatch_x, line y)
+    int cue_x, cue_y, cue_w, cue_h;               // tmaze's cue bar (w = 0: none)
 } DrawLayout;
 
 // Draw the whole frame into c. lay may be NULL.
@@ -82,5 +118,9 @@ int draw_text_width(const char *str, int s);
 void draw_cell(Canvas *c, int x, int y, int n, int kind, uint32_t floor);
 // Filled triangle pointing in heading dir (0 N, 1 E, 2 S, 3 W) inside a cell.
 void draw_agent(Canvas *c, int x, int y, int n, int dir, uint32_t col);
+// over blended onto under with alpha 0..255 (per channel, rounded).
+uint32_t draw_blend(uint32_t under, uint32_t over, int alpha);
+// The belief tint's alpha for probability p: round(DRAW_BELIEF_ALPHA * sqrt(p)), 0 for p <= 0.
+int draw_belief_alpha(float p);
 
 #endif

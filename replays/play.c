@@ -126,6 +126,7 @@ int cmd_play(const ViewOpts *opts, char **pos, int np) {
             f.ret = env.ep_return;
         }
         f.has_policy = 0;
+        f.person = 1;
         f.action = last_action;
         f.last_reward = last_reward;
         f.mode = "PLAY";

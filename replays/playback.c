@@ -1,6 +1,8 @@
 // playback.c — `cpcrl replay`: the player window, and headless --info,
 // --verify, --export (GIF, or MP4/WebM/MKV through ffmpeg) and --frames (PNGs)
-// (see cmd.h).
+// (see cmd.h); all with the belief overlay when a checkpoint and its
+// read-outs are given or found beside the replay (overlay.h: c_t recomputed
+// from the replay's own inputs).
 #include "replays/cmd.h"
 
 #include <errno.h>
@@ -17,7 +19,9 @@
 
 #include "base/errs.h"
 #include "base/file.h"
+#include "replays/actor.h"
 #include "replays/image.h"
+#include "replays/overlay.h"
 #include "replays/window.h"
 
 static void replay_info(const Replay *r, const char *path, FILE *out) {
@@ -182,7 +186,83 @@ static int video_check(const char *path, char *err, size_t n) {
     return rc;
 }
 
-static int replay_export(const Replay *r, const Opts *o) {
+// ----------------------------------------------------------------------------
+// The belief overlay of a replay
+
+typedef struct {
+    Actor ac;
+    Overlay ov;
+    float *ct;      // (n+1, H): c_t of every frame, NULL without an overlay
+    int H;
+} ReplayBelief;
+
+static void belief_free(ReplayBelief *b) {
+    overlay_free(&b->ov);
+    if (b->ac.m) actor_free(&b->ac);
+    free(b->ct);
+    memset(b, 0, sizeof *b);
+}
+
+// The overlay of replay r (file rpl): --ckpt and --readout, else a run
+// around the replay holding both. What the user named must work (exit 1
+// otherwise); what was only found is left out with a message when it does
+// not fit. 0 (b->ct NULL: no overlay) or the exit code.
+static int belief_open(ReplayBelief *b, const Replay *r, const char *rpl, const Opts *o) {
+    memset(b, 0, sizeof *b);
+    if (!o->overlay) return 0;
+    char ckpt[1100], ro[1200], err[1400];
+    const int named = o->ckpt[0] || o->readout[0];
+    if (o->ckpt[0]) {
+        snprintf(ckpt, sizeof ckpt, "%s", o->ckpt);
+        if (o->readout[0]) snprintf(ro, sizeof ro, "%s", o->readout);
+        else if (overlay_find(o->ckpt, ro, sizeof ro) < 0) {
+            fprintf(stderr, "cpcrl replay: no read-outs at %s (cpcrl probe %s --save fits them; or --readout FILE)\n",
+                    ro, o->ckpt);
+            return 1;
+        }
+    } else if (overlay_find_for_replay(rpl, ckpt, sizeof ckpt, ro, sizeof ro) < 0) {
+        if (!o->readout[0]) return 0; // no overlay: nothing named, nothing found
+        fprintf(stderr, "cpcrl replay: --readout %s: which checkpoint recomputes c_t? give --ckpt CKPT|RUN\n",
+                o->readout);
+        return 2;
+    } else if (o->readout[0]) {
+        snprintf(ro, sizeof ro, "%s", o->readout);
+    }
+    int rc = 0;
+    double dp = -1;
+    if (actor_load(&b->ac, ckpt, 0, err, sizeof err) < 0) rc = -1;
+    else if (overlay_load(&b->ov, ro, ckpt, b->ac.cfg.task, b->ac.m->H, b->ac.train_frames, 1, err, sizeof err) < 0)
+        rc = -1;
+    else if (overlay_replay_states(&b->ac, r, &b->ct, &dp, err, sizeof err) < 0)
+        rc = -1;
+    if (rc < 0) {
+        fprintf(stderr, "cpcrl replay: belief overlay: %s%s\n", err, named ? "" : " (left out)");
+        belief_free(b);
+        return named ? 1 : 0;
+    }
+    b->H = b->ac.m->H;
+    overlay_set_seed(&b->ov, r->seed);
+    char warn[96] = "";
+    if (!r->has_policy)
+        snprintf(warn, sizeof warn, "a person's episode, read by the agent");
+    else if (dp > 1e-3)
+        snprintf(warn, sizeof warn, "not this ckpt's episode (policy off %.2f)", dp);
+    if (warn[0]) overlay_warn(&b->ov, warn);
+    fprintf(stderr, "cpcrl replay: belief overlay from %s and %s (c_t recomputed over the replay; %s)\n", ckpt, ro,
+            !r->has_policy ? "a person played: the belief is the agent's reading of their episode"
+            : dp > 1e-3 ? "the policy differs from the recorded one: another checkpoint played it"
+                        : "the policy matches the recorded one");
+    if (b->ov.fitted_here)
+        fprintf(stderr, "cpcrl replay: warning: the read-outs were fitted on this episode's env seed %llu\n",
+                (unsigned long long)r->seed);
+    return 0;
+}
+
+static const DrawBelief *belief_at(ReplayBelief *b, int t) {
+    return b->ct ? overlay_frame(&b->ov, b->ct + (size_t)t * b->H) : NULL;
+}
+
+static int replay_export(const Replay *r, const Opts *o, ReplayBelief *bel) {
     char err[600];
     const int W = o->win_w, H = o->win_h;
     uint32_t *px = malloc((size_t)W * H * sizeof *px);
@@ -231,6 +311,7 @@ static int replay_export(const Replay *r, const Opts *o) {
         snprintf(status_line, sizeof status_line, "frame %d of %d", t, r->n);
         f.status = status_line;
         f.slider_pos = t, f.slider_len = r->n > 0 ? r->n : 1;
+        f.belief = belief_at(bel, t);
         draw_frame(&c, &f, NULL);
         if (gif && gif_frame(&g, px, W, t == r->n ? delay * 4 + 100 : delay, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl replay: %s\n", err);
@@ -289,6 +370,12 @@ int cmd_replay(const ViewOpts *opts, char **pos, int np) {
     }
     int headless = o.info || o.verify || o.export_path[0] || o.frames[0];
     int status = 0;
+    ReplayBelief bel;
+    memset(&bel, 0, sizeof bel);
+    if ((o.export_path[0] || o.frames[0] || !headless) && (status = belief_open(&bel, &r, pos[0], &o))) {
+        replay_free(&r);
+        return status;
+    }
     if (o.info) replay_info(&r, pos[0], stdout);
     if (o.verify) {
         if (replay_verify(&r, err, sizeof err) < 0) {
@@ -299,8 +386,9 @@ int cmd_replay(const ViewOpts *opts, char **pos, int np) {
                    (unsigned long long)r.seed, r.nhash);
         }
     }
-    if (status == 0 && (o.export_path[0] || o.frames[0])) status = replay_export(&r, &o);
+    if (status == 0 && (o.export_path[0] || o.frames[0])) status = replay_export(&r, &o, &bel);
     if (headless) {
+        belief_free(&bel);
         replay_free(&r);
         return status;
     }
@@ -308,6 +396,7 @@ int cmd_replay(const ViewOpts *opts, char **pos, int np) {
     View v;
     int rc = window_open(&v, &o, "cpcrl replay");
     if (rc) {
+        belief_free(&bel);
         replay_free(&r);
         return rc;
     }
@@ -338,6 +427,7 @@ int cmd_replay(const ViewOpts *opts, char **pos, int np) {
                 playing = 0;
             }
             if (ev.type != SDL_KEYDOWN) continue;
+            if (overlay_key(&bel.ov, ev.key.keysym.sym, &msg)) continue;
             switch (ev.key.keysym.sym) {
             case SDLK_SPACE:
                 playing = !playing;
@@ -380,8 +470,10 @@ int cmd_replay(const ViewOpts *opts, char **pos, int np) {
         snprintf(status_line, sizeof status_line, "%s  %g steps/s  loop %s  frame %d of %d", playing ? "PLAYING" : "PAUSED",
                  speed, loop ? "on" : "off", t, r.n);
         f.slider_pos = t, f.slider_len = r.n > 0 ? r.n : 1;
+        f.belief = belief_at(&bel, t);
         if (window_show(&v, &f, status_line, &msg, REPLAY_KEYS, &lay)) quit = 1;
     }
+    belief_free(&bel);
     replay_free(&r);
     if (window_close(&v)) status = 1;
     return status;

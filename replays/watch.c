@@ -1,5 +1,8 @@
 // watch.c — `cpcrl watch`: a checkpoint (or a training run, reloaded whenever
-// the trainer replaces model.ckpt) acting live in a window (see cmd.h).
+// the trainer replaces model.ckpt) acting live in a window (see cmd.h); with
+// two checkpoints, side by side on the same seeded episodes. Each pane draws
+// its agent's belief overlay (overlay.h) when read-outs are found beside its
+// checkpoint.
 #include "replays/cmd.h"
 
 #include <errno.h>
@@ -10,7 +13,29 @@
 #include "agent/train.h"
 #include "base/file.h"
 #include "replays/actor.h"
+#include "replays/overlay.h"
 #include "replays/window.h"
+
+#define WATCH_MAX_PANES 2
+
+// One agent: its checkpoint, env, recording, the finished episode's last
+// frame held on screen, and its overlay.
+typedef struct {
+    const char *arg;              // the checkpoint file or run directory given
+    char ckpath[1100], stamp[128];
+    int is_run;
+    Actor ac;
+    Env env, shown;
+    int over;                     // the episode ended and the pane waits for the other one
+    int end_kind;                 // how the episode in `shown` (its last frame) ended: 1 terminated, 2 time limit
+    float last_reward;
+    Recording rec;
+    char label[64], lab[200];
+    Overlay ov;
+    float *final_c;               // c_t at the held last frame (H)
+    int has_final_c;
+    uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW]; // the observation its frame draws
+} Pane;
 
 // The file's identity (mtime, size, inode): a change means a new checkpoint.
 static int file_stamp(const char *path, char *out, size_t n) {
@@ -21,131 +46,289 @@ static int file_stamp(const char *path, char *out, size_t n) {
     return 0;
 }
 
-// WATCH_DIR/watch-<task>-s<seed>-e<episode>.rpl
-static void watch_path(char *path, size_t n, const Opts *o, int task, uint64_t episode) {
-    snprintf(path, n, "%s/watch-%s-s%llu-e%llu.rpl", o->record[0] ? o->record : ".", ENV_TASK_NAMES[task],
-             (unsigned long long)o->seed, (unsigned long long)episode);
+// WATCH_DIR/watch-<task>-s<seed>-e<episode>[-A|-B].rpl
+static void watch_path(char *path, size_t n, const Opts *o, int task, uint64_t episode, int pane, int npanes) {
+    snprintf(path, n, "%s/watch-%s-s%llu-e%llu%s.rpl", o->record[0] ? o->record : ".", ENV_TASK_NAMES[task],
+             (unsigned long long)o->seed, (unsigned long long)episode,
+             npanes > 1 ? (pane ? "-B" : "-A") : "");
 }
 
-int cmd_watch(const ViewOpts *opts, char **pos, int np) {
-    const Opts o = *opts;
-    char err[600];
-    if (np != 1) return window_usage("watch", "expected a checkpoint file or a run directory");
-    char ckpath[1100], stamp[128] = "", st2[128];
-    ckpt_path_for(pos[0], ckpath, sizeof ckpath);
+static void pane_free(Pane *p) {
+    replay_free(&p->rec.r);
+    overlay_free(&p->ov);
+    free(p->final_c);
+    actor_free(&p->ac);
+}
+
+// Load pane p's checkpoint and, when the overlay is on, its read-outs:
+// o->readout, else readout.bin beside the checkpoint when there (a bad or
+// mismatched one found there is reported and left out). 0 or the exit code.
+static int pane_load(Pane *p, const char *arg, const Opts *o) {
+    char err[1400], ro[1200];
+    memset(p, 0, sizeof *p);
+    p->arg = arg;
+    ckpt_path_for(arg, p->ckpath, sizeof p->ckpath);
     struct stat sb;
-    int is_run = stat(pos[0], &sb) == 0 && S_ISDIR(sb.st_mode);
-    if (is_run && !file_exists(ckpath)) {
-        fprintf(stderr, "cpcrl watch: waiting for %s to appear (Ctrl+C to stop)\n", ckpath);
-        while (!file_exists(ckpath)) usleep(500000);
+    p->is_run = stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (p->is_run && !file_exists(p->ckpath)) {
+        fprintf(stderr, "cpcrl watch: waiting for %s to appear (Ctrl+C to stop)\n", p->ckpath);
+        while (!file_exists(p->ckpath)) usleep(500000);
     }
-    Actor ac;
-    if (actor_load(&ac, pos[0], o.seed, err, sizeof err) < 0) {
+    if (actor_load(&p->ac, arg, o->seed, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl watch: %s\n", err);
         return 1;
     }
-    file_stamp(ckpath, stamp, sizeof stamp);
+    file_stamp(p->ckpath, p->stamp, sizeof p->stamp);
+    if (!o->overlay) return 0;
+    int given = o->readout[0] != 0;
+    if (given) snprintf(ro, sizeof ro, "%s", o->readout);
+    else if (overlay_find(arg, ro, sizeof ro) < 0) {
+        fprintf(stderr, "cpcrl watch: no read-outs at %s, so no belief overlay (cpcrl probe %s --save fits them)\n",
+                ro, arg);
+        return 0;
+    }
+    if (overlay_load(&p->ov, ro, p->ckpath, p->ac.cfg.task, p->ac.m->H, p->ac.train_frames, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl watch: %s%s\n", err, given ? "" : " (no belief overlay)");
+        if (given) return 1;
+        return 0;
+    }
+    if (!(p->final_c = malloc((size_t)p->ac.m->H * sizeof(float)))) {
+        fprintf(stderr, "cpcrl watch: out of memory\n");
+        return 1;
+    }
+    fprintf(stderr, "cpcrl watch: belief overlay from %s (fitted on env seed %llu; B and T toggle its layers)\n", ro,
+            (unsigned long long)p->ov.ro.fit_seed);
+    return 0;
+}
+
+static int source_of(int greedy) { return greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED; }
+
+// Start pane p on its env's current episode (at an episode start).
+static void pane_begin(Pane *p, int greedy, uint8_t *obs) {
+    actor_reset(&p->ac);
+    if (recording_begin(&p->rec, &p->env, source_of(greedy), p->label, p->ac.train_frames) == 0)
+        recording_state(&p->rec, &p->env);
+    actor_decide(&p->ac, (env_observe(&p->env, obs), obs), greedy);
+    p->last_reward = 0, p->over = 0; // (final_c stays: the held last frame may still be on screen)
+    overlay_set_seed(&p->ov, p->env.seed);
+}
+
+// Save pane p's finished (or, with a snapshot, current) episode.
+static int pane_save(Pane *p, const Replay *r, const Opts *o, int pane, int npanes, Message *msg, int *status) {
+    char path[1200], err[600];
+    watch_path(path, sizeof path, o, r->cfg.task, r->episode, pane, npanes);
+    if (replay_save(r, path, err, sizeof err) < 0) { // a lost episode is an error: on stderr and in the exit status
+        message_set(msg, 5, "%s", err);
+        fprintf(stderr, "cpcrl watch: %s\n", err);
+        *status = 1;
+        return -1;
+    }
+    message_set(msg, 3, "saved %s", path);
+    return 0;
+}
+
+// One step of pane p. Returns 1 when its episode ended.
+static int pane_step(Pane *p, int greedy, const Opts *o, int pane, int npanes, Message *msg, int *status,
+                     uint8_t *obs) {
+    const int a = p->ac.action;
+    uint8_t term, trunc, final_obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    float r = env_step_final(&p->env, a, &term, &trunc, final_obs);
+    recording_action(&p->rec, a, r, p->ac.value, p->ac.probs, term, trunc, &p->env);
+    p->last_reward = r;
+    if (!(term || trunc)) {
+        actor_commit(&p->ac, a, r, 0);
+        recording_state(&p->rec, &p->env);
+        actor_decide(&p->ac, (env_observe(&p->env, obs), obs), greedy);
+        return 0;
+    }
+    const Replay *done = &p->rec.r;
+    message_set(msg, 4, "episode %llu over: return %+.2f in %d steps (%s)", (unsigned long long)done->episode,
+                (double)done->ret, done->n, term ? "terminated" : "time limit");
+    if (o->record[0] && p->rec.ok) pane_save(p, done, o, pane, npanes, msg, status);
+    // hold the finished episode's last frame on screen
+    if (p->rec.ok) replay_frame_env(done, done->n, &p->shown);
+    else p->shown = p->env;
+    p->shown.ep_return = done->ret;
+    p->over = 1, p->end_kind = term ? 1 : 2;
+    if (p->ov.loaded) { // its c_t: the network on the last observation (greedy: no draw from the sampler)
+        actor_commit(&p->ac, a, r, 0);
+        actor_decide(&p->ac, final_obs, 1);
+        memcpy(p->final_c, p->ac.a.h, (size_t)p->ac.m->H * sizeof(float));
+        p->has_final_c = 1;
+    }
+    actor_commit(&p->ac, a, r, 1);
+    return 1;
+}
+
+// Follow the run: the trainer replaces model.ckpt atomically.
+static void pane_follow(Pane *p, Message *msg) {
+    char st2[128], err[600];
+    if (!p->is_run || file_stamp(p->ckpath, st2, sizeof st2) != 0 || strcmp(st2, p->stamp) == 0) return;
+    snprintf(p->stamp, sizeof p->stamp, "%s", st2); // a bad file is reported once, retried when replaced
+    if (actor_reload(&p->ac, p->arg, err, sizeof err) == 0) {
+        message_set(msg, 3, "reloaded %s (%.0f frames)", p->ckpath, p->ac.train_frames);
+        fprintf(stderr, "cpcrl watch: reloaded %s (%.0f frames)\n", p->ckpath, p->ac.train_frames);
+        p->rec.r.train_frames = p->ac.train_frames;
+        overlay_set_frames(&p->ov, p->ac.train_frames);
+    } else {
+        message_set(msg, 5, "reload failed, keeping the old model: %s", err);
+        fprintf(stderr, "cpcrl watch: reload failed, keeping the old model: %s\n", err);
+    }
+}
+
+// The frame pane p shows now.
+static void pane_frame(Pane *p, DrawFrame *f, int held, int npanes) {
+    uint8_t *obs = p->obs;
+    memset(f, 0, sizeof *f);
+    if (held) { // the finished episode's last frame
+        frame_from_env(f, &p->shown, obs);
+        f->ended = p->end_kind;
+        f->ret = p->shown.ep_return;
+        f->action = -1;
+        f->belief = overlay_frame(&p->ov, p->has_final_c ? p->final_c : NULL);
+    } else {
+        frame_from_env(f, &p->env, obs);
+        f->has_policy = 1;
+        memcpy(f->probs, p->ac.probs, sizeof f->probs);
+        f->value = p->ac.value;
+        f->action = p->ac.action;
+        f->ret = p->env.ep_return;
+        f->belief = overlay_frame(&p->ov, p->ac.a.h);
+    }
+    f->last_reward = p->last_reward;
+    f->mode = "WATCH";
+    // side by side, the paths given tell the panes apart (two runs may share a name)
+    snprintf(p->lab, sizeof p->lab, "%s (%.0f frames)", p->ac.cfg.name[0] && npanes == 1 ? p->ac.cfg.name : p->arg,
+             p->ac.train_frames);
+    f->label = p->lab;
+}
+
+int cmd_watch(const ViewOpts *opts, char **pos, int np) {
+    Opts o = *opts;
+    char err[600];
+    if (np != 1 && np != 2)
+        return window_usage("watch", "expected a checkpoint file or a run directory (or two, side by side)");
+    if (np == 2 && o.readout[0])
+        return window_usage("watch", "--readout: with two checkpoints each pane's read-outs are the readout.bin "
+                                     "beside its checkpoint");
+    const int npanes = np;
+    static Pane panes[WATCH_MAX_PANES];
+    int loaded = 0, rc = 0;
+    for (int i = 0; i < npanes && rc == 0; i++)
+        if ((rc = pane_load(&panes[i], pos[i], &o)) == 0) loaded++;
     EnvConfig ec;
-    config_env(&ac.cfg, &ec);
-    if (env_config_check(&ec, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl watch: %s: %s\n", ckpath, err);
-        actor_free(&ac);
-        return 1;
+    if (rc == 0) {
+        config_env(&panes[0].ac.cfg, &ec);
+        if (env_config_check(&ec, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl watch: %s: %s\n", panes[0].ckpath, err);
+            rc = 1;
+        }
     }
-    if (o.record[0] && file_mkdir_p(o.record) < 0) {
+    if (rc == 0 && npanes == 2) { // the same episodes: the same env settings
+        EnvConfig e2;
+        config_env(&panes[1].ac.cfg, &e2);
+        env_config_defaults(&ec), env_config_defaults(&e2);
+        if (memcmp(&ec, &e2, sizeof ec) != 0) {
+            fprintf(stderr, "cpcrl watch: %s and %s act in different envs (task %s size %d view %d max_steps %d "
+                            "items %d, and task %s size %d view %d max_steps %d items %d): side by side needs the "
+                            "same\n", panes[0].ckpath, panes[1].ckpath, ENV_TASK_NAMES[ec.task], ec.size, ec.view,
+                    ec.max_steps, ec.items, ENV_TASK_NAMES[e2.task], e2.size, e2.view, e2.max_steps, e2.items);
+            rc = 1;
+        }
+    }
+    if (rc == 0 && o.record[0] && file_mkdir_p(o.record) < 0) {
         fprintf(stderr, "cpcrl watch: cannot create %s: %s\n", o.record, strerror(errno));
-        actor_free(&ac);
-        return 1;
+        rc = 1;
     }
-    View v;
-    int rc = window_open(&v, &o, "cpcrl watch");
     if (rc) {
-        actor_free(&ac);
+        for (int i = 0; i < loaded; i++) pane_free(&panes[i]);
         return rc;
     }
-    Env env, shown;
+    if (npanes == 2 && o.win_w == 1280 && o.win_h == 720) o.win_w = 1800; // two panes at the default size
+    View v;
+    if ((rc = window_open(&v, &o, npanes == 2 ? "cpcrl watch (side by side)" : "cpcrl watch"))) {
+        for (int i = 0; i < npanes; i++) pane_free(&panes[i]);
+        return rc;
+    }
     uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
-    memset(&shown, 0, sizeof shown);
-    env_init(&env, &ec, o.seed);
-    int greedy = o.greedy, paused = o.paused;
+    int greedy = o.greedy, paused = o.paused, status = 0;
     double speed = o.speed;
-    Replay snap;
-    char label[64];
-    snprintf(label, sizeof label, "watch %.40s", ac.cfg.name);
     Message msg = {{0}, 0};
-    float last_reward = 0;
-    int status = 0;
-    Recording rec = {.cmd = "watch", .msg = &msg, .status = &status};
-    if (recording_begin(&rec, &env, greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED, label, ac.train_frames) < 0 ||
-        (recording_state(&rec, &env), !rec.ok)) {
-        replay_free(&rec.r);
+    // Side by side, both panes start every episode from one copy of `base`,
+    // so they play the same maze; a pane that finishes first waits.
+    Env base;
+    env_init(&base, &ec, o.seed);
+    for (int i = 0; i < npanes; i++) {
+        Pane *p = &panes[i];
+        snprintf(p->label, sizeof p->label, "watch %.40s", p->ac.cfg.name);
+        p->rec = (Recording){.cmd = "watch", .msg = &msg, .status = &status};
+        p->env = base;
+        pane_begin(p, greedy, obs);
+        if (!p->rec.ok) status = 1;
+    }
+    if (status) {
+        for (int i = 0; i < npanes; i++) pane_free(&panes[i]);
         window_close(&v);
-        actor_free(&ac);
         return 1;
     }
-    actor_decide(&ac, (env_observe(&env, obs), obs), greedy);
     double t_last = window_now(), acc = 0, next_check = t_last + o.reload_every, hold_until = 0;
     int quit = 0, step_once = 0;
     while (!quit) {
         SDL_Event ev;
+        int restart = 0;
         while (SDL_PollEvent(&ev)) {
             window_event(&v, &ev, "watch", &quit, &status);
             if (ev.type != SDL_KEYDOWN) continue;
-            switch (ev.key.keysym.sym) {
+            const SDL_Keycode sym = ev.key.keysym.sym;
+            int ov_key = 0;
+            for (int i = 0; i < npanes; i++) ov_key |= overlay_key(&panes[i].ov, sym, &msg);
+            if (ov_key) continue;
+            switch (sym) {
             case SDLK_SPACE: paused = !paused; break;
             case SDLK_n:
             case SDLK_RIGHT: paused = 1, step_once = 1; break;
             case SDLK_g:
                 greedy = !greedy;
-                actor_repick(&ac, greedy);
+                for (int i = 0; i < npanes; i++) actor_repick(&panes[i].ac, greedy);
                 message_set(&msg, 2, "%s actions", greedy ? "greedy (argmax)" : "sampled");
                 break;
-            case SDLK_r:
-                env_reset(&env);
-                actor_reset(&ac);
-                if (recording_begin(&rec, &env, greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED, label,
-                                    ac.train_frames) == 0)
-                    recording_state(&rec, &env);
-                actor_decide(&ac, (env_observe(&env, obs), obs), greedy);
-                last_reward = 0, hold_until = 0;
-                if (rec.ok) message_set(&msg, 2, "new episode %llu", (unsigned long long)env.episode);
-                break;
-            case SDLK_s: {
-                char path[1200];
-                watch_path(path, sizeof path, &o, ec.task, env.episode);
-                int saved = replay_snapshot(&rec.r, &env, &snap, err, sizeof err) == 0;
-                if (saved) {
-                    saved = replay_save(&snap, path, err, sizeof err) == 0;
+            case SDLK_r: restart = 1; break;
+            case SDLK_s:
+                for (int i = 0; i < npanes; i++) {
+                    Pane *p = &panes[i];
+                    Replay snap;
+                    if (replay_ended(&p->rec.r)) { // a pane waiting for the other: its finished episode
+                        pane_save(p, &p->rec.r, &o, i, npanes, &msg, &status);
+                        continue;
+                    }
+                    if (replay_snapshot(&p->rec.r, &p->env, &snap, err, sizeof err) < 0) {
+                        message_set(&msg, 5, "%s", err);
+                        fprintf(stderr, "cpcrl watch: %s\n", err);
+                        status = 1;
+                        continue;
+                    }
+                    pane_save(p, &snap, &o, i, npanes, &msg, &status);
                     replay_free(&snap);
                 }
-                if (saved) {
-                    message_set(&msg, 3, "saved %s", path);
-                } else { // a lost episode is an error: on stderr and in the exit status too
-                    message_set(&msg, 5, "%s", err);
-                    fprintf(stderr, "cpcrl watch: %s\n", err);
-                    status = 1;
-                }
                 break;
-            }
-            default: window_key(&v, ev.key.keysym.sym, &speed, &msg, &quit); break;
+            default: window_key(&v, sym, &speed, &msg, &quit); break;
             }
         }
         double t = window_now(), dt = t - t_last;
         t_last = t;
-        // follow the run: the trainer replaces model.ckpt atomically
-        if (is_run && t >= next_check) {
+        if (t >= next_check) {
             next_check = t + o.reload_every;
-            if (file_stamp(ckpath, st2, sizeof st2) == 0 && strcmp(st2, stamp) != 0) {
-                snprintf(stamp, sizeof stamp, "%s", st2); // a bad file is reported once, retried when replaced
-                if (actor_reload(&ac, pos[0], err, sizeof err) == 0) {
-                    message_set(&msg, 3, "reloaded %s (%.0f frames)", ckpath, ac.train_frames);
-                    fprintf(stderr, "cpcrl watch: reloaded %s (%.0f frames)\n", ckpath, ac.train_frames);
-                    rec.r.train_frames = ac.train_frames;
-                } else {
-                    message_set(&msg, 5, "reload failed, keeping the old model: %s", err);
-                    fprintf(stderr, "cpcrl watch: reload failed, keeping the old model: %s\n", err);
-                }
+            for (int i = 0; i < npanes; i++) pane_follow(&panes[i], &msg);
+        }
+        if (restart) { // R: a new episode (for both panes the same)
+            if (npanes == 1) env_reset(&panes[0].env);
+            else env_reset(&base);
+            for (int i = 0; i < npanes; i++) {
+                if (npanes > 1) panes[i].env = base;
+                pane_begin(&panes[i], greedy, obs);
             }
+            hold_until = 0;
+            if (panes[0].rec.ok) message_set(&msg, 2, "new episode %llu", (unsigned long long)panes[0].env.episode);
         }
         int steps = 0;
         if (t >= hold_until) {
@@ -160,64 +343,30 @@ int cmd_watch(const ViewOpts *opts, char **pos, int np) {
         }
         step_once = 0;
         for (int k = 0; k < steps && t >= hold_until; k++) {
-            int a = ac.action;
-            uint8_t term, trunc;
-            float r = env_step(&env, a, &term, &trunc);
-            recording_action(&rec, a, r, ac.value, ac.probs, term, trunc, &env);
-            actor_commit(&ac, a, r, term || trunc);
-            last_reward = r;
-            if (term || trunc) {
-                const Replay *done = &rec.r;
-                message_set(&msg, 4, "episode %llu over: return %+.2f in %d steps (%s)",
-                            (unsigned long long)done->episode, (double)done->ret, done->n,
-                            term ? "terminated" : "time limit");
-                if (o.record[0] && rec.ok) {
-                    char path[1200];
-                    watch_path(path, sizeof path, &o, ec.task, done->episode);
-                    if (replay_save(done, path, err, sizeof err) < 0) {
-                        message_set(&msg, 5, "%s", err);
-                        fprintf(stderr, "cpcrl watch: %s\n", err);
-                        status = 1;
-                    }
-                }
-                // show the last frame of the finished episode for a moment
-                if (rec.ok) replay_frame_env(done, done->n, &shown);
-                else shown = env;
-                shown.ep_return = done->ret;
-                hold_until = t + (speed > 30 ? 0.3 : 1.0);
-                recording_begin(&rec, &env, greedy ? REPLAY_AGENT_GREEDY : REPLAY_AGENT_SAMPLED, label,
-                                ac.train_frames);
+            int over = 0;
+            for (int i = 0; i < npanes; i++) {
+                Pane *p = &panes[i];
+                if (!p->over) pane_step(p, greedy, &o, i, npanes, &msg, &status, obs);
+                over += p->over != 0;
             }
-            recording_state(&rec, &env);
-            actor_decide(&ac, (env_observe(&env, obs), obs), greedy);
+            if (over < npanes) continue;
+            // every pane's episode is over: their last frames stay for a moment, then the next episode
+            hold_until = t + (speed > 30 ? 0.3 : 1.0);
+            if (npanes > 1) env_reset(&base);
+            for (int i = 0; i < npanes; i++) {
+                if (npanes > 1) panes[i].env = base; // (one pane: its env began the next episode itself)
+                pane_begin(&panes[i], greedy, obs);
+            }
         }
-
-        DrawFrame f;
-        memset(&f, 0, sizeof f);
-        char status_line[200], lab[200];
-        if (t < hold_until) {
-            frame_from_env(&f, &shown, obs); // the finished episode's last frame
-            f.ended = 1;
-            f.ret = shown.ep_return;
-            f.action = -1;
-        } else {
-            frame_from_env(&f, &env, obs);
-            f.has_policy = 1;
-            memcpy(f.probs, ac.probs, sizeof f.probs);
-            f.value = ac.value;
-            f.action = ac.action;
-            f.ret = env.ep_return;
-        }
-        f.last_reward = last_reward;
-        f.mode = "WATCH";
-        snprintf(lab, sizeof lab, "%s (%.0f frames)", ac.cfg.name[0] ? ac.cfg.name : pos[0], ac.train_frames);
-        f.label = lab;
-        snprintf(status_line, sizeof status_line, "%s  %g steps/s  %s actions%s", paused ? "PAUSED" : "RUNNING", speed,
-                 greedy ? "greedy" : "sampled", is_run ? "  following the run" : "");
-        if (window_show(&v, &f, status_line, &msg, WATCH_KEYS, NULL)) quit = 1;
+        DrawFrame f[WATCH_MAX_PANES];
+        char status_line[200];
+        for (int i = 0; i < npanes; i++) pane_frame(&panes[i], &f[i], t < hold_until || panes[i].over, npanes);
+        snprintf(status_line, sizeof status_line, "%s  %g steps/s  %s%s%s", paused ? "PAUSED" : "RUNNING", speed,
+                 greedy ? "greedy" : "sampled", npanes == 1 ? " actions" : "",
+                 !panes[0].is_run ? "" : npanes == 1 ? "  following the run" : "  following");
+        if (window_show_panes(&v, f, npanes, status_line, &msg, WATCH_KEYS, NULL)) quit = 1;
     }
-    replay_free(&rec.r);
-    actor_free(&ac);
+    for (int i = 0; i < npanes; i++) pane_free(&panes[i]);
     if (window_close(&v)) status = 1;
     return status;
 }

@@ -7,16 +7,19 @@
 #include "replays/cmd.h"
 
 const char *const WATCH_KEYS[WINDOW_NKEYS] = {"Space pause/run", "N/Right 1 step", "Up/Down speed", "G greedy/sample",
-                                              "R new episode", "S save replay", "F12 screenshot", "Q/Esc quit"};
+                                              "R new episode", "S save replay", "B/T belief layer", "F12 screenshot",
+                                              "Q/Esc quit"};
 const char *const PLAY_KEYS[WINDOW_NKEYS] = {"Left/Right turn", "Up forward", "Space interact", "Enter interact",
-                                             "R new episode", "S save replay", "F12 screenshot", "Q/Esc save+quit"};
+                                             "R new episode", "S save replay", "F12 screenshot", "Q/Esc save+quit",
+                                             NULL};
 const char *const REPLAY_KEYS[WINDOW_NKEYS] = {"Space play/pause", "Left/Right step", "PgUp/PgDn seek",
-                                               "Home/End jump", "Up/Down speed", "L loop on/off", "mouse: slider",
-                                               "Q/Esc quit"};
+                                               "Home/End jump", "Up/Down speed", "L loop on/off", "B/T belief layer",
+                                               "mouse: slider", "Q/Esc quit"};
 
 static void keys_help(FILE *f, const char *const *keys) {
     fprintf(f, "\n  keys in the window:\n");
-    for (int i = 0; i < WINDOW_NKEYS; i++) fprintf(f, "    %s\n", keys[i]);
+    for (int i = 0; i < WINDOW_NKEYS; i++)
+        if (keys[i]) fprintf(f, "    %s\n", keys[i]);
 }
 
 void cmd_print_keys(FILE *f, const char *cmd) {
@@ -53,6 +56,7 @@ void frame_from_replay(DrawFrame *f, const Replay *r, int t, Env *e, uint8_t *ob
     replay_frame_env(r, t, e);
     frame_from_env(f, e, obs);
     f->has_policy = r->has_policy;
+    f->person = r->source == REPLAY_PERSON ? 2 : 0;
     if (t < r->n) {
         memcpy(f->probs, r->steps[t].probs, sizeof f->probs);
         f->value = r->steps[t].value;
@@ -126,6 +130,31 @@ int window_show(View *v, DrawFrame *f, const char *status, const Message *msg, c
     f->message = message_get(msg);
     frame_set_keys(f, keys, WINDOW_NKEYS);
     draw_frame(&v->canvas, f, lay);
+    int quit = view_present(v);
+    SDL_Delay(10);
+    return quit;
+}
+
+void window_draw_panes(Canvas *c, DrawFrame *f, int n, DrawLayout *lay) {
+    for (int i = 0; i < n; i++) {
+        const int x0 = c->w * i / n, x1 = c->w * (i + 1) / n;
+        Canvas sub = {c->px + x0, x1 - x0, c->h, c->stride};
+        DrawLayout L;
+        draw_frame(&sub, &f[i], &L);
+        if (i == 0 && lay) *lay = L;
+    }
+    for (int i = 1; i < n; i++) draw_fill(c, c->w * i / n, 0, 1, c->h, DRAW_RGB(0, 0, 0)); // a rule between
+}
+
+int window_show_panes(View *v, DrawFrame *f, int n, const char *status, const Message *msg, const char *const *keys,
+                      DrawLayout *lay) {
+    if (n == 1) return window_show(v, f, status, msg, keys, lay);
+    for (int i = 0; i < n; i++) {
+        f[i].status = status;
+        f[i].message = message_get(msg);
+        frame_set_keys(&f[i], keys, WINDOW_NKEYS);
+    }
+    window_draw_panes(&v->canvas, f, n, lay);
     int quit = view_present(v);
     SDL_Delay(10);
     return quit;

@@ -22,8 +22,9 @@
 
 typedef ViewOpts Opts; // flags (agent/config.c's table, parsed by main.c)
 
-// The keys of each mode's window (at most 16 characters each: two columns).
-#define WINDOW_NKEYS 8
+// The keys of each mode's window (at most 16 characters each: two columns;
+// NULL: none).
+#define WINDOW_NKEYS 9
 extern const char *const WATCH_KEYS[WINDOW_NKEYS], *const PLAY_KEYS[WINDOW_NKEYS],
     *const REPLAY_KEYS[WINDOW_NKEYS];
 
@@ -54,6 +55,13 @@ int window_close(View *v); // 0, or 1 when the final screenshot failed
 // (non-zero: quit). lay (may be NULL) receives where the slider was drawn.
 int window_show(View *v, DrawFrame *f, const char *status, const Message *msg, const char *const *keys,
                 DrawLayout *lay);
+// The same for n frames side by side, each in its own column of the canvas
+// (watch with two checkpoints); each gets the status line, message and keys.
+int window_show_panes(View *v, DrawFrame *f, int n, const char *status, const Message *msg, const char *const *keys,
+                      DrawLayout *lay);
+// Draw n frames side by side into c (equal columns); lay (may be NULL) gets
+// the first frame's layout.
+void window_draw_panes(Canvas *c, DrawFrame *f, int n, DrawLayout *lay);
 // Window closed (quit) or resized (a failure to follow: quit with status 1).
 void window_event(View *v, const SDL_Event *ev, const char *cmd, int *quit, int *status);
 // Keys every mode shares: Q/Esc quit, F12 screenshot and, when speed is not
