@@ -205,15 +205,20 @@ static void step_forward_rows(const StepJob *s, int lo, int hi) {
     }
 }
 
-static void step_forward_part(void *ctx, int part, int nparts) {
-    const StepJob *s = ctx;
+// Part `part`'s whole chunks of the step's rows, each through rows(s, lo, hi).
+static void step_chunks_of_part(const StepJob *s, int part, int nparts,
+                                void (*rows)(const StepJob *s, int lo, int hi)) {
     int c0, c1;
     nn_part_range(s->nchunks, part, nparts, &c0, &c1);
     for (int c = c0; c < c1; c++) {
         int lo, hi;
         nn_part_range(s->Mj, c, s->nchunks, &lo, &hi);
-        if (hi > lo) step_forward_rows(s, lo, hi);
+        if (hi > lo) rows(s, lo, hi);
     }
+}
+
+static void step_forward_part(void *ctx, int part, int nparts) {
+    step_chunks_of_part(ctx, part, nparts, step_forward_rows);
 }
 
 // dg_j (rows) += dP_j W_out, the pointwise backward (dgh, dxn, dgp), and
@@ -242,14 +247,7 @@ static void step_backward_rows(const StepJob *s, int lo, int hi) {
 }
 
 static void step_backward_part(void *ctx, int part, int nparts) {
-    const StepJob *s = ctx;
-    int c0, c1;
-    nn_part_range(s->nchunks, part, nparts, &c0, &c1);
-    for (int c = c0; c < c1; c++) {
-        int lo, hi;
-        nn_part_range(s->Mj, c, s->nchunks, &lo, &hi);
-        if (hi > lo) step_backward_rows(s, lo, hi);
-    }
+    step_chunks_of_part(ctx, part, nparts, step_backward_rows);
 }
 
 // A step's rows are cut into chunks by the problem's size alone (at most

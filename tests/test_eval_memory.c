@@ -71,16 +71,22 @@ static void save(const Config *c, int memoryless, float gain, const char *path) 
     trainer_free(&tr);
 }
 
+// A checkpoint of the tiny goal net saved as g_dir/NAME, then eval_main of it
+// (c: its config); the memory measure must be there.
+static void eval_saved(Config *c, const char *name, int memoryless, float gain, EvalResult *r) {
+    tiny(c);
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    save(c, memoryless, gain, path);
+    assert_int_equal(eval_main(path, c, NULL, r), 0);
+    assert_true(r->memory.valid);
+}
+
 static void test_memoryless_scores_no_memory(void **state) {
     (void)state;
     Config c;
-    tiny(&c);
-    char path[300];
-    snprintf(path, sizeof path, "%s/memoryless.ckpt", g_dir);
-    save(&c, 1, 5.0f, path);
     EvalResult r;
-    assert_int_equal(eval_main(path, &c, NULL, &r), 0);
-    assert_true(r.memory.valid);
+    eval_saved(&c, "memoryless.ckpt", 1, 5.0f, &r);
     assert_true(r.memory.n_later > 20); // it finds the goal, again and again
     assert_true(r.memory.rmst_later == r.memory.rmst_later_wiped);
     assert_true(r.memory.n_later == r.memory.n_later_wiped);
@@ -92,17 +98,13 @@ static void test_memoryless_scores_no_memory(void **state) {
 static void test_wipe_changes_an_agent_with_memory(void **state) {
     (void)state;
     Config c;
-    tiny(&c);
-    char path[300];
-    snprintf(path, sizeof path, "%s/lstm.ckpt", g_dir);
-    save(&c, 0, 300.0f, path);
     EvalResult r;
-    assert_int_equal(eval_main(path, &c, NULL, &r), 0);
-    assert_true(r.memory.valid);
+    eval_saved(&c, "lstm.ckpt", 0, 300.0f, &r);
     assert_true(r.memory.n_later > 0);
     assert_true(r.memory.rmst_later != r.memory.rmst_later_wiped || r.memory.return_wiped != r.mean_return ||
                 r.memory.n_later != r.memory.n_later_wiped);
     // tmaze has no finds to time
+    char path[300];
     c.task = ENV_TASK_TMAZE;
     snprintf(path, sizeof path, "%s/tmaze.ckpt", g_dir);
     save(&c, 0, 1.0f, path);
