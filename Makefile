@@ -161,6 +161,7 @@ test-mpi: setup setup-mpi
 	@$(MAKE) --no-print-directory $(BIN)
 	@$(MAKE) --no-print-directory BUILD=build-mpi CC=mpicc OPT="$(OPT) -DCPCRL_MPI" BIN=cpcrl-mpi cpcrl-mpi
 	@bash tests/test_mpi_compare.sh ./cpcrl-mpi ./$(BIN)
+	@bash tests/test_mpi_resume.sh ./cpcrl-mpi
 
 build-mpi/mpi_equiv: tests/mpi/mpi_equiv.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)

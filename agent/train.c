@@ -397,7 +397,26 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         ckpt_free(&ck);
         tr.bal_scale = (float)extra[5]; // --cpc-balance-every's held scale
         if (rc == 0) log_header_text(&want_header, tr.use_cpc ? tr.model.K : 0, tr.reuse);
-        if (rc < 0) {
+        // MPI: every rank's checkpoint must hold the same update (a crash
+        // between two ranks' checkpoint writes leaves them apart, and ranks
+        // resumed from different updates would pair different collective
+        // calls): checked before anything in the directory is touched
+        int apart = 0;
+        if (world > 1 && !dist_allreduce_max_i(rc < 0)) {
+            uint64_t fbits;
+            memcpy(&fbits, &tr.frames, sizeof fbits);
+            const int same_u = dist_all_equal_u64((uint64_t)tr.updates), same_f = dist_all_equal_u64(fbits);
+            apart = !same_u || !same_f;
+            if (apart)
+                fprintf(stderr, "cpcrl train --resume: rank %d's checkpoint %s is at update %lld (%.0f frames), "
+                        "and another rank's is not: the ranks' checkpoints are of different updates (a run "
+                        "stopped between two ranks' checkpoint writes); nothing was changed; start the run "
+                        "again, or put back checkpoints of one update\n",
+                        rank, ckpath, (long long)tr.updates, tr.frames);
+        }
+        if (apart) {
+            fail = 1;
+        } else if (rc < 0) {
             fprintf(stderr, "cpcrl train --resume: %s: %s\n", ckpath, err);
             fail = 1;
         } else if (lead && (rc = log_truncate(logpath, tr.frames, want_header.buf, err, sizeof err)) < 0) {
