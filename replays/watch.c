@@ -260,7 +260,9 @@ int cmd_watch(const ViewOpts *opts, char **pos, int np) {
     env_init(&base, &ec, o.seed);
     for (int i = 0; i < npanes; i++) {
         Pane *p = &panes[i];
-        snprintf(p->label, sizeof p->label, "watch %.40s", p->ac.cfg.name);
+        char name[sizeof p->ac.cfg.name]; // a copy: the label goes into the same struct
+        snprintf(name, sizeof name, "%s", p->ac.cfg.name);
+        snprintf(p->label, sizeof p->label, "watch %.40s", name);
         p->rec = (Recording){.cmd = "watch", .msg = &msg, .status = &status};
         p->env = base;
         pane_begin(p, greedy, obs);
