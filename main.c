@@ -348,10 +348,11 @@ static const Command COMMANDS[] = {
     {"probe", "CKPT|RUN_DIR [--episodes N] [--greedy] [--out FILE] [--save]",
      "linear probe: held-out accuracy of position, heading, goal read from c_t and z_t", G_PROBE,
      cmd_probe_main, NULL, NULL},
-    {"watch", "CKPT|RUN_DIR [flags]", "watch a checkpoint (or a training run) act live in a window",
+    {"watch", "CKPT|RUN_DIR [CKPT2|RUN_DIR2] [flags]", "watch a checkpoint (or a training run) act live in a window",
      G_WATCH | G_WINDOW, cmd_watch_main,
      "watch a trained agent act live in a window (a checkpoint file, or a run directory whose model.ckpt is "
-     "reloaded whenever the trainer writes a newer one)", NULL},
+     "reloaded whenever the trainer writes a newer one), with the belief overlay when the run holds read-outs "
+     "(probe --save); two checkpoints play the same seeded episodes side by side", NULL},
     {"play", "TASK [--seed N] [flags]", "play a task yourself with the arrow keys; saves replays",
      G_PLAY | G_WINDOW, cmd_play_main,
      "play a task yourself with the arrow keys (TASK: goal, watermaze, keys_doors, seekavoid, tmaze); "
@@ -359,7 +360,8 @@ static const Command COMMANDS[] = {
     {"replay", "FILE.rpl [--info] [--verify] [--export OUT.gif|OUT.mp4] [--frames DIR] [flags]",
      "replay player; --info, --verify, --export GIF/MP4, --frames PNG", G_REPLAY | G_WINDOW, cmd_replay_main,
      "play back a recorded episode (.rpl): pause, step, seek, speed, loop; or headless: --info, --verify, "
-     "--export, --frames", NULL},
+     "--export, --frames; with the belief overlay when a checkpoint and its read-outs are given (--ckpt) or "
+     "found around the replay", NULL},
     {"help", "[COMMAND]", "list commands, or every flag of one command with its default", 0,
      cmd_help, NULL, NULL},
 };

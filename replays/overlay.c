@@ -43,8 +43,7 @@ int overlay_load(Overlay *ov, const char *path, const char *ckpt, int task, int 
     b->goal_name = goal_name(task);
     b->acc_pos = (float)P->acc_soft, b->chance_pos = (float)P->chance;
     b->acc_goal = (float)G->acc_soft, b->chance_goal = (float)G->chance;
-    snprintf(ov->note, sizeof ov->note, "fitted on env seed %llu, %d envs", (unsigned long long)r->fit_seed,
-             r->fit_envs);
+    snprintf(ov->note, sizeof ov->note, "fit on other episodes: seed %llu", (unsigned long long)r->fit_seed);
     b->note = ov->note;
     set_warn(ov);
     return 0;
