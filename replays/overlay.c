@@ -44,7 +44,6 @@ int overlay_load(Overlay *ov, const char *path, const char *ckpt, int task, int 
     b->acc_pos = (float)P->acc_soft, b->chance_pos = (float)P->chance;
     b->acc_goal = (float)G->acc_soft, b->chance_goal = (float)G->chance;
     snprintf(ov->note, sizeof ov->note, "fit on other episodes: seed %llu", (unsigned long long)r->fit_seed);
-    b->note = ov->note;
     set_warn(ov);
     return 0;
 }
@@ -59,17 +58,13 @@ void overlay_free(Overlay *ov) {
 // read-outs were fitted on a checkpoint of other frames.
 static void set_warn(Overlay *ov) {
     const Readout *r = &ov->ro;
-    ov->db.warn = NULL;
-    if (ov->fitted_here) {
+    ov->warn[0] = 0;
+    if (ov->fitted_here)
         snprintf(ov->warn, sizeof ov->warn, "this episode's seed was fitted on!");
-        ov->db.warn = ov->warn;
-    } else if (ov->extra[0]) {
+    else if (ov->extra[0])
         snprintf(ov->warn, sizeof ov->warn, "%s", ov->extra);
-        ov->db.warn = ov->warn;
-    } else if (fabs(ov->frames - r->ckpt_frames) > 0.5) {
+    else if (fabs(ov->frames - r->ckpt_frames) > 0.5)
         snprintf(ov->warn, sizeof ov->warn, "fitted at %.3g frames, this is %.3g", r->ckpt_frames, ov->frames);
-        ov->db.warn = ov->warn;
-    }
 }
 
 void overlay_set_frames(Overlay *ov, double ckpt_frames) {
@@ -98,8 +93,10 @@ const DrawBelief *overlay_frame(Overlay *ov, const float *c) {
         memcpy(ov->last_c, c, bytes);
         ov->have_last = 1;
     }
-    DrawBelief *b = &ov->db;
+    DrawBelief *b = &ov->db; // (its strings point into ov, set here: an Overlay may have been copied)
     b->show_pos = ov->show_pos, b->show_goal = ov->show_goal;
+    b->note = ov->note;
+    b->warn = ov->warn[0] ? ov->warn : NULL;
     b->pos = ov->bel->has[PROBE_POS] ? ov->bel->p[PROBE_POS] : NULL;
     b->goal = b->cue = NULL;
     if (ov->bel->has[PROBE_GOAL]) {

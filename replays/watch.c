@@ -32,6 +32,7 @@ typedef struct {
     Recording rec;
     char label[64], lab[200];
     Overlay ov;
+    char ro_path[1200], ro_stamp[128]; // the read-outs (loaded again when the file is replaced)
     float *final_c;               // c_t at the held last frame (H)
     int has_final_c;
     uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW]; // the observation its frame draws
@@ -64,7 +65,8 @@ static void pane_free(Pane *p) {
 // o->readout, else readout.bin beside the checkpoint when there (a bad or
 // mismatched one found there is reported and left out). 0 or the exit code.
 static int pane_load(Pane *p, const char *arg, const Opts *o) {
-    char err[1400], ro[1200];
+    char err[1400], *ro = p->ro_path;
+    const size_t nro = sizeof p->ro_path;
     memset(p, 0, sizeof *p);
     p->arg = arg;
     ckpt_path_for(arg, p->ckpath, sizeof p->ckpath);
@@ -81,12 +83,13 @@ static int pane_load(Pane *p, const char *arg, const Opts *o) {
     file_stamp(p->ckpath, p->stamp, sizeof p->stamp);
     if (!o->overlay) return 0;
     int given = o->readout[0] != 0;
-    if (given) snprintf(ro, sizeof ro, "%s", o->readout);
-    else if (overlay_find(arg, ro, sizeof ro) < 0) {
+    if (given) snprintf(ro, nro, "%s", o->readout);
+    else if (overlay_find(arg, ro, nro) < 0) {
         fprintf(stderr, "cpcrl watch: no read-outs at %s, so no belief overlay (cpcrl probe %s --save fits them)\n",
                 ro, arg);
         return 0;
     }
+    file_stamp(ro, p->ro_stamp, sizeof p->ro_stamp);
     if (overlay_load(&p->ov, ro, p->ckpath, p->ac.cfg.task, p->ac.m->H, p->ac.train_frames, 1, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl watch: %s%s\n", err, given ? "" : " (no belief overlay)");
         if (given) return 1;
@@ -160,9 +163,33 @@ static int pane_step(Pane *p, int greedy, const Opts *o, int pane, int npanes, M
     return 1;
 }
 
+// Read-outs written again (probe --save while watching): load them, keeping
+// the layers' toggles; a bad file is reported once and the old ones stay.
+static void pane_follow_readout(Pane *p, Message *msg) {
+    char st[128], err[1400];
+    if (!p->ro_path[0] || file_stamp(p->ro_path, st, sizeof st) != 0 || strcmp(st, p->ro_stamp) == 0) return;
+    snprintf(p->ro_stamp, sizeof p->ro_stamp, "%s", st);
+    Overlay fresh;
+    if (!p->final_c && !(p->final_c = malloc((size_t)p->ac.m->H * sizeof(float)))) return;
+    if (overlay_load(&fresh, p->ro_path, p->ckpath, p->ac.cfg.task, p->ac.m->H, p->ac.train_frames, 1, err,
+                     sizeof err) < 0) {
+        message_set(msg, 5, "read-outs not loaded: %s", err);
+        fprintf(stderr, "cpcrl watch: read-outs not loaded: %s\n", err);
+        return;
+    }
+    if (p->ov.loaded) fresh.show_pos = p->ov.show_pos, fresh.show_goal = p->ov.show_goal;
+    overlay_free(&p->ov);
+    p->ov = fresh;
+    p->has_final_c = 0;
+    overlay_set_seed(&p->ov, p->env.seed);
+    message_set(msg, 3, "loaded the read-outs %s", p->ro_path);
+    fprintf(stderr, "cpcrl watch: loaded the read-outs %s\n", p->ro_path);
+}
+
 // Follow the run: the trainer replaces model.ckpt atomically.
 static void pane_follow(Pane *p, Message *msg) {
     char st2[128], err[600];
+    pane_follow_readout(p, msg);
     if (!p->is_run || file_stamp(p->ckpath, st2, sizeof st2) != 0 || strcmp(st2, p->stamp) == 0) return;
     snprintf(p->stamp, sizeof p->stamp, "%s", st2); // a bad file is reported once, retried when replaced
     if (actor_reload(&p->ac, p->arg, err, sizeof err) == 0) {
