@@ -112,6 +112,10 @@ int overlay_key(Overlay *ov, SDL_Keycode sym, Message *msg) {
         message_set(msg, 4, "no read-outs loaded: cpcrl probe RUN --save writes them (see --readout)");
         return 1;
     }
+    if (sym == SDLK_t && !ov->ro.lab[PROBE_GOAL].has) {
+        message_set(msg, 3, "%s has no goal to read out", ENV_TASK_NAMES[ov->ro.task]);
+        return 1;
+    }
     int *on = sym == SDLK_b ? &ov->show_pos : &ov->show_goal;
     *on = !*on;
     message_set(msg, 2, "belief: %s layer %s", sym == SDLK_b ? "position" : goal_name(ov->ro.task), *on ? "on" : "off");
