@@ -484,7 +484,6 @@ int readout_parse(Readout *r, const uint8_t *buf, size_t len, const char *origin
         return fail_parse(r, err, errlen, origin, "inv_sd[%zu] is not finite", bad);
     for (uint32_t f = 0; f < F; f++)
         if (r->inv_sd[f] < 0) return fail_parse(r, err, errlen, origin, "inv_sd[%u] = %g: expected >= 0", f, r->inv_sd[f]);
-    static uint8_t seen_init[READOUT_CELLS];
     uint8_t seen[READOUT_CELLS];
     for (int l = 0; l < PROBE_NLABELS; l++) {
         ReadoutLabel *L = &r->lab[l];
@@ -497,7 +496,7 @@ int readout_parse(Readout *r, const uint8_t *buf, size_t len, const char *origin
             if (!(fig[k] >= 0 && fig[k] <= 1))
                 return fail_parse(r, err, errlen, origin, "%s: held-out figure %d is %g, expected 0..1", name, k, fig[k]);
         const int lim = l == PROBE_HEADING ? 4 : (l == PROBE_GOAL && task == ENV_TASK_TMAZE) ? 2 : READOUT_CELLS;
-        memcpy(seen, seen_init, sizeof seen);
+        memset(seen, 0, sizeof seen);
         for (int j = 0; j < L->M; j++) {
             uint32_t v = rd_u32(&d);
             if (v >= (uint32_t)lim)

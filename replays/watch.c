@@ -92,11 +92,12 @@ static int pane_load(Pane *p, const char *arg, const Opts *o) {
     file_stamp(ro, p->ro_stamp, sizeof p->ro_stamp);
     if (overlay_load(&p->ov, ro, p->ckpath, p->ac.cfg.task, p->ac.m->H, p->ac.train_frames, 1, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl watch: %s%s\n", err, given ? "" : " (no belief overlay)");
-        if (given) return 1;
-        return 0;
+        if (given) pane_free(p);
+        return given ? 1 : 0;
     }
     if (!(p->final_c = malloc((size_t)p->ac.m->H * sizeof(float)))) {
         fprintf(stderr, "cpcrl watch: out of memory\n");
+        pane_free(p);
         return 1;
     }
     fprintf(stderr, "cpcrl watch: belief overlay from %s (fitted on env seed %llu; B and T toggle its layers)\n", ro,
