@@ -65,14 +65,16 @@ static uint32_t shade(uint32_t c, int num, int den) { // scale RGB by num/den (<
     return DRAW_RGB(r > 255 ? 255 : r, g > 255 ? 255 : g, b > 255 ? 255 : b);
 }
 
+// Per channel round((u (255 - a) + o a) / 255), red and blue at once in the
+// two 16-bit halves of a word (each sum < 2^16), x/255 rounded as
+// (t + (t >> 8)) >> 8 with t = x + 128 (exact for x < 2^16).
 uint32_t draw_blend(uint32_t under, uint32_t over, int a) {
-    a = a < 0 ? 0 : a > 255 ? 255 : a;
-    uint32_t out = 0xFF000000u;
-    for (int sh = 0; sh <= 16; sh += 8) {
-        int u = (int)(under >> sh & 255), o = (int)(over >> sh & 255);
-        out |= (uint32_t)((u * (255 - a) + o * a + 127) / 255) << sh;
-    }
-    return out;
+    const uint32_t A = (uint32_t)(a < 0 ? 0 : a > 255 ? 255 : a), B = 255 - A;
+    uint32_t rb = (under & 0xFF00FFu) * B + (over & 0xFF00FFu) * A + 0x800080u;
+    uint32_t g = (under >> 8 & 0xFFu) * B + (over >> 8 & 0xFFu) * A + 0x80u;
+    rb = (rb + (rb >> 8 & 0xFF00FFu)) >> 8 & 0xFF00FFu;
+    g = (g + (g >> 8)) >> 8 & 0xFFu;
+    return 0xFF000000u | rb | g << 8;
 }
 
 int draw_belief_alpha(float p) {

@@ -1,6 +1,8 @@
 // test_overlay.c — the belief overlay as drawn (replays/draw.c, DrawBelief)
 // and the panel's "who acts" lines, headless into plain pixel buffers.
 //
+//   blend          draw_blend (red and blue packed in one word) equals the
+//                  per-channel round((u (255-a) + o a) / 255) for every alpha
 //   known belief   a position belief of p = 1, 0.36 and 0.04 at three known
 //                  cells and a goal belief of 0.49 at another: each cell's
 //                  pixels are the plain frame's blended with the layer colour
@@ -141,6 +143,12 @@ static void test_known_belief_colours(void **state) {
     assert_int_equal(draw_belief_alpha(1.0f), 230);
     assert_int_equal(draw_belief_alpha(0.25f), 115);
     assert_int_equal(draw_belief_alpha(0.0f), 0);
+    for (int a = 0; a <= 255; a++) // the packed blend against the per-channel formula
+        for (int u = 0; u < 256; u += 5)
+            for (int o = 0; o < 256; o += 3) {
+                const int v = (u * (255 - a) + o * a + 127) / 255, w = ((255 - u) * (255 - a) + o * a + 127) / 255;
+                assert_int_equal(draw_blend(DRAW_RGB(u, 255 - u, u), DRAW_RGB(o, o, o), a), DRAW_RGB(v, w, v));
+            }
     assert_int_equal(draw_blend(DRAW_RGB(0, 0, 0), DRAW_RGB(255, 255, 255), 255), DRAW_RGB(255, 255, 255));
     assert_int_equal(draw_blend(DRAW_RGB(0, 100, 200), DRAW_RGB(200, 100, 0), 128), DRAW_RGB(100, 100, 100));
 
