@@ -42,6 +42,10 @@ typedef struct {
     // its eval.csv (train --eval-every: held-out env seeds), when there
     int has_eval, collapsed;
     double eval_final, eval_best, eval_last;
+    // its memory.csv (compare's probe step on goal and watermaze), when there
+    // and of the checkpoint there now
+    int has_mem;
+    double mem_use, wait_later, wait_later_wiped;
 } AggRun;
 
 typedef struct {
@@ -198,7 +202,7 @@ static void results_header(FILE *f) {
     for (int l = 0; l < PROBE_NLABELS; l++)
         fprintf(f, ",probe_%s_c,probe_%s_z,probe_%s_chance", PROBE_LABEL_NAMES[l],
                 PROBE_LABEL_NAMES[l], PROBE_LABEL_NAMES[l]);
-    fprintf(f, ",eval_final,eval_best,eval_last,collapsed\n");
+    fprintf(f, ",eval_final,eval_best,eval_last,collapsed,memory_use,wait_later,wait_later_wiped\n");
 }
 
 static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
@@ -210,8 +214,80 @@ static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
         fprintf(f, ",%.6g,%.6g,%.6g", h ? r->pr.acc_c[l] : NAN, h ? r->pr.acc_z[l] : NAN,
                 h ? r->pr.chance[l] : NAN);
     }
-    if (r->has_eval) fprintf(f, ",%.6g,%.6g,%.6g,%d\n", r->eval_final, r->eval_best, r->eval_last, r->collapsed);
-    else fprintf(f, ",nan,nan,nan,nan\n");
+    if (r->has_eval) fprintf(f, ",%.6g,%.6g,%.6g,%d", r->eval_final, r->eval_best, r->eval_last, r->collapsed);
+    else fprintf(f, ",nan,nan,nan,nan");
+    if (r->has_mem) fprintf(f, ",%.6g,%.6g,%.6g\n", r->mem_use, r->wait_later, r->wait_later_wiped);
+    else fprintf(f, ",nan,nan,nan\n");
+}
+
+// memory.csv: a header line and one row; the columns by name. Taken only when
+// it names the checkpoint id (frames, CRC-32) of the run's model.ckpt now.
+static void read_memory(AggRun *r, const char *path, const ProbeCkptId *id) {
+    r->has_mem = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char head[1024], row[1024];
+    const int ok = fgets(head, sizeof head, f) && fgets(row, sizeof row, f);
+    fclose(f);
+    if (!ok) return;
+    double use = NAN, wl = NAN, ww = NAN, frames = NAN;
+    unsigned crc = 0;
+    int have_crc = 0;
+    char *hs, *rs;
+    char *h = strtok_r(head, ",\r\n", &hs), *v = strtok_r(row, ",\r\n", &rs);
+    for (; h && v; h = strtok_r(NULL, ",\r\n", &hs), v = strtok_r(NULL, ",\r\n", &rs)) {
+        if (!strcmp(h, "memory_use")) use = strtod(v, NULL);
+        else if (!strcmp(h, "wait_later")) wl = strtod(v, NULL);
+        else if (!strcmp(h, "wait_later_wiped")) ww = strtod(v, NULL);
+        else if (!strcmp(h, "ckpt_frames")) frames = strtod(v, NULL);
+        else if (!strcmp(h, "ckpt_crc32")) have_crc = sscanf(v, "%x", &crc) == 1;
+    }
+    if (!have_crc || frames != id->frames || crc != id->crc) return; // another checkpoint's
+    r->has_mem = isfinite(use) && isfinite(wl) && isfinite(ww);
+    r->mem_use = use, r->wait_later = wl, r->wait_later_wiped = ww;
+}
+
+static void memory_table(FILE *f, const AggRun *runs, int nruns, const AggArm *arms, int narms, int base,
+                         const int *tasks, int ntasks, int resamples, double *x, double *y) {
+    int any = 0;
+    for (int i = 0; i < nruns; i++) any |= runs[i].has_mem;
+    if (!any) return;
+    fprintf(f, "## Memory: finding the goal again (goal, watermaze)\n\n");
+    fprintf(f, "| task | arm | runs | wait for a later find: intact / wiped (steps) | memory use, mean [95%% CI] | Δ vs %s [95%% CI] |\n",
+            base >= 0 ? arms[base].name : "baseline");
+    fprintf(f, "|---|---|---|---|---|---|\n");
+    for (int t = 0; t < ntasks; t++) {
+        int nb = 0;
+        for (int i = 0; i < nruns; i++)
+            if (base >= 0 && runs[i].task == tasks[t] && runs[i].arm == base && runs[i].has_mem)
+                y[nb++] = runs[i].mem_use;
+        for (int a = 0; a < narms; a++) {
+            int n = 0;
+            double wl = 0, ww = 0;
+            for (int i = 0; i < nruns; i++) {
+                const AggRun *r = &runs[i];
+                if (r->task != tasks[t] || r->arm != a || !r->has_mem) continue;
+                x[n++] = r->mem_use, wl += r->wait_later, ww += r->wait_later_wiped;
+            }
+            if (n == 0) continue;
+            double lo, hi;
+            char d[96] = "—";
+            stats_bootstrap_ci(x, n, resamples, STATS_SEED, &lo, &hi);
+            const double m = stats_mean(x, n);
+            if (a != base && nb > 0) {
+                double dlo, dhi;
+                stats_bootstrap_diff_ci(x, n, y, nb, resamples, STATS_SEED, &dlo, &dhi);
+                snprintf(d, sizeof d, "%+.2f [%.2f, %.2f]", m - stats_mean(y, nb), dlo, dhi);
+            }
+            fprintf(f, "| %s | %s | %d | %.2f / %.2f | %+.2f [%.2f, %.2f] | %s |\n", ENV_TASK_NAMES[tasks[t]],
+                    arms[a].name, n, wl / n, ww / n, m, lo, hi, d);
+        }
+    }
+    fprintf(f, "\nPer run (compare's probe step, `memory.csv`; `cpcrl eval` prints the same): the restricted mean "
+               "wait (Kaplan-Meier over half the time limit, a wait cut by the episode's end censored) from a "
+               "respawn to the next find, with the agent's memory intact and with it wiped at every find (the "
+               "model sees an episode start). Memory use = wiped - intact: above 0 the agent finds the goal "
+               "again sooner because it remembers; an agent without memory scores 0. The CI is over seeds.\n\n");
 }
 
 // ----------------------------------------------------------------------------
@@ -468,6 +544,7 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
         fprintf(f, "\n");
     }
     eval_table(f, runs, nruns, arms, narms, base, tasks, ntasks, resamples, x, y);
+    memory_table(f, runs, nruns, arms, narms, base, tasks, ntasks, resamples, x, y);
     if (base >= 0) efficiency_table(f, runs, nruns, arms, narms, base, tasks, ntasks, resamples, x, y);
     for (int t = 0; t < ntasks; t++) {
         const int task = tasks[t];
@@ -704,6 +781,8 @@ static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t
         r.success = stats_final_return(r.log.frames, r.log.success, r.log.n, STATS_FINAL_FRAC);
         snprintf(path, sizeof path, "%s/%s/eval.csv", runsdir, de->d_name);
         read_eval(&r, path);
+        snprintf(path, sizeof path, "%s/%s/memory.csv", runsdir, de->d_name);
+        if (has_ck) read_memory(&r, path, &id);
         snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, de->d_name);
         r.has_probe = file_exists(path) && probe_read_csv(&r.pr, path, msg, sizeof msg) == 0;
         if (r.has_probe && r.pr.has_ckpt && has_ck &&

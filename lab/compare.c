@@ -28,7 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/ckpt.h"
 #include "agent/dist.h"
+#include "agent/train.h"
+#include "env/findtime.h"
 #include "base/file.h"
 #include "base/progress.h"
 #include "base/stop.h"
@@ -173,6 +176,54 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
 // ----------------------------------------------------------------------------
 // cmd_probe
 
+// With --out (compare's probe step): on goal and watermaze also eval's memory
+// measure (agent/train.h EvalMemory: the waits until a find, intact and with
+// the memory wiped at every find) on the probe's held-out seeds, into
+// memory.csv beside the --out file, naming the checkpoint it measured.
+static int probe_memory_csv(const char *run, const ProbeOptions *p, const char *out) {
+    char path[1100], dir[1024], err[600];
+    ckpt_path_for(run, path, sizeof path);
+    Ckpt ck;
+    if (ckpt_read(&ck, path, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl probe: %s\n", err);
+        return -1;
+    }
+    const int task = ck.cfg.task;
+    ckpt_free(&ck);
+    if (!findtime_applies(task)) return 0;
+    Config o;
+    config_defaults(&o);
+    o.episodes = p->episodes, o.seed = p->seed + PROBE_TEST_SEED_OFFSET, o.greedy = p->greedy;
+    o.threads = p->threads;
+    EvalResult r;
+    ProbeCkptId id;
+    if (eval_main(path, &o, NULL, &r) != 0 || !r.memory.valid || probe_ckpt_id(path, &id) < 0) {
+        fprintf(stderr, "cpcrl probe: %s: the memory measure failed\n", path);
+        return -1;
+    }
+    const EvalMemory *m = &r.memory;
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    snprintf(path, sizeof path, "%s/memory.csv", dir);
+    char text[1024];
+    int n = snprintf(text, sizeof text,
+                     "episodes,seed,tau,wait_first,wait_later,wait_later_wiped,memory_use,memory_use_lo,"
+                     "memory_use_hi,return,return_wiped,ckpt_frames,ckpt_crc32\n"
+                     "%d,%llu,%g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.0f,%08x\n",
+                     r.episodes, (unsigned long long)o.seed, m->tau, m->rmst_first, m->rmst_later,
+                     m->rmst_later_wiped, m->use, m->use_lo, m->use_hi, r.mean_return, m->return_wiped,
+                     id.frames, (unsigned)id.crc);
+    if (file_write_atomic(path, text, (size_t)n, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl probe: %s\n", err);
+        return -1;
+    }
+    printf("memory (%s): later finds %.2f steps, with the memory wiped %.2f: memory use %+.2f [%.2f, %.2f]\n",
+           path, m->rmst_later, m->rmst_later_wiped, m->use, m->use_lo, m->use_hi);
+    return 0;
+}
+
 int cmd_probe(const ProbeCli *o, char **pos, int npos) {
     struct { ProbeOptions p; const char *out; } cli;
     probe_defaults(&cli.p);
@@ -200,6 +251,9 @@ int cmd_probe(const ProbeCli *o, char **pos, int npos) {
         printf("  %-9s %8d %8.3f %8.3f %8.3f\n", PROBE_LABEL_NAMES[l], r.classes[l], r.chance[l],
                r.acc_c[l], r.acc_z[l]);
     }
+    // memory.csv before probe.csv: compare counts a run probed once its
+    // probe.csv is there, so an interrupted probe step leaves neither counted
+    if (cli.out[0] && probe_memory_csv(pos[0], &cli.p, cli.out) < 0) return 1;
     if (cli.out[0] && probe_write_csv(&r, cli.out, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl probe: %s\n", err);
         return 1;

@@ -597,5 +597,24 @@ if [ $rc -eq 0 ] && [ "$got" = "none:nan,nan nocpc:0.55,0.6,0.6,0 cpc:0.733333,1
 then ok "held-out evaluation: eval_final = mean of the last 3 evaluations, collapses counted, summary table"
 else bad "held-out evaluation: eval_final = mean of the last 3 evaluations, collapses counted, summary table" "rc=$rc got '$got' $(grep -A6 'Held-out' "$E/smoke/summary.md")"; fi
 
+# memory: compare's probe step writes memory.csv on goal (eval's memory measure
+# on the probe's held-out seeds), results.csv carries it; a memory.csv of
+# another checkpoint is left out (nan)
+Mm=$V/memory
+mkdir -p "$Mm"
+"$CPCRL" compare --tasks goal --seeds 1 --frames 3000 --jobs 1 --threads 1 --out "$Mm/c" $NET \
+    --probe-episodes 12 --bootstrap 100 --plot 0 >"$TMP/r.log" 2>&1
+rc=$?
+mc=$Mm/c/runs/goal-cpc-s1/memory.csv
+want=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == 2 { print $c["memory_use"] "," $c["wait_later"] "," $c["wait_later_wiped"] }' "$mc" 2>/dev/null)
+got=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "cpc" { print $c["memory_use"] "," $c["wait_later"] "," $c["wait_later_wiped"] }' "$Mm/c/results.csv")
+if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && grep -q '^## Memory: finding the goal again' "$Mm/c/summary.md"
+then ok "memory: the probe step writes memory.csv on goal; results.csv and summary.md carry it"
+else bad "memory: the probe step writes memory.csv on goal; results.csv and summary.md carry it" "rc=$rc want '$want' got '$got' $(tail -3 "$TMP/r.log")"; fi
+sed -i '2s/,[0-9a-f]*$/,00000000/' "$mc"
+"$CPCRL" compare --aggregate-only --out "$Mm/c" --plot 0 --bootstrap 100 >"$TMP/r.log" 2>&1
+got=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "cpc" { print $c["memory_use"] }' "$Mm/c/results.csv")
+[ "$got" = nan ] && ok "memory: a memory.csv of another checkpoint is left out" || bad "memory: a memory.csv of another checkpoint is left out" "got '$got'"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
