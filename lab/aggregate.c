@@ -102,19 +102,25 @@ static void fmt_pair(char *out, size_t n, double a, double b) {
     else snprintf(out, n, "%.3f / %.3f", a, b);
 }
 
+// A per-run figure collect_metric gathers: the three of the training log, or a
+// probe accuracy (label l read from c_t or from z_t: METRIC_PROBE_C(l), _Z(l)).
+enum { METRIC_FINAL, METRIC_AUC, METRIC_SUCCESS, METRIC_PROBE0 };
+#define METRIC_PROBE_C(l) (METRIC_PROBE0 + 2 * (l))
+#define METRIC_PROBE_Z(l) (METRIC_PROBE0 + 2 * (l) + 1)
+
 // Values of one metric for (task, arm) over seeds, finite ones only.
-static int collect_metric(const AggRun *runs, int nruns, int task, int arm, int which, double *out) {
+static int collect_metric(const AggRun *runs, int nruns, int task, int arm, int metric, double *out) {
     int n = 0;
     for (int i = 0; i < nruns; i++) {
         const AggRun *r = &runs[i];
         if (r->task != task || r->arm != arm) continue;
         double v = NAN;
-        switch (which) {
-        case 0: v = r->final; break;
-        case 1: v = r->auc; break;
-        case 2: v = r->success; break;
-        default: { // 3.. probe: label (which-3)/2, c or z
-            int l = (which - 3) / 2, z = (which - 3) % 2;
+        switch (metric) {
+        case METRIC_FINAL: v = r->final; break;
+        case METRIC_AUC: v = r->auc; break;
+        case METRIC_SUCCESS: v = r->success; break;
+        default: { // a probe: label l, from c_t or z_t
+            const int l = (metric - METRIC_PROBE0) / 2, z = (metric - METRIC_PROBE0) % 2;
             if (r->has_probe && r->pr.has[l]) v = z ? r->pr.acc_z[l] : r->pr.acc_c[l];
         }
         }
@@ -511,8 +517,8 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
         for (int t = 0; t < ntasks; t++)
             for (int a = 0; a < narms; a++) {
                 if (a == base) continue;
-                int nx = collect_metric(runs, nruns, tasks[t], a, 0, x);
-                int ny = collect_metric(runs, nruns, tasks[t], base, 0, y);
+                int nx = collect_metric(runs, nruns, tasks[t], a, METRIC_FINAL, x);
+                int ny = collect_metric(runs, nruns, tasks[t], base, METRIC_FINAL, y);
                 if (nx == 0) continue;
                 double lo = NAN, hi = NAN, alo = NAN, ahi = NAN;
                 char d[96], da[96];
@@ -528,8 +534,8 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
                 } else {
                     snprintf(d, sizeof d, "—");
                 }
-                nx = collect_metric(runs, nruns, tasks[t], a, 1, x);
-                ny = collect_metric(runs, nruns, tasks[t], base, 1, y);
+                nx = collect_metric(runs, nruns, tasks[t], a, METRIC_AUC, x);
+                ny = collect_metric(runs, nruns, tasks[t], base, METRIC_AUC, y);
                 if (nx > 0 && ny > 0) {
                     stats_bootstrap_diff_ci(x, nx, y, ny, resamples, STATS_SEED, &alo, &ahi);
                     fmt_ci(da, sizeof da, stats_mean(x, nx) - stats_mean(y, ny), alo, ahi);
@@ -572,25 +578,25 @@ static void write_summary(FILE *f, const char *out, const AggRun *runs, int nrun
                 }
             if (nseeds == 0) continue;
             char fin[96], auc[96], frs[32], pi[16], probe[PROBE_NLABELS][48];
-            int n = collect_metric(runs, nruns, task, a, 0, x);
+            int n = collect_metric(runs, nruns, task, a, METRIC_FINAL, x);
             double lo = NAN, hi = NAN, m = stats_mean(x, n), iqm = stats_iqm(x, n);
             if (n > 0) stats_bootstrap_ci(x, n, resamples, STATS_SEED, &lo, &hi);
             fmt_ci(fin, sizeof fin, m, lo, hi);
             snprintf(pi, sizeof pi, "—");
             if (base >= 0 && a != base) {
-                int ny = collect_metric(runs, nruns, task, base, 0, y);
+                int ny = collect_metric(runs, nruns, task, base, METRIC_FINAL, y);
                 double p = stats_prob_improvement(x, n, y, ny);
                 if (isfinite(p)) snprintf(pi, sizeof pi, "%.2f", p);
             }
-            n = collect_metric(runs, nruns, task, a, 1, x);
+            n = collect_metric(runs, nruns, task, a, METRIC_AUC, x);
             lo = hi = NAN;
             if (n > 0) stats_bootstrap_ci(x, n, resamples, STATS_SEED, &lo, &hi);
             fmt_ci(auc, sizeof auc, stats_mean(x, n), lo, hi);
-            n = collect_metric(runs, nruns, task, a, 2, x);
+            n = collect_metric(runs, nruns, task, a, METRIC_SUCCESS, x);
             double succ = stats_mean(x, n);
             for (int l = 0; l < PROBE_NLABELS; l++) {
-                int nc = collect_metric(runs, nruns, task, a, 3 + 2 * l, x);
-                int nz = collect_metric(runs, nruns, task, a, 4 + 2 * l, y);
+                int nc = collect_metric(runs, nruns, task, a, METRIC_PROBE_C(l), x);
+                int nz = collect_metric(runs, nruns, task, a, METRIC_PROBE_Z(l), y);
                 fmt_pair(probe[l], sizeof probe[l], stats_mean(x, nc), stats_mean(y, nz));
             }
             progress_count(frs, sizeof frs, fr / nseeds);
