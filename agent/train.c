@@ -13,6 +13,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,26 +147,38 @@ static int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K
 _Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
 _Static_assert(CPC_MAX_K <= CKPT_EXTRA_LOGK, "state/logk too small for LogAcc");
 
+// "state/log" holds LogAcc's fields in this order (a file layout: append
+// only), each as doubles; the per-k loss sums go to "state/logk".
+#define LF_D(f) {offsetof(LogAcc, f), sizeof(((LogAcc *)0)->f) / sizeof(double), 0}
+#define LF_F(f) {offsetof(LogAcc, f), 1, 1}
+static const struct { size_t off; int count, is_float; } LOG_FIELDS[] = {
+    LF_D(n),           LF_D(pl),       LF_D(vl),          LF_D(ent),           LF_D(cpc), LF_D(gn), LF_D(lr),
+    LF_F(ep.episodes), LF_F(ep.ret),   LF_F(ep.length),   LF_F(ep.success),    LF_D(acc), LF_D(accn),
+    LF_D(clipfrac),    LF_D(kl),       LF_D(gta),         LF_D(gtc),           LF_D(gtn),
+};
+#undef LF_D
+#undef LF_F
+
 static void logacc_pack(const LogAcc *a, double *x) {
-    double head[11] = {a->n, a->pl, a->vl, a->ent, a->cpc, a->gn, a->lr,
-                       a->ep.episodes, a->ep.ret, a->ep.length, a->ep.success};
     memset(x, 0, (CKPT_EXTRA_LOG + CKPT_EXTRA_LOGK) * sizeof *x);
-    memcpy(x, head, sizeof head);
-    memcpy(x + 11, a->acc, sizeof a->acc);
-    memcpy(x + 11 + CPC_MAX_K, a->accn, sizeof a->accn);
-    x[11 + 2 * CPC_MAX_K] = a->clipfrac, x[12 + 2 * CPC_MAX_K] = a->kl;
-    x[13 + 2 * CPC_MAX_K] = a->gta, x[14 + 2 * CPC_MAX_K] = a->gtc, x[15 + 2 * CPC_MAX_K] = a->gtn;
+    const char *base = (const char *)a;
+    size_t i = 0;
+    for (size_t f = 0; f < sizeof LOG_FIELDS / sizeof LOG_FIELDS[0]; f++)
+        for (int j = 0; j < LOG_FIELDS[f].count; j++)
+            x[i++] = LOG_FIELDS[f].is_float ? *(const float *)(base + LOG_FIELDS[f].off)
+                                            : ((const double *)(base + LOG_FIELDS[f].off))[j];
+    assert(i == LOGACC_DOUBLES);
     memcpy(x + CKPT_EXTRA_LOG, a->lossk, sizeof a->lossk); // "state/logk"
 }
 
 static void logacc_unpack(LogAcc *a, const double *x) {
-    a->n = x[0], a->pl = x[1], a->vl = x[2], a->ent = x[3], a->cpc = x[4], a->gn = x[5], a->lr = x[6];
-    a->ep.episodes = (float)x[7], a->ep.ret = (float)x[8];
-    a->ep.length = (float)x[9], a->ep.success = (float)x[10];
-    memcpy(a->acc, x + 11, sizeof a->acc);
-    memcpy(a->accn, x + 11 + CPC_MAX_K, sizeof a->accn);
-    a->clipfrac = x[11 + 2 * CPC_MAX_K], a->kl = x[12 + 2 * CPC_MAX_K];
-    a->gta = x[13 + 2 * CPC_MAX_K], a->gtc = x[14 + 2 * CPC_MAX_K], a->gtn = x[15 + 2 * CPC_MAX_K];
+    char *base = (char *)a;
+    size_t i = 0;
+    for (size_t f = 0; f < sizeof LOG_FIELDS / sizeof LOG_FIELDS[0]; f++)
+        for (int j = 0; j < LOG_FIELDS[f].count; j++, i++) {
+            if (LOG_FIELDS[f].is_float) *(float *)(base + LOG_FIELDS[f].off) = (float)x[i];
+            else ((double *)(base + LOG_FIELDS[f].off))[j] = x[i];
+        }
     memcpy(a->lossk, x + CKPT_EXTRA_LOG, sizeof a->lossk);
 }
 
