@@ -41,6 +41,20 @@ void ckpt_path_for(const char *path, char *out, size_t n) {
     else snprintf(out, n, "%s", path);
 }
 
+// The loop's state a checkpoint keeps beside the trainer's (ckpt.h:
+// state/extra, state/log, state/logk): extra[0..2] the next log row,
+// checkpoint and evaluation (0: no evaluations), extra[3], extra[4] the best
+// evaluation's mean return and 1 once there is one (best.ckpt), extra[5] the
+// held CPC trunk scale (--cpc-balance-every); then the log row being
+// accumulated.
+static void extra_pack(double *extra, const Trainer *tr, const LogAcc *acc, double next_log,
+                       double next_ckpt, double next_eval, double best_eval) {
+    extra[0] = next_log, extra[1] = next_ckpt, extra[2] = next_eval;
+    extra[3] = best_eval > -INFINITY ? best_eval : 0, extra[4] = best_eval > -INFINITY;
+    extra[5] = tr->bal_scale;
+    logacc_pack(acc, extra + CKPT_EXTRA_SCHED);
+}
+
 // Checksum of the parameters (compared across MPI ranks).
 static uint64_t param_checksum(const Model *m) {
     uint64_t h = 1469598103934665603ull;
@@ -270,10 +284,8 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     // the schedule, and the row being accumulated (a checkpoint between rows)
     double next_log = resume_dir ? extra[0] : cfg.log_every;
     double next_ckpt = resume_dir ? extra[1] : cfg.ckpt_every;
-    // extra[2]: the next evaluation (0 in a checkpoint from before evaluations:
-    // the next multiple of --eval-every); extra[3], extra[4]: the best
-    // evaluation's mean return, and 1 once there is one (best.ckpt);
-    // extra[5]: the trainer's held CPC trunk scale (--cpc-balance-every)
+    // (extra_pack's layout; a checkpoint from before evaluations has
+    // extra[2] = 0: the next multiple of --eval-every)
     double next_eval = resume_dir && extra[2] > 0 ? extra[2] : cfg.eval_every;
     if (evaluate && resume_dir && !(extra[2] > 0))
         next_eval = (floor(tr.frames / cfg.eval_every) + 1) * cfg.eval_every;
@@ -286,8 +298,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     // rank 0 to have made the directory)
     fail = dist_allreduce_max_i(fail);
     if (!fail && !resume_dir) {
-        extra[5] = tr.bal_scale, extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
-        logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
+        extra_pack(extra, &tr, &acc, next_log, next_ckpt, evaluate ? next_eval : 0, best_eval);
         if (lead && write_config_txt(&tr.cfg, cfgpath, &cfgtext, err, sizeof err) < 0) {
             fprintf(stderr, "cpcrl train: %s\n", err);
             fail = 1;
@@ -473,9 +484,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
                     best_eval = er.mean_return;
                     double nc = next_ckpt; // as the checkpoint below will store it
                     while (nc <= tr.frames) nc += cfg.ckpt_every;
-                    extra[5] = tr.bal_scale, extra[0] = next_log, extra[1] = nc, extra[2] = next_eval;
-                    extra[3] = best_eval, extra[4] = 1;
-                    logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
+                    extra_pack(extra, &tr, &acc, next_log, nc, next_eval, best_eval);
                     if (ckpt_save(&tr, extra, bestpath, err, sizeof err) < 0) {
                         fprintf(stderr, "\ncpcrl train: best checkpoint failed: %s\n", err);
                         efail = 1;
@@ -494,9 +503,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         // checkpoints on their own schedule (also between log rows)
         if (tr.frames >= next_ckpt || done || interrupted) {
             while (next_ckpt <= tr.frames) next_ckpt += cfg.ckpt_every;
-            extra[5] = tr.bal_scale, extra[0] = next_log, extra[1] = next_ckpt, extra[2] = evaluate ? next_eval : 0;
-            extra[3] = best_eval > -INFINITY ? best_eval : 0, extra[4] = best_eval > -INFINITY;
-            logacc_pack(&acc, extra + CKPT_EXTRA_SCHED);
+            extra_pack(extra, &tr, &acc, next_log, next_ckpt, evaluate ? next_eval : 0, best_eval);
             int ckfail = 0;
             // the rows the checkpoint covers are on disk before it is
             if (lead && fsync(logfd) < 0 && errno != EINVAL) {
