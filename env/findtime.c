@@ -43,11 +43,9 @@ static int sample_add(FindSample *s, int t, int ev, int ep) {
 void findtime_step(FindTimes *f, int b, int found, int ended, int counted, int episode) {
     if (b < 0 || b >= FINDTIME_MAX_ENVS) return;
     f->since[b]++;
-    if (counted && (found || ended)) {
-        FindSample *s = f->found[b] ? &f->later : &f->first;
-        // a wait cut at 0 steps (the episode ended right at a find) says nothing
-        if ((found || f->since[b] > 0) && sample_add(s, f->since[b], found, episode) < 0) f->failed = 1;
-    }
+    if (counted && (found || ended) &&
+        sample_add(f->found[b] ? &f->later : &f->first, f->since[b], found, episode) < 0)
+        f->failed = 1;
     if (found) f->since[b] = 0, f->found[b]++;
     if (ended) f->since[b] = 0, f->found[b] = 0;
 }

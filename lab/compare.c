@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/ckpt.h"
 #include "agent/dist.h"
 #include "agent/train.h"
 #include "env/findtime.h"
@@ -180,17 +179,10 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
 // measure (agent/train.h EvalMemory: the waits until a find, intact and with
 // the memory wiped at every find) on the probe's held-out seeds, into
 // memory.csv beside the --out file, naming the checkpoint it measured.
-static int probe_memory_csv(const char *run, const ProbeOptions *p, const char *out) {
+static int probe_memory_csv(const char *run, int task, const ProbeOptions *p, const char *out) {
+    if (!findtime_applies(task)) return 0;
     char path[1100], dir[1024], err[600];
     ckpt_path_for(run, path, sizeof path);
-    Ckpt ck;
-    if (ckpt_read(&ck, path, err, sizeof err) < 0) {
-        fprintf(stderr, "cpcrl probe: %s\n", err);
-        return -1;
-    }
-    const int task = ck.cfg.task;
-    ckpt_free(&ck);
-    if (!findtime_applies(task)) return 0;
     Config o;
     config_defaults(&o);
     o.episodes = p->episodes, o.seed = p->seed + PROBE_TEST_SEED_OFFSET, o.greedy = p->greedy;
@@ -253,7 +245,7 @@ int cmd_probe(const ProbeCli *o, char **pos, int npos) {
     }
     // memory.csv before probe.csv: compare counts a run probed once its
     // probe.csv is there, so an interrupted probe step leaves neither counted
-    if (cli.out[0] && probe_memory_csv(pos[0], &cli.p, cli.out) < 0) return 1;
+    if (cli.out[0] && probe_memory_csv(pos[0], r.task, &cli.p, cli.out) < 0) return 1;
     if (cli.out[0] && probe_write_csv(&r, cli.out, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl probe: %s\n", err);
         return 1;
