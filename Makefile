@@ -20,7 +20,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(WARN)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm -lpthread
-# bf16 learner products (agent/gemm.c) when oneDNN's header is there
+# bf16 learner products (nn/gemm.c) when oneDNN's header is there
 # (libdnnl-dev, installed by set-up); without it cpcrl builds and says bf16
 # is unavailable. DNNL=0 builds without it on purpose.
 DNNL    ?= $(shell echo '\#include <oneapi/dnnl/dnnl.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1 || echo 0)
@@ -30,7 +30,7 @@ LDLIBS  += -ldnnl -lgomp
 endif
 
 BUILD   ?= build
-LIB_SRC := $(sort $(wildcard base/*.c env/*.c agent/*.c cpc/*.c lab/*.c replays/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c env/*.c nn/*.c agent/*.c cpc/*.c lab/*.c replays/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 BIN     := cpcrl
@@ -94,6 +94,8 @@ E2E += "bash tests/test_dist.sh ./$(BIN)"
 E2E += "bash tests/test_train_eval.sh ./$(BIN)"
 # docs: the generated flag reference is current; every `cpcrl CMD --flag` in README.md and docs/ exists
 E2E += "bash tests/test_docs.sh ./$(BIN)"
+# the rooms include only downward (docs/design.md, "What may include what")
+E2E += "sh tests/test_includes.sh"
 # compare under faults: killed workers, trainers, probes, aggregators and a full disk end in the
 # same results.csv (2 rounds here; FAULT_SEED=1 bash tests/fault_campaign.sh ./cpcrl 50 for the campaign)
 E2E += "bash tests/fault_campaign.sh ./$(BIN) 2"

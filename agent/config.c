@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "base/errs.h"
 
 // ----------------------------------------------------------------------------

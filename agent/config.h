@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agent/optim.h" // OPT_RMSPROP / OPT_ADAM (optim)
+#include "nn/optim.h" // OPT_RMSPROP / OPT_ADAM (optim)
 #include "cpc/cpc.h"     // CPC_NEG_BATCH / CPC_NEG_ALL (cpc_negatives), CPC_MAX_K (cpc_k)
 #include "env/env.h"
 
@@ -37,7 +37,7 @@ typedef struct {
     int progress;      // 0 off, 1 auto (line on a tty, plain rows otherwise)
     double eval_every; // frames between evaluations on held-out env seeds (0 = off)
     int eval_episodes, eval_greedy; // episodes per evaluation; 1 = act greedily in them
-    int precision;     // GEMM_FP32 / GEMM_BF16 (agent/gemm.h) / CONFIG_PRECISION_AUTO: the big matrix products
+    int precision;     // GEMM_FP32 / GEMM_BF16 (nn/gemm.h) / CONFIG_PRECISION_AUTO: the big matrix products
     // model
     int conv1, conv2, latent, hidden; // channels, D, H
     int init;
@@ -51,7 +51,7 @@ typedef struct {
     int optim;
     float lr, alpha, eps, beta1, beta2, max_grad_norm;
     int lr_decay;
-    float update_clip; // > 0: per-tensor RMS of the optimizer's normalized step capped at this (agent/optim.h)
+    float update_clip; // > 0: per-tensor RMS of the optimizer's normalized step capped at this (nn/optim.h)
     // cpc
     float cpc_weight;
     int cpc_k, cpc_negatives, cpc_stop_target;

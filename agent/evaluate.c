@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/ckpt.h"
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "base/errs.h"
 #include "env/findtime.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 // ----------------------------------------------------------------------------
 // counting episodes

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/pool.h"
-#include "env/rng.h"
+#include "nn/pool.h"
+#include "base/rng.h"
 
 // ----------------------------------------------------------------------------
 // Parameters

@@ -35,7 +35,7 @@
 
 #include <stdint.h>
 
-#include "agent/nn.h"
+#include "nn/nn.h"
 
 typedef struct {
     int C, V, A;          // input planes, view side, actions

@@ -22,10 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/ckpt.h"
 #include "agent/dist.h"
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "agent/trace.h"
 #include "agent/trainlog.h"
 #include "base/errs.h"
@@ -33,7 +33,7 @@
 #include "base/progress.h"
 #include "base/runlock.h"
 #include "base/stop.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 void ckpt_path_for(const char *path, char *out, size_t n) {
     struct stat st;

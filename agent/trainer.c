@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "agent/dist.h"
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "base/errs.h"
 #include "base/progress.h"
 #include "agent/policy.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 // ----------------------------------------------------------------------------
 // Set-up

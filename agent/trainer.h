@@ -85,7 +85,7 @@
 
 #include "agent/config.h"
 #include "agent/model.h"
-#include "agent/optim.h"
+#include "nn/optim.h"
 #include "cpc/cpc.h"
 #include "cpc/cpca.h"
 #include "env/env.h"

@@ -43,7 +43,7 @@
 #include <string.h>
 
 #include "base/errs.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 const char *const ENV_TASK_NAMES[ENV_NTASKS] = {"goal", "watermaze", "keys_doors", "seekavoid",
                                                 "tmaze"};

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "env/env.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 int findtime_applies(int task) { return task == ENV_TASK_GOAL || task == ENV_TASK_WATERMAZE; }
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env/rng.h"
+#include "base/rng.h"
 
 
 #define KIND_BIT(k) (1u << (k))

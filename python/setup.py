@@ -40,9 +40,9 @@ def c_root():
 
 def c_files(root):
     """What the library's build reads under root: env/'s sources and headers,
-    and base/errs (the one helper env/ uses), as paths relative to root."""
+    and base/errs and base/rng.h (the helpers env/ uses), as paths relative to root."""
     env = sorted(glob.glob(os.path.join(root, "env", "*.[ch]")))
-    base = [os.path.join(root, "base", f) for f in ("errs.c", "errs.h")]
+    base = [os.path.join(root, "base", f) for f in ("errs.c", "errs.h", "rng.h")]
     return [os.path.relpath(p, root) for p in env + base]
 
 

@@ -75,12 +75,12 @@ build() {
     [ -n "${CI:-}" ] && warn="$warn -Werror"
     local san="-fsanitize=address,undefined -fno-sanitize-recover=all"
     local cflags="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer $san $warn $pkg_cflags"
-    local srcs="base/*.c env/*.c agent/*.c cpc/*.c lab/*.c"
+    local srcs="base/*.c env/*.c nn/*.c agent/*.c cpc/*.c lab/*.c"
     have_replay_parser && srcs="$srcs replays/*.c"
     # recompile a source when it, or any project header, is newer than its object
     local newest_h objs="" pids=() s o n=0 maxjobs
     maxjobs=$(nproc 2>/dev/null || echo 2)
-    newest_h=$(ls -t base/*.h env/*.h agent/*.h cpc/*.h lab/*.h replays/*.h 2>/dev/null | head -1)
+    newest_h=$(ls -t base/*.h env/*.h nn/*.h agent/*.h cpc/*.h lab/*.h replays/*.h 2>/dev/null | head -1)
     for s in $srcs; do
         o="$B/obj/${s%.c}.o"
         objs="$objs $o"
@@ -301,7 +301,7 @@ seeds() {
 coverage() {
     local C="$B/cov" t srcs
     mkdir -p "$C"
-    srcs="base/*.c env/*.c agent/*.c cpc/*.c lab/*.c"
+    srcs="base/*.c env/*.c nn/*.c agent/*.c cpc/*.c lab/*.c"
     have_replay_parser && srcs="$srcs replays/*.c"
     local cflags libs
     cflags="-std=c11 -D_GNU_SOURCE -I. -g -O0 -fprofile-instr-generate -fcoverage-mapping"

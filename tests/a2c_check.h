@@ -21,9 +21,9 @@
 #include <string.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/config.h"
-#include "env/rng.h"
+#include "base/rng.h"
 #include "tests/fixture.h"
 
 

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "env/env.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #define MAXOBS (ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW)
 

@@ -1,7 +1,7 @@
 // nn_check.h — what the kernel test programs (test_nn, test_conv, test_lstm)
 // share: per-test allocations freed by the teardown, random inputs, the
 // fixture readers, the finite-difference checker and double-precision
-// forwards written independently of agent/nn.c, and the tolerances below.
+// forwards written independently of nn/nn.c, and the tolerances below.
 //
 // Each kernel is checked three ways:
 //   (a) fast (BLAS) vs the naive nn_ref_* loops on random shapes, backward
@@ -34,12 +34,12 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h>'s macro I out
 #include <cblas.h>
 
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/model.h"
-#include "agent/nn.h"
-#include "agent/nn_ref.h"
-#include "agent/pool.h"
-#include "env/rng.h"
+#include "nn/nn.h"
+#include "nn/nn_ref.h"
+#include "nn/pool.h"
+#include "base/rng.h"
 #include "tests/fixture.h"
 
 #define FIX_ATOL 1e-5

@@ -1,4 +1,4 @@
-// test_conv.c — tests of agent/nn_conv.c: conv2d (im2col + sgemm) and its
+// test_conv.c — tests of nn/nn_conv.c: conv2d (im2col + sgemm) and its
 // one-hot gather/scatter path, vs the naive loops, finite differences and
 // PyTorch fixtures
 // (shared helpers and the three kinds of check: tests/nn_check.h).

@@ -25,7 +25,7 @@
 #include <cmocka.h>
 
 #include "cpc/cpc.h"
-#include "env/rng.h"
+#include "base/rng.h"
 #include "tests/fixture.h"
 
 #include <cblas.h> // after the project headers (its complex.h defines I)

@@ -35,7 +35,7 @@
 // Run from the repo root.
 #include "tests/a2c_check.h"
 
-#include "agent/gemm.h" // GEMM_FP32
+#include "nn/gemm.h" // GEMM_FP32
 
 // ----------------------------------------------------------------------------
 // References by hand

@@ -30,7 +30,7 @@
 #include <zlib.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/ckpt.h"
 #include "base/file.h"
 

@@ -20,7 +20,7 @@
 
 #include "env/env.h"
 #include "env/findtime.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #define assert_close(a, b, tol)                                                                  \
     do {                                                                                         \

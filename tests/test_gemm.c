@@ -1,4 +1,4 @@
-// test_gemm.c — tests of agent/gemm.[ch]: the learner's products in bf16
+// test_gemm.c — tests of nn/gemm.[ch]: the learner's products in bf16
 // (oneDNN) against fp32 references, the whole-model gradient in bf16 against
 // fp32, determinism in bf16 on one thread, no primitive or buffer created
 // after the first update, and --precision bf16 refused where unavailable.
@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 
 #include "agent/config.h"
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "agent/trainer.h"
 
 static int bf16_or_skip(void) {

@@ -1,4 +1,4 @@
-// test_lstm.c — tests of the LSTM kernels of agent/nn.[ch]: the cell, its
+// test_lstm.c — tests of the LSTM kernels of nn/nn.[ch]: the cell, its
 // pointwise backward, the batched step, BPTT with episode starts, vs the naive
 // loops, finite differences and PyTorch fixtures
 // (shared helpers and the three kinds of check: tests/nn_check.h).

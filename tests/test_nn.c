@@ -1,5 +1,5 @@
-// test_nn.c — tests of agent/nn.[ch] (linear, ReLU, add, log-softmax,
-// entropy, MSE, sampling, init, the parameter slab), agent/blas.[ch] (kernel
+// test_nn.c — tests of nn/nn.[ch] (linear, ReLU, add, log-softmax,
+// entropy, MSE, sampling, init, the parameter slab), nn/blas.[ch] (kernel
 // choice, sgemm vs a naive GEMM), the worker pool and the model over 2 threads
 // vs 1; conv: test_conv.c, LSTM: test_lstm.c
 // (shared helpers and the three kinds of check: tests/nn_check.h).

@@ -1,4 +1,4 @@
-// test_optim.c — tests of agent/optim.[ch] (RMSProp and Adam over a flat slab).
+// test_optim.c — tests of nn/optim.[ch] (RMSProp and Adam over a flat slab).
 //
 // Reference values come from torch.optim.RMSprop / torch.optim.Adam, 3 steps
 // on a 6-element tensor with given gradients (tests/fixtures/rmsprop.bin,
@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/optim.h"
-#include "env/rng.h"
+#include "nn/optim.h"
+#include "base/rng.h"
 #include "tests/fixture.h"
 
 #define OPT_ATOL 1e-6

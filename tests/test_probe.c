@@ -50,9 +50,9 @@
 #include <time.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/config.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #define VALUE_TOL 0.1  // |V - target| over every row of the last unroll
 #define POLICY_MIN 0.9 // pi(2) in probe c, over every row

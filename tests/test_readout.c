@@ -33,8 +33,8 @@
 
 #include <cmocka.h>
 
-#include "agent/blas.h"
-#include "env/rng.h"
+#include "nn/blas.h"
+#include "base/rng.h"
 #include "lab/probe.h"
 #include "lab/readout.h"
 

@@ -34,7 +34,7 @@
 #include "agent/ckpt.h"
 #include "agent/config.h"
 #include "env/env.h"
-#include "env/rng.h"
+#include "base/rng.h"
 #include "replays/actor.h"
 #include "replays/record.h"
 #include "replays/replay.h"

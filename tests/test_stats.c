@@ -21,7 +21,7 @@
 
 #include "lab/probe.h"
 #include "lab/stats.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #define TOL 1e-12
 #define assert_close(a, b, tol)                                                                  \

@@ -50,9 +50,9 @@
 #include <string.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/config.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #define STEP_RTOL 1e-5  // of the step's magnitude (float32 vs double: < 1e-6)
 #define P_ULPS 2.0      // float32 rounding of the updated parameter

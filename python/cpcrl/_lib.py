@@ -165,5 +165,5 @@ def make_config(task: Task, size: int = 0, view: int = 0, max_steps: int = 0,
 
 
 def rng_derive(seed: int, i: int) -> int:
-    """Seed of env i in a batch seeded `seed` (env/rng.h)."""
+    """Seed of env i in a batch seeded `seed` (base/rng.h)."""
     return int(lib.cpcrl_rng_derive(as_seed(seed), as_int("i", i, 0, SEED_END - 1)))

@@ -34,7 +34,7 @@ overwritten by the next step: copy them (or write them into your rollout
 storage) if you keep them.
 
 Seeds. Env i of a batch seeded S is the single env seeded rng_derive(S, i)
-(env/rng.h), exactly as in the C trainer; reset(seed=[s0, s1, ...]) seeds env
+(base/rng.h), exactly as in the C trainer; reset(seed=[s0, s1, ...]) seeds env
 i with s_i (None: env i starts its next episode).
 
 Actions are checked before C sees them, without a Python loop: an integer

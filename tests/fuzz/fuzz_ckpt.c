@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/ckpt.h"
 #include "tests/fuzz/fuzz.h"
 

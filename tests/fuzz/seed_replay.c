@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #include "env/env.h"
-#include "env/rng.h"
+#include "base/rng.h"
 #include "replays/record.h"
 #include "replays/replay.h"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/dist.h"
 
 static int compare(const char *a, const char *b, double tol) {

@@ -53,7 +53,7 @@ def obs_text(obs):
 
 
 def splitmix_derive(seed, i):
-    """env/rng.h's rng_derive, in Python: env i of a batch seeded `seed`."""
+    """base/rng.h's rng_derive, in Python: env i of a batch seeded `seed`."""
     M = (1 << 64) - 1
     s = (seed ^ ((0xD1B54A32D192ED03 * (i + 1)) & M)) & M
     z = (s + 0x9E3779B97F4A7C15) & M

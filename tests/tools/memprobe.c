@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
+#include "nn/blas.h"
 #include "agent/config.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 enum { MAX_B = 4096 };
 

@@ -9,7 +9,7 @@
 //           2P = K-1) build colT as masked shifts of zero-margined planes.
 //   conv2d on one-hot input  a gather of weight columns (forward) and a
 //           scatter-add (weight gradient); no GEMM.
-#include "agent/nn.h"
+#include "nn/nn.h"
 
 #include <assert.h>
 // Without this, OpenBLAS's header pulls in <complex.h>, whose macro `I` breaks

@@ -1,6 +1,6 @@
 // blas.c — OpenBLAS kernel selection, threads and the GEMM benchmark (blas.h).
 
-#include "agent/blas.h"
+#include "nn/blas.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h> (and its macro I) out
 #include <cblas.h>
 
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "base/progress.h"
 
 #define REEXEC_VAR "CPCRL_BLAS_REEXEC"
@@ -217,7 +217,7 @@ void blas_bench(FILE *out) {
             blas_kernel_name(), blas_threads(), blas_class_name(blas_cpu_class()),
             gemm_bf16_status());
     if (bf16)
-        fprintf(out, "  bf16 = gemm_bf16 (agent/gemm.h): both operands converted every call,\n"
+        fprintf(out, "  bf16 = gemm_bf16 (nn/gemm.h): both operands converted every call,\n"
                 "  fp32 accumulation; x = sgemm time / bf16 time\n");
     fprintf(out, "  %-44s %6s %6s %6s %10s %9s%s\n", "shape (row-major, as the layer calls it)",
             "M", "N", "K", "ms/call", "GFLOP/s", bf16 ? "    bf16 ms   GFLOP/s      x" : "");

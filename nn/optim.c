@@ -1,6 +1,6 @@
 // optim.c — RMSProp and Adam over a flat slab, as torch.optim (see optim.h).
 
-#include "agent/optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 #include <stdlib.h>

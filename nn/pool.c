@@ -1,5 +1,5 @@
 // pool.c — the process's worker threads (see pool.h).
-#include "agent/pool.h"
+#include "nn/pool.h"
 
 #define FORCE_OPENBLAS_COMPLEX_STRUCT // keep <complex.h>'s macro I out
 #include <cblas.h>

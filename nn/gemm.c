@@ -1,5 +1,5 @@
 // gemm.c — fp32 / bf16 learner products (see gemm.h).
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 
 #include <assert.h>
 #include <stdatomic.h>

@@ -1,5 +1,5 @@
 // nn_ref.c — the naive references of nn.h's kernels (see nn_ref.h).
-#include "agent/nn_ref.h"
+#include "nn/nn_ref.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
 //
 // Every layer is a forward/backward pair over flat row-major arrays; backward
 // ADDS into gradients and skips NULL ones. All matrix work is cblas_sgemm
-// (under --precision bf16 the big products go to agent/gemm.h instead):
+// (under --precision bf16 the big products go to nn/gemm.h instead):
 //   linear  out = inp w^T (+ b)                  one sgemm (nn_sgemm_rows)
 //   LSTM    a = x W_ih^T + h_prev W_hh^T + b_ih + b_hh   two sgemms into (N,4H);
 //           the pointwise parts with a vectorisable exp (nn_expf).
@@ -10,7 +10,7 @@
 // initialisation. The convolutions are in nn_conv.c, the worker threads in
 // pool.c, the naive references the tests hold these kernels to in nn_ref.c.
 // Nothing here allocates except nn_params_alloc.
-#include "agent/nn.h"
+#include "nn/nn.h"
 
 #include <assert.h>
 // Without this, OpenBLAS's header pulls in <complex.h>, whose macro `I` breaks
@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/nn_math.h"
-#include "agent/gemm.h"
-#include "env/rng.h"
+#include "nn/nn_math.h"
+#include "nn/gemm.h"
+#include "base/rng.h"
 
-// Elementwise loops run over blocks of NN_LANES (agent/nn_math.h) through restrict pointers.
+// Elementwise loops run over blocks of NN_LANES (nn/nn_math.h) through restrict pointers.
 
 // ----------------------------------------------------------------------------
 // Products with few rows
@@ -200,7 +200,7 @@ static void scale_into(float *restrict y, float a, const float *restrict x, size
 // acting step.
 
 
-// nn_expf, nn_sigmoidf, nn_tanhf: agent/nn_math.h (CPC|A uses them too)
+// nn_expf, nn_sigmoidf, nn_tanhf: nn/nn_math.h (CPC|A uses them too)
 
 // One unit u: pre-activations -> post-activations in place, then c and h.
 // Spelled out in the loops (a macro, not a function): GCC vectorises the

@@ -9,11 +9,11 @@
 // Tensors use PyTorch layouts (row-major): Linear weight (O,I), Conv weight
 // (Co,Ci,K,K), activations NCHW, LSTM weights (4H,I)/(4H,H) with gate order
 // i, f, g, o. All matrix work goes through cblas_sgemm, or under
-// --precision bf16 the learner's products through agent/gemm.h. No function here
+// --precision bf16 the learner's products through nn/gemm.h. No function here
 // allocates: workspaces are passed in, sized by the *_workspace helpers.
-// Each fast kernel has a naive reference (nn_ref_*, agent/nn_ref.h) kept for
+// Each fast kernel has a naive reference (nn_ref_*, nn/nn_ref.h) kept for
 // the tests. Definitions: nn.c, nn_conv.c (the convolutions); the worker
-// threads callers split rows over are in agent/pool.h.
+// threads callers split rows over are in nn/pool.h.
 #ifndef CPCRL_NN_H
 #define CPCRL_NN_H
 
@@ -31,17 +31,17 @@ void nn_sgemm_rows(int transB, int M, int N, int K, float alpha, const float *A,
 // C (M,N) = op(A) op(B) + beta C (row-major, beta 0 or 1): the learner's
 // large products (all-rows backward, BPTT's dh_prev, CPC's P_k and its
 // gradients). cblas_sgemm under --precision fp32; bf16 operands with fp32
-// accumulation under --precision bf16 (agent/gemm.h's gemm_learner).
+// accumulation under --precision bf16 (nn/gemm.h's gemm_learner).
 void nn_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
              int ldb, float beta, float *C, int ldc);
 // The same with B = W a parameter (op(W) = W^T when tb) and A not
 // transposed: under bf16, W's bf16 copy is reused while parameters are fixed
-// (agent/gemm.h's gemm_param).
+// (nn/gemm.h's gemm_param).
 void nn_gemm_w(int tb, int M, int N, int K, const float *A, int lda, const float *W, int ldw,
                float beta, float *C, int ldc);
 // The general form: afixed / bfixed = the operand is a parameter, or an
 // activation the update only reads (CPC's contexts): under bf16 its copy is
-// reused while parameters are fixed (agent/gemm.h's gemm_fixed).
+// reused while parameters are fixed (nn/gemm.h's gemm_fixed).
 void nn_gemm_fixed(int ta, int tb, int M, int N, int K, const float *A, int lda, int afixed,
                    const float *B, int ldb, int bfixed, float beta, float *C, int ldc);
 
