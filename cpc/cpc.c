@@ -29,8 +29,8 @@
 // faster, whole call ~1% — not worth the copies.
 #include "cpc/cpc.h"
 
-#include "agent/nn.h" // before cblas.h, whose complex.h defines I
-#include "agent/pool.h"
+#include "nn/nn.h" // before cblas.h, whose complex.h defines I
+#include "nn/pool.h"
 
 #include <assert.h>
 #include <cblas.h>

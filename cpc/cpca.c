@@ -27,9 +27,9 @@
 // bench train` on a loaded machine: the per-step products are small.
 #include "cpc/cpca.h"
 
-#include "agent/nn.h" // before cblas.h, whose complex.h defines I
-#include "agent/nn_math.h"
-#include "agent/pool.h"
+#include "nn/nn.h" // before cblas.h, whose complex.h defines I
+#include "nn/nn_math.h"
+#include "nn/pool.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -105,7 +105,7 @@ double cpca_flops(int T, int B, int D, int H, int K, int G, int negatives) {
 
 // ----------------------------------------------------------------------------
 // the GRU's pointwise parts, one row in blocks of NN_LANES units through
-// restrict pointers (agent/nn_math.h: the shape GCC vectorises)
+// restrict pointers (nn/nn_math.h: the shape GCC vectorises)
 
 // x* = the action's input term (b_ih, and b_hh's r and z parts, folded in),
 // h* = W_hh g_{j-1}, bn = b_hh's n part; writes the gates and g_j.

@@ -50,7 +50,7 @@
 // 18.7, G=128 30.3, G=256 72.7; T=100/K=30 G=64 297 ms vs linear 332.
 // The G-wide products run at about half linear mode's GFLOP/s (skinny
 // shapes), so G = 64, a quarter of H, costs about what linear mode does.
-// The GRU's pointwise parts are vectorised (agent/nn_math.h): with libm's
+// The GRU's pointwise parts are vectorised (nn/nn_math.h): with libm's
 // expf/tanhf the T=20/K=10 call took 22.3 ms.
 // Memory: (K+1) (T-1) B G floats of states and K (T-1) B 4G of gates.
 #ifndef CPCRL_CPCA_H

@@ -4,7 +4,7 @@
 // For each setting (the configured T and K, then the CPC paper's T = 100,
 // K = 30) the real Trainer runs rollout + update for a few seconds with CPC
 // on and with CPC off, in fp32 and (where the CPU has it) in bf16
-// (--precision, agent/gemm.h), after a warm-up (the first setting also with sample
+// (--precision, nn/gemm.h), after a warm-up (the first setting also with sample
 // reuse, PPO's 4 epochs x 4 minibatches: its cost against A2C, and with
 // --cpc-trunk-ratio 1: its cost against CPC on); frames/s
 // counts env steps consumed by the learner per wall-clock second, acting
@@ -30,10 +30,10 @@
 #include <cblas.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
-#include "agent/gemm.h"
+#include "nn/blas.h"
+#include "nn/gemm.h"
 #include "base/progress.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #define BENCH_SECONDS 3.0
 #define BENCH_WARMUP 3 // updates before timing

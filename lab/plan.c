@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "agent/trainer.h"
 #include "base/file.h"
 #include "lab/probe.h"

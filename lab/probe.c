@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "agent/trainer.h"
-#include "agent/blas.h"
-#include "agent/gemm.h"
+#include "nn/blas.h"
+#include "nn/gemm.h"
 #include "agent/ckpt.h"
 #include "base/errs.h"
 #include "base/file.h"

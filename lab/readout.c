@@ -17,7 +17,7 @@
 #include "base/errs.h"
 #include "agent/train.h"
 #include "base/file.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #include <cblas.h> // after the project headers: its complex.h defines I
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/gemm.h"
+#include "nn/gemm.h"
 #include "base/file.h"
 #include "base/progress.h"
 #include "base/runlock.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/errs.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

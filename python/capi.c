@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "env/env.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 #define CPCRL_CAPI_VERSION 3
 

@@ -11,7 +11,7 @@
 #include "base/errs.h"
 #include "agent/policy.h"
 #include "agent/train.h"
-#include "env/rng.h"
+#include "base/rng.h"
 
 static int alloc_state(Actor *ac, uint64_t seed, char *err, size_t errlen) {
     const int H = ac->m->H;

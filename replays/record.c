@@ -13,7 +13,7 @@
 #include "base/errs.h"
 #include "base/file.h"
 #include "base/stop.h"
-#include "env/rng.h"
+#include "base/rng.h"
 #include "replays/actor.h"
 #include "replays/replay.h"
 
