@@ -141,6 +141,12 @@ static void read_eval(AggRun *r, const char *path) {
     runlog_free(&ev);
 }
 
+// ----------------------------------------------------------------------------
+// The aggregation lock: OUT/aggregate.lock (base/runlock.h's format and
+// rules), held from before the runs are read until the last file is
+// written, so that of two aggregations at once the later one reads the runs
+// after the earlier one has written, and its files are the ones that stay.
+
 static int agg_lock(const CompareOpts *o, RunLock *lk, char *err, size_t errlen) {
     const double stale = o->lock_stale > 0 ? o->lock_stale : RUNLOCK_STALE_DEFAULT;
     const double t0 = progress_now();
@@ -201,143 +207,186 @@ int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
     runlock_release(&lk);
     return rc;
 }
+// ----------------------------------------------------------------------------
+// Reading the runs: every OUT/runs/<task>-<arm>-s<seed> with a log.csv, its
+// arm found or added; the unfinished ones left out and listed.
 
-static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t errlen) {
-    const char *out = o->out;
-    const int resamples = o->bootstrap;
-    char runsdir[1100];
-    snprintf(runsdir, sizeof runsdir, "%s/runs", out);
-    DIR *d = opendir(runsdir);
-    if (!d) {
-        snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
-        return -1;
+typedef struct {
+    AggRun *runs;
+    int nruns, cap;
+    AggArm *arms; // in the order first seen
+    int narms, acap;
+    char left[2048]; // the unfinished runs left out, as much of the list as fits
+    size_t lleft;
+    int nleft, base_left; // how many; how many of them of --baseline's arm
+} AggSet;
+
+static void left_out(AggSet *s, const char *name, double frames, double ck_frames, double budget) {
+    char *p = s->left + s->lleft;
+    const size_t room = sizeof s->left - s->lleft;
+    const char *sep = s->nleft ? ", " : "";
+    if (s->lleft < sizeof s->left - 1 && frames < budget)
+        s->lleft += (size_t)snprintf(p, room, "%s%s (%.0f of %.0f frames)", sep, name, frames, budget);
+    else if (s->lleft < sizeof s->left - 1)
+        s->lleft += (size_t)snprintf(p, room, "%s%s (its checkpoint at %.0f of %.0f frames)", sep, name,
+                                     ck_frames, budget);
+    if (s->lleft > sizeof s->left - 1) s->lleft = sizeof s->left - 1;
+    s->nleft++;
+}
+
+// probe.csv, when there and of the checkpoint id there now (has_ck).
+static void read_probe(AggRun *r, const char *path, int has_ck, const ProbeCkptId *id) {
+    char msg[600];
+    r->has_probe = file_exists(path) && probe_read_csv(&r->pr, path, msg, sizeof msg) == 0;
+    if (r->has_probe && r->pr.has_ckpt && has_ck &&
+        (r->pr.ckpt.frames != id->frames || r->pr.ckpt.crc != id->crc)) { // an older checkpoint's
+        fprintf(stderr, "compare: %s: probe.csv measured the checkpoint at %.0f frames (CRC %08x), not "
+                "the model.ckpt there now (%.0f frames, CRC %08x): left out (compare probes it again)\n",
+                r->name, r->pr.ckpt.frames, (unsigned)r->pr.ckpt.crc, id->frames, (unsigned)id->crc);
+        r->has_probe = 0;
     }
-    int cap = 16, nruns = 0, narms = 0, acap = 0, rc = -1, nleft = 0, base_left = 0;
-    char left[2048] = ""; // unfinished runs left out
-    size_t lleft = 0;
-    AggRun *runs = calloc((size_t)cap, sizeof(AggRun));
-    AggArm *arms = NULL, *sorted = NULL;
-    int *order = NULL;
-    char *names = NULL;
+}
+
+// The run in runsdir/name into r and its arm's name into arm: 1, or 0 when
+// it is no run (a stray name, no or an empty log.csv, one that does not
+// read) or an unfinished one (listed in s).
+static int read_run(const CompareOpts *o, const char *runsdir, const char *name, AggSet *s, AggRun *r,
+                    char *arm, size_t armlen) {
+    memset(r, 0, sizeof *r);
+    char path[1400], msg[600];
+    if (parse_run_name(name, &r->task, arm, armlen, &r->seed) < 0) return 0;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(path, sizeof path, "%s/%s/log.csv", runsdir, name);
+    if (!file_exists(path)) return 0;
+    if (runlog_read(&r->log, path, msg, sizeof msg) < 0) {
+        fprintf(stderr, "compare: skipping %s: %s\n", name, msg);
+        return 0;
+    }
+    if (r->log.n == 0) { runlog_free(&r->log); return 0; }
+    Config c;
+    config_defaults(&c);
+    snprintf(path, sizeof path, "%s/%s/config.txt", runsdir, name);
+    if (config_load(&c, path, msg, sizeof msg) < 0) {
+        c.cpc_weight = r->log.K > 0 ? 1.0f : 0.0f; // no config: tell the arms apart by the log
+        c.cpc_k = r->log.K;
+    }
+    r->weight = c.cpc_weight, r->k = c.cpc_weight > 0 ? c.cpc_k : 0, r->envs = c.envs;
+    r->frames = r->log.frames[r->log.n - 1];
+    r->budget = c.frames;
+    // its checkpoint, when there: it must have reached the frames too (a
+    // last checkpoint never written, e.g. on a full disk, leaves the run
+    // to be resumed), and a probe.csv must have measured it
+    ProbeCkptId id = {-1, 0};
+    snprintf(path, sizeof path, "%s/%s/model.ckpt", runsdir, name);
+    const int has_ck = file_exists(path);
+    if (has_ck && probe_ckpt_id(path, &id) < 0) id.frames = -1;
+    const int ck_behind = has_ck && id.frames < c.frames;
+    if ((r->frames < c.frames || ck_behind) && !o->include_unfinished) { // still training, failed or killed
+        left_out(s, name, r->frames, id.frames, c.frames);
+        s->base_left += o->baseline[0] && !strcmp(arm, o->baseline);
+        runlog_free(&r->log);
+        return 0;
+    }
+    r->final = stats_final_return(r->log.frames, r->log.ret, r->log.n, STATS_FINAL_FRAC);
+    r->auc = stats_auc(r->log.frames, r->log.ret, r->log.n);
+    r->success = stats_final_return(r->log.frames, r->log.success, r->log.n, STATS_FINAL_FRAC);
+    snprintf(path, sizeof path, "%s/%s/eval.csv", runsdir, name);
+    read_eval(r, path);
+    snprintf(path, sizeof path, "%s/%s/memory.csv", runsdir, name);
+    if (has_ck) read_memory(r, path, &id);
+    snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, name);
+    read_probe(r, path, has_ck, &id);
+    return 1;
+}
+
+// r into s, its arm (by name) found or added: 0, or -1 out of memory.
+static int add_run(AggSet *s, AggRun *r, const char *arm) {
+    int a = -1;
+    for (int i = 0; i < s->narms && a < 0; i++)
+        if (!strcmp(s->arms[i].name, arm)) a = i;
+    if (a < 0) {
+        if (s->narms == s->acap) {
+            int ncap = s->acap ? 2 * s->acap : 16;
+            AggArm *q = realloc(s->arms, sizeof(AggArm) * (size_t)ncap);
+            if (!q) return -1;
+            s->arms = q, s->acap = ncap;
+        }
+        a = s->narms++;
+        snprintf(s->arms[a].name, sizeof s->arms[a].name, "%s", arm);
+        s->arms[a].weight = r->weight, s->arms[a].k = r->k;
+    }
+    r->arm = a;
+    if (s->nruns == s->cap) {
+        AggRun *q = realloc(s->runs, sizeof(AggRun) * (size_t)s->cap * 2);
+        if (!q) return -1;
+        s->runs = q, s->cap *= 2;
+    }
+    s->runs[s->nruns++] = *r;
+    return 0;
+}
+
+static int read_runs(const CompareOpts *o, const char *runsdir, DIR *d, AggSet *s, char *err, size_t errlen) {
     struct dirent *de;
-    if (!runs) { closedir(d); snprintf(err, errlen, "out of memory"); return -1; }
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
         AggRun r;
-        memset(&r, 0, sizeof r);
-        char arm[48], path[1400];
-        if (parse_run_name(de->d_name, &r.task, arm, sizeof arm, &r.seed) < 0) continue;
-        snprintf(r.name, sizeof r.name, "%s", de->d_name);
-        snprintf(path, sizeof path, "%s/%s/log.csv", runsdir, de->d_name);
-        char msg[600];
-        if (!file_exists(path)) continue;
-        if (runlog_read(&r.log, path, msg, sizeof msg) < 0) {
-            fprintf(stderr, "compare: skipping %s: %s\n", de->d_name, msg);
-            continue;
-        }
-        if (r.log.n == 0) { runlog_free(&r.log); continue; }
-        Config c;
-        config_defaults(&c);
-        snprintf(path, sizeof path, "%s/%s/config.txt", runsdir, de->d_name);
-        if (config_load(&c, path, msg, sizeof msg) < 0) {
-            c.cpc_weight = r.log.K > 0 ? 1.0f : 0.0f; // no config: tell the arms apart by the log
-            c.cpc_k = r.log.K;
-        }
-        r.weight = c.cpc_weight, r.k = c.cpc_weight > 0 ? c.cpc_k : 0, r.envs = c.envs;
-        r.frames = r.log.frames[r.log.n - 1];
-        r.budget = c.frames;
-        // its checkpoint, when there: it must have reached the frames too (a
-        // last checkpoint never written, e.g. on a full disk, leaves the run
-        // to be resumed), and a probe.csv must have measured it
-        ProbeCkptId id = {-1, 0};
-        snprintf(path, sizeof path, "%s/%s/model.ckpt", runsdir, de->d_name);
-        const int has_ck = file_exists(path);
-        if (has_ck && probe_ckpt_id(path, &id) < 0) id.frames = -1;
-        const int ck_behind = has_ck && id.frames < c.frames;
-        if ((r.frames < c.frames || ck_behind) && !o->include_unfinished) { // still training, failed or killed
-            if (lleft < sizeof left - 1 && r.frames < c.frames)
-                lleft += (size_t)snprintf(left + lleft, sizeof left - lleft, "%s%s (%.0f of %.0f frames)",
-                                          nleft ? ", " : "", de->d_name, r.frames, c.frames);
-            else if (lleft < sizeof left - 1)
-                lleft += (size_t)snprintf(left + lleft, sizeof left - lleft, "%s%s (its checkpoint at %.0f of "
-                                          "%.0f frames)", nleft ? ", " : "", de->d_name, id.frames, c.frames);
-            if (lleft > sizeof left - 1) lleft = sizeof left - 1;
-            nleft++;
-            base_left += o->baseline[0] && !strcmp(arm, o->baseline);
+        char arm[48];
+        if (!read_run(o, runsdir, de->d_name, s, &r, arm, sizeof arm)) continue;
+        if (add_run(s, &r, arm) < 0) {
             runlog_free(&r.log);
-            continue;
+            snprintf(err, errlen, "out of memory");
+            return -1;
         }
-        r.final = stats_final_return(r.log.frames, r.log.ret, r.log.n, STATS_FINAL_FRAC);
-        r.auc = stats_auc(r.log.frames, r.log.ret, r.log.n);
-        r.success = stats_final_return(r.log.frames, r.log.success, r.log.n, STATS_FINAL_FRAC);
-        snprintf(path, sizeof path, "%s/%s/eval.csv", runsdir, de->d_name);
-        read_eval(&r, path);
-        snprintf(path, sizeof path, "%s/%s/memory.csv", runsdir, de->d_name);
-        if (has_ck) read_memory(&r, path, &id);
-        snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, de->d_name);
-        r.has_probe = file_exists(path) && probe_read_csv(&r.pr, path, msg, sizeof msg) == 0;
-        if (r.has_probe && r.pr.has_ckpt && has_ck &&
-            (r.pr.ckpt.frames != id.frames || r.pr.ckpt.crc != id.crc)) { // an older checkpoint's
-            fprintf(stderr, "compare: %s: probe.csv measured the checkpoint at %.0f frames (CRC %08x), not "
-                    "the model.ckpt there now (%.0f frames, CRC %08x): left out (compare probes it again)\n",
-                    de->d_name, r.pr.ckpt.frames, (unsigned)r.pr.ckpt.crc, id.frames, (unsigned)id.crc);
-            r.has_probe = 0;
-        }
-        int a = -1;
-        for (int i = 0; i < narms && a < 0; i++)
-            if (!strcmp(arms[i].name, arm)) a = i;
-        if (a < 0) {
-            if (narms == acap) {
-                int ncap = acap ? 2 * acap : 16;
-                AggArm *q = realloc(arms, sizeof(AggArm) * (size_t)ncap);
-                if (!q) { runlog_free(&r.log); snprintf(err, errlen, "out of memory"); goto done; }
-                arms = q, acap = ncap;
-            }
-            a = narms++;
-            snprintf(arms[a].name, sizeof arms[a].name, "%s", arm);
-            arms[a].weight = r.weight, arms[a].k = r.k;
-        }
-        r.arm = a;
-        if (nruns == cap) {
-            AggRun *q = realloc(runs, sizeof(AggRun) * (size_t)cap * 2);
-            if (!q) { runlog_free(&r.log); snprintf(err, errlen, "out of memory"); goto done; }
-            runs = q, cap *= 2;
-        }
-        runs[nruns++] = r;
     }
-    if (nleft)
-        fprintf(stderr, "compare: left out %d unfinished run%s (--include-unfinished counts them): %s\n", nleft,
-                nleft == 1 ? "" : "s", left);
-    if (nruns == 0) {
-        snprintf(err, errlen, "%s: no %sruns with a log.csv (names <task>-<arm>-s<seed>)", runsdir,
-                 nleft ? "finished " : "");
-        goto done;
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// The order of the tables: arms by (weight, K), the baseline first
+// (--baseline, else nocpc, else the first arm of weight 0); runs by (task,
+// arm, seed).
+
+// --baseline names no arm with a finished run: the message.
+static void baseline_missing(const CompareOpts *o, const char *runsdir, const AggSet *s, const AggArm *sorted,
+                             char *err, size_t errlen) {
+    if (s->base_left) {
+        snprintf(err, errlen, "--baseline %s: no finished run of that arm in %s (%d unfinished, left "
+                 "out: --include-unfinished counts them)", o->baseline, runsdir, s->base_left);
+        return;
     }
-    agg_test_wait();
-    // arms ordered by (weight, K), the baseline first: --baseline, else nocpc,
-    // else the first arm of weight 0
-    order = malloc(sizeof(int) * (size_t)narms);
-    sorted = malloc(sizeof(AggArm) * (size_t)narms);
-    names = malloc((size_t)narms * (sizeof arms[0].name + 2) + 1);
-    if (!order || !sorted || !names) { snprintf(err, errlen, "out of memory"); goto done; }
-    memcpy(sorted, arms, sizeof(AggArm) * (size_t)narms);
+    const size_t nn = (size_t)s->narms * (sizeof s->arms[0].name + 2) + 1;
+    char *names = malloc(nn);
+    if (!names) { snprintf(err, errlen, "out of memory"); return; }
+    size_t ln = 0;
+    names[0] = 0;
+    for (int a = 0; a < s->narms && ln < nn; a++)
+        ln += (size_t)snprintf(names + ln, nn - ln, "%s%s", a ? ", " : "", sorted[a].name);
+    snprintf(err, errlen, "--baseline %s: no run of that arm in %s (its arms: %s)", o->baseline, runsdir, names);
+    free(names);
+}
+
+// s's arms and runs put in order; *base := the baseline arm (-1: none).
+// 0, or -1 with a message.
+static int order_arms(const CompareOpts *o, const char *runsdir, AggSet *s, int *base, char *err,
+                      size_t errlen) {
+    const int narms = s->narms;
+    int *order = malloc(sizeof(int) * (size_t)narms);
+    AggArm *sorted = malloc(sizeof(AggArm) * (size_t)narms);
+    if (!order || !sorted) {
+        free(order), free(sorted);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(sorted, s->arms, sizeof(AggArm) * (size_t)narms);
     qsort(sorted, (size_t)narms, sizeof(AggArm), cmp_aggarm);
     if (o->baseline[0]) {
         int b = -1;
         for (int a = 0; a < narms && b < 0; a++)
             if (!strcmp(sorted[a].name, o->baseline)) b = a;
         if (b < 0) {
-            size_t ln = 0, nn = (size_t)narms * (sizeof arms[0].name + 2) + 1;
-            names[0] = 0;
-            for (int a = 0; a < narms && ln < nn; a++)
-                ln += (size_t)snprintf(names + ln, nn - ln, "%s%s", a ? ", " : "", sorted[a].name);
-            if (base_left)
-                snprintf(err, errlen, "--baseline %s: no finished run of that arm in %s (%d unfinished, left "
-                         "out: --include-unfinished counts them)", o->baseline, runsdir, base_left);
-            else
-                snprintf(err, errlen, "--baseline %s: no run of that arm in %s (its arms: %s)", o->baseline,
-                         runsdir, names);
-            goto done;
+            baseline_missing(o, runsdir, s, sorted, err, errlen);
+            free(order), free(sorted);
+            return -1;
         }
         AggArm keep = sorted[b];
         memmove(sorted + 1, sorted, sizeof(AggArm) * (size_t)b);
@@ -345,72 +394,121 @@ static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t
     }
     for (int i = 0; i < narms; i++)
         for (int j = 0; j < narms; j++)
-            if (!strcmp(arms[i].name, sorted[j].name)) order[i] = j;
-    for (int i = 0; i < nruns; i++) runs[i].arm = order[runs[i].arm];
-    memcpy(arms, sorted, sizeof(AggArm) * (size_t)narms);
-    qsort(runs, (size_t)nruns, sizeof(AggRun), cmp_aggrun);
-    int base = o->baseline[0] ? 0 : -1;
-    for (int a = 0; a < narms && base < 0; a++)
-        if (arms[a].weight == 0) base = a;
+            if (!strcmp(s->arms[i].name, sorted[j].name)) order[i] = j;
+    for (int i = 0; i < s->nruns; i++) s->runs[i].arm = order[s->runs[i].arm];
+    memcpy(s->arms, sorted, sizeof(AggArm) * (size_t)narms);
+    qsort(s->runs, (size_t)s->nruns, sizeof(AggRun), cmp_aggrun);
+    *base = o->baseline[0] ? 0 : -1;
+    for (int a = 0; a < narms && *base < 0; a++)
+        if (s->arms[a].weight == 0) *base = a;
+    free(order), free(sorted);
+    return 0;
+}
 
+// ----------------------------------------------------------------------------
+// Writing: each run's metrics.csv and results.csv, the curves, summary.md.
+
+static int write_results(const char *out, const char *runsdir, const AggSet *s, char *err, size_t errlen) {
     char path[1300];
-    if (agg_beat(lk, err, errlen) < 0) goto done;
-    // per-run metrics.csv and results.csv
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (!f) { snprintf(err, errlen, "out of memory"); goto done; }
+    if (!f) { snprintf(err, errlen, "out of memory"); return -1; }
     results_header(f);
-    for (int i = 0; i < nruns; i++) {
-        results_row(f, &runs[i], arms);
+    for (int i = 0; i < s->nruns; i++) {
+        results_row(f, &s->runs[i], s->arms);
         char *t1 = NULL;
         size_t l1 = 0;
         FILE *f1 = open_memstream(&t1, &l1);
         if (!f1) continue;
         results_header(f1);
-        results_row(f1, &runs[i], arms);
+        results_row(f1, &s->runs[i], s->arms);
         fclose(f1);
-        snprintf(path, sizeof path, "%s/%s/metrics.csv", runsdir, runs[i].name);
-        agg_write_text(path, t1, l1);
+        snprintf(path, sizeof path, "%s/%s/metrics.csv", runsdir, s->runs[i].name);
+        agg_write_text(path, t1, l1); // said when it fails; results.csv has the row
         free(t1);
     }
     fclose(f);
     snprintf(path, sizeof path, "%s/results.csv", out);
     int bad = agg_write_text(path, text, len) < 0;
     free(text);
-    if (bad) { snprintf(err, errlen, "%s: write failed", path); goto done; }
-    // curves
-    snprintf(path, sizeof path, "%s/results", out);
+    if (bad) { snprintf(err, errlen, "%s: write failed", path); return -1; }
+    return 0;
+}
+
+static int write_curves(const CompareOpts *o, RunLock *lk, const AggSet *s, char *err, size_t errlen) {
+    char path[1300];
+    snprintf(path, sizeof path, "%s/results", o->out);
     if (file_mkdir_p(path) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-        goto done;
+        return -1;
     }
-    int curve_R = resamples < 2000 ? resamples : 2000; // per point: plenty for a band
+    int curve_R = o->bootstrap < 2000 ? o->bootstrap : 2000; // per point: plenty for a band
     for (int t = 0; t < ENV_NTASKS; t++)
-        for (int a = 0; a < narms; a++) {
-            if (agg_beat(lk, err, errlen) < 0) goto done;
-            if (summary_curve(out, runs, nruns, t, a, arms, curve_R, o->smooth) < 0) {
+        for (int a = 0; a < s->narms; a++) {
+            if (agg_beat(lk, err, errlen) < 0) return -1;
+            if (summary_curve(o->out, s->runs, s->nruns, t, a, s->arms, curve_R, o->smooth) < 0) {
                 snprintf(err, errlen, "writing the curves of %s failed", ENV_TASK_NAMES[t]);
-                goto done;
+                return -1;
             }
         }
-    // summary.md
-    if (agg_beat(lk, err, errlen) < 0) goto done;
-    text = NULL, len = 0;
-    f = open_memstream(&text, &len);
-    if (!f) { snprintf(err, errlen, "out of memory"); goto done; }
-    summary_write(f, out, runs, nruns, arms, narms, base, resamples, o->smooth, nleft ? left : NULL);
+    return 0;
+}
+
+static int write_summary_md(const CompareOpts *o, const AggSet *s, int base, char *err, size_t errlen) {
+    char path[1300];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) { snprintf(err, errlen, "out of memory"); return -1; }
+    summary_write(f, o->out, s->runs, s->nruns, s->arms, s->narms, base, o->bootstrap, o->smooth,
+                  s->nleft ? s->left : NULL);
     fclose(f);
-    snprintf(path, sizeof path, "%s/summary.md", out);
-    bad = agg_write_text(path, text, len) < 0;
+    snprintf(path, sizeof path, "%s/summary.md", o->out);
+    int bad = agg_write_text(path, text, len) < 0;
     free(text);
-    if (bad) { snprintf(err, errlen, "%s: write failed", path); goto done; }
-    fprintf(stderr, "compare: %d runs aggregated into %s/results.csv and %s/summary.md\n", nruns, out, out);
-    if (o->plot) summary_plot(out);
+    if (bad) { snprintf(err, errlen, "%s: write failed", path); return -1; }
+    return 0;
+}
+
+// The whole step under the lock: read, order, write (a beat of the lock
+// before each file or group of files).
+static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t errlen) {
+    char runsdir[1100];
+    snprintf(runsdir, sizeof runsdir, "%s/runs", o->out);
+    DIR *d = opendir(runsdir);
+    if (!d) {
+        snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
+        return -1;
+    }
+    AggSet s;
+    memset(&s, 0, sizeof s);
+    int rc = -1, base = -1;
+    s.cap = 16;
+    s.runs = calloc((size_t)s.cap, sizeof(AggRun));
+    if (!s.runs) { closedir(d); snprintf(err, errlen, "out of memory"); return -1; }
+    const int read_ok = read_runs(o, runsdir, d, &s, err, errlen) == 0;
+    closedir(d);
+    if (!read_ok) goto done;
+    if (s.nleft)
+        fprintf(stderr, "compare: left out %d unfinished run%s (--include-unfinished counts them): %s\n", s.nleft,
+                s.nleft == 1 ? "" : "s", s.left);
+    if (s.nruns == 0) {
+        snprintf(err, errlen, "%s: no %sruns with a log.csv (names <task>-<arm>-s<seed>)", runsdir,
+                 s.nleft ? "finished " : "");
+        goto done;
+    }
+    agg_test_wait();
+    if (order_arms(o, runsdir, &s, &base, err, errlen) < 0) goto done;
+    if (agg_beat(lk, err, errlen) < 0 || write_results(o->out, runsdir, &s, err, errlen) < 0) goto done;
+    if (write_curves(o, lk, &s, err, errlen) < 0) goto done;
+    if (agg_beat(lk, err, errlen) < 0 || write_summary_md(o, &s, base, err, errlen) < 0) goto done;
+    fprintf(stderr, "compare: %d runs aggregated into %s/results.csv and %s/summary.md\n", s.nruns, o->out,
+            o->out);
+    if (o->plot) summary_plot(o->out);
     rc = 0;
 done:
-    closedir(d);
-    for (int i = 0; i < nruns; i++) runlog_free(&runs[i].log);
-    free(runs), free(arms), free(sorted), free(order), free(names);
+    for (int i = 0; i < s.nruns; i++) runlog_free(&s.runs[i].log);
+    free(s.runs), free(s.arms);
     return rc;
 }

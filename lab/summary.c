@@ -493,10 +493,3 @@ void summary_write(FILE *f, const char *out, const AggRun *runs, int nruns,
             resamples, resamples, 100 * smooth);
     free(x), free(y);
 }
-
-// ----------------------------------------------------------------------------
-// The aggregation lock: OUT/aggregate.lock (base/runlock.h's format and
-// rules), held from before the runs are read until the last file is
-// written, so that of two aggregations at once the later one reads the runs
-// after the earlier one has written, and its files are the ones that stay.
-
