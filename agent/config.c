@@ -20,6 +20,8 @@ typedef enum { T_INT, T_U64, T_FLOAT, T_DOUBLE, T_STR, T_CHOICE, T_BOOL, T_WXH }
 enum {
     OF_CMD = 1,      // off is into CmdOpts (a command-only setting), not Config
     OF_NONEMPTY = 2, // "" is refused (a file or directory name)
+    OF_QUIET = 4,    // a run setting written to config.txt only when not at its default (one
+                     // added with a new auxiliary head: runs without it keep their config.txt)
 };
 
 typedef struct {
@@ -620,6 +622,13 @@ int config_write(const Config *c, FILE *f) {
         if (!(o->group & G_TRAIN_ALL)) continue;
         to_key(key, sizeof key, o->name);
         format_cfg(c, o, val, sizeof val);
+        if (o->flags & OF_QUIET) {
+            char def[300];
+            Config d;
+            config_defaults(&d);
+            format_cfg(&d, o, def, sizeof def);
+            if (!strcmp(val, def)) continue;
+        }
         fprintf(f, "%s = %s\n", key, val);
     }
     return ferror(f) ? -1 : 0;

@@ -12,15 +12,10 @@
 // ----------------------------------------------------------------------------
 // Parameters
 
-int model_init(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K,
-               int orthogonal, uint64_t seed) {
-    return model_init_cpc(m, C, V, A, c1, c2, D, H, K, 0, orthogonal, seed);
-}
-
-int model_init_cpc(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K, int G,
-                   int orthogonal, uint64_t seed) {
+int model_init_ext(Model *m, int C, int V, int A, int c1, int c2, int D, int H,
+                   const ModelTensor *extra, int nextra, int orthogonal, uint64_t seed) {
     memset(m, 0, sizeof *m);
-    m->C = C, m->V = V, m->A = A, m->c1 = c1, m->c2 = c2, m->D = D, m->H = H, m->K = K;
+    m->C = C, m->V = V, m->A = A, m->c1 = c1, m->c2 = c2, m->D = D, m->H = H;
     m->X = D + A + 1;
     NNParams *p = &m->p;
     int s[4];
@@ -38,19 +33,12 @@ int model_init_cpc(Model *m, int C, int V, int A, int c1, int c2, int D, int H, 
     s[0] = A;                                 m->pi_b = nn_params_add(p, "pi.b", 1, s);
     s[0] = 1, s[1] = H;                       m->v_w = nn_params_add(p, "v.w", 2, s);
     s[0] = 1;                                 m->v_b = nn_params_add(p, "v.b", 1, s);
-    m->cpc_w = -1;
-    m->cpca_w_in = m->cpca_b_in = m->cpca_w_ih = m->cpca_w_hh = -1;
-    m->cpca_b_ih = m->cpca_b_hh = m->cpca_w_out = -1;
-    if (K > 0 && G > 0) { // CPC|A (cpc/cpca.h) instead of the linear maps
-        m->G = G;
-        s[0] = G, s[1] = H;       m->cpca_w_in = nn_params_add(p, "cpca.w_in", 2, s);
-        s[0] = G;                 m->cpca_b_in = nn_params_add(p, "cpca.b_in", 1, s);
-        s[0] = 3 * G, s[1] = A;   m->cpca_w_ih = nn_params_add(p, "cpca.w_ih", 2, s);
-        s[0] = 3 * G, s[1] = G;   m->cpca_w_hh = nn_params_add(p, "cpca.w_hh", 2, s);
-        s[0] = 3 * G;             m->cpca_b_ih = nn_params_add(p, "cpca.b_ih", 1, s);
-        s[0] = 3 * G;             m->cpca_b_hh = nn_params_add(p, "cpca.b_hh", 1, s);
-        s[0] = D, s[1] = G;       m->cpca_w_out = nn_params_add(p, "cpca.w_out", 2, s);
-    } else if (K > 0) { s[0] = K * D, s[1] = H; m->cpc_w = nn_params_add(p, "cpc.w", 2, s); }
+    m->aux0 = p->n;
+    for (int i = 0; i < nextra; i++)
+        if (nn_params_add(p, extra[i].name, extra[i].ndim, extra[i].shape) < 0) {
+            nn_params_free(p);
+            return -1;
+        }
     if (nn_params_alloc(p) < 0) return -1;
 
     // PyTorch default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for conv/linear
@@ -72,12 +60,9 @@ int model_init_cpc(Model *m, int C, int V, int A, int c1, int c2, int D, int H, 
         NNTensor *t = &p->t[i];
         float *w = nn_param(p, i);
         int lstm = i == m->w_ih || i == m->w_hh || i == m->b_ih || i == m->b_hh;
-        int gru = m->G > 0 && (i == m->cpca_w_ih || i == m->cpca_w_hh || i == m->cpca_b_ih ||
-                               i == m->cpca_b_hh);
         float fan_in;
         if (lstm) fan_in = (float)H;
-        else if (gru) fan_in = (float)m->G; // PyTorch's GRU: U(-1/sqrt(hidden), 1/sqrt(hidden))
-        else if (i == m->cpc_w) fan_in = (float)H;
+        else if (i >= m->aux0 && extra[i - m->aux0].fan_in > 0) fan_in = extra[i - m->aux0].fan_in;
         else if (t->ndim >= 2) fan_in = (float)(t->size / (size_t)t->shape[0]);
         else fan_in = (float)(p->t[i - 1].size / (size_t)p->t[i - 1].shape[0]); // bias: its weight's fan-in
         if (orthogonal && t->ndim >= 2) {

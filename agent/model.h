@@ -1,14 +1,15 @@
 // model.h — the agent's network: conv encoder -> z_t, LSTM -> c_t, policy and
-// value heads, plus the CPC maps W_k stored in the same parameter slab.
+// value heads, plus the tensors of the auxiliary heads (agent/aux.h) stored
+// after them in the same parameter slab.
 //
 //   obs one-hot [C,V,V] -> conv1 3x3 (C->c1) ReLU -> conv2 3x3 (c1->c2) ReLU
 //   -> fc (c2*V*V -> D) ReLU = z_t
 //   x_t = [z_t, onehot(a_{t-1}), clip(r_{t-1})] -> LSTM(H), gates i,f,g,o -> c_t (= h_t)
 //   logits = Linear(H->A)(c_t), value = Linear(H->1)(c_t)
-//   CPC: W (K*D, H), W_k = rows (k-1)*D .. k*D-1 (absent when K = 0)
-//   CPC|A (G > 0, instead of W): cpca.w_in (G,H), cpca.b_in (G), cpca.w_ih
-//   (3G,A), cpca.w_hh (3G,G), cpca.b_ih, cpca.b_hh (3G), cpca.w_out (D,G)
-//   (cpc/cpca.h), after the other tensors of the slab
+//   auxiliary heads' tensors (agent/aux.h), after the value head: e.g. CPC's
+//   cpc.w (K*D, H), W_k = rows (k-1)*D .. k*D-1; or CPC|A's cpca.w_in (G,H),
+//   cpca.b_in (G), cpca.w_ih (3G,A), cpca.w_hh (3G,G), cpca.b_ih, cpca.b_hh
+//   (3G), cpca.w_out (D,G) (cpc/cpca.h); then reward prediction's rp.w, rp.b
 //
 // "c_t" is the LSTM output h_t (the CPC paper's context); the LSTM cell state
 // is called `cell` here to keep the two apart.
@@ -39,14 +40,22 @@
 
 typedef struct {
     int C, V, A;          // input planes, view side, actions
-    int c1, c2, D, H, K;  // channels, latent, hidden, CPC steps (0 = no CPC)
+    int c1, c2, D, H;     // channels, latent, hidden
+    int K, G;             // the CPC head's steps (0 = none) and CPC|A's GRU size (0 = linear maps)
     int X;                // LSTM input size D + A + 1
     NNParams p;
     int conv1_w, conv1_b, conv2_w, conv2_b, fc_w, fc_b;
-    int w_ih, w_hh, b_ih, b_hh, pi_w, pi_b, v_w, v_b, cpc_w; // tensor indices (cpc_w -1 if K = 0)
-    int G;                // CPC|A's GRU size (0 = linear CPC or none)
-    int cpca_w_in, cpca_b_in, cpca_w_ih, cpca_w_hh, cpca_b_ih, cpca_b_hh, cpca_w_out; // -1 unless G > 0
+    int w_ih, w_hh, b_ih, b_hh, pi_w, pi_b, v_w, v_b; // tensor indices
+    int aux0;             // index of the auxiliary heads' first tensor (= the count of the others)
 } Model;
+
+// A tensor of an auxiliary head, declared to model_init_ext.
+typedef struct {
+    const char *name;
+    int ndim, shape[4];
+    float fan_in;  // PyTorch-default init's bound 1/sqrt(fan_in); 0: the fan-in of the
+                   // tensor (weights) or of the tensor before it (biases)
+} ModelTensor;
 
 // Per-row activations (N rows of capacity).
 typedef struct {
@@ -88,13 +97,13 @@ typedef struct {
     size_t pgrad_part; // floats of the conv tensors at the head of the slab
 } Grads;
 
-int model_init(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K,
-               int orthogonal, uint64_t seed);
-// The same with the CPC head chosen: G = 0 the linear maps W_k (model_init),
-// G > 0 (and K > 0) CPC|A's tensors of GRU size G instead. The tensors
-// before the CPC head are initialized exactly as by model_init.
-int model_init_cpc(Model *m, int C, int V, int A, int c1, int c2, int D, int H, int K, int G,
-                   int orthogonal, uint64_t seed);
+// The network with `nextra` auxiliary tensors after the value head, every
+// tensor initialized in slab order from one stream: orthogonal (gain sqrt(2)
+// for the ReLU layers, 0.01 for the policy, 1 elsewhere; biases 0) or
+// PyTorch's default U(+-1/sqrt(fan_in)). agent/aux.h builds the tensors of a
+// config's heads (aux_model_init). 0, or -1 out of memory.
+int model_init_ext(Model *m, int C, int V, int A, int c1, int c2, int D, int H,
+                   const ModelTensor *extra, int nextra, int orthogonal, uint64_t seed);
 void model_free(Model *m);
 int acts_alloc(Acts *a, const Model *m, int N);
 void acts_free(Acts *a);

@@ -208,7 +208,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         int rc = ckpt_load_trainer(&ck, &tr, extra, err, sizeof err);
         ckpt_free(&ck);
         tr.bal_scale = (float)extra[5]; // --cpc-balance-every's held scale
-        if (rc == 0) log_header_text(&want_header, tr.use_cpc ? tr.model.K : 0, tr.reuse);
+        if (rc == 0) log_header_text(&want_header, tr.use_cpc ? tr.model.K : 0, tr.reuse, &tr.aux);
         // MPI: every rank's checkpoint must hold the same update (a crash
         // between two ranks' checkpoint writes leaves them apart, and ranks
         // resumed from different updates would pair different collective
@@ -335,7 +335,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
         if (logfd < 0) {
             fprintf(stderr, "cpcrl train: cannot open %s: %s\n", logpath, strerror(errno));
             fail = 1;
-        } else if (newlog && log_header(logfd, K, tr.reuse) < 0) {
+        } else if (newlog && log_header(logfd, K, tr.reuse, &tr.aux) < 0) {
             fprintf(stderr, "cpcrl train: writing %s failed: %s\n", logpath, strerror(errno));
             fail = 1;
         }
@@ -392,16 +392,7 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
                 tracefd = -1;
             }
         }
-        acc.n++, acc.pl += st.policy_loss, acc.vl += st.value_loss, acc.ent += st.entropy;
-        acc.gn += st.grad_norm, acc.lr += st.lr, acc.cpc += st.cpc_loss;
-        acc.clipfrac += st.clip_frac, acc.kl += st.approx_kl;
-        acc.gta += (double)st.trunk_a2c * st.trunk_n, acc.gtc += (double)st.trunk_cpc * st.trunk_n;
-        acc.gtn += st.trunk_n;
-        for (int k = 0; k < K; k++) {
-            acc.acc[k] += st.cpc_acc[k] * st.cpc_n[k];
-            acc.accn[k] += st.cpc_n[k];
-            acc.lossk[k] += st.cpc_loss_k[k] * st.cpc_n[k];
-        }
+        logacc_add(&acc, &tr, &st);
         acc.ep.episodes += tr.ep.episodes, acc.ep.ret += tr.ep.ret;
         acc.ep.length += tr.ep.length, acc.ep.success += tr.ep.success;
         memset(&tr.ep, 0, sizeof tr.ep);

@@ -52,34 +52,30 @@ int trainer_init(Trainer *tr, const Config *cfg, char *err, size_t errlen) {
     tr->T = T, tr->B = B;
     tr->obs_size = ENV_C * V * V;
     tr->use_cpc = cfg->cpc_weight > 0;
-    int K = tr->use_cpc ? cfg->cpc_k : 0;
-    if (K > CPC_MAX_K) return err_fail(err, errlen, "--cpc-k %d: at most %d", K, CPC_MAX_K);
+    if (tr->use_cpc && cfg->cpc_k > CPC_MAX_K)
+        return err_fail(err, errlen, "--cpc-k %d: at most %d", cfg->cpc_k, CPC_MAX_K);
     if (cfg->precision == GEMM_BF16 && !gemm_bf16_available())
         return err_fail(err, errlen, "--precision bf16: %s", gemm_bf16_status());
     gemm_set_precision(cfg->precision); // process-wide: the learner's products (gemm.h)
 
-    tr->cpc_action = tr->use_cpc && cfg->cpc_mode == CPC_MODE_ACTION;
-    const int G = tr->cpc_action ? cfg->cpc_action_hidden : 0;
-    if (model_init_cpc(&tr->model, ENV_C, V, ENV_A, cfg->conv1, cfg->conv2, cfg->latent,
-                       cfg->hidden, K, G, cfg->init == INIT_ORTHOGONAL, rng_derive(cfg->seed, 0x1417)) < 0)
-        goto oom;
+    if (aux_model_init(&tr->model, cfg, V, rng_derive(cfg->seed, 0x1417), err, errlen) < 0) {
+        trainer_free(tr);
+        return -1;
+    }
     if (cfg->forget_bias != 0.0f) model_add_forget_bias(&tr->model, cfg->forget_bias);
-    const int H = cfg->hidden, N = T * B;
+    const int N = T * B;
     if (acts_alloc(&tr->acts, &tr->model, (T + 1) * B) < 0) goto oom;
     if (grads_alloc(&tr->grads, &tr->model, N, B) < 0) goto oom;
     if (opt_init(&tr->opt, cfg->optim, tr->model.p.total,
                  cfg->lr, cfg->eps) < 0)
         goto oom;
     tr->opt.alpha = cfg->alpha, tr->opt.beta1 = cfg->beta1, tr->opt.beta2 = cfg->beta2;
-    if (tr->use_cpc && !tr->cpc_action && cpc_init(&tr->cpc, T, B, cfg->latent, H, K,
-                                                   cfg->cpc_negatives, cfg->cpc_stop_target) < 0)
-        goto oom;
-    if (tr->cpc_action && cpca_init(&tr->cpca, T, B, cfg->latent, H, K, G, ENV_A,
-                                    cfg->cpc_negatives, cfg->cpc_stop_target) < 0)
-        goto oom;
-    tr->cpc.k_weighting = cfg->cpc_k_weighting;
-    tr->cpca.nce.k_weighting = cfg->cpc_k_weighting; // CPC|A's InfoNCE (zeroed struct when unused)
-    if (tr->use_cpc && trainer_balance_alloc(tr) < 0) goto oom;
+    if (aux_init(&tr->aux, cfg, &tr->model, T, B, err, errlen) < 0) {
+        trainer_free(tr);
+        return -1;
+    }
+    tr->use_aux = tr->aux.n > 0;
+    if (tr->use_aux && trainer_balance_alloc(tr) < 0) goto oom;
     if (vec_init(&tr->vec, &tr->ecfg, B, cfg->seed) < 0) goto oom;
     // data-parallel: env i of rank r is env r*B + i of the global batch
     tr->world = dist_size();
@@ -120,21 +116,19 @@ void trainer_free(Trainer *tr) {
     acts_free(&tr->boot);
     grads_free(&tr->grads);
     opt_free(&tr->opt);
-    if (tr->use_cpc) cpc_free(&tr->cpc);
-    cpca_free(&tr->cpca);
+    aux_free(&tr->aux);
     vec_free(&tr->vec);
     TrainerBuf bufs[TRAINER_NBUF];
     const int nb = trainer_buffers(tr, bufs);
     for (int i = 0; i < nb; i++) free(*bufs[i].p);
     void *reuse[] = {tr->perm, tr->logp_old, tr->mb_actions, tr->mb_mask, tr->mb_adv, tr->mb_ret,
-                     tr->mb_logp_old, tr->mb_starts};
+                     tr->mb_logp_old, tr->mb_starts, tr->mb_rew};
     for (size_t i = 0; i < sizeof reuse / sizeof reuse[0]; i++) free(reuse[i]);
     acts_free(&tr->mb);
     grads_free(&tr->mbg);
-    cpc_free(&tr->mb_cpc);
+    aux_free(&tr->mb_aux);
     float *bal[] = {tr->bal_dh, tr->bal_dz, tr->bal_zero, tr->bal_save, tr->bal_a2c};
     for (size_t i = 0; i < sizeof bal / sizeof bal[0]; i++) free(bal[i]);
-    cpca_free(&tr->mb_cpca);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -298,26 +292,15 @@ void a2c_policy_loss(float *dlogits, PolicyTerms *out, float *logp, float *dlogp
     out->approx_kl = kl / N;
 }
 
-// CPC|A's tensors in the model's slabs (cpc/cpca.h).
-static void cpca_tensors(Model *m, CPCAParams *w, CPCAGrads *d) {
-    NNParams *p = &m->p;
-    *w = (CPCAParams){nn_param(p, m->cpca_w_in), nn_param(p, m->cpca_b_in),
-                      nn_param(p, m->cpca_w_ih), nn_param(p, m->cpca_w_hh),
-                      nn_param(p, m->cpca_b_ih), nn_param(p, m->cpca_b_hh),
-                      nn_param(p, m->cpca_w_out)};
-    *d = (CPCAGrads){nn_grad(p, m->cpca_w_in), nn_grad(p, m->cpca_b_in), nn_grad(p, m->cpca_w_ih),
-                     nn_grad(p, m->cpca_w_hh), nn_grad(p, m->cpca_b_ih), nn_grad(p, m->cpca_b_hh),
-                     nn_grad(p, m->cpca_w_out)};
-}
-
-// The loss of N rows of activations `a` (an unroll of N / cpc->B steps over
-// cpc->B envs): policy and entropy (a2c_policy_loss), value, CPC. Fills
-// g->dlogits, g->dvalue, g->dh, g->dz and the CPC weight gradient; zeroes
-// the other parameter gradients. *t_cpc = the clock when CPC's work began.
-static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, CPCA *cpca, const Acts *a, Grads *g,
-                                const int *actions, const float *adv, const float *ret,
-                                const float *logp_old, const uint8_t *starts, int N,
-                                UpdateStats *st, double *t_cpc) {
+// The loss of N rows of activations `a` (an unroll of N / B steps over B
+// envs): policy and entropy (a2c_policy_loss), value, the auxiliary heads of
+// `aux`. Fills g->dlogits, g->dvalue, g->dh, g->dz and the heads' weight
+// gradients; zeroes the other parameter gradients. *t_cpc = the clock when
+// the heads' work began.
+static float heads_and_aux_loss(Trainer *tr, AuxSet *aux, const Acts *a, Grads *g,
+                                const int *actions, const float *rew, const float *adv,
+                                const float *ret, const float *logp_old, const uint8_t *starts,
+                                int N, int B, UpdateStats *st, double *t_cpc) {
     Model *m = &tr->model;
     const Config *c = &tr->cfg;
     PolicyTerms pt;
@@ -341,26 +324,26 @@ static float heads_and_cpc_loss(Trainer *tr, CPC *cpc, CPCA *cpca, const Acts *a
     memset(g->dh, 0, (size_t)N * m->H * sizeof(float));
     memset(g->dz, 0, (size_t)N * m->D * sizeof(float));
     *t_cpc = progress_now();
-    if (tr->use_cpc) {
-        CPCStats cs;
-        if (tr->cpc_action) {
-            CPCAParams w;
-            CPCAGrads dw;
-            cpca_tensors(m, &w, &dw);
-            st->cpc_loss = cpca_forward_backward(cpca, g->dh, g->dz, &dw, a->h, a->z, actions, &w,
-                                                 starts, c->cpc_weight, &cs);
-        } else {
-            st->cpc_loss = cpc_forward_backward(cpc, g->dh, g->dz, nn_grad(&m->p, m->cpc_w), a->h,
-                                                a->z, nn_param(&m->p, m->cpc_w), starts,
-                                                c->cpc_weight, &cs);
+    const AuxInput in = {N / B, B, a->h, a->z, actions, rew, starts};
+    for (int i = 0; i < aux->n; i++) {
+        AuxHead *hd = &aux->h[i];
+        const float w = hd->kind->weight(c); // the config's (tests change it between calls)
+        AuxStats as;
+        as.count = as.nk = 0;
+        memset(as.col, 0, sizeof as.col);
+        const float l = hd->kind->loss(hd->state, m, hd->first, &in, w, g->dh, g->dz, &as);
+        st->aux_loss[i] = l;
+        memcpy(st->aux_col[i], as.col, sizeof as.col);
+        if (hd->kind->horizons) { // the CPC head: the cpc_* figures
+            st->cpc_loss = l;
+            st->cpc_count = as.count;
+            for (int k = 0; k < as.nk; k++) {
+                st->cpc_acc[k] = as.acc_k[k];
+                st->cpc_loss_k[k] = as.loss_k[k];
+                st->cpc_n[k] = as.n_k[k];
+            }
         }
-        st->cpc_count = cs.count;
-        for (int k = 0; k < m->K && k < CPC_MAX_K; k++) {
-            st->cpc_acc[k] = cs.acc[k];
-            st->cpc_loss_k[k] = cs.loss_k[k];
-            st->cpc_n[k] = (float)cs.count_k[k];
-        }
-        st->loss += c->cpc_weight * st->cpc_loss;
+        st->loss += w * l;
     }
     return st->loss;
 }
@@ -376,8 +359,8 @@ float trainer_loss(Trainer *tr, UpdateStats *st) {
 
     if (!tr->fixed_targets) compute_targets(tr);
     double t_cpc;
-    float loss = heads_and_cpc_loss(tr, &tr->cpc, &tr->cpca, a, g, tr->actions, tr->adv, tr->ret,
-                                    NULL, tr->starts, N, st, &t_cpc);
+    float loss = heads_and_aux_loss(tr, &tr->aux, a, g, tr->actions, tr->rew, tr->adv, tr->ret,
+                                    NULL, tr->starts, N, tr->B, st, &t_cpc);
     tr->times.loss += t_cpc - t0;
     tr->times.cpc += progress_now() - t_cpc;
     return loss;
@@ -458,7 +441,7 @@ static void step_backward(Trainer *tr, Acts *a, Grads *g, const float *mask, int
                           UpdateStats *st) {
     const float ratio = tr->cfg.cpc_trunk_ratio;
     const int every = tr->cfg.cpc_balance_every > 1 ? tr->cfg.cpc_balance_every : 1;
-    if (tr->use_cpc && ratio > 0 && every > 1) {
+    if (tr->use_aux && ratio > 0 && every > 1) {
         // the schedule is the optimizer's alone (not the log's: measure_trunk
         // is not looked at), so --log-every changes nothing of training
         if (tr->opt.step % every == 0) {
@@ -472,7 +455,7 @@ static void step_backward(Trainer *tr, Acts *a, Grads *g, const float *mask, int
         for (size_t i = 0; i < N * (size_t)tr->model.H; i++) g->dh[i] *= s;
         for (size_t i = 0; i < N * (size_t)tr->model.D; i++) g->dz[i] *= s;
         model_backward(&tr->model, a, g, mask, T, B);
-    } else if (tr->use_cpc && (ratio > 0 || tr->measure_trunk)) {
+    } else if (tr->use_aux && (ratio > 0 || tr->measure_trunk)) {
         balanced_backward(tr, a, g, mask, T, B, ratio, st);
         tr->bal_scale = st->cpc_trunk_scale;
     } else {
@@ -550,22 +533,17 @@ int trainer_reuse_enable(Trainer *tr, char *err, size_t errlen) {
         return err_fail(err, errlen, "--minibatches %d must divide --envs %d (groups of whole envs)",
                         M, B);
     const int Bm = B / M, n = T * Bm;
-    if (tr->use_cpc && c->cpc_negatives == CPC_NEG_BATCH && Bm < 2)
-        return err_fail(err, errlen, "--minibatches %d: CPC with batch negatives needs at least 2 "
-                        "envs per minibatch (--envs %d gives %d)", M, B, Bm);
+    for (int i = 0; i < tr->aux.n; i++) {
+        const char *why = "";
+        const int need = tr->aux.h[i].kind->min_envs(c, &why);
+        if (Bm < need)
+            return err_fail(err, errlen, "--minibatches %d: %s needs at least %d "
+                            "envs per minibatch (--envs %d gives %d)", M, why, need, B, Bm);
+    }
     tr->Bm = Bm;
     if (acts_alloc(&tr->mb, &tr->model, n) < 0 || grads_alloc(&tr->mbg, &tr->model, n, Bm) < 0)
         goto oom;
-    if (tr->use_cpc && !tr->cpc_action &&
-        cpc_init(&tr->mb_cpc, T, Bm, tr->model.D, tr->model.H, tr->model.K, c->cpc_negatives,
-                 c->cpc_stop_target) < 0)
-        goto oom;
-    if (tr->cpc_action && cpca_init(&tr->mb_cpca, T, Bm, tr->model.D, tr->model.H, tr->model.K,
-                                    tr->model.G, tr->model.A, c->cpc_negatives,
-                                    c->cpc_stop_target) < 0)
-        goto oom;
-    tr->mb_cpc.k_weighting = c->cpc_k_weighting;
-    tr->mb_cpca.nce.k_weighting = c->cpc_k_weighting;
+    if (aux_init(&tr->mb_aux, c, &tr->model, T, Bm, err, errlen) < 0) return -1;
     tr->perm = calloc(B, sizeof(int));
     tr->logp_old = calloc((size_t)T * B, sizeof(float));
     tr->mb_actions = calloc(n, sizeof(int));
@@ -574,8 +552,9 @@ int trainer_reuse_enable(Trainer *tr, char *err, size_t errlen) {
     tr->mb_ret = calloc(n, sizeof(float));
     tr->mb_logp_old = calloc(n, sizeof(float));
     tr->mb_starts = calloc(n, 1);
+    tr->mb_rew = calloc(n, sizeof(float));
     if (!tr->perm || !tr->logp_old || !tr->mb_actions || !tr->mb_mask || !tr->mb_adv ||
-        !tr->mb_ret || !tr->mb_logp_old || !tr->mb_starts)
+        !tr->mb_ret || !tr->mb_logp_old || !tr->mb_starts || !tr->mb_rew)
         goto oom;
     tr->reuse = 1;
     return 0;
@@ -609,6 +588,7 @@ static void reuse_forward(Trainer *tr, const int *envs) {
             tr->mb_actions[dst] = tr->actions[src];
             tr->mb_mask[dst] = tr->mask[src];
             tr->mb_starts[dst] = tr->starts[src];
+            tr->mb_rew[dst] = tr->rew[src];
             tr->mb_adv[dst] = tr->adv[src];
             tr->mb_ret[dst] = tr->ret[src];
             tr->mb_logp_old[dst] = tr->logp_old[src];
@@ -633,9 +613,9 @@ float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {
     double t0 = progress_now();
     reuse_forward(tr, envs);
     double t1 = progress_now(), t_cpc;
-    float loss = heads_and_cpc_loss(tr, &tr->mb_cpc, &tr->mb_cpca, &tr->mb, &tr->mbg,
-                                    tr->mb_actions, tr->mb_adv, tr->mb_ret, tr->mb_logp_old,
-                                    tr->mb_starts, tr->T * tr->Bm, st, &t_cpc);
+    float loss = heads_and_aux_loss(tr, &tr->mb_aux, &tr->mb, &tr->mbg, tr->mb_actions,
+                                    tr->mb_rew, tr->mb_adv, tr->mb_ret, tr->mb_logp_old,
+                                    tr->mb_starts, tr->T * tr->Bm, tr->Bm, st, &t_cpc);
     tr->times.forward += t1 - t0;
     tr->times.loss += t_cpc - t1;
     tr->times.cpc += progress_now() - t_cpc;
@@ -649,6 +629,10 @@ static void stats_add(UpdateStats *acc, const UpdateStats *s, int K) {
     acc->entropy += s->entropy, acc->grad_norm += s->grad_norm, acc->cpc_loss += s->cpc_loss;
     acc->clip_frac += s->clip_frac, acc->approx_kl += s->approx_kl;
     acc->cpc_count += s->cpc_count;
+    for (int i = 0; i < AUX_MAX_HEADS; i++) {
+        acc->aux_loss[i] += s->aux_loss[i];
+        for (int j = 0; j < AUX_MAX_COLS; j++) acc->aux_col[i][j] += s->aux_col[i][j];
+    }
     acc->trunk_a2c += s->trunk_a2c, acc->trunk_cpc += s->trunk_cpc;
     acc->cpc_trunk_scale += s->cpc_trunk_scale, acc->trunk_n += s->trunk_n;
     for (int k = 0; k < K; k++) {
@@ -704,6 +688,10 @@ static int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
     st->loss *= inv, st->policy_loss *= inv, st->value_loss *= inv, st->entropy *= inv;
     st->grad_norm *= inv, st->cpc_loss *= inv, st->clip_frac *= inv, st->approx_kl *= inv;
     st->cpc_count = (int)(acc.cpc_count / steps);
+    for (int i = 0; i < AUX_MAX_HEADS; i++) {
+        st->aux_loss[i] *= inv;
+        for (int j = 0; j < AUX_MAX_COLS; j++) st->aux_col[i][j] *= inv;
+    }
     if (acc.trunk_n > 0) {
         const float invn = 1.0f / (float)acc.trunk_n;
         st->trunk_a2c *= invn, st->trunk_cpc *= invn, st->cpc_trunk_scale *= invn;

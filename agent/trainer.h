@@ -86,8 +86,8 @@
 #include "agent/config.h"
 #include "agent/model.h"
 #include "nn/optim.h"
+#include "agent/aux.h"
 #include "cpc/cpc.h"
-#include "cpc/cpca.h"
 #include "env/env.h"
 
 typedef struct {
@@ -95,6 +95,9 @@ typedef struct {
     float cpc_loss;
     int cpc_count;
     float cpc_acc[CPC_MAX_K], cpc_loss_k[CPC_MAX_K], cpc_n[CPC_MAX_K]; // per k (index k-1)
+    // every auxiliary head's loss (unweighted) and log figures, in tr->aux's order
+    // (cpc_loss and the per-k figures above are the CPC head's)
+    float aux_loss[AUX_MAX_HEADS], aux_col[AUX_MAX_HEADS][AUX_MAX_COLS];
     float clip_frac, approx_kl; // sample reuse only (0 otherwise)
     int steps;                  // optimizer steps this update took (E * M, or 1)
     // trunk gradient norms of the two losses (see the header), the mean over
@@ -115,10 +118,9 @@ typedef struct {
     Acts acts;    // (T+1)*B rows: slot T is the bootstrap forward
     Grads grads;  // T*B rows
     Optim opt;
-    CPC cpc;
-    int use_cpc;
-    int cpc_action;      // --cpc-mode action: CPC|A (cpca) instead of cpc; both need use_cpc
-    CPCA cpca;
+    AuxSet aux;          // the auxiliary heads on (agent/aux.h), sized T x B
+    int use_aux;         // aux.n > 0
+    int use_cpc;         // a CPC head (linear or CPC|A) is among them
     VecEnv vec;
     uint8_t *obs;        // (B, obs_size) observation to act on next
     uint8_t *final_obs;  // (B, obs_size) last observation of episodes that ended this step
@@ -157,14 +159,14 @@ typedef struct {
     int Bm;              // envs per minibatch, B / minibatches
     Acts mb;             // T*Bm rows: one group's forward, recomputed from the stored inputs
     Grads mbg;           // T*Bm rows
-    CPC mb_cpc;          // InfoNCE over one group's envs (when use_cpc)
-    CPCA mb_cpca;        // the same for CPC|A (when cpc_action)
+    AuxSet mb_aux;       // the auxiliary heads sized for one group's envs
     int *perm;           // (B) env order of the current pass; group g = perm[g*Bm .. (g+1)*Bm)
     float *logp_old;     // (T*B) log pi_old(a_t) of the taken actions, from the rollout
     int *mb_actions;     // (T*Bm) the group's rows, gathered
     float *mb_mask, *mb_adv, *mb_ret, *mb_logp_old;
     uint8_t *mb_starts;
-    // the two losses on the trunk (see the header); NULL when CPC is off
+    float *mb_rew;
+    // the two losses on the trunk (see the header); NULL without auxiliary heads
     int measure_trunk;   // the caller's: this update measures |g_a2c|, |g_cpc|
     float *bal_dh, *bal_dz; // (T*B, H), (T*B, D) CPC's incoming gradients
     float *bal_zero;     // (T*B*(A+1)) zero dlogits, dvalue of the CPC pass

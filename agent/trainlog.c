@@ -43,12 +43,12 @@ int write_all(int fd, const char *p, size_t n) {
 // updates that measured them: the row's last one, or every one with
 // --cpc-trunk-ratio); readers find columns by name, and the default (A2C)
 // log keeps its columns.
-int log_header(int fd, int K, int reuse) {
+int log_header(int fd, int K, int reuse, const AuxSet *aux) {
     Row r = {.len = 0};
-    log_header_text(&r, K, reuse);
+    log_header_text(&r, K, reuse, aux);
     return write_all(fd, r.buf, r.len);
 }
-void log_header_text(Row *rp, int K, int reuse) {
+void log_header_text(Row *rp, int K, int reuse, const AuxSet *aux) {
     Row r = {.len = 0};
     row_add(&r, "frames,updates,sps,episodes,return_mean,success_rate,episode_length,"
                 "policy_loss,value_loss,entropy,grad_norm,lr");
@@ -59,8 +59,33 @@ void log_header_text(Row *rp, int K, int reuse) {
     }
     if (reuse) row_add(&r, ",clip_frac,approx_kl");
     if (K > 0) row_add(&r, ",grad_trunk_a2c,grad_trunk_cpc");
+    for (int i = 0; i < aux->n; i++) {
+        const AuxKind *k = aux->h[i].kind;
+        if (k->horizons) continue;
+        row_add(&r, ",%s_loss", k->name);
+        for (int j = 0; j < k->ncols; j++) row_add(&r, ",%s_%s", k->name, k->cols[j]);
+    }
     row_add(&r, "\n");
     *rp = r;
+}
+
+void logacc_add(LogAcc *a, const Trainer *tr, const UpdateStats *st) {
+    a->n++, a->pl += st->policy_loss, a->vl += st->value_loss, a->ent += st->entropy;
+    a->gn += st->grad_norm, a->lr += st->lr, a->cpc += st->cpc_loss;
+    a->clipfrac += st->clip_frac, a->kl += st->approx_kl;
+    a->gta += (double)st->trunk_a2c * st->trunk_n, a->gtc += (double)st->trunk_cpc * st->trunk_n;
+    a->gtn += st->trunk_n;
+    const int K = tr->use_cpc ? tr->model.K : 0;
+    for (int k = 0; k < K; k++) {
+        a->acc[k] += st->cpc_acc[k] * st->cpc_n[k];
+        a->accn[k] += st->cpc_n[k];
+        a->lossk[k] += st->cpc_loss_k[k] * st->cpc_n[k];
+    }
+    for (int i = 0; i < tr->aux.n; i++) {
+        if (tr->aux.h[i].kind->horizons) continue;
+        a->aux[i][0] += st->aux_loss[i];
+        for (int j = 0; j < AUX_MAX_COLS; j++) a->aux[i][1 + j] += st->aux_col[i][j];
+    }
 }
 
 int cpc_candidates(const Trainer *tr) {
@@ -89,13 +114,18 @@ int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K) {
     if (K > 0)
         row_add(&r, ",%.6g,%.6g", a->gtn > 0 ? a->gta / a->gtn : NAN,
                 a->gtn > 0 ? a->gtc / a->gtn : NAN);
+    for (int i = 0; i < tr->aux.n; i++) {
+        const AuxKind *k = tr->aux.h[i].kind;
+        if (k->horizons) continue;
+        for (int j = 0; j <= k->ncols; j++) row_add(&r, ",%.6g", a->aux[i][j] / n);
+    }
     row_add(&r, "\n");
     return write_all(fd, r.buf, r.len);
 }
 
 // The row being accumulated, in a checkpoint's "state/log" (CKPT_EXTRA_LOG
 // doubles), so a checkpoint between two rows resumes to the same next row.
-#define LOGACC_DOUBLES (16 + 2 * CPC_MAX_K)
+#define LOGACC_DOUBLES (16 + 2 * CPC_MAX_K + AUX_MAX_HEADS * (1 + AUX_MAX_COLS))
 _Static_assert(LOGACC_DOUBLES <= CKPT_EXTRA_LOG, "state/log too small for LogAcc");
 _Static_assert(CPC_MAX_K <= CKPT_EXTRA_LOGK, "state/logk too small for LogAcc");
 
@@ -107,6 +137,7 @@ static const struct { size_t off; int count, is_float; } LOG_FIELDS[] = {
     LF_D(n),           LF_D(pl),       LF_D(vl),          LF_D(ent),           LF_D(cpc), LF_D(gn), LF_D(lr),
     LF_F(ep.episodes), LF_F(ep.ret),   LF_F(ep.length),   LF_F(ep.success),    LF_D(acc), LF_D(accn),
     LF_D(clipfrac),    LF_D(kl),       LF_D(gta),         LF_D(gtc),           LF_D(gtn),
+    LF_D(aux),
 };
 #undef LF_D
 #undef LF_F

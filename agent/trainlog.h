@@ -17,6 +17,9 @@ typedef struct {
     EnvLog ep;
     double clipfrac, kl; // sample reuse only
     double gta, gtc, gtn; // trunk gradient norms (A2C, CPC) x steps measured, steps measured
+    // the auxiliary heads' losses and log figures (Trainer.aux's order; the CPC
+    // heads' stay 0: their figures are the cpc_* ones above)
+    double aux[AUX_MAX_HEADS][1 + AUX_MAX_COLS];
 } LogAcc;
 
 // Rows are formatted whole into a buffer and written with write(2) on an fd
@@ -31,9 +34,13 @@ typedef struct {
 void row_add(Row *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // write(2) until done: 0, or -1 with errno set
 int write_all(int fd, const char *p, size_t n);
-// log.csv's header for a run with K CPC steps (0: none) and sample reuse or not
-void log_header_text(Row *r, int K, int reuse);
-int log_header(int fd, int K, int reuse);
+// log.csv's header for a run with K CPC steps (0: none), sample reuse or not,
+// and the auxiliary heads aux (their NAME_loss, NAME_<figure> columns; the CPC
+// heads' are the cpc_* ones)
+void log_header_text(Row *r, int K, int reuse, const AuxSet *aux);
+int log_header(int fd, int K, int reuse, const AuxSet *aux);
+// the figures of one update into the row being accumulated
+void logacc_add(LogAcc *a, const Trainer *tr, const UpdateStats *st);
 // one log.csv row of the accumulated updates a (sps: frames per second of the row)
 int log_row(int fd, const Trainer *tr, const LogAcc *a, double sps, int K);
 // the row being accumulated, into / out of a checkpoint's extra doubles

@@ -30,6 +30,7 @@
 #include <cblas.h>
 
 #include "agent/trainer.h"
+#include "cpc/cpca.h"
 #include "nn/blas.h"
 #include "nn/gemm.h"
 #include "base/progress.h"

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "agent/trainer.h"
+#include "cpc/cpca.h"
 #include "nn/blas.h"
 #include "agent/config.h"
 #include "base/rng.h"
@@ -248,18 +249,18 @@ static double loss_double(Trainer *tr) {
         en += e;
     }
     double L = pl / N + c->value_coef * vl / N - c->entropy_coef * en / N;
-    if (tr->use_cpc && tr->cpc_action) { // CPC|A: its double reference (cpca.h)
+    if (aux_state(&tr->aux, "cpca")) { // CPC|A: its double reference (cpca.h)
         const float *pp = tr->model.p.params;
-        const CPCAParams w = {pp + m->p.t[m->cpca_w_in].offset, pp + m->p.t[m->cpca_b_in].offset,
-                              pp + m->p.t[m->cpca_w_ih].offset, pp + m->p.t[m->cpca_w_hh].offset,
-                              pp + m->p.t[m->cpca_b_ih].offset, pp + m->p.t[m->cpca_b_hh].offset,
-                              pp + m->p.t[m->cpca_w_out].offset};
+        const CPCAParams w = {pp + m->p.t[nn_params_find(&m->p, "cpca.w_in")].offset, pp + m->p.t[nn_params_find(&m->p, "cpca.b_in")].offset,
+                              pp + m->p.t[nn_params_find(&m->p, "cpca.w_ih")].offset, pp + m->p.t[nn_params_find(&m->p, "cpca.w_hh")].offset,
+                              pp + m->p.t[nn_params_find(&m->p, "cpca.b_ih")].offset, pp + m->p.t[nn_params_find(&m->p, "cpca.b_hh")].offset,
+                              pp + m->p.t[nn_params_find(&m->p, "cpca.w_out")].offset};
         L += c->cpc_weight * cpca_ref_loss(a->h, a->z, tr->actions, &w, tr->starts, tr->T, tr->B,
                                            m->D, m->H, m->K, m->G, m->A, c->cpc_negatives, NULL);
     } else if (tr->use_cpc)
-        L += c->cpc_weight * cpc_ref_loss_kw(a->h, a->z, tr->model.p.params + m->p.t[m->cpc_w].offset,
+        L += c->cpc_weight * cpc_ref_loss_kw(a->h, a->z, tr->model.p.params + m->p.t[nn_params_find(&m->p, "cpc.w")].offset,
                                              tr->starts, tr->T, tr->B, m->D, m->H, m->K,
-                                             c->cpc_negatives, tr->cpc.k_weighting, NULL);
+                                             c->cpc_negatives, c->cpc_k_weighting, NULL);
     return L;
 }
 

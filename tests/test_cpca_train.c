@@ -57,8 +57,8 @@ static void scale_tensor(Trainer *tr, int idx, float s) {
 // 3: the GRU state then carries c_t, not only its bias), so that both of
 // CPC|A's paths into the shared layers (dz and dc) weigh in.
 static void scale_head(Trainer *tr) {
-    scale_tensor(tr, tr->model.cpca_w_out, CPC_SCALE);
-    scale_tensor(tr, tr->model.cpca_w_in, 3.0f);
+    scale_tensor(tr, nn_params_find(&tr->model.p, "cpca.w_out"), CPC_SCALE);
+    scale_tensor(tr, nn_params_find(&tr->model.p, "cpca.w_in"), 3.0f);
 }
 
 // ----------------------------------------------------------------------------
@@ -69,8 +69,8 @@ static void fd_action(int negatives) {
     action_config(&c, 0.7f, negatives);
     scripted_trainer_cfg(&c);
     Model *m = &g_tr.model;
-    assert_true(g_tr.use_cpc && g_tr.cpc_action);
-    assert_int_equal(m->cpc_w, -1);
+    assert_true(g_tr.use_cpc && aux_state(&g_tr.aux, "cpca"));
+    assert_int_equal(nn_params_find(&m->p, "cpc.w"), -1);
     assert_int_equal(m->G, 5);
     scale_head(&g_tr);
     const size_t P = m->p.total;
@@ -110,13 +110,12 @@ static void test_weight_zero_builds_nothing(void **state) {
     trainer_up(&c);
     const Model *m = &g_tr.model;
     assert_false(g_tr.use_cpc);
-    assert_false(g_tr.cpc_action);
+    assert_null(aux_state(&g_tr.aux, "cpca"));
     assert_int_equal(m->G, 0);
-    assert_int_equal(m->cpc_w, -1);
+    assert_int_equal(nn_params_find(&m->p, "cpc.w"), -1);
     for (int i = 0; i < m->p.n; i++) assert_true(strncmp(m->p.t[i].name, "cpc", 3) != 0);
-    assert_null(g_tr.cpca.g);
-    assert_null(g_tr.cpca.nce.pred);
-    assert_null(g_tr.cpc.pred);
+    assert_int_equal(g_tr.aux.n, 0);
+    assert_null(aux_state(&g_tr.aux, "cpc"));
     const size_t total = m->p.total;
     trainer_free(&g_tr);
     g_tr_live = 0;
@@ -131,7 +130,7 @@ static void test_init_matches_linear(void **state) {
     tiny_config(&c, 0.5f);
     trainer_up(&c);
     const Model *ml = &g_tr.model;
-    const int head = ml->cpc_w; // everything before it
+    const int head = nn_params_find(&ml->p, "cpc.w"); // everything before it
     assert_true(head > 0);
     const size_t before = ml->p.t[head].offset;
     float *lin = talloc(before * sizeof(float));
@@ -142,13 +141,13 @@ static void test_init_matches_linear(void **state) {
     action_config(&c, 0.5f, CPC_NEG_BATCH);
     trainer_up(&c);
     const Model *m = &g_tr.model;
-    assert_int_equal(m->cpca_w_in, head); // the head takes cpc.w's place in the slab
+    assert_int_equal(nn_params_find(&m->p, "cpca.w_in"), head); // the head takes cpc.w's place in the slab
     assert_memory_equal(m->p.params, lin, before * sizeof(float));
     const int G = 5, H = m->H, D = m->D, A = m->A;
     const struct { int idx, d0, d1; } want[] = {
-        {m->cpca_w_in, G, H}, {m->cpca_b_in, G, 0}, {m->cpca_w_ih, 3 * G, A},
-        {m->cpca_w_hh, 3 * G, G}, {m->cpca_b_ih, 3 * G, 0}, {m->cpca_b_hh, 3 * G, 0},
-        {m->cpca_w_out, D, G}};
+        {nn_params_find(&m->p, "cpca.w_in"), G, H}, {nn_params_find(&m->p, "cpca.b_in"), G, 0}, {nn_params_find(&m->p, "cpca.w_ih"), 3 * G, A},
+        {nn_params_find(&m->p, "cpca.w_hh"), 3 * G, G}, {nn_params_find(&m->p, "cpca.b_ih"), 3 * G, 0}, {nn_params_find(&m->p, "cpca.b_hh"), 3 * G, 0},
+        {nn_params_find(&m->p, "cpca.w_out"), D, G}};
     size_t n = 0;
     for (int i = 0; i < 7; i++) {
         const NNTensor *t = &m->p.t[want[i].idx];
@@ -178,7 +177,7 @@ static void test_reuse_identity(void **state) {
     scale_head(&g_tr);
     char err[256];
     if (trainer_reuse_enable(&g_tr, err, sizeof err) != 0) fail_msg("%s", err);
-    assert_non_null(g_tr.mb_cpca.g);
+    assert_non_null(((CPCA *)aux_state(&g_tr.mb_aux, "cpca"))->g);
     Model *m = &g_tr.model;
     const size_t P = m->p.total;
     float *ga = talloc(P * sizeof(float)), *gr = talloc(P * sizeof(float));

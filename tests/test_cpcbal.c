@@ -44,8 +44,8 @@ typedef struct { float *C, *A, *P; } Parts;
 
 static void scale_cpc_w(Trainer *tr) {
     Model *m = &tr->model;
-    float *w = nn_param(&m->p, m->cpc_w);
-    for (size_t j = 0; j < m->p.t[m->cpc_w].size; j++) w[j] *= CPC_SCALE;
+    float *w = nn_param(&m->p, nn_params_find(&m->p, "cpc.w"));
+    for (size_t j = 0; j < m->p.t[nn_params_find(&m->p, "cpc.w")].size; j++) w[j] *= CPC_SCALE;
 }
 
 // The three backward passes of the header, each from a fresh trainer_loss
@@ -168,7 +168,7 @@ static void check_ratio(float rho) {
            sqrt(dn), sqrt(dn) / na, na);
     assert_true(rel_close(sqrt(dn), rho * na, 1e-4));
     // W_k: CPC's gradient, unscaled; the heads: A2C's
-    const NNTensor *w = &m->p.t[m->cpc_w];
+    const NNTensor *w = &m->p.t[nn_params_find(&m->p, "cpc.w")];
     assert_memory_equal(G + w->offset, g.P + w->offset, w->size * sizeof(float));
     assert_memory_equal(G + w->offset, g.C + w->offset, w->size * sizeof(float));
     const NNTensor *pi = &m->p.t[nn_params_find(&m->p, "pi.w")], *vb = &m->p.t[nn_params_find(&m->p, "v.b")];
@@ -233,7 +233,7 @@ static void test_held_scale(void **state) {
             }
         }
         assert_int_equal(bad, 0);
-        const NNTensor *w = &m->p.t[m->cpc_w];
+        const NNTensor *w = &m->p.t[nn_params_find(&m->p, "cpc.w")];
         assert_memory_equal(G + w->offset, g.P + w->offset, w->size * sizeof(float));
         const NNTensor *vb = &m->p.t[nn_params_find(&m->p, "v.b")];
         for (size_t i = nt; i < vb->offset + vb->size; i++)
@@ -280,7 +280,7 @@ static void per_k(Config *c) { c->cpc_k_weighting = CPC_KW_PER_K; }
 static void test_per_k_whole_learner_fd(void **state) {
     (void)state;
     up_with_cpc(per_k, 0.0f);
-    assert_int_equal(g_tr.cpc.k_weighting, CPC_KW_PER_K);
+    assert_int_equal(((CPC *)aux_state(&g_tr.aux, "cpc"))->k_weighting, CPC_KW_PER_K);
     // with these episode starts the two k count different numbers of
     // triples, so per-k is not the pooled mean
     UpdateStats st;

@@ -273,7 +273,7 @@ static void test_model_gradient_bf16(void **state) {
     }
     // the LSTM's and fc's weight gradients came through bf16 products
     const int bf16_tensors[] = {g_tr.model.w_ih, g_tr.model.w_hh, g_tr.model.fc_w,
-                                g_tr.model.cpc_w};
+                                nn_params_find(&g_tr.model.p, "cpc.w")};
     for (int k = 0; k < 4; k++) {
         const NNTensor *t = &p->t[bf16_tensors[k]];
         assert_memory_not_equal(g32 + t->offset, g16 + t->offset, t->size * sizeof(float));

@@ -165,7 +165,7 @@ static void test_model_threads(void **state) {
     for (int onehot = 1; onehot >= 0; onehot--) {
         uint64_t rng = 47 + onehot;
         Model m;
-        assert_int_equal(model_init(&m, C, V, A, 4, 6, 16, 20, 0, 0, 5), 0);
+        assert_int_equal(model_init_ext(&m, C, V, A, 4, 6, 16, 20, NULL, 0, 0, 5), 0);
         Acts a;
         Grads g;
         assert_int_equal(acts_alloc(&a, &m, N), 0);

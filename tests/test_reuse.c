@@ -52,7 +52,7 @@ static double reuse_loss_double(Trainer *tr) {
     }
     double L = pl / N + c->value_coef * vl / N - c->entropy_coef * en / N;
     if (tr->use_cpc)
-        L += c->cpc_weight * cpc_ref_loss(a->h, a->z, tr->model.p.params + m->p.t[m->cpc_w].offset,
+        L += c->cpc_weight * cpc_ref_loss(a->h, a->z, tr->model.p.params + m->p.t[nn_params_find(&m->p, "cpc.w")].offset,
                                           tr->mb_starts, tr->T, tr->Bm, m->D, m->H, m->K,
                                           c->cpc_negatives, NULL);
     return L;
@@ -172,9 +172,9 @@ static void reuse_trainer(int minibatches, float clip, int negatives, float cpc_
     scripted_trainer_cfg(&c);
     assert_true(g_tr.reuse);
     Model *m = &g_tr.model;
-    if (m->cpc_w >= 0) {
-        float *w = nn_param(&m->p, m->cpc_w);
-        for (size_t j = 0; j < m->p.t[m->cpc_w].size; j++) w[j] *= CPC_SCALE;
+    if (nn_params_find(&m->p, "cpc.w") >= 0) {
+        float *w = nn_param(&m->p, nn_params_find(&m->p, "cpc.w"));
+        for (size_t j = 0; j < m->p.t[nn_params_find(&m->p, "cpc.w")].size; j++) w[j] *= CPC_SCALE;
     }
     uint64_t r = 0xC13F;
     const int moved[3] = {m->pi_w, m->pi_b, m->w_ih};
