@@ -192,6 +192,139 @@ static void progress(const Plan *pl, double t0, double f0_total, int tty, int fo
             h, tot, 100.0 * have / total, fr, eta, tty ? "" : "\n");
 }
 
+// What the loop of runner_run keeps.
+typedef struct {
+    int tty;            // stderr is a terminal: the progress line redrawn in place
+    int running, nfail; // children alive; runs failed
+    int event;          // a child ended since the last progress line
+} RunnerLoop;
+
+// r (RUN_TRAINED: its probe; RUN_TODO: its training) started under its
+// lock, looked at again once held: 1, or 0 when it is busy, done meanwhile
+// or failed to start (then RUN_FAILED, counted).
+static int launch_run(Plan *pl, Run *r, RunnerLoop *L) {
+    const CompareOpts *o = &pl->o;
+    if (file_mkdir_p(r->dir) < 0) {
+        fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", r->dir, strerror(errno));
+        r->state = RUN_FAILED, L->nfail++;
+        return 0;
+    }
+    char err[2048];
+    int lk = runlock_acquire(&r->lock, r->dir, o->lock_stale, "compare", err, sizeof err);
+    if (lk == RUNLOCK_BUSY) {
+        if (!pl->quiet_busy)
+            fprintf(stderr, "%scompare: %s left to its holder: %s\n", L->tty ? "\n" : "", r->name, err);
+        r->state = RUN_BUSY;
+        return 0;
+    }
+    if (lk != RUNLOCK_HELD || plan_rescan(pl, r) < 0) {
+        if (lk != RUNLOCK_HELD) fprintf(stderr, "cpcrl compare: %s\n", err);
+        runlock_release(&r->lock);
+        r->state = RUN_FAILED, L->nfail++;
+        return 0;
+    }
+    if (r->state != RUN_TODO && r->state != RUN_TRAINED) { // done by another process meanwhile
+        runlock_release(&r->lock);
+        return 0;
+    }
+    int probe = r->state == RUN_TRAINED;
+    ArgList a;
+    if (probe) probe_args(pl, r, &a);
+    else train_args(pl, r, &a);
+    if (a.oom) fprintf(stderr, "cpcrl compare: %s: out of memory for its command line\n", r->name);
+    r->pid = a.oom ? -1 : spawn(&a, r->dir);
+    args_free(&a);
+    if (r->pid < 0) {
+        runlock_release(&r->lock);
+        r->pid = 0, r->state = RUN_FAILED, L->nfail++;
+        return 0;
+    }
+    r->state = probe ? RUN_PROBING : RUN_TRAINING;
+    return 1;
+}
+
+// A child of r ended with status (its lock released): r's next state.
+static void child_ended(const Plan *pl, Run *r, int status, RunnerLoop *L) {
+    const CompareOpts *o = &pl->o;
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    char log[1200], ck[1200];
+    snprintf(log, sizeof log, "%s/log.csv", r->dir);
+    snprintf(ck, sizeof ck, "%s/model.ckpt", r->dir);
+    if (r->state == RUN_PROBING) {
+        if (ok) {
+            r->state = RUN_DONE;
+        } else if (stop_requested()) {
+            r->state = RUN_TRAINED;
+        } else { // a failed measurement is a failed run: named, and compare exits 1
+            r->state = RUN_FAILED, L->nfail++;
+            fprintf(stderr, "%scompare: probe of %s failed (see %s/train.out)\n", L->tty ? "\n" : "", r->name,
+                    r->dir);
+        }
+        return;
+    }
+    double f = runlog_last_frames(log);
+    r->frames = f > 0 ? f : 0;
+    // trained: exit 0, and both the log and the checkpoint at the frames
+    ProbeCkptId id = {-1, 0};
+    const int has_ck = file_exists(ck);
+    if (has_ck && probe_ckpt_id(ck, &id) < 0) id.frames = -1;
+    if (ok && r->frames >= o->frames && (!has_ck || id.frames >= o->frames)) {
+        r->state = o->probe && has_ck ? RUN_TRAINED : RUN_DONE;
+    } else if (stop_requested()) {
+        r->state = RUN_TODO, r->resume = file_exists(ck);
+    } else {
+        r->state = RUN_FAILED, L->nfail++;
+        char why[64];
+        if (WIFSIGNALED(status)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
+        else if (!ok) snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
+        else if (r->frames < o->frames) snprintf(why, sizeof why, "exit 0 before its frames: stopped");
+        else snprintf(why, sizeof why, "exit 0, but its checkpoint at %.0f frames", id.frames);
+        fprintf(stderr, "%scompare: %s failed at %.0f frames (%s; see %s/train.out)\n", L->tty ? "\n" : "",
+                r->name, r->frames, why, r->dir);
+    }
+}
+
+// Every child that has ended, without waiting.
+static void reap(Plan *pl, RunnerLoop *L) {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        Run *r = NULL;
+        for (int i = 0; i < pl->nruns && !r; i++)
+            if (pl->runs[i].pid == pid) r = &pl->runs[i];
+        if (!r) continue;
+        L->running--, L->event = 1;
+        r->pid = 0;
+        runlock_release(&r->lock);
+        child_ended(pl, r, status, L);
+    }
+}
+
+// Heartbeats of the locks held; a lock taken over means this host looked
+// dead to another: its child stops at once, writing nothing more.
+static void beat_locks(Plan *pl, const RunnerLoop *L) {
+    for (int i = 0; i < pl->nruns; i++) {
+        Run *r = &pl->runs[i];
+        char err[2048];
+        if (r->pid > 0 && runlock_beat(&r->lock, 0, err, sizeof err) < 0) {
+            fprintf(stderr, "%scompare: %s: %s; stopping its process\n", L->tty ? "\n" : "", r->name, err);
+            kill(r->pid, SIGKILL);
+        }
+    }
+}
+
+// The frames of the running runs, from their log.csv.
+static void poll_frames(Plan *pl) {
+    for (int i = 0; i < pl->nruns; i++) {
+        Run *r = &pl->runs[i];
+        if (r->state != RUN_TRAINING) continue;
+        char log[1200];
+        snprintf(log, sizeof log, "%s/log.csv", r->dir);
+        double f = runlog_last_frames(log);
+        if (f > r->frames) r->frames = f;
+    }
+}
+
 int runner_run(Plan *pl, int *ran) {
     const CompareOpts *o = &pl->o;
     *ran = 0;
@@ -200,7 +333,8 @@ int runner_run(Plan *pl, int *ran) {
     setenv("CPCRL_COMPARE_CHILD", "1", 1);
     StopSaved saved;
     stop_catch(0, &saved);
-    int tty = isatty(STDERR_FILENO), signalled = 0, running = 0, nfail = 0, event = 0;
+    RunnerLoop L = {.tty = isatty(STDERR_FILENO)};
+    int signalled = 0;
     double t0 = progress_now(), f0 = 0, last_poll = 0;
     for (int i = 0; i < pl->nruns; i++) f0 += fmin(pl->runs[i].frames, o->frames);
     for (;;) {
@@ -208,141 +342,43 @@ int runner_run(Plan *pl, int *ran) {
             for (int i = 0; i < pl->nruns; i++)
                 if (pl->runs[i].pid > 0) kill(pl->runs[i].pid, SIGTERM);
             signalled = 1;
-            fprintf(stderr, "%scompare: stopping; the runs save a checkpoint\n", tty ? "\n" : "");
+            fprintf(stderr, "%scompare: stopping; the runs save a checkpoint\n", L.tty ? "\n" : "");
         }
-        // launch: probes of finished runs first, then training in plan order;
-        // a run is taken only under its lock, and looked at again once held
+        // launch: probes of finished runs first, then training in plan order
         for (int pass = 0; pass < 2 && !stop_requested(); pass++)
-            for (int i = 0; i < pl->nruns && running < o->jobs; i++) {
+            for (int i = 0; i < pl->nruns && L.running < o->jobs; i++) {
                 Run *r = &pl->runs[i];
                 if (r->state != (pass == 0 ? RUN_TRAINED : RUN_TODO)) continue;
-                if (file_mkdir_p(r->dir) < 0) {
-                    fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", r->dir, strerror(errno));
-                    r->state = RUN_FAILED, nfail++;
-                    continue;
+                if (launch_run(pl, r, &L)) {
+                    (*ran)++;
+                    L.running++;
                 }
-                char err[2048];
-                int lk = runlock_acquire(&r->lock, r->dir, o->lock_stale, "compare", err, sizeof err);
-                if (lk == RUNLOCK_BUSY) {
-                    if (!pl->quiet_busy)
-                        fprintf(stderr, "%scompare: %s left to its holder: %s\n", tty ? "\n" : "", r->name, err);
-                    r->state = RUN_BUSY;
-                    continue;
-                }
-                if (lk != RUNLOCK_HELD || plan_rescan(pl, r) < 0) {
-                    if (lk != RUNLOCK_HELD) fprintf(stderr, "cpcrl compare: %s\n", err);
-                    runlock_release(&r->lock);
-                    r->state = RUN_FAILED, nfail++;
-                    continue;
-                }
-                if (r->state != RUN_TODO && r->state != RUN_TRAINED) { // done by another process meanwhile
-                    runlock_release(&r->lock);
-                    continue;
-                }
-                int probe = r->state == RUN_TRAINED;
-                ArgList a;
-                if (probe) probe_args(pl, r, &a);
-                else train_args(pl, r, &a);
-                if (a.oom) fprintf(stderr, "cpcrl compare: %s: out of memory for its command line\n", r->name);
-                r->pid = a.oom ? -1 : spawn(&a, r->dir);
-                args_free(&a);
-                if (r->pid < 0) {
-                    runlock_release(&r->lock);
-                    r->pid = 0, r->state = RUN_FAILED, nfail++;
-                    continue;
-                }
-                r->state = probe ? RUN_PROBING : RUN_TRAINING;
-                (*ran)++;
-                running++;
             }
         // the line after the launches, so that it counts the runs just started
-        progress(pl, t0, f0, tty, event);
-        event = 0;
-        // reap
-        int status;
-        pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-            Run *r = NULL;
-            for (int i = 0; i < pl->nruns && !r; i++)
-                if (pl->runs[i].pid == pid) r = &pl->runs[i];
-            if (!r) continue;
-            running--, event = 1;
-            r->pid = 0;
-            runlock_release(&r->lock);
-            int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            char log[1200], ck[1200];
-            snprintf(log, sizeof log, "%s/log.csv", r->dir);
-            snprintf(ck, sizeof ck, "%s/model.ckpt", r->dir);
-            if (r->state == RUN_PROBING) {
-                if (ok) {
-                    r->state = RUN_DONE;
-                } else if (stop_requested()) {
-                    r->state = RUN_TRAINED;
-                } else { // a failed measurement is a failed run: named, and compare exits 1
-                    r->state = RUN_FAILED, nfail++;
-                    fprintf(stderr, "%scompare: probe of %s failed (see %s/train.out)\n",
-                            tty ? "\n" : "", r->name, r->dir);
-                }
-                continue;
-            }
-            double f = runlog_last_frames(log);
-            r->frames = f > 0 ? f : 0;
-            // trained: exit 0, and both the log and the checkpoint at the frames
-            ProbeCkptId id = {-1, 0};
-            const int has_ck = file_exists(ck);
-            if (has_ck && probe_ckpt_id(ck, &id) < 0) id.frames = -1;
-            if (ok && r->frames >= o->frames && (!has_ck || id.frames >= o->frames)) {
-                r->state = o->probe && has_ck ? RUN_TRAINED : RUN_DONE;
-            } else if (stop_requested()) {
-                r->state = RUN_TODO, r->resume = file_exists(ck);
-            } else {
-                r->state = RUN_FAILED, nfail++;
-                char why[64];
-                if (WIFSIGNALED(status)) snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
-                else if (!ok) snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
-                else if (r->frames < o->frames) snprintf(why, sizeof why, "exit 0 before its frames: stopped");
-                else snprintf(why, sizeof why, "exit 0, but its checkpoint at %.0f frames", id.frames);
-                fprintf(stderr, "%scompare: %s failed at %.0f frames (%s; see %s/train.out)\n",
-                        tty ? "\n" : "", r->name, r->frames, why, r->dir);
-            }
-        }
-        if (running == 0) {
+        progress(pl, t0, f0, L.tty, L.event);
+        L.event = 0;
+        reap(pl, &L);
+        if (L.running == 0) {
             int left = 0;
             for (int i = 0; i < pl->nruns; i++)
                 left += pl->runs[i].state == RUN_TODO || pl->runs[i].state == RUN_TRAINED;
             if (stop_requested() || !left) break;
         }
-        // heartbeats of the locks held; a lock taken over means this host
-        // looked dead to another: its child stops at once, writing nothing more
-        for (int i = 0; i < pl->nruns; i++) {
-            Run *r = &pl->runs[i];
-            char err[2048];
-            if (r->pid > 0 && runlock_beat(&r->lock, 0, err, sizeof err) < 0) {
-                fprintf(stderr, "%scompare: %s: %s; stopping its process\n", tty ? "\n" : "", r->name, err);
-                kill(r->pid, SIGKILL);
-            }
-        }
+        beat_locks(pl, &L);
         double t = progress_now();
-        if (t - last_poll > 2.0) { // frames of the running runs, from their log.csv
+        if (t - last_poll > 2.0) {
             last_poll = t;
-            for (int i = 0; i < pl->nruns; i++) {
-                Run *r = &pl->runs[i];
-                if (r->state != RUN_TRAINING) continue;
-                char log[1200];
-                snprintf(log, sizeof log, "%s/log.csv", r->dir);
-                double f = runlog_last_frames(log);
-                if (f > r->frames) r->frames = f;
-            }
+            poll_frames(pl);
         }
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    progress(pl, t0, f0, tty, 1);
-    if (tty) fprintf(stderr, "\n");
+    progress(pl, t0, f0, L.tty, 1);
+    if (L.tty) fprintf(stderr, "\n");
     stop_restore(&saved);
     if (stop_requested()) {
         fprintf(stderr, "compare: interrupted; run the same command again to continue\n");
         return 1;
     }
-    return nfail ? 1 : 0;
+    return L.nfail ? 1 : 0;
 }
