@@ -48,6 +48,18 @@ enum { ENV_LEFT = 0, ENV_RIGHT = 1, ENV_FORWARD = 2, ENV_INTERACT = 3, ENV_A = 4
 enum { ENV_TASK_GOAL = 0, ENV_TASK_WATERMAZE, ENV_TASK_KEYS_DOORS, ENV_TASK_SEEKAVOID,
        ENV_TASK_TMAZE, ENV_NTASKS };
 
+// The task names in ENV_TASK_* order, the one place they are written: X(name) per
+// task, SEP between two, so the compiler can paste them into string constants.
+// ENV_TASK_NAMES, the flag table's `task` choices and every "valid: ..." list are
+// made from it (env_task_list at run time); each task's rules, defaults and looks
+// are its entry in the table of env/tasks.h.
+#define ENV_TASK_LIST(X, SEP) X(goal) SEP X(watermaze) SEP X(keys_doors) SEP X(seekavoid) SEP X(tmaze)
+#define ENV_TASK_STR_(name) #name
+// "goal|watermaze|keys_doors|seekavoid|tmaze" (a T_CHOICE's choices)
+#define ENV_TASK_CHOICES ENV_TASK_LIST(ENV_TASK_STR_, "|")
+// "goal, watermaze, keys_doors, seekavoid, tmaze" (messages and help)
+#define ENV_TASK_VALID ENV_TASK_LIST(ENV_TASK_STR_, ", ")
+
 #define ENV_MAX_SIZE 41 // largest grid side (cells, walls included)
 #define ENV_MAX_VIEW 15 // largest observation window side
 
@@ -73,9 +85,13 @@ typedef struct {
 
 // Parse a task name; returns ENV_TASK_* or -1.
 int env_task_from_name(const char *name);
-// Fill the task's defaults (view 7; sizes goal 9, watermaze 9, keys_doors 6,
-// seekavoid 9, tmaze view + 4 = 11, so the cue is out of sight from the
-// junction; max_steps 100 everywhere; items seekavoid 6, keys_doors 1).
+// Every task name in ENV_TASK_* order, joined by sep, into out (n bytes, always
+// terminated when n > 0). Returns the length of the whole list, as snprintf does.
+int env_task_list(char *out, size_t n, const char *sep);
+// Fill the task's defaults (view 7; the rest from the task's entry in
+// env/tasks.h: sizes goal 9, watermaze 9, keys_doors 6, seekavoid 9, tmaze
+// view + 4 = 11, so the cue is out of sight from the junction; max_steps 100
+// everywhere; items seekavoid 6, keys_doors 1).
 // Idempotent. Leaves an unknown task alone for env_config_check to report.
 void env_config_defaults(EnvConfig *cfg);
 // 0 when the (defaulted) config is valid; else -1 and a message in err.

@@ -6,9 +6,13 @@
 #include <string.h>
 
 #include "env/env.h"
+#include "env/tasks.h"
 #include "base/rng.h"
 
-int findtime_applies(int task) { return task == ENV_TASK_GOAL || task == ENV_TASK_WATERMAZE; }
+int findtime_applies(int task) {
+    const EnvTask *T = env_task(task);
+    return T && T->respawns;
+}
 
 void findtime_init(FindTimes *f) { memset(f, 0, sizeof *f); }
 

@@ -1,20 +1,14 @@
-// oracle.c — reference policies and measurements over the env: a scripted
-// oracle that reads the full state, the baseline runner (random or oracle
-// policy, mean return with a 95% confidence interval) and the env throughput
-// benchmark.
+// oracle.c — reference policies and measurements over the env: the
+// oracle's planner, the scripted oracle that reads the full state (each
+// task's plan is its entry's oracle in tasks.c), the baseline runner (random
+// or oracle policy, mean return with a 95% confidence interval).
 //
-// The oracle plans with breadth-first search over poses (x, y, heading) with
-// the env's own actions (turn left, turn right, forward), so the plan it
-// follows is a shortest one in steps. Per task:
-//   goal, watermaze, tmaze  walk to the target cell (goal, hidden platform,
-//                           cued arm end);
-//   seekavoid               walk to the nearest apple without touching a lemon
-//                           (through lemons only when no clean path exists);
-//   keys_doors              fetch the key of the closed door's colour (swapping
-//                           away a wrong key), face the door and open it, then
-//                           walk to the goal.
+// The planner is a breadth-first search over poses (x, y, heading) with the
+// env's own actions (turn left, turn right, forward), so the plan it follows
+// is a shortest one in steps.
 #include "env/env.h"
 #include "env/findtime.h"
+#include "env/world.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,20 +16,12 @@
 
 #include "base/rng.h"
 
-
-#define KIND_BIT(k) (1u << (k))
-
-enum { REACH = 0, FACE = 1 };
-
 // A cell satisfies the search when it is `tidx` or (tkind >= 0) holds tkind.
 static int is_target(const Env *e, int i, int tidx, int tkind) {
     return i == tidx || (tkind >= 0 && e->grid[i] == tkind);
 }
 
-// First action of a shortest plan from the agent's pose to a pose that
-// stands on (REACH) or faces (FACE) a target cell, moving only through
-// cells whose kind is in `pass`. FACE plans end with INTERACT. -1: no plan.
-static int plan(const Env *e, uint32_t pass, int mode, int tidx, int tkind) {
+int world_plan(const Env *e, uint32_t pass, int mode, int tidx, int tkind) {
     const int w = e->w, h = e->h, n = w * h * 4;
     int8_t first[ENV_MAX_SIZE * ENV_MAX_SIZE * 4];
     int16_t queue[ENV_MAX_SIZE * ENV_MAX_SIZE * 4];
@@ -49,9 +35,9 @@ static int plan(const Env *e, uint32_t pass, int mode, int tidx, int tkind) {
         int x = cell % w, y = cell / w;
         int fx = x + ENV_DX[d], fy = y + ENV_DY[d];
         int front_ok = fx >= 0 && fx < w && fy >= 0 && fy < h;
-        if (mode == FACE && front_ok && is_target(e, fy * w + fx, tidx, tkind))
+        if (mode == WORLD_FACE && front_ok && is_target(e, fy * w + fx, tidx, tkind))
             return s == root ? ENV_INTERACT : first[s];
-        if (mode == REACH && s != root && is_target(e, cell, tidx, tkind)) return first[s];
+        if (mode == WORLD_REACH && s != root && is_target(e, cell, tidx, tkind)) return first[s];
         int next[3], acts[3], nn = 0;
         if (front_ok && ((pass >> e->grid[fy * w + fx]) & 1)) {
             next[nn] = (fy * w + fx) * 4 + d;
@@ -70,44 +56,9 @@ static int plan(const Env *e, uint32_t pass, int mode, int tidx, int tkind) {
     return -1;
 }
 
-static int find_kind(const Env *e, int kind) {
-    for (int i = 0, n = e->w * e->h; i < n; i++)
-        if (e->grid[i] == kind) return i;
-    return -1;
-}
-
 int oracle_action(const Env *e) {
-    const uint32_t floor = KIND_BIT(ENV_EMPTY);
-    const int target = e->ty * e->w + e->tx;
-    int a = -1;
-    switch (e->cfg.task) {
-    case ENV_TASK_GOAL:
-        a = plan(e, floor | KIND_BIT(ENV_GOAL), REACH, target, -1);
-        break;
-    case ENV_TASK_WATERMAZE:
-    case ENV_TASK_TMAZE:
-        a = plan(e, floor, REACH, target, -1);
-        break;
-    case ENV_TASK_SEEKAVOID:
-        a = plan(e, floor | KIND_BIT(ENV_APPLE), REACH, -1, ENV_APPLE);
-        if (a < 0)
-            a = plan(e, floor | KIND_BIT(ENV_APPLE) | KIND_BIT(ENV_LEMON), REACH, -1, ENV_APPLE);
-        break;
-    case ENV_TASK_KEYS_DOORS: {
-        int door = find_kind(e, ENV_DOOR0);
-        if (door < 0) door = find_kind(e, ENV_DOOR1);
-        if (door >= 0) {
-            int key = ENV_KEY0 + (e->grid[door] - ENV_DOOR0);
-            if (e->carrying == key)
-                a = plan(e, floor, FACE, door, -1);
-            else
-                a = plan(e, floor, FACE, -1, key);
-        } else {
-            a = plan(e, floor | KIND_BIT(ENV_GOAL), REACH, -1, ENV_GOAL);
-        }
-        break;
-    }
-    }
+    const EnvTask *T = env_task(e->cfg.task);
+    int a = T ? T->oracle(e) : -1;
     return a >= 0 ? a : ENV_LEFT;
 }
 

@@ -1,7 +1,9 @@
 // test_tasks.c — every task's rewards and episode ends, scripted on
-// hand-set states, and moves and blocking
+// hand-set states, moves and blocking, and the task table (env/tasks.h)
 // (shared helpers: tests/env_check.h).
 #include "tests/env_check.h"
+
+#include "env/tasks.h"
 
 // ---------------------------------------------------------------------------
 // Tasks: scripted episodes on hand-set states
@@ -285,6 +287,124 @@ static void test_task_tmaze(void **state) {
     assert_true(log.success == 14.0f && log.ret == 14.0f); // ep % 3 == 0
 }
 
+// ---------------------------------------------------------------------------
+// The task table
+
+static void test_table_complete(void **state) {
+    (void)state;
+    assert_null(env_task(-1));
+    assert_null(env_task(ENV_NTASKS));
+    for (int t = 0; t < ENV_NTASKS; t++) {
+        const EnvTask *T = env_task(t);
+        assert_non_null(T);
+        assert_non_null(ENV_TASK_NAMES[t]);
+        assert_int_equal(env_task_from_name(ENV_TASK_NAMES[t]), t);
+        assert_non_null(T->check);
+        assert_non_null(T->generate);
+        assert_non_null(T->enter);
+        assert_non_null(T->oracle);
+        assert_non_null(T->goal_name);
+        assert_true(T->size >= 5 && T->max_steps >= 1);
+        assert_true(T->goal_label >= ENV_GOAL_NONE && T->goal_label <= ENV_GOAL_CUE);
+        int n = 0;
+        while (n < ENV_LEGEND_MAX && T->legend[n].name) {
+            assert_true(T->legend[n].kind == ENV_LEGEND_TARGET ||
+                        (T->legend[n].kind > ENV_EMPTY && T->legend[n].kind < ENV_C));
+            n++;
+        }
+        assert_true(n >= 1);
+        // a hidden target is what the legend's dashed item stands for
+        int target_item = 0;
+        for (int i = 0; i < n; i++) target_item |= T->legend[i].kind == ENV_LEGEND_TARGET;
+        assert_int_equal(target_item, T->goal_hidden);
+        // the defaults are a valid config
+        EnvConfig c = task_cfg(t);
+        char err[300];
+        if (env_config_check(&c, err, sizeof err) < 0) fail_msg("task %s: defaults invalid: %s", ENV_TASK_NAMES[t], err);
+    }
+    assert_int_equal(env_task_from_name("nope"), -1);
+    assert_int_equal(env_task_from_name(NULL), -1);
+}
+
+// The documented defaults (env.h, docs/usage.md), filled from the table.
+static void test_table_defaults(void **state) {
+    (void)state;
+    static const int SIZE[ENV_NTASKS] = {9, 9, 6, 9, 11}, ITEMS[ENV_NTASKS] = {0, 0, 1, 6, 0};
+    for (int t = 0; t < ENV_NTASKS; t++) {
+        EnvConfig c = task_cfg(t);
+        assert_int_equal(c.view, 7);
+        assert_int_equal(c.size, SIZE[t]);
+        assert_int_equal(c.max_steps, 100);
+        assert_int_equal(c.items, ITEMS[t]);
+    }
+    EnvConfig c = {.task = ENV_TASK_TMAZE, .view = 9, .items = -1};
+    env_config_defaults(&c);
+    assert_int_equal(c.size, 13); // view + 4: the cue out of sight from the junction
+    c = (EnvConfig){.task = ENV_TASK_SEEKAVOID, .items = 0};
+    env_config_defaults(&c);
+    assert_int_equal(c.items, 6);
+    c = (EnvConfig){.task = ENV_TASK_KEYS_DOORS, .items = 0};
+    env_config_defaults(&c);
+    assert_int_equal(c.items, 0); // taken literally: no distractor key
+}
+
+static void test_task_list(void **state) {
+    (void)state;
+    char buf[200];
+    assert_int_equal(env_task_list(buf, sizeof buf, "|"), (int)strlen(ENV_TASK_CHOICES));
+    assert_string_equal(buf, ENV_TASK_CHOICES);
+    env_task_list(buf, sizeof buf, ", ");
+    assert_string_equal(buf, ENV_TASK_VALID);
+    env_task_list(buf, sizeof buf, ",");
+    assert_string_equal(buf, "goal,watermaze,keys_doors,seekavoid,tmaze");
+    // truncated: terminated, and the length of the whole list returned
+    char small[8];
+    assert_int_equal(env_task_list(small, sizeof small, ","), (int)strlen(buf));
+    assert_string_equal(small, "goal,wa");
+    assert_int_equal(env_task_list(NULL, 0, ","), (int)strlen(buf));
+}
+
+// The probe's goal label takes env_goal_classes values and follows the target.
+static void test_goal_labels(void **state) {
+    (void)state;
+    assert_int_equal(env_goal_classes(ENV_TASK_GOAL), ENV_MAX_SIZE * ENV_MAX_SIZE);
+    assert_int_equal(env_goal_classes(ENV_TASK_WATERMAZE), ENV_MAX_SIZE * ENV_MAX_SIZE);
+    assert_int_equal(env_goal_classes(ENV_TASK_KEYS_DOORS), ENV_MAX_SIZE * ENV_MAX_SIZE);
+    assert_int_equal(env_goal_classes(ENV_TASK_SEEKAVOID), 0);
+    assert_int_equal(env_goal_classes(ENV_TASK_TMAZE), 2);
+    assert_int_equal(env_goal_classes(-1), 0);
+    for (int t = 0; t < ENV_NTASKS; t++) {
+        EnvConfig c = task_cfg(t);
+        Env e;
+        env_init(&e, &c, 7);
+        uint64_t r = 11;
+        for (int i = 0; i < 300; i++) {
+            int lab = env_goal_label(&e), n = env_goal_classes(t);
+            if (n == 0) assert_int_equal(lab, -1);
+            else assert_true(lab >= 0 && lab < n);
+            if (env_task(t)->goal_label == ENV_GOAL_CELL) assert_int_equal(lab, e.ty * ENV_MAX_SIZE + e.tx);
+            if (env_task(t)->goal_label == ENV_GOAL_CUE) assert_int_equal(lab, e.cue);
+            uint8_t term, trunc;
+            env_step(&e, rng_int(&r, ENV_A), &term, &trunc);
+        }
+    }
+}
+
+// env_render_map marks the target with the task's map_mark (watermaze: 'P').
+static void test_map_mark(void **state) {
+    (void)state;
+    for (int t = 0; t < ENV_NTASKS; t++) {
+        EnvConfig c = task_cfg(t);
+        Env e;
+        env_init(&e, &c, 3);
+        char map[(ENV_MAX_SIZE + 1) * ENV_MAX_SIZE + 1];
+        env_render_map(&e, map);
+        char at = map[e.ty * (e.w + 1) + e.tx];
+        if (env_task(t)->map_mark) assert_int_equal(at, env_task(t)->map_mark);
+        else if (!(e.tx == e.ax && e.ty == e.ay)) assert_int_equal(at, env_kind_char(e.grid[e.ty * e.w + e.tx]));
+    }
+}
+
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -294,6 +414,11 @@ int main(void) {
         cmocka_unit_test(test_task_keys_doors),
         cmocka_unit_test(test_task_seekavoid),
         cmocka_unit_test(test_task_tmaze),
+        cmocka_unit_test(test_table_complete),
+        cmocka_unit_test(test_table_defaults),
+        cmocka_unit_test(test_task_list),
+        cmocka_unit_test(test_goal_labels),
+        cmocka_unit_test(test_map_mark),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
