@@ -53,8 +53,7 @@ static int task_arg(Config *c, const char *cmd, char **pos, int npos) {
     int t = env_task_from_name(pos[0]);
     if (t < 0) {
         char msg[300];
-        snprintf(msg, sizeof msg, "unknown task '%.100s' (valid: goal, watermaze, keys_doors, seekavoid, tmaze)",
-                 pos[0]);
+        snprintf(msg, sizeof msg, "unknown task '%.100s' (valid: " ENV_TASK_VALID ")", pos[0]);
         return usage_error(cmd, msg);
     }
     c->task = t;
@@ -355,7 +354,7 @@ static const Command COMMANDS[] = {
      "(probe --save); two checkpoints play the same seeded episodes side by side", NULL},
     {"play", "TASK [--seed N] [flags]", "play a task yourself with the arrow keys; saves replays",
      G_PLAY | G_WINDOW, cmd_play_main,
-     "play a task yourself with the arrow keys (TASK: goal, watermaze, keys_doors, seekavoid, tmaze); "
+     "play a task yourself with the arrow keys (TASK: " ENV_TASK_VALID "); "
      "episodes are saved as replays", NULL},
     {"replay", "FILE.rpl [--info] [--verify] [--export OUT.gif|OUT.mp4] [--frames DIR] [flags]",
      "replay player; --info, --verify, --export GIF/MP4, --frames PNG", G_REPLAY | G_WINDOW, cmd_replay_main,

@@ -53,7 +53,7 @@ typedef struct {
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const Opt OPTS[] = {
     // env
-    {"task", T_CHOICE, O(task), 0, "goal", 0, 0, "goal|watermaze|keys_doors|seekavoid|tmaze", G_ENV,
+    {"task", T_CHOICE, O(task), 0, "goal", 0, 0, ENV_TASK_CHOICES, G_ENV,
      "task to run"},
     {"size", T_INT, O(size), 0, "0", 0, ENV_MAX_SIZE, NULL, G_ENV,
      "grid side incl. walls (0 = the task's default)"},
@@ -177,7 +177,7 @@ static const Opt OPTS[] = {
      "optimizer's step and its denominator; advantage scale, losses, entropy", 0, "U", "0 = off"},
     // compare
     {"tasks", T_STR, CMP(tasks), "all", 0, 0, NULL, G_CMP,
-     "comma-separated tasks, or all (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", OF_CMD, "LIST"},
+     "comma-separated tasks, or all (valid: " ENV_TASK_VALID ")", OF_CMD, "LIST"},
     {"seeds", T_INT, CMP(seeds), "3", 1, 1000, NULL, G_CMP, "seeds per arm", OF_CMD, "N"},
     {"first-seed", T_U64, CMP(first_seed), "1", 0, 0, NULL, G_CMP, "seeds are S, S+1, ..., S+N-1", OF_CMD, "S"},
     {"frames", T_DOUBLE, CMP(frames), "1e6", 1, BIG, NULL, G_CMP, "env frames per run", OF_CMD, "N"},

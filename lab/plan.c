@@ -16,8 +16,6 @@
 #include "lab/probe.h"
 #include "lab/stats.h"
 
-#define ALL_TASKS "goal,watermaze,keys_doors,seekavoid,tmaze"
-
 const char *const RUN_STATE_NAMES[] = {"to train", "training", "to probe", "probing", "done", "failed", "in use"};
 
 int compare_usage(const char *cmd, const char *fmt, ...) {
@@ -375,14 +373,13 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     pl->base.frames = o->frames;
     if (pl->inject_log_every) pl->base.log_every = fmax(1, floor(o->frames / 100));
     // tasks
-    if (!strcmp(o->tasks, "all")) snprintf(o->tasks, sizeof o->tasks, "%s", ALL_TASKS);
+    if (!strcmp(o->tasks, "all")) env_task_list(o->tasks, sizeof o->tasks, ",");
     char buf[256];
     snprintf(buf, sizeof buf, "%s", o->tasks);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         int t = env_task_from_name(tok);
         if (t < 0)
-            return compare_usage("compare", "--tasks: unknown task '%s' (valid: goal, watermaze, keys_doors, seekavoid, tmaze, all)",
-                         tok);
+            return compare_usage("compare", "--tasks: unknown task '%s' (valid: " ENV_TASK_VALID ", all)", tok);
         int dup = 0;
         for (int j = 0; j < pl->ntasks; j++) dup |= pl->tasks[j] == t;
         if (!dup) pl->tasks[pl->ntasks++] = t;

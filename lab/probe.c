@@ -17,6 +17,7 @@
 #include "base/errs.h"
 #include "base/file.h"
 #include "agent/train.h"
+#include "env/tasks.h"
 
 #include <cblas.h> // after the project headers: its complex.h defines I
 
@@ -230,16 +231,6 @@ void probe_samples_free(ProbeSamples *s) {
     memset(s, 0, sizeof *s);
 }
 
-static int goal_label(const Env *e) {
-    switch (e->cfg.task) {
-    case ENV_TASK_GOAL:
-    case ENV_TASK_WATERMAZE:
-    case ENV_TASK_KEYS_DOORS: return e->ty * ENV_MAX_SIZE + e->tx;
-    case ENV_TASK_TMAZE: return e->cue;
-    default: return -1;
-    }
-}
-
 // Stands in for vec_step: records the state each observation of step t was
 // taken in, then steps the envs as usual.
 static void collect_step(void *ctx, const int *actions, uint8_t *obs, float *rewards,
@@ -251,7 +242,7 @@ static void collect_step(void *ctx, const int *actions, uint8_t *obs, float *rew
         size_t i = (size_t)cl->t * tr->B + b;
         cl->lab[PROBE_POS][i] = e->ay * ENV_MAX_SIZE + e->ax;
         cl->lab[PROBE_HEADING][i] = e->dir;
-        cl->lab[PROBE_GOAL][i] = goal_label(e);
+        cl->lab[PROBE_GOAL][i] = env_goal_label(e);
     }
     vec_step_final(&tr->vec, actions, obs, rewards, terminated, truncated, final_obs);
     cl->t = (cl->t + 1) % tr->T;

@@ -6,8 +6,8 @@
 // time, acting greedily or by sampling. At every step the LSTM output c_t and
 // the latent z_t are stored with the true state the observation was taken
 // in: the agent's cell (x, y), its heading (4-way) and, where the task has
-// one, the goal cell (goal / keys_doors: goal square; watermaze: hidden
-// platform; tmaze: the rewarded arm, i.e. the cue; seekavoid has none).
+// one, its goal (env_goal_label of env/tasks.h: the target cell, visible or
+// hidden, or for a cue task the cue, i.e. the rewarded arm).
 // Each label is a classification over the classes seen in training.
 //
 // Read-out: features standardized with the training mean and standard

@@ -18,6 +18,7 @@
 #include "agent/train.h"
 #include "base/file.h"
 #include "base/rng.h"
+#include "env/tasks.h"
 
 #include <cblas.h> // after the project headers: its complex.h defines I
 
@@ -466,7 +467,7 @@ int readout_parse(Readout *r, const uint8_t *buf, size_t len, const char *origin
     if (off != d.len)
         return fail_parse(r, err, errlen, origin, "%zu bytes after the last read-out (expected the CRC32)", d.len - off);
     // which labels the task has
-    const int has_goal = task != ENV_TASK_SEEKAVOID;
+    const int goal_classes = env_goal_classes((int)task), has_goal = goal_classes > 0;
     if (!M[PROBE_POS] || !M[PROBE_HEADING] || (M[PROBE_GOAL] > 0) != has_goal)
         return fail_parse(r, err, errlen, origin, "task %s has position, heading%s read-outs; the file has %s%s%s",
                           ENV_TASK_NAMES[task], has_goal ? " and goal" : " and no goal",
@@ -495,7 +496,7 @@ int readout_parse(Readout *r, const uint8_t *buf, size_t len, const char *origin
         for (int k = 0; k < 4 && L->has; k++)
             if (!(fig[k] >= 0 && fig[k] <= 1))
                 return fail_parse(r, err, errlen, origin, "%s: held-out figure %d is %g, expected 0..1", name, k, fig[k]);
-        const int lim = l == PROBE_HEADING ? 4 : (l == PROBE_GOAL && task == ENV_TASK_TMAZE) ? 2 : READOUT_CELLS;
+        const int lim = l == PROBE_HEADING ? 4 : l == PROBE_GOAL ? goal_classes : READOUT_CELLS;
         memset(seen, 0, sizeof seen);
         for (int j = 0; j < L->M; j++) {
             uint32_t v = rd_u32(&d);

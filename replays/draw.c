@@ -5,8 +5,8 @@
 //   left       the full map, square cells: items as glyphs, the agent as a
 //              white triangle pointing in its heading, the V x V window in
 //              front of it outlined in yellow and the cells it sees tinted;
-//              the watermaze platform / rewarded tmaze arm dashed (the agent
-//              cannot see them; the viewer can)
+//              a hidden target (goal_hidden in the task table: a platform,
+//              a rewarded arm) dashed (the agent cannot see it; the viewer can)
 //   right      step, reward, return; the agent's egocentric view (same
 //              colours, unseen cells dark, agent at the bottom facing up);
 //              action probabilities as bars, the chosen action marked; value
@@ -21,6 +21,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "env/tasks.h"
 
 // ----------------------------------------------------------------------------
 // Colours
@@ -368,31 +370,10 @@ static int legend_items(int task, int has_policy, LegendItem *it) {
     if (has_policy) it[n++] = (LegendItem){0, "next action", L_NEXT};
     it[n++] = (LegendItem){0, "seen by agent", L_SEEN};
     it[n++] = (LegendItem){ENV_WALL, "wall", L_CELL};
-    switch (task) {
-    case ENV_TASK_GOAL: it[n++] = (LegendItem){ENV_GOAL, "goal +1", L_CELL}; break;
-    case ENV_TASK_WATERMAZE:
-        it[n++] = (LegendItem){ENV_CUE0, "cue N", L_CELL};
-        it[n++] = (LegendItem){ENV_CUE1, "cue E", L_CELL};
-        it[n++] = (LegendItem){ENV_CUE2, "cue S", L_CELL};
-        it[n++] = (LegendItem){ENV_CUE3, "cue W", L_CELL};
-        it[n++] = (LegendItem){0, "platform +1 (hidden)", L_TARGET};
-        break;
-    case ENV_TASK_KEYS_DOORS:
-        it[n++] = (LegendItem){ENV_KEY0, "key blue", L_CELL};
-        it[n++] = (LegendItem){ENV_DOOR0, "door blue", L_CELL};
-        it[n++] = (LegendItem){ENV_KEY1, "key purple", L_CELL};
-        it[n++] = (LegendItem){ENV_DOOR1, "door purple", L_CELL};
-        it[n++] = (LegendItem){ENV_GOAL, "goal +1", L_CELL};
-        break;
-    case ENV_TASK_SEEKAVOID:
-        it[n++] = (LegendItem){ENV_APPLE, "apple +1", L_CELL};
-        it[n++] = (LegendItem){ENV_LEMON, "lemon -1", L_CELL};
-        break;
-    case ENV_TASK_TMAZE:
-        it[n++] = (LegendItem){ENV_CUE0, "cue: go left", L_CELL};
-        it[n++] = (LegendItem){ENV_CUE1, "cue: go right", L_CELL};
-        it[n++] = (LegendItem){0, "rewarded arm (hidden)", L_TARGET};
-        break;
+    const EnvTask *T = env_task(task);
+    for (int i = 0; T && i < ENV_LEGEND_MAX && T->legend[i].name; i++) {
+        const EnvLegendItem *l = &T->legend[i];
+        it[n++] = l->kind == ENV_LEGEND_TARGET ? (LegendItem){0, l->name, L_TARGET} : (LegendItem){l->kind, l->name, L_CELL};
     }
     return n;
 }
@@ -541,7 +522,7 @@ static int belief_panel(Canvas *c, const DrawFrame *f, int x0, int y, int pw, in
         snprintf(buf, sizeof buf, "held-out acc %.2f, chance %.2f", (double)acc, (double)ch);
         draw_text(c, tx, y + s, s, C_DIM, buf);
         y += lh;
-        if (layer == 1 && b->cue) { // tmaze: left arm | right arm, the true side outlined
+        if (layer == 1 && b->cue) { // the cue: left arm | right arm, the true side outlined
             const int bw = pw - (tx - x0), bh = lh - 2 * s;
             const float pl = clamp01(b->cue[0]);
             const int split = (int)lrintf(pl * (float)bw);
@@ -632,7 +613,8 @@ void draw_frame(Canvas *c, const DrawFrame *f, DrawLayout *lay) {
                       seen[y * f->w + xx] ? DRAW_FLOOR_SEEN_COLOUR : DRAW_FLOOR_COLOUR);
         }
     if (belief_on(f)) belief_map(c, f, mx, my, n);
-    int hidden = f->task == ENV_TASK_WATERMAZE || f->task == ENV_TASK_TMAZE;
+    const EnvTask *T = env_task(f->task);
+    int hidden = T && T->goal_hidden;
     if (hidden && (unsigned)f->tx < (unsigned)f->w && (unsigned)f->ty < (unsigned)f->h) {
         int t = n >= 16 ? 2 : 1;
         dashed_rect(c, mx + f->tx * n + t, my + f->ty * n + t, n - 2 * t - 1, n - 2 * t - 1, t, C_TARGET);

@@ -40,7 +40,7 @@ extern const char *const DRAW_ACTION_LABELS[ENV_A]; // "turn left", ...
 // cell of each layer is outlined in a light shade of its colour (position:
 // the cell's edge, goal: a ring around the disc). In the side
 // panel, a line per layer gives p(true cell) with the read-out's held-out
-// accuracy and chance, tmaze's cue belief is a bar (left arm | right arm),
+// accuracy and chance, a cue belief is a bar (left arm | right arm),
 // then a note (the fitting seed) and a warning. Both layers off draws the
 // plain frame, pixel for pixel.
 extern const uint32_t DRAW_BELIEF_POS_COLOUR, DRAW_BELIEF_GOAL_COLOUR;
@@ -50,7 +50,7 @@ typedef struct {
     int show_pos, show_goal;        // the layers (keys B and T)
     const float *pos;               // [ENV_MAX_SIZE * ENV_MAX_SIZE]: p of cell y * ENV_MAX_SIZE + x (NULL: none)
     const float *goal;              // the same for the goal / platform cell (NULL: none)
-    const float *cue;               // tmaze: [2] p(cue says left), p(cue says right) (NULL: none)
+    const float *cue;               // a cue task's [2] p(cue says left), p(cue says right) (NULL: none)
     const char *goal_name;          // "goal", "platform", "cue"
     float acc_pos, chance_pos;      // held-out accuracy of the read-out and chance
     float acc_goal, chance_goal;
@@ -64,7 +64,7 @@ typedef struct {
     int task, w, h, view;
     const uint8_t *grid;         // [h][w]
     int ax, ay, dir, carrying;
-    int tx, ty, cue;             // hidden target (drawn faintly), tmaze cue
+    int tx, ty, cue;             // target (a hidden one drawn dashed), the cue (0 left, 1 right)
     const uint8_t *obs;          // [ENV_C][view][view] the agent's observation
     // policy at this state (has_policy = 0: a person plays)
     int has_policy;
@@ -102,7 +102,7 @@ typedef struct {
     int belief_y, belief_h;
     int line_x, pos_line_y, goal_line_y;          // p(true) lines (y -1: none)
     int swatch_x, swatch_w;                       // each line's swatch at (swatch_x, line y)
-    int cue_x, cue_y, cue_w, cue_h;               // tmaze's cue bar (w = 0: none)
+    int cue_x, cue_y, cue_w, cue_h;               // the cue bar (w = 0: none)
 } DrawLayout;
 
 // Draw the whole frame into c. lay may be NULL.

@@ -8,13 +8,11 @@
 
 #include "base/errs.h"
 #include "base/file.h"
+#include "env/tasks.h"
 
 static const char *goal_name(int task) {
-    switch (task) {
-    case ENV_TASK_WATERMAZE: return "platform";
-    case ENV_TASK_TMAZE: return "cue";
-    default: return "goal";
-    }
+    const EnvTask *T = env_task(task);
+    return T ? T->goal_name : "goal";
 }
 
 static void set_warn(Overlay *ov);
@@ -100,7 +98,8 @@ const DrawBelief *overlay_frame(Overlay *ov, const float *c) {
     b->pos = ov->bel->has[PROBE_POS] ? ov->bel->p[PROBE_POS] : NULL;
     b->goal = b->cue = NULL;
     if (ov->bel->has[PROBE_GOAL]) {
-        if (ov->ro.task == ENV_TASK_TMAZE) b->cue = ov->bel->p[PROBE_GOAL];
+        const EnvTask *T = env_task(ov->ro.task);
+        if (T && T->goal_label == ENV_GOAL_CUE) b->cue = ov->bel->p[PROBE_GOAL];
         else b->goal = ov->bel->p[PROBE_GOAL];
     }
     return b;

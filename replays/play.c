@@ -34,11 +34,11 @@ static int play_save(const Replay *r, const Env *now, const Opts *o, Message *ms
 int cmd_play(const ViewOpts *opts, char **pos, int np) {
     const Opts o = *opts;
     char err[600];
-    if (np != 1) return window_usage("play", "expected a task (goal, watermaze, keys_doors, seekavoid, tmaze)");
+    if (np != 1) return window_usage("play", "expected a task (" ENV_TASK_VALID ")");
     EnvConfig ec = {0};
     ec.task = env_task_from_name(pos[0]);
     if (ec.task < 0) {
-        snprintf(err, sizeof err, "unknown task '%s' (valid: goal, watermaze, keys_doors, seekavoid, tmaze)", pos[0]);
+        snprintf(err, sizeof err, "unknown task '%s' (valid: " ENV_TASK_VALID ")", pos[0]);
         return window_usage("play", err);
     }
     ec.size = o.size, ec.view = o.view, ec.max_steps = o.max_steps, ec.items = o.items;

@@ -33,7 +33,11 @@ trap 'rm -f "$tmp"' EXIT
     echo "|---|---|---|---|---|---|"
 } >"$tmp"
 
-for task in goal watermaze keys_doors seekavoid tmaze; do
+# the tasks, in cpcrl's order, from its own help: "--task ... (goal|...|tmaze; default goal)"
+tasks=$("$bin" help train | sed -n 's/^ *--task .*(\([a-z_|]*\); default.*/\1/p' | tr '|' ' ')
+[ -n "$tasks" ] || { echo "learning_table.sh: no task list in '$bin help train'" >&2; exit 1; }
+
+for task in $tasks; do
     runs=$(ls -d "$dir/runs/$task-$arm-s"* 2>/dev/null | sort -V || true)
     # scripts/sweep.sh names its runs <setting>-<task>-s<seed>
     [ -n "$runs" ] || runs=$(ls -d "$dir/runs/$arm-$task-s"* 2>/dev/null | sort -V || true)
