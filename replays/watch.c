@@ -231,172 +231,222 @@ static void pane_frame(Pane *p, DrawFrame *f, int held, int npanes) {
     f->label = p->lab;
 }
 
-int cmd_watch(const ViewOpts *opts, char **pos, int np) {
-    Opts o = *opts;
+// ----------------------------------------------------------------------------
+// The session
+
+// A watch session: the panes, the episode they share and the window's state.
+typedef struct {
+    Opts o;
+    Pane panes[WATCH_MAX_PANES];
+    int npanes;
+    Env base; // side by side, both panes start every episode from one copy of it
+    uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
+    int greedy, paused, step_once, quit, status;
+    double speed, acc, hold_until;
+    Message msg;
+} Watch;
+
+static void watch_free(Watch *w, int npanes) {
+    for (int i = 0; i < npanes; i++) pane_free(&w->panes[i]);
+}
+
+// Load the panes of the checkpoints pos[] and check that they can be shown:
+// their env (*ec) valid and, side by side, the same; the recording directory
+// made. 0, or the exit code (the panes freed).
+static int watch_load(Watch *w, char **pos, EnvConfig *ec) {
     char err[600];
-    if (np != 1 && np != 2)
-        return window_usage("watch", "expected a checkpoint file or a run directory (or two, side by side)");
-    if (np == 2 && o.readout[0])
-        return window_usage("watch", "--readout: with two checkpoints each pane's read-outs are the readout.bin "
-                                     "beside its checkpoint");
-    const int npanes = np;
-    static Pane panes[WATCH_MAX_PANES];
     int loaded = 0, rc = 0;
-    for (int i = 0; i < npanes && rc == 0; i++)
-        if ((rc = pane_load(&panes[i], pos[i], &o)) == 0) loaded++;
-    EnvConfig ec;
+    for (int i = 0; i < w->npanes && rc == 0; i++)
+        if ((rc = pane_load(&w->panes[i], pos[i], &w->o)) == 0) loaded++;
+    const Pane *p0 = &w->panes[0], *p1 = &w->panes[1];
     if (rc == 0) {
-        config_env(&panes[0].ac.cfg, &ec);
-        if (env_config_check(&ec, err, sizeof err) < 0) {
-            fprintf(stderr, "cpcrl watch: %s: %s\n", panes[0].ckpath, err);
+        config_env(&p0->ac.cfg, ec);
+        if (env_config_check(ec, err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl watch: %s: %s\n", p0->ckpath, err);
             rc = 1;
         }
     }
-    if (rc == 0 && npanes == 2) { // the same episodes: the same env settings
+    if (rc == 0 && w->npanes == 2) { // the same episodes: the same env settings
         EnvConfig e2;
-        config_env(&panes[1].ac.cfg, &e2);
-        env_config_defaults(&ec), env_config_defaults(&e2);
-        if (memcmp(&ec, &e2, sizeof ec) != 0) {
+        config_env(&p1->ac.cfg, &e2);
+        env_config_defaults(ec), env_config_defaults(&e2);
+        if (memcmp(ec, &e2, sizeof *ec) != 0) {
             fprintf(stderr, "cpcrl watch: %s and %s act in different envs (task %s size %d view %d max_steps %d "
                             "items %d, and task %s size %d view %d max_steps %d items %d): side by side needs the "
-                            "same\n", panes[0].ckpath, panes[1].ckpath, ENV_TASK_NAMES[ec.task], ec.size, ec.view,
-                    ec.max_steps, ec.items, ENV_TASK_NAMES[e2.task], e2.size, e2.view, e2.max_steps, e2.items);
+                            "same\n", p0->ckpath, p1->ckpath, ENV_TASK_NAMES[ec->task], ec->size, ec->view,
+                    ec->max_steps, ec->items, ENV_TASK_NAMES[e2.task], e2.size, e2.view, e2.max_steps, e2.items);
             rc = 1;
         }
     }
-    if (rc == 0 && o.record[0] && file_mkdir_p(o.record) < 0) {
-        fprintf(stderr, "cpcrl watch: cannot create %s: %s\n", o.record, strerror(errno));
+    if (rc == 0 && w->o.record[0] && file_mkdir_p(w->o.record) < 0) {
+        fprintf(stderr, "cpcrl watch: cannot create %s: %s\n", w->o.record, strerror(errno));
         rc = 1;
     }
-    if (rc) {
-        for (int i = 0; i < loaded; i++) pane_free(&panes[i]);
-        return rc;
-    }
-    if (npanes == 2 && o.win_w == 1280 && o.win_h == 720) o.win_w = 1800; // two panes at the default size
-    View v;
-    if ((rc = window_open(&v, &o, npanes == 2 ? "cpcrl watch (side by side)" : "cpcrl watch"))) {
-        for (int i = 0; i < npanes; i++) pane_free(&panes[i]);
-        return rc;
-    }
-    uint8_t obs[ENV_C * ENV_MAX_VIEW * ENV_MAX_VIEW];
-    int greedy = o.greedy, paused = o.paused, status = 0;
-    double speed = o.speed;
-    Message msg = {{0}, 0};
-    // Side by side, both panes start every episode from one copy of `base`,
-    // so they play the same maze; a pane that finishes first waits.
-    Env base;
-    env_init(&base, &ec, o.seed);
-    for (int i = 0; i < npanes; i++) {
-        Pane *p = &panes[i];
+    if (rc) watch_free(w, loaded);
+    return rc;
+}
+
+// Every pane on the first episode of env config ec: 0, or -1 when a
+// recording could not start (reported).
+static int watch_start(Watch *w, const EnvConfig *ec) {
+    w->greedy = w->o.greedy, w->paused = w->o.paused, w->speed = w->o.speed;
+    env_init(&w->base, ec, w->o.seed);
+    for (int i = 0; i < w->npanes; i++) {
+        Pane *p = &w->panes[i];
         char name[sizeof p->ac.cfg.name]; // a copy: the label goes into the same struct
         snprintf(name, sizeof name, "%s", p->ac.cfg.name);
         snprintf(p->label, sizeof p->label, "watch %.40s", name);
-        p->rec = (Recording){.cmd = "watch", .msg = &msg, .status = &status};
-        p->env = base;
-        pane_begin(p, greedy, obs);
-        if (!p->rec.ok) status = 1;
+        p->rec = (Recording){.cmd = "watch", .msg = &w->msg, .status = &w->status};
+        p->env = w->base;
+        pane_begin(p, w->greedy, w->obs);
+        if (!p->rec.ok) w->status = 1;
     }
-    if (status) {
-        for (int i = 0; i < npanes; i++) pane_free(&panes[i]);
+    return w->status ? -1 : 0;
+}
+
+// S: each pane's episode so far (or, waiting for the other pane, its finished one).
+static void watch_save(Watch *w) {
+    char err[600];
+    for (int i = 0; i < w->npanes; i++) {
+        Pane *p = &w->panes[i];
+        Replay snap;
+        if (replay_ended(&p->rec.r)) { // a pane waiting for the other: its finished episode
+            pane_save(p, &p->rec.r, &w->o, i, w->npanes, &w->msg, &w->status);
+            continue;
+        }
+        if (replay_snapshot(&p->rec.r, &p->env, &snap, err, sizeof err) < 0) {
+            message_set(&w->msg, 5, "%s", err);
+            fprintf(stderr, "cpcrl watch: %s\n", err);
+            w->status = 1;
+            continue;
+        }
+        pane_save(p, &snap, &w->o, i, w->npanes, &w->msg, &w->status);
+        replay_free(&snap);
+    }
+}
+
+// The events since the last frame. Returns 1 when R asked for a new episode.
+static int watch_events(Watch *w, View *v) {
+    SDL_Event ev;
+    int restart = 0;
+    while (SDL_PollEvent(&ev)) {
+        window_event(v, &ev, "watch", &w->quit, &w->status);
+        if (ev.type != SDL_KEYDOWN) continue;
+        const SDL_Keycode sym = ev.key.keysym.sym;
+        int ov_key = 0;
+        for (int i = 0; i < w->npanes; i++) ov_key |= overlay_key(&w->panes[i].ov, sym, &w->msg);
+        if (ov_key) continue;
+        switch (sym) {
+        case SDLK_SPACE: w->paused = !w->paused; break;
+        case SDLK_n:
+        case SDLK_RIGHT: w->paused = 1, w->step_once = 1; break;
+        case SDLK_g:
+            w->greedy = !w->greedy;
+            for (int i = 0; i < w->npanes; i++) actor_repick(&w->panes[i].ac, w->greedy);
+            message_set(&w->msg, 2, "%s actions", w->greedy ? "greedy (argmax)" : "sampled");
+            break;
+        case SDLK_r: restart = 1; break;
+        case SDLK_s: watch_save(w); break;
+        default: window_key(v, sym, &w->speed, &w->msg, &w->quit); break;
+        }
+    }
+    return restart;
+}
+
+// Every pane on the next episode: the one its env began itself (one pane)
+// or a copy of the next episode of base (side by side).
+static void watch_next_episode(Watch *w) {
+    if (w->npanes > 1) env_reset(&w->base);
+    for (int i = 0; i < w->npanes; i++) {
+        if (w->npanes > 1) w->panes[i].env = w->base;
+        pane_begin(&w->panes[i], w->greedy, w->obs);
+    }
+}
+
+// The steps due by wall-clock time t (dt since the last frame); when every
+// pane's episode is over, their last frames stay for a moment, then the
+// next episode.
+static void watch_advance(Watch *w, double t, double dt) {
+    int steps = 0;
+    if (t >= w->hold_until) {
+        if (!w->paused) {
+            w->acc += dt * w->speed;
+            steps = (int)w->acc;
+            w->acc -= steps;
+            if (steps > 64) steps = 64, w->acc = 0;
+        } else if (w->step_once) {
+            steps = 1;
+        }
+    }
+    w->step_once = 0;
+    for (int k = 0; k < steps && t >= w->hold_until; k++) {
+        int over = 0;
+        for (int i = 0; i < w->npanes; i++) {
+            Pane *p = &w->panes[i];
+            if (!p->over) pane_step(p, w->greedy, &w->o, i, w->npanes, &w->msg, &w->status, w->obs);
+            over += p->over != 0;
+        }
+        if (over < w->npanes) continue;
+        w->hold_until = t + (w->speed > 30 ? 0.3 : 1.0);
+        watch_next_episode(w);
+    }
+}
+
+// Draw and present the panes at time t: non-zero to quit.
+static int watch_show(Watch *w, View *v, double t) {
+    DrawFrame f[WATCH_MAX_PANES];
+    char status_line[200];
+    const int n = w->npanes;
+    for (int i = 0; i < n; i++) pane_frame(&w->panes[i], &f[i], t < w->hold_until || w->panes[i].over, n);
+    snprintf(status_line, sizeof status_line, "%s  %g steps/s  %s%s%s", w->paused ? "PAUSED" : "RUNNING", w->speed,
+             w->greedy ? "greedy" : "sampled", n == 1 ? " actions" : "",
+             !w->panes[0].is_run ? "" : n == 1 ? "  following the run" : "  following");
+    return window_show_panes(v, f, n, status_line, &w->msg, WATCH_KEYS, NULL);
+}
+
+int cmd_watch(const ViewOpts *opts, char **pos, int np) {
+    if (np != 1 && np != 2)
+        return window_usage("watch", "expected a checkpoint file or a run directory (or two, side by side)");
+    if (np == 2 && opts->readout[0])
+        return window_usage("watch", "--readout: with two checkpoints each pane's read-outs are the readout.bin "
+                                     "beside its checkpoint");
+    static Watch w; // (large: two actors and their envs)
+    memset(&w, 0, sizeof w);
+    w.o = *opts, w.npanes = np;
+    EnvConfig ec;
+    int rc = watch_load(&w, pos, &ec);
+    if (rc) return rc;
+    if (w.npanes == 2 && w.o.win_w == 1280 && w.o.win_h == 720) w.o.win_w = 1800; // two panes at the default size
+    View v;
+    if ((rc = window_open(&v, &w.o, w.npanes == 2 ? "cpcrl watch (side by side)" : "cpcrl watch"))) {
+        watch_free(&w, w.npanes);
+        return rc;
+    }
+    if (watch_start(&w, &ec) < 0) {
+        watch_free(&w, w.npanes);
         window_close(&v);
         return 1;
     }
-    double t_last = window_now(), acc = 0, next_check = t_last + o.reload_every, hold_until = 0;
-    int quit = 0, step_once = 0;
-    while (!quit) {
-        SDL_Event ev;
-        int restart = 0;
-        while (SDL_PollEvent(&ev)) {
-            window_event(&v, &ev, "watch", &quit, &status);
-            if (ev.type != SDL_KEYDOWN) continue;
-            const SDL_Keycode sym = ev.key.keysym.sym;
-            int ov_key = 0;
-            for (int i = 0; i < npanes; i++) ov_key |= overlay_key(&panes[i].ov, sym, &msg);
-            if (ov_key) continue;
-            switch (sym) {
-            case SDLK_SPACE: paused = !paused; break;
-            case SDLK_n:
-            case SDLK_RIGHT: paused = 1, step_once = 1; break;
-            case SDLK_g:
-                greedy = !greedy;
-                for (int i = 0; i < npanes; i++) actor_repick(&panes[i].ac, greedy);
-                message_set(&msg, 2, "%s actions", greedy ? "greedy (argmax)" : "sampled");
-                break;
-            case SDLK_r: restart = 1; break;
-            case SDLK_s:
-                for (int i = 0; i < npanes; i++) {
-                    Pane *p = &panes[i];
-                    Replay snap;
-                    if (replay_ended(&p->rec.r)) { // a pane waiting for the other: its finished episode
-                        pane_save(p, &p->rec.r, &o, i, npanes, &msg, &status);
-                        continue;
-                    }
-                    if (replay_snapshot(&p->rec.r, &p->env, &snap, err, sizeof err) < 0) {
-                        message_set(&msg, 5, "%s", err);
-                        fprintf(stderr, "cpcrl watch: %s\n", err);
-                        status = 1;
-                        continue;
-                    }
-                    pane_save(p, &snap, &o, i, npanes, &msg, &status);
-                    replay_free(&snap);
-                }
-                break;
-            default: window_key(&v, sym, &speed, &msg, &quit); break;
-            }
-        }
+    double t_last = window_now(), next_check = t_last + w.o.reload_every;
+    while (!w.quit) {
+        const int restart = watch_events(&w, &v);
         double t = window_now(), dt = t - t_last;
         t_last = t;
         if (t >= next_check) {
-            next_check = t + o.reload_every;
-            for (int i = 0; i < npanes; i++) pane_follow(&panes[i], &msg);
+            next_check = t + w.o.reload_every;
+            for (int i = 0; i < w.npanes; i++) pane_follow(&w.panes[i], &w.msg);
         }
         if (restart) { // R: a new episode (for both panes the same)
-            if (npanes == 1) env_reset(&panes[0].env);
-            else env_reset(&base);
-            for (int i = 0; i < npanes; i++) {
-                if (npanes > 1) panes[i].env = base;
-                pane_begin(&panes[i], greedy, obs);
-            }
-            hold_until = 0;
-            if (panes[0].rec.ok) message_set(&msg, 2, "new episode %llu", (unsigned long long)panes[0].env.episode);
+            if (w.npanes == 1) env_reset(&w.panes[0].env);
+            watch_next_episode(&w);
+            w.hold_until = 0;
+            if (w.panes[0].rec.ok)
+                message_set(&w.msg, 2, "new episode %llu", (unsigned long long)w.panes[0].env.episode);
         }
-        int steps = 0;
-        if (t >= hold_until) {
-            if (!paused) {
-                acc += dt * speed;
-                steps = (int)acc;
-                acc -= steps;
-                if (steps > 64) steps = 64, acc = 0;
-            } else if (step_once) {
-                steps = 1;
-            }
-        }
-        step_once = 0;
-        for (int k = 0; k < steps && t >= hold_until; k++) {
-            int over = 0;
-            for (int i = 0; i < npanes; i++) {
-                Pane *p = &panes[i];
-                if (!p->over) pane_step(p, greedy, &o, i, npanes, &msg, &status, obs);
-                over += p->over != 0;
-            }
-            if (over < npanes) continue;
-            // every pane's episode is over: their last frames stay for a moment, then the next episode
-            hold_until = t + (speed > 30 ? 0.3 : 1.0);
-            if (npanes > 1) env_reset(&base);
-            for (int i = 0; i < npanes; i++) {
-                if (npanes > 1) panes[i].env = base; // (one pane: its env began the next episode itself)
-                pane_begin(&panes[i], greedy, obs);
-            }
-        }
-        DrawFrame f[WATCH_MAX_PANES];
-        char status_line[200];
-        for (int i = 0; i < npanes; i++) pane_frame(&panes[i], &f[i], t < hold_until || panes[i].over, npanes);
-        snprintf(status_line, sizeof status_line, "%s  %g steps/s  %s%s%s", paused ? "PAUSED" : "RUNNING", speed,
-                 greedy ? "greedy" : "sampled", npanes == 1 ? " actions" : "",
-                 !panes[0].is_run ? "" : npanes == 1 ? "  following the run" : "  following");
-        if (window_show_panes(&v, f, npanes, status_line, &msg, WATCH_KEYS, NULL)) quit = 1;
+        watch_advance(&w, t, dt);
+        if (watch_show(&w, &v, t)) w.quit = 1;
     }
-    for (int i = 0; i < npanes; i++) pane_free(&panes[i]);
-    if (window_close(&v)) status = 1;
-    return status;
+    watch_free(&w, w.npanes);
+    if (window_close(&v)) w.status = 1;
+    return w.status;
 }
