@@ -7,12 +7,13 @@
 #include "base/errs.h"
 #include "env/env.h"
 
-extern const AuxKind AUX_CPC, AUX_CPCA;
+extern const AuxKind AUX_CPC, AUX_CPCA, AUX_RP;
 
 // Every head, in slab order: one line per head.
 const AuxKind *const AUX_KINDS[] = {
     &AUX_CPC,
     &AUX_CPCA,
+    &AUX_RP,
 };
 const int AUX_NKINDS = (int)(sizeof AUX_KINDS / sizeof AUX_KINDS[0]);
 _Static_assert(sizeof AUX_KINDS / sizeof AUX_KINDS[0] <= AUX_MAX_HEADS, "AUX_MAX_HEADS too small");

@@ -150,6 +150,9 @@ static const Opt OPTS[] = {
      "predict z_{t+k} by W_k c_t, or by a GRU rolled from c_t over a_t..a_{t+k-1} (CPC|A)"},
     {"cpc-action-hidden", T_INT, O(cpc_action_hidden), 0, "64", 1, 8192, NULL, G_CPC,
      "size of CPC|A's GRU (--cpc-mode action)"},
+    {"rp-weight", T_FLOAT, O(rp_weight), 0, "0", 0, 1e6, NULL, G_CPC,
+     "reward prediction's loss weight (an auxiliary head: the sign of r_t from z_{t-2..t}; 0 = off)",
+     OF_QUIET},
     // command extras
     {"episodes", T_INT, O(episodes), 0, "100", 1, 1e8, NULL, G_EVAL | G_BASE, "episodes to run"},
     {"policy", T_CHOICE, O(policy), 0, "random", 0, 0, "random|oracle", G_BASE, "baseline policy"},
@@ -736,7 +739,7 @@ int config_load(Config *c, const char *path_in, char *err, size_t errlen) {
 void config_print_help(FILE *f, int groups) {
     static const struct { int g; const char *title; } SECT[] = {
         {G_TRAIN, "this command (not stored in the run)"}, {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
-        {G_OPT, "optimizer"}, {G_CPC, "CPC"}, {G_EVAL, "evaluation"}, {G_BASE, "baseline"},
+        {G_OPT, "optimizer"}, {G_CPC, "auxiliary losses (CPC, reward prediction)"}, {G_EVAL, "evaluation"}, {G_BASE, "baseline"},
         {G_CMP, "experiment"},
         {G_CMP_ARMS, "arms (always with the baseline arm nocpc = --cpc-weight 0)"}, {G_CMP_SCHED, "scheduling"},
         {G_CMP_AGG, "probe and aggregation"}, {G_PROBE, "probe"}, {G_WATCH, "watch"}, {G_PLAY, "play"},

@@ -59,6 +59,7 @@ typedef struct {
     float cpc_trunk_ratio; // > 0: CPC's trunk gradient scaled to this x the A2C one's norm
     int cpc_balance_every; // the ratio's scale measured every N optimizer steps (1 = every step), held in between
     int cpc_mode, cpc_action_hidden; // CPC_MODE_*; CPC|A's GRU size
+    float rp_weight;       // reward prediction's loss weight (agent/aux_rp.h; 0 = off)
     // command extras (not written to config.txt)
     int episodes, policy, greedy;
     char record[256];

@@ -22,6 +22,7 @@
 
 #include "agent/trainer.h"
 #include "cpc/cpca.h"
+#include "agent/aux_rp.h"
 #include "nn/blas.h"
 #include "agent/config.h"
 #include "base/rng.h"
@@ -261,6 +262,14 @@ static double loss_double(Trainer *tr) {
         L += c->cpc_weight * cpc_ref_loss_kw(a->h, a->z, tr->model.p.params + m->p.t[nn_params_find(&m->p, "cpc.w")].offset,
                                              tr->starts, tr->T, tr->B, m->D, m->H, m->K,
                                              c->cpc_negatives, c->cpc_k_weighting, NULL);
+    const int rp = nn_params_find(&m->p, "rp.w");
+    if (rp >= 0 && c->rp_weight > 0) { // reward prediction: its double reference (aux_rp.h)
+        double W[RP_CLASSES * RP_FRAMES * 64], b[RP_CLASSES];
+        assert_true(m->D <= 64);
+        for (size_t j = 0; j < m->p.t[rp].size; j++) W[j] = m->p.params[m->p.t[rp].offset + j];
+        for (int j = 0; j < RP_CLASSES; j++) b[j] = m->p.params[m->p.t[rp + 1].offset + j];
+        L += c->rp_weight * rp_ref_loss(a->z, tr->rew, tr->starts, W, b, tr->T, tr->B, m->D);
+    }
     return L;
 }
 

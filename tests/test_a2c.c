@@ -108,6 +108,45 @@ static void test_grad_fd_a2c_cpc(void **state) {
     check_fd(&g_tr);
 }
 
+// Reward prediction on (agent/aux_rp.h), CPC off: its gradient reaches the
+// encoder and not the LSTM (it reads z only), and the whole gradient matches
+// finite differences of the double reference.
+static void test_grad_fd_a2c_rp(void **state) {
+    (void)state;
+    Config c;
+    tiny_config(&c, 0.0f);
+    c.rp_weight = 0.9f;
+    scripted_trainer_cfg(&c);
+    Model *m = &g_tr.model;
+    const int rp = nn_params_find(&m->p, "rp.w");
+    assert_true(rp >= 0 && nn_params_find(&m->p, "cpc.w") < 0);
+    assert_int_equal(g_tr.aux.n, 1);
+    float *w = nn_param(&m->p, rp);
+    for (size_t j = 0; j < m->p.t[rp].size; j++) w[j] *= CPC_SCALE;
+    const size_t P = m->p.total;
+    float *g1 = talloc(P * sizeof(float)), *g0 = talloc(P * sizeof(float));
+    analytic(&g_tr, g1);
+    g_tr.cfg.rp_weight = 0;
+    analytic(&g_tr, g0);
+    g_tr.cfg.rp_weight = 0.9f;
+    const int tensors[] = {m->conv1_w, m->fc_w, m->w_ih, m->w_hh};
+    for (int i = 0; i < 4; i++) {
+        const NNTensor *t = &m->p.t[tensors[i]];
+        double sd = 0, s1 = 0;
+        for (size_t j = t->offset; j < t->offset + t->size; j++)
+            sd += (double)(g1[j] - g0[j]) * (g1[j] - g0[j]), s1 += (double)g1[j] * g1[j];
+        printf("  %-10s RP share of |grad|: %.2f\n", t->name, sqrt(sd / s1));
+        if (i < 2) assert_true(sqrt(sd / s1) > CPC_MIN_SHARE);
+        else assert_true(sd == 0.0); // the LSTM's weights: untouched by a loss on z
+    }
+    UpdateStats st;
+    trainer_forward_unroll(&g_tr);
+    trainer_loss(&g_tr, &st);
+    assert_true(st.aux_loss[0] > 0);
+    printf("  rp loss %.4f, balanced accuracy %.2f\n", st.aux_loss[0], st.aux_col[0][0]);
+    check_fd(&g_tr);
+}
+
 static void test_grad_fd_a2c_only(void **state) {
     (void)state;
     scripted_trainer(0.0f);
@@ -411,6 +450,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_forward_unroll_reproduces_rollout, teardown),
         cmocka_unit_test_teardown(test_grad_fd_a2c_cpc, teardown),
         cmocka_unit_test_teardown(test_grad_fd_a2c_only, teardown),
+        cmocka_unit_test_teardown(test_grad_fd_a2c_rp, teardown),
         cmocka_unit_test_teardown(test_forward_state_crosses_time_and_resets, teardown),
         cmocka_unit_test_teardown(test_backward_mask_cuts_gradient, teardown),
         cmocka_unit_test_teardown(test_fixture_a2c_cpc, teardown),
