@@ -340,6 +340,43 @@ static int scan_run(Run *r, const CompareOpts *o, const Config *planned, int mov
 // ----------------------------------------------------------------------------
 // Building the plan
 
+// The passed training flags: the ones compare sets per run are refused;
+// whether --log-every is among them (else compare sets it).
+static int plan_own_flags(Plan *pl) {
+    static const char *OWN[] = {"task", "seed", "name", "runs-dir", "runs_dir", "progress"};
+    for (int i = 0; i < pl->npass; i++) {
+        const char *a = pl->pass[i];
+        if (strncmp(a, "--", 2)) continue;
+        for (size_t j = 0; j < sizeof OWN / sizeof OWN[0]; j++) {
+            size_t l = strlen(OWN[j]);
+            if (!strncmp(a + 2, OWN[j], l) && (a[2 + l] == 0 || a[2 + l] == '='))
+                return compare_usage("compare", "--%s is set per run by compare (use --tasks, --seeds, --first-seed, --out)",
+                             OWN[j]);
+        }
+        if (!strncmp(a, "--log-every", 11) || !strncmp(a, "--log_every", 11)) pl->inject_log_every = -1;
+    }
+    pl->inject_log_every = pl->inject_log_every == 0;
+    return 0;
+}
+
+// --tasks: names (or all, every task in the table's order) into pl->tasks, each once.
+static int plan_tasks(Plan *pl) {
+    CompareOpts *o = &pl->o;
+    if (!strcmp(o->tasks, "all")) env_task_list(o->tasks, sizeof o->tasks, ",");
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", o->tasks);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int t = env_task_from_name(tok);
+        if (t < 0)
+            return compare_usage("compare", "--tasks: unknown task '%s' (valid: " ENV_TASK_VALID ", all)", tok);
+        int dup = 0;
+        for (int j = 0; j < pl->ntasks; j++) dup |= pl->tasks[j] == t;
+        if (!dup) pl->tasks[pl->ntasks++] = t;
+    }
+    if (pl->ntasks == 0) return compare_usage("compare", "--tasks: empty list");
+    return 0;
+}
+
 int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     CompareOpts *o = &pl->o;
     memset(pl, 0, sizeof *pl);
@@ -354,37 +391,13 @@ int plan_build(Plan *pl, const CompareOpts *opts, char **pass, int npass) {
     if (!o->out[0]) return compare_usage("compare", "--out: empty directory name");
     if (o->aggregate_only) return 0;
     // training flags: reject the ones compare sets per run, check the rest
-    static const char *OWN[] = {"task", "seed", "name", "runs-dir", "runs_dir", "progress"};
-    for (int i = 0; i < pl->npass; i++) {
-        const char *a = pl->pass[i];
-        if (strncmp(a, "--", 2)) continue;
-        for (size_t j = 0; j < sizeof OWN / sizeof OWN[0]; j++) {
-            size_t l = strlen(OWN[j]);
-            if (!strncmp(a + 2, OWN[j], l) && (a[2 + l] == 0 || a[2 + l] == '='))
-                return compare_usage("compare", "--%s is set per run by compare (use --tasks, --seeds, --first-seed, --out)",
-                             OWN[j]);
-        }
-        if (!strncmp(a, "--log-every", 11) || !strncmp(a, "--log_every", 11)) pl->inject_log_every = -1;
-    }
-    pl->inject_log_every = pl->inject_log_every == 0;
+    if ((rc = plan_own_flags(pl))) return rc;
     char err[512];
     if (config_parse_args(&pl->base, NULL, pl->npass, pl->pass, G_TRAIN_ALL, pos, 0, NULL, NULL, err, sizeof err) < 0)
         return compare_usage("compare", "%s", err);
     pl->base.frames = o->frames;
     if (pl->inject_log_every) pl->base.log_every = fmax(1, floor(o->frames / 100));
-    // tasks
-    if (!strcmp(o->tasks, "all")) env_task_list(o->tasks, sizeof o->tasks, ",");
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", o->tasks);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        int t = env_task_from_name(tok);
-        if (t < 0)
-            return compare_usage("compare", "--tasks: unknown task '%s' (valid: " ENV_TASK_VALID ", all)", tok);
-        int dup = 0;
-        for (int j = 0; j < pl->ntasks; j++) dup |= pl->tasks[j] == t;
-        if (!dup) pl->tasks[pl->ntasks++] = t;
-    }
-    if (pl->ntasks == 0) return compare_usage("compare", "--tasks: empty list");
+    if ((rc = plan_tasks(pl))) return rc;
     if (o->first_seed > UINT64_MAX - (uint64_t)(o->seeds - 1))
         return compare_usage("compare", "--first-seed %llu with --seeds %d: the seeds would pass 2^64-1 and wrap around",
                      (unsigned long long)o->first_seed, o->seeds);
