@@ -275,15 +275,11 @@ static uint64_t get_u64(Rd *d) { uint64_t lo = get_u32(d); return lo | (uint64_t
 static float get_f32(Rd *d) { uint32_t u = get_u32(d); float f; memcpy(&f, &u, 4); return f; }
 static double get_f64(Rd *d) { uint64_t u = get_u64(d); double f; memcpy(&f, &u, 8); return f; }
 
-#define BAD(...) do { snprintf(msg, sizeof msg, __VA_ARGS__); goto bad; } while (0)
-
-int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin, char *err,
-                 size_t errlen) {
-    char msg[300];
-    uint8_t *body = NULL;
-    Replay r;
-    memset(&r, 0, sizeof r);
-    memset(out, 0, sizeof *out);
+// The file around the body: magic, version, sizes, CRC, then the body
+// inflated into *body (allocated; *body_len bytes). 0 or -1 with a message.
+static int replay_unwrap(const uint8_t *buf, size_t len, const char *origin, uint8_t **body, uint32_t *body_len,
+                         char *err, size_t errlen) {
+    *body = NULL;
     if (len < 8 || memcmp(buf, REPLAY_MAGIC, 8) != 0) {
         char m[9] = {0};
         for (size_t i = 0; i < 8 && i < len; i++) m[i] = buf[i] >= 32 && buf[i] < 127 ? (char)buf[i] : '.';
@@ -293,7 +289,7 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
     if (len < 24)
         return err_fail(err, errlen, "%s: truncated: %zu bytes, a replay has at least 24", origin, len);
     Rd h = {buf, len, 8, 0};
-    uint32_t version = get_u32(&h), body_len = get_u32(&h), zlen = get_u32(&h);
+    uint32_t version = get_u32(&h), blen = get_u32(&h), zlen = get_u32(&h);
     if (version > REPLAY_VERSION)
         return err_fail(err, errlen,
                     "%s: field 'version': file is version %u, this cpcrl reads version %d "
@@ -314,136 +310,178 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
     if (crc != stored)
         return err_fail(err, errlen, "%s: CRC mismatch: stored %08x, computed %08x (file corrupt)", origin,
                     stored, crc);
-    if (body_len > (1u << 30) || body_len < 64)
-        return err_fail(err, errlen, "%s: field 'body_len': expected 64..%u, got %u", origin, 1u << 30,
-                    body_len);
+    if (blen > (1u << 30) || blen < 64)
+        return err_fail(err, errlen, "%s: field 'body_len': expected 64..%u, got %u", origin, 1u << 30, blen);
     // deflate cannot expand more than ~1032:1, so a larger claim is a lie
     // (and would make us allocate up to 1 GiB for a tiny file)
-    if ((uint64_t)body_len > (uint64_t)zlen * 1032 + 64)
+    if ((uint64_t)blen > (uint64_t)zlen * 1032 + 64)
         return err_fail(err, errlen, "%s: field 'body_len': %u bytes cannot come from %u compressed bytes",
-                    origin, body_len, zlen);
-    body = malloc(body_len);
-    if (!body) return err_fail(err, errlen, "%s: out of memory (%u bytes)", origin, body_len);
-    uLongf got = body_len;
-    int zrc = uncompress(body, &got, buf + 20, zlen);
-    if (zrc != Z_OK || got != body_len) {
-        free(body);
+                    origin, blen, zlen);
+    uint8_t *b = malloc(blen);
+    if (!b) return err_fail(err, errlen, "%s: out of memory (%u bytes)", origin, blen);
+    uLongf got = blen;
+    int zrc = uncompress(b, &got, buf + 20, zlen);
+    if (zrc != Z_OK || got != blen) {
+        free(b);
         return err_fail(err, errlen, "%s: compressed body does not inflate to %u bytes (zlib: %s)", origin,
-                    body_len, zrc == Z_OK ? "short" : zError(zrc));
+                    blen, zrc == Z_OK ? "short" : zError(zrc));
     }
+    *body = b, *body_len = blen;
+    return 0;
+}
 
-    Rd d = {body, body_len, 0, 0};
-    EnvConfig *c = &r.cfg;
-    c->task = (int)get_u32(&d), c->size = (int)get_u32(&d), c->view = (int)get_u32(&d);
-    c->max_steps = (int)get_u32(&d), c->items = (int)get_u32(&d);
-    r.seed = get_u64(&d), r.episode = get_u64(&d), r.episode_rng = get_u64(&d);
-    r.w = (int)get_u32(&d), r.h = (int)get_u32(&d);
-    uint32_t A = get_u32(&d);
-    r.tx = (int)get_u32(&d), r.ty = (int)get_u32(&d), r.cue = (int)get_u32(&d);
-    r.source = (int)get_u32(&d), r.has_policy = (int)get_u32(&d);
-    r.train_frames = get_f64(&d);
-    const uint8_t *lab = take(&d, 64);
-    if (lab) memcpy(r.label, lab, 63);
-    uint32_t nsteps = get_u32(&d), end = get_u32(&d);
-    r.ret = get_f32(&d);
-    r.success = (int)get_u32(&d);
-    r.hash_every = (int)get_u32(&d);
-    if (d.short_read) BAD("body truncated in the header fields");
+// The body, part by part: each part returns 0, or -1 with the reason in msg
+// (PARSE_MSG bytes; the caller names the file).
+#define PARSE_MSG 300
+#define BAD(...) do { snprintf(msg, PARSE_MSG, __VA_ARGS__); return -1; } while (0)
+
+// The header fields, each checked against its range.
+static int parse_header(Replay *r, Rd *d, uint32_t body_len, char *msg) {
+    EnvConfig *c = &r->cfg;
+    c->task = (int)get_u32(d), c->size = (int)get_u32(d), c->view = (int)get_u32(d);
+    c->max_steps = (int)get_u32(d), c->items = (int)get_u32(d);
+    r->seed = get_u64(d), r->episode = get_u64(d), r->episode_rng = get_u64(d);
+    r->w = (int)get_u32(d), r->h = (int)get_u32(d);
+    uint32_t A = get_u32(d);
+    r->tx = (int)get_u32(d), r->ty = (int)get_u32(d), r->cue = (int)get_u32(d);
+    r->source = (int)get_u32(d), r->has_policy = (int)get_u32(d);
+    r->train_frames = get_f64(d);
+    const uint8_t *lab = take(d, 64);
+    if (lab) memcpy(r->label, lab, 63);
+    uint32_t nsteps = get_u32(d), end = get_u32(d);
+    r->ret = get_f32(d);
+    r->success = (int)get_u32(d);
+    r->hash_every = (int)get_u32(d);
+    if (d->short_read) BAD("body truncated in the header fields");
     if (c->task < 0 || c->task >= ENV_NTASKS) BAD("field 'task': expected 0..%d, got %d", ENV_NTASKS - 1, c->task);
     if (c->size < 0 || c->size > ENV_MAX_SIZE || c->view < 3 || c->view > ENV_MAX_VIEW || c->max_steps < 1 ||
         c->max_steps > REPLAY_MAX_STEPS || c->items < -1 || c->items > ENV_MAX_SIZE * ENV_MAX_SIZE)
         BAD("env config (size %d, view %d, max_steps %d, items %d) out of range", c->size, c->view, c->max_steps,
             c->items);
-    {
-        EnvConfig dc = *c;
-        env_config_defaults(&dc);
-        char m2[200];
-        if (memcmp(&dc, c, sizeof dc) != 0 || env_config_check(c, m2, sizeof m2) < 0)
-            BAD("env config (size %d, view %d, max_steps %d, items %d) is not valid for task %s",
-                c->size, c->view, c->max_steps, c->items, ENV_TASK_NAMES[c->task]);
-    }
-    if (r.w < 3 || r.h < 3 || r.w > ENV_MAX_SIZE || r.h > ENV_MAX_SIZE)
-        BAD("field 'w x h': expected 3..%d each, got %dx%d", ENV_MAX_SIZE, r.w, r.h);
+    EnvConfig dc = *c;
+    env_config_defaults(&dc);
+    char m2[200];
+    if (memcmp(&dc, c, sizeof dc) != 0 || env_config_check(c, m2, sizeof m2) < 0)
+        BAD("env config (size %d, view %d, max_steps %d, items %d) is not valid for task %s",
+            c->size, c->view, c->max_steps, c->items, ENV_TASK_NAMES[c->task]);
+    if (r->w < 3 || r->h < 3 || r->w > ENV_MAX_SIZE || r->h > ENV_MAX_SIZE)
+        BAD("field 'w x h': expected 3..%d each, got %dx%d", ENV_MAX_SIZE, r->w, r->h);
     if (A != ENV_A) BAD("field 'A': expected %d actions, got %u", ENV_A, A);
-    if ((unsigned)r.tx >= (unsigned)r.w || (unsigned)r.ty >= (unsigned)r.h || (r.cue != 0 && r.cue != 1))
-        BAD("field 'tx/ty/cue': (%d, %d, %d) outside the %dx%d map", r.tx, r.ty, r.cue, r.w, r.h);
-    if (r.source < 0 || r.source > 2) BAD("field 'source': expected 0..2, got %d", r.source);
-    if (r.has_policy != 0 && r.has_policy != 1) BAD("field 'has_policy': expected 0 or 1, got %d", r.has_policy);
+    if ((unsigned)r->tx >= (unsigned)r->w || (unsigned)r->ty >= (unsigned)r->h || (r->cue != 0 && r->cue != 1))
+        BAD("field 'tx/ty/cue': (%d, %d, %d) outside the %dx%d map", r->tx, r->ty, r->cue, r->w, r->h);
+    if (r->source < 0 || r->source > 2) BAD("field 'source': expected 0..2, got %d", r->source);
+    if (r->has_policy != 0 && r->has_policy != 1)
+        BAD("field 'has_policy': expected 0 or 1, got %d", r->has_policy);
     if (nsteps > REPLAY_MAX_STEPS) BAD("field 'n': expected at most %d steps, got %u", REPLAY_MAX_STEPS, nsteps);
     if (end > 2) BAD("field 'end': expected 0..2, got %u", end);
-    if (r.hash_every < 1) BAD("field 'hash_every': expected >= 1, got %d", r.hash_every);
-    if (!isfinite(r.ret)) BAD("field 'ret': not a finite number");
-    r.n = (int)nsteps;
-    r.end = (int)end;
-    const size_t cells = (size_t)r.w * r.h;
+    if (r->hash_every < 1) BAD("field 'hash_every': expected >= 1, got %d", r->hash_every);
+    if (!isfinite(r->ret)) BAD("field 'ret': not a finite number");
+    r->n = (int)nsteps;
+    r->end = (int)end;
+    const size_t cells = (size_t)r->w * r->h;
     // every frame costs at least 6 bytes of body: reject impossible counts before allocating
-    if ((size_t)(r.n + 1) * 6 > body_len) BAD("field 'n': %d steps cannot fit in %u bytes", r.n, body_len);
-    if ((size_t)(r.n + 1) * cells > ((size_t)1 << 30))
-        BAD("%d steps of a %dx%d map need more than 1 GiB of frames; too large to load", r.n, r.w, r.h);
-    r.cap = r.n + 1;
-    r.steps = calloc((size_t)r.cap, sizeof *r.steps);
-    r.grids = malloc((size_t)r.cap * cells);
-    if (!r.steps || !r.grids) BAD("out of memory for %d steps", r.n);
-    const uint8_t *g0 = take(&d, cells);
+    if ((size_t)(r->n + 1) * 6 > body_len) BAD("field 'n': %d steps cannot fit in %u bytes", r->n, body_len);
+    if ((size_t)(r->n + 1) * cells > ((size_t)1 << 30))
+        BAD("%d steps of a %dx%d map need more than 1 GiB of frames; too large to load", r->n, r->w, r->h);
+    return 0;
+}
+
+// The n + 1 frames: the initial map, then per frame the pose and the map's changes.
+static int parse_frames(Replay *r, Rd *d, char *msg) {
+    const size_t cells = (size_t)r->w * r->h;
+    r->cap = r->n + 1;
+    r->steps = calloc((size_t)r->cap, sizeof *r->steps);
+    r->grids = malloc((size_t)r->cap * cells);
+    if (!r->steps || !r->grids) BAD("out of memory for %d steps", r->n);
+    const uint8_t *g0 = take(d, cells);
     if (!g0) BAD("body truncated in the initial map");
-    memcpy(r.grids, g0, cells);
+    memcpy(r->grids, g0, cells);
     for (size_t i = 0; i < cells; i++)
         if (g0[i] >= ENV_C) BAD("initial map: cell %zu has kind %u, expected < %d", i, g0[i], ENV_C);
-    for (int t = 0; t <= r.n; t++) {
-        ReplayStep *s = &r.steps[t];
-        s->ax = (uint8_t)get_u8(&d), s->ay = (uint8_t)get_u8(&d), s->dir = (uint8_t)get_u8(&d);
-        s->carrying = (uint8_t)get_u8(&d);
-        unsigned nd = get_u16(&d);
-        if (d.short_read) BAD("body truncated at frame %d of %d", t, r.n);
-        if (s->ax >= r.w || s->ay >= r.h || s->dir > 3 ||
+    for (int t = 0; t <= r->n; t++) {
+        ReplayStep *s = &r->steps[t];
+        s->ax = (uint8_t)get_u8(d), s->ay = (uint8_t)get_u8(d), s->dir = (uint8_t)get_u8(d);
+        s->carrying = (uint8_t)get_u8(d);
+        unsigned nd = get_u16(d);
+        if (d->short_read) BAD("body truncated at frame %d of %d", t, r->n);
+        if (s->ax >= r->w || s->ay >= r->h || s->dir > 3 ||
             (s->carrying != 0 && s->carrying != ENV_KEY0 && s->carrying != ENV_KEY1))
             BAD("frame %d: pose (%u, %u) heading %u carrying %u is invalid for a %dx%d map", t, s->ax,
-                s->ay, s->dir, s->carrying, r.w, r.h);
-        uint8_t *g = r.grids + (size_t)t * cells;
+                s->ay, s->dir, s->carrying, r->w, r->h);
+        uint8_t *g = r->grids + (size_t)t * cells;
         if (t > 0) memcpy(g, g - cells, cells);
         else if (nd) BAD("frame 0: has %u map changes, expected 0", nd);
         for (unsigned k = 0; k < nd; k++) {
-            unsigned idx = get_u16(&d), kind = get_u8(&d);
-            if (d.short_read) BAD("body truncated in the map changes of frame %d", t);
+            unsigned idx = get_u16(d), kind = get_u8(d);
+            if (d->short_read) BAD("body truncated in the map changes of frame %d", t);
             if (idx >= cells || kind >= ENV_C)
                 BAD("frame %d: map change (cell %u, kind %u) out of range (%zu cells, %d kinds)", t, idx,
                     kind, cells, ENV_C);
             g[idx] = (uint8_t)kind;
         }
     }
-    for (int t = 0; t < r.n; t++) {
-        ReplayStep *s = &r.steps[t];
-        s->action = (uint8_t)get_u8(&d);
-        s->reward = get_f32(&d), s->value = get_f32(&d);
-        for (int a = 0; a < ENV_A; a++) s->probs[a] = get_f32(&d);
-        if (d.short_read) BAD("body truncated at step %d of %d", t, r.n);
+    return 0;
+}
+
+// The n steps: action, reward, value, probabilities.
+static int parse_steps(Replay *r, Rd *d, char *msg) {
+    for (int t = 0; t < r->n; t++) {
+        ReplayStep *s = &r->steps[t];
+        s->action = (uint8_t)get_u8(d);
+        s->reward = get_f32(d), s->value = get_f32(d);
+        for (int a = 0; a < ENV_A; a++) s->probs[a] = get_f32(d);
+        if (d->short_read) BAD("body truncated at step %d of %d", t, r->n);
         if (s->action >= ENV_A) BAD("step %d: action %u, expected 0..%d", t, s->action, ENV_A - 1);
         int ok = isfinite(s->reward) && isfinite(s->value);
         for (int a = 0; a < ENV_A; a++) ok = ok && isfinite(s->probs[a]) && s->probs[a] >= 0 && s->probs[a] <= 1.0001f;
         if (!ok) BAD("step %d: reward, value or probabilities not finite / not in [0, 1]", t);
     }
-    uint32_t nh = get_u32(&d);
-    if (d.short_read) BAD("body truncated before the state hashes");
-    if (nh > (uint32_t)r.n + 1) BAD("field 'nhash': %u hashes for %d steps", nh, r.n);
-    r.nhash = r.hcap = (int)nh;
-    r.hash_step = malloc((nh ? nh : 1) * sizeof *r.hash_step);
-    r.hash = malloc((nh ? nh : 1) * sizeof *r.hash);
-    if (!r.hash_step || !r.hash) BAD("out of memory");
+    return 0;
+}
+
+// The state hashes, in order of step, and nothing after them.
+static int parse_hashes(Replay *r, Rd *d, char *msg) {
+    uint32_t nh = get_u32(d);
+    if (d->short_read) BAD("body truncated before the state hashes");
+    if (nh > (uint32_t)r->n + 1) BAD("field 'nhash': %u hashes for %d steps", nh, r->n);
+    r->nhash = r->hcap = (int)nh;
+    r->hash_step = malloc((nh ? nh : 1) * sizeof *r->hash_step);
+    r->hash = malloc((nh ? nh : 1) * sizeof *r->hash);
+    if (!r->hash_step || !r->hash) BAD("out of memory");
     for (uint32_t i = 0; i < nh; i++) {
-        r.hash_step[i] = get_u32(&d);
-        r.hash[i] = get_u64(&d);
-        if (d.short_read) BAD("body truncated in the state hashes");
-        if (r.hash_step[i] > (uint32_t)r.n || (i > 0 && r.hash_step[i] <= r.hash_step[i - 1]))
-            BAD("state hash %u: step %u out of order or beyond %d", i, r.hash_step[i], r.n);
+        r->hash_step[i] = get_u32(d);
+        r->hash[i] = get_u64(d);
+        if (d->short_read) BAD("body truncated in the state hashes");
+        if (r->hash_step[i] > (uint32_t)r->n || (i > 0 && r->hash_step[i] <= r->hash_step[i - 1]))
+            BAD("state hash %u: step %u out of order or beyond %d", i, r->hash_step[i], r->n);
     }
-    if (d.pos != d.len) BAD("%zu unexpected bytes after the state hashes", d.len - d.pos);
+    if (d->pos != d->len) BAD("%zu unexpected bytes after the state hashes", d->len - d->pos);
+    return 0;
+}
+
+#undef BAD
+
+int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin, char *err,
+                 size_t errlen) {
+    memset(out, 0, sizeof *out);
+    uint8_t *body;
+    uint32_t body_len = 0;
+    if (replay_unwrap(buf, len, origin, &body, &body_len, err, errlen) < 0) return -1;
+    Replay r;
+    memset(&r, 0, sizeof r);
+    char msg[PARSE_MSG];
+    Rd d = {body, body_len, 0, 0};
+    int rc = parse_header(&r, &d, body_len, msg);
+    if (rc == 0) rc = parse_frames(&r, &d, msg);
+    if (rc == 0) rc = parse_steps(&r, &d, msg);
+    if (rc == 0) rc = parse_hashes(&r, &d, msg);
     free(body);
+    if (rc < 0) {
+        replay_free(&r);
+        return err_fail(err, errlen, "%s: %s", origin, msg);
+    }
     *out = r;
     return 0;
-bad:
-    free(body);
-    replay_free(&r);
-    return err_fail(err, errlen, "%s: %s", origin, msg);
 }
 
 int replay_load(Replay *r, const char *path, char *err, size_t errlen) {
