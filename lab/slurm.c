@@ -112,46 +112,59 @@ static void plan_command(Text *t, const char *cwd, const char *exe, const char *
     flag_s(t, "out", out);
 }
 
-int slurm_emit(const Plan *pl, int argc, char **argv) {
+// What the three files name: the working directory, this binary, DIR and
+// OUT made absolute, DIR/logs, the threads of a task.
+typedef struct {
+    char cwd[PATH_MAX], exe[PATH_MAX], dir[PATH_MAX + 600], out[PATH_MAX + 600], logs[PATH_MAX + 700];
+    int threads;
+} SlurmPaths;
+
+// The paths, every word of runs.txt checked and DIR/logs and OUT made
+// before anything is written: 0, or the exit code (a message said).
+static int slurm_paths(const Plan *pl, SlurmPaths *P) {
     const CompareOpts *o = &pl->o;
-    char cwd[PATH_MAX], exe[PATH_MAX], dir[PATH_MAX + 600], out[PATH_MAX + 600];
-    if (!getcwd(cwd, sizeof cwd)) {
+    if (!getcwd(P->cwd, sizeof P->cwd)) {
         fprintf(stderr, "cpcrl compare: getcwd: %s\n", strerror(errno));
         return 1;
     }
-    if (!realpath("/proc/self/exe", exe)) {
+    if (!realpath("/proc/self/exe", P->exe)) {
         fprintf(stderr, "cpcrl compare: cannot resolve /proc/self/exe: %s\n", strerror(errno));
         return 1;
     }
-    snprintf(dir, sizeof dir, "%s%s%s", o->emit_slurm[0] == '/' ? "" : cwd, o->emit_slurm[0] == '/' ? "" : "/",
-             o->emit_slurm);
-    snprintf(out, sizeof out, "%s%s%s", o->out[0] == '/' ? "" : cwd, o->out[0] == '/' ? "" : "/", o->out);
+    const char *cwd = P->cwd;
+    snprintf(P->dir, sizeof P->dir, "%s%s%s", o->emit_slurm[0] == '/' ? "" : cwd,
+             o->emit_slurm[0] == '/' ? "" : "/", o->emit_slurm);
+    snprintf(P->out, sizeof P->out, "%s%s%s", o->out[0] == '/' ? "" : cwd, o->out[0] == '/' ? "" : "/", o->out);
     // the scripts name DIR in #SBATCH lines and shell words, which cannot quote
-    if (strpbrk(dir, " \t\n'\"\\$`%")) {
+    if (strpbrk(P->dir, " \t\n'\"\\$`%")) {
         fprintf(stderr, "cpcrl compare: --emit-slurm %s: a directory whose path holds blanks, quotes, '\\', '$', "
-                        "'`' or '%%' cannot be named in the job script's #SBATCH lines; pick another\n", dir);
+                        "'`' or '%%' cannot be named in the job script's #SBATCH lines; pick another\n", P->dir);
         return 2;
     }
     // every word of runs.txt, checked before anything is written
-    int nl = line_break("the working directory", cwd) + line_break("this binary's path", exe) +
-             line_break("--out", out) + line_break("--tasks", o->tasks) +
+    int nl = line_break("the working directory", cwd) + line_break("this binary's path", P->exe) +
+             line_break("--out", P->out) + line_break("--tasks", o->tasks) +
              line_break("--cpc-weights", o->cpc_weights) + line_break("--cpc-ks", o->cpc_ks) +
              line_break("--arms", o->arms) + line_break("--baseline", o->baseline);
     for (int j = 0; j < pl->npass; j++) nl += line_break("a training flag", pl->pass[j]);
     for (int i = 0; i < pl->nruns; i++) nl += line_break("a run name", pl->runs[i].name);
     if (nl) return 2;
-    char logs[PATH_MAX + 700];
-    snprintf(logs, sizeof logs, "%s/logs", dir);
-    if (file_mkdir_p(logs) < 0 || file_mkdir_p(out) < 0) {
-        fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", file_mkdir_p(logs) < 0 ? logs : out,
+    snprintf(P->logs, sizeof P->logs, "%s/logs", P->dir);
+    if (file_mkdir_p(P->logs) < 0 || file_mkdir_p(P->out) < 0) {
+        fprintf(stderr, "cpcrl compare: cannot create %s: %s\n", file_mkdir_p(P->logs) < 0 ? P->logs : P->out,
                 strerror(errno));
         return 1;
     }
-    int threads = o->threads ? o->threads : 1;
-    // runs.txt: one line per run, the plan's flags written out in full
+    P->threads = o->threads ? o->threads : 1;
+    return 0;
+}
+
+// runs.txt: one line per run, the plan's flags written out in full.
+static int write_runs(const Plan *pl, const SlurmPaths *P) {
+    const CompareOpts *o = &pl->o;
     Text runs = {0};
     for (int i = 0; i < pl->nruns; i++) {
-        plan_command(&runs, cwd, exe, out);
+        plan_command(&runs, P->cwd, P->exe, P->out);
         flag_s(&runs, "tasks", o->tasks);
         flag_d(&runs, "seeds", o->seeds);
         char fs[32];
@@ -166,17 +179,22 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
         flag_d(&runs, "probe-episodes", o->probe_episodes);
         flag_d(&runs, "lock-stale", o->lock_stale);
         flag_d(&runs, "jobs", 1);
-        flag_d(&runs, "threads", threads);
+        flag_d(&runs, "threads", P->threads);
         for (int j = 0; j < pl->npass; j++) text_word(&runs, pl->pass[j]);
         flag_s(&runs, "only-run", pl->runs[i].name);
         text_add(&runs, "\n");
     }
     char path[PATH_MAX + 700];
-    snprintf(path, sizeof path, "%s/runs.txt", dir);
+    snprintf(path, sizeof path, "%s/runs.txt", P->dir);
     int rc = write_file(path, &runs, 0644);
     free(runs.s);
-    if (rc) return rc;
+    return rc;
+}
 
+// array.sbatch: task i runs line i+1 of runs.txt.
+static int write_array(const Plan *pl, const SlurmPaths *P) {
+    const char *dir = P->dir;
+    const int threads = P->threads;
     Text sb = {0};
     text_add(&sb, "#!/bin/bash\n"
                   "# cpcrl compare as a Slurm job array (written by cpcrl compare --emit-slurm): task i runs\n"
@@ -188,9 +206,9 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
                   "# By hand, one task: SLURM_ARRAY_TASK_ID=0 bash %s/array.sbatch\n",
              dir, dir, dir);
     text_add(&sb, "#SBATCH --job-name=cpcrl-compare\n#SBATCH --array=0-%d", pl->nruns - 1);
-    if (o->slurm_limit > 0) text_add(&sb, "%%%d", o->slurm_limit);
+    if (pl->o.slurm_limit > 0) text_add(&sb, "%%%d", pl->o.slurm_limit);
     text_add(&sb, "\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=%d\n#SBATCH --output=%s/%%A_%%a.out\n", threads,
-             logs);
+             P->logs);
     text_add(&sb, "set -eu\n"
                   "export OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d\n"
                   "runs='%s/runs.txt'\n"
@@ -200,19 +218,24 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
                   "echo \"array.sbatch: task $task on $(hostname): $line\" >&2\n"
                   "eval \"$line\"\n",
              threads, threads, dir);
+    char path[PATH_MAX + 700];
     snprintf(path, sizeof path, "%s/array.sbatch", dir);
-    rc = write_file(path, &sb, 0755);
+    int rc = write_file(path, &sb, 0755);
     free(sb.s);
-    if (rc) return rc;
+    return rc;
+}
 
+// aggregate.sh: compare --aggregate-only with the plan's aggregation flags.
+static int write_aggregate(const Plan *pl, const SlurmPaths *P) {
+    const CompareOpts *o = &pl->o;
     Text ag = {0};
     text_add(&ag, "#!/bin/bash\n"
                   "# Aggregates the runs of the Slurm job array in array.sbatch (written by cpcrl compare\n"
                   "# --emit-slurm): results.csv, summary.md, curves. Runs not finished are left out and listed.\n"
                   "#SBATCH --job-name=cpcrl-aggregate\n#SBATCH --ntasks=1\n#SBATCH --output=%s/aggregate.out\n"
                   "set -eu\n",
-             logs);
-    plan_command(&ag, cwd, exe, out);
+             P->logs);
+    plan_command(&ag, P->cwd, P->exe, P->out);
     text_add(&ag, " --aggregate-only");
     flag_d(&ag, "bootstrap", o->bootstrap);
     flag_d(&ag, "smooth", o->smooth);
@@ -220,15 +243,22 @@ int slurm_emit(const Plan *pl, int argc, char **argv) {
     flag_d(&ag, "include-unfinished", o->include_unfinished);
     if (o->baseline[0]) flag_s(&ag, "baseline", o->baseline);
     text_add(&ag, "\n");
-    snprintf(path, sizeof path, "%s/aggregate.sh", dir);
-    rc = write_file(path, &ag, 0755);
+    char path[PATH_MAX + 700];
+    snprintf(path, sizeof path, "%s/aggregate.sh", P->dir);
+    int rc = write_file(path, &ag, 0755);
     free(ag.s);
-    if (rc) return rc;
+    return rc;
+}
 
-    plan_record_command(o->out, argc, argv);
+int slurm_emit(const Plan *pl, int argc, char **argv) {
+    SlurmPaths P;
+    int rc = slurm_paths(pl, &P);
+    if (rc || (rc = write_runs(pl, &P)) || (rc = write_array(pl, &P)) || (rc = write_aggregate(pl, &P))) return rc;
+    plan_record_command(pl->o.out, argc, argv);
+    const char *dir = P.dir;
     printf("wrote %s/runs.txt (%d runs), %s/array.sbatch, %s/aggregate.sh\n"
            "  submit:    sbatch %s/array.sbatch\n"
            "  then:      bash %s/aggregate.sh   (results in %s)\n",
-           dir, pl->nruns, dir, dir, dir, dir, out);
+           dir, pl->nruns, dir, dir, dir, dir, P.out);
     return 0;
 }
