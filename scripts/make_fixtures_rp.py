@@ -14,30 +14,14 @@ Records: config = [T, B, D], z (T*B, D), rewards (T*B), starts (T*B, as float),
 W (3, 3D), b (3), loss, acc (balanced accuracy), count, dW, db, dz.
 """
 import os
-import struct
 import sys
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures_model import write_fixture  # noqa: E402
+
 T, B, D = 8, 4, 5
-MAGIC = b"CPCFIX1\0"
-
-
-def write_fixture(path, records):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(MAGIC)
-        for name, tensor in records:
-            a = tensor.detach().to(torch.float32).contiguous()
-            nb = name.encode()
-            f.write(struct.pack("<I", len(nb)))
-            f.write(nb)
-            f.write(struct.pack("<I", a.dim()))
-            f.write(struct.pack("<%dI" % a.dim(), *a.shape))
-            f.write(struct.pack("<%df" % a.numel(), *a.flatten().tolist()))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def main(out_dir):
