@@ -1,4 +1,6 @@
 // ckpt.c — checkpoint write (atomic) and read (validate everything first).
+// The envs are written field by field (version 2: CKPT_ENV_FIELDS); a
+// version-1 file's raw Env structs are read as they were.
 #include "agent/ckpt.h"
 
 #include <errno.h>
@@ -30,7 +32,50 @@ typedef struct {
     int optional; // absent from older files: zeros then
 } Entry;
 
-#define MAX_ENTRIES (NN_MAX_TENSORS + 32)
+#define MAX_ENTRIES (NN_MAX_TENSORS + 64)
+
+// ----------------------------------------------------------------------------
+// The envs, field by field (version 2)
+
+#define EF(field, dtype) {#field, offsetof(Env, field), sizeof(((Env *)0)->field), dtype}
+const CkptEnvField CKPT_ENV_FIELDS[] = {
+    EF(cfg.task, CK_I64), EF(cfg.size, CK_I64), EF(cfg.view, CK_I64), EF(cfg.max_steps, CK_I64),
+    EF(cfg.items, CK_I64), EF(seed, CK_I64), EF(rng, CK_I64), EF(episode, CK_I64), EF(episode_rng, CK_I64),
+    EF(w, CK_I64), EF(h, CK_I64), EF(grid, CK_U8), EF(ax, CK_I64), EF(ay, CK_I64), EF(dir, CK_I64),
+    EF(carrying, CK_I64), EF(tx, CK_I64), EF(ty, CK_I64), EF(cue, CK_I64), EF(picked, CK_I64),
+    EF(steps, CK_I64), EF(ep_return, CK_F32), EF(ep_success, CK_I64), EF(log.episodes, CK_F32),
+    EF(log.ret, CK_F32), EF(log.length, CK_F32), EF(log.success, CK_F32),
+};
+#undef EF
+const int CKPT_ENV_NFIELDS = (int)(sizeof CKPT_ENV_FIELDS / sizeof CKPT_ENV_FIELDS[0]);
+
+// Bytes of one env's value of field f in the file.
+static size_t field_bytes(const CkptEnvField *f) { return f->dtype == CK_U8 ? f->size : DTYPE_SIZE[f->dtype]; }
+
+static size_t envs_pack_size(int B) {
+    size_t n = 0;
+    for (int k = 0; k < CKPT_ENV_NFIELDS; k++) n += (size_t)B * field_bytes(&CKPT_ENV_FIELDS[k]);
+    return n;
+}
+
+// The records' data, field after field, B values each (little-endian).
+static void envs_pack(const Env *envs, int B, uint8_t *out) {
+    for (int k = 0; k < CKPT_ENV_NFIELDS; k++) {
+        const CkptEnvField *f = &CKPT_ENV_FIELDS[k];
+        for (int b = 0; b < B; b++) {
+            const uint8_t *p = (const uint8_t *)&envs[b] + f->off;
+            if (f->dtype == CK_I64) {
+                int64_t v;
+                if (f->size == sizeof(int)) { int i; memcpy(&i, p, sizeof i); v = i; }
+                else { uint64_t u; memcpy(&u, p, sizeof u); v = (int64_t)u; }
+                memcpy(out, &v, 8);
+            } else {
+                memcpy(out, p, f->size); // f32 or the map's bytes
+            }
+            out += field_bytes(f);
+        }
+    }
+}
 
 static int add(Entry *e, int n, const char *name, int dtype, void *ptr, int ndim, uint32_t d0,
                uint32_t d1) {
@@ -60,14 +105,26 @@ static int model_entries(Model *m, Entry *e) {
     return n;
 }
 
-static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
+// The version-2 env records' shapes: [B], the map [B, its bytes].
+static int env_field_entry(Entry *e, int n, const CkptEnvField *f, int B, void *ptr) {
+    char name[64];
+    snprintf(name, sizeof name, "state/envs/%s", f->name);
+    return f->dtype == CK_U8 ? add(e, n, name, CK_U8, ptr, 2, (uint32_t)B, (uint32_t)f->size)
+                             : add(e, n, name, f->dtype, ptr, 1, (uint32_t)B, 0);
+}
+
+// Every record of the trainer's state. envpack (envs_pack's bytes): the
+// envs' records point into it; NULL: no env records (loading reads them
+// with read_envs, before anything is copied).
+static int trainer_entries(Trainer *tr, double *extra, uint8_t *envpack, Entry *e) {
     int n = model_entries(&tr->model, e);
     const uint32_t B = (uint32_t)tr->B, H = (uint32_t)tr->model.H;
-    const uint32_t P = (uint32_t)tr->model.p.total;
-    (void)P;
     n = add(e, n, "opt/state", CK_F32, tr->opt.state, 1, (uint32_t)tr->opt.nstate, 0);
     n = add(e, n, "opt/step", CK_I64, &tr->opt.step, 1, 1, 0);
-    n = add(e, n, "state/envs", CK_U8, tr->vec.envs, 1, (uint32_t)(B * sizeof(Env)), 0);
+    for (int k = 0; envpack && k < CKPT_ENV_NFIELDS; k++) {
+        n = env_field_entry(e, n, &CKPT_ENV_FIELDS[k], (int)B, envpack);
+        envpack += B * field_bytes(&CKPT_ENV_FIELDS[k]);
+    }
     n = add(e, n, "state/obs", CK_U8, tr->obs, 2, B, (uint32_t)tr->obs_size);
     n = add(e, n, "state/h", CK_F32, tr->h_carry, 2, B, H);
     n = add(e, n, "state/c", CK_F32, tr->c_carry, 2, B, H);
@@ -92,14 +149,17 @@ static int trainer_entries(Trainer *tr, double *extra, Entry *e) {
 // ----------------------------------------------------------------------------
 // Writing
 
-static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char *err,
+static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, Env *envs, char *err,
                          size_t errlen);
 
 int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *err,
               size_t errlen) {
     Trainer *tr = (Trainer *)trc; // entries hold non-const pointers; nothing is written
+    uint8_t *envpack = malloc(envs_pack_size(tr->B));
+    if (!envpack) return err_fail(err, errlen, "%s: out of memory", path);
+    envs_pack(tr->vec.envs, tr->B, envpack);
     Entry e[MAX_ENTRIES];
-    int n = trainer_entries(tr, (double *)extra, e);
+    int n = trainer_entries(tr, (double *)extra, envpack, e);
     Buf b = {0};
     buf_put(&b, MAGIC, 8);
     buf_u32(&b, CKPT_VERSION);
@@ -121,6 +181,7 @@ int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *e
         for (int d = 0; d < e[i].ndim; d++) buf_u32(&b, e[i].dims[d]);
         buf_put(&b, e[i].ptr, entry_count(&e[i]) * DTYPE_SIZE[e[i].dtype]);
     }
+    free(envpack);
     uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)0);
     for (size_t off = 0; off < b.len;) { // crc32 takes uInt lengths
         size_t chunk = b.len - off > (1u << 30) ? (1u << 30) : b.len - off;
@@ -134,7 +195,7 @@ int ckpt_save(const Trainer *trc, const double *extra, const char *path, char *e
     char msg[512];
     int rc = ckpt_parse(&ck, b.p, b.len, path, msg, sizeof msg);
     if (rc == 0) {
-        rc = check_trainer(&ck, tr, extra != NULL, msg, sizeof msg);
+        rc = check_trainer(&ck, tr, extra != NULL, NULL, msg, sizeof msg);
         ckpt_free(&ck);
     }
     if (rc < 0) {
@@ -173,9 +234,9 @@ int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, ch
     size_t off = 8;
     uint32_t version, cfglen, nrec;
     get_u32(data, len, &off, &version);
-    if (version != CKPT_VERSION)
-        return err_fail(err, errlen, "%s: checkpoint version %u, this cpcrl reads version %d", origin,
-                    version, CKPT_VERSION);
+    if (version < CKPT_VERSION_MIN || version > CKPT_VERSION)
+        return err_fail(err, errlen, "%s: checkpoint version %u, this cpcrl reads versions %d to %d", origin,
+                    version, CKPT_VERSION_MIN, CKPT_VERSION);
     uint32_t stored;
     size_t crcoff = len - 4;
     get_u32(data, len, &crcoff, &stored);
@@ -206,6 +267,7 @@ int ckpt_parse(Ckpt *ck, const uint8_t *data, size_t len, const char *origin, ch
     if (!ck->rec || !ck->buf) { ckpt_free(ck); return err_fail(err, errlen, "%s: out of memory", origin); }
     memcpy(ck->buf, data, len);
     ck->len = len;
+    ck->version = (int)version;
     for (uint32_t i = 0; i < nrec; i++) {
         CkptRecord *r = &ck->rec[i];
         uint32_t nl, dt, nd;
@@ -280,27 +342,37 @@ const CkptRecord *ckpt_find(const Ckpt *ck, const char *name) {
     return NULL;
 }
 
+// The record of entry e in ck, there and of e's dtype and shape; else NULL
+// and what is wrong.
+static const CkptRecord *find_entry(const Ckpt *ck, const Entry *e, char *err, size_t errlen) {
+    const CkptRecord *r = ckpt_find(ck, e->name);
+    if (!r) {
+        err_fail(err, errlen, "missing record '%s'", e->name);
+        return NULL;
+    }
+    int same = r->dtype == e->dtype && r->ndim == e->ndim;
+    for (int d = 0; same && d < e->ndim; d++) same = r->dims[d] == e->dims[d];
+    if (!same) {
+        char want[64], got[64];
+        int wl = 0, gl = 0;
+        for (int d = 0; d < e->ndim; d++)
+            wl += snprintf(want + wl, sizeof want - (size_t)wl, "%s%u", d ? "x" : "", e->dims[d]);
+        for (int d = 0; d < r->ndim; d++)
+            gl += snprintf(got + gl, sizeof got - (size_t)gl, "%s%u", d ? "x" : "", r->dims[d]);
+        err_fail(err, errlen, "record '%s': expected shape %s (dtype %d), got %s (dtype %d)", e->name, want,
+                 e->dtype, got, r->dtype);
+        return NULL;
+    }
+    return r;
+}
+
 // Check every entry against the file, then copy them all.
 static int apply(const Ckpt *ck, Entry *e, int n, char *err, size_t errlen) {
     const CkptRecord *found[MAX_ENTRIES];
     for (int i = 0; i < n; i++) {
-        const CkptRecord *r = ckpt_find(ck, e[i].name);
-        found[i] = r;
-        if (!r && e[i].optional) continue;
-        if (!r) return err_fail(err, errlen, "missing record '%s'", e[i].name);
-        int same = r->dtype == e[i].dtype && r->ndim == e[i].ndim;
-        for (int d = 0; same && d < e[i].ndim; d++) same = r->dims[d] == e[i].dims[d];
-        if (!same) {
-            char want[64], got[64];
-            int wl = 0, gl = 0;
-            for (int d = 0; d < e[i].ndim; d++)
-                wl += snprintf(want + wl, sizeof want - (size_t)wl, "%s%u", d ? "x" : "", e[i].dims[d]);
-            for (int d = 0; d < r->ndim; d++)
-                gl += snprintf(got + gl, sizeof got - (size_t)gl, "%s%u", d ? "x" : "", r->dims[d]);
-            return err_fail(err, errlen, "record '%s': expected shape %s (dtype %d), got %s (dtype %d)",
-                        e[i].name, want, e[i].dtype, got, r->dtype);
-        }
-        found[i] = r;
+        found[i] = NULL;
+        if (e[i].optional && !ckpt_find(ck, e[i].name)) continue;
+        if (!(found[i] = find_entry(ck, &e[i], err, errlen))) return -1;
     }
     for (int i = 0; i < n; i++) {
         if (found[i]) memcpy(e[i].ptr, found[i]->data, found[i]->count * DTYPE_SIZE[found[i]->dtype]);
@@ -337,6 +409,52 @@ int ckpt_load_model(const Ckpt *ck, Model *m, char *err, size_t errlen) {
     return apply(ck, e, n, err, errlen);
 }
 
+// The B envs of ck into out (B Env structs), each checked: the run's
+// config, a state env_step can continue from. Version 2: every field's
+// record (ints in range); version 1: the raw structs of "state/envs".
+static int read_envs(const Ckpt *ck, const Trainer *tr, Env *out, char *err, size_t errlen) {
+    const int B = tr->B;
+    Entry e;
+    const CkptRecord *r;
+    if (ck->version < 2) {
+        add(&e, 0, "state/envs", CK_U8, NULL, 1, (uint32_t)(B * sizeof(Env)), 0);
+        if (!(r = find_entry(ck, &e, err, errlen))) return -1;
+        memcpy(out, r->data, (size_t)B * sizeof(Env));
+    } else {
+        memset(out, 0, (size_t)B * sizeof(Env));
+        for (int k = 0; k < CKPT_ENV_NFIELDS; k++) {
+            const CkptEnvField *f = &CKPT_ENV_FIELDS[k];
+            env_field_entry(&e, 0, f, B, NULL);
+            if (!(r = find_entry(ck, &e, err, errlen))) return -1;
+            const size_t fb = field_bytes(f);
+            for (int b = 0; b < B; b++) {
+                const uint8_t *p = r->data + (size_t)b * fb;
+                uint8_t *q = (uint8_t *)&out[b] + f->off;
+                int64_t v;
+                if (f->dtype != CK_I64 || f->size == sizeof(uint64_t)) {
+                    memcpy(q, p, f->size); // f32, the map, or a 64-bit counter's bits
+                    continue;
+                }
+                memcpy(&v, p, 8);
+                if (v < INT32_MIN || v > INT32_MAX)
+                    return err_fail(err, errlen, "record '%s': env %d value %lld, expected a 32-bit int", e.name, b,
+                                    (long long)v);
+                int i = (int)v;
+                memcpy(q, &i, sizeof i);
+            }
+        }
+    }
+    const char *what = ck->version < 2 ? "record 'state/envs'" : "records 'state/envs/*'";
+    for (int b = 0; b < B; b++) {
+        char msg[200];
+        if (memcmp(&out[b].cfg, &tr->ecfg, sizeof out[b].cfg) != 0)
+            return err_fail(err, errlen, "%s: env %d config differs from the run's", what, b);
+        if (env_state_check(&out[b], msg, sizeof msg) < 0)
+            return err_fail(err, errlen, "%s: env %d state is inconsistent: %s", what, b, msg);
+    }
+    return 0;
+}
+
 // A record's single value, when it is there with the expected dtype.
 static int get_one(const Ckpt *ck, const char *name, int dtype, void *out) {
     const CkptRecord *r = ckpt_find(ck, name);
@@ -347,22 +465,16 @@ static int get_one(const Ckpt *ck, const char *name, int dtype, void *out) {
 
 // Every invariant of the trainer state in ck, on the file's bytes, before a
 // single value is copied: what could index out of bounds, overflow, loop for
-// ever or turn the weights into NaN. Shapes are checked by apply().
-static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char *err,
+// ever or turn the weights into NaN. The envs are read into envs (B structs;
+// NULL: read and dropped); the other records' shapes are checked by apply().
+static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, Env *envs, char *err,
                          size_t errlen) {
-    const CkptRecord *r = ckpt_find(ck, "state/envs");
-    if (r && r->dtype == CK_U8 && r->count == (size_t)tr->B * sizeof(Env)) {
-        for (int b = 0; b < tr->B; b++) {
-            Env v;
-            char msg[200];
-            memcpy(&v, r->data + (size_t)b * sizeof(Env), sizeof v);
-            if (memcmp(&v.cfg, &tr->ecfg, sizeof v.cfg) != 0)
-                return err_fail(err, errlen, "record 'state/envs': env %d config differs from the run's", b);
-            if (env_state_check(&v, msg, sizeof msg) < 0)
-                return err_fail(err, errlen, "record 'state/envs': env %d state is inconsistent: %s", b, msg);
-        }
-    }
-    r = ckpt_find(ck, "state/prev_action");
+    Env *tmp = envs ? NULL : malloc((size_t)tr->B * sizeof(Env));
+    if (!envs && !tmp) return err_fail(err, errlen, "out of memory for %d envs", tr->B);
+    int rc = read_envs(ck, tr, envs ? envs : tmp, err, errlen);
+    free(tmp);
+    if (rc < 0) return -1;
+    const CkptRecord *r = ckpt_find(ck, "state/prev_action");
     if (r && r->dtype == CK_U8 && r->count == (size_t)tr->B * sizeof(int))
         for (int b = 0; b < tr->B; b++) {
             int a;
@@ -441,8 +553,13 @@ static int check_trainer(const Ckpt *ck, const Trainer *tr, int with_extra, char
 
 int ckpt_load_trainer(const Ckpt *ck, Trainer *tr, double *extra, char *err, size_t errlen) {
     if (check_cpc_mode(ck, &tr->model, err, errlen) < 0) return -1;
-    if (check_trainer(ck, tr, extra != NULL, err, errlen) < 0) return -1;
+    Env *envs = malloc((size_t)tr->B * sizeof(Env));
+    if (!envs) return err_fail(err, errlen, "out of memory for %d envs", tr->B);
     Entry e[MAX_ENTRIES];
-    int n = trainer_entries(tr, extra, e);
-    return apply(ck, e, n, err, errlen);
+    int n = trainer_entries(tr, extra, NULL, e);
+    int rc = check_trainer(ck, tr, extra != NULL, envs, err, errlen);
+    if (rc == 0) rc = apply(ck, e, n, err, errlen); // all checked before this copies
+    if (rc == 0) memcpy(tr->vec.envs, envs, (size_t)tr->B * sizeof(Env));
+    free(envs);
+    return rc;
 }

@@ -11,6 +11,12 @@
 //   u32 crc32 (zlib) of every byte before it
 // Records: "param/<tensor>" for every model tensor, "opt/..." optimizer
 // state, "state/..." envs, LSTM carry, sampler RNG, counters.
+// The envs, field by field (version 2): one record "state/envs/<field>" per
+// field of Env (CKPT_ENV_FIELDS), holding that field of all B envs: ints and
+// 64-bit counters as i64 [B], floats as f32 [B], the map as u8 [B, 41*41].
+// Version 1 (cpcrl before field-by-field envs) held them as one record
+// "state/envs", the raw bytes of B Env structs (x86-64 layout); it is still
+// read, and written checkpoints are version 2.
 // Written to NAME.tmp, fsync'd, renamed over NAME, directory fsync'd.
 // Loading validates magic, version, size, CRC, config and every record's name
 // and shape before a single value is copied into live state.
@@ -22,9 +28,22 @@
 
 #include "agent/trainer.h"
 
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2     // written; versions 1..CKPT_VERSION are read
+#define CKPT_VERSION_MIN 1
 
 enum { CK_F32 = 0, CK_U8 = 1, CK_I64 = 2, CK_F64 = 3 };
+
+// The fields of Env a version-2 checkpoint keeps, in the struct's order: the
+// record "state/envs/<name>" holds the field at byte `off` (`size` bytes in
+// memory) of every env, as `dtype` (CK_I64 for int and uint64_t fields,
+// CK_F32 for floats, CK_U8 for the map).
+typedef struct {
+    const char *name;
+    size_t off, size;
+    int dtype;
+} CkptEnvField;
+extern const CkptEnvField CKPT_ENV_FIELDS[];
+extern const int CKPT_ENV_NFIELDS;
 
 typedef struct {
     char name[64];
@@ -37,6 +56,7 @@ typedef struct {
 typedef struct {
     uint8_t *buf;      // whole file
     size_t len;
+    int version;       // CKPT_VERSION_MIN..CKPT_VERSION
     Config cfg;        // parsed from the embedded config text
     CkptRecord *rec;
     int nrec;
