@@ -162,12 +162,13 @@ rm -rf "$R/lock"
 
 # ----------------------------------------------------------------------------
 # 5. Crafted checkpoints with a valid CRC are refused before anything is used
-#    (Env layout, x86-64: grid at byte 64 (41x41), steps at 1780)
+#    (the envs field by field: env 0's map is the first 41x41 bytes of
+#    state/envs/grid, its steps the first i64 of state/envs/steps)
 
 if has_python; then
-    ckpt_fill "$base/model.ckpt" state/envs 64 1681 3
+    ckpt_fill "$base/model.ckpt" state/envs/grid 0 1681 3
     resume_fails "5 env grid all goal cells, no floor" "state/envs"
-    ckpt_edit "$base/model.ckpt" state/envs 1780 "<i" 2147483647
+    ckpt_edit "$base/model.ckpt" state/envs/steps 0 "<q" 2147483647
     resume_fails "5 env steps INT_MAX" "state/envs"
     ckpt_edit "$base/model.ckpt" state/updates 0 "<q" 9223372036854775807
     resume_fails "5 state/updates INT64_MAX" "state/updates"

@@ -262,14 +262,14 @@ static void expect_refused(const char *name, size_t off, const void *bytes, size
 
 static void test_load_is_all_or_nothing(void **state) {
     (void)state;
-    const int kind99 = 99, neg = -1, w200 = 200, act7 = 7;
+    const int64_t kind99 = 99, neg = -1, w200 = 200; // the env fields' records are i64
+    const int act7 = 7;
     const float nan_f = NAN;
     const double neg_frames = -64;
     // env 1 (not 0: the records before it must not be copied either)
-    expect_refused("state/envs", sizeof(Env) + offsetof(Env, carrying), &kind99, sizeof kind99,
-                   "state/envs");
-    expect_refused("state/envs", sizeof(Env) + offsetof(Env, w), &w200, sizeof w200, "state/envs");
-    expect_refused("state/envs", offsetof(Env, steps), &neg, sizeof neg, "state/envs");
+    expect_refused("state/envs/carrying", sizeof kind99, &kind99, sizeof kind99, "state/envs");
+    expect_refused("state/envs/w", sizeof w200, &w200, sizeof w200, "state/envs");
+    expect_refused("state/envs/steps", 0, &neg, sizeof neg, "state/envs");
     expect_refused("state/prev_action", 2 * sizeof(int), &act7, sizeof act7, "prev_action");
     expect_refused("param/lstm.w_hh", 4 * 3, &nan_f, sizeof nan_f, "finite");
     expect_refused("state/frames", 0, &neg_frames, sizeof neg_frames, "state/frames");

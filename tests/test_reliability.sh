@@ -302,17 +302,16 @@ resume_fails "empty file" "not a cpcrl checkpoint"
 rm -f "$base/model.ckpt"
 resume_fails "missing file" "cannot open"
 if has_python; then
-    printf '\x02' | dd of="$base/model.ckpt" bs=1 seek=8 conv=notrunc status=none
+    printf '\x03' | dd of="$base/model.ckpt" bs=1 seek=8 conv=notrunc status=none
     python3 -c "import sys,zlib,struct; p=sys.argv[1]; d=bytearray(open(p,'rb').read()); struct.pack_into('<I', d, len(d)-4, zlib.crc32(bytes(d[:-4]))); open(p,'wb').write(d)" "$base/model.ckpt"
-    resume_fails "version 2, valid CRC" "version 2"
+    resume_fails "version 3, valid CRC" "version 3"
     # damaged files that pass the CRC: the loader validates every record
     ckpt_edit "$base/model.ckpt" state/prev_action 0 "<i" 7
     resume_fails "action 7 in state/prev_action" "prev_action"
-    # Env layout (x86-64): EnvConfig (5 ints), 4 u64, then int w at byte 56;
-    # int carrying at byte 1760 (env 0)
-    ckpt_edit "$base/model.ckpt" state/envs 56 "<i" 200
+    # the envs field by field (docs/files.md): env 0's values first, i64 each
+    ckpt_edit "$base/model.ckpt" state/envs/w 0 "<q" 200
     resume_fails "env map width 200" "state/envs"
-    ckpt_edit "$base/model.ckpt" state/envs 1760 "<i" 99
+    ckpt_edit "$base/model.ckpt" state/envs/carrying 0 "<q" 99
     resume_fails "env carrying item kind 99" "state/envs"
     ckpt_edit "$base/model.ckpt" param/lstm.w_ih 0 "<f" nan
     resume_fails "NaN parameter" "expected a finite number"
