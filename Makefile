@@ -30,7 +30,7 @@ LDLIBS  += -ldnnl -lgomp
 endif
 
 BUILD   ?= build
-LIB_SRC := $(sort $(wildcard base/*.c env/*.c nn/*.c agent/*.c cpc/*.c lab/*.c replays/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c env/*.c nn/*.c agent/*.c cpc/*.c lab/*.c replays/*.c cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 BIN     := cpcrl

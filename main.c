@@ -1,5 +1,5 @@
 // main.c — the `cpcrl` entry point: subcommand dispatch and flag parsing.
-// Everything else lives in base/, env/, agent/, cpc/, lab/, replays/
+// Everything else lives in base/, env/, agent/, cpc/, lab/, replays/, cli/
 // (docs/design.md, "Layout"). Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage
 // error (bad flag or value).
 #include <math.h>
@@ -17,13 +17,15 @@
 #include "agent/dist.h"
 #include "nn/gemm.h"
 #include "agent/train.h"
+#include "cli/options.h"
 #include "env/env.h"
 #include "replays/cmd.h"
 #include "replays/record.h"
 
-// Every command's flags are options of agent/config.c's table (the groups
-// say which); main parses them all the same way, and `cpcrl help CMD` prints
-// them from the table.
+// Every command's flags are options of agent/config.c's table of run
+// settings or of cli/options.c's of the commands' own (the groups say
+// which); main parses them all the same way, and `cpcrl help CMD` prints
+// them from the two tables.
 typedef struct {
     const char *name;
     const char *args;   // positional synopsis
@@ -130,7 +132,8 @@ static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
         config_defaults(c);
         if (config_load(c, o->config, err, sizeof err) < 0) return usage_error("train", err);
         char *p[1];
-        if (config_parse_args(c, o, argc, argv, G_TRAIN_ALL | G_TRAIN, p, 0, NULL, NULL, err, sizeof err) < 0)
+        CmdTable t = cmdopts_table(o);
+        if (config_parse_args(c, &t, argc, argv, G_TRAIN_ALL | G_TRAIN, p, 0, NULL, NULL, err, sizeof err) < 0)
             return usage_error("train", err);
     }
     if (resume) { // the run's own config.txt rules; only these may change
@@ -294,7 +297,8 @@ static int cmd_help(Config *c, CmdOpts *o, char **pos, int npos, int argc, char 
         return 2;
     }
     printf("usage: cpcrl %s %s\n  %s\n\n", cmd->name, cmd->args, cmd->about ? cmd->about : cmd->summary);
-    config_print_help(stdout, cmd->groups);
+    CmdTable t = cmdopts_table(NULL);
+    config_print_help(stdout, cmd->groups, &t);
     if (cmd->notes) fputs(cmd->notes, stdout);
     cmd_print_keys(stdout, cmd->name);
     return 0;
@@ -410,7 +414,8 @@ int main(int argc, char **argv) {
     char **pos = malloc(sizeof(char *) * (size_t)(sub_argc + 1));
     if (!pos) return 1;
     char err[512];
-    int rc = config_parse_args(&c, &o, sub_argc, sub_argv, cmd->groups, pos, passes ? 0 : 2,
+    CmdTable t = cmdopts_table(&o);
+    int rc = config_parse_args(&c, &t, sub_argc, sub_argv, cmd->groups, pos, passes ? 0 : 2,
                                passes ? pos : NULL, passes ? &npos : NULL, err, sizeof err);
     if (rc < 0) {
         free(pos);

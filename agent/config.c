@@ -1,4 +1,5 @@
-// config.c — the option table and everything that walks it (see config.h).
+// config.c — the run settings' option table, and everything that walks option
+// tables: flag parsing, help, defaults, config.txt (see config.h).
 #include "agent/config.h"
 
 #include <assert.h>
@@ -14,40 +15,9 @@
 // ----------------------------------------------------------------------------
 // The table
 
-typedef enum { T_INT, T_U64, T_FLOAT, T_DOUBLE, T_STR, T_CHOICE, T_BOOL, T_WXH } OptType;
-
-// Opt.flags
-enum {
-    OF_CMD = 1,      // off is into CmdOpts (a command-only setting), not Config
-    OF_NONEMPTY = 2, // "" is refused (a file or directory name)
-    OF_QUIET = 4,    // a run setting written to config.txt only when not at its default (one
-                     // added with a new auxiliary head: runs without it keep their config.txt)
-};
-
-typedef struct {
-    const char *name;    // flag spelling without "--"; config.txt uses '_' for '-'
-    OptType type;
-    size_t off;
-    size_t len;          // T_STR buffer size
-    const char *def;     // default, as text (not range-checked: 0 may mean "none" or "automatic")
-    double lo, hi;       // valid range (numbers; T_WXH: each side)
-    const char *choices; // T_CHOICE: "a|b|c" -> 0,1,2
-    int group;           // G_*: the commands that accept it, and its help section
-    const char *help;
-    int flags;           // OF_*
-    const char *arg;     // help: what the value is ("N", "DIR"); NULL for run settings
-    const char *shown;   // help: the default as shown, when not the value itself
-    // A run setting whose default changed after cpcrl began writing config.txt:
-    // the value a config.txt written by cpcrl (its first line is the header
-    // config_write writes) means when it lacks the key, i.e. when it predates
-    // the key. Such a file lists every setting of its time, so an absent key
-    // had, in that run, the value it had before the key existed.
-    const char *before;
-} Opt;
-
 #define O(f) offsetof(Config, f)
 #define CONFIG_HEADER "# cpcrl config:" // config_write's first line begins so
-#define BIG 1e15
+#define BIG CONFIG_BIG
 // flags, arg and shown are optional: a run setting's line ends at its help
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -160,16 +130,7 @@ static const Opt OPTS[] = {
     {"record", T_STR, O(record), sizeof(((Config *)0)->record), "", 0, 0, NULL, G_EVAL,
      "directory to write .rpl replays into"},
 
-    // ---- command-only settings (CmdOpts; never in config.txt or a checkpoint)
-#define C(f) offsetof(CmdOpts, f), sizeof(((CmdOpts *)0)->f)
-#define CMP(f) C(compare.f)
-#define PRB(f) C(probe.f)
-#define VW(f) C(view.f)
-    // train
-    {"config", T_STR, C(config), "", 0, 0, NULL, G_TRAIN, "load settings from a config.txt first (flags override it)",
-     OF_CMD | OF_NONEMPTY, "FILE", "none"},
-    {"resume", T_STR, C(resume), "", 0, 0, NULL, G_TRAIN,
-     "continue the run in DIR from its model.ckpt (--frames may extend it)", OF_CMD | OF_NONEMPTY, "DIR", "none"},
+    // train's own, in Config but not in config.txt (its --config and --resume: cli/options.c)
     {"record-every", T_DOUBLE, O(record_every), 0, "0", 1, BIG, NULL, G_TRAIN,
      "every N frames, write one episode as runs/NAME/replays/frames_*.rpl", 0, "N", "0 = off"},
     {"lock-stale", T_DOUBLE, O(lock_stale), 0, "600", 120, BIG, NULL, G_TRAIN,
@@ -178,136 +139,6 @@ static const Opt OPTS[] = {
     {"trace-every", T_INT, O(trace_every), 0, "0", 0, 1e9, NULL, G_TRAIN,
      "every U updates, a diagnostic row in runs/NAME/trace.csv: per tensor group the gradient, the "
      "optimizer's step and its denominator; advantage scale, losses, entropy", 0, "U", "0 = off"},
-    // compare
-    {"tasks", T_STR, CMP(tasks), "all", 0, 0, NULL, G_CMP,
-     "comma-separated tasks, or all (valid: " ENV_TASK_VALID ")", OF_CMD, "LIST"},
-    {"seeds", T_INT, CMP(seeds), "3", 1, 1000, NULL, G_CMP, "seeds per arm", OF_CMD, "N"},
-    {"first-seed", T_U64, CMP(first_seed), "1", 0, 0, NULL, G_CMP, "seeds are S, S+1, ..., S+N-1", OF_CMD, "S"},
-    {"frames", T_DOUBLE, CMP(frames), "1e6", 1, BIG, NULL, G_CMP, "env frames per run", OF_CMD, "N"},
-    {"out", T_STR, CMP(out), "runs/compare", 0, 0, NULL, G_CMP,
-     "experiment directory: DIR/runs/<task>-<arm>-s<seed>/, results.csv, summary.md, curves_<task>.png", OF_CMD,
-     "DIR"},
-    {"cpc-weight", T_DOUBLE, CMP(cpc_weight), "1", 0, 1e6, NULL, G_CMP_ARMS,
-     "CPC loss weight of the cpc arm", OF_CMD, "W", "1, as train"},
-    {"cpc-weights", T_STR, CMP(cpc_weights), "", 0, 0, NULL, G_CMP_ARMS,
-     "one arm per weight, e.g. 0.5,1,2 (arms w0.5, w1, w2)", OF_CMD, "LIST"},
-    {"cpc-ks", T_STR, CMP(cpc_ks), "", 0, 0, NULL, G_CMP_ARMS,
-     "one arm per prediction horizon K, e.g. 1,10,19 (arms k1, ...; combined with --cpc-weights: w0.5-k10, ...)",
-     OF_CMD, "LIST"},
-    {"arms", T_STR, CMP(arms), "", 0, 0, NULL, G_CMP_ARMS,
-     "arms by training flags, 'NAME=FLAGS;NAME=FLAGS', e.g. 'cpc=;paper=--unroll 100 --cpc-k 30' (each run gets the "
-     "passed flags, then its arm's; an empty FLAGS is the train defaults); replaces --cpc-weight(s) and --cpc-ks",
-     OF_CMD, "SPEC"},
-    {"jobs", T_INT, CMP(jobs), "0", 1, 256, NULL, G_CMP_SCHED, "runs at once, each a child process", OF_CMD, "J",
-     "number of cores"},
-    {"threads", T_INT, CMP(threads), "0", 0, 256, NULL, G_CMP_SCHED,
-     "OpenBLAS threads per run (0 = cores / jobs; jobs x threads must not exceed the cores)", OF_CMD, "N"},
-    {"lock-stale", T_DOUBLE, CMP(lock_stale), "600", 120, BIG, NULL, G_CMP_SCHED,
-     "a run's lock held on another host is stale (taken over) after S seconds without a heartbeat (at least "
-     "120: 4 heartbeats); on this host, once its processes are gone", OF_CMD, "S"},
-    {"only-run", T_STR, CMP(only_run), "", 0, 0, NULL, G_CMP_SCHED,
-     "carry out only the run NAME of the plan (train or resume, probe; skipped when done or in use), no "
-     "aggregation: what a Slurm array task runs", OF_CMD | OF_NONEMPTY, "NAME", "none"},
-    {"emit-slurm", T_STR, CMP(emit_slurm), "", 0, 0, NULL, G_CMP_SCHED,
-     "train nothing; write DIR/runs.txt (one command per run), DIR/array.sbatch (a Slurm job array over "
-     "them) and DIR/aggregate.sh", OF_CMD | OF_NONEMPTY, "DIR", "none"},
-    {"slurm-limit", T_INT, CMP(slurm_limit), "0", 0, 1e6, NULL, G_CMP_SCHED,
-     "with --emit-slurm: array tasks running at once (the %N of #SBATCH --array; 0 = no limit)", OF_CMD, "N"},
-    {"dry-run", T_BOOL, CMP(dry_run), "0", 0, 1, NULL, G_CMP_SCHED,
-     "print the plan (state of every run, the commands) and stop", OF_CMD},
-    {"probe", T_INT, CMP(probe), "1", 0, 1, NULL, G_CMP_AGG, "probe every final checkpoint", OF_CMD, "0|1"},
-    {"probe-episodes", T_INT, CMP(probe_episodes), "100", 1, 1e6, NULL, G_CMP_AGG,
-     "probe episodes per split, train and held-out", OF_CMD, "N"},
-    {"bootstrap", T_INT, CMP(bootstrap), "10000", 1, 1e7, NULL, G_CMP_AGG, "bootstrap resamples for the 95% CIs",
-     OF_CMD, "R"},
-    {"plot", T_INT, CMP(plot), "1", 0, 1, NULL, G_CMP_AGG, "draw curves_<task>.png with scripts/plot_compare.sh",
-     OF_CMD, "0|1"},
-    {"smooth", T_DOUBLE, CMP(smooth), "0.05", 0, 1, NULL, G_CMP_AGG,
-     "curves only: each run's series averaged over a trailing window of F x its frames before the mean over "
-     "seeds (0 = raw)", OF_CMD, "F"},
-    {"aggregate-only", T_BOOL, CMP(aggregate_only), "0", 0, 1, NULL, G_CMP_AGG,
-     "only re-aggregate the runs already in DIR/runs (no training)", OF_CMD},
-    {"baseline", T_STR, CMP(baseline), "", 0, 0, NULL, G_CMP_AGG,
-     "the arm every other arm is compared against in summary.md (verdicts, differences, P(>), frames to "
-     "the mark)", OF_CMD, "ARM", "nocpc, else the first arm with CPC weight 0"},
-    {"include-unfinished", T_BOOL, CMP(include_unfinished), "0", 0, 1, NULL, G_CMP_AGG,
-     "also aggregate runs whose log.csv stops before their frames (by default they are left out of every "
-     "table and verdict, and listed)", OF_CMD},
-    // probe
-    {"episodes", T_INT, PRB(episodes), "100", 1, 1e6, NULL, G_PROBE,
-     "episodes per split: N to fit on, N held out", OF_CMD, "N"},
-    {"envs", T_INT, PRB(envs), "16", 1, 4096, NULL, G_PROBE, "envs rolled out at once", OF_CMD, "B"},
-    {"seed", T_U64, PRB(seed), "1000", 0, 0, NULL, G_PROBE,
-     "env seed of the training split; the held-out split uses S + 1000003", OF_CMD, "S"},
-    {"greedy", T_BOOL, PRB(greedy), "0", 0, 1, NULL, G_PROBE, "act greedily (argmax) instead of sampling", OF_CMD},
-    {"lambda", T_DOUBLE, PRB(lambda), "0.01", 1e-12, 1e12, NULL, G_PROBE,
-     "ridge strength per sample on standardized features", OF_CMD, "L"},
-    {"threads", T_INT, PRB(threads), "0", 0, 256, NULL, G_PROBE, "OpenBLAS threads (0 = all cores)", OF_CMD, "N"},
-    {"out", T_STR, PRB(out), "", 0, 0, NULL, G_PROBE, "also write the table as CSV to FILE", OF_CMD, "FILE",
-     "\"\": none"},
-    {"save", T_BOOL, PRB(save), "0", 0, 1, NULL, G_PROBE,
-     "also fit softmax read-outs (what watch and replay draw) and save them with the ridge ones as readout.bin "
-     "beside the checkpoint", OF_CMD},
-    // watch
-    {"seed", T_U64, VW(seed), "1", 0, 0, NULL, G_WATCH, "seed of the env the agent acts in", OF_CMD, "N"},
-    {"greedy", T_BOOL, VW(greedy), "0", 0, 1, NULL, G_WATCH, "start with greedy actions (argmax; G toggles)", OF_CMD},
-    {"speed", T_DOUBLE, VW(speed), "8", 0.25, 1000, NULL, G_WATCH,
-     "steps per second (Up/Down change it)", OF_CMD, "N"},
-    {"paused", T_BOOL, VW(paused), "0", 0, 1, NULL, G_WATCH | G_REPLAY, "start paused", OF_CMD},
-    {"reload-every", T_DOUBLE, VW(reload_every), "1", 0.05, 3600, NULL, G_WATCH,
-     "seconds between checks for a newer model.ckpt", OF_CMD, "S"},
-    {"record", T_STR, VW(record), "", 0, 0, NULL, G_WATCH, "also save every finished episode as DIR/watch-*.rpl",
-     OF_CMD | OF_NONEMPTY, "DIR"},
-    // play
-    {"seed", T_U64, VW(seed), "1", 0, 0, NULL, G_PLAY, "env seed", OF_CMD, "N"},
-    {"size", T_INT, VW(size), "0", 0, ENV_MAX_SIZE, NULL, G_PLAY, "grid side incl. walls (0 = the task's default)",
-     OF_CMD, "N"},
-    {"view", T_INT, VW(view), "7", 3, ENV_MAX_VIEW, NULL, G_PLAY, "agent view side V (odd)", OF_CMD, "N"},
-    {"max-steps", T_INT, VW(max_steps), "0", 0, 1e6, NULL, G_PLAY, "episode time limit (0 = the task's default)",
-     OF_CMD, "N"},
-    {"items", T_INT, VW(items), "-1", -1, 1000, NULL, G_PLAY,
-     "seekavoid apples (= lemons) / keys_doors distractor keys (-1 = default)", OF_CMD, "N"},
-    {"out", T_STR, VW(out), ".", 0, 0, NULL, G_PLAY, "directory the replays are saved into (play-TASK-sSEED-eN.rpl)",
-     OF_CMD | OF_NONEMPTY, "DIR"},
-    {"save", T_INT, VW(save), "1", 0, 1, NULL, G_PLAY, "save each finished episode, and the current one on quit",
-     OF_CMD, "0|1"},
-    // replay
-    {"info", T_BOOL, VW(info), "0", 0, 1, NULL, G_REPLAY, "print the episode's stats, no window", OF_CMD},
-    {"verify", T_BOOL, VW(verify), "0", 0, 1, NULL, G_REPLAY,
-     "re-simulate from the seed and actions, check the state hashes (exit 1 on mismatch)", OF_CMD},
-    {"export", T_STR, VW(export_path), "", 0, 0, NULL, G_REPLAY,
-     "write a video: FILE.gif (built in) or FILE.mp4 (needs ffmpeg)", OF_CMD | OF_NONEMPTY, "FILE"},
-    {"frames", T_STR, VW(frames), "", 0, 0, NULL, G_REPLAY, "write every frame as DIR/frame_00000.png ...",
-     OF_CMD | OF_NONEMPTY, "DIR"},
-    {"fps", T_DOUBLE, VW(fps), "8", 0.5, 100, NULL, G_REPLAY, "frames per second of --export", OF_CMD, "N"},
-    {"speed", T_DOUBLE, VW(speed), "8", 0.25, 1000, NULL, G_REPLAY, "playback steps per second in the window", OF_CMD,
-     "N"},
-    {"start", T_INT, VW(start), "0", 0, 1e9, NULL, G_REPLAY, "first frame shown", OF_CMD, "T"},
-    {"loop", T_BOOL, VW(loop), "0", 0, 1, NULL, G_REPLAY, "start over at the end (L toggles)", OF_CMD},
-    {"ckpt", T_STR, VW(ckpt), "", 0, 0, NULL, G_REPLAY,
-     "checkpoint that recomputes the agent's c_t for the belief overlay (default: model.ckpt in the replay's "
-     "directory or the one above, when a readout.bin is there)", OF_CMD | OF_NONEMPTY, "CKPT|RUN",
-     "model.ckpt near the replay"},
-    // watch and replay
-    {"overlay", T_INT, VW(overlay), "1", 0, 1, NULL, G_WATCH | G_REPLAY,
-     "draw the belief overlay (position and goal decoded from c_t) when read-outs are found; B and T toggle "
-     "its layers", OF_CMD, "0|1"},
-    {"readout", T_STR, VW(readout), "", 0, 0, NULL, G_WATCH | G_REPLAY,
-     "read-outs for the overlay (cpcrl probe RUN --save)", OF_CMD | OF_NONEMPTY, "FILE",
-     "readout.bin beside the checkpoint"},
-    // every window
-    {"window", T_WXH, VW(win_w), "1280x720", 64, 8192, NULL, G_WINDOW,
-     "window size (also the size of exported frames)", OF_CMD, "WxH"},
-    {"keys", T_STR, VW(keys), "", 0, 0, NULL, G_WINDOW,
-     "scripted keys, e.g. \"Up,Up,Left,q\" (SDL key names; WAIT = none), one every 3 frames", OF_CMD, "LIST"},
-    {"auto-quit", T_INT, VW(auto_quit), "0", 0, 1e9, NULL, G_WINDOW,
-     "quit after N frames (0 = never); for tests and screenshots", OF_CMD, "N"},
-    {"screenshot", T_STR, VW(screenshot), "", 0, 0, NULL, G_WINDOW, "write the last frame shown as a PNG on exit",
-     OF_CMD | OF_NONEMPTY, "FILE"},
-#undef C
-#undef CMP
-#undef PRB
-#undef VW
 };
 #pragma GCC diagnostic pop
 #define NOPTS ((int)(sizeof(OPTS) / sizeof(OPTS[0])))
@@ -326,18 +157,21 @@ static int key_eq(const char *a, const char *b) {
 }
 
 // The option named key among those of `groups` (names repeat across
-// commands: compare's --frames is not train's).
-static const Opt *find_opt(const char *key, int groups) {
+// commands: compare's --frames is not train's), a run setting or one of cmd's
+// (NULL: none), and where its value lives: *base is c or cmd->values.
+static const Opt *find_opt(const char *key, int groups, Config *c, const CmdTable *cmd, char **base) {
     for (int i = 0; i < NOPTS; i++)
-        if ((OPTS[i].group & groups) && key_eq(OPTS[i].name, key)) return &OPTS[i];
+        if ((OPTS[i].group & groups) && key_eq(OPTS[i].name, key)) {
+            *base = (char *)c;
+            return &OPTS[i];
+        }
+    for (int i = 0; cmd && i < cmd->n; i++)
+        if ((cmd->opts[i].group & groups) && key_eq(cmd->opts[i].name, key)) {
+            assert((cmd->opts[i].flags & OF_CMD) && cmd->values && "a CmdTable entry without OF_CMD, or no values");
+            *base = cmd->values;
+            return &cmd->opts[i];
+        }
     return NULL;
-}
-
-// Where an option's value lives: Config, or CmdOpts for command-only ones.
-static char *opt_ptr(Config *c, CmdOpts *co, const Opt *o) {
-    char *base = o->flags & OF_CMD ? (char *)co : (char *)c;
-    assert(base && "command-only option without a CmdOpts");
-    return base + o->off;
 }
 
 static int choice_index(const char *choices, const char *val) {
@@ -507,27 +341,20 @@ static void format_cfg(const Config *c, const Opt *o, char *out, size_t n) {
 // ----------------------------------------------------------------------------
 // Public API
 
-// Every option whose value lives in `base` (Config or CmdOpts) at its default.
-static void set_defaults(char *base, int cmd) {
-    for (int i = 0; i < NOPTS; i++) {
-        if (!(OPTS[i].flags & OF_CMD) != !cmd) continue;
-        int rc = set_opt(base + OPTS[i].off, &OPTS[i], OPTS[i].def, 0, NULL, 0);
-        assert(rc == 0 && "a default of the option table does not parse");
+void config_table_defaults(void *values, const Opt *t, int n) {
+    for (int i = 0; i < n; i++) {
+        int rc = set_opt((char *)values + t[i].off, &t[i], t[i].def, 0, NULL, 0);
+        assert(rc == 0 && "a default of an option table does not parse");
         (void)rc;
     }
 }
 
 void config_defaults(Config *c) {
     memset(c, 0, sizeof *c);
-    set_defaults((char *)c, 0);
+    config_table_defaults(c, OPTS, NOPTS);
 }
 
-void cmdopts_defaults(CmdOpts *o) {
-    memset(o, 0, sizeof *o);
-    set_defaults((char *)o, 1);
-}
-
-int config_parse_args(Config *c, CmdOpts *co, int argc, char **argv, int groups, char **pos,
+int config_parse_args(Config *c, const CmdTable *cmd, int argc, char **argv, int groups, char **pos,
                       int max_pos, char **rest, int *nrest, char *err, size_t errlen) {
     int npos = 0;
     if (nrest) *nrest = 0;
@@ -547,7 +374,8 @@ int config_parse_args(Config *c, CmdOpts *co, int argc, char **argv, int groups,
         if (kl >= sizeof key) return err_fail(err, errlen, "unknown option '%.40s...'", a);
         memcpy(key, a + 2, kl);
         key[kl] = 0;
-        const Opt *o = find_opt(key, groups);
+        char *base;
+        const Opt *o = find_opt(key, groups, c, cmd, &base);
         if (!o && rest) { // someone else's flag (compare passes training flags on)
             rest[(*nrest)++] = argv[i];
             if (!eq && i + 1 < argc) rest[(*nrest)++] = argv[++i];
@@ -559,7 +387,7 @@ int config_parse_args(Config *c, CmdOpts *co, int argc, char **argv, int groups,
         else if (o->type == T_BOOL) val = "1";
         else if (i + 1 < argc) val = argv[++i];
         else return err_fail(err, errlen, "--%s: missing value", key);
-        if (set_opt(opt_ptr(c, co, o), o, val, 1, err, errlen) < 0) return -1;
+        if (set_opt(base + o->off, o, val, 1, err, errlen) < 0) return -1;
     }
     return npos;
 }
@@ -695,7 +523,8 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
         if (!eq) return err_fail(err, errlen, "%s:%d: expected 'key = value', got '%.60s'", origin, lineno, s);
         *eq = 0;
         char *key = trim(s), *val = trim(eq + 1);
-        const Opt *o = find_opt(key, G_TRAIN_ALL);
+        char *base;
+        const Opt *o = find_opt(key, G_TRAIN_ALL, c, NULL, &base);
         if (!o)
             return err_fail(err, errlen, "%s:%d: unknown key '%.60s'", origin, lineno, key);
         if (seen[o - OPTS])
@@ -703,7 +532,7 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
                             lineno, key, seen[o - OPTS]);
         seen[o - OPTS] = lineno;
         char msg[200];
-        if (set_opt((char *)c + o->off, o, val, 1, msg, sizeof msg) < 0)
+        if (set_opt(base + o->off, o, val, 1, msg, sizeof msg) < 0)
             return err_fail(err, errlen, "%s:%d: %s", origin, lineno, msg);
     }
     for (int k = 0; k < NOPTS && written; k++) // a key the writer's cpcrl did not have yet
@@ -736,43 +565,58 @@ int config_load(Config *c, const char *path_in, char *err, size_t errlen) {
     return rc;
 }
 
-void config_print_help(FILE *f, int groups) {
-    static const struct { int g; const char *title; } SECT[] = {
-        {G_TRAIN, "this command (not stored in the run)"}, {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
-        {G_OPT, "optimizer"}, {G_CPC, "auxiliary losses (CPC, reward prediction)"}, {G_EVAL, "evaluation"}, {G_BASE, "baseline"},
-        {G_CMP, "experiment"},
-        {G_CMP_ARMS, "arms (always with the baseline arm nocpc = --cpc-weight 0)"}, {G_CMP_SCHED, "scheduling"},
-        {G_CMP_AGG, "probe and aggregation"}, {G_PROBE, "probe"}, {G_WATCH, "watch"}, {G_PLAY, "play"},
-        {G_REPLAY, "replay"}, {G_WINDOW, "window"},
-    };
+// `cpcrl help`'s sections, in order: an option is listed under the first
+// that holds one of its groups among those of the command.
+static const struct { int g; const char *title; } SECT[] = {
+    {G_TRAIN, "this command (not stored in the run)"}, {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
+    {G_OPT, "optimizer"}, {G_CPC, "auxiliary losses (CPC, reward prediction)"}, {G_EVAL, "evaluation"}, {G_BASE, "baseline"},
+    {G_CMP, "experiment"},
+    {G_CMP_ARMS, "arms (always with the baseline arm nocpc = --cpc-weight 0)"}, {G_CMP_SCHED, "scheduling"},
+    {G_CMP_AGG, "probe and aggregation"}, {G_PROBE, "probe"}, {G_WATCH, "watch"}, {G_PLAY, "play"},
+    {G_REPLAY, "replay"}, {G_WINDOW, "window"},
+};
+#define NSECT ((int)(sizeof SECT / sizeof SECT[0]))
+
+static int help_section(int groups) {
+    for (int s = 0; s < NSECT; s++)
+        if (SECT[s].g & groups) return s;
+    return -1;
+}
+
+// One option's help line; d: the run settings at their defaults.
+static void print_opt(FILE *f, const Opt *o, const Config *d) {
+    char flag[64], val[300], def[320];
+    snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    if (o->flags & OF_CMD) snprintf(val, sizeof val, "%s", o->def); // as written in the table
+    else if (o->type == T_FLOAT) // short form for people; config.txt keeps 9 digits
+        snprintf(val, sizeof val, "%g", (double)*(const float *)((const char *)d + o->off));
+    else
+        format_cfg(d, o, val, sizeof val);
+    if (o->type == T_CHOICE)
+        snprintf(def, sizeof def, "%s; default %s", o->choices, val);
+    else if (o->type == T_BOOL)
+        snprintf(def, sizeof def, "flag");
+    else
+        snprintf(def, sizeof def, "default %s", o->shown ? o->shown : *val ? val : "\"\"");
+    fprintf(f, "    %-20s %s (%s)\n", flag, o->help, def);
+}
+
+// The options of t[n] listed under section s, after its title when none was yet.
+static void print_section(FILE *f, int s, int groups, const Opt *t, int n, const Config *d, int *header) {
+    for (int i = 0; i < n; i++) {
+        if (help_section(t[i].group & groups) != s) continue;
+        if (!*header) { fprintf(f, "  %s:\n", SECT[s].title); *header = 1; }
+        print_opt(f, &t[i], d);
+    }
+}
+
+void config_print_help(FILE *f, int groups, const CmdTable *cmd) {
     static Config d;
-    static CmdOpts dc;
     config_defaults(&d);
-    cmdopts_defaults(&dc);
-    int printed[NOPTS];
-    memset(printed, 0, sizeof printed);
-    for (size_t s = 0; s < sizeof SECT / sizeof SECT[0]; s++) {
+    for (int s = 0; s < NSECT; s++) {
         if (!(SECT[s].g & groups)) continue;
         int header = 0;
-        for (int i = 0; i < NOPTS; i++) {
-            const Opt *o = &OPTS[i];
-            if (!(o->group & SECT[s].g) || !(o->group & groups) || printed[i]) continue;
-            if (!header) { fprintf(f, "  %s:\n", SECT[s].title); header = 1; }
-            printed[i] = 1;
-            const char *p = opt_ptr(&d, &dc, o);
-            char flag[64], val[300], def[320];
-            snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-            format_opt(p, o, val, sizeof val);
-            if (o->type == T_FLOAT) // short form for people; config.txt keeps 9 digits
-                snprintf(val, sizeof val, "%g", (double)*(const float *)p);
-            if (o->flags & OF_CMD) snprintf(val, sizeof val, "%s", o->def); // as written in the table
-            if (o->type == T_CHOICE)
-                snprintf(def, sizeof def, "%s; default %s", o->choices, val);
-            else if (o->type == T_BOOL)
-                snprintf(def, sizeof def, "flag");
-            else
-                snprintf(def, sizeof def, "default %s", o->shown ? o->shown : *val ? val : "\"\"");
-            fprintf(f, "    %-20s %s (%s)\n", flag, o->help, def);
-        }
+        if (cmd) print_section(f, s, groups, cmd->opts, cmd->n, &d, &header);
+        print_section(f, s, groups, OPTS, NOPTS, &d, &header);
     }
 }

@@ -3,9 +3,12 @@
 // (cpc_weight = 0.5), a default, a valid range and a help line.
 //
 // The table is the single source of truth: `cpcrl help CMD`, flag parsing,
-// config.txt writing and reading, and validation all walk it. Errors are
-// returned as -1 with a message naming the flag/key, what was expected and
-// what was given; nothing here prints or exits.
+// config.txt writing and reading, and validation all walk it. A command's own
+// settings, never stored in a run (compare's, probe's, the window commands'),
+// are a second table of the same entries kept beside main.c (cli/options.c),
+// which the parser and the help printer are given. Errors are returned as -1
+// with a message naming the flag/key, what was expected and what was given;
+// nothing here prints or exits.
 #ifndef CPCRL_CONFIG_H
 #define CPCRL_CONFIG_H
 
@@ -68,55 +71,51 @@ typedef struct {
     int trace_every;     // train --trace-every: updates between trace.csv rows (0 = off; agent/trace.h)
 } Config;
 
-// Settings of one command that are not settings of a run: never written to
-// config.txt or a checkpoint. Filled from the same option table as Config.
-typedef struct { // compare: the experiment (lab/compare.c)
-    char tasks[256];
-    int seeds;
-    uint64_t first_seed;
-    double frames;
-    char out[512];
-    double cpc_weight;
-    char cpc_weights[256], cpc_ks[256];
-    char arms[2048]; // "NAME=FLAGS;NAME=FLAGS": arms by training flags (lab/plan.c)
-    int jobs, threads, dry_run, probe, probe_episodes, bootstrap, plot, aggregate_only, include_unfinished;
-    double smooth;
-    double lock_stale;          // seconds without a heartbeat before another host's run lock is stale
-    char only_run[128];         // --only-run NAME: that run of the plan alone, no aggregation
-    char emit_slurm[512];       // --emit-slurm DIR: write a Slurm job array, train nothing
-    char baseline[48];          // --baseline ARM: the arm the others are compared against ("": nocpc, else weight 0)
-    int slurm_limit;            // the %N of #SBATCH --array (0: none)
-} CompareOpts;
+// ----------------------------------------------------------------------------
+// The option tables: Config's run settings (agent/config.c), and a command's
+// own settings (a CmdTable, e.g. cli/options.c's)
 
-typedef struct { // probe (lab/probe.h's ProbeOptions, and the CSV path)
-    int episodes, envs;
-    uint64_t seed;
-    int greedy;
-    double lambda;
-    int threads;
-    char out[512];
-    int save;           // --save: also write the read-outs beside the checkpoint (lab/readout.h)
-} ProbeCli;
+typedef enum { T_INT, T_U64, T_FLOAT, T_DOUBLE, T_STR, T_CHOICE, T_BOOL, T_WXH } OptType;
 
-typedef struct { // watch, play, replay (replays/cmd.c)
-    uint64_t seed;
-    int greedy, paused, loop, info, verify, save;
-    double speed, reload_every, fps;
-    int win_w, win_h;   // --window WxH
-    int auto_quit, start;
-    char keys[1024], screenshot[1024], record[1024], out[1024], export_path[1024], frames[1024];
-    int size, view, max_steps, items; // play: env settings (0 / -1 = task default)
-    int overlay;        // watch, replay: draw the belief overlay when read-outs are there
-    char readout[1024]; // watch, replay: the read-outs (default: readout.bin beside the checkpoint)
-    char ckpt[1024];    // replay: the checkpoint that recomputes c_t for the overlay
-} ViewOpts;
+// Opt.flags
+enum {
+    OF_CMD = 1,      // a command's own setting (every entry of a CmdTable): off is into the
+                     // table's values, not Config; never in config.txt or a checkpoint
+    OF_NONEMPTY = 2, // "" is refused (a file or directory name)
+    OF_QUIET = 4,    // a run setting written to config.txt only when not at its default (one
+                     // added with a new auxiliary head: runs without it keep their config.txt)
+};
+
+#define CONFIG_BIG 1e15 // the top of a range that has none
 
 typedef struct {
-    char config[1024], resume[1024]; // train --config FILE, --resume DIR
-    CompareOpts compare;
-    ProbeCli probe;
-    ViewOpts view;
-} CmdOpts;
+    const char *name;    // flag spelling without "--"; config.txt uses '_' for '-'
+    OptType type;
+    size_t off;
+    size_t len;          // T_STR buffer size
+    const char *def;     // default, as text (not range-checked: 0 may mean "none" or "automatic")
+    double lo, hi;       // valid range (numbers; T_WXH: each side)
+    const char *choices; // T_CHOICE: "a|b|c" -> 0,1,2
+    int group;           // G_*: the commands that accept it, and its help section
+    const char *help;
+    int flags;           // OF_*
+    const char *arg;     // help: what the value is ("N", "DIR"); NULL for run settings
+    const char *shown;   // help: the default as shown, when not the value itself
+    // A run setting whose default changed after cpcrl began writing config.txt:
+    // the value a config.txt written by cpcrl (its first line is the header
+    // config_write writes) means when it lacks the key, i.e. when it predates
+    // the key. Such a file lists every setting of its time, so an absent key
+    // had, in that run, the value it had before the key existed.
+    const char *before;
+} Opt;
+
+// A command's own settings: n entries, each OF_CMD, whose offsets are into
+// values (the struct that holds them; NULL when only printing help).
+typedef struct {
+    const Opt *opts;
+    int n;
+    void *values;
+} CmdTable;
 
 // Option groups: which subcommand accepts what.
 enum {
@@ -132,16 +131,18 @@ enum {
 };
 
 void config_defaults(Config *c);
-// Every command-only option at its default.
-void cmdopts_defaults(CmdOpts *o);
+// Every option of t[n] at its default, in values (the struct their offsets
+// are into): what a CmdTable's owner starts from.
+void config_table_defaults(void *values, const Opt *t, int n);
 // Parse argv flags (--key value, --key=value, --flag for booleans) in
-// `groups` into c (run settings) and o (command-only settings; may be NULL
-// when `groups` holds none). Positional arguments are collected into pos[]
+// `groups` into c (run settings) and cmd's values (the command's own
+// settings; cmd may be NULL when `groups` holds none of them; a name in both
+// tables is the run setting). Positional arguments are collected into pos[]
 // (at most max_pos). With rest != NULL, a flag outside `groups` is not an
 // error: it is copied to rest[] with its value (the next word unless it has
 // '='), *nrest counting them (rest must hold argc entries). Returns the
 // number of positionals, or -1 with a message.
-int config_parse_args(Config *c, CmdOpts *o, int argc, char **argv, int groups, char **pos,
+int config_parse_args(Config *c, const CmdTable *cmd, int argc, char **argv, int groups, char **pos,
                       int max_pos, char **rest, int *nrest, char *err, size_t errlen);
 // Cross-field checks (env config valid, K < T, B >= 2 with CPC, ...).
 int config_check(const Config *c, char *err, size_t errlen);
@@ -171,8 +172,9 @@ int config_load(Config *c, const char *path, char *err, size_t errlen);
 int config_parse_text(Config *c, const char *text, size_t len, const char *origin,
                       char *err, size_t errlen);
 // Print the options of `groups` with defaults and help, by section, for
-// `cpcrl help CMD`.
-void config_print_help(FILE *f, int groups);
+// `cpcrl help CMD`: within a section, cmd's options (NULL: none; its values
+// are not read) before the run settings, each table in its order.
+void config_print_help(FILE *f, int groups, const CmdTable *cmd);
 void config_env(const Config *c, EnvConfig *e);
 
 #endif

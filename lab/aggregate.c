@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/config.h"
 #include "base/file.h"
 #include "base/progress.h"
 #include "base/runlock.h"

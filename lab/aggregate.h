@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "agent/config.h" // CompareOpts
+#include "lab/compare_opts.h"
 
 // The aggregation step alone (compare --aggregate-only): reads every run in
 // OUT/runs/ and writes results.csv, summary.md, results/curve_*.csv (each

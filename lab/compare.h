@@ -11,10 +11,11 @@
 
 #include <stddef.h>
 
-#include "agent/config.h"
-#include "lab/aggregate.h" // compare_aggregate (compare --aggregate-only)
+#include "lab/aggregate.h"    // compare_aggregate (compare --aggregate-only)
+#include "lab/compare_opts.h" // CompareOpts
+#include "lab/probe.h"        // ProbeCli
 
-// Flags come parsed (agent/config.c's table: G_COMPARE, G_PROBE). compare's
+// Flags come parsed (cli/options.c's table: G_COMPARE, G_PROBE). compare's
 // pass[npass] are the training flags it passes to every run (the words as
 // given, each flag with its value); argc/argv, the whole command line, go to
 // OUT/command.txt. probe's pos[npos] are its positional arguments.

@@ -13,6 +13,7 @@
 #include "agent/config.h"
 #include "base/runlock.h"
 #include "env/env.h"
+#include "lab/compare_opts.h"
 
 // RUN_BUSY: its lock is held by another process (another compare, rank or
 // array task, or a trainer started by hand); left to it.

@@ -39,6 +39,18 @@ typedef struct {
     int threads;    // OpenBLAS threads (0 = all cores)
 } ProbeOptions;
 
+// `cpcrl probe`'s flags (cli/options.c's table): ProbeOptions, the CSV path
+// and --save (cmd_probe of compare.h, readout_cmd_probe of readout.h).
+typedef struct {
+    int episodes, envs;
+    uint64_t seed;
+    int greedy;
+    double lambda;
+    int threads;
+    char out[512];
+    int save;           // --save: also write the read-outs beside the checkpoint (lab/readout.h)
+} ProbeCli;
+
 // Which checkpoint a probe measured: its frames (record state/frames) and
 // its CRC32 (the file's last 4 bytes: zlib's CRC32 of every byte before
 // them), so a probe.csv can be matched with the model.ckpt there now.

@@ -47,9 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/config.h"
 #include "env/env.h"
-#include "lab/probe.h"
+#include "lab/probe.h" // ProbeCli
 
 #define READOUT_MAGIC "CPCRLRDO"
 #define READOUT_VERSION 1

@@ -6,13 +6,26 @@
 #ifndef CPCRL_CMD_H
 #define CPCRL_CMD_H
 
+#include <stdint.h>
 #include <stdio.h>
 
-#include "agent/config.h"
+// The window commands' flags (cli/options.c's table, parsed by main.c).
+typedef struct {
+    uint64_t seed;
+    int greedy, paused, loop, info, verify, save;
+    double speed, reload_every, fps;
+    int win_w, win_h;   // --window WxH
+    int auto_quit, start;
+    char keys[1024], screenshot[1024], record[1024], out[1024], export_path[1024], frames[1024];
+    int size, view, max_steps, items; // play: env settings (0 / -1 = task default)
+    int overlay;        // watch, replay: draw the belief overlay when read-outs are there
+    char readout[1024]; // watch, replay: the read-outs (default: readout.bin beside the checkpoint)
+    char ckpt[1024];    // replay: the checkpoint that recomputes c_t for the overlay
+} ViewOpts;
 
 // cpcrl watch CKPT|RUN_DIR [flags] — the agent acting live in a window;
 // with a run directory, model.ckpt is reloaded whenever the trainer replaces it.
-// Flags come parsed (agent/config.c's table, G_WATCH | G_WINDOW); pos/np are
+// Flags come parsed (cli/options.c's table, G_WATCH | G_WINDOW); pos/np are
 // the positional arguments.
 int cmd_watch(const ViewOpts *o, char **pos, int np);
 // cpcrl play TASK [--seed N] [flags] — a person plays with the arrow keys;

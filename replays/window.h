@@ -14,13 +14,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agent/config.h"
 #include "env/env.h"
+#include "replays/cmd.h" // ViewOpts
 #include "replays/draw.h"
 #include "replays/replay.h"
 #include "replays/view.h"
 
-typedef ViewOpts Opts; // flags (agent/config.c's table, parsed by main.c)
+typedef ViewOpts Opts; // flags (cli/options.c's table, parsed by main.c)
 
 // The keys of each mode's window (at most 16 characters each: two columns;
 // NULL: none).

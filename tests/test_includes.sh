@@ -12,12 +12,13 @@ allowed() {  # allowed ROOM: the rooms ROOM may include (itself included)
     agent)   echo "agent cpc nn env base" ;;
     lab)     echo "lab agent cpc nn env base" ;;
     replays) echo "replays lab agent cpc nn env base" ;;
+    cli)     echo "cli lab replays agent cpc nn env base" ;;
     python)  echo "env base" ;;
     *)       echo "" ;;
   esac
 }
 bad=0; n=0
-for room in base nn env cpc agent lab replays python; do
+for room in base nn env cpc agent lab replays cli python; do
   ok=$(allowed $room)
   for f in $room/*.c $room/*.h; do
     [ -f "$f" ] || continue
@@ -33,7 +34,7 @@ for room in base nn env cpc agent lab replays python; do
   done
 done
 # nothing below main.c includes a room by a path outside the table (e.g. "../x.h")
-if grep -n '^#include "\.\./' base/*.[ch] nn/*.[ch] env/*.[ch] cpc/*.[ch] agent/*.[ch] lab/*.[ch] replays/*.[ch] >&2; then
+if grep -n '^#include "\.\./' base/*.[ch] nn/*.[ch] env/*.[ch] cpc/*.[ch] agent/*.[ch] lab/*.[ch] replays/*.[ch] cli/*.[ch] >&2; then
   echo "test_includes: an include by a relative path" >&2; bad=1
 fi
 [ $n -gt 100 ] || { echo "test_includes: only $n includes found: is this the cpcrl tree?" >&2; bad=1; }

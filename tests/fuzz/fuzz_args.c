@@ -41,13 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     argv[argc] = NULL;
 
-    Config c;
-    static CmdOpts co; // command-only settings (compare, probe, the window commands)
+    Config c; // the groups of byte 0 are run settings only: no command's own table (cli/options.c)
     char err[512], *pos[4] = {0};
     config_defaults(&c);
-    cmdopts_defaults(&co);
     err[0] = 0;
-    int n = config_parse_args(&c, &co, argc, argv, groups, pos, max_pos, NULL, NULL, err, sizeof err);
+    int n = config_parse_args(&c, NULL, argc, argv, groups, pos, max_pos, NULL, NULL, err, sizeof err);
     if (n < 0) {
         FUZZ_CHECK(n == -1, "returned %d", n);
         fuzz_check_message(err, sizeof err, NULL);
