@@ -1,7 +1,8 @@
 #!/bin/sh
 # gen_flags.sh — write the flag reference docs/flags.md from the binary's own
 # help: `cpcrl help` (the commands) and `cpcrl help CMD` for each of them,
-# which main.c prints from agent/config.c's one flag table. Every flag line of
+# which main.c prints from the flag tables (agent/config.c: the run settings;
+# cli/options.c: the commands' own). Every flag line of
 # the help becomes a table row (flag, default, meaning); the text a command's
 # help has after its flags (compare's notes, the window keys) is kept verbatim.
 # The page holds nothing but what the help prints: no date, no host, no path.
