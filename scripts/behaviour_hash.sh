@@ -9,6 +9,8 @@ BIN=$(readlink -f "${1:?usage: behaviour_hash.sh CPCRL}")
 W=${2:-/tmp/cpcrl_behaviour_hash}   # a fixed path: config.txt and checkpoints hold the runs dir
 rm -rf "$W"; mkdir -p "$W"
 h() { printf '%s %s\n' "$1" "$(sha256sum | cut -c1-16)"; }
+tasks=$("$BIN" help train | sed -n 's/^ *--task .*(\([a-z_|]*\); default.*/\1/p' | tr '|' ' ')
+[ -n "$tasks" ] || { echo "behaviour_hash.sh: no task list in '$BIN help train'" >&2; exit 1; }
 for c in "" train eval show baseline bench compare probe watch play replay help; do
   "$BIN" help $c 2>&1 | h "help-${c:-top}"
 done
@@ -21,7 +23,7 @@ run() {  # run NAME FLAGS...: train, then hash its files
   h "$n/model.ckpt" < "$W/$n/model.ckpt"
   h "$n/config.txt" < "$W/$n/config.txt"
 }
-for t in goal watermaze keys_doors seekavoid tmaze; do
+for t in $tasks; do
   run "$t-cpc" --task $t --seed 3
 done
 run tmaze-nocpc --task tmaze --seed 4 --cpc-weight 0
@@ -40,7 +42,7 @@ for f in "$W"/rec/*.rpl; do h "replay-$(basename "$f")" < "$f"; done
 "$BIN" eval "$W/watermaze-cpc" --episodes 4 --seed 9 --threads 1 2>&1 | grep -v -i 'time\|/s' | h eval-watermaze
 "$BIN" probe "$W/watermaze-cpc" --episodes 6 --threads 1 --out "$W/probe.csv" > /dev/null 2>&1
 h probe.csv < "$W/probe.csv"
-for t in goal watermaze keys_doors seekavoid tmaze; do
+for t in $tasks; do
   "$BIN" baseline --task $t --episodes 20 --policy oracle 2>&1 | h "baseline-$t"
   "$BIN" show --task $t --seed 2 2>&1 | h "show-$t"
 done
