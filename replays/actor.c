@@ -40,12 +40,11 @@ int actor_load(Actor *ac, const char *path_in, uint64_t seed, char *err, size_t 
     ac->cfg = ck.cfg;
     EnvConfig e;
     config_env(&ac->cfg, &e);
-    int K = ac->cfg.cpc_weight > 0 ? ac->cfg.cpc_k : 0;
-    int G = K > 0 && ac->cfg.cpc_mode == CPC_MODE_ACTION ? ac->cfg.cpc_action_hidden : 0;
-    if (model_init_cpc(&ac->own, ENV_C, e.view, ENV_A, ac->cfg.conv1, ac->cfg.conv2, ac->cfg.latent,
-                       ac->cfg.hidden, K, G, 0, 1) < 0) {
+    // the run's network with every auxiliary head it trained (agent/aux.h), so the
+    // checkpoint's slab loads whole; the init is overwritten by the checkpoint
+    if (aux_model_init(&ac->own, &ac->cfg, e.view, 1, msg, sizeof msg) < 0) {
         ckpt_free(&ck);
-        return err_fail(err, errlen, "%s: out of memory building the model", path);
+        return err_fail(err, errlen, "%s: %s", path, msg);
     }
     ac->m = &ac->own;
     ac->owns = 1;
