@@ -156,6 +156,7 @@ int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
             gemm_params_fixed_begin();
             trainer_reuse_loss(tr, tr->perm + (size_t)gi * Bm, &s);
             double t2 = progress_now();
+            tr->reuse_step = steps;
             step_backward(tr, &tr->mb, &tr->mbg, tr->mb_mask, tr->T, Bm, &s);
             gemm_params_fixed_end();
             if (tr->world > 1) dist_allreduce_mean(m->p.grads, m->p.total);

@@ -442,10 +442,13 @@ void step_backward(Trainer *tr, Acts *a, Grads *g, const float *mask, int T, int
                    UpdateStats *st) {
     const float ratio = tr->cfg.cpc_trunk_ratio;
     const int every = tr->cfg.cpc_balance_every > 1 ? tr->cfg.cpc_balance_every : 1;
-    if (tr->use_aux && ratio > 0 && every > 1) {
+    if (tr->use_aux && ratio > 0 && (every > 1 || tr->reuse)) {
         // the schedule is the optimizer's alone (not the log's: measure_trunk
-        // is not looked at), so --log-every changes nothing of training
-        if (tr->opt.step % every == 0) {
+        // is not looked at), so --log-every changes nothing of training;
+        // sample reuse measures on an update's first step (trainer.h)
+        const int measure = tr->reuse ? tr->reuse_step == 0 && tr->updates % every == 0
+                                      : tr->opt.step % every == 0;
+        if (measure) {
             balanced_backward(tr, a, g, mask, T, B, ratio, st);
             tr->bal_scale = st->cpc_trunk_scale;
             return;

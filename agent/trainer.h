@@ -75,6 +75,11 @@
 //     so it resumes); the steps between take one pass with CPC's incoming
 //     gradients dc, dz times the held s, which is g_a2c + s g_cpc by the
 //     same linearity (in another summation order: not bit for bit).
+//   - with sample reuse (rho > 0), s is measured on the first optimizer step
+//     of an update (of every N-th update, N = cpc_balance_every) and held for
+//     the update's other E*M - 1 steps, one pass each: the E*M steps of an
+//     update share their advantages, returns and old log-probabilities, and
+//     now their s too.
 // Either way UpdateStats gets the norms |g_a2c|, |g_cpc| (L2 over the trunk's
 // parameters, before clipping and before s) when they were measured. Under MPI each rank measures
 // and scales its own gradient before the mean over ranks.
@@ -156,6 +161,7 @@ typedef struct {
     int world;           // MPI ranks (1 = single process)
     // sample reuse (see the header comment); all 0 / NULL when off
     int reuse;           // 1: trainer_update takes the sample-reuse path
+    int reuse_step;      // the optimizer step of the current update (0 .. E*M-1)
     int Bm;              // envs per minibatch, B / minibatches
     Acts mb;             // T*Bm rows: one group's forward, recomputed from the stored inputs
     Grads mbg;           // T*Bm rows
