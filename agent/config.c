@@ -31,7 +31,7 @@ static const Opt OPTS[] = {
     {"max-steps", T_INT, O(max_steps), 0, "0", 0, 1e6, NULL, G_ENV,
      "episode time limit (0 = the task's default)"},
     {"items", T_INT, O(items), 0, "-1", -1, 1000, NULL, G_ENV,
-     "seekavoid apples (= lemons) / keys_doors distractor keys (-1 = default)"},
+     ENV_ITEMS_HELP " (-1 = default)"},
     // run
     {"name", T_STR, O(name), sizeof(((Config *)0)->name), "", 0, 0, NULL, G_RUN,
      "run name: writes runs/NAME/ (default TASK-sSEED)"},

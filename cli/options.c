@@ -111,7 +111,7 @@ static const Opt CMD_OPTS[] = {
     {"max-steps", T_INT, VW(max_steps), "0", 0, 1e6, NULL, G_PLAY, "episode time limit (0 = the task's default)",
      OF_CMD, "N"},
     {"items", T_INT, VW(items), "-1", -1, 1000, NULL, G_PLAY,
-     "seekavoid apples (= lemons) / keys_doors distractor keys (-1 = default)", OF_CMD, "N"},
+     ENV_ITEMS_HELP " (-1 = default)", OF_CMD, "N"},
     {"out", T_STR, VW(out), ".", 0, 0, NULL, G_PLAY, "directory the replays are saved into (play-TASK-sSEED-eN.rpl)",
      OF_CMD | OF_NONEMPTY, "DIR"},
     {"save", T_INT, VW(save), "1", 0, 1, NULL, G_PLAY, "save each finished episode, and the current one on quit",

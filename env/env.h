@@ -59,6 +59,8 @@ enum { ENV_TASK_GOAL = 0, ENV_TASK_WATERMAZE, ENV_TASK_KEYS_DOORS, ENV_TASK_SEEK
 #define ENV_TASK_CHOICES ENV_TASK_LIST(ENV_TASK_STR_, "|")
 // "goal, watermaze, keys_doors, seekavoid, tmaze" (messages and help)
 #define ENV_TASK_VALID ENV_TASK_LIST(ENV_TASK_STR_, ", ")
+// what --items means, per task that has items (help text)
+#define ENV_ITEMS_HELP "seekavoid apples (= lemons) / keys_doors distractor keys"
 
 #define ENV_MAX_SIZE 41 // largest grid side (cells, walls included)
 #define ENV_MAX_VIEW 15 // largest observation window side
