@@ -193,14 +193,18 @@ static void agg_test_wait(void) {
 
 static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t errlen);
 
+// DIR/runs opened (its path in runsdir), or NULL with a message
+static DIR *open_runs(const CompareOpts *o, char *runsdir, size_t n, char *err, size_t errlen) {
+    snprintf(runsdir, n, "%s/runs", o->out);
+    DIR *d = opendir(runsdir);
+    if (!d) snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
+    return d;
+}
+
 int compare_aggregate(const CompareOpts *o, char *err, size_t errlen) {
     char runsdir[1100];
-    snprintf(runsdir, sizeof runsdir, "%s/runs", o->out);
-    DIR *d = opendir(runsdir);
-    if (!d) {
-        snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
-        return -1;
-    }
+    DIR *d = open_runs(o, runsdir, sizeof runsdir, err, errlen);
+    if (!d) return -1;
     closedir(d);
     RunLock lk;
     if (agg_lock(o, &lk, err, errlen) < 0) return -1;
@@ -476,12 +480,8 @@ static int write_summary_md(const CompareOpts *o, const AggSet *s, int base, cha
 // before each file or group of files).
 static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t errlen) {
     char runsdir[1100];
-    snprintf(runsdir, sizeof runsdir, "%s/runs", o->out);
-    DIR *d = opendir(runsdir);
-    if (!d) {
-        snprintf(err, errlen, "%s: cannot open: %s", runsdir, strerror(errno));
-        return -1;
-    }
+    DIR *d = open_runs(o, runsdir, sizeof runsdir, err, errlen);
+    if (!d) return -1;
     AggSet s;
     memset(&s, 0, sizeof s);
     int rc = -1, base = -1;

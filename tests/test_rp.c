@@ -101,25 +101,16 @@ static void test_fd(void **state) {
     assert_true(fabs(l - ref(&c, c.z)) < 1e-5);
     const double h = 1e-3;
     double worst = 0;
-    for (int i = 0; i < RP_CLASSES * X; i++) { // W in double: exact perturbations
-        double Wd[RP_CLASSES * X], bd[RP_CLASSES];
-        for (int j = 0; j < RP_CLASSES * X; j++) Wd[j] = c.W[j];
-        for (int j = 0; j < RP_CLASSES; j++) bd[j] = c.b[j];
-        Wd[i] += h;
-        const double lp = rp_ref_loss(c.z, c.rew, c.starts, Wd, bd, T, B, D);
-        Wd[i] -= 2 * h;
-        const double lm = rp_ref_loss(c.z, c.rew, c.starts, Wd, bd, T, B, D);
-        worst = fmax(worst, fabs(w * (lp - lm) / (2 * h) - gW[i]));
-    }
-    for (int i = 0; i < RP_CLASSES; i++) {
-        double Wd[RP_CLASSES * X], bd[RP_CLASSES];
-        for (int j = 0; j < RP_CLASSES * X; j++) Wd[j] = c.W[j];
-        for (int j = 0; j < RP_CLASSES; j++) bd[j] = c.b[j];
-        bd[i] += h;
-        const double lp = rp_ref_loss(c.z, c.rew, c.starts, Wd, bd, T, B, D);
-        bd[i] -= 2 * h;
-        const double lm = rp_ref_loss(c.z, c.rew, c.starts, Wd, bd, T, B, D);
-        worst = fmax(worst, fabs(w * (lp - lm) / (2 * h) - gb[i]));
+    for (int i = 0; i < RP_CLASSES * X + RP_CLASSES; i++) { // W, then b, in double: exact steps
+        double wb[RP_CLASSES * X + RP_CLASSES], d[2];
+        for (int j = 0; j < RP_CLASSES * X; j++) wb[j] = c.W[j];
+        for (int j = 0; j < RP_CLASSES; j++) wb[RP_CLASSES * X + j] = c.b[j];
+        for (int k = 0; k < 2; k++) {
+            wb[i] = (i < RP_CLASSES * X ? c.W[i] : c.b[i - RP_CLASSES * X]) + (k ? -h : h);
+            d[k] = rp_ref_loss(c.z, c.rew, c.starts, wb, wb + RP_CLASSES * X, T, B, D);
+        }
+        const float g = i < RP_CLASSES * X ? gW[i] : gb[i - RP_CLASSES * X];
+        worst = fmax(worst, fabs(w * (d[0] - d[1]) / (2 * h) - g));
     }
     float zp[T * B * D];
     for (int i = 0; i < T * B * D; i++) { // z is float: the perturbation as stored
