@@ -224,6 +224,8 @@ seeds() {
         "--task keys_doors --items 0 --cpc-negatives all --cpc-stop-target 1"
         "--task seekavoid --items 2 --gae-lambda 0.95 --lr-decay 1"
         "--task tmaze --envs 3 --unroll 3 --cpc-k 1"
+        "--task goal --rp-weight 1"
+        "--task tmaze --envs 4 --cpc-mode action --cpc-action-hidden 4 --epochs 2 --minibatches 2 --clip 0.2"
     )
     i=0
     for v in "${variants[@]}"; do
