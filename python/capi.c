@@ -12,15 +12,22 @@
 #include <string.h>
 
 #include "env/env.h"
+#include "env/tasks.h"
 #include "base/rng.h"
 
-#define CPCRL_CAPI_VERSION 3
+#define CPCRL_CAPI_VERSION 4
 
 int cpcrl_capi_version(void) { return CPCRL_CAPI_VERSION; }
 int cpcrl_num_channels(void) { return ENV_C; }
 int cpcrl_num_actions(void) { return ENV_A; }
 int cpcrl_num_tasks(void) { return ENV_NTASKS; }
 const char *cpcrl_task_name(int t) { return t >= 0 && t < ENV_NTASKS ? ENV_TASK_NAMES[t] : NULL; }
+// 1 when task t's target is hidden from the agent (watermaze's platform, tmaze's
+// rewarded arm): renders outline it, as the viewer does; -1 for no such task.
+int cpcrl_task_goal_hidden(int t) {
+    const EnvTask *T = env_task(t);
+    return T ? T->goal_hidden : -1;
+}
 const char *cpcrl_kind_name(int k) { return k >= 0 && k < ENV_C ? ENV_KIND_NAMES[k] : NULL; }
 const char *cpcrl_action_name(int a) { return a >= 0 && a < ENV_A ? ENV_ACTION_NAMES[a] : NULL; }
 uint64_t cpcrl_rng_derive(uint64_t seed, uint64_t i) { return rng_derive(seed, i); }

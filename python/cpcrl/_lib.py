@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import numpy as np
 
-CAPI_VERSION = 3
+CAPI_VERSION = 4
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _candidates = [
@@ -32,6 +32,7 @@ _SIGNATURES = {
     "cpcrl_num_actions": (_i, []),
     "cpcrl_num_tasks": (_i, []),
     "cpcrl_task_name": (ctypes.c_char_p, [_i]),
+    "cpcrl_task_goal_hidden": (_i, [_i]),
     "cpcrl_kind_name": (ctypes.c_char_p, [_i]),
     "cpcrl_action_name": (ctypes.c_char_p, [_i]),
     "cpcrl_rng_derive": (_u64, [_u64, _u64]),
@@ -93,6 +94,8 @@ lib = _load()
 NUM_CHANNELS = lib.cpcrl_num_channels()
 NUM_ACTIONS = lib.cpcrl_num_actions()
 TASKS = tuple(lib.cpcrl_task_name(t).decode() for t in range(lib.cpcrl_num_tasks()))
+# per task: its target is hidden from the agent (render_rgb outlines it, as the viewer does)
+GOAL_HIDDEN = tuple(bool(lib.cpcrl_task_goal_hidden(t)) for t in range(len(TASKS)))
 KINDS = tuple(lib.cpcrl_kind_name(k).decode() for k in range(NUM_CHANNELS))
 ACTIONS = tuple(lib.cpcrl_action_name(a).decode() for a in range(NUM_ACTIONS))
 

@@ -37,7 +37,7 @@ PALETTE = np.array([
     (16, 16, 20), (46, 48, 56), (128, 128, 138), (40, 190, 80), (225, 40, 50), (245, 215, 40),
     (60, 130, 255), (190, 80, 230), (60, 130, 255), (190, 80, 230), (0, 200, 200),
     (255, 140, 0), (240, 100, 170), (150, 220, 60)], dtype=np.uint8)
-_PLATFORM = np.array((120, 255, 150), dtype=np.uint8)  # watermaze's hidden platform
+_TARGET = np.array((120, 255, 150), dtype=np.uint8)  # a hidden target's outline (the viewer's colour)
 _AGENT = np.array((255, 255, 255), dtype=np.uint8)
 
 
@@ -70,15 +70,20 @@ def _agent_mask(tile):
 
 def render_rgb(e: int, tile: int = 16) -> np.ndarray:
     """RGB array [h*tile][w*tile][3] of the C Env's map: replays/draw.c's
-    colours, the agent as a white triangle, watermaze's platform shown."""
+    colours, the agent as a white triangle, a target hidden from the agent
+    (watermaze's platform, tmaze's rewarded arm) outlined as the viewer does."""
     s = env_state(e)
     w, h, t = s["w"], s["h"], tile
     grid = np.ctypeslib.as_array(ctypes.cast(lib.cpcrl_env_grid(e),
                                              ctypes.POINTER(ctypes.c_uint8)), (h, w))
     cells = PALETTE[grid]
-    if _lib.TASKS[s["task"]] == "watermaze":
-        cells[s["ty"], s["tx"]] = _PLATFORM
     img = np.repeat(np.repeat(cells, t, axis=0), t, axis=1)
+    if _lib.GOAL_HIDDEN[s["task"]] and 0 <= s["tx"] < w and 0 <= s["ty"] < h:
+        b = max(1, t // 8)
+        cell = img[s["ty"] * t:(s["ty"] + 1) * t, s["tx"] * t:(s["tx"] + 1) * t]
+        ring = np.ones((t, t), dtype=bool)
+        ring[b:t - b, b:t - b] = False
+        cell[ring] = _TARGET
     cell = img[s["ay"] * t:(s["ay"] + 1) * t, s["ax"] * t:(s["ax"] + 1) * t]
     cell[_agent_mask(t)[s["dir"]]] = _AGENT
     return img

@@ -393,6 +393,35 @@ class VecCallAttrs(unittest.TestCase):
         with self.assertRaises(ValueError):
             cpcrl.CpcrlVecEnv("goal", 2, render_mode="human")
 
+    def test_render_outlines_a_hidden_target(self):
+        """rgb frames outline the target the agent cannot see (watermaze's platform, tmaze's
+        rewarded arm) as the viewer does, and nothing on tasks whose goal is a visible cell."""
+        import numpy as np
+        import cpcrl
+        from cpcrl import _lib
+        from cpcrl.env import env_state, PALETTE
+        target = np.array((120, 255, 150), dtype=np.uint8)
+        self.assertEqual([t for t, h in zip(_lib.TASKS, _lib.GOAL_HIDDEN) if h], ["watermaze", "tmaze"])
+        t = 8
+        for task in _lib.TASKS:
+            for seed in (1, 2, 3):
+                env = cpcrl.CpcrlEnv(task, render_mode="rgb_array", tile=t)
+                env.reset(seed=seed)
+                img = env.render()
+                s = env_state(env._e)
+                is_target = np.all(img == target, axis=2)
+                if task not in ("watermaze", "tmaze"):
+                    self.assertFalse(is_target.any(), "%s seed %d" % (task, seed))
+                    continue
+                tile = img[s["ty"] * t:(s["ty"] + 1) * t, s["tx"] * t:(s["tx"] + 1) * t]
+                ring = np.ones((t, t), dtype=bool)
+                ring[1:t - 1, 1:t - 1] = False
+                self.assertTrue(np.all(tile[ring] == target), "%s seed %d: outline" % (task, seed))
+                self.assertEqual(int(is_target.sum()), int(ring.sum()), "%s seed %d: elsewhere" % (task, seed))
+                if (s["ax"], s["ay"]) != (s["tx"], s["ty"]):  # inside the ring: the cell's own colour
+                    self.assertTrue(np.all(tile[1:t - 1, 1:t - 1] == tile[1, 1]), "%s seed %d" % (task, seed))
+                    self.assertTrue(any(np.array_equal(tile[1, 1], c) for c in PALETTE), "%s seed %d" % (task, seed))
+
 
 class Api(unittest.TestCase):
     def test_spaces_and_checks(self):
