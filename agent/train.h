@@ -76,6 +76,9 @@ int eval_main(const char *path, const Config *opts, const EvalHook *hook, EvalRe
 // and not luck. evaluator_run(ev, m, out) equals `cpcrl eval` of a checkpoint
 // holding m with --seed EVAL_SEED_OFFSET + seed --episodes E (--greedy).
 #define EVAL_SEED_OFFSET 1000000ull
+// compare's re-evaluation of a finished run's model.ckpt and best.ckpt
+// (recheck.csv) uses env seed RECHECK_SEED_OFFSET + the run's seed.
+#define RECHECK_SEED_OFFSET 2000000ull
 typedef struct {
     Trainer tr;
     double *rets; // (episodes)

@@ -60,9 +60,11 @@ static const Opt CMD_OPTS[] = {
      "with --emit-slurm: array tasks running at once (the %N of #SBATCH --array; 0 = no limit)", OF_CMD, "N"},
     {"dry-run", T_BOOL, CMP(dry_run), "0", 0, 1, NULL, G_CMP_SCHED,
      "print the plan (state of every run, the commands) and stop", OF_CMD},
-    {"probe", T_INT, CMP(probe), "1", 0, 1, NULL, G_CMP_AGG, "probe every final checkpoint", OF_CMD, "0|1"},
+    {"probe", T_INT, CMP(probe), "1", 0, 1, NULL, G_CMP_AGG,
+     "probe every final checkpoint (and evaluate its model.ckpt and best.ckpt once more on the same fresh "
+     "episodes: recheck.csv, the collapse test)", OF_CMD, "0|1"},
     {"probe-episodes", T_INT, CMP(probe_episodes), "100", 1, 1e6, NULL, G_CMP_AGG,
-     "probe episodes per split, train and held-out", OF_CMD, "N"},
+     "probe episodes per split, train and held-out (and the re-evaluation's episodes)", OF_CMD, "N"},
     {"bootstrap", T_INT, CMP(bootstrap), "10000", 1, 1e7, NULL, G_CMP_AGG, "bootstrap resamples for the 95% CIs",
      OF_CMD, "R"},
     {"plot", T_INT, CMP(plot), "1", 0, 1, NULL, G_CMP_AGG, "draw curves_<task>.png with scripts/plot_compare.sh",

@@ -72,7 +72,8 @@ static void results_header(FILE *f) {
     for (int l = 0; l < PROBE_NLABELS; l++)
         fprintf(f, ",probe_%s_c,probe_%s_z,probe_%s_chance", PROBE_LABEL_NAMES[l],
                 PROBE_LABEL_NAMES[l], PROBE_LABEL_NAMES[l]);
-    fprintf(f, ",eval_final,eval_best,eval_last,collapsed,memory_use,wait_later,wait_later_wiped\n");
+    fprintf(f, ",eval_final,eval_best,eval_last,collapsed,memory_use,wait_later,wait_later_wiped,recheck_final,"
+               "recheck_best\n");
 }
 
 static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
@@ -86,35 +87,55 @@ static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
     }
     if (r->has_eval) fprintf(f, ",%.6g,%.6g,%.6g,%d", r->eval_final, r->eval_best, r->eval_last, r->collapsed);
     else fprintf(f, ",nan,nan,nan,nan");
-    if (r->has_mem) fprintf(f, ",%.6g,%.6g,%.6g\n", r->mem_use, r->wait_later, r->wait_later_wiped);
-    else fprintf(f, ",nan,nan,nan\n");
+    if (r->has_mem) fprintf(f, ",%.6g,%.6g,%.6g", r->mem_use, r->wait_later, r->wait_later_wiped);
+    else fprintf(f, ",nan,nan,nan");
+    if (r->has_recheck) fprintf(f, ",%.6g,%.6g\n", r->recheck_final, r->recheck_best);
+    else fprintf(f, ",nan,nan\n");
 }
 
-// memory.csv: a header line and one row; the columns by name. Taken only when
-// it names the checkpoint id (frames, CRC-32) of the run's model.ckpt now.
-static void read_memory(AggRun *r, const char *path, const ProbeCkptId *id) {
-    r->has_mem = 0;
+// memory.csv, recheck.csv: a header line and one row; the values of the
+// columns named in cols (NAN where absent) into vals, taken only when the row
+// names the checkpoint id (frames, CRC-32) of the run's model.ckpt now:
+// 0, or -1 (no such file, another checkpoint's).
+static int read_ckpt_row(const char *path, const ProbeCkptId *id, const char *const *cols, double *vals, int n) {
+    for (int i = 0; i < n; i++) vals[i] = NAN;
     FILE *f = fopen(path, "r");
-    if (!f) return;
+    if (!f) return -1;
     char head[1024], row[1024];
     const int ok = fgets(head, sizeof head, f) && fgets(row, sizeof row, f);
     fclose(f);
-    if (!ok) return;
-    double use = NAN, wl = NAN, ww = NAN, frames = NAN;
+    if (!ok) return -1;
+    double frames = NAN;
     unsigned crc = 0;
     int have_crc = 0;
     char *hs, *rs;
     char *h = strtok_r(head, ",\r\n", &hs), *v = strtok_r(row, ",\r\n", &rs);
     for (; h && v; h = strtok_r(NULL, ",\r\n", &hs), v = strtok_r(NULL, ",\r\n", &rs)) {
-        if (!strcmp(h, "memory_use")) use = strtod(v, NULL);
-        else if (!strcmp(h, "wait_later")) wl = strtod(v, NULL);
-        else if (!strcmp(h, "wait_later_wiped")) ww = strtod(v, NULL);
-        else if (!strcmp(h, "ckpt_frames")) frames = strtod(v, NULL);
+        for (int i = 0; i < n; i++)
+            if (!strcmp(h, cols[i])) vals[i] = strtod(v, NULL);
+        if (!strcmp(h, "ckpt_frames")) frames = strtod(v, NULL);
         else if (!strcmp(h, "ckpt_crc32")) have_crc = sscanf(v, "%x", &crc) == 1;
     }
-    if (!have_crc || frames != id->frames || crc != id->crc) return; // another checkpoint's
-    r->has_mem = isfinite(use) && isfinite(wl) && isfinite(ww);
-    r->mem_use = use, r->wait_later = wl, r->wait_later_wiped = ww;
+    return have_crc && frames == id->frames && crc == id->crc ? 0 : -1;
+}
+
+static void read_memory(AggRun *r, const char *path, const ProbeCkptId *id) {
+    static const char *const cols[] = {"memory_use", "wait_later", "wait_later_wiped"};
+    double v[3];
+    r->has_mem = read_ckpt_row(path, id, cols, v, 3) == 0 && isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]);
+    r->mem_use = v[0], r->wait_later = v[1], r->wait_later_wiped = v[2];
+}
+
+// recheck.csv (compare's probe step): model.ckpt and best.ckpt on the same
+// fresh episodes. When there, it decides the collapse (read_eval's rule is the
+// fallback for runs probed before it existed).
+static void read_recheck(AggRun *r, const char *path, const ProbeCkptId *id) {
+    static const char *const cols[] = {"return_final", "return_best", "episodes"};
+    double v[3];
+    r->has_recheck = read_ckpt_row(path, id, cols, v, 3) == 0 && isfinite(v[0]) && isfinite(v[1]);
+    if (!r->has_recheck) return;
+    r->recheck_final = v[0], r->recheck_best = v[1], r->recheck_episodes = isfinite(v[2]) ? (int)v[2] : 0;
+    r->collapsed = r->recheck_best > 0 && r->recheck_final < 0.5 * r->recheck_best;
 }
 
 // ----------------------------------------------------------------------------
@@ -299,6 +320,8 @@ static int read_run(const CompareOpts *o, const char *runsdir, const char *name,
     read_eval(r, path);
     snprintf(path, sizeof path, "%s/%s/memory.csv", runsdir, name);
     if (has_ck) read_memory(r, path, &id);
+    snprintf(path, sizeof path, "%s/%s/recheck.csv", runsdir, name);
+    if (has_ck) read_recheck(r, path, &id);
     snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, name);
     read_probe(r, path, has_ck, &id);
     return 1;

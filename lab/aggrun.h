@@ -29,6 +29,10 @@ typedef struct {
     // and of the checkpoint there now
     int has_mem;
     double mem_use, wait_later, wait_later_wiped;
+    // its recheck.csv (compare's probe step: model.ckpt and best.ckpt on the same
+    // fresh episodes), when there and of the checkpoint there now; it sets collapsed
+    int has_recheck, recheck_episodes;
+    double recheck_final, recheck_best;
 } AggRun;
 
 typedef struct {

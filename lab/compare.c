@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/ckpt.h"
 #include "agent/dist.h"
 #include "agent/train.h"
 #include "env/findtime.h"
@@ -175,6 +176,14 @@ int cmd_compare(const CompareOpts *opts, char **pass, int npass, int argc, char 
 // ----------------------------------------------------------------------------
 // cmd_probe
 
+// dir := the directory part of path ("." when it has none)
+static void parent_dir(const char *path, char *dir, size_t n) {
+    snprintf(dir, n, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, n, ".");
+}
+
 // With --out (compare's probe step): on goal and watermaze also eval's memory
 // measure (agent/train.h EvalMemory: the waits until a find, intact and with
 // the memory wiped at every find) on the probe's held-out seeds, into
@@ -194,10 +203,7 @@ static int probe_memory_csv(const char *run, int task, const ProbeOptions *p, co
         return -1;
     }
     const EvalMemory *m = &r.memory;
-    snprintf(dir, sizeof dir, "%s", out);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    parent_dir(out, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/memory.csv", dir);
     char text[1024];
     int n = snprintf(text, sizeof text,
@@ -213,6 +219,53 @@ static int probe_memory_csv(const char *run, int task, const ProbeOptions *p, co
     }
     printf("memory (%s): later finds %.2f steps, with the memory wiped %.2f: memory use %+.2f [%.2f, %.2f]\n",
            path, m->rmst_later, m->rmst_later_wiped, m->use, m->use_lo, m->use_hi);
+    return 0;
+}
+
+// With --out (compare's probe step), when the run has a best.ckpt: it and the
+// final checkpoint evaluated on the same fresh episodes (env seed
+// RECHECK_SEED_OFFSET + the run's seed: neither training's nor those of the
+// evaluations that picked best.ckpt), into recheck.csv beside the --out file,
+// naming the final checkpoint. compare's collapse test reads it: best.ckpt won
+// the largest of many 32-episode evaluations, so its own figure is lucky, and
+// the last evaluation is one noisy draw; on the same fresh episodes both are fair.
+static int probe_recheck_csv(const char *run, const ProbeOptions *p, const char *out) {
+    char model[1100], best[1100], dir[1024], err[600];
+    ckpt_path_for(run, model, sizeof model);
+    parent_dir(model, dir, sizeof dir);
+    snprintf(best, sizeof best, "%s/best.ckpt", dir);
+    if (!file_exists(best)) return 0; // trained without --eval-every: nothing to recheck
+    Ckpt ck;
+    if (ckpt_read(&ck, model, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl probe: %s\n", err);
+        return -1;
+    }
+    Config o;
+    config_defaults(&o);
+    o.episodes = p->episodes, o.seed = RECHECK_SEED_OFFSET + ck.cfg.seed, o.greedy = p->greedy;
+    o.threads = p->threads;
+    ckpt_free(&ck);
+    EvalResult rf, rb;
+    ProbeCkptId id;
+    if (eval_main(model, &o, NULL, &rf) != 0 || eval_main(best, &o, NULL, &rb) != 0 ||
+        probe_ckpt_id(model, &id) < 0) {
+        fprintf(stderr, "cpcrl probe: %s: the re-evaluation of model.ckpt and best.ckpt failed\n", dir);
+        return -1;
+    }
+    parent_dir(out, dir, sizeof dir);
+    char path[1100], text[1024];
+    snprintf(path, sizeof path, "%s/recheck.csv", dir);
+    int n = snprintf(text, sizeof text,
+                     "episodes,seed,return_final,return_best,success_final,success_best,ckpt_frames,ckpt_crc32\n"
+                     "%d,%llu,%.6g,%.6g,%.6g,%.6g,%.0f,%08x\n",
+                     rf.episodes, (unsigned long long)o.seed, rf.mean_return, rb.mean_return, rf.success,
+                     rb.success, id.frames, (unsigned)id.crc);
+    if (file_write_atomic(path, text, (size_t)n, err, sizeof err) < 0) {
+        fprintf(stderr, "cpcrl probe: %s\n", err);
+        return -1;
+    }
+    printf("recheck (%s): model.ckpt %.3f, best.ckpt %.3f on the same %d episodes (seed %llu)\n", path,
+           rf.mean_return, rb.mean_return, rf.episodes, (unsigned long long)o.seed);
     return 0;
 }
 
@@ -243,9 +296,10 @@ int cmd_probe(const ProbeCli *o, char **pos, int npos) {
         printf("  %-9s %8d %8.3f %8.3f %8.3f\n", PROBE_LABEL_NAMES[l], r.classes[l], r.chance[l],
                r.acc_c[l], r.acc_z[l]);
     }
-    // memory.csv before probe.csv: compare counts a run probed once its
+    // memory.csv and recheck.csv before probe.csv: compare counts a run probed once its
     // probe.csv is there, so an interrupted probe step leaves neither counted
     if (cli.out[0] && probe_memory_csv(pos[0], r.task, &cli.p, cli.out) < 0) return 1;
+    if (cli.out[0] && probe_recheck_csv(pos[0], &cli.p, cli.out) < 0) return 1;
     if (cli.out[0] && probe_write_csv(&r, cli.out, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl probe: %s\n", err);
         return 1;

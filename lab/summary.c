@@ -45,8 +45,11 @@
 // After the held-out evaluation table: EVAL_LAST.
 #define SUMMARY_EVAL_NOTE \
     "\nEach run is evaluated during training (`train --eval-every`) on env seeds 1000000 + seed, " \
-    "never trained on. Final evaluation = the mean return of a run's last %d evaluations; a run " \
-    "collapsed when its last evaluation is below half of its best. Runs without `eval.csv` " \
+    "never trained on. Final evaluation = the mean return of a run's last %d evaluations. A run " \
+    "collapsed when its final checkpoint returns less than half of what its best one (`best.ckpt`) " \
+    "returns, both evaluated once more on the same fresh episodes (env seeds 2000000 + seed, " \
+    "`recheck.csv`, written by the probe step); a run without `recheck.csv` collapsed when its last " \
+    "evaluation is below half of its best. Runs without `eval.csv` " \
     "(trained before evaluations existed) are left out of this table.\n\n"
 
 // The last section: the bootstrap resamples (twice), the curves' window in %.

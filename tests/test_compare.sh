@@ -616,5 +616,41 @@ sed -i '2s/,[0-9a-f]*$/,00000000/' "$mc"
 got=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "cpc" { print $c["memory_use"] }' "$Mm/c/results.csv")
 [ "$got" = nan ] && ok "memory: a memory.csv of another checkpoint is left out" || bad "memory: a memory.csv of another checkpoint is left out" "got '$got'"
 
+# recheck: with evaluations during training, the probe step evaluates model.ckpt
+# and best.ckpt once more on the same fresh episodes (env seed 2000000 + seed)
+# into recheck.csv; results.csv carries it and the collapse test uses it (not
+# the last evaluation); one of another checkpoint is left out (the eval.csv rule)
+Rk=$V/recheck
+mkdir -p "$Rk"
+"$CPCRL" compare --tasks tmaze --seeds 1 --frames 3000 --jobs 1 --threads 1 --out "$Rk/c" $NET \
+    --eval-every 1000 --eval-episodes 4 --probe-episodes 12 --bootstrap 100 --plot 0 >"$TMP/r.log" 2>&1
+rc=$?
+rr=$Rk/c/runs/tmaze-cpc-s1
+rcol() { awk -F, -v k="$2" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $2 == "cpc" { print $c[k] }' "$1"; }
+ref_f=$("$CPCRL" eval "$rr/model.ckpt" --episodes 12 --seed 2000001 --threads 1 2>/dev/null | sed -n 's/.* return \([-0-9.]*\) ± .*/\1/p')
+ref_b=$("$CPCRL" eval "$rr/best.ckpt" --episodes 12 --seed 2000001 --threads 1 2>/dev/null | sed -n 's/.* return \([-0-9.]*\) ± .*/\1/p')
+got=$(awk -F, 'NR == 2 { printf "%.3f %.3f %s", $3, $4, $1 }' "$rr/recheck.csv" 2>/dev/null)
+if [ $rc -eq 0 ] && [ -n "$ref_f" ] && [ "$got" = "$ref_f $ref_b 12" ] &&
+   [ "$(rcol "$Rk/c/results.csv" recheck_final)" = "$(awk -F, 'NR == 2 { print $3 }' "$rr/recheck.csv")" ]
+then ok "recheck: the probe step evaluates model.ckpt and best.ckpt on the same fresh episodes (= cpcrl eval --seed 2000001)"
+else bad "recheck: the probe step evaluates model.ckpt and best.ckpt on the same fresh episodes (= cpcrl eval --seed 2000001)" "rc=$rc got '$got' want '$ref_f $ref_b 12' $(tail -3 "$TMP/r.log")"; fi
+# a fair drop to below half the best is a collapse, whatever eval.csv's last row says; above half is not
+H="frames,updates,episodes,return_mean,return_ci95,success_rate,episode_length,best"
+printf '%s\n%s\n%s\n' "$H" "1000,1,4,1,0,1,20,1" "2000,2,4,1,0,1,20,0" >"$rr/eval.csv"
+id=$(awk -F, 'NR == 2 { print $7 "," $8 }' "$rr/recheck.csv")
+printf 'episodes,seed,return_final,return_best,success_final,success_best,ckpt_frames,ckpt_crc32\n12,2000001,0.4,0.9,0.4,0.9,%s\n' "$id" >"$rr/recheck.csv"
+"$CPCRL" compare --aggregate-only --out "$Rk/c" --plot 0 --bootstrap 100 >"$TMP/r.log" 2>&1
+c1=$(rcol "$Rk/c/results.csv" collapsed)
+sed -i '2s/,0\.4,0\.9,0\.4,/,0.5,0.9,0.5,/' "$rr/recheck.csv"
+"$CPCRL" compare --aggregate-only --out "$Rk/c" --plot 0 --bootstrap 100 >"$TMP/r.log" 2>&1
+c2=$(rcol "$Rk/c/results.csv" collapsed)
+printf '%s\n%s\n%s\n' "$H" "1000,1,4,1,0,1,20,1" "2000,2,4,0.4,0,0.4,20,0" >"$rr/eval.csv"
+sed -i '2s/,[0-9a-f]*$/,00000000/' "$rr/recheck.csv"
+"$CPCRL" compare --aggregate-only --out "$Rk/c" --plot 0 --bootstrap 100 >"$TMP/r.log" 2>&1
+c3=$(rcol "$Rk/c/results.csv" collapsed)/$(rcol "$Rk/c/results.csv" recheck_final)
+if [ "$c1/$c2/$c3" = "1/0/1/nan" ] && grep -q 'recheck.csv' "$Rk/c/summary.md"
+then ok "recheck: the collapse is final < half of best on the same episodes; another checkpoint's recheck.csv is left out"
+else bad "recheck: the collapse is final < half of best on the same episodes; another checkpoint's recheck.csv is left out" "got $c1/$c2/$c3"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
