@@ -127,15 +127,20 @@ static void read_memory(AggRun *r, const char *path, const ProbeCkptId *id) {
 }
 
 // recheck.csv (compare's probe step): model.ckpt and best.ckpt on the same
-// fresh episodes. When there, it decides the collapse (read_eval's rule is the
-// fallback for runs probed before it existed).
+// fresh episodes. When there, it decides the collapse: the final checkpoint
+// returns less than half of the best one, by more than chance (the gap larger
+// than the half-width of its 95% CI, sqrt(ci_final^2 + ci_best^2), so a run
+// that never learned and one lucky episode of best.ckpt is no collapse).
+// read_eval's rule is the fallback for runs without it.
 static void read_recheck(AggRun *r, const char *path, const ProbeCkptId *id) {
-    static const char *const cols[] = {"return_final", "return_best", "episodes"};
-    double v[3];
-    r->has_recheck = read_ckpt_row(path, id, cols, v, 3) == 0 && isfinite(v[0]) && isfinite(v[1]);
+    static const char *const cols[] = {"return_final", "return_best", "return_final_ci95", "return_best_ci95"};
+    double v[4];
+    r->has_recheck = read_ckpt_row(path, id, cols, v, 4) == 0 && isfinite(v[0]) && isfinite(v[1]) &&
+                     isfinite(v[2]) && isfinite(v[3]);
     if (!r->has_recheck) return;
-    r->recheck_final = v[0], r->recheck_best = v[1], r->recheck_episodes = isfinite(v[2]) ? (int)v[2] : 0;
-    r->collapsed = r->recheck_best > 0 && r->recheck_final < 0.5 * r->recheck_best;
+    r->recheck_final = v[0], r->recheck_best = v[1];
+    const double gap = v[1] - v[0], noise = sqrt(v[2] * v[2] + v[3] * v[3]);
+    r->collapsed = v[1] > 0 && v[0] < 0.5 * v[1] && gap > noise;
 }
 
 // ----------------------------------------------------------------------------

@@ -31,7 +31,7 @@ typedef struct {
     double mem_use, wait_later, wait_later_wiped;
     // its recheck.csv (compare's probe step: model.ckpt and best.ckpt on the same
     // fresh episodes), when there and of the checkpoint there now; it sets collapsed
-    int has_recheck, recheck_episodes;
+    int has_recheck;
     double recheck_final, recheck_best;
 } AggRun;
 

@@ -225,47 +225,59 @@ static int probe_memory_csv(const char *run, int task, const ProbeOptions *p, co
 // With --out (compare's probe step), when the run has a best.ckpt: it and the
 // final checkpoint evaluated on the same fresh episodes (env seed
 // RECHECK_SEED_OFFSET + the run's seed: neither training's nor those of the
-// evaluations that picked best.ckpt), into recheck.csv beside the --out file,
-// naming the final checkpoint. compare's collapse test reads it: best.ckpt won
-// the largest of many 32-episode evaluations, so its own figure is lucky, and
-// the last evaluation is one noisy draw; on the same fresh episodes both are fair.
+// evaluations that picked best.ckpt; greedy or sampled as those were), into
+// recheck.csv beside the --out file, naming the final checkpoint. compare's
+// collapse test reads it: best.ckpt won the largest of many short
+// evaluations, so its own figure is lucky, and the last evaluation is one
+// noisy draw; on the same fresh episodes both are fair. Only for a run
+// directory or its model.ckpt; a best.ckpt that does not evaluate is skipped
+// with a warning (the collapse test then falls back to eval.csv).
 static int probe_recheck_csv(const char *run, const ProbeOptions *p, const char *out) {
-    char model[1100], best[1100], dir[1024], err[600];
+    char model[1100], best[1100], dir[1024], err[1200];
     ckpt_path_for(run, model, sizeof model);
+    const char *base = strrchr(model, '/');
+    if (strcmp(base ? base + 1 : model, "model.ckpt") != 0) return 0; // e.g. best.ckpt itself
     parent_dir(model, dir, sizeof dir);
     snprintf(best, sizeof best, "%s/best.ckpt", dir);
     if (!file_exists(best)) return 0; // trained without --eval-every: nothing to recheck
+    ProbeCkptId id;
     Ckpt ck;
-    if (ckpt_read(&ck, model, err, sizeof err) < 0) {
+    const int idok = probe_ckpt_id(model, &id) == 0;
+    if (!idok) snprintf(err, sizeof err, "%s: cannot read it", model);
+    if (!idok || ckpt_read(&ck, model, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl probe: %s\n", err);
         return -1;
     }
     Config o;
     config_defaults(&o);
-    o.episodes = p->episodes, o.seed = RECHECK_SEED_OFFSET + ck.cfg.seed, o.greedy = p->greedy;
+    o.episodes = p->episodes, o.seed = RECHECK_SEED_OFFSET + ck.cfg.seed, o.greedy = ck.cfg.eval_greedy;
     o.threads = p->threads;
     ckpt_free(&ck);
     EvalResult rf, rb;
-    ProbeCkptId id;
-    if (eval_main(model, &o, NULL, &rf) != 0 || eval_main(best, &o, NULL, &rb) != 0 ||
-        probe_ckpt_id(model, &id) < 0) {
-        fprintf(stderr, "cpcrl probe: %s: the re-evaluation of model.ckpt and best.ckpt failed\n", dir);
+    if (eval_main(model, &o, NULL, &rf) != 0) {
+        fprintf(stderr, "cpcrl probe: %s: the re-evaluation failed\n", model);
         return -1;
+    }
+    if (eval_main(best, &o, NULL, &rb) != 0) {
+        fprintf(stderr, "cpcrl probe: warning: %s does not evaluate; no recheck.csv (the collapse test uses "
+                        "eval.csv)\n", best);
+        return 0;
     }
     parent_dir(out, dir, sizeof dir);
     char path[1100], text[1024];
     snprintf(path, sizeof path, "%s/recheck.csv", dir);
     int n = snprintf(text, sizeof text,
-                     "episodes,seed,return_final,return_best,success_final,success_best,ckpt_frames,ckpt_crc32\n"
-                     "%d,%llu,%.6g,%.6g,%.6g,%.6g,%.0f,%08x\n",
-                     rf.episodes, (unsigned long long)o.seed, rf.mean_return, rb.mean_return, rf.success,
-                     rb.success, id.frames, (unsigned)id.crc);
+                     "episodes,seed,greedy,return_final,return_final_ci95,return_best,return_best_ci95,"
+                     "success_final,success_best,ckpt_frames,ckpt_crc32\n"
+                     "%d,%llu,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.0f,%08x\n",
+                     rf.episodes, (unsigned long long)o.seed, o.greedy, rf.mean_return, rf.ci95, rb.mean_return,
+                     rb.ci95, rf.success, rb.success, id.frames, (unsigned)id.crc);
     if (file_write_atomic(path, text, (size_t)n, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl probe: %s\n", err);
         return -1;
     }
-    printf("recheck (%s): model.ckpt %.3f, best.ckpt %.3f on the same %d episodes (seed %llu)\n", path,
-           rf.mean_return, rb.mean_return, rf.episodes, (unsigned long long)o.seed);
+    printf("recheck (%s): model.ckpt %.3f ± %.3f, best.ckpt %.3f ± %.3f on the same %d episodes (seed %llu)\n",
+           path, rf.mean_return, rf.ci95, rb.mean_return, rb.ci95, rf.episodes, (unsigned long long)o.seed);
     return 0;
 }
 

@@ -48,7 +48,8 @@
     "never trained on. Final evaluation = the mean return of a run's last %d evaluations. A run " \
     "collapsed when its final checkpoint returns less than half of what its best one (`best.ckpt`) " \
     "returns, both evaluated once more on the same fresh episodes (env seeds 2000000 + seed, " \
-    "`recheck.csv`, written by the probe step); a run without `recheck.csv` collapsed when its last " \
+    "`recheck.csv`, written by the probe step), and by more than the two evaluations' 95%% CIs allow " \
+    "(the gap above sqrt(ci_final^2 + ci_best^2)); a run without `recheck.csv` collapsed when its last " \
     "evaluation is below half of its best. Runs without `eval.csv` " \
     "(trained before evaluations existed) are left out of this table.\n\n"
 
