@@ -1,7 +1,8 @@
 # targets.py [DIR [ARM]]: per task, the final evaluation (mean of the last 3), collapses, seeds whose final
 # checkpoint succeeds >= 0.9 and the frames of the first evaluation >= 0.9 / half of goal's gap.
 # With recheck.csv (compare's probe step: model.ckpt and best.ckpt on the same 100 fresh episodes) a collapse is
-# final < half of best there and success is the final checkpoint's there; without, the last evaluation's.
+# final < half of best there beyond the two CIs (compare's rule) and success is the final checkpoint's there;
+# without, the last evaluation's.
 import csv, glob, os, sys, math
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 arm = sys.argv[2] if len(sys.argv) > 2 else 'base'
@@ -22,7 +23,8 @@ for d in sorted(glob.glob(os.path.join(root, 'runs', '*-%s-s*' % arm))):
     rc = os.path.join(d, 'recheck.csv')
     if os.path.exists(rc):
         with open(rc) as f: q = list(csv.DictReader(f))[0]
-        coll = float(q['return_final']) < 0.5 * float(q['return_best'])
+        f, b = float(q['return_final']), float(q['return_best'])
+        coll = b > 0 and f < 0.5 * b and b - f > math.hypot(float(q['return_final_ci95']), float(q['return_best_ci95']))
         fsucc = float(q['success_final'])
     first09 = next((fr[i] for i in range(len(succ)) if succ[i] >= 0.9), None)
     half = {'goal': 5.73}.get(task)
