@@ -95,7 +95,9 @@ static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
 
 // memory.csv, recheck.csv: a header line and one row; the values of the
 // columns named in cols (NAN where absent) into vals, taken only when the row
-// names the checkpoint id (frames, CRC-32) of the run's model.ckpt now:
+// names the checkpoint id (frames, CRC-32) of the run's model.ckpt now, or
+// when there is no model.ckpt (an experiment directory kept without its
+// checkpoints, as results/ holds them; probe.csv is taken likewise):
 // 0, or -1 (no such file, another checkpoint's).
 static int read_ckpt_row(const char *path, const ProbeCkptId *id, const char *const *cols, double *vals, int n) {
     for (int i = 0; i < n; i++) vals[i] = NAN;
@@ -116,6 +118,7 @@ static int read_ckpt_row(const char *path, const ProbeCkptId *id, const char *co
         if (!strcmp(h, "ckpt_frames")) frames = strtod(v, NULL);
         else if (!strcmp(h, "ckpt_crc32")) have_crc = sscanf(v, "%x", &crc) == 1;
     }
+    if (!id) return 0; // no checkpoint to tie it to
     return have_crc && frames == id->frames && crc == id->crc ? 0 : -1;
 }
 
@@ -324,9 +327,9 @@ static int read_run(const CompareOpts *o, const char *runsdir, const char *name,
     snprintf(path, sizeof path, "%s/%s/eval.csv", runsdir, name);
     read_eval(r, path);
     snprintf(path, sizeof path, "%s/%s/memory.csv", runsdir, name);
-    if (has_ck) read_memory(r, path, &id);
+    read_memory(r, path, has_ck ? &id : NULL);
     snprintf(path, sizeof path, "%s/%s/recheck.csv", runsdir, name);
-    if (has_ck) read_recheck(r, path, &id);
+    read_recheck(r, path, has_ck ? &id : NULL);
     snprintf(path, sizeof path, "%s/%s/probe.csv", runsdir, name);
     read_probe(r, path, has_ck, &id);
     return 1;
