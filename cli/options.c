@@ -90,7 +90,8 @@ static const Opt CMD_OPTS[] = {
     {"lambda", T_DOUBLE, PRB(lambda), "0.01", 1e-12, 1e12, NULL, G_PROBE,
      "ridge strength per sample on standardized features", OF_CMD, "L"},
     {"threads", T_INT, PRB(threads), "0", 0, 256, NULL, G_PROBE, "OpenBLAS threads (0 = all cores)", OF_CMD, "N"},
-    {"out", T_STR, PRB(out), "", 0, 0, NULL, G_PROBE, "also write the table as CSV to FILE (and, as compare's probe step, memory.csv on goal/watermaze and "
+    {"out", T_STR, PRB(out), "", 0, 0, NULL, G_PROBE,
+     "also write the table as CSV to FILE (and, as compare's probe step, memory.csv on goal/watermaze and "
      "recheck.csv for a run with a best.ckpt beside it)", OF_CMD, "FILE",
      "\"\": none"},
     {"save", T_BOOL, PRB(save), "0", 0, 1, NULL, G_PROBE,
