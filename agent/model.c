@@ -184,15 +184,16 @@ static int parts_for(int n) {
 // ----------------------------------------------------------------------------
 // Forward
 
-static void forward_rows(Model *m, Acts *a, int r0, int n, float *work) {
+// Rows [r0, r0+n) of the encoder: conv1, conv2, fc and their ReLUs, z
+// copied into xin's first D columns.
+static void encode_rows(Model *m, Acts *a, int r0, int n, float *work) {
     NNParams *p = &m->p;
-    const int C = m->C, V = m->V, VV = m->V * m->V, D = m->D, H = m->H, X = m->X, A = m->A;
+    const int C = m->C, V = m->V, VV = m->V * m->V, D = m->D, X = m->X;
     float *x0 = a->x0 + (size_t)r0 * C * VV;
     float *a1 = a->a1 + (size_t)r0 * m->c1 * VV;
     float *a2 = a->a2 + (size_t)r0 * m->c2 * VV;
     float *z = a->z + (size_t)r0 * D;
     float *xin = a->xin + (size_t)r0 * X;
-    float *h = a->h + (size_t)r0 * H;
     const float *w1 = nn_param(p, m->conv1_w), *b1 = nn_param(p, m->conv1_b);
 
     uint8_t *kind = a->kind + (size_t)r0 * VV;
@@ -207,13 +208,32 @@ static void forward_rows(Model *m, Acts *a, int r0, int n, float *work) {
     nn_linear_forward(z, a2, nn_param(p, m->fc_w), nn_param(p, m->fc_b), n, m->c2 * VV, D);
     nn_relu_forward(z, z, (size_t)n * D);
     for (int i = 0; i < n; i++) memcpy(xin + (size_t)i * X, z + (size_t)i * D, D * sizeof(float));
-    nn_lstm_forward(h, a->cell + (size_t)r0 * H, a->gates + (size_t)r0 * 4 * H, xin,
-                    a->hprev + (size_t)r0 * H, a->cprev + (size_t)r0 * H,
-                    nn_param(p, m->w_ih), nn_param(p, m->w_hh), nn_param(p, m->b_ih),
-                    nn_param(p, m->b_hh), n, X, H);
-    nn_linear_forward(a->logits + (size_t)r0 * A, h, nn_param(p, m->pi_w), nn_param(p, m->pi_b),
-                      n, H, A);
-    nn_linear_forward(a->value + r0, h, nn_param(p, m->v_w), nn_param(p, m->v_b), n, H, 1);
+}
+
+// Rows [r0, r0+n) of the LSTM: h, cell, gates.
+static void lstm_rows(Model *m, Acts *a, int r0, int n) {
+    NNParams *p = &m->p;
+    const int H = m->H;
+    nn_lstm_forward(a->h + (size_t)r0 * H, a->cell + (size_t)r0 * H, a->gates + (size_t)r0 * 4 * H,
+                    a->xin + (size_t)r0 * m->X, a->hprev + (size_t)r0 * H,
+                    a->cprev + (size_t)r0 * H, nn_param(p, m->w_ih), nn_param(p, m->w_hh),
+                    nn_param(p, m->b_ih), nn_param(p, m->b_hh), n, m->X, H);
+}
+
+// Rows [r0, r0+n) of the heads: logits, value.
+static void heads_rows(Model *m, Acts *a, int r0, int n) {
+    NNParams *p = &m->p;
+    const int H = m->H, A = m->A;
+    nn_linear_forward(a->logits + (size_t)r0 * A, a->h + (size_t)r0 * H, nn_param(p, m->pi_w),
+                      nn_param(p, m->pi_b), n, H, A);
+    nn_linear_forward(a->value + r0, a->h + (size_t)r0 * H, nn_param(p, m->v_w),
+                      nn_param(p, m->v_b), n, H, 1);
+}
+
+static void forward_rows(Model *m, Acts *a, int r0, int n, float *work) {
+    encode_rows(m, a, r0, n, work);
+    lstm_rows(m, a, r0, n);
+    heads_rows(m, a, r0, n);
 }
 
 typedef struct { Model *m; Acts *a; int r0, n; } ForwardJob;
@@ -229,6 +249,45 @@ static void forward_part(void *ctx, int part, int nparts) {
 void model_forward(Model *m, Acts *a, int r0, int n) {
     ForwardJob j = {m, a, r0, n};
     nn_run_parts(parts_for(n), forward_part, &j);
+}
+
+static void encode_part(void *ctx, int part, int nparts) {
+    ForwardJob *j = ctx;
+    int lo, hi;
+    nn_part_range(j->n, part, nparts, &lo, &hi);
+    if (hi > lo)
+        encode_rows(j->m, j->a, j->r0 + lo, hi - lo, j->a->work + (size_t)part * j->a->work_part);
+}
+
+static void lstm_part(void *ctx, int part, int nparts) {
+    ForwardJob *j = ctx;
+    int lo, hi;
+    nn_part_range(j->n, part, nparts, &lo, &hi);
+    if (hi > lo) lstm_rows(j->m, j->a, j->r0 + lo, hi - lo);
+}
+
+// The encoder and the heads over all rows, the LSTM step by step in the
+// pieces model_forward gives a step of B rows (the same products: on
+// kernels whose results do not depend on a product's row count, bit for bit
+// what T model_forward calls compute).
+void model_forward_seq(Model *m, Acts *a, const float *mask, int T, int B) {
+    const int H = m->H, N = T * B;
+    ForwardJob all = {m, a, 0, N};
+    nn_run_parts(parts_for(N), encode_part, &all);
+    for (int t = 0; t < T; t++) {
+        const size_t r0 = (size_t)t * B;
+        if (t > 0)
+            for (size_t r = r0; r < r0 + (size_t)B; r++) {
+                const float mk = mask[r];
+                for (int i = 0; i < H; i++) {
+                    a->hprev[r * H + i] = mk * a->h[(r - B) * H + i];
+                    a->cprev[r * H + i] = mk * a->cell[(r - B) * H + i];
+                }
+            }
+        ForwardJob step = {m, a, (int)r0, B};
+        nn_run_parts(parts_for(B), lstm_part, &step);
+    }
+    heads_rows(m, a, 0, N);
 }
 
 // ----------------------------------------------------------------------------

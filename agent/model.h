@@ -119,6 +119,14 @@ void model_add_forget_bias(Model *m, float bias);
 // and reward, set by the caller), a->hprev, a->cprev; writes everything else.
 void model_forward(Model *m, Acts *a, int r0, int n);
 
+// The forward of a stored sequence of T steps x B envs, rows [0, T*B): what
+// T model_forward calls of B rows compute, with the encoder and the heads
+// each over all T*B rows at once (fewer, larger products) and the LSTM step
+// by step. Reads a->x0, a->xin[:, D:], the rows of step 0 of a->hprev,
+// a->cprev; step t > 0 gets its incoming state from step t-1's rows times
+// mask[t*B+b] (0 where an episode starts).
+void model_forward_seq(Model *m, Acts *a, const float *mask, int T, int B);
+
 // Backward over an unroll of T steps x B envs stored in rows [0, T*B):
 // g->dlogits, g->dvalue (T*B) and g->dh, g->dz (CPC contributions, may be
 // all zero) must be filled; mask[t*B+b] = 0 where the incoming LSTM state of

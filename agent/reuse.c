@@ -62,8 +62,8 @@ void trainer_reuse_begin(Trainer *tr) {
 }
 
 // Gather the stored inputs of envs[0..Bm) into tr->mb and recompute their
-// forward step by step, the state carried from row t-1 into row t of the
-// same env and zeroed where an episode starts (trainer_forward_unroll's
+// forward (model_forward_seq: the state carried from row t-1 into row t of
+// the same env and zeroed where an episode starts, trainer_forward_unroll's
 // recurrence; at t = 0 the rollout's incoming state, already masked).
 static void reuse_forward(Trainer *tr, const int *envs) {
     Model *m = &tr->model;
@@ -86,17 +86,10 @@ static void reuse_forward(Trainer *tr, const int *envs) {
             if (t == 0) {
                 memcpy(g->hprev + dst * H, a->hprev + src * H, (size_t)H * sizeof(float));
                 memcpy(g->cprev + dst * H, a->cprev + src * H, (size_t)H * sizeof(float));
-            } else {
-                const size_t q = dst - (size_t)Bm;
-                const float mk = tr->mb_mask[dst];
-                for (int i = 0; i < H; i++) {
-                    g->hprev[dst * H + i] = mk * g->h[q * H + i];
-                    g->cprev[dst * H + i] = mk * g->cell[q * H + i];
-                }
             }
         }
-        model_forward(m, g, t * Bm, Bm);
     }
+    model_forward_seq(m, g, tr->mb_mask, T, Bm);
 }
 
 float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {

@@ -208,6 +208,57 @@ static void test_model_threads(void **state) {
     }
 }
 
+// model_forward_seq (the recomputed forward of sample reuse) against T
+// model_forward calls of B rows with the state carried by hand, at the
+// default network's sizes, 8 rows per step (a 4 x 4 minibatch), episode
+// starts inside the sequence, one thread and two.
+static void test_model_forward_seq(void **state) {
+    const int C = 14, V = 7, A = 4, T = 20, B = 8, N = T * B, VV = V * V;
+    uint64_t rng = 61;
+    Model m;
+    assert_int_equal(model_init_ext(&m, C, V, A, 16, 32, 256, 256, NULL, 0, 1, 9), 0);
+    Acts a, ref;
+    assert_int_equal(acts_alloc(&a, &m, N), 0);
+    assert_int_equal(acts_alloc(&ref, &m, N), 0);
+    float *x = onehot_input(N, C, VV, 0, &rng);
+    float *mask = fa((size_t)N);
+    for (int i = 0; i < N; i++) mask[i] = rng_int(&rng, 6) ? 1.0f : 0.0f;
+    for (Acts *p = &a; p; p = p == &a ? &ref : NULL) {
+        memcpy(p->x0, x, (size_t)N * C * VV * sizeof(float));
+        uint64_t r2 = 62;
+        for (int r = 0; r < N; r++)
+            for (int i = m.D; i < m.X; i++) p->xin[(size_t)r * m.X + i] = rng_float(&r2);
+        for (size_t i = 0; i < (size_t)B * m.H; i++) {
+            p->hprev[i] = 2.0f * rng_float(&r2) - 1.0f;
+            p->cprev[i] = 2.0f * rng_float(&r2) - 1.0f;
+        }
+    }
+    const int blas = blas_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        blas_set_threads(threads);
+        for (int t = 0; t < T; t++) {
+            for (int r = t * B; t > 0 && r < (t + 1) * B; r++)
+                for (int i = 0; i < m.H; i++) {
+                    ref.hprev[(size_t)r * m.H + i] = mask[r] * ref.h[(size_t)(r - B) * m.H + i];
+                    ref.cprev[(size_t)r * m.H + i] = mask[r] * ref.cell[(size_t)(r - B) * m.H + i];
+                }
+            model_forward(&m, &ref, t * B, B);
+        }
+        model_forward_seq(&m, &a, mask, T, B);
+        EXPECT_CLOSE("seq: z", a.z, ref.z, (size_t)N * m.D, 1e-6, 1e-5);
+        EXPECT_CLOSE("seq: hprev", a.hprev, ref.hprev, (size_t)N * m.H, 1e-6, 1e-5);
+        EXPECT_CLOSE("seq: h", a.h, ref.h, (size_t)N * m.H, 1e-6, 1e-5);
+        EXPECT_CLOSE("seq: cell", a.cell, ref.cell, (size_t)N * m.H, 1e-6, 1e-5);
+        EXPECT_CLOSE("seq: logits", a.logits, ref.logits, (size_t)N * A, 1e-6, 1e-5);
+        EXPECT_CLOSE("seq: value", a.value, ref.value, N, 1e-6, 1e-5);
+        for (int r = 0; r < N; r++) assert_int_equal(a.onehot[r], 1);
+    }
+    blas_set_threads(blas);
+    acts_free(&ref);
+    acts_free(&a);
+    model_free(&m);
+}
+
 // ============================================================================
 // Linear
 
@@ -620,6 +671,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_clip_long, teardown),
         cmocka_unit_test_teardown(test_parallel, teardown),
         cmocka_unit_test_teardown(test_model_threads, teardown),
+        cmocka_unit_test_teardown(test_model_forward_seq, teardown),
         cmocka_unit_test_teardown(test_linear_vs_ref, teardown),
         cmocka_unit_test_teardown(test_linear_fd, teardown),
         cmocka_unit_test_teardown(test_linear_fixture, teardown),

@@ -106,11 +106,14 @@ static void check_fd_reuse(Trainer *tr) {
 }
 
 // (1) Forced through the sample-reuse path at epochs 1, minibatches 1,
-// clip 0, the group's loss and gradient are A2C's: bit for bit when the
-// group keeps the envs' order (the same rows, the same kernels), and up to
-// summation order (1e-6 + 1e-5 |a2c|) when it permutes them. The ratio of
-// the first pass is exactly 1 (approx KL 0). Then trainer_update on that
-// path takes one optimizer step and counts one update.
+// clip 0, the group's loss and gradient are A2C's up to summation order
+// (1e-6 + 1e-5 |a2c|), in the envs' order and permuted: the recomputed
+// forward runs the encoder and the heads over all T*B rows at once, the
+// rollout's one step of B rows at a time, and a product's last bits may
+// depend on its row count (OpenBLAS's kernels for few rows). The ratio of
+// the first pass is 1 up to that (approx KL below 1e-6, nothing clipped).
+// Then trainer_update on that path takes one optimizer step and counts one
+// update.
 static void test_reuse_identity_is_a2c(void **state) {
     (void)state;
     scripted_trainer(0.7f);
@@ -138,20 +141,15 @@ static void test_reuse_identity_is_a2c(void **state) {
         memcpy(gr, m->p.grads, P * sizeof(float));
         printf("  order %d %d %d: loss %.9g (A2C %.9g), approx KL %g\n", g_envs[0], g_envs[1],
                g_envs[2], lr, sa.loss, sr.approx_kl);
-        assert_true(sr.approx_kl == 0.0f && sr.clip_frac == 0.0f);
-        if (o == 0) {
-            assert_true(lr == sa.loss);
-            assert_true(sr.policy_loss == sa.policy_loss && sr.value_loss == sa.value_loss);
-            assert_true(sr.entropy == sa.entropy && sr.cpc_loss == sa.cpc_loss);
-            assert_memory_equal(g_tr.mb.logits, g_tr.acts.logits, N * m->A * sizeof(float));
-            assert_memory_equal(gr, ga, P * sizeof(float));
-        } else {
-            const float got[5] = {sr.policy_loss, sr.value_loss, sr.entropy, sr.cpc_loss, sr.loss};
-            const float want[5] = {sa.policy_loss, sa.value_loss, sa.entropy, sa.cpc_loss, sa.loss};
-            size_t bad = fix_compare("losses", got, want, 5, 1e-6, 1e-5);
-            bad += fix_compare("grad", gr, ga, P, 1e-6, 1e-5);
-            assert_int_equal(bad, 0);
-        }
+        assert_true(fabsf(sr.approx_kl) < 1e-6f && sr.clip_frac == 0.0f);
+        const size_t nl = N * (size_t)m->A;
+        size_t bad = fix_compare("logits", g_tr.mb.logits, g_tr.acts.logits, o == 0 ? nl : 0,
+                                 1e-6, 1e-5);
+        const float got[5] = {sr.policy_loss, sr.value_loss, sr.entropy, sr.cpc_loss, sr.loss};
+        const float want[5] = {sa.policy_loss, sa.value_loss, sa.entropy, sa.cpc_loss, sa.loss};
+        bad += fix_compare("losses", got, want, 5, 1e-6, 1e-5);
+        bad += fix_compare("grad", gr, ga, P, 1e-6, 1e-5);
+        assert_int_equal(bad, 0);
     }
     const long step0 = g_tr.opt.step;
     const int64_t u0 = g_tr.updates;
