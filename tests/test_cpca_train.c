@@ -18,9 +18,9 @@
 //                   bit as in linear mode; the head itself the same for the
 //                   same seed.
 //   sample reuse    forced through the reuse path at 1/1/0: a group's loss and
-//                   gradient equal A2C's bit for bit with the envs in order,
-//                   to 1e-6 + 1e-5 |a2c| shuffled (the actions are gathered
-//                   with the group).
+//                   gradient equal A2C's to 1e-6 + 1e-5 |a2c|, the envs in
+//                   order and shuffled (the actions are gathered with the
+//                   group).
 //   determinism     two runs of the real env, same seed: the same bits
 //                   (parameters, optimizer state, every update's figures).
 //   checkpoints     save after 3 updates, load into a trainer built from the
@@ -196,15 +196,13 @@ static void test_reuse_identity(void **state) {
         memcpy(gr, m->p.grads, P * sizeof(float));
         printf("  order %d %d %d: loss %.9g (A2C %.9g), cpc %.9g (%.9g)\n", orders[o][0],
                orders[o][1], orders[o][2], lr, sa.loss, sr.cpc_loss, sa.cpc_loss);
-        if (o == 0) {
-            assert_true(lr == sa.loss && sr.cpc_loss == sa.cpc_loss);
-            assert_memory_equal(gr, ga, P * sizeof(float));
-        } else {
-            const float got[2] = {sr.cpc_loss, sr.loss}, want[2] = {sa.cpc_loss, sa.loss};
-            size_t bad = fix_compare("losses", got, want, 2, 1e-6, 1e-5);
-            bad += fix_compare("grad", gr, ga, P, 1e-6, 1e-5);
-            assert_int_equal(bad, 0);
-        }
+        // up to summation order in both orders: the recomputed forward's
+        // encoder runs over all T*B rows at once (model_forward_seq), and a
+        // product's last bits may depend on its row count
+        const float got[2] = {sr.cpc_loss, sr.loss}, want[2] = {sa.cpc_loss, sa.loss};
+        size_t bad = fix_compare("losses", got, want, 2, 1e-6, 1e-5);
+        bad += fix_compare("grad", gr, ga, P, 1e-6, 1e-5);
+        assert_int_equal(bad, 0);
     }
     // and the update loop runs (2 epochs x 3 groups would need B % M == 0: 1 group here)
     assert_int_equal(trainer_update(&g_tr, &sr, 1e-3f), 0);

@@ -2,8 +2,8 @@
 // on the tiny scripted Trainer of tests/a2c_check.h:
 //
 //   sample reuse    (trainer.h) forced through the reuse path at 1/1/0, a group's
-//                   loss and gradient equal A2C's: bit for bit with the envs
-//                   in order, to 1e-6 + 1e-5 |a2c| shuffled. Finite
+//                   loss and gradient equal A2C's to 1e-6 + 1e-5 |a2c|, the
+//                   envs in order and shuffled. Finite
 //                   differences as above of the group's PPO loss (clip 0.2
 //                   over 3 shuffled envs, CPC batch negatives; clip 0.1 over
 //                   1 env of 3, CPC all negatives), the policy moved from the
