@@ -210,8 +210,8 @@ static void encode_rows(Model *m, Acts *a, int r0, int n, float *work) {
     for (int i = 0; i < n; i++) memcpy(xin + (size_t)i * X, z + (size_t)i * D, D * sizeof(float));
 }
 
-// Rows [r0, r0+n) of the LSTM: h, cell, gates.
-static void lstm_rows(Model *m, Acts *a, int r0, int n) {
+// Rows [r0, r0+n) of the LSTM: h, cell, gates (work unused: a RowsFn).
+static void lstm_rows(Model *m, Acts *a, int r0, int n, float *work) {
     NNParams *p = &m->p;
     const int H = m->H;
     nn_lstm_forward(a->h + (size_t)r0 * H, a->cell + (size_t)r0 * H, a->gates + (size_t)r0 * 4 * H,
@@ -232,38 +232,26 @@ static void heads_rows(Model *m, Acts *a, int r0, int n) {
 
 static void forward_rows(Model *m, Acts *a, int r0, int n, float *work) {
     encode_rows(m, a, r0, n, work);
-    lstm_rows(m, a, r0, n);
+    lstm_rows(m, a, r0, n, work);
     heads_rows(m, a, r0, n);
 }
 
-typedef struct { Model *m; Acts *a; int r0, n; } ForwardJob;
+// Rows [r0, r0+n) split over the threads, each piece through `rows` with its
+// own conv workspace.
+typedef void RowsFn(Model *m, Acts *a, int r0, int n, float *work);
+typedef struct { Model *m; Acts *a; int r0, n; RowsFn *rows; } ForwardJob;
 
-static void forward_part(void *ctx, int part, int nparts) {
+static void rows_part(void *ctx, int part, int nparts) {
     ForwardJob *j = ctx;
     int lo, hi;
     nn_part_range(j->n, part, nparts, &lo, &hi);
     if (hi > lo)
-        forward_rows(j->m, j->a, j->r0 + lo, hi - lo, j->a->work + (size_t)part * j->a->work_part);
+        j->rows(j->m, j->a, j->r0 + lo, hi - lo, j->a->work + (size_t)part * j->a->work_part);
 }
 
 void model_forward(Model *m, Acts *a, int r0, int n) {
-    ForwardJob j = {m, a, r0, n};
-    nn_run_parts(parts_for(n), forward_part, &j);
-}
-
-static void encode_part(void *ctx, int part, int nparts) {
-    ForwardJob *j = ctx;
-    int lo, hi;
-    nn_part_range(j->n, part, nparts, &lo, &hi);
-    if (hi > lo)
-        encode_rows(j->m, j->a, j->r0 + lo, hi - lo, j->a->work + (size_t)part * j->a->work_part);
-}
-
-static void lstm_part(void *ctx, int part, int nparts) {
-    ForwardJob *j = ctx;
-    int lo, hi;
-    nn_part_range(j->n, part, nparts, &lo, &hi);
-    if (hi > lo) lstm_rows(j->m, j->a, j->r0 + lo, hi - lo);
+    ForwardJob j = {m, a, r0, n, forward_rows};
+    nn_run_parts(parts_for(n), rows_part, &j);
 }
 
 // The encoder and the heads over all rows, the LSTM step by step in the
@@ -272,8 +260,8 @@ static void lstm_part(void *ctx, int part, int nparts) {
 // what T model_forward calls compute).
 void model_forward_seq(Model *m, Acts *a, const float *mask, int T, int B) {
     const int H = m->H, N = T * B;
-    ForwardJob all = {m, a, 0, N};
-    nn_run_parts(parts_for(N), encode_part, &all);
+    ForwardJob all = {m, a, 0, N, encode_rows};
+    nn_run_parts(parts_for(N), rows_part, &all);
     for (int t = 0; t < T; t++) {
         const size_t r0 = (size_t)t * B;
         if (t > 0)
@@ -284,8 +272,8 @@ void model_forward_seq(Model *m, Acts *a, const float *mask, int T, int B) {
                     a->cprev[r * H + i] = mk * a->cell[(r - B) * H + i];
                 }
             }
-        ForwardJob step = {m, a, (int)r0, B};
-        nn_run_parts(parts_for(B), lstm_part, &step);
+        ForwardJob step = {m, a, (int)r0, B, lstm_rows};
+        nn_run_parts(parts_for(B), rows_part, &step);
     }
     heads_rows(m, a, 0, N);
 }
