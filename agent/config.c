@@ -85,6 +85,9 @@ static const Opt OPTS[] = {
      "groups of env sequences per pass, one optimizer step each (must divide --envs)"},
     {"clip", T_FLOAT, O(clip), 0, "0", 0, 10, NULL, G_A2C,
      "PPO ratio clip epsilon, e.g. 0.2 (0 = plain -log pi * A; 1/1/0 = A2C)"},
+    {"aux-epochs", T_INT, O(aux_epochs), 0, "0", 0, 1000, NULL, G_A2C,
+     "with sample reuse: the auxiliary losses (CPC, reward prediction) on the first N passes over each unroll "
+     "only, the A2C loss alone on the others (0 = every pass)", OF_QUIET},
     // optimizer
     {"optim", T_CHOICE, O(optim), 0, "rmsprop", 0, 0, "rmsprop|adam", G_OPT, "optimizer"},
     {"lr", T_FLOAT, O(lr), 0, "2e-3", 0, 10, NULL, G_OPT, "learning rate"},
@@ -430,6 +433,10 @@ int config_check(const Config *c, char *err, size_t errlen) {
             return err_fail(err, errlen,
                         "--envs %d: CPC with batch negatives needs at least 2 envs", c->envs);
     }
+    if (c->aux_epochs > 0 && c->epochs < 2)
+        return err_fail(err, errlen, "--aux-epochs %d: needs sample reuse with --epochs above 1 "
+                        "(with one pass there is no later pass to leave the auxiliary losses out of)",
+                        c->aux_epochs);
     if (c->optim == OPT_ADAM && (c->beta1 >= 1 || c->beta2 >= 1))
         return err_fail(err, errlen, "--beta1/--beta2 must be below 1");
     if (!c->runs_dir[0])

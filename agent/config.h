@@ -50,6 +50,7 @@ typedef struct {
     float forget_bias;   // added to the LSTM forget gate's bias at init
     int epochs, minibatches; // sample reuse: passes over each unroll, env groups per pass
     float clip;              // PPO ratio clip epsilon (0 = the plain policy-gradient term)
+    int aux_epochs;          // sample reuse: the auxiliary losses on the first N passes only (0 = every pass)
     // optimizer
     int optim;
     float lr, alpha, eps, beta1, beta2, max_grad_norm;

@@ -97,7 +97,8 @@ float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {
     double t0 = progress_now();
     reuse_forward(tr, envs);
     double t1 = progress_now(), t_cpc;
-    float loss = heads_and_aux_loss(tr, &tr->mb_aux, &tr->mb, &tr->mbg, tr->mb_actions,
+    const int ae = tr->cfg.aux_epochs, with_aux = ae == 0 || tr->reuse_epoch < ae;
+    float loss = heads_and_aux_loss(tr, with_aux ? &tr->mb_aux : NULL, &tr->mb, &tr->mbg, tr->mb_actions,
                                     tr->mb_rew, tr->mb_adv, tr->mb_ret, tr->mb_logp_old,
                                     tr->mb_starts, tr->T * tr->Bm, tr->Bm, st, &t_cpc);
     tr->times.forward += t1 - t0;
@@ -136,8 +137,9 @@ int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
     tr->times.loss += progress_now() - t0;
     UpdateStats acc, s;
     memset(&acc, 0, sizeof acc);
-    int steps = 0, rc = 0;
+    int steps = 0, aux_steps = 0, rc = 0;
     for (int e = 0; e < E && rc == 0; e++) {
+        tr->reuse_epoch = e;
         // this pass's env order: Fisher-Yates from its own stream
         uint64_t rng = rng_derive(c->seed ^ REUSE_SEED, (uint64_t)tr->updates * (uint64_t)E + (uint64_t)e);
         for (int b = 0; b < B; b++) tr->perm[b] = b;
@@ -158,6 +160,7 @@ int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
             tr->times.backward += t3 - t2;
             stats_add(&acc, &s, K);
             steps++;
+            aux_steps += c->aux_epochs == 0 || e < c->aux_epochs;
             // a non-finite step stops the update before it touches the
             // parameters (earlier steps of this update stay applied)
             if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {
@@ -168,14 +171,15 @@ int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
             tr->times.optim += progress_now() - t3;
         }
     }
-    const float inv = 1.0f / (float)steps;
+    // the auxiliary figures are means over the steps that had the auxiliary losses
+    const float inv = 1.0f / (float)steps, inva = 1.0f / (float)aux_steps;
     *st = acc;
     st->loss *= inv, st->policy_loss *= inv, st->value_loss *= inv, st->entropy *= inv;
-    st->grad_norm *= inv, st->cpc_loss *= inv, st->clip_frac *= inv, st->approx_kl *= inv;
-    st->cpc_count = (int)(acc.cpc_count / steps);
+    st->grad_norm *= inv, st->cpc_loss *= inva, st->clip_frac *= inv, st->approx_kl *= inv;
+    st->cpc_count = (int)(acc.cpc_count / aux_steps);
     for (int i = 0; i < AUX_MAX_HEADS; i++) {
-        st->aux_loss[i] *= inv;
-        for (int j = 0; j < AUX_MAX_COLS; j++) st->aux_col[i][j] *= inv;
+        st->aux_loss[i] *= inva;
+        for (int j = 0; j < AUX_MAX_COLS; j++) st->aux_col[i][j] *= inva;
     }
     if (acc.trunk_n > 0) {
         const float invn = 1.0f / (float)acc.trunk_n;
@@ -184,7 +188,7 @@ int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
     for (int k = 0; k < K; k++) {
         st->cpc_acc[k] = acc.cpc_n[k] > 0 ? acc.cpc_acc[k] / acc.cpc_n[k] : 0.0f;
         st->cpc_loss_k[k] = acc.cpc_n[k] > 0 ? acc.cpc_loss_k[k] / acc.cpc_n[k] : 0.0f;
-        st->cpc_n[k] = acc.cpc_n[k] * inv;
+        st->cpc_n[k] = acc.cpc_n[k] * inva;
     }
     st->lr = lr;
     st->steps = steps;

@@ -326,7 +326,7 @@ float heads_and_aux_loss(Trainer *tr, AuxSet *aux, const Acts *a, Grads *g, cons
     memset(g->dz, 0, (size_t)N * m->D * sizeof(float));
     *t_cpc = progress_now();
     const AuxInput in = {N / B, B, a->h, a->z, actions, rew, starts};
-    for (int i = 0; i < aux->n; i++) {
+    for (int i = 0; aux && i < aux->n; i++) {
         AuxHead *hd = &aux->h[i];
         const float w = hd->kind->weight(c); // the config's (tests change it between calls)
         AuxStats as;

@@ -48,7 +48,12 @@
 //     the group's sequences, gradient-norm clip, optimizer step. A row is
 //     "clipped" (no policy gradient) when A > 0 and rho > 1 + eps, or A < 0
 //     and rho < 1 - eps.
-//   - UpdateStats: every figure the mean over the E * M steps; clip_frac =
+//   - --aux-epochs N > 0: the steps of passes e >= N leave the auxiliary
+//     losses out (cpc_weight * L_cpc and the other heads': their incoming
+//     gradients dh, dz and their weights' gradients zero), so each unroll
+//     trains CPC N times and A2C E times.
+//   - UpdateStats: every figure the mean over the E * M steps (the
+//     auxiliary ones over the steps that had them); clip_frac =
 //     fraction of rows with |rho - 1| > eps (0 when eps = 0), approx_kl =
 //     mean (logp_old - log pi). E = M = 1, eps = 0 forced through this path
 //     gives the A2C loss and gradient (up to summation order: tests).
@@ -162,6 +167,7 @@ typedef struct {
     // sample reuse (see the header comment); all 0 / NULL when off
     int reuse;           // 1: trainer_update takes the sample-reuse path
     int reuse_step;      // the optimizer step of the current update (0 .. E*M-1)
+    int reuse_epoch;     // the pass of the current update (0 .. E-1): --aux-epochs looks at it
     int Bm;              // envs per minibatch, B / minibatches
     Acts mb;             // T*Bm rows: one group's forward, recomputed from the stored inputs
     Grads mbg;           // T*Bm rows
@@ -222,7 +228,8 @@ void trainer_reuse_begin(Trainer *tr);
 // stored unroll into tr->mb, recompute its forward under the current
 // parameters, and fill tr->mbg's dlogits, dvalue, dh, dz (CPC) and the CPC
 // weight gradient (other parameter gradients zeroed); st gets this group's
-// figures. Then model_backward(&tr->model, &tr->mb, &tr->mbg, tr->mb_mask,
+// figures. From pass tr->reuse_epoch = --aux-epochs on (when > 0) the
+// auxiliary losses are left out: dh, dz and their weights' gradients zero. Then model_backward(&tr->model, &tr->mb, &tr->mbg, tr->mb_mask,
 // T, Bm) completes the gradient.
 float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st);
 

@@ -9,7 +9,8 @@
 // Advantages and returns of the stored unroll (GAE; trainer.h).
 void compute_targets(Trainer *tr);
 // The loss of N rows of activations (an unroll of N / B steps over B envs):
-// policy, entropy, value, and the auxiliary heads of aux; fills g's incoming
+// policy, entropy, value, and the auxiliary heads of aux (NULL: none, g's dh
+// and dz zero); fills g's incoming
 // gradients and the heads' weight gradients (other parameter gradients
 // zeroed). *t_cpc = the clock when the heads' work began.
 float heads_and_aux_loss(Trainer *tr, AuxSet *aux, const Acts *a, Grads *g, const int *actions,

@@ -370,8 +370,9 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
 
 // The cost of sample reuse (trainer.h): the same trainer and setting with PPO's
 // usual 4 epochs x 4 minibatches, eps 0.2 (fewer minibatches when B does
-// not split into groups of at least 2 envs), CPC on and off, against the
-// A2C figures just measured. fwd = the learner's recomputed forward.
+// not split into groups of at least 2 envs), CPC on and off, and CPC on the
+// first pass only (--aux-epochs 1), against the A2C figures just measured
+// (CPC on for the first and third). fwd = the learner's recomputed forward.
 static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
     Config c = *base;
     config_resolve_auto(&c);
@@ -387,18 +388,21 @@ static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
             c.epochs * c.minibatches, c.epochs * c.minibatches, c.minibatches);
     fprintf(out, "  %-8s %9s %7s | %5s %5s %5s %5s %5s %6s %5s\n", "arm", "cpcrl f/s", "vs A2C",
             "env", "act", "fwd", "loss", "cpc", "backwd", "optim");
-    for (int arm = 0; arm < 2; arm++) {
+    static const char *const name[3] = {"cpc on", "cpc off", "cpc 1st"};
+    for (int arm = 0; arm < 3; arm++) {
         Config ca = c;
         ca.cpc_trunk_ratio = 0;
         if (arm == 1) ca.cpc_weight = 0;
         else if (ca.cpc_weight <= 0) ca.cpc_weight = 1;
+        if (arm == 2) ca.aux_epochs = 1;
+        const double a2c = a2c_fps[arm == 1];
         ArmResult r;
         if (run_cpcrl(&ca, &r) < 0) return -1;
         const PhaseTimes *p = &r.t;
         double tot = p->env + p->act + p->forward + p->loss + p->cpc + p->backward + p->optim;
         if (tot <= 0) tot = 1;
         fprintf(out, "  %-8s %9.0f %6.2fx | %4.1f%% %4.1f%% %4.1f%% %4.1f%% %4.1f%% %5.1f%% %4.1f%%\n",
-                arm == 0 ? "cpc on" : "cpc off", r.fps, a2c_fps[arm] > 0 ? r.fps / a2c_fps[arm] : 0.0,
+                name[arm], r.fps, a2c > 0 ? r.fps / a2c : 0.0,
                 100 * p->env / tot, 100 * p->act / tot, 100 * p->forward / tot, 100 * p->loss / tot,
                 100 * p->cpc / tot, 100 * p->backward / tot, 100 * p->optim / tot);
     }
@@ -448,7 +452,8 @@ int bench_train(const Config *base, FILE *out) {
             "  / wall time of cpcrl / torch (below 100%% per thread: other processes shared\n"
             "  the cores); phases of cpcrl: env step, act (forward + sampling), loss (A2C),\n"
             "  cpc (InfoNCE fwd+bwd), backwd (heads, BPTT, encoder), optim (clip + RMSProp);\n"
-            "  A2C has no learner forward; sample reuse recomputes it each pass (fwd);\n"
+            "  A2C has no learner forward; sample reuse recomputes it each pass (fwd),\n"
+            "  cpc 1st = with CPC on its first pass only (--aux-epochs 1);\n"
             "  CPC on = the loss's gradient (--cpc-trunk-ratio 0, as the twin), the ratio\n"
             "  control's cost on its own line\n");
     const char *timeout = getenv("OPENBLAS_THREAD_TIMEOUT");

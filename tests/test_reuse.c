@@ -256,6 +256,77 @@ static void test_reuse_update_steps(void **state) {
     assert_memory_equal(p0, p1, P * sizeof(float));
 }
 
+// --aux-epochs 1: the first pass's steps carry the auxiliary loss, the later
+// passes' do not. On one group's loss (same parameters, pass 0 then pass 1):
+// pass 1 gives CPC's incoming gradients dh, dz and cpc.w's gradient all zero,
+// the heads' incoming gradients bit for bit those of pass 0, and the loss of
+// pass 0 less its weighted CPC term; pass 0 has CPC's gradients. Then the
+// update: --aux-epochs E (= every pass) gives the bits of 0, and 1 gives
+// other parameters, with the logged CPC figures the means over the steps
+// that had CPC (not diluted by the steps without it).
+static void test_reuse_aux_epochs(void **state) {
+    (void)state;
+    reuse_trainer(1, 0.2f, CPC_NEG_BATCH, 0.7f);
+    g_tr.cfg.aux_epochs = 1;
+    const int order[TB] = {2, 0, 1};
+    memcpy(g_envs, order, sizeof g_envs);
+    Model *m = &g_tr.model;
+    const size_t N = (size_t)g_tr.T * g_tr.Bm, A = (size_t)m->A;
+    const int wk = nn_params_find(&m->p, "cpc.w");
+    assert_true(wk >= 0);
+    const size_t off = m->p.t[wk].offset, nk = m->p.t[wk].size;
+    float *dl0 = talloc(N * (A + 1) * sizeof(float));
+    UpdateStats s0, s1;
+    trainer_reuse_begin(&g_tr);
+    g_tr.reuse_epoch = 0;
+    const float l0 = trainer_reuse_loss(&g_tr, g_envs, &s0);
+    memcpy(dl0, g_tr.mbg.dlogits, N * A * sizeof(float));
+    memcpy(dl0 + N * A, g_tr.mbg.dvalue, N * sizeof(float));
+    double dh0 = 0, wk0 = 0;
+    for (size_t i = 0; i < N * (size_t)m->H; i++) dh0 += fabs(g_tr.mbg.dh[i]);
+    for (size_t i = 0; i < nk; i++) wk0 += fabs(m->p.grads[off + i]);
+    assert_true(dh0 > 0 && wk0 > 0 && s0.cpc_loss > 0);
+    g_tr.reuse_epoch = 1;
+    const float l1 = trainer_reuse_loss(&g_tr, g_envs, &s1);
+    for (size_t i = 0; i < N * (size_t)m->H; i++) assert_true(g_tr.mbg.dh[i] == 0.0f);
+    for (size_t i = 0; i < N * (size_t)m->D; i++) assert_true(g_tr.mbg.dz[i] == 0.0f);
+    for (size_t i = 0; i < nk; i++) assert_true(m->p.grads[off + i] == 0.0f);
+    assert_memory_equal(dl0, g_tr.mbg.dlogits, N * A * sizeof(float));
+    assert_memory_equal(dl0 + N * A, g_tr.mbg.dvalue, N * sizeof(float));
+    const double want = (double)l0 - (double)g_tr.cfg.cpc_weight * s0.cpc_loss;
+    printf("  pass 0: loss %.6f (CPC %.6f); pass 1: loss %.6f, A2C part of pass 0 %.6f\n", l0,
+           s0.cpc_loss, l1, want);
+    assert_true(fabs(l1 - want) <= 1e-6 + 1e-5 * fabs(want) && s1.cpc_loss == 0.0f);
+    trainer_free(&g_tr);
+    g_tr_live = 0;
+
+    // the update: E = 2 passes of M = 3 groups
+    float *p[3];
+    UpdateStats st[3];
+    const int aux[3] = {0, 2, 1};
+    size_t P = 0;
+    for (int run = 0; run < 3; run++) {
+        reuse_trainer(3, 0.2f, CPC_NEG_ALL, 0.7f);
+        g_tr.cfg.aux_epochs = aux[run];
+        P = g_tr.model.p.total;
+        assert_int_equal(trainer_update(&g_tr, &st[run], 1e-3f), 0);
+        assert_int_equal(st[run].steps, 2 * 3);
+        p[run] = talloc(P * sizeof(float));
+        memcpy(p[run], g_tr.model.p.params, P * sizeof(float));
+        trainer_free(&g_tr);
+        g_tr_live = 0;
+    }
+    assert_memory_equal(p[0], p[1], P * sizeof(float));
+    assert_memory_equal(&st[0], &st[1], sizeof st[0]);
+    assert_true(memcmp(p[0], p[2], P * sizeof(float)) != 0);
+    // the first pass is the same in both runs (same parameters, same order):
+    // its CPC figures are of the same size as the every-pass run's
+    printf("  update: CPC loss %.4f every pass, %.4f first pass only; pairs per step %d, %d\n",
+           st[0].cpc_loss, st[2].cpc_loss, st[0].cpc_count, st[2].cpc_count);
+    assert_true(st[2].cpc_loss > 0.75f * st[0].cpc_loss && st[2].cpc_loss < 1.33f * st[0].cpc_loss);
+    assert_true(st[2].cpc_count > 0 && 4 * st[2].cpc_count >= 3 * st[0].cpc_count);
+}
+
 // trainer_init refuses a group size that does not divide B, and a group of
 // one env with CPC's batch negatives.
 static void test_reuse_refuses_bad_groups(void **state) {
@@ -272,6 +343,11 @@ static void test_reuse_refuses_bad_groups(void **state) {
     assert_int_equal(trainer_init(&g_tr, &c, err, sizeof err), -1);
     printf("  %s\n", err);
     assert_non_null(strstr(err, "at least 2"));
+    c.aux_epochs = 1, c.epochs = 1; // nothing to leave CPC out of
+    assert_int_equal(config_check(&c, err, sizeof err), -1);
+    printf("  %s\n", err);
+    assert_non_null(strstr(err, "--aux-epochs 1"));
+    c.aux_epochs = 0;
     c.cpc_weight = 0; // no CPC: groups of one env are fine
     assert_int_equal(trainer_init(&g_tr, &c, err, sizeof err), 0);
     g_tr_live = 1;
@@ -326,6 +402,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_reuse_grad_fd_clip, teardown),
         cmocka_unit_test_teardown(test_reuse_grad_fd_group, teardown),
         cmocka_unit_test_teardown(test_reuse_update_steps, teardown),
+        cmocka_unit_test_teardown(test_reuse_aux_epochs, teardown),
         cmocka_unit_test_teardown(test_reuse_refuses_bad_groups, teardown),
         cmocka_unit_test_teardown(test_fixture_ppo_clip, teardown),
     };
