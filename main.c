@@ -279,7 +279,7 @@ static int cmd_bench(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
     }
     if (all || !strcmp(what, "train")) {
         blas_set_threads(c->threads);
-        if (bench_train(c, stdout) < 0) return 1;
+        if (bench_train(c, o->bench_repeat, stdout) < 0) return 1;
     }
     return 0;
 }
@@ -344,7 +344,7 @@ static const Command COMMANDS[] = {
      "mean return ± 95% CI and success of a random or scripted-oracle policy", G_ENV | G_BASE,
      cmd_baseline, NULL, NULL},
     {"bench", "[env|blas|train|all]", "throughput benchmarks (env steps/s, BLAS GFLOP/s)",
-     G_ENV | G_RUN | G_CPC, cmd_bench, NULL, NULL},
+     G_ENV | G_RUN | G_CPC | G_BENCH, cmd_bench, NULL, NULL},
     {"compare", "[--tasks LIST] [--seeds N] [--frames N] [--jobs J] [--out DIR] [training flags]",
      "the with/without-CPC experiment over tasks x seeds (resumable): results.csv, summary.md, curves",
      G_COMPARE, cmd_compare_main, NULL, COMPARE_NOTES},

@@ -575,7 +575,7 @@ int config_load(Config *c, const char *path_in, char *err, size_t errlen) {
 // `cpcrl help`'s sections, in order: an option is listed under the first
 // that holds one of its groups among those of the command.
 static const struct { int g; const char *title; } SECT[] = {
-    {G_TRAIN, "this command (not stored in the run)"}, {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
+    {G_TRAIN, "this command (not stored in the run)"}, {G_BENCH, "this command"}, {G_ENV, "environment"}, {G_RUN, "run"}, {G_MODEL, "model"}, {G_A2C, "A2C loss"},
     {G_OPT, "optimizer"}, {G_CPC, "auxiliary losses (CPC, reward prediction)"}, {G_EVAL, "evaluation"}, {G_BASE, "baseline"},
     {G_CMP, "experiment"},
     {G_CMP_ARMS, "arms (always with the baseline arm nocpc = --cpc-weight 0)"}, {G_CMP_SCHED, "scheduling"},

@@ -128,6 +128,7 @@ enum {
     G_CMP = 1 << 9, G_CMP_ARMS = 1 << 10, G_CMP_SCHED = 1 << 11, G_CMP_AGG = 1 << 12, // compare
     G_PROBE = 1 << 13,
     G_WATCH = 1 << 14, G_PLAY = 1 << 15, G_REPLAY = 1 << 16, G_WINDOW = 1 << 17,     // the window commands
+    G_BENCH = 1 << 18,                                   // bench's --repeat
     G_COMPARE = G_CMP | G_CMP_ARMS | G_CMP_SCHED | G_CMP_AGG,
 };
 

@@ -80,6 +80,11 @@ static const Opt CMD_OPTS[] = {
     {"include-unfinished", T_BOOL, CMP(include_unfinished), "0", 0, 1, NULL, G_CMP_AGG,
      "also aggregate runs whose log.csv stops before their frames (by default they are left out of every "
      "table and verdict, and listed)", OF_CMD},
+    // bench
+    {"repeat", T_INT, C(bench_repeat), "0", 0, 100, NULL, G_BENCH,
+     "train: then N rounds of four arms in turn, 2 s each (the settings given, the same with plain CPC, "
+     "4 x 4 sample reuse, and it with --aux-epochs 1): each arm's median frames/s and the per-round ratios, "
+     "which hold on a shared machine whose speed drifts (0 = off)", OF_CMD, "N"},
     // probe
     {"episodes", T_INT, PRB(episodes), "100", 1, 1e6, NULL, G_PROBE,
      "episodes per split: N to fit on, N held out", OF_CMD, "N"},

@@ -18,6 +18,7 @@ typedef struct {
     CompareOpts compare;
     ProbeCli probe;
     ViewOpts view;
+    int bench_repeat; // bench train --repeat N
 } CmdOpts;
 
 // Every command-only option at its default.

@@ -440,7 +440,107 @@ int bench_train_check(const Config *base, char *err, size_t errlen) {
     return config_for_machine(&c, err, errlen);
 }
 
-int bench_train(const Config *base, FILE *out) {
+// --repeat N: the arms that the bench's ratios compare, timed in turn for N
+// rounds so that each round's ratios come from the same stretch of a
+// machine whose speed drifts (a shared VM: the same arm moved by +-25%
+// between runs). Each arm keeps its trainer between slices (warmed up once).
+#define BENCH_SLICE 2.0
+#define BENCH_ARMS 4
+
+typedef struct {
+    Trainer tr;
+    double fps[100];
+} AltArm;
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n) {
+    double s[100];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+static int bench_alternated(const Config *base, int repeat, FILE *out) {
+    if (repeat > 100) repeat = 100;
+    Config c[BENCH_ARMS];
+    static const char *const name[BENCH_ARMS] = {"settings", "plain CPC", "reuse 4x4", "4x4 cpc 1st"};
+    c[0] = *base;
+    config_resolve_auto(&c[0]);
+    c[1] = c[0];
+    c[1].cpc_trunk_ratio = 0;
+    c[2] = c[0];
+    c[2].epochs = 4, c[2].clip = 0.2f, c[2].minibatches = 1;
+    for (int m = 4; m > 1; m--)
+        if (c[2].envs % m == 0 && c[2].envs / m >= 2) {
+            c[2].minibatches = m;
+            break;
+        }
+    c[3] = c[2];
+    c[3].aux_epochs = 1;
+    fprintf(out, "\nalternated, %d rounds of %.0f s per arm (settings: --cpc-weight %g --cpc-trunk-ratio %g "
+            "--cpc-balance-every %d; reuse: --epochs 4 --minibatches %d --clip 0.2)\n", repeat, BENCH_SLICE,
+            (double)c[0].cpc_weight, (double)c[0].cpc_trunk_ratio, c[0].cpc_balance_every,
+            c[2].minibatches);
+    AltArm *arm = calloc(BENCH_ARMS, sizeof *arm);
+    if (!arm) {
+        fprintf(stderr, "cpcrl bench: out of memory\n");
+        return -1;
+    }
+    char err[300];
+    int live = 0, rc = 0;
+    for (; live < BENCH_ARMS; live++) {
+        if (config_check(&c[live], err, sizeof err) < 0 ||
+            trainer_init(&arm[live].tr, &c[live], err, sizeof err) < 0) {
+            fprintf(stderr, "cpcrl bench: %s: %s\n", name[live], err);
+            rc = -1;
+            break;
+        }
+        UpdateStats st;
+        for (int i = 0; i < BENCH_WARMUP; i++) {
+            trainer_rollout(&arm[live].tr);
+            trainer_update(&arm[live].tr, &st, c[live].lr);
+        }
+    }
+    for (int r = 0; r < repeat && rc == 0; r++)
+        for (int a = 0; a < BENCH_ARMS; a++) {
+            Trainer *tr = &arm[a].tr;
+            UpdateStats st;
+            const double f0 = tr->frames, t0 = progress_now();
+            while (progress_now() - t0 < BENCH_SLICE) {
+                trainer_rollout(tr);
+                trainer_update(tr, &st, c[a].lr);
+            }
+            arm[a].fps[r] = (tr->frames - f0) / (progress_now() - t0);
+        }
+    if (rc == 0) {
+        fprintf(out, "  %-12s %9s %9s %9s\n", "arm", "median", "min", "max");
+        for (int a = 0; a < BENCH_ARMS; a++) {
+            double lo = arm[a].fps[0], hi = lo;
+            for (int r = 1; r < repeat; r++)
+                lo = arm[a].fps[r] < lo ? arm[a].fps[r] : lo, hi = arm[a].fps[r] > hi ? arm[a].fps[r] : hi;
+            fprintf(out, "  %-12s %9.0f %9.0f %9.0f frames/s\n", name[a], median(arm[a].fps, repeat), lo, hi);
+        }
+        static const int num[3] = {0, 2, 3}, den[3] = {1, 0, 0};
+        for (int q = 0; q < 3; q++) {
+            double ratio[100], lo = 1e300, hi = 0;
+            for (int r = 0; r < repeat; r++) {
+                ratio[r] = arm[den[q]].fps[r] > 0 ? arm[num[q]].fps[r] / arm[den[q]].fps[r] : 0.0;
+                lo = ratio[r] < lo ? ratio[r] : lo, hi = ratio[r] > hi ? ratio[r] : hi;
+            }
+            fprintf(out, "  %-12s / %-10s %.3fx median of the rounds' ratios (%.3f-%.3f)\n", name[num[q]],
+                    name[den[q]], median(ratio, repeat), lo, hi);
+        }
+    }
+    for (int a = 0; a < live; a++) trainer_free(&arm[a].tr);
+    free(arm);
+    return rc;
+}
+
+int bench_train(const Config *base, int repeat, FILE *out) {
     const int threads = blas_threads();
     fprintf(out, "training throughput, task %s, B=%d, %d thread%s, OpenBLAS kernel %s, bf16 %s; "
             "%.0f s per arm after %d warm-up updates\n", ENV_TASK_NAMES[base->task], base->envs,
@@ -466,6 +566,7 @@ int bench_train(const Config *base, FILE *out) {
     if (bench_trunk_ratio(base, fps[0], out) < 0) return -1;
     if (base->unroll != 100 || base->cpc_k != 30)
         if (bench_setting(base, 100, 30, threads, peak, out, NULL) < 0) return -1;
+    if (repeat > 0 && bench_alternated(base, repeat, out) < 0) return -1;
     return 0;
 }
 

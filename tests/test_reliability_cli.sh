@@ -335,6 +335,12 @@ expect_exit "bench train --unroll 1 is a usage error" 2 "unroll" \
     "$CPCRL" bench train --unroll 1
 expect_exit "bench env --items 1000 is a usage error" 2 "items" \
     "$CPCRL" bench env --items 1000
+expect_exit "bench train --repeat 101 is a usage error" 2 "repeat" \
+    "$CPCRL" bench train --repeat 101
+expect_exit "bench --repeat -1 is a usage error" 2 "repeat" \
+    "$CPCRL" bench blas --repeat -1
+expect_exit "train --aux-epochs without sample reuse says why" 2 "aux-epochs" \
+    "$CPCRL" train --task goal --frames 640 --aux-epochs 1 --runs-dir "$TMP/auxe"
 mkdir -p "$TMP/adir"
 expect_exit "replay of a directory says so" 1 "directory" \
     "$CPCRL" replay "$TMP/adir" --info
