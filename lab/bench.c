@@ -472,6 +472,7 @@ static int bench_alternated(const Config *base, int repeat, FILE *out) {
     config_resolve_auto(&c[0]);
     c[1] = c[0];
     c[1].cpc_trunk_ratio = 0;
+    if (c[1].cpc_weight <= 0) c[1].cpc_weight = 1; // plain CPC, whatever the settings
     c[2] = c[0];
     c[2].epochs = 4, c[2].clip = 0.2f, c[2].minibatches = 1;
     for (int m = 4; m > 1; m--)
