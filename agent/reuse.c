@@ -120,6 +120,7 @@ static void stats_add(UpdateStats *acc, const UpdateStats *s, int K) {
     }
     acc->trunk_a2c += s->trunk_a2c, acc->trunk_cpc += s->trunk_cpc;
     acc->cpc_trunk_scale += s->cpc_trunk_scale, acc->trunk_n += s->trunk_n;
+    acc->out_a2c += s->out_a2c, acc->out_cpc += s->out_cpc;
     for (int k = 0; k < K; k++) {
         acc->cpc_acc[k] += s->cpc_acc[k] * s->cpc_n[k];
         acc->cpc_loss_k[k] += s->cpc_loss_k[k] * s->cpc_n[k];
@@ -184,6 +185,7 @@ int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
     if (acc.trunk_n > 0) {
         const float invn = 1.0f / (float)acc.trunk_n;
         st->trunk_a2c *= invn, st->trunk_cpc *= invn, st->cpc_trunk_scale *= invn;
+        st->out_a2c *= invn, st->out_cpc *= invn;
     }
     for (int k = 0; k < K; k++) {
         st->cpc_acc[k] = acc.cpc_n[k] > 0 ? acc.cpc_acc[k] / acc.cpc_n[k] : 0.0f;

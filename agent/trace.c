@@ -26,7 +26,7 @@ const char *trace_header(void) {
     for (int g = 0; g < GR_N; g++)
         l += (size_t)snprintf(h + l, sizeof h - l, ",g_%s,step_%s,rel_%s,maxstep_%s,sqrtv_%s", GROUP[g],
                               GROUP[g], GROUP[g], GROUP[g], GROUP[g]);
-    snprintf(h + l, sizeof h - l, "\n");
+    snprintf(h + l, sizeof h - l, ",trunk_a2c,trunk_cpc,out_a2c,out_cpc\n");
     return h;
 }
 
@@ -68,6 +68,12 @@ size_t trace_row(char *buf, size_t n, const Trainer *tr, const UpdateStats *st, 
         }
         l += snprintf(buf + l, n - (size_t)l, ",%g,%g,%g,%g,%g", sqrt(g2[g]), sqrt(s2[g]),
                       w2[g] > 0 ? sqrt(s2[g] / w2[g]) : NAN, smax[g], sv[g] / (double)cnt[g]);
+    }
+    // the two losses' gradient norms, on the trunk and where they enter it (nan: not measured)
+    if (l > 0 && (size_t)l < n) {
+        const int on = st->trunk_n > 0;
+        l += snprintf(buf + l, n - (size_t)l, ",%g,%g,%g,%g", on ? st->trunk_a2c : NAN,
+                      on ? st->trunk_cpc : NAN, on ? st->out_a2c : NAN, on ? st->out_cpc : NAN);
     }
     if (l > 0 && (size_t)l + 1 < n) l += snprintf(buf + l, n - (size_t)l, "\n");
     return l > 0 && (size_t)l < n ? (size_t)l : 0;

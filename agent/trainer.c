@@ -128,7 +128,7 @@ void trainer_free(Trainer *tr) {
     acts_free(&tr->mb);
     grads_free(&tr->mbg);
     aux_free(&tr->mb_aux);
-    float *bal[] = {tr->bal_dh, tr->bal_dz, tr->bal_zero, tr->bal_save, tr->bal_a2c};
+    float *bal[] = {tr->bal_dh, tr->bal_dz, tr->bal_zero, tr->bal_save, tr->bal_a2c, tr->bal_uh};
     for (size_t i = 0; i < sizeof bal / sizeof bal[0]; i++) free(bal[i]);
     memset(tr, 0, sizeof *tr);
 }
@@ -392,7 +392,8 @@ static int trainer_balance_alloc(Trainer *tr) {
     tr->bal_zero = calloc(N * (m->A + 1), sizeof(float));
     tr->bal_save = calloc(heads_end(m), sizeof(float));
     tr->bal_a2c = calloc(trunk_floats(m), sizeof(float));
-    return tr->bal_dh && tr->bal_dz && tr->bal_zero && tr->bal_save && tr->bal_a2c ? 0 : -1;
+    tr->bal_uh = calloc(N * m->H, sizeof(float));
+    return tr->bal_dh && tr->bal_dz && tr->bal_zero && tr->bal_save && tr->bal_a2c && tr->bal_uh ? 0 : -1;
 }
 
 // model_backward of g's incoming gradients (dlogits, dvalue from A2C; dh, dz
@@ -406,6 +407,13 @@ static void balanced_backward(Trainer *tr, Acts *a, Grads *g, const float *mask,
     assert(N <= (size_t)tr->T * tr->B);
     memcpy(tr->bal_dh, g->dh, N * m->H * sizeof(float));
     memcpy(tr->bal_dz, g->dz, N * m->D * sizeof(float));
+    // where the two enter the trunk: A2C at h through the heads, CPC at h and z
+    memset(tr->bal_uh, 0, N * m->H * sizeof(float));
+    nn_linear_backward(tr->bal_uh, NULL, NULL, g->dlogits, a->h, nn_param(&m->p, m->pi_w), (int)N, m->H,
+                       m->A);
+    nn_linear_backward(tr->bal_uh, NULL, NULL, g->dvalue, a->h, nn_param(&m->p, m->v_w), (int)N, m->H, 1);
+    const double uc = l2_norm(tr->bal_dh, N * m->H), uz = l2_norm(tr->bal_dz, N * m->D);
+    st->out_a2c = (float)l2_norm(tr->bal_uh, N * m->H), st->out_cpc = (float)sqrt(uc * uc + uz * uz);
     if (ratio <= 0) { // the gradient used: today's single backward
         model_backward(m, a, g, mask, T, B);
         memcpy(tr->bal_save, G, nh * sizeof(float));

@@ -113,6 +113,9 @@ typedef struct {
     // trunk gradient norms of the two losses (see the header), the mean over
     // the trunk_n optimizer steps that measured them (0: none measured)
     float trunk_a2c, trunk_cpc, cpc_trunk_scale; // scale s (1 without the ratio control)
+    // ... and of their gradients where they enter the trunk (A2C's at h, from
+    // the heads; CPC's at h and z), measured alongside (diagnostics: trace.csv)
+    float out_a2c, out_cpc;
     int trunk_n;
 } UpdateStats;
 
@@ -184,6 +187,7 @@ typedef struct {
     float *bal_zero;     // (T*B*(A+1)) zero dlogits, dvalue of the CPC pass
     float *bal_save;     // the heads-and-trunk gradient of the combined pass
     float *bal_a2c;      // the trunk gradient of the A2C pass
+    float *bal_uh;       // (T*B, H) A2C's gradient at h from the heads (out_a2c)
     float bal_scale;     // the scale s last measured (cpc_balance_every > 1 holds it; checkpointed by train.c)
 } Trainer;
 

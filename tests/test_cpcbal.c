@@ -124,12 +124,30 @@ static void test_parts_and_measuring(void **state) {
     UpdateStats st;
     g_tr.measure_trunk = 1;
     trainer_loss(&g_tr, &st);
+    // by hand, where the two losses enter the trunk: A2C's gradient at h through
+    // the heads (dlogits W_pi + dvalue W_v, in double), CPC's at h and z
+    const Grads *gr = &g_tr.grads;
+    const int N = g_tr.T * g_tr.B, H = m->H, A = m->A;
+    const float *wpi = nn_param(&m->p, m->pi_w), *wv = nn_param(&m->p, m->v_w);
+    double ua = 0, uc = 0;
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < H; j++) {
+            double d = (double)gr->dvalue[n] * wv[j];
+            for (int k = 0; k < A; k++) d += (double)gr->dlogits[(size_t)n * A + k] * wpi[(size_t)k * H + j];
+            ua += d * d;
+            uc += (double)gr->dh[(size_t)n * H + j] * gr->dh[(size_t)n * H + j];
+        }
+    for (size_t i = 0; i < (size_t)N * m->D; i++) uc += (double)gr->dz[i] * gr->dz[i];
     trainer_backward(&g_tr, &st);
     assert_memory_equal(m->p.grads, g.C, P * sizeof(float));
     assert_int_equal(st.trunk_n, 1);
     assert_true(st.cpc_trunk_scale == 1.0f);
     if (!rel_close(st.trunk_a2c, na, 1e-6) || !rel_close(st.trunk_cpc, np, 1e-6))
         fail_msg("measured %.8g / %.8g, by hand %.8g / %.8g", st.trunk_a2c, st.trunk_cpc, na, np);
+    printf("  where they enter the trunk: |A2C at h| %.4g, |CPC at h, z| %.4g\n", st.out_a2c, st.out_cpc);
+    if (!rel_close(st.out_a2c, sqrt(ua), 1e-5) || !rel_close(st.out_cpc, sqrt(uc), 1e-5) || !(ua > 0 && uc > 0))
+        fail_msg("at the trunk's outputs %.8g / %.8g, by hand %.8g / %.8g", st.out_a2c, st.out_cpc, sqrt(ua),
+                 sqrt(uc));
 
     g_tr.measure_trunk = 0;
     trainer_loss(&g_tr, &st);
