@@ -10,7 +10,8 @@
 #     interrupt writes no partial log row);
 #   - evaluations change nothing of training (log.csv and model.ckpt's
 #     parameters the same with --eval-every 0);
-#   - a checkpoint from before evaluations (no schedule for them) resumes.
+#   - a checkpoint from before evaluations (no schedule for them) resumes;
+#   - --trace-every: trace.csv's rows and the two losses' norms in them.
 # Prints one line per check and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -137,6 +138,26 @@ last=$(tail -1 "$R/gr/eval.csv" | cut -d, -f4)
 got=$(eval_ret "$R/gr/model.ckpt" --greedy)
 awk -v a="$last" -v b="$got" 'BEGIN { exit !(a != "" && b != "" && (a - b < 0.0005 && b - a < 0.0005)) }'
 check "--eval-greedy: the last row = cpcrl eval --greedy ($last vs $got)" $?
+
+# --trace-every: a row per update with as many fields as the header; the two
+# losses' norms measured on every update at the default ratio control (numbers
+# > 0) and not at all without it (nan); tracing changes nothing of training
+train tr --frames 2e3 --eval-every 0 --trace-every 1
+train tr0 --frames 2e3 --eval-every 0 --trace-every 1 --cpc-trunk-ratio 0
+train notr --frames 2e3 --eval-every 0
+T="$R/tr/trace.csv"
+awk -F, 'NR == 1 { n = NF; for (i = 1; i <= NF; i++) c[$i] = i; next }
+         NF != n || !($c["trunk_a2c"] > 0 && $c["trunk_cpc"] > 0 && $c["out_a2c"] > 0 && $c["out_cpc"] > 0) { bad = 1 }
+         END { exit bad || NR < 9 || !("out_cpc" in c) }' "$T"
+check "--trace-every 1: a row per update, the two losses' norms on each (default ratio control)" $? "$(head -2 "$T")"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+         { a = $c["trunk_a2c"] ""; u = $c["out_cpc"] "" }
+         a == "nan" && u == "nan" { nan++; next }
+         !(a > 0 && u > 0) { bad = 1 }
+         END { exit bad || nan < NR - 3 }' "$R/tr0/trace.csv"
+check "... nan where nothing measured them (--cpc-trunk-ratio 0: only the log rows' updates measure)" $? "$(sed -n 2p "$R/tr0/trace.csv")"
+cmp -s <(nosps "$R/tr/log.csv") <(nosps "$R/notr/log.csv")
+check "... and tracing changes nothing of training (log.csv but sps)" $?
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
