@@ -92,13 +92,15 @@ static void reuse_forward(Trainer *tr, const int *envs) {
     model_forward_seq(m, g, tr->mb_mask, T, Bm);
 }
 
+// Whether pass e of an update has the auxiliary losses (--aux-epochs).
+static int aux_pass(const Config *c, int e) { return c->aux_epochs == 0 || e < c->aux_epochs; }
+
 float trainer_reuse_loss(Trainer *tr, const int *envs, UpdateStats *st) {
     memset(st, 0, sizeof *st);
     double t0 = progress_now();
     reuse_forward(tr, envs);
     double t1 = progress_now(), t_cpc;
-    const int ae = tr->cfg.aux_epochs, with_aux = ae == 0 || tr->reuse_epoch < ae;
-    float loss = heads_and_aux_loss(tr, with_aux ? &tr->mb_aux : NULL, &tr->mb, &tr->mbg, tr->mb_actions,
+    float loss = heads_and_aux_loss(tr, aux_pass(&tr->cfg, tr->reuse_epoch) ? &tr->mb_aux : NULL, &tr->mb, &tr->mbg, tr->mb_actions,
                                     tr->mb_rew, tr->mb_adv, tr->mb_ret, tr->mb_logp_old,
                                     tr->mb_starts, tr->T * tr->Bm, tr->Bm, st, &t_cpc);
     tr->times.forward += t1 - t0;
@@ -161,7 +163,7 @@ int reuse_update(Trainer *tr, UpdateStats *st, float lr) {
             tr->times.backward += t3 - t2;
             stats_add(&acc, &s, K);
             steps++;
-            aux_steps += c->aux_epochs == 0 || e < c->aux_epochs;
+            aux_steps += aux_pass(c, e);
             // a non-finite step stops the update before it touches the
             // parameters (earlier steps of this update stay applied)
             if (!isfinite(s.loss) || !isfinite(s.grad_norm)) {

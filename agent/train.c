@@ -230,6 +230,7 @@ static int train_step(Run *r) {
     UpdateStats st;
     if (hook && hook->before_update) hook->before_update(hook->before_ctx, tr);
     tr->measure_trunk = tr->frames >= r->next_log || tr->frames >= cfg->frames; // closes a row
+    tr->measure_outputs = r->tracefd >= 0 && (tr->updates + 1) % cfg->trace_every == 0; // a traced update
     int bad = trainer_update(tr, &st, trainer_lr(tr)) < 0;
     if (dist_allreduce_max_i(bad)) {
         if (r->lead)

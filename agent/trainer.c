@@ -407,13 +407,15 @@ static void balanced_backward(Trainer *tr, Acts *a, Grads *g, const float *mask,
     assert(N <= (size_t)tr->T * tr->B);
     memcpy(tr->bal_dh, g->dh, N * m->H * sizeof(float));
     memcpy(tr->bal_dz, g->dz, N * m->D * sizeof(float));
-    // where the two enter the trunk: A2C at h through the heads, CPC at h and z
-    memset(tr->bal_uh, 0, N * m->H * sizeof(float));
-    nn_linear_backward(tr->bal_uh, NULL, NULL, g->dlogits, a->h, nn_param(&m->p, m->pi_w), (int)N, m->H,
-                       m->A);
-    nn_linear_backward(tr->bal_uh, NULL, NULL, g->dvalue, a->h, nn_param(&m->p, m->v_w), (int)N, m->H, 1);
-    const double uc = l2_norm(tr->bal_dh, N * m->H), uz = l2_norm(tr->bal_dz, N * m->D);
-    st->out_a2c = (float)l2_norm(tr->bal_uh, N * m->H), st->out_cpc = (float)sqrt(uc * uc + uz * uz);
+    if (tr->measure_outputs) { // where the two enter the trunk: A2C at h through the heads, CPC at h and z
+        memset(tr->bal_uh, 0, N * m->H * sizeof(float));
+        nn_linear_backward(tr->bal_uh, NULL, NULL, g->dlogits, a->h, nn_param(&m->p, m->pi_w), (int)N,
+                           m->H, m->A);
+        nn_linear_backward(tr->bal_uh, NULL, NULL, g->dvalue, a->h, nn_param(&m->p, m->v_w), (int)N, m->H,
+                           1);
+        const double uc = l2_norm(tr->bal_dh, N * m->H), uz = l2_norm(tr->bal_dz, N * m->D);
+        st->out_a2c = (float)l2_norm(tr->bal_uh, N * m->H), st->out_cpc = (float)sqrt(uc * uc + uz * uz);
+    }
     if (ratio <= 0) { // the gradient used: today's single backward
         model_backward(m, a, g, mask, T, B);
         memcpy(tr->bal_save, G, nh * sizeof(float));

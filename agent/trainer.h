@@ -114,7 +114,8 @@ typedef struct {
     // the trunk_n optimizer steps that measured them (0: none measured)
     float trunk_a2c, trunk_cpc, cpc_trunk_scale; // scale s (1 without the ratio control)
     // ... and of their gradients where they enter the trunk (A2C's at h, from
-    // the heads; CPC's at h and z), measured alongside (diagnostics: trace.csv)
+    // the heads; CPC's at h and z), measured alongside when tr->measure_outputs
+    // (diagnostics: trace.csv)
     float out_a2c, out_cpc;
     int trunk_n;
 } UpdateStats;
@@ -183,6 +184,7 @@ typedef struct {
     float *mb_rew;
     // the two losses on the trunk (see the header); NULL without auxiliary heads
     int measure_trunk;   // the caller's: this update measures |g_a2c|, |g_cpc|
+    int measure_outputs; // the caller's (a traced update): ... and out_a2c, out_cpc where they are measured
     float *bal_dh, *bal_dz; // (T*B, H), (T*B, D) CPC's incoming gradients
     float *bal_zero;     // (T*B*(A+1)) zero dlogits, dvalue of the CPC pass
     float *bal_save;     // the heads-and-trunk gradient of the combined pass

@@ -122,7 +122,7 @@ static void test_parts_and_measuring(void **state) {
     assert_true(na > 0 && np > 0.05 * na); // both parts present
 
     UpdateStats st;
-    g_tr.measure_trunk = 1;
+    g_tr.measure_trunk = 1, g_tr.measure_outputs = 1;
     trainer_loss(&g_tr, &st);
     // by hand, where the two losses enter the trunk: A2C's gradient at h through
     // the heads (dlogits W_pi + dvalue W_v, in double), CPC's at h and z
