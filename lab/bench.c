@@ -373,15 +373,21 @@ static int bench_setting(const Config *base, int T, int K, int threads, double p
 // not split into groups of at least 2 envs), CPC on and off, and CPC on the
 // first pass only (--aux-epochs 1), against the A2C figures just measured
 // (CPC on for the first and third). fwd = the learner's recomputed forward.
+// c with PPO's 4 x 4 sample reuse (eps 0.2; fewer minibatches when B does
+// not split into groups of at least 2 envs).
+static void reuse_config(Config *c) {
+    c->epochs = 4, c->clip = 0.2f, c->minibatches = 1;
+    for (int m = 4; m > 1; m--)
+        if (c->envs % m == 0 && c->envs / m >= 2) {
+            c->minibatches = m;
+            break;
+        }
+}
+
 static int bench_reuse(const Config *base, const double *a2c_fps, FILE *out) {
     Config c = *base;
     config_resolve_auto(&c);
-    c.epochs = 4, c.clip = 0.2f, c.minibatches = 1;
-    for (int m = 4; m > 1; m--)
-        if (c.envs % m == 0 && c.envs / m >= 2) {
-            c.minibatches = m;
-            break;
-        }
+    reuse_config(&c);
     fprintf(out, "\nsample reuse, --epochs %d --minibatches %d --clip %g (T=%d K=%d, B=%d, %s): %d "
             "optimizer steps and %d learner forwards of T*B/%d rows per unroll\n", c.epochs,
             c.minibatches, (double)c.clip, c.unroll, c.cpc_k, c.envs, PREC_NAME[c.precision],
@@ -474,12 +480,7 @@ static int bench_alternated(const Config *base, int repeat, FILE *out) {
     c[1].cpc_trunk_ratio = 0;
     if (c[1].cpc_weight <= 0) c[1].cpc_weight = 1; // plain CPC, whatever the settings
     c[2] = c[0];
-    c[2].epochs = 4, c[2].clip = 0.2f, c[2].minibatches = 1;
-    for (int m = 4; m > 1; m--)
-        if (c[2].envs % m == 0 && c[2].envs / m >= 2) {
-            c[2].minibatches = m;
-            break;
-        }
+    reuse_config(&c[2]);
     c[3] = c[2];
     c[3].aux_epochs = 1;
     fprintf(out, "\nalternated, %d rounds of %.0f s per arm (settings: --cpc-weight %g --cpc-trunk-ratio %g "
