@@ -69,13 +69,19 @@ def _load():
     tried = [path] if path else [c for c in _candidates]
     for c in tried:
         if os.path.exists(c):
-            lib = ctypes.CDLL(c)
+            try:
+                lib = ctypes.CDLL(c)
+            except OSError as ex:
+                raise ImportError("cpcrl: cannot load %s: %s" % (c, ex)) from ex
             break
     else:
         raise ImportError(
             "cpcrl: libcpcrl_env.so not found (looked at %s); build it with `make lib` in the "
             "cpcrl checkout and set CPCRL_LIB, or install the package with "
             "`pip install ./python`" % ", ".join(tried))
+    if not hasattr(lib, "cpcrl_capi_version"):
+        raise ImportError("cpcrl: %s is not cpcrl's C library (it has no cpcrl_capi_version); "
+                          "point CPCRL_LIB at build/libcpcrl_env.so of `make lib`" % c)
     lib.cpcrl_capi_version.restype = _i
     lib.cpcrl_capi_version.argtypes = []
     if lib.cpcrl_capi_version() != CAPI_VERSION:  # before the signatures: a missing symbol

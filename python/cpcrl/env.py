@@ -131,6 +131,16 @@ def refuse_pickle(obj: Any) -> NoReturn:
                     "works within a process" % (name, name))
 
 
+def tile_property() -> property:
+    """tile, checked whenever it is set (render sizes its image from it)."""
+    def get(self: Any) -> int:
+        return self._tile
+
+    def put(self: Any, value: Any) -> None:
+        self._tile = _lib.as_int("tile", value, 1, 1024, " (pixels per cell)")
+    return property(get, put, None, "Pixels per map cell of render() (1..1024).")
+
+
 class CpcrlEnv(_Base):
     """One env of a cpcrl task: goal, watermaze, keys_doors, seekavoid or tmaze.
 
@@ -144,17 +154,20 @@ class CpcrlEnv(_Base):
     other steps' info is empty. Each step returns a new info dict."""
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 8}
+    tile = tile_property()
 
     def __init__(self, task: _lib.Task = "goal", *, size: int = 0, view: int = 0,
                  max_steps: int = 0, items: int = -1, render_mode: Optional[str] = None,
                  tile: int = 16) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self.close()  # __init__ called again on a live object: free its C env first
         self._e: Optional[int] = None  # the C Env, made by the first reset
         self._closed = False
         self._lock = threading.Lock()  # held around every C call on _e
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError("cpcrl: render_mode %r (valid: %s)"
                              % (render_mode, ", ".join(self.metadata["render_modes"])))
-        self.tile = _lib.as_int("tile", tile, 1, 1024, " (pixels per cell)")
+        self.tile = tile
         self._cfg = _lib.make_config(task, size, view, max_steps, items)
         self.task: str = _lib.TASKS[self._cfg[0]]
         self.size, self.view, self.max_steps, self.items = (int(x) for x in self._cfg[1:])

@@ -31,7 +31,8 @@ dict (holding the env's arrays, in same-step mode).
 
 The arrays returned by reset() and step() are the env's own buffers,
 overwritten by the next step: copy them (or write them into your rollout
-storage) if you keep them.
+storage) if you keep them. They (and num_envs) are read-only attributes: C
+keeps their addresses.
 
 Seeds. Env i of a batch seeded S is the single env seeded rng_derive(S, i)
 (base/rng.h), exactly as in the C trainer; reset(seed=[s0, s1, ...]) seeds env
@@ -56,12 +57,28 @@ import numpy as np
 
 from . import _lib
 from ._lib import lib
-from .env import CpcrlEnv, env_state, refuse_pickle, render_rgb, render_text
+from .env import CpcrlEnv, env_state, refuse_pickle, render_rgb, render_text, tile_property
 from .spaces import HAVE_GYMNASIUM, Box, Discrete, MultiDiscrete, gymnasium
 
 # Arrays that belong to one vector env (and so are made anew for a copy).
-_BUFFERS = ("observations", "final_observations", "rewards", "terminations", "truncations",
-            "dones", "_actions", "_scratch", "_log")
+_PUBLIC = ("observations", "final_observations", "rewards", "terminations", "truncations",
+           "dones")
+_BUFFERS = _PUBLIC + ("_actions", "_scratch", "_log")
+
+
+def _buffer_property(name: str) -> property:
+    """A read-only attribute for one of the arrays the C step writes in place:
+    replacing it would leave C writing into the old array's freed memory."""
+    def get(self: Any) -> np.ndarray:
+        return self._buf[name]
+
+    def refuse(self: Any, value: Any = None) -> NoReturn:
+        raise AttributeError("cpcrl: %s is the vector env's own buffer (the C step writes it in "
+                             "place) and cannot be replaced or deleted; copy it instead "
+                             "(venv.%s.copy())" % (name, name))
+    return property(get, refuse, refuse, "The vector env's %s (written in place by step and "
+                    "reset; read-only attribute)." % name)
+
 
 SAME_STEP = "SameStep"  # the values of gymnasium.vector.AutoresetMode's members
 NEXT_STEP = "NextStep"
@@ -162,6 +179,8 @@ class CpcrlVecEnv(_Base):
                  *, size: int = 0, view: int = 0, max_steps: int = 0, items: int = -1,
                  render_mode: Optional[str] = None, tile: int = 16,
                  autoreset_mode: Any = SAME_STEP) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self.close()  # __init__ called again on a live object: free its C envs first
         self._v: Optional[int] = None  # the C VecEnv, made by the first reset
         self.closed = False
         self._lock = threading.Lock()  # held around every C call on _v
@@ -173,14 +192,14 @@ class CpcrlVecEnv(_Base):
             raise ValueError("cpcrl: render_mode %r (valid: %s)"
                              % (render_mode, ", ".join(CpcrlEnv.metadata["render_modes"])))
         self.render_mode = render_mode
-        self.tile = _lib.as_int("tile", tile, 1, 1024, " (pixels per cell)")
+        self.tile = tile
         self._cfg = _lib.make_config(task, size, view, max_steps, items)
         self.task: str = _lib.TASKS[self._cfg[0]]
         self.size, self.view, self.max_steps, self.items = (int(x) for x in self._cfg[1:])
         self.metadata = dict(type(self).metadata, autoreset_mode=_mode_tag(self.autoreset_mode))
         self.spec = None  # gymnasium.make_vec sets it
         C, V = _lib.NUM_CHANNELS, self.view
-        self.num_envs = B
+        self._n = B
         self.single_observation_space = Box(0, 1, (C, V, V), np.uint8)
         self.single_action_space = Discrete(_lib.NUM_ACTIONS)
         self.observation_space = Box(0, 1, (B, C, V, V), np.uint8)
@@ -191,12 +210,14 @@ class CpcrlVecEnv(_Base):
 
     def _buffers(self) -> None:
         B, C, V = self.num_envs, _lib.NUM_CHANNELS, self.view
-        self.observations = np.zeros((B, C, V, V), np.uint8)
-        self.final_observations = np.zeros((B, C, V, V), np.uint8)
-        self.rewards = np.zeros(B, np.float32)
-        self.terminations = np.zeros(B, np.bool_)  # numpy bools are the C side's 0/1 bytes
-        self.truncations = np.zeros(B, np.bool_)
-        self.dones = np.zeros(B, np.bool_)          # terminations | truncations
+        self._buf = {  # the public ones read-only (_buffer_property): C keeps their addresses
+            "observations": np.zeros((B, C, V, V), np.uint8),
+            "final_observations": np.zeros((B, C, V, V), np.uint8),
+            "rewards": np.zeros(B, np.float32),
+            "terminations": np.zeros(B, np.bool_),  # numpy bools are the C side's 0/1 bytes
+            "truncations": np.zeros(B, np.bool_),
+            "dones": np.zeros(B, np.bool_),          # terminations | truncations
+        }
         self._actions = np.zeros(B, np.int64)       # checked and narrowed by C
         self._scratch = np.zeros(B, np.intc)        # ... into here
         self._log = np.zeros(4, np.float32)
@@ -206,6 +227,24 @@ class CpcrlVecEnv(_Base):
         a = self._args
         self._args_next = [a[0], a[2], a[3], a[4], a[5], a[7]]  # cpcrl_vec_step_next's
         self._shape = (B,)
+
+    observations = _buffer_property("observations")
+    final_observations = _buffer_property("final_observations")
+    rewards = _buffer_property("rewards")
+    terminations = _buffer_property("terminations")
+    truncations = _buffer_property("truncations")
+    dones = _buffer_property("dones")
+    tile = tile_property()
+
+    @property
+    def num_envs(self) -> int:
+        """The number of envs (fixed: make a new vector env for another)."""
+        return self._n
+
+    @num_envs.setter
+    def num_envs(self, value: Any) -> NoReturn:
+        raise AttributeError("cpcrl: num_envs is fixed when the vector env is made (%d here); "
+                             "make a new CpcrlVecEnv for another" % self._n)
 
     def _live(self, what: str) -> int:
         """The C VecEnv, or RuntimeError saying why there is none. Call with the lock held."""
@@ -458,7 +497,7 @@ class CpcrlVecEnv(_Base):
         new = type(self).__new__(type(self))
         memo[id(self)] = new
         with self._lock:
-            skip = ("_v", "_lock", "_args", "_args_next") + _BUFFERS
+            skip = ("_v", "_lock", "_args", "_args_next", "_buf") + _BUFFERS
             for k, v in self.__dict__.items():
                 if k not in skip:
                     new.__dict__[k] = copy.deepcopy(v, memo)

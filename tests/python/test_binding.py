@@ -604,7 +604,96 @@ class Lifecycle(unittest.TestCase):
         """)
 
 
+class Tampering(unittest.TestCase):
+    """Attributes the C side depends on cannot be changed under it: replacing
+    a buffer C writes in place, num_envs, a bad tile, or __init__ again on a
+    live env is refused or handled, never a crash or a leak."""
+
+    def test_vec_buffers_and_num_envs(self):
+        run_child(self, """
+            v = cpcrl.CpcrlVecEnv("goal", 4, seed=0)
+            v.reset()
+            for name in ("observations", "final_observations", "rewards", "terminations",
+                         "truncations", "dones"):
+                before = getattr(v, name)
+                expect(AttributeError, name + "|cannot be replaced", setattr, v, name,
+                       before.copy())
+                expect(AttributeError, name, setattr, v, name, None)
+                expect(AttributeError, name, delattr, v, name)
+                assert getattr(v, name) is before
+            expect(AttributeError, "num_envs is fixed", setattr, v, "num_envs", 5)
+            assert v.num_envs == 4
+            expect(IndexError, "env 4 of 4", v.render, 4)
+            expect(IndexError, "env 4 of 4", v.render_text, 4)
+            for _ in range(50):  # the step still writes the arrays the attributes give
+                obs, r, te, tr, info = v.step([2, 2, 2, 2])
+                assert obs is v.observations and r is v.rewards
+            w = copy.deepcopy(v)  # the copy gets its own buffers
+            assert w.observations is not v.observations
+            assert (w.observations == v.observations).all()
+            w.step([0, 0, 0, 0])
+            v.close(); w.close()
+        """)
+
+    def test_tile_checked_when_set(self):
+        run_child(self, """
+            for e in (cpcrl.CpcrlEnv("goal"), cpcrl.CpcrlVecEnv("goal", 2, seed=0)):
+                e.reset(seed=1) if isinstance(e, cpcrl.CpcrlEnv) else e.reset()
+                for bad in (0, -1, 2000, 1.5, "8", None):
+                    expect((ValueError, TypeError), "tile", setattr, e, "tile", bad)
+                assert e.tile == 16
+                e.tile = 4
+                img = e.render() if isinstance(e, cpcrl.CpcrlEnv) else e.render(0)
+                assert img.shape[2] == 3 and img.shape[0] % 4 == 0 and img.shape[0] > 0
+                e.close()
+        """)
+
+    def test_init_again_frees_the_c_env(self):
+        run_child(self, """
+            import resource
+            def rss_mb():
+                return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+            v = cpcrl.CpcrlVecEnv("goal", 64, seed=0)
+            e = cpcrl.CpcrlEnv("goal")
+            for i in range(300):  # warm-up: the allocator's pools settle
+                v.__init__("goal", 64, seed=i); v.reset()
+                e.__init__("goal"); e.reset(seed=i)
+            before = rss_mb()
+            for i in range(3000):
+                v.__init__("goal", 64, seed=i); v.reset()
+                e.__init__("goal"); e.reset(seed=i)
+            grown = rss_mb() - before
+            assert grown < 40, "re-running __init__ 3000 times grew the peak RSS by %.0f MB" % grown
+            v.step([2] * 64); e.step(2)
+            v.close(); e.close()
+        """)
+
+
 class LibraryVersion(unittest.TestCase):
+    def test_not_a_cpcrl_library_is_an_import_error(self):
+        """CPCRL_LIB naming a file that is no library, or another library, is
+        an ImportError naming the file (not OSError or AttributeError)."""
+        cc = shutil.which("cc")
+        if cc is None:
+            self.skipTest("no C compiler (cc) to build a stand-in library")
+        with tempfile.TemporaryDirectory() as tmp:
+            junk, so = os.path.join(tmp, "junk.so"), os.path.join(tmp, "libother.so")
+            with open(junk, "w") as f:
+                f.write("not a library\n")
+            src = os.path.join(tmp, "other.c")
+            with open(src, "w") as f:
+                f.write("int other(void) { return 1; }\n")
+            subprocess.run([cc, "-shared", "-fPIC", "-o", so, src], check=True, timeout=60)
+            for path, words in ((junk, "cannot load"), (so, "is not cpcrl's C library")):
+                env = dict(os.environ, CPCRL_LIB=path, PYTHONPATH=os.path.join(ROOT, "python"))
+                r = subprocess.run([sys.executable, "-c", "import cpcrl"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+                out = r.stdout.decode()
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("ImportError: cpcrl: ", out)
+                self.assertIn(words, out)
+                self.assertIn(path, out)
+
     def test_other_capi_version_is_an_import_error(self):
         """A libcpcrl_env.so of another C API version (a stale build) is
         refused at import, naming both versions, before any symbol is looked up."""
