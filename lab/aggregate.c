@@ -291,12 +291,19 @@ static int read_run(const CompareOpts *o, const char *runsdir, const char *name,
     if (parse_run_name(name, &r->task, arm, armlen, &r->seed) < 0) return 0;
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(path, sizeof path, "%s/%s/log.csv", runsdir, name);
-    if (!file_exists(path)) return 0;
+    if (!file_exists(path)) {
+        fprintf(stderr, "compare: skipping %s: it has no log.csv (not started, or its log was removed)\n", name);
+        return 0;
+    }
     if (runlog_read(&r->log, path, msg, sizeof msg) < 0) {
         fprintf(stderr, "compare: skipping %s: %s\n", name, msg);
         return 0;
     }
-    if (r->log.n == 0) { runlog_free(&r->log); return 0; }
+    if (r->log.n == 0) {
+        fprintf(stderr, "compare: skipping %s: its log.csv has no complete row\n", name);
+        runlog_free(&r->log);
+        return 0;
+    }
     Config c;
     config_defaults(&c);
     snprintf(path, sizeof path, "%s/%s/config.txt", runsdir, name);
@@ -375,6 +382,36 @@ static int read_runs(const CompareOpts *o, const char *runsdir, DIR *d, AggSet *
         }
     }
     return 0;
+}
+
+// The runs of OUT/results.csv as it is (the last aggregation's) that are
+// not among s's, named on stderr: a run whose directory, log.csv or log rows
+// went away (or that is unfinished now) never leaves the aggregate silently.
+static void say_vanished(const char *out, const AggSet *s) {
+    char path[1300], line[512], list[2048];
+    snprintf(path, sizeof path, "%s/results.csv", out);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    int n = 0;
+    size_t len = 0;
+    list[0] = 0;
+    for (int row = 0; fgets(line, sizeof line, f); row++) {
+        char task[64], arm[64], name[200];
+        unsigned long long seed;
+        if (row == 0 || sscanf(line, "%63[^,],%63[^,],%llu,", task, arm, &seed) != 3) continue;
+        snprintf(name, sizeof name, "%s-%s-s%llu", task, arm, seed);
+        int found = 0;
+        for (int i = 0; i < s->nruns && !found; i++) found = !strcmp(s->runs[i].name, name);
+        if (found) continue;
+        if (len < sizeof list - 1)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", n ? ", " : "", name);
+        n++;
+    }
+    fclose(f);
+    if (len > sizeof list - 1) len = sizeof list - 1;
+    if (n)
+        fprintf(stderr, "compare: %d run%s of the last %s %s not in this aggregate (run directory, log.csv or "
+                "its rows gone, or unfinished now): %s\n", n, n == 1 ? "" : "s", path, n == 1 ? "is" : "are", list);
 }
 
 // ----------------------------------------------------------------------------
@@ -525,6 +562,7 @@ static int aggregate_locked(const CompareOpts *o, RunLock *lk, char *err, size_t
     if (s.nleft)
         fprintf(stderr, "compare: left out %d unfinished run%s (--include-unfinished counts them): %s\n", s.nleft,
                 s.nleft == 1 ? "" : "s", s.left);
+    say_vanished(o->out, &s);
     if (s.nruns == 0) {
         snprintf(err, errlen, "%s: no %sruns with a log.csv (names <task>-<arm>-s<seed>)", runsdir,
                  s.nleft ? "finished " : "");

@@ -164,6 +164,31 @@ if [ -z "$eff_off" ] && [ $eff_rows -eq 4 ]; then ok "sample efficiency = log.cs
 else bad "sample efficiency = log.csv by the definition ($eff_rows rows)" "$eff_off"; fi
 
 # ----------------------------------------------------------------------------
+# vanished: a run that no longer counts (directory removed, log.csv removed,
+# log cut before its first row) is named, each by the reason read_run knows
+# and all against the last results.csv, never dropped silently
+
+Vn=$TMP/vanish
+mkdir -p "$Vn/results"
+cp -r "$S" "$Vn/results/smoke"
+VR=$Vn/results/smoke/runs
+rm -rf "$VR/tmaze-cpc-s2"
+rm -f "$VR/tmaze-nocpc-s3/log.csv"
+head -c 300 "$VR/seekavoid-cpc-s1/log.csv" >"$VR/x" && mv "$VR/x" "$VR/seekavoid-cpc-s1/log.csv"
+(cd "$Vn" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0 --bootstrap 100) >"$TMP/v.log" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "skipping tmaze-nocpc-s3: it has no log.csv" "$TMP/v.log" &&
+   grep -q "skipping seekavoid-cpc-s1: its log.csv has no complete row" "$TMP/v.log" &&
+   grep -q "compare: 3 runs of the last results/smoke/results.csv are not in this aggregate" "$TMP/v.log" &&
+   grep "not in this aggregate" "$TMP/v.log" | grep -q ": seekavoid-cpc-s1, tmaze-nocpc-s3, tmaze-cpc-s2$" &&
+   [ "$(sed 1d "$Vn/results/smoke/results.csv" | wc -l)" -eq 9 ]
+then ok "runs gone since the last aggregate are named (3 of 12)"
+else bad "runs gone since the last aggregate are named (3 of 12)" "rc=$rc $(cat "$TMP/v.log")"; fi
+(cd "$Vn" && "$CPCRL" compare --aggregate-only --out results/smoke --plot 0 --bootstrap 100) >"$TMP/v.log" 2>&1
+if ! grep -q "not in this aggregate" "$TMP/v.log"; then ok "named once: the next aggregate has nothing to name"
+else bad "named once: the next aggregate has nothing to name" "$(cat "$TMP/v.log")"; fi
+
+# ----------------------------------------------------------------------------
 # baseline: --baseline ARM picks the arm the others are compared against
 
 B=$TMP/base
