@@ -317,8 +317,9 @@ bad:
 
 int ckpt_read(Ckpt *ck, const char *path, char *err, size_t errlen) {
     memset(ck, 0, sizeof *ck);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, why);
     struct stat st;
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
         fclose(f);

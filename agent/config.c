@@ -11,6 +11,7 @@
 
 #include "nn/gemm.h"
 #include "base/errs.h"
+#include "base/file.h"
 
 // ----------------------------------------------------------------------------
 // The table
@@ -554,8 +555,9 @@ int config_parse_text(Config *c, const char *text, size_t len, const char *origi
 int config_load(Config *c, const char *path_in, char *err, size_t errlen) {
     char path[ERR_PATH_MAX + 4]; // as shown in messages
     snprintf(path, sizeof path, "%s%s", ERR_PATH(path_in));
-    FILE *f = fopen(path_in, "rb");
-    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    const char *why = NULL;
+    FILE *f = file_open_regular(path_in, &why);
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, why);
     char *buf = malloc(1 << 20);
     if (!buf) { fclose(f); return err_fail(err, errlen, "%s: out of memory", path); }
     size_t n = fread(buf, 1, 1 << 20, f);

@@ -186,9 +186,10 @@ static int count_fields(const char *s) {
 // header and "nan" in the new columns of its rows, so every row has the
 // header's fields. want: the current header line.
 int log_truncate(const char *path, double frames, const char *want, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
     if (!f && errno == ENOENT) return 1;
-    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, why);
     char *out = NULL, line[8192];
     size_t outlen = 0;
     FILE *mf = open_memstream(&out, &outlen);

@@ -6,6 +6,7 @@
 #define CPCRL_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 // Write bytes to path atomically (path.tmp.HOST-NS.PID.N, fsync, rename,
 // fsync dir): concurrent writers of one path each rename a whole file of
@@ -13,6 +14,12 @@
 // temporary file, which the next write of path on this host (and PID
 // namespace) removes. 0, or -1 with a message naming the file in err.
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+// path opened for reading ("rb") when it is a regular file, else NULL with
+// *why saying so ("is a directory", "not a regular file (a FIFO, device or
+// socket)", or strerror; errno kept from open for the last). A FIFO is
+// opened without waiting for a writer (O_NONBLOCK), so it never hangs.
+FILE *file_open_regular(const char *path, const char **why);
 
 // 1 when path exists (access F_OK), else 0.
 int file_exists(const char *path);

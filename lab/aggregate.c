@@ -101,7 +101,8 @@ static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
 // 0, or -1 (no such file, another checkpoint's).
 static int read_ckpt_row(const char *path, const ProbeCkptId *id, const char *const *cols, double *vals, int n) {
     for (int i = 0; i < n; i++) vals[i] = NAN;
-    FILE *f = fopen(path, "r");
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
     if (!f) return -1;
     char head[1024], row[1024];
     const int ok = fgets(head, sizeof head, f) && fgets(row, sizeof row, f);
@@ -390,7 +391,8 @@ static int read_runs(const CompareOpts *o, const char *runsdir, DIR *d, AggSet *
 static void say_vanished(const char *out, const AggSet *s) {
     char path[1300], line[512], list[2048];
     snprintf(path, sizeof path, "%s/results.csv", out);
-    FILE *f = fopen(path, "r");
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
     if (!f) return;
     int n = 0;
     size_t len = 0;

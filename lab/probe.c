@@ -481,8 +481,9 @@ done:
 int probe_read_csv(ProbeResult *r, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     for (int l = 0; l < PROBE_NLABELS; l++) r->acc_c[l] = r->acc_z[l] = r->chance[l] = NAN;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, why);
     char line[512];
     int rows = 0, rc = 0;
     if (!fgets(line, sizeof line, f) || strncmp(line, "label,has,classes,", 18) != 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/errs.h"
+#include "base/file.h"
 #include "base/rng.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -173,8 +174,9 @@ void runlog_free(RunLog *lg) {
 
 int runlog_read(RunLog *lg, const char *path, char *err, size_t errlen) {
     memset(lg, 0, sizeof *lg);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
+    if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, why);
     char line[16384];
     if (!fgets(line, sizeof line, f)) {
         fclose(f);
@@ -242,7 +244,8 @@ int runlog_read(RunLog *lg, const char *path, char *err, size_t errlen) {
 }
 
 double runlog_last_frames(const char *path) {
-    FILE *f = fopen(path, "rb");
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
     if (!f) return -1;
     char buf[8192];
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return -1; }

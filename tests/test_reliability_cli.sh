@@ -361,6 +361,26 @@ expect_exit "replay of a FIFO is refused (no blocking read)" 1 "not a regular fi
     "$CPCRL" replay "$TMP/fifo.rpl" --info
 expect_exit "eval of a FIFO is refused (no blocking read)" 1 "not a regular file" \
     "$CPCRL" eval "$TMP/fifo.ckpt"
+# every other file a command reads: a FIFO refused at once, never a hang
+expect_exit "probe of a FIFO checkpoint is refused" 1 "not a regular file" \
+    "$CPCRL" probe "$TMP/fifo.ckpt" --threads 1
+expect_exit "train --config of a FIFO is refused" 2 "not a regular file" \
+    "$CPCRL" train --config "$TMP/fifo.ckpt"
+expect_exit "train --config of a directory says so" 2 "is a directory" \
+    "$CPCRL" train --config "$TMP/adir"
+for f in config.txt log.csv; do
+    rm -rf "$TMP/fifo-run" && cp -r "$CK" "$TMP/fifo-run" && rm -f "$TMP/fifo-run/$f" "$TMP/fifo-run/train.lock" &&
+        mkfifo "$TMP/fifo-run/$f"
+    code=2; [ $f = log.csv ] && code=1 # config.txt: a settings error (2); log.csv: a file error (1)
+    expect_exit "train --resume with a FIFO as $f is refused" $code "not a regular file" \
+        "$CPCRL" train --resume "$TMP/fifo-run" --frames 3000 --threads 1 --progress 0
+    [ -p "$TMP/fifo-run/$f" ] && cmp -s "$CK/model.ckpt" "$TMP/fifo-run/model.ckpt"
+    check "train --resume with a FIFO as $f: the run untouched" $? ""
+done
+mkdir -p "$TMP/fifo-cmp/runs" && cp -r "$CK" "$TMP/fifo-cmp/runs/seekavoid-cpc-s1" &&
+    rm -f "$TMP/fifo-cmp/runs/seekavoid-cpc-s1/log.csv" && mkfifo "$TMP/fifo-cmp/runs/seekavoid-cpc-s1/log.csv"
+expect_exit "compare --aggregate-only with a FIFO as a run's log.csv skips it, no hang" 1 "not a regular file" \
+    "$CPCRL" compare --aggregate-only --out "$TMP/fifo-cmp" --plot 0
 
 fi
 
