@@ -262,6 +262,8 @@ static void left_out(AggSet *s, const char *name, double frames, double ck_frame
     const char *sep = s->nleft ? ", " : "";
     if (s->lleft < sizeof s->left - 1 && frames < budget)
         s->lleft += (size_t)snprintf(p, room, "%s%s (%.0f of %.0f frames)", sep, name, frames, budget);
+    else if (s->lleft < sizeof s->left - 1 && ck_frames < 0)
+        s->lleft += (size_t)snprintf(p, room, "%s%s (its model.ckpt does not read)", sep, name);
     else if (s->lleft < sizeof s->left - 1)
         s->lleft += (size_t)snprintf(p, room, "%s%s (its checkpoint at %.0f of %.0f frames)", sep, name,
                                      ck_frames, budget);

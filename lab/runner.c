@@ -243,6 +243,28 @@ static int launch_run(Plan *pl, Run *r, RunnerLoop *L) {
     return 1;
 }
 
+// The last message the child printed to dir/train.out (its last line that
+// starts with "cpcrl", a command's error prefix) into buf; "" when none.
+static void child_last_error(const char *dir, char *buf, size_t n) {
+    char path[1200], tail[4096];
+    buf[0] = 0;
+    snprintf(path, sizeof path, "%s/train.out", dir);
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why);
+    if (!f) return;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size > (long)sizeof tail - 1) fseek(f, size - (long)sizeof tail + 1, SEEK_SET);
+        else fseek(f, 0, SEEK_SET);
+    }
+    size_t got = fread(tail, 1, sizeof tail - 1, f);
+    fclose(f);
+    tail[got] = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(tail, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save))
+        if (!strncmp(line, "cpcrl", 5) && strstr(line, ": ")) snprintf(buf, n, "%s", line);
+}
+
 // A child of r ended with status (its lock released): r's next state.
 static void child_ended(const Plan *pl, Run *r, int status, RunnerLoop *L) {
     const CompareOpts *o = &pl->o;
@@ -257,8 +279,10 @@ static void child_ended(const Plan *pl, Run *r, int status, RunnerLoop *L) {
             r->state = RUN_TRAINED;
         } else { // a failed measurement is a failed run: named, and compare exits 1
             r->state = RUN_FAILED, L->nfail++;
-            fprintf(stderr, "%scompare: probe of %s failed (see %s/train.out)\n", L->tty ? "\n" : "", r->name,
-                    r->dir);
+            char last[600];
+            child_last_error(r->dir, last, sizeof last);
+            fprintf(stderr, "%scompare: probe of %s failed (see %s/train.out)%s%s\n", L->tty ? "\n" : "", r->name,
+                    r->dir, last[0] ? "; its last message: " : "", last);
         }
         return;
     }
@@ -279,8 +303,10 @@ static void child_ended(const Plan *pl, Run *r, int status, RunnerLoop *L) {
         else if (!ok) snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
         else if (r->frames < o->frames) snprintf(why, sizeof why, "exit 0 before its frames: stopped");
         else snprintf(why, sizeof why, "exit 0, but its checkpoint at %.0f frames", id.frames);
-        fprintf(stderr, "%scompare: %s failed at %.0f frames (%s; see %s/train.out)\n", L->tty ? "\n" : "",
-                r->name, r->frames, why, r->dir);
+        char last[600];
+        child_last_error(r->dir, last, sizeof last);
+        fprintf(stderr, "%scompare: %s failed at %.0f frames (%s; see %s/train.out)%s%s\n", L->tty ? "\n" : "",
+                r->name, r->frames, why, r->dir, last[0] ? "; its last message: " : "", last);
     }
 }
 

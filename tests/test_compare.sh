@@ -447,9 +447,10 @@ rm "$V/e/runs/goal-cpc-s1/probe.csv"
 (cd "$V" && "$CPCRL" compare ${EXP/--frames 2000/--frames 4000} --out e) >"$TMP/r.log" 2>&1
 rc=$?
 if [ $rc -eq 1 ] && grep -q "probe of goal-cpc-s1 failed" "$TMP/r.log" &&
+   grep "probe of goal-cpc-s1 failed" "$TMP/r.log" | grep -q "its last message: cpcrl probe: .*model.ckpt: CRC mismatch" &&
    grep -q "goal-cpc-s1 trained, not probed" "$TMP/r.log" && awk -F, '$2 == "cpc" { exit $10 != "nan" }' "$V/e/results.csv"
-then ok "6: a failed probe: exit 1, the run named (and listed as not probed), nan in results.csv"
-else bad "6: a failed probe: exit 1, the run named (and listed as not probed), nan in results.csv" "rc=$rc $(tail -5 "$TMP/r.log")"; fi
+then ok "6: a failed probe: exit 1, the run named with the child's error (and listed as not probed), nan in results.csv"
+else bad "6: a failed probe: exit 1, the run named with the child's error (and listed as not probed), nan in results.csv" "rc=$rc $(tail -5 "$TMP/r.log")"; fi
 
 # 2. "done" means the checkpoint reached the frames: the disk fills up when
 # the last checkpoint is written (a tmpfs with room for one checkpoint and a
