@@ -434,6 +434,9 @@ int config_check(const Config *c, char *err, size_t errlen) {
             return err_fail(err, errlen,
                         "--envs %d: CPC with batch negatives needs at least 2 envs", c->envs);
     }
+    if (c->minibatches > 1 && c->envs % c->minibatches != 0)
+        return err_fail(err, errlen, "--minibatches %d must divide --envs %d (groups of whole envs)",
+                        c->minibatches, c->envs);
     if (c->aux_epochs > 0 && c->epochs < 2)
         return err_fail(err, errlen, "--aux-epochs %d: needs sample reuse with --epochs above 1 "
                         "(with one pass there is no later pass to leave the auxiliary losses out of)",

@@ -399,7 +399,7 @@ check "r: log.csv ends with clip_frac,approx_kl,grad_trunk_a2c,grad_trunk_cpc" $
 check "r: --resume of a sample-reuse run" $? "$(tail -2 "$TMP/ppo2.err")"
 "$CPCRL" eval "$R/ppo" --episodes 3 --threads 1 >/dev/null 2>"$TMP/ppo3.err"
 check "r: eval --episodes 3 of a --minibatches 2 checkpoint" $? "$(tail -2 "$TMP/ppo3.err")"
-expect_exit "r: --minibatches that does not divide --envs is refused" 1 "must divide" \
+expect_exit "r: --minibatches that does not divide --envs is a usage error" 2 "must divide" \
     "$CPCRL" train $TINY --frames 64 --runs-dir "$R" --name ppo-bad --minibatches 3
 fi
 
