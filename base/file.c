@@ -16,6 +16,32 @@
 
 int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
+int file_check_out(const char *path, int is_dir, char *err, size_t errlen) {
+    char dir[1100];
+    if (!path[0]) return err_fail(err, errlen, "an empty output path (an unset variable?)");
+    if (is_dir) {
+        if (file_mkdir_p(path) < 0) return err_fail(err, errlen, "%s: cannot create the directory: %s", path, strerror(errno));
+        snprintf(dir, sizeof dir, "%s", path);
+    } else {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return err_fail(err, errlen, "%s: is a directory, expected a file name", path);
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == dir) dir[1] = 0;
+        else *slash = 0;
+    }
+    // a real create, not access(2): root passes access on read-only or virtual file systems
+    char probe[1200];
+    snprintf(probe, sizeof probe, "%s/.cpcrl-write-check.%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return err_fail(err, errlen, "%s: cannot write there (%s: %s)", path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
 FILE *file_open_regular(const char *path, const char **why) {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -55,7 +81,12 @@ int file_mkdir_p(const char *path) {
             if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
             *p = '/';
         }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+    if (mkdir(tmp, 0755) < 0) {
+        if (errno != EEXIST) return -1;
+        struct stat st; // there already: it has to be a directory
+        if (stat(tmp, &st) < 0) return -1;
+        if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    }
     return 0;
 }
 

@@ -21,10 +21,16 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
 // opened without waiting for a writer (O_NONBLOCK), so it never hangs.
 FILE *file_open_regular(const char *path, const char **why);
 
+// Before the work that ends in writing path: a directory (is_dir: created,
+// mkdir -p) or a file (its directory) that can be written into, shown by
+// creating and removing a file there. 0, or -1 with a message naming path.
+int file_check_out(const char *path, int is_dir, char *err, size_t errlen);
+
 // 1 when path exists (access F_OK), else 0.
 int file_exists(const char *path);
 
-// mkdir -p (0755). Returns 0, or -1 with errno set.
+// mkdir -p (0755); a path that exists but is no directory: -1, ENOTDIR.
+// Returns 0, or -1 with errno set.
 int file_mkdir_p(const char *path);
 
 #endif

@@ -290,6 +290,10 @@ int cmd_probe(const ProbeCli *o, char **pos, int npos) {
     if (npos != 1) return compare_usage("probe", "expected one checkpoint file or run directory");
     ProbeResult r;
     char err[1024];
+    if (cli.out[0] && file_check_out(cli.out, 0, err, sizeof err) < 0) { // before the work, not after
+        fprintf(stderr, "cpcrl probe: --out %s\n", err);
+        return 1;
+    }
     if (probe_run(pos[0], &cli.p, &r, err, sizeof err) < 0) {
         fprintf(stderr, "cpcrl probe: %s\n", err);
         return 1;

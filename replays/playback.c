@@ -297,8 +297,9 @@ static int replay_export(const Replay *r, const Opts *o, ReplayBelief *bel) {
         fprintf(stderr, "cpcrl replay: %s\n", err);
         return 1;
     }
-    if (o->frames[0] && file_mkdir_p(o->frames) < 0) {
-        fprintf(stderr, "cpcrl replay: cannot create %s: %s\n", o->frames, strerror(errno));
+    char ferr[1400];
+    if (o->frames[0] && file_check_out(o->frames, 1, ferr, sizeof ferr) < 0) {
+        fprintf(stderr, "cpcrl replay: --frames %s\n", ferr);
         rc = 1;
     }
     int delay = (int)lround(100.0 / o->fps);

@@ -135,8 +135,7 @@ EvalRecorder *replay_eval_recorder_begin(const char *ckpt_path, const char *dir,
             return NULL;
         }
     }
-    if (file_mkdir_p(dir) < 0) {
-        err_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    if (file_check_out(dir, 1, err, errlen) < 0) { // a directory we can write into, before the episodes
         free(er);
         return NULL;
     }

@@ -361,6 +361,17 @@ expect_exit "replay of a FIFO is refused (no blocking read)" 1 "not a regular fi
     "$CPCRL" replay "$TMP/fifo.rpl" --info
 expect_exit "eval of a FIFO is refused (no blocking read)" 1 "not a regular file" \
     "$CPCRL" eval "$TMP/fifo.ckpt"
+# an output path that cannot be written is refused before the work, naming the user's path
+expect_exit "eval --record into a regular file is refused up front" 1 "config.txt: cannot create the directory" \
+    "$CPCRL" eval "$CK" --episodes 1 --threads 1 --record "$CK/config.txt"
+expect_exit "probe --out a directory is refused up front" 1 "is a directory, expected a file name" \
+    "$CPCRL" probe "$CK" --out "$TMP/adir" --threads 1
+expect_exit "probe --out where nothing can be created is refused up front" 1 "nope/p.csv: cannot write there" \
+    "$CPCRL" probe "$CK" --out "$TMP/nope/p.csv" --threads 1
+expect_exit "replay --frames into a regular file is refused" 1 "cannot create the directory" \
+    "$CPCRL" replay "$RPL" --frames "$CK/config.txt"
+[ ! -e "$TMP/nope" ] && ! ls -a "$CK" "$TMP/adir" | grep -q write-check
+check "the write checks leave nothing behind" $? ""
 # every other file a command reads: a FIFO refused at once, never a hang
 expect_exit "probe of a FIFO checkpoint is refused" 1 "not a regular file" \
     "$CPCRL" probe "$TMP/fifo.ckpt" --threads 1
