@@ -288,13 +288,16 @@ int train_main(Config *cfg_in, const char *resume_dir, int cfg_frames_given, con
     r->logfd = r->evalfd = r->tracefd = -1;
     runlock_init(&r->lock);
     r->stale = cfg_in->lock_stale > 0 ? cfg_in->lock_stale : RUNLOCK_STALE_DEFAULT;
+    // from the start, so a stop while the run is being set up is a clean stop
+    // at its first update too (SIGHUP too: a closed terminal or dropped ssh
+    // saves and stops)
+    stop_catch(1, NULL);
     int status = run_paths(r, resume_dir);
     if (!status) status = run_start(r, cfg_frames_given);
     if (status) {
         free(r);
         return status;
     }
-    stop_catch(1, NULL); // SIGHUP too: a closed terminal or dropped ssh saves and stops
     const Config *cfg = &r->cfg;
     Trainer *tr = &r->tr;
     r->tty = isatty(STDERR_FILENO) && cfg->progress && r->lead;
