@@ -51,8 +51,10 @@ int view_open(View *v, const char *title, int w, int h, char *err, size_t errlen
                     SDL_GetError());
     // Without a display SDL quietly falls back to an invisible driver; say so
     // unless that was asked for (SDL_VIDEODRIVER=dummy works for scripted runs).
-    const char *drv = SDL_GetCurrentVideoDriver();
-    if (drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")) && !SDL_getenv("SDL_VIDEODRIVER")) {
+    // (an empty SDL_VIDEODRIVER asks for nothing: SDL chose the driver itself)
+    const char *drv = SDL_GetCurrentVideoDriver(), *asked = SDL_getenv("SDL_VIDEODRIVER");
+    const int chosen = asked && asked[0];
+    if (drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")) && !chosen) {
         SDL_Quit();
         return err_fail(err, errlen,
                     "cannot open a window: no display (SDL found only its '%s' driver); run under xvfb-run or "

@@ -361,6 +361,16 @@ expect_exit "replay of a FIFO is refused (no blocking read)" 1 "not a regular fi
     "$CPCRL" replay "$TMP/fifo.rpl" --info
 expect_exit "eval of a FIFO is refused (no blocking read)" 1 "not a regular file" \
     "$CPCRL" eval "$TMP/fifo.ckpt"
+# no display: play and watch say so at once, with SDL_VIDEODRIVER unset or set empty (never an
+# invisible window running until killed)
+for drv in unset empty; do
+    if [ $drv = unset ]; then envs=(env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER)
+    else envs=(env -u DISPLAY -u WAYLAND_DISPLAY SDL_VIDEODRIVER=); fi
+    expect_exit "play without a display, SDL_VIDEODRIVER $drv: refused at once" 1 "cannot open a window" \
+        timeout 20 "${envs[@]}" "$CPCRL" play goal
+    expect_exit "watch without a display, SDL_VIDEODRIVER $drv: refused at once" 1 "cannot open a window" \
+        timeout 20 "${envs[@]}" "$CPCRL" watch "$CK"
+done
 # an output path that cannot be written is refused before the work, naming the user's path
 expect_exit "eval --record into a regular file is refused up front" 1 "config.txt: cannot create the directory" \
     "$CPCRL" eval "$CK" --episodes 1 --threads 1 --record "$CK/config.txt"
