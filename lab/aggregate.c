@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/ckpt.h"
 #include "agent/config.h"
 #include "base/file.h"
 #include "base/progress.h"
@@ -311,8 +312,22 @@ static int read_run(const CompareOpts *o, const char *runsdir, const char *name,
     config_defaults(&c);
     snprintf(path, sizeof path, "%s/%s/config.txt", runsdir, name);
     if (config_load(&c, path, msg, sizeof msg) < 0) {
-        c.cpc_weight = r->log.K > 0 ? 1.0f : 0.0f; // no config: tell the arms apart by the log
-        c.cpc_k = r->log.K;
+        // no config.txt: the settings stored in model.ckpt, else what the log tells
+        char ckp[1400];
+        snprintf(ckp, sizeof ckp, "%s/%s/model.ckpt", runsdir, name);
+        Ckpt ck;
+        if (file_exists(ckp) && ckpt_read(&ck, ckp, msg, sizeof msg) == 0) {
+            c = ck.cfg;
+            ckpt_free(&ck);
+            fprintf(stderr, "compare: %s: config.txt missing or unreadable; its settings taken from model.ckpt\n",
+                    name);
+        } else {
+            c.cpc_weight = r->log.K > 0 ? 1.0f : 0.0f; // tell the arms apart by the log
+            c.cpc_k = r->log.K;
+            c.frames = r->log.frames[r->log.n - 1]; // and count it as finished where its log ends
+            fprintf(stderr, "compare: %s: no readable config.txt or model.ckpt; its arm and frames taken from "
+                    "log.csv\n", name);
+        }
     }
     r->weight = c.cpc_weight, r->k = c.cpc_weight > 0 ? c.cpc_k : 0, r->envs = c.envs;
     r->frames = r->log.frames[r->log.n - 1];
