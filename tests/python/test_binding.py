@@ -670,51 +670,49 @@ class Tampering(unittest.TestCase):
 
 
 class LibraryVersion(unittest.TestCase):
-    def test_not_a_cpcrl_library_is_an_import_error(self):
-        """CPCRL_LIB naming a file that is no library, or another library, is
-        an ImportError naming the file (not OSError or AttributeError)."""
+    """A CPCRL_LIB that is not this package's library is an ImportError at
+    import naming the file (not OSError, AttributeError or a crash)."""
+
+    def stand_in(self, tmp, name, c_source):
+        """tmp/lib<name>.so built from c_source (skips without a C compiler)."""
         cc = shutil.which("cc")
         if cc is None:
             self.skipTest("no C compiler (cc) to build a stand-in library")
+        src, so = os.path.join(tmp, name + ".c"), os.path.join(tmp, "lib%s.so" % name)
+        with open(src, "w") as f:
+            f.write(c_source)
+        subprocess.run([cc, "-shared", "-fPIC", "-o", so, src], check=True, timeout=60)
+        return so
+
+    def import_with(self, lib):
+        """`import cpcrl` in a child with CPCRL_LIB=lib: it must fail; its output."""
+        env = dict(os.environ, CPCRL_LIB=lib, PYTHONPATH=os.path.join(ROOT, "python"))
+        r = subprocess.run([sys.executable, "-c", "import cpcrl"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode()
+        self.assertNotEqual(r.returncode, 0, out)
+        self.assertIn("ImportError: cpcrl: ", out)
+        self.assertIn(lib, out)
+        return out
+
+    def test_not_a_cpcrl_library_is_an_import_error(self):
         with tempfile.TemporaryDirectory() as tmp:
-            junk, so = os.path.join(tmp, "junk.so"), os.path.join(tmp, "libother.so")
+            junk = os.path.join(tmp, "junk.so")
             with open(junk, "w") as f:
                 f.write("not a library\n")
-            src = os.path.join(tmp, "other.c")
-            with open(src, "w") as f:
-                f.write("int other(void) { return 1; }\n")
-            subprocess.run([cc, "-shared", "-fPIC", "-o", so, src], check=True, timeout=60)
-            for path, words in ((junk, "cannot load"), (so, "is not cpcrl's C library")):
-                env = dict(os.environ, CPCRL_LIB=path, PYTHONPATH=os.path.join(ROOT, "python"))
-                r = subprocess.run([sys.executable, "-c", "import cpcrl"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-                out = r.stdout.decode()
-                self.assertNotEqual(r.returncode, 0)
-                self.assertIn("ImportError: cpcrl: ", out)
-                self.assertIn(words, out)
-                self.assertIn(path, out)
+            self.assertIn("cannot load", self.import_with(junk))
+            other = self.stand_in(tmp, "other", "int other(void) { return 1; }\n")
+            self.assertIn("is not cpcrl's C library", self.import_with(other))
 
     def test_other_capi_version_is_an_import_error(self):
         """A libcpcrl_env.so of another C API version (a stale build) is
         refused at import, naming both versions, before any symbol is looked up."""
-        cc = shutil.which("cc")
-        if cc is None:
-            self.skipTest("no C compiler (cc) to build a stand-in library")
         import cpcrl
+        v = cpcrl._lib.CAPI_VERSION
         with tempfile.TemporaryDirectory() as tmp:
-            src, so = os.path.join(tmp, "old.c"), os.path.join(tmp, "libold.so")
-            with open(src, "w") as f:
-                f.write("int cpcrl_capi_version(void) { return %d; }\n"
-                        % (cpcrl._lib.CAPI_VERSION - 1))
-            subprocess.run([cc, "-shared", "-fPIC", "-o", so, src], check=True, timeout=60)
-            env = dict(os.environ, CPCRL_LIB=so, PYTHONPATH=os.path.join(ROOT, "python"))
-            r = subprocess.run([sys.executable, "-c", "import cpcrl"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        out = r.stdout.decode()
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("ImportError", out)
-        self.assertIn("has C API version %d, this package expects %d"
-                      % (cpcrl._lib.CAPI_VERSION - 1, cpcrl._lib.CAPI_VERSION), out)
+            old = self.stand_in(tmp, "old", "int cpcrl_capi_version(void) { return %d; }\n" % (v - 1))
+            self.assertIn("has C API version %d, this package expects %d" % (v - 1, v),
+                          self.import_with(old))
 
 
 class Copies(unittest.TestCase):
