@@ -334,8 +334,10 @@ static void test_reuse_refuses_bad_groups(void **state) {
     char err[256];
     Config c;
     tiny_config(&c, 0.7f);
-    c.minibatches = 2; // 3 envs
-    assert_int_equal(config_check(&c, err, sizeof err), 0);
+    c.minibatches = 2; // 3 envs: a settings error (config_check), and refused by the trainer too
+    assert_int_equal(config_check(&c, err, sizeof err), -1);
+    printf("  %s\n", err);
+    assert_non_null(strstr(err, "--minibatches 2 must divide --envs 3"));
     assert_int_equal(trainer_init(&g_tr, &c, err, sizeof err), -1);
     printf("  %s\n", err);
     assert_non_null(strstr(err, "--minibatches 2"));
