@@ -243,8 +243,9 @@ static int launch_run(Plan *pl, Run *r, RunnerLoop *L) {
     return 1;
 }
 
-// The last message the child printed to dir/train.out (its last line that
-// starts with "cpcrl", a command's error prefix) into buf; "" when none.
+// The last message the child printed to dir/train.out (its last line of a
+// command's prefix, "cpcrl CMD: ", other than train's start and end lines)
+// into buf; "" when none.
 static void child_last_error(const char *dir, char *buf, size_t n) {
     char path[1200], tail[4096];
     buf[0] = 0;
@@ -262,7 +263,9 @@ static void child_last_error(const char *dir, char *buf, size_t n) {
     tail[got] = 0;
     char *save = NULL;
     for (char *line = strtok_r(tail, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save))
-        if (!strncmp(line, "cpcrl", 5) && strstr(line, ": ")) snprintf(buf, n, "%s", line);
+        if (!strncmp(line, "cpcrl ", 6) && strchr(line + 6, ':') && !strstr(line, ": starting ") &&
+            !strstr(line, ": done at "))
+            snprintf(buf, n, "%s", line);
 }
 
 // A child of r ended with status (its lock released): r's next state.
