@@ -1,4 +1,5 @@
-// file.c — atomic whole-file writes and mkdir -p (see file.h).
+// file.c — atomic whole-file writes, mkdir -p, reading only regular files and
+// checking an output path before the work (see file.h).
 #include "base/file.h"
 
 #include <dirent.h>
@@ -19,30 +20,35 @@ int file_exists(const char *path) { return access(path, F_OK) == 0; }
 int file_check_out(const char *path, int is_dir, char *err, size_t errlen) {
     char dir[1100];
     if (!path[0]) return err_fail(err, errlen, "an empty output path (an unset variable?)");
+    if (strlen(path) >= sizeof dir - 32)
+        return err_fail(err, errlen, "%s%s: %s", ERR_PATH(path), strerror(ENAMETOOLONG));
+    snprintf(dir, sizeof dir, "%s", path);
     if (is_dir) {
-        if (file_mkdir_p(path) < 0) return err_fail(err, errlen, "%s: cannot create the directory: %s", path, strerror(errno));
-        snprintf(dir, sizeof dir, "%s", path);
+        if (file_mkdir_p(path) < 0)
+            return err_fail(err, errlen, "%s%s: cannot create the directory: %s", ERR_PATH(path), strerror(errno));
     } else {
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            return err_fail(err, errlen, "%s: is a directory, expected a file name", path);
-        snprintf(dir, sizeof dir, "%s", path);
+            return err_fail(err, errlen, "%s%s: is a directory, expected a file name", ERR_PATH(path));
         char *slash = strrchr(dir, '/');
         if (!slash) snprintf(dir, sizeof dir, ".");
         else if (slash == dir) dir[1] = 0;
         else *slash = 0;
     }
-    // a real create, not access(2): root passes access on read-only or virtual file systems
+    // a real create (mkstemp: a fresh name), not access(2): root passes access
+    // on read-only or virtual file systems
     char probe[1200];
-    snprintf(probe, sizeof probe, "%s/.cpcrl-write-check.%ld", dir, (long)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return err_fail(err, errlen, "%s: cannot write there (%s: %s)", path, dir, strerror(errno));
+    snprintf(probe, sizeof probe, "%s/.cpcrl-write-check.XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) return err_fail(err, errlen, "%s%s: cannot write there: %s", ERR_PATH(path), strerror(errno));
     close(fd);
     unlink(probe);
     return 0;
 }
 
-FILE *file_open_regular(const char *path, const char **why) {
+FILE *file_open_regular(const char *path, const char **why_out) {
+    const char *ignored;
+    const char **why = why_out ? why_out : &ignored;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         *why = strerror(errno);

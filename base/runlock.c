@@ -13,6 +13,7 @@
 
 #include "base/errs.h"
 #include "base/progress.h"
+#include "base/stop.h"
 
 #define MAGIC "cpcrl run lock\n"
 #define MAXPIDS 8
@@ -320,6 +321,9 @@ static int take_over(const char *path, const LockInfo *h, const char *host, doub
             break_guard(guard, &g, aside);
             continue;
         }
+        if (stop_requested()) // a stop while waiting: give up now (train installs its handlers first)
+            return err_fail(err, errlen, "%s%s: stopped while waiting to take the stale lock over",
+                            ERR_PATH(guard));
         const double waited = progress_now() - since;
         if (g.exists) holder_text(&g, holder, sizeof holder);
         else snprintf(holder, sizeof holder, "nobody now");

@@ -102,8 +102,7 @@ static void results_row(FILE *f, const AggRun *r, const AggArm *arms) {
 // 0, or -1 (no such file, another checkpoint's).
 static int read_ckpt_row(const char *path, const ProbeCkptId *id, const char *const *cols, double *vals, int n) {
     for (int i = 0; i < n; i++) vals[i] = NAN;
-    const char *why = NULL;
-    FILE *f = file_open_regular(path, &why);
+    FILE *f = file_open_regular(path, NULL);
     if (!f) return -1;
     char head[1024], row[1024];
     const int ok = fgets(head, sizeof head, f) && fgets(row, sizeof row, f);
@@ -316,17 +315,22 @@ static int read_run(const CompareOpts *o, const char *runsdir, const char *name,
         char ckp[1400];
         snprintf(ckp, sizeof ckp, "%s/%s/model.ckpt", runsdir, name);
         Ckpt ck;
-        if (file_exists(ckp) && ckpt_read(&ck, ckp, msg, sizeof msg) == 0) {
+        char ckmsg[600];
+        if (file_exists(ckp) && ckpt_read(&ck, ckp, ckmsg, sizeof ckmsg) == 0) {
             c = ck.cfg;
             ckpt_free(&ck);
-            fprintf(stderr, "compare: %s: config.txt missing or unreadable; its settings taken from model.ckpt\n",
-                    name);
+            fprintf(stderr, "compare: %s: %s; its settings taken from model.ckpt\n", name, msg);
+        } else if (!o->include_unfinished) { // its budget unknown: whether it finished is too
+            fprintf(stderr, "compare: skipping %s: %s, and no readable model.ckpt to take its settings from "
+                    "(--include-unfinished counts it, its arm told by log.csv)\n", name, msg);
+            runlog_free(&r->log);
+            return 0;
         } else {
             c.cpc_weight = r->log.K > 0 ? 1.0f : 0.0f; // tell the arms apart by the log
             c.cpc_k = r->log.K;
-            c.frames = r->log.frames[r->log.n - 1]; // and count it as finished where its log ends
-            fprintf(stderr, "compare: %s: no readable config.txt or model.ckpt; its arm and frames taken from "
-                    "log.csv\n", name);
+            c.frames = r->log.frames[r->log.n - 1];
+            fprintf(stderr, "compare: %s: %s; no readable model.ckpt either: counted (--include-unfinished), its "
+                    "arm told by log.csv\n", name, msg);
         }
     }
     r->weight = c.cpc_weight, r->k = c.cpc_weight > 0 ? c.cpc_k : 0, r->envs = c.envs;
@@ -406,18 +410,20 @@ static int read_runs(const CompareOpts *o, const char *runsdir, DIR *d, AggSet *
 // not among s's, named on stderr: a run whose directory, log.csv or log rows
 // went away (or that is unfinished now) never leaves the aggregate silently.
 static void say_vanished(const char *out, const AggSet *s) {
-    char path[1300], line[512], list[2048];
+    char path[1300], line[8192], list[2048];
     snprintf(path, sizeof path, "%s/results.csv", out);
-    const char *why = NULL;
-    FILE *f = file_open_regular(path, &why);
+    FILE *f = file_open_regular(path, NULL);
     if (!f) return;
     int n = 0;
     size_t len = 0;
     list[0] = 0;
-    for (int row = 0; fgets(line, sizeof line, f); row++) {
+    int start = 1; // at the start of a row (a row longer than line comes in pieces)
+    for (int row = 0; fgets(line, sizeof line, f); row += start) {
+        const int first = start;
+        start = strchr(line, '\n') != NULL;
         char task[64], arm[64], name[200];
         unsigned long long seed;
-        if (row == 0 || sscanf(line, "%63[^,],%63[^,],%llu,", task, arm, &seed) != 3) continue;
+        if (!first || row == 0 || sscanf(line, "%63[^,],%63[^,],%llu,", task, arm, &seed) != 3) continue;
         snprintf(name, sizeof name, "%s-%s-s%llu", task, arm, seed);
         int found = 0;
         for (int i = 0; i < s->nruns && !found; i++) found = !strcmp(s->runs[i].name, name);

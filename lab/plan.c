@@ -522,8 +522,7 @@ void plan_record_command(const char *out, int argc, char **argv) {
     if (fclose(m) != 0) { free(cmd); return; }
     snprintf(path, sizeof path, "%s/command.txt", out);
     // already there? (whole entries: a quoted word may hold a line break)
-    const char *why = NULL;
-    FILE *f = file_open_regular(path, &why);
+    FILE *f = file_open_regular(path, NULL);
     if (f) {
         m = open_memstream(&have, &hn);
         char buf[4096];

@@ -243,15 +243,15 @@ static int launch_run(Plan *pl, Run *r, RunnerLoop *L) {
     return 1;
 }
 
-// The last message the child printed to dir/train.out (its last line of a
-// command's prefix, "cpcrl CMD: ", other than train's start and end lines)
-// into buf; "" when none.
+// The last message the child printed to dir/train.out since its launch line
+// ("== ..."; the file is appended to by every launch): its last line of a
+// command's prefix, "cpcrl CMD: ", other than train's progress lines (start,
+// resume, interruption, end), into buf; "" when none.
 static void child_last_error(const char *dir, char *buf, size_t n) {
     char path[1200], tail[4096];
     buf[0] = 0;
     snprintf(path, sizeof path, "%s/train.out", dir);
-    const char *why = NULL;
-    FILE *f = file_open_regular(path, &why);
+    FILE *f = file_open_regular(path, NULL);
     if (!f) return;
     if (fseek(f, 0, SEEK_END) == 0) {
         long size = ftell(f);
@@ -262,10 +262,17 @@ static void child_last_error(const char *dir, char *buf, size_t n) {
     fclose(f);
     tail[got] = 0;
     char *save = NULL;
-    for (char *line = strtok_r(tail, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save))
-        if (!strncmp(line, "cpcrl ", 6) && strchr(line + 6, ':') && !strstr(line, ": starting ") &&
-            !strstr(line, ": done at "))
-            snprintf(buf, n, "%s", line);
+    static const char *const progress[] = {": starting ", ": resuming ", ": done at ", "interrupted"};
+    for (char *line = strtok_r(tail, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+        if (!strncmp(line, "== ", 3)) { // a later launch: what came before is not this child's
+            buf[0] = 0;
+            continue;
+        }
+        if (strncmp(line, "cpcrl ", 6) || !strchr(line + 6, ':')) continue;
+        int skip = 0;
+        for (size_t i = 0; i < sizeof progress / sizeof progress[0]; i++) skip |= strstr(line, progress[i]) != NULL;
+        if (!skip) snprintf(buf, n, "%s", line);
+    }
 }
 
 // A child of r ended with status (its lock released): r's next state.

@@ -244,8 +244,7 @@ int runlog_read(RunLog *lg, const char *path, char *err, size_t errlen) {
 }
 
 double runlog_last_frames(const char *path) {
-    const char *why = NULL;
-    FILE *f = file_open_regular(path, &why);
+    FILE *f = file_open_regular(path, NULL);
     if (!f) return -1;
     char buf[8192];
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return -1; }

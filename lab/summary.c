@@ -401,8 +401,7 @@ static void summary_head(FILE *f, const char *out, int nruns, const char *unfini
     if (unfinished) fprintf(f, SUMMARY_UNFINISHED, unfinished);
     char cmdpath[1200], line[2048];
     snprintf(cmdpath, sizeof cmdpath, "%s/command.txt", out);
-    const char *why = NULL;
-    FILE *cf = file_open_regular(cmdpath, &why);
+    FILE *cf = file_open_regular(cmdpath, NULL);
     if (cf) {
         fprintf(f, "```\n");
         while (fgets(line, sizeof line, cf)) fputs(line, f);

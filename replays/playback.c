@@ -280,6 +280,11 @@ static int replay_export(const Replay *r, const Opts *o, ReplayBelief *bel) {
     Encoder enc;
     memset(&enc, 0, sizeof enc);
     int gif = o->export_path[0] && ends_with(o->export_path, ".gif");
+    if (o->frames[0] && file_check_out(o->frames, 1, err, sizeof err) < 0) { // before any export is begun
+        free(px);
+        fprintf(stderr, "cpcrl replay: --frames %s\n", err);
+        return 1;
+    }
     if (o->export_path[0] && !gif) {
         if (!ends_with(o->export_path, ".mp4") && !ends_with(o->export_path, ".webm") && !ends_with(o->export_path, ".mkv")) {
             free(px);
@@ -296,11 +301,6 @@ static int replay_export(const Replay *r, const Opts *o, ReplayBelief *bel) {
         free(px);
         fprintf(stderr, "cpcrl replay: %s\n", err);
         return 1;
-    }
-    char ferr[1400];
-    if (o->frames[0] && file_check_out(o->frames, 1, ferr, sizeof ferr) < 0) {
-        fprintf(stderr, "cpcrl replay: --frames %s\n", ferr);
-        rc = 1;
     }
     int delay = (int)lround(100.0 / o->fps);
     for (int t = 0; t <= r->n && rc == 0; t++) {
