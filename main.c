@@ -189,13 +189,6 @@ static int cmd_train(Config *c, CmdOpts *o, char **pos, int npos, int argc, char
 
 static int cmd_eval(Config *c, CmdOpts *o, char **pos, int npos, int argc, char **argv) {
     if (npos != 1) return usage_error("eval", "expected one checkpoint file or run directory");
-    char ckpath[1100];
-    struct stat st;
-    ckpt_path_for(pos[0], ckpath, sizeof ckpath);
-    if (stat(ckpath, &st) == 0 && !S_ISREG(st.st_mode)) { // a FIFO would block the read forever
-        fprintf(stderr, "cpcrl eval: %s: not a regular file, expected a checkpoint\n", ckpath);
-        return 1;
-    }
     EvalHook hook = {0};
     EvalRecorder *rec = NULL;
     if (c->record[0]) { // replays/cmd.h: the evaluated episodes as DIR/ep0000.rpl, ...

@@ -320,10 +320,10 @@ int ckpt_read(Ckpt *ck, const char *path, char *err, size_t errlen) {
     const char *why = NULL;
     FILE *f = file_open_regular(path, &why);
     if (!f) return err_fail(err, errlen, "%s: cannot open: %s", path, why);
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+    struct stat st; // a regular file (file_open_regular): its size
+    if (fstat(fileno(f), &st) < 0) {
         fclose(f);
-        return err_fail(err, errlen, "%s: not a regular file", path);
+        return err_fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
     }
     size_t len = (size_t)st.st_size;
     if (len > CKPT_MAX_BYTES) { fclose(f); return err_fail(err, errlen, "%s: larger than 4 GiB", path); }

@@ -486,21 +486,12 @@ int replay_parse(Replay *out, const uint8_t *buf, size_t len, const char *origin
 
 int replay_load(Replay *r, const char *path, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int e = fstat(fd, &st) < 0 ? errno : 0;
-    if (e || !S_ISREG(st.st_mode)) {
-        close(fd);
-        if (e) return err_fail(err, errlen, "%s: cannot stat: %s", path, strerror(e));
-        if (S_ISDIR(st.st_mode)) return err_fail(err, errlen, "%s: is a directory, expected a replay file (.rpl)", path);
-        return err_fail(err, errlen, "%s: not a regular file (a FIFO, device or socket), expected a replay file", path);
-    }
-    FILE *f = fdopen(fd, "rb");
+    const char *why = NULL;
+    FILE *f = file_open_regular(path, &why); // a FIFO refused without waiting for a writer
     if (!f) {
-        close(fd);
-        return err_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        if (errno == EISDIR) return err_fail(err, errlen, "%s: is a directory, expected a replay file (.rpl)", path);
+        return err_fail(err, errlen, "%s: cannot open: %s%s", path, why,
+                        errno == EINVAL ? ", expected a replay file" : "");
     }
     if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return err_fail(err, errlen, "%s: cannot seek", path); }
     long sz = ftell(f);
